@@ -1,0 +1,1 @@
+"""gnnsim: simulate distributed GNN training before you buy or book the hardware."""

@@ -1,0 +1,213 @@
+"""The scenario: one YAML (or JSON) file that describes a training job and its cluster.
+
+A scenario has the sections ``graph``, ``partition``, ``model``, ``training``,
+``cluster`` and ``simulation``. Every field has a default except where a choice
+matters, every unit is in the field name (``_s``, ``_bytes``, ``_gbps`` = GB/s), and an
+unknown key is an error that names the file, the key path, the allowed keys and the
+closest one. ``--set a.b=c`` overrides any field before validation.
+
+Fan-outs are listed hop-from-seed first, as in PyG's ``num_neighbors``: ``[10, 5]``
+samples 10 neighbours of each seed, then 5 of each of those. DGL's
+``MultiLayerNeighborSampler`` lists them the other way round (input layer first).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from gnnsim.errors import ScenarioError, did_you_mean
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class GraphConfig(_Section):
+    """Where the graph comes from.
+
+    ``source`` is ``sbm`` (a seeded stochastic block model with community structure, so
+    that partitioning matters) or ``edgelist`` (a whitespace/CSV file given by ``path``).
+    """
+
+    source: str = Field("sbm", description="sbm | edgelist")
+    path: str | None = Field(None, description="graph file for file sources, relative to the scenario file")
+    num_nodes: int = Field(20_000, gt=0, description="nodes of a generated graph")
+    num_communities: int = Field(8, gt=0, description="SBM blocks")
+    avg_degree: float = Field(10.0, gt=0, description="mean undirected degree of a generated graph")
+    intra_fraction: float = Field(0.9, ge=0, le=1, description="share of SBM edges that stay inside a block")
+    feature_dim: int = Field(128, gt=0, description="input feature width")
+    num_classes: int = Field(8, gt=1, description="output classes")
+    train_fraction: float = Field(0.5, gt=0, le=1, description="share of nodes that are training seeds")
+    symmetrize: bool = Field(True, description="add the reverse of every edge read from a file")
+
+
+class PartitionConfig(_Section):
+    method: str = Field("metis", description="partitioner name (gnnsim partition --help lists them)")
+    num_parts: int | None = Field(None, gt=0, description="default: one part per trainer")
+
+
+class ModelConfig(_Section):
+    name: Literal["graphsage"] = "graphsage"
+    hidden_dim: int = Field(128, gt=0)
+    dtype: Literal["float32"] = "float32"
+
+
+class TrainingConfig(_Section):
+    mode: Literal["minibatch"] = "minibatch"
+    batch_size: int = Field(1024, gt=0, description="seeds per trainer per iteration")
+    fanouts: list[int] = Field(
+        default_factory=lambda: [10, 5],
+        description="neighbours per hop, hop-from-seed first (PyG order; DGL lists them reversed)",
+        min_length=1,
+    )
+    optimizer: Literal["adam", "sgd"] = "adam"
+    learning_rate: float = Field(0.003, gt=0)
+
+    @field_validator("fanouts")
+    @classmethod
+    def _positive_fanouts(cls, value: list[int]) -> list[int]:
+        if any(f <= 0 for f in value):
+            raise ValueError("every fan-out must be a positive integer (use full-neighbour sampling for -1)")
+        return value
+
+
+class ClusterConfig(_Section):
+    profile: str = Field("localhost-cpu", description="a cluster in hwprofiles/clusters/ (gnnsim hw list)")
+    num_nodes: int | None = Field(None, gt=0, description="override the profile's node count")
+    trainers_per_node: int | None = Field(None, gt=0, description="override trainers (ranks) per node")
+    device_profile: str | None = Field(
+        None, description="replace the trainers' device with this profile, e.g. calibrated/localhost"
+    )
+
+
+class SimulationConfig(_Section):
+    iterations: int = Field(20, gt=0, description="real sampled iterations to simulate per trainer")
+    warmup_iterations: int = Field(3, ge=0, description="iterations a real run discards before timing")
+    seed: int = Field(0, ge=0)
+
+
+class Scenario(_Section):
+    """A whole training job: what to train, how, and on which cluster."""
+
+    graph: GraphConfig = Field(default_factory=GraphConfig)
+    partition: PartitionConfig = Field(default_factory=PartitionConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    simulation: SimulationConfig = Field(default_factory=SimulationConfig)
+    name: str = "scenario"
+    base_dir: str = Field(".", description="folder that relative paths are resolved against (set on load)")
+
+    @model_validator(mode="after")
+    def _file_source_needs_path(self) -> "Scenario":
+        if self.graph.source != "sbm" and not self.graph.path:
+            raise ValueError(f"graph.source '{self.graph.source}' reads a file: set graph.path")
+        return self
+
+    def resolve(self, path: str) -> Path:
+        """A path from the scenario, resolved against the scenario file's folder."""
+        p = Path(path)
+        return p if p.is_absolute() else Path(self.base_dir) / p
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"base_dir"})
+
+
+def _field_models(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The model class that holds the last key of ``loc``, or None."""
+    current = model
+    for key in loc[:-1]:
+        field = current.model_fields.get(str(key))
+        if field is None or not (isinstance(field.annotation, type) and issubclass(field.annotation, BaseModel)):
+            return None
+        current = field.annotation
+    return current
+
+
+def _explain(err: dict[str, Any], source: str) -> str:
+    loc = tuple(err["loc"])
+    path = ".".join(str(p) for p in loc) or "<top level>"
+    holder = _field_models(Scenario, loc) if loc else Scenario
+    if err["type"] == "extra_forbidden" and holder is not None:
+        allowed = sorted(k for k in holder.model_fields if k != "base_dir")
+        where = ".".join(str(p) for p in loc[:-1]) or "the top level"
+        return (
+            f"{source}: {path}: unknown key. Allowed keys in {where}: {', '.join(allowed)}."
+            f"{did_you_mean(str(loc[-1]), allowed)}"
+        )
+    msg = err["msg"]
+    if err["type"] == "literal_error" and "expected" in err.get("ctx", {}):
+        msg = f"must be one of {err['ctx']['expected']}"
+    return f"{source}: {path}: {msg} (got {err.get('input')!r})."
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``a.b=c`` into (['a', 'b'], c) with c read as YAML (numbers, lists, bools)."""
+    if "=" not in text:
+        raise ScenarioError(f"--set {text!r}: expected KEY.PATH=VALUE, for example training.batch_size=512")
+    key, _, raw = text.partition("=")
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ScenarioError(f"--set {text!r}: the key is empty; expected e.g. training.fanouts=[15,10]")
+    return parts, yaml.safe_load(raw) if raw.strip() else None
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with every ``a.b=c`` override applied."""
+    out = json.loads(json.dumps(data))
+    for text in overrides:
+        parts, value = parse_override(text)
+        node = out
+        for p in parts[:-1]:
+            child = node.get(p)
+            if child is None:
+                child = node[p] = {}
+            if not isinstance(child, dict):
+                raise ScenarioError(f"--set {text!r}: '{p}' is a value, not a section")
+            node = child
+        node[parts[-1]] = value
+    return out
+
+
+def scenario_from_dict(data: Any, source: str = "<scenario>", base_dir: str = ".",
+                       overrides: list[str] | None = None) -> Scenario:
+    """Validate a plain dict into a :class:`Scenario`, with errors that name ``source``."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{source}: expected a mapping of sections (graph, partition, model, "
+                            f"training, cluster, simulation), got {type(data).__name__}")
+    if "base_dir" in data:
+        raise ScenarioError(f"{source}: base_dir: this key is set by gnnsim; remove it from the file")
+    data = apply_overrides(data, overrides or [])
+    try:
+        return Scenario.model_validate({**data, "base_dir": base_dir})
+    except ValidationError as exc:
+        lines = [_explain(e, source) for e in exc.errors()]
+        raise ScenarioError("\n".join(lines)) from None
+
+
+def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scenario:
+    """Load a scenario from YAML or JSON, apply ``--set`` overrides and validate it.
+
+    >>> s = load_scenario("examples/quickstart.yaml", ["training.batch_size=256"])
+    >>> s.training.batch_size
+    256
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ScenarioError(f"{path}: no such scenario file; give the path of a .yaml or .json file")
+    text = path.read_text()
+    try:
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (yaml.YAMLError, json.JSONDecodeError) as exc:
+        raise ScenarioError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+    name = data.get("name", path.stem) if isinstance(data, dict) else path.stem
+    if isinstance(data, dict):
+        data = {**data, "name": name}
+    return scenario_from_dict(data, str(path), str(path.parent.resolve()), overrides)
