@@ -1,0 +1,5 @@
+import sys
+
+from gnnsim.cli import main
+
+sys.exit(main())

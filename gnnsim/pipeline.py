@@ -1,0 +1,79 @@
+"""The whole pipeline in one call: scenario -> graph -> partition -> workload -> sim -> analysis."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from gnnsim.analysis.breakdown import Analysis, analyze
+from gnnsim.config import Scenario
+from gnnsim.cost.model import CostModel
+from gnnsim.graph.build import build_graph
+from gnnsim.graph.graph import Graph
+from gnnsim.hardware.profiles import Cluster, load_cluster
+from gnnsim.partition.metrics import PartitionMetrics, partition_metrics
+from gnnsim.partition.registry import Partition, partition_graph
+from gnnsim.sim.engine import Timeline, simulate_workload
+from gnnsim.workload.builder import Workload, build_workload
+
+
+@dataclass
+class SimResult:
+    scenario: Scenario
+    cluster: Cluster
+    partition_metrics: PartitionMetrics
+    workload: Workload
+    timeline: Timeline
+    analysis: Analysis
+
+    def to_dict(self) -> dict[str, Any]:
+        a = self.analysis
+        return {
+            "scenario": self.scenario.to_dict(),
+            "cluster": {"name": self.cluster.name, "num_nodes": self.cluster.num_nodes,
+                        "trainers": self.cluster.num_trainers, "device": self.cluster.node.trainer_device.name,
+                        "price_per_hour": self.cluster.price_per_hour},
+            "epoch_time_s": a.epoch_time_s,
+            "iteration_time_s": a.iteration_time_s,
+            "iteration_time_std_s": a.iteration_time_std_s,
+            "iterations_per_epoch": a.iterations_per_epoch,
+            "simulated_iterations": a.simulated_iterations,
+            "extrapolated": a.extrapolated,
+            "breakdown": a.breakdown,
+            "bottleneck": a.bottleneck,
+            "partition": self.partition_metrics.to_dict(),
+            "workload": {"param_count": self.workload.param_count, "train_per_rank": self.workload.train_per_rank,
+                         **self.workload.batch_stats},
+            "cost_per_epoch_usd": self.cluster.price_per_hour * a.epoch_time_s / 3600.0,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+def cluster_for(scenario: Scenario) -> Cluster:
+    c = scenario.cluster
+    return load_cluster(c.profile, num_nodes=c.num_nodes, trainers_per_node=c.trainers_per_node,
+                        device_profile=c.device_profile)
+
+
+def partition_for(scenario: Scenario, graph: Graph, num_ranks: int) -> Partition:
+    parts = scenario.partition.num_parts or num_ranks
+    if parts != num_ranks:
+        from gnnsim.errors import ScenarioError
+        raise ScenarioError(f"partition.num_parts is {parts} but the cluster has {num_ranks} trainers; "
+                            "each trainer owns one part: remove partition.num_parts or make them equal")
+    return partition_graph(graph, scenario.partition.method, parts, seed=scenario.simulation.seed)
+
+
+def simulate(scenario: Scenario) -> SimResult:
+    """Run the whole pipeline for ``scenario`` and return its :class:`SimResult`."""
+    cluster = cluster_for(scenario)
+    graph = build_graph(scenario)
+    partition = partition_for(scenario, graph, cluster.num_trainers)
+    metrics = partition_metrics(graph, partition.assignment, partition.num_parts)
+    workload = build_workload(scenario, graph, partition, cluster)
+    timeline = simulate_workload(workload, CostModel(cluster))
+    analysis = analyze(timeline, workload.num_ranks, workload.iterations_per_epoch)
+    return SimResult(scenario, cluster, metrics, workload, timeline, analysis)

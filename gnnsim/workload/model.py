@@ -1,0 +1,107 @@
+"""What a GNN layer costs, as kernels with FLOPs and bytes (demands, not seconds).
+
+GraphSAGE with the mean aggregator, as PyG's ``SAGEConv``: ``h_dst' = W_l mean(h_src)
++ W_r h_dst + b``. Forward per layer:
+
+- ``aggregate``: gather each edge's source row and add it into its destination row
+  (``index_add``), then divide by the in-degree;
+- ``gemm`` x2: the neighbour and root projections;
+- ``elementwise``: bias and ReLU (no ReLU on the last layer).
+
+Backward differentiates each GEMM twice (input and weight gradients) and scatters the
+aggregation gradient back to the sources, except on the input layer, whose input
+features need no gradient. The same formulas feed calibration, so a fitted rate means
+the same thing here as in the micro-benchmark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+DTYPE_BYTES = {"float32": 4}
+
+
+@dataclass(frozen=True)
+class Kernel:
+    cls: str  # gemm | aggregate | gather | elementwise
+    flops: float
+    bytes: float
+    name: str = ""
+
+
+def gemm(m: int, k: int, n: int, dtype_bytes: int = 4, name: str = "gemm") -> Kernel:
+    """(m x k) @ (k x n): 2mkn FLOPs, reads both operands and writes the result once."""
+    return Kernel("gemm", 2.0 * m * k * n, float(dtype_bytes) * (m * k + k * n + m * n), name)
+
+
+def aggregate(num_edges: int, num_dst: int, dim: int, dtype_bytes: int = 4, name: str = "aggregate") -> Kernel:
+    """Sum each edge's source row into its destination: one add per edge and column;
+    reads the source row and the accumulator, writes the accumulator."""
+    return Kernel("aggregate", float(num_edges) * dim, float(dtype_bytes) * dim * (3 * num_edges + num_dst), name)
+
+
+def gather(rows: int, dim: int, dtype_bytes: int = 4, name: str = "gather") -> Kernel:
+    """Copy ``rows`` rows of width ``dim`` (index_select): read once, write once."""
+    return Kernel("gather", 0.0, 2.0 * dtype_bytes * rows * dim, name)
+
+
+def elementwise(elements: int, reads: int = 1, writes: int = 1, flops_per: float = 1.0,
+                dtype_bytes: int = 4, name: str = "elementwise") -> Kernel:
+    return Kernel("elementwise", flops_per * elements, float(dtype_bytes) * elements * (reads + writes), name)
+
+
+def layer_dims(in_dim: int, hidden_dim: int, out_dim: int, num_layers: int) -> list[tuple[int, int]]:
+    """(in, out) of each layer, input layer first."""
+    dims = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
+    return list(zip(dims[:-1], dims[1:]))
+
+
+def sage_param_count(in_dim: int, hidden_dim: int, out_dim: int, num_layers: int) -> int:
+    """Two weight matrices and one bias per layer: sum of 2*i*o + o."""
+    return sum(2 * i * o + o for i, o in layer_dims(in_dim, hidden_dim, out_dim, num_layers))
+
+
+def sage_param_tensors(num_layers: int) -> int:
+    return 3 * num_layers
+
+
+def sage_forward(blocks: list[tuple[int, int, int]], dims: list[tuple[int, int]], dtype_bytes: int = 4) -> list[Kernel]:
+    """Kernels of a forward pass; ``blocks`` holds (num_src, num_dst, num_edges) per layer."""
+    kernels = []
+    last = len(dims) - 1
+    for layer, ((num_src, num_dst, num_edges), (i, o)) in enumerate(zip(blocks, dims)):
+        kernels.append(aggregate(num_edges, num_dst, i, dtype_bytes, f"L{layer}.aggregate"))
+        kernels.append(elementwise(num_dst * i, name=f"L{layer}.mean"))
+        kernels.append(gemm(num_dst, i, o, dtype_bytes, f"L{layer}.lin_neigh"))
+        kernels.append(gemm(num_dst, i, o, dtype_bytes, f"L{layer}.lin_root"))
+        kernels.append(elementwise(num_dst * o, reads=2, name=f"L{layer}.bias_add"))
+        if layer != last:
+            kernels.append(elementwise(num_dst * o, name=f"L{layer}.relu"))
+    return kernels
+
+
+def sage_backward(blocks: list[tuple[int, int, int]], dims: list[tuple[int, int]], num_seeds: int,
+                  num_classes: int, dtype_bytes: int = 4) -> list[Kernel]:
+    """Kernels of the loss and the backward pass (output layer first)."""
+    kernels = [elementwise(num_seeds * num_classes, reads=2, flops_per=5.0, name="loss")]
+    last = len(dims) - 1
+    for layer in range(last, -1, -1):
+        (num_src, num_dst, num_edges), (i, o) = blocks[layer], dims[layer]
+        if layer != last:
+            kernels.append(elementwise(num_dst * o, reads=2, name=f"L{layer}.relu_grad"))
+        kernels.append(elementwise(num_dst * o, name=f"L{layer}.bias_grad"))
+        for proj in ("lin_neigh", "lin_root"):
+            kernels.append(gemm(i, num_dst, o, dtype_bytes, f"L{layer}.{proj}.dW"))
+            if layer > 0:  # the input features need no gradient
+                kernels.append(gemm(num_dst, o, i, dtype_bytes, f"L{layer}.{proj}.dX"))
+        if layer > 0:
+            kernels.append(elementwise(num_dst * i, name=f"L{layer}.mean_grad"))
+            kernels.append(aggregate(num_edges, num_src, i, dtype_bytes, f"L{layer}.aggregate_grad"))
+    return kernels
+
+
+def optimizer_kernels(param_count: int, param_tensors: int, optimizer: str) -> list[Kernel]:
+    """Adam reads param, grad and two moments and writes three; SGD reads two and writes one."""
+    reads, writes, flops = (4, 3, 10.0) if optimizer == "adam" else (2, 1, 2.0)
+    per_tensor = max(1, param_count // max(1, param_tensors))
+    return [elementwise(per_tensor, reads, writes, flops, name=f"{optimizer}.step") for _ in range(param_tensors)]
