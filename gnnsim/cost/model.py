@@ -97,7 +97,9 @@ class CostModel:
         t_serve = max(self.gather_time(int(s), row_bytes) for s in served)
         t_rows = self._alltoall_time(rows.T * row_bytes)  # owner -> requester
         shared = t_ids + t_serve + t_rows
-        return [shared + self.gather_time(t.local_rows, row_bytes) + self.gather_time(int(rows[r].sum()), row_bytes)
+        # Local rows are gathered and then placed into the batch matrix (two copies);
+        # received rows are placed once.
+        return [shared + 2 * self.gather_time(t.local_rows, row_bytes) + self.gather_time(int(rows[r].sum()), row_bytes)
                 for r, t in enumerate(tasks)]
 
     def allreduce_time(self, size_bytes: float) -> float:
