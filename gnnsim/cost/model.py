@@ -92,7 +92,9 @@ class CostModel:
         rows = np.array([t.rows_from for t in tasks], dtype=np.float64).reshape(n, -1)  # [requester, owner]
         np.fill_diagonal(rows, 0.0)
         row_bytes = tasks[0].row_bytes
-        t_ids = self._alltoall_time(rows * ID_BYTES)
+        # Three all-to-alls: row counts (one id per peer), the row ids, then the rows.
+        t_counts = self._alltoall_time(np.where(rows >= 0, ID_BYTES, 0.0) * (1 - np.eye(n)))
+        t_ids = t_counts + self._alltoall_time(rows * ID_BYTES)
         served = rows.sum(0)  # rows each owner gathers for the others
         t_serve = max(self.gather_time(int(s), row_bytes) for s in served)
         t_rows = self._alltoall_time(rows.T * row_bytes)  # owner -> requester
