@@ -22,7 +22,7 @@ from gnnsim.workload.model import Kernel
 
 
 def kernel_time(rate: KernelRate, k: Kernel) -> float:
-    return rate.launch_s + max(k.flops / rate.flops_per_s, k.bytes / rate.bytes_per_s)
+    return rate.launch_s + max(k.flops / rate.flops_per_s, rate.memory_time_s(k.bytes))
 
 
 def ring_allreduce_time(size_bytes: float, n: int, alpha_s: float, bytes_per_s: float) -> float:

@@ -40,6 +40,14 @@ class KernelRate:
     launch_s: float
     flops_per_s: float
     bytes_per_s: float
+    # Optional cache tier: the first ``cache_bytes`` of a kernel's traffic move at
+    # ``cache_bytes_per_s`` (fitted on CPUs, where small working sets stay in cache).
+    cache_bytes: float = 0.0
+    cache_bytes_per_s: float = float("inf")
+
+    def memory_time_s(self, size_bytes: float) -> float:
+        fast = min(size_bytes, self.cache_bytes)
+        return fast / self.cache_bytes_per_s + (size_bytes - fast) / self.bytes_per_s
 
 
 @dataclass(frozen=True)
@@ -183,7 +191,9 @@ def _kernel_rates(data: dict[str, Any], path: Path, peak_tflops: float, mem_bw_g
         launch = _num(k, "launch_us", where, positive=False) * 1e-6
         flops = _num(k, "tflops", where) * 1e12 if "tflops" in k else peak_tflops * 1e12 * _num(k, "compute_eff", where, default=0.5)
         byts = _num(k, "gbps", where) * 1e9 if "gbps" in k else mem_bw_gbps * 1e9 * _num(k, "memory_eff", where, default=0.6)
-        rates[cls] = KernelRate(launch, flops, byts)
+        cache_bytes = _num(k, "cache_mb", where, positive=False, default=0) * 1e6 if "cache_mb" in k else 0.0
+        cache_rate = _num(k, "cache_gbps", where) * 1e9 if "cache_gbps" in k else float("inf")
+        rates[cls] = KernelRate(launch, flops, byts, cache_bytes, cache_rate)
     return rates
 
 
