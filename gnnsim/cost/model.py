@@ -57,7 +57,7 @@ class CostModel:
         if rows <= 0:
             return 0.0
         g = self.cluster.node.host_gather
-        return (g.launch_s + 2.0 * rows * row_bytes / g.bytes_per_s) * self.cpu_oversubscription
+        return (g.launch_s + g.memory_time_s(2.0 * rows * row_bytes)) * self.cpu_oversubscription
 
     def h2d_time(self, task: Task) -> float:
         link = self.cluster.node.h2d_link

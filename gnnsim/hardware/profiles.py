@@ -271,7 +271,9 @@ def load_node(name: str, device_override: str | None = None, trainers: int | Non
             sampler = _sampler_from(cal["sampler"], Path(f"{cal_path}: sampler"))
         if isinstance(cal.get("host_gather"), dict):
             g = cal["host_gather"]
-            host_gather = KernelRate(_num(g, "launch_us", cal_path, positive=False) * 1e-6, 1e18, _num(g, "gbps", cal_path) * 1e9)
+            host_gather = KernelRate(_num(g, "launch_us", cal_path, positive=False) * 1e-6, 1e18, _num(g, "gbps", cal_path) * 1e9,
+                                     _num(g, "cache_mb", cal_path, positive=False, default=0) * 1e6,
+                                     _num(g, "cache_gbps", cal_path) * 1e9 if "cache_gbps" in g else float("inf"))
         if isinstance(cal.get("intra_link"), dict) and intra.kind == "loopback":
             intra = _link_from({**cal["intra_link"], "kind": "loopback", "sources": [str(cal_path)]}, cal_path, "calibrated-loopback")
         if isinstance(cal.get("allreduce"), dict):
