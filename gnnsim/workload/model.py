@@ -100,8 +100,20 @@ def sage_backward(blocks: list[tuple[int, int, int]], dims: list[tuple[int, int]
     return kernels
 
 
+# Tensor operations per parameter tensor in one optimizer step. Adam: lerp, mul, addcmul,
+# sqrt, div, add, addcdiv (torch/optim/adam.py, _single_tensor_adam) plus the step-count
+# increment and zero_grad's fill; SGD: add plus zero_grad's fill.
+OPTIMIZER_OPS_PER_TENSOR = {"adam": 9, "sgd": 2}
+# Memory accesses per element over the whole step (Adam reads param, grad and two moments
+# and writes param and both moments; SGD reads two and writes one).
+OPTIMIZER_ACCESSES = {"adam": (4, 3, 10.0), "sgd": (2, 1, 2.0)}
+
+
 def optimizer_kernels(param_count: int, param_tensors: int, optimizer: str) -> list[Kernel]:
-    """Adam reads param, grad and two moments and writes three; SGD reads two and writes one."""
-    reads, writes, flops = (4, 3, 10.0) if optimizer == "adam" else (2, 1, 2.0)
+    """One elementwise kernel per tensor operation of the optimizer step (each pays a launch)."""
+    reads, writes, flops = OPTIMIZER_ACCESSES[optimizer]
+    ops = OPTIMIZER_OPS_PER_TENSOR[optimizer]
     per_tensor = max(1, param_count // max(1, param_tensors))
-    return [elementwise(per_tensor, reads, writes, flops, name=f"{optimizer}.step") for _ in range(param_tensors)]
+    share = 1.0 / ops
+    return [Kernel("elementwise", flops * share * per_tensor, 4.0 * per_tensor * (reads + writes) * share, f"{optimizer}.op")
+            for _ in range(param_tensors * ops)]

@@ -1,0 +1,1 @@
+"""Calibration: micro-benchmarks and fitting that turn this machine into a profile."""

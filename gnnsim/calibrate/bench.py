@@ -1,0 +1,129 @@
+"""Micro-benchmarks of the operations the real trainer runs, on this machine's CPU.
+
+Each benchmark times one operation on a sweep of shapes and records, for each shape,
+the demands (FLOPs and bytes) that the workload builder would assign to it, computed by
+the very same functions (:mod:`gnnsim.workload.model`). The fit then relates demands to
+seconds. The times are medians of several repeats after a warm-up.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from gnnsim.workload import model as m
+
+
+@dataclass
+class Samples:
+    """Demands and measured seconds of one kernel class."""
+
+    flops: list[float] = field(default_factory=list)
+    bytes: list[float] = field(default_factory=list)
+    times_s: list[float] = field(default_factory=list)
+    shapes: list[str] = field(default_factory=list)
+
+    def add(self, kernel: m.Kernel, t: float, shape: str) -> None:
+        self.flops.append(kernel.flops)
+        self.bytes.append(kernel.bytes)
+        self.times_s.append(t)
+        self.shapes.append(shape)
+
+
+def median_time(fn: Callable[[], object], repeats: int, warmup: int = 2, min_time_s: float = 0.0) -> float:
+    """Median wall time of ``fn`` over ``repeats`` runs (bounded: at most ``repeats`` calls)."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return float(np.median(times))
+
+
+def bench_gemm(quick: bool, repeats: int) -> Samples:
+    import torch
+
+    out = Samples()
+    ms = [64, 1024, 8192] if quick else [64, 512, 2048, 8192, 32768]
+    kns = [(128, 128), (128, 8), (256, 256), (32, 64)] if quick else [(128, 128), (128, 8), (8, 128), (256, 256), (64, 64), (512, 128)]
+    for mm in ms:
+        for k, n in kns:
+            a, b = torch.randn(mm, k), torch.randn(k, n)
+            t = median_time(lambda: torch.mm(a, b), repeats)
+            out.add(m.gemm(mm, k, n), t, f"{mm}x{k}x{n}")
+    return out
+
+
+def bench_aggregate(quick: bool, repeats: int) -> Samples:
+    import torch
+
+    from gnnsim.realrun.model import aggregate_sum
+
+    out = Samples()
+    rng = np.random.default_rng(0)
+    edges = [2_000, 50_000, 300_000] if quick else [1_000, 10_000, 50_000, 150_000, 400_000]
+    dims = [16, 128] if quick else [16, 64, 128, 256]
+    for e in edges:
+        num_dst, num_src = max(1, e // 8), max(2, e // 2)
+        src = torch.from_numpy(rng.integers(0, num_src, e))
+        dst = torch.from_numpy(np.sort(rng.integers(0, num_dst, e)))
+        for d in dims:
+            h = torch.randn(num_src, d)
+            t = median_time(lambda: aggregate_sum(h, src, dst, num_dst), repeats)
+            out.add(m.aggregate(e, num_dst, d), t, f"E{e}xd{d}")
+    return out
+
+
+def bench_gather(quick: bool, repeats: int) -> Samples:
+    import torch
+
+    out = Samples()
+    rng = np.random.default_rng(1)
+    table_rows = 60_000
+    rows = [100, 5_000, 40_000] if quick else [100, 1_000, 5_000, 20_000, 60_000]
+    dims = [16, 128] if quick else [16, 64, 128, 256]
+    for d in dims:
+        table = torch.randn(table_rows, d)
+        for r in rows:
+            idx = torch.from_numpy(rng.integers(0, table_rows, r))
+            t = median_time(lambda: table.index_select(0, idx), repeats)
+            out.add(m.gather(r, d), t, f"{r}x{d}")
+    return out
+
+
+def bench_elementwise(quick: bool, repeats: int) -> Samples:
+    import torch
+
+    out = Samples()
+    sizes = [100, 10_000, 1_000_000, 4_000_000] if quick else [10, 1_000, 10_000, 100_000, 1_000_000, 4_000_000, 16_000_000]
+    for n in sizes:
+        x = torch.randn(n)
+        t = median_time(lambda: torch.relu(x), repeats)
+        out.add(m.elementwise(n), t, f"{n}")
+    return out
+
+
+def bench_sampler(quick: bool, repeats: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Sampler timings with their (1, sampled nodes, sampled edges) features."""
+    from gnnsim.graph.generators import sbm
+    from gnnsim.workload.sampler import sample_minibatch
+
+    graph = sbm(60_000 if quick else 150_000, 8, 12.0, 0.85, seed=3)
+    rng = np.random.default_rng(2)
+    features, times, shapes = [], [], []
+    batch_sizes = [32, 512, 2048] if quick else [16, 128, 512, 1024, 2048]
+    fanout_sets = [[5], [10, 5], [15, 10]] if quick else [[5], [10], [10, 5], [15, 10], [5, 5, 5], [10, 10, 5]]
+    for bs in batch_sizes:
+        for fanouts in fanout_sets:
+            seeds = rng.choice(graph.train_ids, size=min(bs, graph.train_ids.size), replace=False)
+            mb = sample_minibatch(graph.indptr, graph.indices, seeds, fanouts, rng)
+            t = median_time(lambda: sample_minibatch(graph.indptr, graph.indices, seeds, fanouts, rng), repeats)
+            features.append([1.0, mb.num_sampled_nodes, mb.num_sampled_edges])
+            times.append(t)
+            shapes.append(f"b{bs}f{fanouts}")
+    return np.array(features), np.array(times), shapes

@@ -1,0 +1,94 @@
+"""Gloo collective micro-benchmarks on loopback: all-reduce and all-to-all vs message size.
+
+Two processes (started like a real run, in their own session and killed on timeout)
+time each collective after a barrier; rank 0 writes the medians.
+
+Usage (internal): ``python -m gnnsim.calibrate.collectives PORT RANK WORLD OUT.json QUICK``
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from gnnsim.errors import RealRunError
+
+
+def sizes_bytes(quick: bool) -> list[int]:
+    exps = [10, 14, 17, 20, 22, 24] if quick else [8, 10, 12, 14, 16, 18, 20, 21, 22, 23, 24]
+    return [2**e for e in exps]
+
+
+def _worker(port: int, rank: int, world: int, out: str, quick: bool) -> None:
+    import torch
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
+    repeats = 7 if quick else 15
+    results: dict[str, list[list[float]]] = {"allreduce": [], "alltoall": []}
+    for size in sizes_bytes(quick):
+        n = size // 4
+        buf = torch.randn(n)
+        per_peer = max(1, n // world)
+        send = torch.randn(per_peer * world)
+        recv = torch.empty_like(send)
+        for name, op in (("allreduce", lambda: dist.all_reduce(buf)),
+                         ("alltoall", lambda: dist.all_to_all_single(recv, send))):
+            times = []
+            for i in range(repeats + 2):
+                dist.barrier()
+                start = time.perf_counter()
+                op()
+                if i >= 2:
+                    times.append(time.perf_counter() - start)
+            # every rank's view counts; the collective ends when the slowest rank is done
+            t = torch.tensor([float(np.median(times))])
+            dist.all_reduce(t, op=dist.ReduceOp.MAX)
+            sent = size if name == "allreduce" else per_peer * 4 * (world - 1)
+            results[name].append([float(sent), float(t.item())])
+    if rank == 0:
+        Path(out).write_text(json.dumps(results))
+    dist.barrier()
+    dist.destroy_process_group()
+
+
+def run_collectives(world: int, quick: bool, timeout_s: float = 300.0) -> dict[str, list[list[float]]]:
+    """Run the collective benchmark on ``world`` local processes and return [[bytes, seconds]]."""
+    from gnnsim.realrun.launch import free_port
+
+    with tempfile.TemporaryDirectory(prefix="gnnsim-calib-") as tmp:
+        out = Path(tmp) / "collectives.json"
+        port = free_port()
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        procs = [subprocess.Popen([sys.executable, "-m", "gnnsim.calibrate.collectives", str(port), str(r), str(world),
+                                   str(out), "1" if quick else "0"], env=env, start_new_session=True,
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for r in range(world)]
+        deadline = time.monotonic() + timeout_s
+        try:
+            while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
+                if any(p.poll() not in (None, 0) for p in procs):
+                    break
+                time.sleep(0.2)
+        finally:
+            for p in procs:
+                if p.poll() is None:
+                    os.killpg(p.pid, signal.SIGKILL)
+                p.wait()
+        if not out.exists():
+            errs = " | ".join((p.stderr.read() or b"").decode(errors="replace").strip().splitlines()[-1:][0]
+                              for p in procs if p.returncode and p.stderr and p.returncode != -signal.SIGKILL) or "timed out"
+            raise RealRunError(f"gloo collective benchmark failed: {errs}")
+        return json.loads(out.read_text())
+
+
+if __name__ == "__main__":
+    _worker(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1")

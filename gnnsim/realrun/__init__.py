@@ -1,0 +1,1 @@
+"""The real distributed trainer (torch.distributed) for a scenario."""

@@ -1,0 +1,61 @@
+"""Where each feature row lives, and the exchange that pulls remote rows from their owners.
+
+Trainer ``r`` holds only the rows of the nodes in partition ``r``, in increasing node
+id order. ``owner_position[v]`` is the row of node ``v`` inside its owner's matrix.
+The exchange is two all-to-alls: the requested row positions go out, the rows come
+back; between them each owner gathers what the others asked for.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+
+def owner_positions(assignment: np.ndarray, num_parts: int) -> np.ndarray:
+    """Row of each node within its owner's (id-sorted) feature matrix."""
+    order = np.argsort(assignment, kind="stable")
+    counts = np.bincount(assignment, minlength=num_parts)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    pos = np.empty(assignment.size, dtype=np.int64)
+    pos[order] = np.arange(assignment.size) - starts[assignment[order]]
+    return pos
+
+
+def partition_features(labels: np.ndarray, dim: int, num_classes: int, seed: int, rank: int) -> torch.Tensor:
+    """The feature rows this trainer owns: noise around a per-class centroid, so that the
+    model has something real to learn (seeded, so reruns see the same data)."""
+    centroids = torch.randn(num_classes, dim, generator=torch.Generator().manual_seed(seed))
+    gen = torch.Generator().manual_seed(seed * 1000 + rank + 1)
+    return torch.randn(labels.size, dim, generator=gen) + centroids[torch.from_numpy(labels)]
+
+
+def fetch_features(input_nodes: np.ndarray, assignment: np.ndarray, positions: np.ndarray,
+                   local: torch.Tensor, rank: int, world: int) -> tuple[torch.Tensor, int, int]:
+    """Input features of a batch: local rows read in place, remote rows pulled from owners.
+
+    Returns the (len(input_nodes), dim) matrix and the local and remote row counts.
+    """
+    owners = assignment[input_nodes]
+    order = np.argsort(owners, kind="stable")
+    send_counts = np.bincount(owners, minlength=world)
+    send_counts[rank] = 0
+    remote_order = order[owners[order] != rank]
+    request = torch.from_numpy(positions[input_nodes[remote_order]])
+    counts_out = torch.from_numpy(send_counts.astype(np.int64))
+    counts_in = torch.empty(world, dtype=torch.int64)
+    dist.all_to_all_single(counts_in, counts_out)
+    recv_counts = counts_in.tolist()
+    wanted = torch.empty(int(sum(recv_counts)), dtype=torch.int64)
+    dist.all_to_all_single(wanted, request, recv_counts, send_counts.tolist())
+    served = local.index_select(0, wanted)
+    dim = local.shape[1]
+    rows_in = torch.empty(int(send_counts.sum()), dim, dtype=local.dtype)
+    dist.all_to_all_single(rows_in, served, send_counts.tolist(), recv_counts)
+    x = torch.empty(input_nodes.size, dim, dtype=local.dtype)
+    local_mask = owners == rank
+    local_idx = torch.from_numpy(np.flatnonzero(local_mask))
+    x[local_idx] = local.index_select(0, torch.from_numpy(positions[input_nodes[local_mask]]))
+    x[torch.from_numpy(remote_order)] = rows_in
+    return x, int(local_mask.sum()), int(remote_order.size)

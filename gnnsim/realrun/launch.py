@@ -1,0 +1,93 @@
+"""Launch a real run: spawn one process per rank on loopback, collect their timings.
+
+The processes form their own session, so a timeout or a crashed rank kills the whole
+group and nothing is left behind. Each rank writes its result file atomically; the
+launcher merges them into a :class:`~gnnsim.validation.measured.MeasuredRun`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from gnnsim.config import Scenario
+from gnnsim.errors import RealRunError
+from gnnsim.pipeline import cluster_for
+from gnnsim.validation.measured import MeasuredRun
+
+POLL_S = 0.2
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _kill(procs: list[subprocess.Popen]) -> None:
+    for p in procs:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    for p in procs:
+        p.wait()
+
+
+def scenario_for_ranks(scenario: Scenario, ranks: int) -> Scenario:
+    """The scenario with its cluster resized to ``ranks`` trainers on one node, if needed."""
+    if cluster_for(scenario).num_trainers == ranks:
+        return scenario
+    data = scenario.model_dump(mode="json")
+    data["cluster"] = {**data["cluster"], "num_nodes": 1, "trainers_per_node": ranks}
+    return Scenario.model_validate(data)
+
+
+def run_real(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progress=print) -> MeasuredRun:
+    """Train ``scenario`` for real on ``ranks`` gloo processes and return the measured run."""
+    if ranks < 1:
+        raise RealRunError(f"--ranks must be at least 1, got {ranks}")
+    scenario = scenario_for_ranks(scenario, ranks)
+    threads = cluster_for(scenario).node.trainer_device.threads
+    with tempfile.TemporaryDirectory(prefix="gnnsim-realrun-") as tmp:
+        spec = {"scenario": scenario.model_dump(mode="json", exclude={"base_dir"}), "base_dir": scenario.base_dir,
+                "world": ranks, "port": free_port(), "out_dir": tmp, "threads": threads, "timeout_s": timeout_s}
+        spec_path = Path(tmp) / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+        env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+        procs = [subprocess.Popen([sys.executable, "-m", "gnnsim.realrun.worker", str(spec_path), str(r)],
+                                  env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                 for r in range(ranks)]
+        progress(f"realrun: {ranks} ranks (gloo, loopback, {threads} thread(s) each), "
+                 f"{scenario.simulation.warmup_iterations} warm-up + {scenario.simulation.iterations} timed iterations")
+        deadline = time.monotonic() + timeout_s
+        try:
+            while any(p.poll() is None for p in procs):
+                failed = [r for r, p in enumerate(procs) if p.poll() not in (None, 0)]
+                if failed or time.monotonic() > deadline:
+                    break
+                time.sleep(POLL_S)
+        finally:
+            timed_out = any(p.poll() is None for p in procs)
+            _kill(procs)
+        errors = []
+        for r, p in enumerate(procs):
+            err_file = Path(tmp) / f"rank{r}.error"
+            if err_file.exists():
+                errors.append(f"rank {r}: {err_file.read_text().splitlines()[0]}")
+            elif p.returncode not in (0, -signal.SIGKILL):
+                tail = (p.stderr.read() or b"").decode(errors="replace").strip().splitlines()[-3:]
+                errors.append(f"rank {r}: exit code {p.returncode}: {' | '.join(tail)}")
+        if errors or timed_out:
+            what = "timed out after {:.0f} s (all ranks killed)".format(timeout_s) if timed_out and not errors else "failed"
+            raise RealRunError(f"real run {what}: " + "; ".join(errors or ["no rank reported an error"]))
+        results = [json.loads((Path(tmp) / f"rank{r}.json").read_text()) for r in range(ranks)]
+    return MeasuredRun.from_ranks(scenario, results)

@@ -1,0 +1,56 @@
+"""The real GraphSAGE (mean aggregator) in plain torch, matching the simulator's kernels.
+
+``aggregate_mean`` is the same function the calibration benchmarks, so the fitted
+``aggregate`` rate describes exactly the operation this model runs.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from gnnsim.workload.model import layer_dims
+
+
+def aggregate_sum(h_src: torch.Tensor, edge_src: torch.Tensor, edge_dst: torch.Tensor, num_dst: int) -> torch.Tensor:
+    """Sum each edge's source row into its destination row (gather + index_add)."""
+    out = torch.zeros(num_dst, h_src.shape[1], dtype=h_src.dtype)
+    return out.index_add_(0, edge_dst, h_src.index_select(0, edge_src))
+
+
+class SAGELayer(nn.Module):
+    """``W_l mean(h_src) + W_r h_dst + b``, as PyG's SAGEConv with mean aggregation."""
+
+    def __init__(self, in_dim: int, out_dim: int):
+        super().__init__()
+        self.lin_neigh = nn.Linear(in_dim, out_dim, bias=False)
+        self.lin_root = nn.Linear(in_dim, out_dim, bias=True)
+
+    def forward(self, h: torch.Tensor, edge_src: torch.Tensor, edge_dst: torch.Tensor, num_dst: int,
+                inv_deg: torch.Tensor) -> torch.Tensor:
+        agg = aggregate_sum(h, edge_src, edge_dst, num_dst) * inv_deg
+        return self.lin_neigh(agg) + self.lin_root(h[:num_dst])
+
+
+class GraphSAGE(nn.Module):
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int):
+        super().__init__()
+        self.layers = nn.ModuleList(SAGELayer(i, o) for i, o in layer_dims(in_dim, hidden_dim, out_dim, num_layers))
+
+    def forward(self, blocks: list[tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]], x: torch.Tensor) -> torch.Tensor:
+        h = x
+        for index, (layer, (edge_src, edge_dst, num_dst, inv_deg)) in enumerate(zip(self.layers, blocks)):
+            h = layer(h, edge_src, edge_dst, num_dst, inv_deg)
+            if index != len(self.layers) - 1:
+                h = torch.relu(h)
+        return h
+
+
+def block_tensors(blocks) -> list[tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]]:
+    """Sampler blocks as torch index tensors plus the inverse in-degree of each destination."""
+    out = []
+    for b in blocks:
+        edge_dst = torch.from_numpy(b.edge_dst)
+        deg = torch.bincount(edge_dst, minlength=b.num_dst).clamp_(min=1).to(torch.float32)
+        out.append((torch.from_numpy(b.edge_src), edge_dst, b.num_dst, (1.0 / deg).unsqueeze(1)))
+    return out

@@ -1,0 +1,75 @@
+"""``gnnsim validate``: run a scenario for real and simulated, and report the errors.
+
+The simulation uses the scenario's cluster profile as it is (for a machine like this one,
+``cluster.device_profile: calibrated/NAME`` from ``gnnsim calibrate``). Nothing from the
+real run feeds the prediction: errors are reported as measured,
+``(predicted - measured) / measured``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from gnnsim.config import Scenario
+from gnnsim.pipeline import SimResult, simulate
+from gnnsim.validation.measured import MeasuredRun
+
+
+@dataclass
+class ValidationReport:
+    scenario_name: str
+    predicted: dict[str, Any]
+    measured: dict[str, Any]
+    relative_error: dict[str, float]
+    device: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenario": self.scenario_name, "device": self.device, "predicted": self.predicted,
+                "measured": self.measured, "relative_error": self.relative_error}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    def table(self) -> str:
+        lines = [f"validation of {self.scenario_name} on {self.device}",
+                 f"{'stage':<10} {'predicted':>12} {'measured':>12} {'error':>8}"]
+        for stage, err in self.relative_error.items():
+            if stage == "iteration_time":
+                continue
+            p = self.predicted["breakdown"].get(stage, {}).get("time_s", 0.0)
+            m = self.measured["breakdown"].get(stage, {}).get("time_s", 0.0)
+            lines.append(f"{stage:<10} {p * 1e3:9.3f} ms {m * 1e3:9.3f} ms {err:>+8.1%}")
+        p, m = self.predicted["iteration_time_s"], self.measured["iteration_time_s"]
+        lines.append(f"{'iteration':<10} {p * 1e3:9.3f} ms {m * 1e3:9.3f} ms {self.relative_error['iteration_time']:>+8.1%}")
+        return "\n".join(lines)
+
+
+def compare(sim: SimResult, measured: MeasuredRun) -> ValidationReport:
+    pred_bd = {s: {"time_s": v["time_s"]} for s, v in sim.analysis.breakdown.items()}
+    meas_bd = {s: {"time_s": v["time_s"]} for s, v in measured.breakdown().items()}
+    errors: dict[str, float] = {}
+    for stage, row in meas_bd.items():
+        if row["time_s"] > 0:
+            errors[stage] = (pred_bd.get(stage, {}).get("time_s", 0.0) - row["time_s"]) / row["time_s"]
+    errors["iteration_time"] = (sim.analysis.iteration_time_s - measured.iteration_time_s) / measured.iteration_time_s
+    device = f"{measured.meta.get('host')} ({measured.meta.get('machine')}, torch {measured.meta.get('torch')}, " \
+             f"{len(measured.ranks)} gloo ranks)"
+    return ValidationReport(
+        scenario_name=str(sim.scenario.name),
+        predicted={"iteration_time_s": sim.analysis.iteration_time_s, "breakdown": pred_bd},
+        measured={"iteration_time_s": measured.iteration_time_s, "breakdown": meas_bd},
+        relative_error=errors,
+        device=device,
+    )
+
+
+def validate(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progress=print) -> ValidationReport:
+    """Real run on ``ranks`` local processes, then the simulation of the same scenario."""
+    from gnnsim.realrun.launch import run_real, scenario_for_ranks
+
+    scenario = scenario_for_ranks(scenario, ranks)
+    measured = run_real(scenario, ranks=ranks, timeout_s=timeout_s, progress=progress)
+    progress("simulating the same scenario ...")
+    return compare(simulate(scenario), measured)

@@ -1,0 +1,74 @@
+"""The measured-run JSON: per rank, per iteration, seconds per stage (simulator names).
+
+Aggregates use the same definitions as the simulator: a stage's time is the mean over
+ranks and iterations; an iteration's time is the slowest rank's time for it (every rank
+starts the iteration at a barrier).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+
+from gnnsim.config import Scenario
+
+
+@dataclass
+class MeasuredRun:
+    scenario: dict[str, Any]
+    ranks: list[dict[str, Any]]
+    meta: dict[str, Any]
+
+    @classmethod
+    def from_ranks(cls, scenario: Scenario, ranks: list[dict[str, Any]]) -> "MeasuredRun":
+        meta = {"host": socket.gethostname(), "machine": platform.machine(), "python": platform.python_version(),
+                "torch": ranks[0].get("torch"), "backend": "gloo", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "threads_per_rank": ranks[0].get("threads")}
+        return cls(scenario.to_dict(), ranks, meta)
+
+    @property
+    def iteration_times_s(self) -> list[float]:
+        per_rank = np.array([[it["iteration_time_s"] for it in r["iterations"]] for r in self.ranks])
+        return per_rank.max(axis=0).tolist()
+
+    @property
+    def iteration_time_s(self) -> float:
+        return float(np.mean(self.iteration_times_s))
+
+    def breakdown(self) -> dict[str, dict[str, float]]:
+        totals: dict[str, list[float]] = {}
+        for r in self.ranks:
+            for it in r["iterations"]:
+                for stage, t in it["stages"].items():
+                    totals.setdefault(stage, []).append(t)
+        means = {s: float(np.mean(v)) for s, v in totals.items()}
+        total = sum(means.values()) or 1.0
+        return {s: {"time_s": t, "share": t / total} for s, t in means.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"scenario": self.scenario, "meta": self.meta, "iteration_time_s": self.iteration_time_s,
+                "iteration_times_s": self.iteration_times_s, "iterations_per_epoch": self.ranks[0]["iterations_per_epoch"],
+                "breakdown": self.breakdown(), "ranks": self.ranks}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> "MeasuredRun":
+        d = json.loads(text)
+        return cls(d["scenario"], d["ranks"], d["meta"])
+
+    def summary(self) -> str:
+        lines = [f"measured over {len(self.ranks)} ranks x {len(self.ranks[0]['iterations'])} iterations",
+                 f"{'stage':<10} {'time/iter':>12} {'share':>7}"]
+        for stage, row in self.breakdown().items():
+            lines.append(f"{stage:<10} {row['time_s'] * 1e3:9.3f} ms {row['share']:>7.1%}")
+        losses = [it["loss"] for it in self.ranks[0]["iterations"]]
+        lines.append(f"iteration {self.iteration_time_s * 1e3:.3f} ms mean; rank 0 loss {losses[0]:.3f} -> {losses[-1]:.3f}")
+        return "\n".join(lines)
