@@ -7,14 +7,36 @@ nominal profile, fitted values for a calibrated one. A *link* moves bytes with a
 latency and a per-direction bandwidth. A *node* holds host CPUs, trainer devices and the
 links between them; a *cluster* is N nodes joined by a network.
 
-Every profile carries ``sources:`` (datasheet URLs or the calibration run) so that each
-number can be traced. Profiles are looked up by name in the ``hwprofiles`` folder
-(``GNNSIM_HWPROFILES`` overrides where that folder is).
+Every profile carries ``sources:`` so that each number can be traced. A source is
+either a plain string (calibration runs write these) or a mapping that says which
+numbers it backs and on what basis::
+
+    sources:
+      - url: https://www.nvidia.com/.../a100-datasheet.pdf
+        basis: nominal          # nominal | measured | estimate | derived | choice
+        confidence: high        # high | medium | low (optional)
+        covers: [memory_bytes, mem_bw_gbps, peak_tflops]
+        note: "dense tensor-core peaks; sparsity doubles them"
+
+Once a profile uses mapping sources, every number in it must be covered by one of
+them (``covers`` entries are dotted key paths; ``peak_tflops`` covers all its dtypes),
+so a number without a source is an error, not an oversight. Unknown keys are errors
+too: a misspelt ``mem_bw_gpbs`` would otherwise be silently ignored.
+
+A *calibrated* profile (``hwprofiles/calibrated/NAME.yaml``, written by ``gnnsim
+calibrate``) stands in for the datasheet device of any cluster through
+``cluster.device_profile: calibrated/NAME``; its optional ``sampler``, ``host_gather``,
+``h2d_link``, ``intra_link`` and ``allreduce`` blocks replace the node's nominal numbers
+where they were measured on the same kind of hardware (see :func:`load_node`).
+
+Profiles are looked up by name in the ``hwprofiles`` folder (``GNNSIM_HWPROFILES``
+overrides where that folder is).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,6 +47,47 @@ from gnnsim.errors import ProfileError, did_you_mean
 
 KERNEL_CLASSES = ("gemm", "aggregate", "gather", "elementwise")
 LINK_KINDS = ("pcie", "nvlink", "nvswitch", "ethernet", "infiniband", "loopback", "memory")
+DTYPES = ("float64", "float32", "tf32", "float16", "bfloat16", "fp8", "int8")
+PROFILE_KINDS = ("clusters", "nodes", "devices", "links", "software", "calibrated")
+SOURCE_BASES = ("nominal", "measured", "estimate", "derived", "choice")
+SOURCE_CONFIDENCE = ("high", "medium", "low")
+SOURCE_KEYS = frozenset({"url", "text", "basis", "confidence", "covers", "note"})
+
+# The keys each kind of profile may hold, by dotted place in the file ("*" = any name).
+# Other modules that read extra optional keys register them with :func:`allow_keys`;
+# the topology keys are listed here already so files that use them always load.
+ALLOWED_KEYS: dict[str, set[str]] = {
+    "devices": {"name", "kind", "threads", "memory_bytes", "mem_bw_gbps", "peak_tflops", "kernels",
+                "sources", "tdp_w", "memory_type", "form_factor", "notes"},
+    "devices.peak_tflops": set(DTYPES),
+    "devices.kernels": set(KERNEL_CLASSES),
+    "devices.kernels.*": {"launch_us", "compute_eff", "memory_eff", "tflops", "gbps", "cache_mb", "cache_gbps"},
+    "links": {"name", "kind", "bw_gbps", "latency_us", "duplex", "sources", "nominal_bw_gbps",
+              "measured_bw_gbps", "bw_basis", "notes"},
+    "nodes": {"name", "trainer_device", "trainers", "host_cpu_cores", "intra_link", "h2d_link", "nic",
+              "nic_count", "price_per_hour", "host", "sources", "notes", "cpu", "host_memory_bytes",
+              "instance_type",
+              # read by gnnsim/hardware/topology.py (intra-node topology)
+              "gpus_per_pcie_switch", "gpus_per_nic", "numa_nodes", "pcie_switches", "topology"},
+    "nodes.host": {"sampler_workers", "sampler", "gather"},
+    "nodes.host.sampler": {"per_batch_us", "per_node_ns", "per_edge_ns"},
+    "nodes.host.gather": {"launch_us", "gbps", "cache_mb", "cache_gbps"},
+    "clusters": {"name", "node", "num_nodes", "network", "nic", "nic_count", "sources", "notes",
+                 # read by gnnsim/hardware/topology.py (inter-node topology)
+                 "fat_tree", "oversubscription", "topology", "switch", "rails"},
+}
+
+
+def allow_keys(place: str, *keys: str) -> None:
+    """Let profiles hold extra optional ``keys`` at ``place`` (e.g. ``"nodes"``, ``"clusters"``).
+
+    For modules that read keys this one does not know about.
+
+    >>> allow_keys("clusters", "spine_switches")
+    >>> "spine_switches" in ALLOWED_KEYS["clusters"]
+    True
+    """
+    ALLOWED_KEYS.setdefault(place, set()).update(keys)
 
 
 def profile_root() -> Path:
@@ -60,6 +123,23 @@ class SamplerCost:
 
 
 @dataclass(frozen=True)
+class Source:
+    """Where a profile's numbers come from, and on what basis (nominal, measured ...)."""
+
+    text: str
+    url: str = ""
+    basis: str = ""
+    confidence: str = ""
+    covers: tuple[str, ...] = ()
+    note: str = ""
+
+    def __str__(self) -> str:
+        tag = f"[{self.basis}{', ' + self.confidence + ' confidence' if self.confidence else ''}] " if self.basis else ""
+        body = " ".join(part for part in (self.url, self.text) if part)
+        return f"{tag}{body}{' (' + self.note + ')' if self.note else ''}"
+
+
+@dataclass(frozen=True)
 class Device:
     name: str
     kind: str  # gpu | cpu
@@ -78,10 +158,13 @@ class Device:
 class Link:
     name: str
     kind: str
-    bw_gbps: float  # GB/s per direction
+    bw_gbps: float  # GB/s per direction, the rate the model uses
     latency_us: float
     duplex: bool = True
     sources: tuple[str, ...] = ()
+    nominal_bw_gbps: float | None = None  # datasheet / line rate per direction
+    measured_bw_gbps: float | None = None  # a published or calibrated measurement
+    bw_basis: str = ""  # which of the two bw_gbps is: nominal | measured
 
     @property
     def bytes_per_s(self) -> float:
@@ -119,6 +202,7 @@ class Node:
     price_per_hour: float
     sources: list[str]
     collective: Collective | None = None
+    nic_count: int = 1  # NICs (rails) per node; the node injects nic_count x nic.bw_gbps
 
 
 @dataclass(frozen=True)
@@ -141,6 +225,13 @@ class Cluster:
         return rank // self.node.trainers
 
 
+# -- reading and checking -------------------------------------------------------------
+
+def profile_path(kind: str, name: str) -> Path:
+    """The file that holds profile ``name`` of ``kind`` (one of :data:`PROFILE_KINDS`)."""
+    return profile_root() / kind / f"{name}.yaml"
+
+
 def _read_yaml(kind: str, name: str) -> tuple[dict[str, Any], Path]:
     folder = profile_root() / kind
     path = folder / f"{name}.yaml"
@@ -159,6 +250,122 @@ def _read_yaml(kind: str, name: str) -> tuple[dict[str, Any], Path]:
     return data, path
 
 
+def read_profile(kind: str, name: str) -> tuple[dict[str, Any], Path]:
+    """The raw mapping of a profile file and its path, keys checked (numbers not converted).
+
+    >>> data, path = read_profile("links", "pcie4-x16")
+    >>> data["kind"], path.name
+    ('pcie', 'pcie4-x16.yaml')
+    """
+    if kind not in PROFILE_KINDS:
+        raise ProfileError(f"unknown profile kind '{kind}'.{did_you_mean(kind, PROFILE_KINDS)} "
+                           f"Kinds: {', '.join(PROFILE_KINDS)}")
+    data, path = _read_yaml(kind, name)
+    if kind in ALLOWED_KEYS:
+        check_keys(data, kind, path)
+    return data, path
+
+
+def check_keys(data: dict[str, Any], place: str, path: Path, where: str = "") -> None:
+    """Raise :class:`ProfileError` for a key that :data:`ALLOWED_KEYS` does not list at ``place``.
+
+    Nested mappings are checked where ``ALLOWED_KEYS`` has an entry for them
+    (``place.key`` or ``place.*``).
+    """
+    allowed = ALLOWED_KEYS.get(place)
+    if allowed is None:
+        return
+    for key, value in data.items():
+        key = str(key)
+        at = f"{where}.{key}" if where else key
+        if key not in allowed:
+            raise ProfileError(
+                f"{path}: unknown key '{at}'.{did_you_mean(key, allowed)} "
+                f"Allowed here: {', '.join(sorted(allowed))}. Fix the spelling or remove the key."
+            )
+        for sub in (f"{place}.{key}", f"{place}.*"):
+            if sub in ALLOWED_KEYS and isinstance(value, dict):
+                check_keys(value, sub, path, at)
+                break
+
+
+def numeric_paths(data: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
+    """Every number in a profile mapping as (dotted key path, value), ``sources`` excluded.
+
+    >>> list(numeric_paths({"a": 1, "b": {"c": 2.5, "d": "x"}, "sources": [{"e": 3}]}))
+    [('a', 1), ('b.c', 2.5)]
+    """
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if not prefix and key == "sources":
+                continue
+            yield from numeric_paths(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(data, (int, float)) and not isinstance(data, bool):
+        yield prefix, data
+
+
+def _covered(key_path: str, covers: tuple[str, ...]) -> bool:
+    return any(key_path == c or key_path.startswith(c + ".") for c in covers)
+
+
+def parse_sources(data: dict[str, Any], path: Path) -> list[Source]:
+    """Check a profile's ``sources:`` and return them.
+
+    Plain strings are accepted (calibration runs write them). Mapping entries must name a
+    ``url`` or ``text`` and a ``basis``; when any entry is a mapping, every number in the
+    profile must be covered by some entry's ``covers``.
+    """
+    raw = data.get("sources")
+    if not raw:
+        raise ProfileError(f"{path}: missing 'sources:'. Every profile needs at least one source "
+                           "(a datasheet URL with its basis, or the calibration run).")
+    entries = raw if isinstance(raw, list) else [raw]
+    out: list[Source] = []
+    structured = False
+    for i, entry in enumerate(entries):
+        where = f"{path}: sources[{i}]"
+        if isinstance(entry, str):
+            out.append(Source(text=entry))
+            continue
+        if not isinstance(entry, dict):
+            raise ProfileError(f"{where}: expected a string or a mapping with url/text, basis, covers; got {entry!r}")
+        structured = True
+        for key in entry:
+            if key not in SOURCE_KEYS:
+                raise ProfileError(f"{where}: unknown key '{key}'.{did_you_mean(str(key), SOURCE_KEYS)} "
+                                   f"Allowed: {', '.join(sorted(SOURCE_KEYS))}.")
+        if not entry.get("url") and not entry.get("text"):
+            raise ProfileError(f"{where}: give 'url:' (datasheet or measurement) or 'text:' (what it is)")
+        basis = entry.get("basis")
+        if basis not in SOURCE_BASES:
+            raise ProfileError(f"{where}: 'basis' must be one of {', '.join(SOURCE_BASES)}, got {basis!r}. "
+                               "Say whether the numbers are nominal (datasheet) or measured.")
+        confidence = entry.get("confidence", "")
+        if confidence and confidence not in SOURCE_CONFIDENCE:
+            raise ProfileError(f"{where}: 'confidence' must be one of {', '.join(SOURCE_CONFIDENCE)}, got {confidence!r}")
+        covers = entry.get("covers") or []
+        if isinstance(covers, str):
+            covers = [covers]
+        if not isinstance(covers, list) or not covers:
+            raise ProfileError(f"{where}: 'covers' must list the keys this source backs, e.g. [mem_bw_gbps, peak_tflops]")
+        out.append(Source(text=str(entry.get("text", "")), url=str(entry.get("url", "")), basis=basis,
+                          confidence=str(confidence), covers=tuple(str(c) for c in covers),
+                          note=str(entry.get("note", ""))))
+    if structured:
+        numbers = [p for p, _ in numeric_paths(data)]
+        all_covers = tuple(c for s in out for c in s.covers)
+        missing = [p for p in numbers if not _covered(p, all_covers)]
+        if missing:
+            raise ProfileError(f"{path}: no source covers {', '.join(missing)}. Add the key to the 'covers:' "
+                               "list of the source it comes from, or add a source (basis: nominal, "
+                               "measured or estimate).")
+        stale = [c for c in all_covers if not any(_covered(p, (c,)) for p in numbers)]
+        if stale:
+            raise ProfileError(f"{path}: sources cover {', '.join(stale)}, which is not a number in this "
+                               "profile. Fix the key path in 'covers:'.")
+    return out
+
+
 def _num(data: dict[str, Any], key: str, path: Path, *, positive: bool = True, default: Any = None) -> float:
     if key not in data:
         if default is not None:
@@ -172,11 +379,22 @@ def _num(data: dict[str, Any], key: str, path: Path, *, positive: bool = True, d
     return float(value)
 
 
+def _fraction(data: dict[str, Any], key: str, path: Path, default: float) -> float:
+    value = _num(data, key, path, default=default)
+    if value > 1:
+        raise ProfileError(f"{path}: '{key}' is a share of peak and must be in (0, 1], got {value}. Fix the profile.")
+    return value
+
+
+def _count(data: dict[str, Any], key: str, path: Path, default: int | None = None) -> int:
+    value = _num(data, key, path, default=default)
+    if value != int(value):
+        raise ProfileError(f"{path}: '{key}' must be a whole number, got {value}. Fix the profile.")
+    return int(value)
+
+
 def _sources(data: dict[str, Any], path: Path) -> list[str]:
-    src = data.get("sources")
-    if not src:
-        raise ProfileError(f"{path}: every profile needs 'sources:' (datasheet URL or calibration run)")
-    return [str(s) for s in src] if isinstance(src, list) else [str(src)]
+    return [str(s) for s in parse_sources(data, path)]
 
 
 def _kernel_rates(data: dict[str, Any], path: Path, peak_tflops: float, mem_bw_gbps: float) -> dict[str, KernelRate]:
@@ -189,43 +407,63 @@ def _kernel_rates(data: dict[str, Any], path: Path, peak_tflops: float, mem_bw_g
             raise ProfileError(f"{path}: kernels.{cls} is missing; give launch_us with tflops/gbps or efficiencies")
         where = Path(f"{path}: kernels.{cls}")
         launch = _num(k, "launch_us", where, positive=False) * 1e-6
-        flops = _num(k, "tflops", where) * 1e12 if "tflops" in k else peak_tflops * 1e12 * _num(k, "compute_eff", where, default=0.5)
-        byts = _num(k, "gbps", where) * 1e9 if "gbps" in k else mem_bw_gbps * 1e9 * _num(k, "memory_eff", where, default=0.6)
+        flops = _num(k, "tflops", where) * 1e12 if "tflops" in k else peak_tflops * 1e12 * _fraction(k, "compute_eff", where, 0.5)
+        byts = _num(k, "gbps", where) * 1e9 if "gbps" in k else mem_bw_gbps * 1e9 * _fraction(k, "memory_eff", where, 0.6)
         cache_bytes = _num(k, "cache_mb", where, positive=False, default=0) * 1e6 if "cache_mb" in k else 0.0
         cache_rate = _num(k, "cache_gbps", where) * 1e9 if "cache_gbps" in k else float("inf")
         rates[cls] = KernelRate(launch, flops, byts, cache_bytes, cache_rate)
     return rates
 
 
-def load_device(name: str) -> Device:
-    """Read ``hwprofiles/devices/NAME.yaml`` (or ``calibrated/NAME`` for a calibrated one)."""
-    if name.startswith("calibrated/"):
-        data, path = _read_yaml("calibrated", name.split("/", 1)[1])
-        data = data.get("device", data)
-    else:
-        data, path = _read_yaml("devices", name)
+def _device_from(data: dict[str, Any], path: Path, name: str, fallback_sources: Any = None) -> Device:
     kind = data.get("kind")
     if kind not in ("gpu", "cpu"):
         raise ProfileError(f"{path}: 'kind' must be gpu or cpu, got {kind!r}")
     peaks = data.get("peak_tflops") or {}
-    if "float32" not in peaks:
-        raise ProfileError(f"{path}: peak_tflops.float32 is missing")
-    peak32 = _num(peaks, "float32", path)
+    if not isinstance(peaks, dict) or "float32" not in peaks:
+        raise ProfileError(f"{path}: peak_tflops.float32 is missing (the FP32 non-tensor peak in TFLOP/s)")
+    peak_values = {str(k): _num(peaks, k, Path(f"{path}: peak_tflops")) for k in peaks}
     mem_bw = _num(data, "mem_bw_gbps", path)
+    if "sources" not in data and fallback_sources:
+        data = {**data, "sources": fallback_sources}
     return Device(
         name=str(data.get("name", name)),
         kind=kind,
         memory_bytes=_num(data, "memory_bytes", path),
         mem_bw_gbps=mem_bw,
-        peak_tflops={k: float(v) for k, v in peaks.items()},
-        kernels=_kernel_rates(data, path, peak32, mem_bw),
+        peak_tflops=peak_values,
+        kernels=_kernel_rates(data, path, peak_values["float32"], mem_bw),
         sources=_sources(data, path),
-        threads=int(data.get("threads", 1)),
+        threads=_count(data, "threads", path, default=1),
     )
 
 
+def load_device(name: str) -> Device:
+    """Read ``hwprofiles/devices/NAME.yaml`` (or ``calibrated/NAME`` for a calibrated one).
+
+    >>> d = load_device("a100-sxm4-80gb")
+    >>> d.kind, d.mem_bw_gbps, d.peak_tflops["float32"]
+    ('gpu', 2039.0, 19.5)
+    """
+    if name.startswith("calibrated/"):
+        top, path = _read_yaml("calibrated", name.split("/", 1)[1])
+        data = top.get("device", top)
+        if not isinstance(data, dict):
+            raise ProfileError(f"{path}: 'device' must be a mapping like a device profile")
+        check_keys(data, "devices", Path(f"{path}: device"))
+        return _device_from(data, path, name, top.get("sources"))
+    data, path = read_profile("devices", name)
+    return _device_from(data, path, name)
+
+
 def load_link(name: str) -> Link:
-    data, path = _read_yaml("links", name)
+    """Read ``hwprofiles/links/NAME.yaml``.
+
+    >>> link = load_link("pcie4-x16")
+    >>> link.bw_gbps, link.nominal_bw_gbps, link.bw_basis
+    (25.0, 32.0, 'measured')
+    """
+    data, path = read_profile("links", name)
     return _link_from(data, path, name)
 
 
@@ -233,13 +471,27 @@ def _link_from(data: dict[str, Any], path: Path, name: str) -> Link:
     kind = data.get("kind")
     if kind not in LINK_KINDS:
         raise ProfileError(f"{path}: link 'kind' must be one of {', '.join(LINK_KINDS)}, got {kind!r}")
+    bw = _num(data, "bw_gbps", path)
+    nominal = _num(data, "nominal_bw_gbps", path) if "nominal_bw_gbps" in data else None
+    measured = _num(data, "measured_bw_gbps", path) if "measured_bw_gbps" in data else None
+    basis = str(data.get("bw_basis", ""))
+    if basis:
+        if basis not in ("nominal", "measured"):
+            raise ProfileError(f"{path}: 'bw_basis' must be nominal or measured, got {basis!r}")
+        chosen = nominal if basis == "nominal" else measured
+        if chosen is None or abs(chosen - bw) > 1e-9 * max(bw, 1.0):
+            raise ProfileError(f"{path}: bw_basis is {basis} but bw_gbps ({bw}) is not {basis}_bw_gbps ({chosen}). "
+                               f"Set bw_gbps to the {basis} figure or change bw_basis.")
     return Link(
         name=str(data.get("name", name)),
         kind=kind,
-        bw_gbps=_num(data, "bw_gbps", path),
+        bw_gbps=bw,
         latency_us=_num(data, "latency_us", path, positive=False),
         duplex=bool(data.get("duplex", True)),
         sources=tuple(_sources(data, path)),
+        nominal_bw_gbps=nominal,
+        measured_bw_gbps=measured,
+        bw_basis=basis,
     )
 
 
@@ -251,8 +503,62 @@ def _sampler_from(data: dict[str, Any], path: Path) -> SamplerCost:
     )
 
 
+# Link kinds whose calibrated alpha/beta carry over to each other (NVLink through NVSwitch).
+_SAME_FABRIC = {"nvlink": "nvlink", "nvswitch": "nvlink"}
+
+
+def _same_fabric(a: str, b: str) -> bool:
+    return _SAME_FABRIC.get(a, a) == _SAME_FABRIC.get(b, b)
+
+
+def _apply_calibration(cal_name: str, device: Device, sampler: SamplerCost, host_gather: KernelRate,
+                       intra: Link, h2d: Link | None) -> tuple[SamplerCost, KernelRate, Link, Link | None, Collective | None]:
+    """Replace a node's nominal numbers by those measured in ``calibrated/CAL_NAME``.
+
+    ``sampler`` and ``host_gather`` (host CPU costs) always apply. ``h2d_link`` applies
+    when the trainers are GPUs and the node has a host-to-device link. ``intra_link``
+    and ``allreduce`` apply only when they were measured over the same kind of link as
+    the node's own (their ``kind:``/``over:`` key, default ``loopback``, the gloo path
+    that ``gnnsim calibrate --device cpu`` measures), so that gloo-over-TCP numbers from
+    a laptop never replace NVLink on a DGX.
+    """
+    cal, cal_path = _read_yaml("calibrated", cal_name)
+    collective = None
+    if isinstance(cal.get("sampler"), dict):
+        sampler = _sampler_from(cal["sampler"], Path(f"{cal_path}: sampler"))
+    if isinstance(cal.get("host_gather"), dict):
+        g = cal["host_gather"]
+        where = Path(f"{cal_path}: host_gather")
+        host_gather = KernelRate(_num(g, "launch_us", where, positive=False) * 1e-6, 1e18, _num(g, "gbps", where) * 1e9,
+                                 _num(g, "cache_mb", where, positive=False, default=0) * 1e6,
+                                 _num(g, "cache_gbps", where) * 1e9 if "cache_gbps" in g else float("inf"))
+    if isinstance(cal.get("h2d_link"), dict) and h2d is not None and device.kind == "gpu":
+        block = cal["h2d_link"]
+        h2d = _link_from({**block, "kind": block.get("kind", h2d.kind), "sources": [str(cal_path)]},
+                         Path(f"{cal_path}: h2d_link"), f"calibrated-{h2d.kind}")
+    measured_over = "loopback"
+    if isinstance(cal.get("intra_link"), dict):
+        block = cal["intra_link"]
+        measured_over = str(block.get("kind", "loopback"))
+        if _same_fabric(measured_over, intra.kind):
+            intra = _link_from({**block, "kind": intra.kind, "sources": [str(cal_path)]},
+                               Path(f"{cal_path}: intra_link"), f"calibrated-{intra.kind}")
+    if isinstance(cal.get("allreduce"), dict):
+        a = cal["allreduce"]
+        if _same_fabric(str(a.get("over", measured_over)), intra.kind):
+            where = Path(f"{cal_path}: allreduce")
+            collective = Collective(_num(a, "alpha_us", where, positive=False) * 1e-6, _num(a, "gbps", where) * 1e9)
+    return sampler, host_gather, intra, h2d, collective
+
+
 def load_node(name: str, device_override: str | None = None, trainers: int | None = None) -> Node:
-    data, path = _read_yaml("nodes", name)
+    """Read ``hwprofiles/nodes/NAME.yaml``; ``device_override`` replaces its trainer device.
+
+    >>> node = load_node("dgx-a100-80gb")
+    >>> node.trainers, node.trainer_device.name, node.intra_link.kind
+    (8, 'a100-sxm4-80gb', 'nvswitch')
+    """
+    data, path = read_profile("nodes", name)
     device = load_device(device_override or str(data.get("trainer_device")))
     host = data.get("host") or {}
     sampler_data = host.get("sampler")
@@ -260,60 +566,73 @@ def load_node(name: str, device_override: str | None = None, trainers: int | Non
     if not isinstance(sampler_data, dict) or not isinstance(gather, dict):
         raise ProfileError(f"{path}: host.sampler and host.gather are required (CPU sampling and feature gather costs)")
     sampler = _sampler_from(sampler_data, Path(f"{path}: host.sampler"))
+    gather_path = Path(f"{path}: host.gather")
     host_gather = KernelRate(
-        _num(gather, "launch_us", path, positive=False) * 1e-6, 1e18, _num(gather, "gbps", path) * 1e9
+        _num(gather, "launch_us", gather_path, positive=False) * 1e-6, 1e18, _num(gather, "gbps", gather_path) * 1e9
     )
+    if not data.get("intra_link"):
+        raise ProfileError(f"{path}: missing key 'intra_link' (the link between trainers of one node, e.g. nvlink3)")
+    intra = load_link(str(data["intra_link"]))
+    h2d = load_link(str(data["h2d_link"])) if data.get("h2d_link") else None
     collective = None
-    intra = load_link(str(data.get("intra_link")))
     if device_override and device_override.startswith("calibrated/"):
-        cal, cal_path = _read_yaml("calibrated", device_override.split("/", 1)[1])
-        if isinstance(cal.get("sampler"), dict):
-            sampler = _sampler_from(cal["sampler"], Path(f"{cal_path}: sampler"))
-        if isinstance(cal.get("host_gather"), dict):
-            g = cal["host_gather"]
-            host_gather = KernelRate(_num(g, "launch_us", cal_path, positive=False) * 1e-6, 1e18, _num(g, "gbps", cal_path) * 1e9,
-                                     _num(g, "cache_mb", cal_path, positive=False, default=0) * 1e6,
-                                     _num(g, "cache_gbps", cal_path) * 1e9 if "cache_gbps" in g else float("inf"))
-        if isinstance(cal.get("intra_link"), dict) and intra.kind == "loopback":
-            intra = _link_from({**cal["intra_link"], "kind": "loopback", "sources": [str(cal_path)]}, cal_path, "calibrated-loopback")
-        if isinstance(cal.get("allreduce"), dict):
-            a = cal["allreduce"]
-            collective = Collective(_num(a, "alpha_us", cal_path, positive=False) * 1e-6, _num(a, "gbps", cal_path) * 1e9)
-    n_trainers = trainers or int(data.get("trainers", 0))
+        sampler, host_gather, intra, h2d, collective = _apply_calibration(
+            device_override.split("/", 1)[1], device, sampler, host_gather, intra, h2d)
+    n_trainers = trainers or _count(data, "trainers", path, default=0)
     if n_trainers <= 0:
         raise ProfileError(f"{path}: 'trainers' must be a positive count of trainer devices per node")
     return Node(
         name=str(data.get("name", name)),
         trainer_device=device,
         trainers=n_trainers,
-        host_cpu_cores=int(_num(data, "host_cpu_cores", path)),
+        host_cpu_cores=_count(data, "host_cpu_cores", path),
         sampler=sampler,
-        sampler_workers=int(_num(host, "sampler_workers", path, default=1)),
+        sampler_workers=_count(host, "sampler_workers", Path(f"{path}: host"), default=1),
         host_gather=host_gather,
         intra_link=intra,
-        h2d_link=load_link(str(data["h2d_link"])) if data.get("h2d_link") else None,
+        h2d_link=h2d,
         nic=load_link(str(data["nic"])) if data.get("nic") else None,
         price_per_hour=_num(data, "price_per_hour", path, positive=False, default=0.0),
         sources=_sources(data, path),
         collective=collective,
+        nic_count=_count(data, "nic_count", path, default=1),
     )
 
 
 def load_cluster(name: str, *, num_nodes: int | None = None, trainers_per_node: int | None = None,
                  device_profile: str | None = None) -> Cluster:
-    """Read ``hwprofiles/clusters/NAME.yaml`` and apply a scenario's overrides."""
-    data, path = _read_yaml("clusters", name)
-    node = load_node(str(data.get("node")), device_profile, trainers_per_node)
-    n = num_nodes or int(_num(data, "num_nodes", path))
-    network = load_link(str(data.get("network"))) if data.get("network") else node.intra_link
+    """Read ``hwprofiles/clusters/NAME.yaml`` and apply a scenario's overrides.
+
+    A node reaches the network through ``nic_count`` NICs (one per rail); the cluster
+    may say which NICs its nodes use (``nic:``, ``nic_count:``) in place of the node's.
+    The per-node network rate is ``nic_count x min(network, nic)``.
+
+    >>> c = load_cluster("a100-8x8-ib-hdr")
+    >>> c.num_trainers, c.network.bw_gbps   # 8 HDR rails of 25 GB/s per node
+    (64, 200.0)
+    """
+    data, path = read_profile("clusters", name)
+    if not data.get("node"):
+        raise ProfileError(f"{path}: missing key 'node' (a profile in hwprofiles/nodes/)")
+    node = load_node(str(data["node"]), device_profile, trainers_per_node)
+    if data.get("nic"):
+        node = replace(node, nic=load_link(str(data["nic"])))
+    if "nic_count" in data:
+        node = replace(node, nic_count=_count(data, "nic_count", path))
+    n = num_nodes or _count(data, "num_nodes", path)
+    network = load_link(str(data["network"])) if data.get("network") else node.intra_link
     if n > 1 and node.nic is not None:
-        # A node reaches the network through its NIC: the slower of the two bounds a flow.
+        # A node reaches the network through its NICs: the slower of the two bounds a flow.
         slower = min((network, node.nic), key=lambda link: link.bw_gbps)
         network = replace(slower, latency_us=max(network.latency_us, node.nic.latency_us))
+        if node.nic_count > 1:
+            network = replace(network, name=f"{node.nic_count}x {network.name}",
+                              bw_gbps=network.bw_gbps * node.nic_count)
     return Cluster(name=str(data.get("name", name)), node=node, num_nodes=n, network=network, sources=_sources(data, path))
 
 
 def list_profiles() -> dict[str, list[str]]:
+    """Profile names by kind (clusters, nodes, devices, links, software, calibrated)."""
     root = profile_root()
     return {kind: sorted(p.stem for p in (root / kind).glob("*.yaml"))
-            for kind in ("clusters", "nodes", "devices", "links", "calibrated") if (root / kind).is_dir()}
+            for kind in ("clusters", "nodes", "devices", "links", "software", "calibrated") if (root / kind).is_dir()}
