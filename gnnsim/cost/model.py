@@ -5,18 +5,26 @@
   effective rates (datasheet x efficiency, or fitted by ``gnnsim calibrate``).
 - CPU sampling costs ``per_batch + per_node * nodes + per_edge * edges``.
 - Transfers are alpha-beta: ``latency + bytes / bandwidth``.
-- The feature exchange is two all-to-alls (ids out, rows back) with the owners'
-  gathers between them; the gradient all-reduce is a ring inside a node and a
-  hierarchical ring across nodes.
+- The feature exchange is a plan of phases (:meth:`CostModel.fetch_plan`): all-to-alls
+  of row counts, ids and rows, with the owners' gathers between them. The gradient
+  all-reduce is a ring inside a node and a hierarchical ring across nodes
+  (:mod:`gnnsim.cost.collectives` has the closed forms).
+- These closed forms are what one collective costs alone. The simulator executes the
+  same plans and algorithms as flows on the cluster's topology, so traffic that shares a
+  link slows both; with no sharing it reproduces these numbers.
 - CPU trainers that ask for more threads than the node has cores are slowed by the
   oversubscription ratio (they time-share the cores).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from gnnsim.cost.collectives import ALLREDUCE_ALGORITHMS, hierarchical_allreduce_time, ring_allreduce_time, tree_allreduce_time
 from gnnsim.hardware.profiles import Cluster, KernelRate, Link
+from gnnsim.hardware.topology import Topology, topology_for
 from gnnsim.workload.builder import ID_BYTES, Task
 from gnnsim.workload.model import Kernel
 
@@ -25,11 +33,21 @@ def kernel_time(rate: KernelRate, k: Kernel) -> float:
     return rate.launch_s + max(k.flops / rate.flops_per_s, rate.memory_time_s(k.bytes))
 
 
-def ring_allreduce_time(size_bytes: float, n: int, alpha_s: float, bytes_per_s: float) -> float:
-    """Ring all-reduce: 2(n-1) steps of alpha, 2(n-1)/n of the buffer over each link."""
-    if n <= 1 or size_bytes <= 0:
-        return 0.0
-    return 2 * (n - 1) * alpha_s + 2 * (n - 1) / n * size_bytes / bytes_per_s
+@dataclass(frozen=True)
+class Exchange:
+    """One all-to-all among all ranks: ``matrix[src, dst]`` bytes (the diagonal stays home)."""
+
+    name: str
+    matrix: np.ndarray
+
+
+@dataclass(frozen=True)
+class HostWork:
+    """Per-rank host CPU seconds; with ``barrier`` every rank waits for the slowest."""
+
+    name: str
+    seconds: np.ndarray
+    barrier: bool
 
 
 class CostModel:
@@ -42,6 +60,7 @@ class CostModel:
         if self.device.kind == "cpu":
             oversub = max(1.0, node.trainers * self.device.threads / node.host_cpu_cores)
         self.cpu_oversubscription = oversub
+        self._topology: Topology | None = None
 
     # -- compute ---------------------------------------------------------------
     def compute_time(self, task: Task) -> float:
@@ -64,8 +83,27 @@ class CostModel:
         return link.transfer_time_s(task.bytes) if link else 0.0
 
     # -- communication -----------------------------------------------------------
+    @property
+    def topology(self) -> Topology:
+        """The cluster's channels and routes (built on first use)."""
+        if self._topology is None:
+            self._topology = topology_for(self.cluster)
+        return self._topology
+
+    def intra_alpha_bw(self) -> tuple[float, float]:
+        """Collective alpha (s) and bandwidth (bytes/s) inside a node: the calibrated
+        collective library when the profile has one, else the intra-node link."""
+        node = self.cluster.node
+        if node.collective is not None:
+            return node.collective.alpha_s, node.collective.bytes_per_s
+        return node.intra_link.latency_s, node.intra_link.bytes_per_s
+
     def _alltoall_time(self, matrix: np.ndarray) -> float:
-        """Time until every rank has sent row r and received column r of ``matrix`` (bytes)."""
+        """Time until every rank has sent row r and received column r of ``matrix`` (bytes).
+
+        A pairwise exchange inside each node over the intra-node link and, at the same
+        time, one between nodes over the network (node-to-node totals).
+        """
         n = matrix.shape[0]
         if n <= 1:
             return 0.0
@@ -83,39 +121,72 @@ class CostModel:
             out_by_node = np.bincount(node_of, weights=inter.sum(1), minlength=nodes)
             in_by_node = np.bincount(node_of, weights=inter.sum(0), minlength=nodes)
             net = self.cluster.network
-            t += net.latency_s * (nodes - 1) + max(out_by_node.max(), in_by_node.max()) / net.bytes_per_s
+            t = max(t, net.latency_s * (nodes - 1) + max(out_by_node.max(), in_by_node.max()) / net.bytes_per_s)
         return float(t)
 
-    def fetch_times(self, tasks: list[Task]) -> list[float]:
-        """Per-rank duration of the feature exchange that all ranks enter together."""
+    def fetch_plan(self, tasks: list[Task]) -> list[Exchange | HostWork]:
+        """The feature exchange as phases that every rank goes through together.
+
+        :meth:`fetch_times` evaluates this plan in closed form and the simulator executes
+        the same plan with flows on the links, so change the exchange here, not there.
+        """
         n = len(tasks)
         rows = np.array([t.rows_from for t in tasks], dtype=np.float64).reshape(n, -1)  # [requester, owner]
         np.fill_diagonal(rows, 0.0)
         row_bytes = tasks[0].row_bytes
-        # Three all-to-alls: row counts (one id per peer), the row ids, then the rows.
-        t_counts = self._alltoall_time(np.where(rows >= 0, ID_BYTES, 0.0) * (1 - np.eye(n)))
-        t_ids = t_counts + self._alltoall_time(rows * ID_BYTES)
         served = rows.sum(0)  # rows each owner gathers for the others
-        t_serve = max(self.gather_time(int(s), row_bytes) for s in served)
-        t_rows = self._alltoall_time(rows.T * row_bytes)  # owner -> requester
-        shared = t_ids + t_serve + t_rows
-        # Local rows are gathered and then placed into the batch matrix (two copies);
-        # received rows are placed once.
-        return [shared + 2 * self.gather_time(t.local_rows, row_bytes) + self.gather_time(int(rows[r].sum()), row_bytes)
-                for r, t in enumerate(tasks)]
+        gather = np.vectorize(lambda r: self.gather_time(int(r), row_bytes), otypes=[float])
+        return [
+            # Three all-to-alls: row counts (one id per peer), the row ids, then the rows.
+            Exchange("counts", np.where(rows >= 0, ID_BYTES, 0.0) * (1 - np.eye(n))),
+            Exchange("ids", rows * ID_BYTES),
+            HostWork("serve", gather(served), barrier=True),
+            Exchange("rows", rows.T * row_bytes),  # owner -> requester
+            # Local rows are gathered and then placed into the batch matrix (two copies);
+            # received rows are placed once.
+            HostWork("local", 2 * gather(np.array([t.local_rows for t in tasks])), barrier=False),
+            HostWork("place", gather(rows.sum(1)), barrier=False),
+        ]
 
-    def allreduce_time(self, size_bytes: float) -> float:
+    def fetch_times(self, tasks: list[Task]) -> list[float]:
+        """Per-rank duration of the feature exchange that all ranks enter together."""
+        clock = np.zeros(len(tasks))
+        for phase in self.fetch_plan(tasks):
+            if isinstance(phase, Exchange):
+                clock[:] = clock.max() + self._alltoall_time(phase.matrix)
+            elif phase.barrier:
+                clock[:] = (clock + phase.seconds).max()
+            else:
+                clock = clock + phase.seconds
+        return [float(x) for x in clock]
+
+    def allreduce_algorithm(self, algorithm: str = "auto") -> str:
+        """The algorithm ``auto`` stands for: a ring in one node, hierarchical across nodes."""
+        if algorithm not in ALLREDUCE_ALGORITHMS:
+            raise ValueError(f"all-reduce algorithm must be one of {ALLREDUCE_ALGORITHMS}, got {algorithm!r}")
+        if algorithm == "auto":
+            return "ring" if self.cluster.num_nodes == 1 else "hierarchical"
+        if algorithm == "hierarchical" and self.cluster.num_nodes == 1:
+            return "ring"
+        return algorithm
+
+    def allreduce_time(self, size_bytes: float, algorithm: str = "auto") -> float:
         """Gradient all-reduce over all trainers: ring inside a node, hierarchical across nodes."""
         node = self.cluster.node
         per_node, nodes = node.trainers, self.cluster.num_nodes
-        if node.collective is not None:
-            alpha, bw = node.collective.alpha_s, node.collective.bytes_per_s
-        else:
-            alpha, bw = node.intra_link.latency_s, node.intra_link.bytes_per_s
-        if nodes == 1:
-            return ring_allreduce_time(size_bytes, per_node, alpha, bw)
-        # reduce-scatter inside, ring over the network on the node's shard, all-gather inside
-        inside = ring_allreduce_time(size_bytes, per_node, alpha, bw)
+        alpha, bw = self.intra_alpha_bw()
         net = self.cluster.network
-        across = ring_allreduce_time(size_bytes, nodes, net.latency_s, net.bytes_per_s)
-        return inside + across
+        algo = self.allreduce_algorithm(algorithm)
+        if algo == "hierarchical":
+            # reduce-scatter inside, ring over the network on the node's shard, all-gather inside
+            return hierarchical_allreduce_time(size_bytes, per_node, nodes, alpha, bw, net.latency_s, net.bytes_per_s)
+        if nodes > 1:  # one flat ring or tree over all ranks: the slowest hop sets the pace
+            alpha, bw = max(alpha, net.latency_s), min(bw, net.bytes_per_s)
+        n = self.num_ranks
+        return (ring_allreduce_time if algo == "ring" else tree_allreduce_time)(size_bytes, n, alpha, bw)
+
+    def scaled(self, factors: dict[str, float]) -> "CostModel":
+        """A cost model of the same cluster with some resources faster (see :mod:`gnnsim.cost.scaling`)."""
+        from gnnsim.cost.scaling import scale_cluster
+
+        return CostModel(scale_cluster(self.cluster, factors))

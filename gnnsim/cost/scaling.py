@@ -1,0 +1,114 @@
+"""What-if hardware: the same cluster with some resources faster or slower.
+
+A *knob* names a resource class and what to scale; a factor of 2 makes it twice as
+fast (bandwidths and rates doubled, per-item costs halved):
+
+=================  =============================================================
+knob               what changes
+=================  =============================================================
+``gpu.peak``       the trainer device's FLOP rates (all kernel classes)
+``gpu.mem_bw``     the trainer device's memory rates
+``gpu.compute``    both, and the kernel launch cost (the whole kernel is faster)
+``gpu.launch``     the kernel launch cost only
+``pcie.bw``        the host-to-device link bandwidth
+``nvlink.bw``      the intra-node link bandwidth (and the calibrated collective's)
+``network.bw``     the network and NIC bandwidth
+``network.latency``the network latency (factor 2 halves it)
+``cpu.sampling``   the sampler's per-batch, per-node and per-edge costs
+``cpu.gather``     the host feature-gather rate
+=================  =============================================================
+
+``device.*`` is a synonym of ``gpu.*`` (CPU trainers have a device too), ``intra.bw``
+of ``nvlink.bw``. The five classes that sensitivity analysis varies are in
+:data:`SENSITIVITY_CLASSES`.
+
+>>> from gnnsim.hardware.profiles import load_cluster
+>>> c = scale_cluster(load_cluster("a100-2x8-eth100"), {"network.bw": 2})
+>>> c.network.bw_gbps
+25.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gnnsim.errors import GnnsimError, did_you_mean
+from gnnsim.hardware.profiles import Cluster, KernelRate, Link
+
+KNOBS = ("gpu.peak", "gpu.mem_bw", "gpu.compute", "gpu.launch", "pcie.bw", "nvlink.bw", "network.bw",
+         "network.latency", "cpu.sampling", "cpu.gather")
+SYNONYMS = {"device.": "gpu.", "intra.": "nvlink."}
+
+# Resource class -> the knob that makes it faster, for sensitivity analysis.
+SENSITIVITY_CLASSES = {
+    "gpu compute": "gpu.compute",
+    "pcie": "pcie.bw",
+    "nvlink": "nvlink.bw",
+    "network": "network.bw",
+    "cpu sampling": "cpu.sampling",
+}
+
+
+class ScalingError(GnnsimError):
+    """An unknown what-if knob or a non-positive factor."""
+
+
+def canonical_knob(name: str) -> str:
+    for prefix, target in SYNONYMS.items():
+        if name.startswith(prefix):
+            name = target + name[len(prefix):]
+    if name not in KNOBS:
+        raise ScalingError(f"--scale {name}: unknown resource knob.{did_you_mean(name, KNOBS)} "
+                           f"Known: {', '.join(KNOBS)}")
+    return name
+
+
+def _rate(k: KernelRate, flops: float = 1.0, mem: float = 1.0, launch: float = 1.0) -> KernelRate:
+    return replace(k, flops_per_s=k.flops_per_s * flops, bytes_per_s=k.bytes_per_s * mem,
+                   cache_bytes_per_s=k.cache_bytes_per_s * mem, launch_s=k.launch_s / launch)
+
+
+def _link(link: Link | None, bw: float = 1.0, latency: float = 1.0) -> Link | None:
+    if link is None:
+        return None
+    return replace(link, bw_gbps=link.bw_gbps * bw, latency_us=link.latency_us / latency)
+
+
+def scale_cluster(cluster: Cluster, factors: dict[str, float]) -> Cluster:
+    """Return ``cluster`` with every knob in ``factors`` made ``factor`` times faster."""
+    node, network = cluster.node, cluster.network
+    for raw, f in factors.items():
+        knob = canonical_knob(raw)
+        if not f > 0:
+            raise ScalingError(f"--scale {raw}={f}: the factor must be > 0 (2 = twice as fast)")
+        dev = node.trainer_device
+        if knob.startswith("gpu."):
+            flops = f if knob in ("gpu.peak", "gpu.compute") else 1.0
+            mem = f if knob in ("gpu.mem_bw", "gpu.compute") else 1.0
+            launch = f if knob in ("gpu.compute", "gpu.launch") else 1.0
+            kernels = {cls: _rate(k, flops, mem, launch) for cls, k in dev.kernels.items()}
+            dev = replace(dev, kernels=kernels, mem_bw_gbps=dev.mem_bw_gbps * mem,
+                          peak_tflops={k: v * flops for k, v in dev.peak_tflops.items()})
+            node = replace(node, trainer_device=dev)
+        elif knob == "pcie.bw":
+            node = replace(node, h2d_link=_link(node.h2d_link, bw=f))
+        elif knob == "nvlink.bw":
+            coll = node.collective and replace(node.collective, bytes_per_s=node.collective.bytes_per_s * f)
+            node = replace(node, intra_link=_link(node.intra_link, bw=f), collective=coll)
+            if cluster.num_nodes == 1:  # a one-node cluster's "network" is its intra-node link
+                network = _link(network, bw=f)
+        elif knob == "network.bw":
+            node = replace(node, nic=_link(node.nic, bw=f))
+            if cluster.num_nodes > 1:
+                network = _link(network, bw=f)
+        elif knob == "network.latency":
+            node = replace(node, nic=_link(node.nic, latency=f))
+            if cluster.num_nodes > 1:
+                network = _link(network, latency=f)
+        elif knob == "cpu.sampling":
+            s = node.sampler
+            node = replace(node, sampler=replace(s, per_batch_s=s.per_batch_s / f, per_node_s=s.per_node_s / f,
+                                                 per_edge_s=s.per_edge_s / f))
+        elif knob == "cpu.gather":
+            node = replace(node, host_gather=_rate(node.host_gather, mem=f, launch=f))
+    return replace(cluster, node=node, network=network)
