@@ -34,7 +34,8 @@ class GraphConfig(_Section):
     that partitioning matters) or ``edgelist`` (a whitespace/CSV file given by ``path``).
     """
 
-    source: str = Field("sbm", description="sbm | edgelist")
+    source: str = Field("sbm", description="sbm | edgelist | npz | ogb | pyg | rmat | chung-lu | preset:NAME "
+                                           "(ogbn-arxiv, ogbn-products, reddit, ogbn-papers100M)")
     path: str | None = Field(None, description="graph file for file sources, relative to the scenario file")
     num_nodes: int = Field(20_000, gt=0, description="nodes of a generated graph")
     num_communities: int = Field(8, gt=0, description="SBM blocks")
@@ -44,6 +45,11 @@ class GraphConfig(_Section):
     num_classes: int = Field(8, gt=1, description="output classes")
     train_fraction: float = Field(0.5, gt=0, le=1, description="share of nodes that are training seeds")
     symmetrize: bool = Field(True, description="add the reverse of every edge read from a file")
+    self_loops: bool = Field(False, description="keep v->v edges read from a file (default: drop them)")
+    dedup: bool = Field(True, description="keep one copy of a repeated edge read from a file")
+    scale: float = Field(1.0, gt=0, le=1, description="preset:NAME size as a fraction of the real dataset")
+    exponent: float = Field(2.5, gt=2, description="degree tail exponent of chung-lu and preset graphs")
+    split: str | None = Field(None, description="OGB split folder to take train ids from (default: the only one)")
 
 
 class PartitionConfig(_Section):
@@ -105,7 +111,7 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _file_source_needs_path(self) -> "Scenario":
-        if self.graph.source != "sbm" and not self.graph.path:
+        if self.graph.source in ("edgelist", "npz", "ogb", "pyg") and not self.graph.path:
             raise ValueError(f"graph.source '{self.graph.source}' reads a file: set graph.path")
         return self
 

@@ -1,4 +1,10 @@
-"""Turn a scenario's ``graph`` section into a :class:`Graph` (one registry of sources)."""
+"""Turn a scenario's ``graph`` section into a :class:`Graph` (one registry of sources).
+
+``graph.source`` names the source: ``sbm``, ``rmat``, ``chung-lu`` (generators sized
+by ``num_nodes`` and ``avg_degree``), ``edgelist``, ``npz``, ``ogb``, ``pyg`` (files or
+folders at ``graph.path``), or ``preset:NAME`` (a stand-in for a published dataset at
+``graph.scale``). Every source is seeded by ``simulation.seed``.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +12,12 @@ from collections.abc import Callable
 
 from gnnsim.config import Scenario
 from gnnsim.errors import ScenarioError, did_you_mean
-from gnnsim.graph.generators import sbm
+from gnnsim.graph.generators import chung_lu, rmat, sbm
 from gnnsim.graph.graph import Graph
-from gnnsim.graph.readers import load_edge_list_graph
+from gnnsim.graph.load import pyg_partition_graph
+from gnnsim.graph.ogb import load_ogb_graph
+from gnnsim.graph.presets import PRESETS, preset_graph
+from gnnsim.graph.readers import EdgeOptions, load_edge_list_graph, load_npz_graph
 
 
 def _sbm(s: Scenario) -> Graph:
@@ -17,19 +26,73 @@ def _sbm(s: Scenario) -> Graph:
                num_classes=g.num_classes, train_fraction=g.train_fraction, seed=s.simulation.seed)
 
 
+def _options(s: Scenario) -> EdgeOptions:
+    return EdgeOptions(symmetrize=s.graph.symmetrize, self_loops=s.graph.self_loops, dedup=s.graph.dedup)
+
+
 def _edgelist(s: Scenario) -> Graph:
     g = s.graph
     return load_edge_list_graph(s.resolve(g.path or ""), feature_dim=g.feature_dim, num_classes=g.num_classes,
-                                train_fraction=g.train_fraction, symmetrize=g.symmetrize, seed=s.simulation.seed)
+                                train_fraction=g.train_fraction, symmetrize=g.symmetrize, seed=s.simulation.seed,
+                                self_loops=g.self_loops, dedup=g.dedup)
 
 
-GRAPH_SOURCES: dict[str, Callable[[Scenario], Graph]] = {"sbm": _sbm, "edgelist": _edgelist}
+def _npz(s: Scenario) -> Graph:
+    g = s.graph
+    return load_npz_graph(s.resolve(g.path or ""), feature_dim=g.feature_dim, num_classes=g.num_classes,
+                          train_fraction=g.train_fraction, options=_options(s), seed=s.simulation.seed)
+
+
+def _ogb(s: Scenario) -> Graph:
+    g = s.graph
+    classes = g.num_classes if "num_classes" in g.model_fields_set else None
+    return load_ogb_graph(s.resolve(g.path or ""), feature_dim=g.feature_dim, num_classes=classes,
+                          train_fraction=g.train_fraction, split=g.split, options=_options(s), seed=s.simulation.seed)
+
+
+def _pyg(s: Scenario) -> Graph:
+    g = s.graph
+    dim = g.feature_dim if "feature_dim" in g.model_fields_set else None
+    return pyg_partition_graph(s.resolve(g.path or ""), feature_dim=dim, num_classes=g.num_classes,
+                               train_fraction=g.train_fraction, options=_options(s), seed=s.simulation.seed)
+
+
+def _rmat(s: Scenario) -> Graph:
+    g = s.graph
+    return rmat(g.num_nodes, g.avg_degree, feature_dim=g.feature_dim, num_classes=g.num_classes,
+                train_fraction=g.train_fraction, seed=s.simulation.seed)
+
+
+def _chung_lu(s: Scenario) -> Graph:
+    g = s.graph
+    return chung_lu(g.num_nodes, g.avg_degree, exponent=g.exponent, feature_dim=g.feature_dim,
+                    num_classes=g.num_classes, train_fraction=g.train_fraction, seed=s.simulation.seed)
+
+
+def _preset(s: Scenario, name: str) -> Graph:
+    g = s.graph
+    dim = g.feature_dim if "feature_dim" in g.model_fields_set else None
+    intra = g.intra_fraction if "intra_fraction" in g.model_fields_set else None
+    return preset_graph(name, scale=g.scale, seed=s.simulation.seed, intra_fraction=intra, exponent=g.exponent,
+                        feature_dim=dim)
+
+
+GRAPH_SOURCES: dict[str, Callable[[Scenario], Graph]] = {
+    "sbm": _sbm, "edgelist": _edgelist, "npz": _npz, "ogb": _ogb, "pyg": _pyg, "rmat": _rmat, "chung-lu": _chung_lu,
+}
 
 
 def build_graph(scenario: Scenario) -> Graph:
     """The scenario's graph; the same scenario and seed always give the same graph."""
     source = scenario.graph.source
+    if source.startswith("preset:"):
+        name = source.split(":", 1)[1]
+        if name not in PRESETS:
+            raise ScenarioError(f"graph.source: unknown preset '{name}'. Known: "
+                                f"{', '.join('preset:' + p for p in PRESETS)}.{did_you_mean(name, PRESETS)}")
+        return _preset(scenario, name)
     if source not in GRAPH_SOURCES:
-        raise ScenarioError(f"graph.source: unknown source '{source}'. Known: {', '.join(GRAPH_SOURCES)}."
-                            f"{did_you_mean(source, GRAPH_SOURCES)}")
+        known = [*GRAPH_SOURCES, *("preset:" + p for p in PRESETS)]
+        raise ScenarioError(f"graph.source: unknown source '{source}'. Known: {', '.join(known)}."
+                            f"{did_you_mean(source, known)}")
     return GRAPH_SOURCES[source](scenario)

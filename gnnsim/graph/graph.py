@@ -9,6 +9,7 @@ partition's rows itself, so no process ever holds the whole matrix.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import scipy.sparse as sp
@@ -46,13 +47,74 @@ class Graph:
     def feature_bytes(self, dtype_bytes: int = 4) -> int:
         return self.num_nodes * self.feature_dim * dtype_bytes
 
+    @cached_property
+    def symmetric(self) -> sp.csr_matrix:
+        """The undirected adjacency (union with the transpose, no self loops), computed once.
+
+        Partitioners and metrics that reason about "neighbours" use this view; for a graph
+        read with ``symmetrize=True`` (the default everywhere) it equals ``csr`` minus loops.
+        """
+        return symmetric_pattern(self.csr)
+
+    def undirected_edges(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each undirected edge once, as ``(u, v)`` with ``u < v``, sorted by ``(u, v)``.
+
+        This is the edge list vertex-cut partitioners assign; its length is ``nnz / 2`` of
+        :attr:`symmetric`.
+        """
+        upper = sp.triu(self.symmetric, k=1).tocsr()
+        rows = np.repeat(np.arange(self.num_nodes, dtype=np.int64), np.diff(upper.indptr))
+        return rows, upper.indices.astype(np.int64)
+
+
+def symmetric_pattern(csr: sp.csr_matrix) -> sp.csr_matrix:
+    """``csr`` OR its transpose as a 0/1 float32 CSR with sorted indices and no self loops.
+
+    >>> symmetric_pattern(sp.csr_matrix(np.array([[0, 1], [0, 1]]))).toarray().tolist()
+    [[0.0, 1.0], [1.0, 0.0]]
+    """
+    pattern = csr.astype(bool).astype(np.float32)
+    sym = (pattern + pattern.T).tocsr()
+    sym.setdiag(0)
+    sym.eliminate_zeros()
+    sym.data[:] = 1.0
+    sym.sort_indices()
+    return sym
+
+
+def csr_from_undirected_pairs(u: np.ndarray, v: np.ndarray, num_nodes: int) -> sp.csr_matrix:
+    """Symmetric CSR from distinct undirected pairs ``u < v`` sorted by ``(u, v)``.
+
+    The fast path of the generators: no duplicate summing and no index sorting is needed,
+    because the upper triangle arrives sorted and the transpose of a CSR is sorted too.
+
+    >>> csr_from_undirected_pairs(np.array([0, 1]), np.array([1, 2]), 3).toarray().astype(int).tolist()
+    [[0, 1, 0], [1, 0, 1], [0, 1, 0]]
+    """
+    index_dtype = np.int32 if num_nodes < 2**31 else np.int64
+    counts = np.bincount(u, minlength=num_nodes)
+    indptr = np.zeros(num_nodes + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    upper = sp.csr_matrix((np.ones(u.size, dtype=np.float32), v.astype(index_dtype), indptr.astype(index_dtype)),
+                          shape=(num_nodes, num_nodes))
+    upper.has_sorted_indices = True
+    full = (upper + upper.T.tocsr()).tocsr()
+    full.sort_indices()
+    return full
+
 
 def csr_from_edges(src: np.ndarray, dst: np.ndarray, num_nodes: int, *, symmetrize: bool = True,
-                   self_loops: bool = False) -> sp.csr_matrix:
-    """Build a deduplicated CSR (row = destination, columns = its neighbours) from an edge list.
+                   self_loops: bool = False, dedup: bool = True) -> sp.csr_matrix:
+    """Build a CSR (row = destination, columns = its neighbours) from an edge list.
+
+    ``symmetrize`` adds the reverse of every edge; ``self_loops=False`` drops ``v -> v``;
+    ``dedup=True`` keeps one copy of a repeated edge (``dedup=False`` keeps every copy as
+    a parallel edge, so ``nnz`` counts them all).
 
     >>> csr_from_edges(np.array([0, 1]), np.array([1, 2]), 3).nnz
     4
+    >>> csr_from_edges(np.array([0, 0]), np.array([1, 1]), 2, symmetrize=False, dedup=False).nnz
+    2
     """
     src = np.asarray(src, dtype=np.int64)
     dst = np.asarray(dst, dtype=np.int64)
@@ -62,6 +124,14 @@ def csr_from_edges(src: np.ndarray, dst: np.ndarray, num_nodes: int, *, symmetri
         keep = src != dst
         src, dst = src[keep], dst[keep]
     index_dtype = np.int32 if num_nodes < 2**31 else np.int64
+    if not dedup:
+        order = np.lexsort((src, dst))
+        indptr = np.zeros(num_nodes + 1, dtype=np.int64)
+        np.cumsum(np.bincount(dst, minlength=num_nodes), out=indptr[1:])
+        mat = sp.csr_matrix((np.ones(src.size, dtype=np.float32), src[order].astype(index_dtype),
+                             indptr.astype(index_dtype)), shape=(num_nodes, num_nodes))
+        mat.has_sorted_indices = True
+        return mat
     mat = sp.csr_matrix((np.ones(src.size, dtype=np.float32), (dst.astype(index_dtype), src.astype(index_dtype))),
                         shape=(num_nodes, num_nodes))
     mat.sum_duplicates()
