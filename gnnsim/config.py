@@ -73,6 +73,9 @@ class TrainingConfig(_Section):
     )
     optimizer: Literal["adam", "sgd"] = "adam"
     learning_rate: float = Field(0.003, gt=0)
+    framework: Literal["torch", "dgl", "pyg"] = Field(
+        "torch", description="whose per-iteration overheads and sampler to model (hwprofiles/software/NAME.yaml); "
+                             "torch adds nothing to calibrated costs")
 
     @field_validator("fanouts")
     @classmethod

@@ -12,6 +12,7 @@ from gnnsim.cost.model import CostModel
 from gnnsim.graph.build import build_graph
 from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster, load_cluster
+from gnnsim.hardware.software import load_software
 from gnnsim.partition.metrics import PartitionMetrics, partition_metrics
 from gnnsim.partition.registry import Partition, partition_graph
 from gnnsim.sim.engine import Timeline, simulate_workload
@@ -74,6 +75,7 @@ def simulate(scenario: Scenario) -> SimResult:
     partition = partition_for(scenario, graph, cluster.num_trainers)
     metrics = partition_metrics(graph, partition.assignment, partition.num_parts)
     workload = build_workload(scenario, graph, partition, cluster)
-    timeline = simulate_workload(workload, CostModel(cluster))
+    software = load_software(scenario.training.framework)  # framework overheads (torch adds none)
+    timeline = simulate_workload(workload, CostModel(cluster).with_software(software, len(scenario.training.fanouts)))
     analysis = analyze(timeline, workload.num_ranks, workload.iterations_per_epoch)
     return SimResult(scenario, cluster, metrics, workload, timeline, analysis)

@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from gnnsim.cost.collectives import ALLREDUCE_ALGORITHMS, hierarchical_allreduce_time, ring_allreduce_time, tree_allreduce_time
-from gnnsim.hardware.profiles import Cluster, KernelRate, Link
+from gnnsim.hardware.profiles import Cluster, KernelRate, Link, SamplerCost
+from gnnsim.hardware.software import SoftwareProfile
 from gnnsim.hardware.topology import Topology, topology_for
 from gnnsim.workload.builder import ID_BYTES, Task
 from gnnsim.workload.model import Kernel
@@ -65,10 +66,10 @@ class CostModel:
     # -- compute ---------------------------------------------------------------
     def compute_time(self, task: Task) -> float:
         t = sum(kernel_time(self.device.kernel(k.cls), k) for k in task.kernels)
-        return t * (self.cpu_oversubscription if self.device.kind == "cpu" else 1.0)
+        return (t + self.framework_overhead_s(task.stage)) * (self.cpu_oversubscription if self.device.kind == "cpu" else 1.0)
 
     def sample_time(self, task: Task) -> float:
-        s = self.cluster.node.sampler
+        s = self.sampler_cost
         t = s.per_batch_s + s.per_node_s * task.nodes + s.per_edge_s * task.edges
         return t * self.cpu_oversubscription
 
@@ -185,8 +186,30 @@ class CostModel:
         n = self.num_ranks
         return (ring_allreduce_time if algo == "ring" else tree_allreduce_time)(size_bytes, n, alpha, bw)
 
+    # -- framework overheads (software profiles; added by the hardware catalog, see
+    # gnnsim/hardware/software.py). Class-level defaults keep CostModel(cluster) unchanged:
+    # no software profile means no framework overhead and the node's own sampler costs.
+    software: SoftwareProfile | None = None
+    num_layers: int = 0
+
+    def with_software(self, software: SoftwareProfile | None, num_layers: int) -> "CostModel":
+        """Charge ``software``'s per-iteration and per-layer host overheads (for a model of
+        ``num_layers`` GNN layers) and use its sampler speed. Returns ``self``."""
+        self.software, self.num_layers = software, num_layers
+        return self
+
+    def framework_overhead_s(self, stage: str) -> float:
+        """Framework host time added to ``stage`` (forward, backward, optimizer); 0 without a profile."""
+        return self.software.stage_overhead_s(stage, self.num_layers) if self.software is not None else 0.0
+
+    @property
+    def sampler_cost(self) -> SamplerCost:
+        """The node's sampler costs as the scenario's framework runs them."""
+        base = self.cluster.node.sampler
+        return self.software.sampler_cost(base) if self.software is not None else base
+
     def scaled(self, factors: dict[str, float]) -> "CostModel":
         """A cost model of the same cluster with some resources faster (see :mod:`gnnsim.cost.scaling`)."""
         from gnnsim.cost.scaling import scale_cluster
 
-        return CostModel(scale_cluster(self.cluster, factors))
+        return CostModel(scale_cluster(self.cluster, factors)).with_software(self.software, self.num_layers)

@@ -75,6 +75,10 @@ ALLOWED_KEYS: dict[str, set[str]] = {
     "clusters": {"name", "node", "num_nodes", "network", "nic", "nic_count", "sources", "notes",
                  # read by gnnsim/hardware/topology.py (inter-node topology)
                  "fat_tree", "oversubscription", "topology", "switch", "rails"},
+    # framework overheads, read by gnnsim/hardware/software.py
+    "software": {"name", "framework", "version", "overheads", "sampler", "sources", "notes"},
+    "software.overheads": {"per_iteration_us", "per_layer_forward_us", "per_layer_backward_us"},
+    "software.sampler": {"per_batch_us", "node_scale", "edge_scale"},
 }
 
 
