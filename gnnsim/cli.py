@@ -16,6 +16,7 @@ from gnnsim.errors import GnnsimError
 # One line per command module; a new command adds its module here.
 COMMAND_MODULES = [
     "gnnsim.commands.core",
+    "gnnsim.commands.hw",
 ]
 
 
