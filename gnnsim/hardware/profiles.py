@@ -236,13 +236,16 @@ def profile_path(kind: str, name: str) -> Path:
     return profile_root() / kind / f"{name}.yaml"
 
 
+_KIND_LABEL = {"clusters": "cluster", "nodes": "node", "devices": "device", "links": "link"}
+
+
 def _read_yaml(kind: str, name: str) -> tuple[dict[str, Any], Path]:
     folder = profile_root() / kind
     path = folder / f"{name}.yaml"
     if not path.is_file():
         known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
         raise ProfileError(
-            f"unknown {kind[:-1]} profile '{name}' (looked for {path}).{did_you_mean(name, known)} "
+            f"unknown {_KIND_LABEL.get(kind, kind)} profile '{name}' (looked for {path}).{did_you_mean(name, known)} "
             f"Known: {', '.join(known) or 'none'}. Run 'gnnsim hw list' to see the catalog."
         )
     try:
@@ -478,7 +481,7 @@ def _link_from(data: dict[str, Any], path: Path, name: str) -> Link:
     bw = _num(data, "bw_gbps", path)
     nominal = _num(data, "nominal_bw_gbps", path) if "nominal_bw_gbps" in data else None
     measured = _num(data, "measured_bw_gbps", path) if "measured_bw_gbps" in data else None
-    basis = str(data.get("bw_basis", ""))
+    basis = str(data.get("bw_basis") or "")
     if basis:
         if basis not in ("nominal", "measured"):
             raise ProfileError(f"{path}: 'bw_basis' must be nominal or measured, got {basis!r}")

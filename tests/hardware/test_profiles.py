@@ -1,0 +1,182 @@
+"""Strict profile checking, and calibrated profiles standing in for datasheet devices."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gnnsim.errors import ProfileError
+from gnnsim.hardware.profiles import ALLOWED_KEYS, allow_keys, load_cluster, load_device, load_link, load_node
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def catalog(tmp_path, monkeypatch):
+    """A private copy of the catalog that a test may break."""
+    root = tmp_path / "hwprofiles"
+    shutil.copytree(ROOT / "hwprofiles", root)
+    monkeypatch.setenv("GNNSIM_HWPROFILES", str(root))
+    return root
+
+
+def edit(root: Path, rel: str, change) -> Path:
+    path = root / rel
+    data = yaml.safe_load(path.read_text())
+    change(data)
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_negative_bandwidth_names_file_key_and_fix(catalog):
+    edit(catalog, "links/ib-hdr.yaml", lambda d: d.update(bw_gbps=-25, bw_basis=None))
+    with pytest.raises(ProfileError) as err:
+        load_link("ib-hdr")
+    msg = str(err.value)
+    assert "ib-hdr.yaml" in msg and "'bw_gbps'" in msg and "> 0" in msg and "Fix" in msg
+
+
+def test_unknown_key_suggests_the_spelling(catalog):
+    def misspell(d):
+        d["mem_bw_gpbs"] = d.pop("mem_bw_gbps")
+    edit(catalog, "devices/t4-16gb.yaml", misspell)
+    with pytest.raises(ProfileError) as err:
+        load_device("t4-16gb")
+    msg = str(err.value)
+    assert "t4-16gb.yaml" in msg and "unknown key 'mem_bw_gpbs'" in msg and "Did you mean 'mem_bw_gbps'" in msg
+
+
+def test_unknown_nested_key_is_named_with_its_path(catalog):
+    edit(catalog, "devices/l4-24gb.yaml", lambda d: d["kernels"]["gemm"].update(lanch_us=3))
+    with pytest.raises(ProfileError, match=r"l4-24gb.yaml: unknown key 'kernels.gemm.lanch_us'.*launch_us"):
+        load_device("l4-24gb")
+    edit(catalog, "devices/l4-24gb.yaml", lambda d: (d["kernels"]["gemm"].pop("lanch_us"),
+                                                     d["peak_tflops"].update(fp16=1)))
+    with pytest.raises(ProfileError, match=r"peak_tflops.fp16.*float16"):
+        load_device("l4-24gb")
+
+
+def test_missing_sources(catalog):
+    edit(catalog, "nodes/g5.8xlarge.yaml", lambda d: d.pop("sources"))
+    with pytest.raises(ProfileError, match=r"g5.8xlarge.yaml: missing 'sources:'"):
+        load_node("g5.8xlarge")
+
+
+def test_number_without_a_source(catalog):
+    edit(catalog, "links/nvlink4.yaml", lambda d: d.update(measured_bw_gbps=400))
+    with pytest.raises(ProfileError, match=r"nvlink4.yaml: no source covers measured_bw_gbps"):
+        load_link("nvlink4")
+
+
+def test_source_covering_a_missing_key(catalog):
+    edit(catalog, "links/nvlink4.yaml", lambda d: d["sources"][0]["covers"].append("measured_bw_gbps"))
+    with pytest.raises(ProfileError, match=r"cover measured_bw_gbps, which is not a number"):
+        load_link("nvlink4")
+
+
+def test_source_needs_a_basis(catalog):
+    edit(catalog, "links/nvlink4.yaml", lambda d: d["sources"][0].update(basis="datasheet"))
+    with pytest.raises(ProfileError, match=r"sources\[0\]: 'basis' must be one of nominal, measured"):
+        load_link("nvlink4")
+
+
+def test_bw_basis_must_name_the_figure_used(catalog):
+    edit(catalog, "links/pcie4-x16.yaml", lambda d: d.update(bw_gbps=32))
+    with pytest.raises(ProfileError, match=r"bw_basis is measured but bw_gbps \(32.0\) is not measured_bw_gbps"):
+        load_link("pcie4-x16")
+
+
+def test_efficiency_above_one(catalog):
+    edit(catalog, "devices/t4-16gb.yaml", lambda d: d["kernels"]["gather"].update(memory_eff=1.5))
+    with pytest.raises(ProfileError, match=r"kernels.gather: 'memory_eff' is a share of peak"):
+        load_device("t4-16gb")
+
+
+def test_plain_string_sources_still_load(catalog):
+    """Calibration runs and older profiles give sources as strings: no coverage check."""
+    edit(catalog, "links/ib-ndr.yaml", lambda d: d.update(sources=["a datasheet"]))
+    assert load_link("ib-ndr").sources == ("a datasheet",)
+
+
+def test_topology_keys_are_allowed(catalog):
+    edit(catalog, "nodes/dgx-h100.yaml", lambda d: d.update(gpus_per_pcie_switch=2))
+    edit(catalog, "clusters/h100-4x8-ib-ndr.yaml",
+         lambda d: (d.update(fat_tree={"oversubscription": 2, "nodes_per_leaf": 2}),
+                    d["sources"][0]["covers"].extend(["fat_tree"])))
+    data = yaml.safe_load((catalog / "nodes/dgx-h100.yaml").read_text())
+    data["sources"][0]["covers"].append("gpus_per_pcie_switch")
+    (catalog / "nodes/dgx-h100.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    assert load_cluster("h100-4x8-ib-ndr").num_trainers == 32
+
+
+def test_allow_keys_extends_a_place(catalog):
+    edit(catalog, "clusters/p4d-2-efa.yaml", lambda d: d.update(placement_group="cluster"))
+    with pytest.raises(ProfileError, match="placement_group"):
+        load_cluster("p4d-2-efa")
+    allow_keys("clusters", "placement_group")
+    try:
+        assert load_cluster("p4d-2-efa").num_nodes == 2
+    finally:
+        ALLOWED_KEYS["clusters"].discard("placement_group")
+
+
+# -- calibrated profiles ------------------------------------------------------------------
+
+GPU_CAL = {
+    "name": "gpu-box",
+    "device": {
+        "name": "calibrated-gpu-box", "kind": "gpu", "memory_bytes": 80 * 2**30, "mem_bw_gbps": 1800.0,
+        "peak_tflops": {"float32": 17.0},
+        "kernels": {cls: {"launch_us": 6.0, "tflops": 12.0, "gbps": 1500.0}
+                    for cls in ("gemm", "aggregate", "gather", "elementwise")},
+    },
+    "sources": ["gnnsim calibrate --device cuda on a test box (measured)"],
+    "sampler": {"per_batch_us": 100.0, "per_node_ns": 50.0, "per_edge_ns": 20.0},
+    "h2d_link": {"bw_gbps": 22.0, "latency_us": 12.0},
+    "intra_link": {"kind": "nvlink", "bw_gbps": 250.0, "latency_us": 5.0},
+    "allreduce": {"alpha_us": 20.0, "gbps": 180.0, "over": "nvlink"},
+}
+
+
+def test_calibrated_gpu_profile_stands_in_for_the_datasheet_device(catalog):
+    (catalog / "calibrated/gpu-box.yaml").write_text(yaml.safe_dump(GPU_CAL))
+    c = load_cluster("a100-8x8-ib-hdr", device_profile="calibrated/gpu-box")
+    node = c.node
+    assert node.trainer_device.name == "calibrated-gpu-box" and node.trainer_device.kind == "gpu"
+    assert node.trainer_device.kernel("gemm").flops_per_s == 12e12
+    assert node.sampler.per_edge_s == pytest.approx(20e-9)
+    assert node.h2d_link.bw_gbps == 22.0 and node.h2d_link.kind == "pcie"
+    # measured over NVLink: applies to the node's NVSwitch (same fabric), keeps the node's link kind
+    assert node.intra_link.bw_gbps == 250.0 and node.intra_link.kind == "nvswitch"
+    assert node.collective.alpha_s == pytest.approx(20e-6) and node.collective.bytes_per_s == 180e9
+    # the network and node layout stay the catalog's
+    assert c.num_trainers == 64 and c.network.bw_gbps == 200.0
+
+
+def test_gloo_calibration_never_replaces_nvlink(catalog):
+    cpu = {**GPU_CAL, "intra_link": {"bw_gbps": 1.0, "latency_us": 90.0},
+           "allreduce": {"alpha_us": 80.0, "gbps": 1.5}}  # no kind/over: measured on loopback
+    (catalog / "calibrated/laptop.yaml").write_text(yaml.safe_dump(cpu))
+    node = load_node("dgx-a100-80gb", device_override="calibrated/laptop")
+    assert node.intra_link.name == "nvswitch-a100" and node.intra_link.bw_gbps == 300.0
+    assert node.collective is None
+    assert node.sampler.per_batch_s == pytest.approx(100e-6)  # host costs do carry over
+    # ...while on a loopback node (the CPU validation path) they apply as before
+    local = load_node("localhost", device_override="calibrated/laptop")
+    assert local.intra_link.bw_gbps == 1.0 and local.collective.bytes_per_s == 1.5e9
+
+
+def test_calibrated_device_reads_top_level_sources(catalog):
+    (catalog / "calibrated/gpu-box.yaml").write_text(yaml.safe_dump(GPU_CAL))
+    assert load_device("calibrated/gpu-box").sources == GPU_CAL["sources"]
+
+
+def test_shipped_calibrated_profiles_work_in_a_gpu_cluster():
+    from gnnsim.hardware.profiles import list_profiles
+
+    for name in list_profiles().get("calibrated", []):
+        c = load_cluster("dgx-a100-80gb-1", device_profile=f"calibrated/{name}")
+        assert c.node.trainer_device.name and c.node.intra_link.kind == "nvswitch"
