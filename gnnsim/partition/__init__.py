@@ -1,7 +1,13 @@
-"""Partitioners (one registry) and partition quality metrics."""
+"""Partitioners (one registry) and partition quality metrics.
 
-from gnnsim.partition.metrics import PartitionMetrics, partition_metrics
-from gnnsim.partition.registry import PARTITIONERS, Partition, check_assignment, partition_graph, register
+``partition_graph(graph, "metis", 8)`` runs any registered method (``known_methods()``
+lists them: random, range, metis, ldg, fennel, random-edge, hdrf, grid2d and
+``file:PATH``); ``partition_metrics`` / ``metrics_of`` measure the result.
+"""
 
-__all__ = ["PARTITIONERS", "Partition", "PartitionMetrics", "check_assignment", "partition_graph",
-           "partition_metrics", "register"]
+from gnnsim.partition.metrics import PartitionMetrics, metrics_of, partition_metrics
+from gnnsim.partition.registry import (EDGE_PARTITIONERS, PARTITIONERS, Partition, VertexCut, check_assignment,
+                                       known_methods, partition_graph, register, register_vertex_cut)
+
+__all__ = ["EDGE_PARTITIONERS", "PARTITIONERS", "Partition", "PartitionMetrics", "VertexCut", "check_assignment",
+           "known_methods", "metrics_of", "partition_graph", "partition_metrics", "register", "register_vertex_cut"]

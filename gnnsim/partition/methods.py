@@ -1,10 +1,30 @@
-"""The built-in node partitioners: random and METIS (pymetis)."""
+"""The built-in offline node partitioners: random, range and METIS (pymetis).
+
+- ``random`` is DGL's ``part_method='random'``: no locality, perfect expected balance,
+  the baseline every other method is judged against.
+- ``range`` cuts the id space into equal contiguous ranges. It is as good as the id
+  order: excellent when ids follow a BFS or community order, random-like otherwise.
+- ``metis`` minimises the edge cut under a balance constraint. By default it balances
+  node counts. ``balance_train=true`` adds the constraints DGL builds from
+  ``balance_ntypes=train_mask`` (train and non-train nodes each balanced, so every
+  trainer gets the same number of seeds); ``balance_edges=true`` adds DGL's
+  ``balance_edges`` constraint (the degree sum, so each part does similar aggregation
+  work). Constraints become METIS multi-constraint vertex weights (``ncon`` > 1).
+
+pymetis's ``part_graph`` passes one constraint only (``ncon = 1``: extra weight columns
+are silently misread), so multi-constraint runs call ``METIS_PartGraphKway`` from the
+METIS library that pymetis bundles, through ctypes, with the same options (seed,
+0-based numbering) and METIS's default imbalance tolerance.
+"""
 
 from __future__ import annotations
+
+import ctypes
 
 import numpy as np
 import pymetis
 
+from gnnsim.errors import PartitionError
 from gnnsim.graph.graph import Graph
 from gnnsim.partition.registry import register
 from gnnsim.rng import rng_for
@@ -12,21 +32,105 @@ from gnnsim.rng import rng_for
 
 @register("random")
 def random_partition(graph: Graph, num_parts: int, *, seed: int = 0) -> np.ndarray:
-    """Each node goes to a uniformly random part (seeded), as DGL's ``part_method='random'``."""
+    """Each node goes to a uniformly random part (seeded), as DGL's ``part_method='random'``.
+
+    >>> from gnnsim.graph import sbm
+    >>> random_partition(sbm(100, 2, 4.0, 0.9), 3, seed=0).shape
+    (100,)
+    """
     rng = rng_for(seed, "partition")
     return rng.integers(0, num_parts, size=graph.num_nodes).astype(np.int32)
 
 
+@register("range")
+def range_partition(graph: Graph, num_parts: int, *, seed: int = 0) -> np.ndarray:
+    """Contiguous id ranges of equal size (part sizes differ by at most one node).
+
+    >>> from gnnsim.graph import sbm
+    >>> range_partition(sbm(7, 1, 2.0, 1.0), 3).tolist()
+    [0, 0, 0, 1, 1, 2, 2]
+    """
+    n = graph.num_nodes
+    return (np.arange(n, dtype=np.int64) * num_parts // n).astype(np.int32)
+
+
+def metis_vertex_weights(graph: Graph, *, balance_train: bool, balance_edges: bool) -> np.ndarray | None:
+    """METIS multi-constraint weights, one row per node (None = plain node balance).
+
+    Columns follow DGL: ``balance_train`` gives [non-train, train] indicator columns (their
+    sum keeps node balance); ``balance_edges`` adds the node degree. Columns whose total
+    is zero (say, every node is a train node) are dropped: METIS rejects them.
+    """
+    columns = []
+    if balance_train:
+        is_train = np.zeros(graph.num_nodes, dtype=np.int64)
+        is_train[graph.train_ids] = 1
+        columns += [1 - is_train, is_train]
+    else:
+        columns.append(np.ones(graph.num_nodes, dtype=np.int64))
+    if balance_edges:
+        columns.append(np.maximum(graph.symmetric.getnnz(axis=1), 1).astype(np.int64))
+    columns = [c for c in columns if c.sum() > 0]
+    if len(columns) == 1 and not balance_edges and not balance_train:
+        return None
+    return np.stack(columns, axis=1)
+
+
+METIS_NOPTIONS = 40  # metis.h: size of the options array
+METIS_OPTION_SEED, METIS_OPTION_NUMBERING = 8, 17  # metis.h enum moptions (METIS 5.1)
+METIS_OK = 1
+
+
+def _metis_kway_multi(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, num_parts: int,
+                      seed: int) -> np.ndarray:
+    """METIS k-way with ``weights.shape[1]`` balance constraints (ctypes into pymetis's METIS)."""
+    from pymetis import _internal
+
+    try:
+        lib = ctypes.CDLL(_internal.__file__)
+        kway = lib.METIS_PartGraphKway
+    except (OSError, AttributeError) as exc:
+        raise PartitionError(f"metis balance_train/balance_edges need METIS_PartGraphKway from pymetis's bundled "
+                             f"METIS, which this pymetis build does not export ({exc}); drop those options") from None
+    idx = np.int64 if _internal._idx_type_width() == 64 else np.int32
+    n, ncon = weights.shape
+    arrays = {
+        "nvtxs": np.array([n], dtype=idx), "ncon": np.array([ncon], dtype=idx),
+        "xadj": np.ascontiguousarray(indptr, dtype=idx), "adjncy": np.ascontiguousarray(indices, dtype=idx),
+        "vwgt": np.ascontiguousarray(weights, dtype=idx), "nparts": np.array([num_parts], dtype=idx),
+        "options": np.full(METIS_NOPTIONS, -1, dtype=idx), "objval": np.zeros(1, dtype=idx),
+        "part": np.zeros(n, dtype=idx),
+    }
+    arrays["options"][METIS_OPTION_SEED] = seed
+    arrays["options"][METIS_OPTION_NUMBERING] = 0
+    ptr = {k: v.ctypes.data_as(ctypes.c_void_p) for k, v in arrays.items()}
+    status = kway(ptr["nvtxs"], ptr["ncon"], ptr["xadj"], ptr["adjncy"], ptr["vwgt"], None, None, ptr["nparts"],
+                  None, None, ptr["options"], ptr["objval"], ptr["part"])
+    if status != METIS_OK:
+        raise PartitionError(f"METIS_PartGraphKway failed with status {status} on {n} nodes, {ncon} constraints")
+    return arrays["part"].astype(np.int32)
+
+
 @register("metis")
-def metis_partition(graph: Graph, num_parts: int, *, seed: int = 0) -> np.ndarray:
-    """METIS k-way edge-cut minimisation with node-count balance (pymetis)."""
+def metis_partition(graph: Graph, num_parts: int, *, seed: int = 0, balance_train: bool = False,
+                    balance_edges: bool = False) -> np.ndarray:
+    """METIS k-way edge-cut minimisation (pymetis), optionally balancing train nodes and edges.
+
+    Examples
+    --------
+    >>> from gnnsim.graph import sbm
+    >>> g = sbm(400, 4, 8.0, 0.95, seed=0)
+    >>> a = metis_partition(g, 4, seed=0, balance_train=True)
+    >>> sorted(set(a.tolist()))
+    [0, 1, 2, 3]
+    """
     if num_parts == 1:
         return np.zeros(graph.num_nodes, dtype=np.int32)
-    csr = graph.csr
-    # METIS needs a symmetric graph; the union with the transpose is a no-op when it already is.
-    sym = (csr + csr.T).tocsr()
-    sym.setdiag(0)
-    sym.eliminate_zeros()
-    _, membership = pymetis.part_graph(num_parts, xadj=sym.indptr.astype(np.int64), adjncy=sym.indices.astype(np.int64),
-                                       options=pymetis.Options(seed=seed))
+    sym = graph.symmetric  # METIS needs a symmetric graph without self loops
+    weights = metis_vertex_weights(graph, balance_train=balance_train, balance_edges=balance_edges)
+    if weights is not None:
+        return _metis_kway_multi(sym.indptr, sym.indices, weights, num_parts, seed)
+    _, membership = pymetis.part_graph(
+        num_parts, pymetis.CSRAdjacency(sym.indptr.astype(np.int64), sym.indices.astype(np.int64)),
+        options=pymetis.Options(seed=seed))
     return np.asarray(membership, dtype=np.int32)

@@ -3,6 +3,23 @@
 A partitioner is a plain function ``f(graph, num_parts, *, seed) -> np.ndarray`` that
 returns an int32 assignment, one part id per node. New methods register themselves with
 :func:`register` and the rest of gnnsim never changes.
+
+Two kinds of partitioner share the registry:
+
+- **Edge cut** (``random``, ``range``, ``metis``, ``ldg``, ``fennel``): each node goes to
+  one part; an edge whose ends lie in different parts is *cut*.
+- **Vertex cut** (``random-edge``, ``hdrf``, ``grid2d``): each undirected edge goes to one
+  part and a node is *replicated* in every part that holds one of its edges (PowerGraph).
+  They register with :func:`register_vertex_cut`, which also registers the node-owner
+  view under the same name, so every name in :data:`PARTITIONERS` keeps the node
+  signature. A node's owner, the trainer that takes it as a seed, is the part holding
+  most of its edges (ties: the lowest part id); nodes without edges are dealt round-robin
+  by id. :func:`partition_graph` keeps the edge assignment in ``Partition.vertex_cut``
+  so metrics can report the replication factor.
+
+Method names may carry options, as graph specs do: ``metis?balance_train=true``.
+``file:PATH`` reads an assignment someone else computed (see
+:mod:`gnnsim.partition.from_file`).
 """
 
 from __future__ import annotations
@@ -12,12 +29,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 
 from gnnsim.errors import PartitionError, did_you_mean
 from gnnsim.graph.graph import Graph
 
 Partitioner = Callable[..., np.ndarray]
 PARTITIONERS: dict[str, Partitioner] = {}
+EDGE_PARTITIONERS: dict[str, Partitioner] = {}
+FILE_PREFIX = "file:"
 
 
 def register(name: str) -> Callable[[Partitioner], Partitioner]:
@@ -28,11 +48,70 @@ def register(name: str) -> Callable[[Partitioner], Partitioner]:
 
 
 @dataclass(frozen=True)
+class VertexCut:
+    """An edge partition: undirected edge ``(src[i], dst[i])`` (``src < dst``) lives on ``edge_parts[i]``."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    edge_parts: np.ndarray  # int32
+
+
+def node_replicas(num_nodes: int, cut: VertexCut, num_parts: int) -> sp.csr_matrix:
+    """``(num_nodes, num_parts)`` counts: how many of node v's edges part p holds."""
+    nodes = np.concatenate([cut.src, cut.dst])
+    parts = np.concatenate([cut.edge_parts, cut.edge_parts]).astype(np.int64)
+    counts = sp.csr_matrix((np.ones(nodes.size, dtype=np.int32), (nodes, parts)), shape=(num_nodes, num_parts))
+    counts.sum_duplicates()
+    return counts
+
+
+def owners_from_edges(num_nodes: int, cut: VertexCut, num_parts: int) -> np.ndarray:
+    """Each node's owner: the part holding most of its edges (ties: lowest id); isolated nodes round-robin.
+
+    >>> cut = VertexCut(np.array([0, 0, 1]), np.array([1, 2, 2]), np.array([1, 1, 0], dtype=np.int32))
+    >>> owners_from_edges(4, cut, 2).tolist()
+    [1, 0, 0, 0]
+    """
+    counts = node_replicas(num_nodes, cut, num_parts)
+    owner = np.asarray(counts.argmax(axis=1)).ravel().astype(np.int32)
+    isolated = np.flatnonzero(np.diff(counts.indptr) == 0)
+    owner[isolated] = (np.arange(isolated.size) % num_parts).astype(np.int32)
+    return owner
+
+
+def register_vertex_cut(name: str) -> Callable[[Partitioner], Partitioner]:
+    """Register an edge partitioner ``f(graph, num_parts, *, seed) -> int32 per undirected edge``.
+
+    The edges are ``graph.undirected_edges()`` in that order.
+    """
+    def wrap(fn: Partitioner) -> Partitioner:
+        EDGE_PARTITIONERS[name] = fn
+
+        def owners(graph: Graph, num_parts: int, *, seed: int = 0, **options) -> np.ndarray:
+            return owners_from_edges(graph.num_nodes, _vertex_cut(fn, graph, num_parts, seed, options), num_parts)
+
+        owners.__doc__ = f"Node owners of the {name!r} vertex cut (the part holding most of each node's edges)."
+        owners.__name__ = f"{fn.__name__}_owners"
+        PARTITIONERS[name] = owners
+        return fn
+    return wrap
+
+
+def _vertex_cut(fn: Partitioner, graph: Graph, num_parts: int, seed: int, options: dict) -> VertexCut:
+    src, dst = graph.undirected_edges()
+    parts = np.asarray(fn(graph, num_parts, seed=seed, **options))
+    if parts.shape != src.shape:
+        raise PartitionError(f"edge partitioner returned {parts.shape} part ids for {src.size} undirected edges")
+    return VertexCut(src, dst, parts.astype(np.int32, copy=False))
+
+
+@dataclass(frozen=True)
 class Partition:
-    assignment: np.ndarray  # int32, node -> part
+    assignment: np.ndarray  # int32, node -> part (the owner, for vertex cuts)
     num_parts: int
     method: str
     time_s: float
+    vertex_cut: VertexCut | None = None  # the edge assignment of vertex-cut methods
 
     def nodes_of(self, part: int) -> np.ndarray:
         return np.flatnonzero(self.assignment == part)
@@ -44,27 +123,113 @@ def check_assignment(assignment: np.ndarray, graph: Graph, num_parts: int, sourc
     if a.ndim != 1 or a.shape[0] != graph.num_nodes:
         raise PartitionError(f"{source}: has {a.shape[0] if a.ndim == 1 else a.shape} entries but the graph has "
                              f"{graph.num_nodes} nodes; it must hold one part id per node of this graph")
+    if a.size and not np.issubdtype(a.dtype, np.integer):
+        raise PartitionError(f"{source}: part ids must be integers, got dtype {a.dtype}")
     if a.size and (a.min() < 0 or a.max() >= num_parts):
         raise PartitionError(f"{source}: part ids must lie in [0, {num_parts - 1}], found {a.min()}..{a.max()}")
     return a.astype(np.int32, copy=False)
 
 
-def partition_graph(graph: Graph, method: str, num_parts: int, *, seed: int = 0) -> Partition:
+def load_builtins() -> None:
+    """Import the modules whose decorators fill the registry."""
+    import gnnsim.partition.methods  # noqa: F401
+    import gnnsim.partition.streaming  # noqa: F401
+    import gnnsim.partition.vertex_cut  # noqa: F401
+
+
+def known_methods() -> list[str]:
+    load_builtins()
+    return sorted(PARTITIONERS) + [f"{FILE_PREFIX}PATH"]
+
+
+def _value(text: str):
+    lowered = text.lower()
+    if lowered in ("true", "yes", "1"):
+        return True
+    if lowered in ("false", "no", "0"):
+        return False
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_method(method: str) -> tuple[str, dict]:
+    """Split ``name?key=value&...`` into the name and typed options.
+
+    >>> parse_method("metis?balance_train=true&balance_edges=false")
+    ('metis', {'balance_train': True, 'balance_edges': False})
+    """
+    from urllib.parse import parse_qsl
+
+    name, _, query = method.partition("?")
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise PartitionError(f"partition method {method!r}: expected NAME?key=value&key=value") from None
+    return name, {k: _value(v) for k, v in pairs}
+
+
+def partition_graph(graph: Graph, method: str, num_parts: int, *, seed: int = 0, **options) -> Partition:
     """Partition ``graph`` into ``num_parts`` with the named method.
 
+    ``method`` is a registered name (options may follow as ``name?key=value``, or be
+    passed as keyword ``options``), or ``file:PATH`` to read an assignment.
+
+    Raises
+    ------
+    PartitionError
+        Unknown method (the message lists the known ones), ``num_parts`` outside
+        ``[1, num_nodes]``, an unknown option, or an assignment file that does not fit.
+
+    Examples
+    --------
     >>> from gnnsim.graph import sbm
     >>> p = partition_graph(sbm(200, 2, 6.0, 0.9, seed=0), "random", 2, seed=0)
     >>> p.assignment.shape, sorted(set(p.assignment.tolist()))
     ((200,), [0, 1])
     """
-    import gnnsim.partition.methods  # noqa: F401  (registers the built-in partitioners)
-
-    if method not in PARTITIONERS:
-        raise PartitionError(f"unknown partition method '{method}'. Known: {', '.join(sorted(PARTITIONERS))}."
-                             f"{did_you_mean(method, PARTITIONERS)}")
-    if num_parts < 1 or num_parts > graph.num_nodes:
+    load_builtins()
+    if not isinstance(num_parts, (int, np.integer)) or num_parts < 1 or num_parts > graph.num_nodes:
         raise PartitionError(f"num_parts must be between 1 and the node count {graph.num_nodes}, got {num_parts}")
+    num_parts = int(num_parts)
+    if method.startswith(FILE_PREFIX):
+        from gnnsim.partition.from_file import read_assignment
+
+        path = method[len(FILE_PREFIX):]
+        start = time.perf_counter()
+        assignment = read_assignment(path, graph, num_parts)
+        return Partition(assignment, num_parts, method, time.perf_counter() - start)
+    name, parsed = parse_method(method)
+    options = {**parsed, **options}
+    if name not in PARTITIONERS:
+        known = known_methods()
+        raise PartitionError(f"unknown partition method '{name}'. Known: {', '.join(known)}."
+                             f"{did_you_mean(name, known)}")
+    fn = EDGE_PARTITIONERS.get(name, PARTITIONERS[name])
+    _check_options(name, fn, options)
     start = time.perf_counter()
-    assignment = PARTITIONERS[method](graph, num_parts, seed=seed)
+    try:
+        if name in EDGE_PARTITIONERS:
+            cut = _vertex_cut(fn, graph, num_parts, seed, options)
+            assignment = owners_from_edges(graph.num_nodes, cut, num_parts)
+        else:
+            cut = None
+            assignment = fn(graph, num_parts, seed=seed, **options)
+    except (TypeError, ValueError) as exc:
+        raise PartitionError(f"partition method {method!r}: {exc}") from None
     elapsed = time.perf_counter() - start
-    return Partition(check_assignment(assignment, graph, num_parts, method), num_parts, method, elapsed)
+    return Partition(check_assignment(assignment, graph, num_parts, name), num_parts, method, elapsed, cut)
+
+
+def _check_options(name: str, fn: Partitioner, options: dict) -> None:
+    import inspect
+
+    params = inspect.signature(fn).parameters
+    allowed = [p for p, v in params.items() if v.kind == v.KEYWORD_ONLY and p != "seed"]
+    for key in options:
+        if key not in allowed:
+            raise PartitionError(f"partition method '{name}': unknown option '{key}'. "
+                                 f"Options: {', '.join(allowed) or 'none'}.{did_you_mean(key, allowed)}")
