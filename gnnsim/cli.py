@@ -17,6 +17,7 @@ from gnnsim.errors import GnnsimError
 COMMAND_MODULES = [
     "gnnsim.commands.core",
     "gnnsim.commands.hw",
+    "gnnsim.commands.partition",
 ]
 
 
