@@ -76,6 +76,12 @@ class TrainingConfig(_Section):
     framework: Literal["torch", "dgl", "pyg"] = Field(
         "torch", description="whose per-iteration overheads and sampler to model (hwprofiles/software/NAME.yaml); "
                              "torch adds nothing to calibrated costs")
+    prefetch_depth: int = Field(
+        0, ge=0, description="batches the loader may prepare ahead of training (0 = no overlap: sample, fetch and "
+                             "copy each batch after the previous iteration ends)")
+    ddp_bucket_bytes: int = Field(
+        25 * 2**20, gt=0, description="gradient bucket size; full buckets are all-reduced while backward goes on "
+                                      "(PyTorch DDP's bucket_cap_mb=25 default)")
 
     @field_validator("fanouts")
     @classmethod

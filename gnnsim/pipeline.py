@@ -27,6 +27,8 @@ class SimResult:
     workload: Workload
     timeline: Timeline
     analysis: Analysis
+    sensitivity: dict[str, dict[str, Any]] | None = None  # resource class -> epoch time if 2x faster
+    cost: CostModel | None = None  # the cost model it ran with (what-if analyses re-simulate with it)
 
     def to_dict(self) -> dict[str, Any]:
         a = self.analysis
@@ -47,7 +49,26 @@ class SimResult:
             "workload": {"param_count": self.workload.param_count, "train_per_rank": self.workload.train_per_rank,
                          **self.workload.batch_stats},
             "cost_per_epoch_usd": self.cluster.price_per_hour * a.epoch_time_s / 3600.0,
+            "epoch_time_ci95_s": list(a.epoch_time_ci95_s),
+            "makespan_s": a.makespan_s,
+            "critical_path": a.critical_path,
+            "utilization": a.utilization,
+            "sensitivity": self.sensitivity,
+            "simulator": {"flows": self.timeline.flows, "events": self.timeline.events,
+                          "prefetch_depth": self.timeline.prefetch_depth},
         }
+
+    def to_csv(self) -> str:
+        """The per-stage breakdown as CSV (one row per stage, then a total row)."""
+        from gnnsim.report.files import breakdown_csv
+
+        return breakdown_csv(self)
+
+    def to_chrome_trace(self) -> str:
+        """The timeline as Chrome/Perfetto trace JSON (one process per node, one track per resource)."""
+        from gnnsim.report.trace import chrome_trace_json
+
+        return chrome_trace_json(self.timeline)
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -68,14 +89,25 @@ def partition_for(scenario: Scenario, graph: Graph, num_ranks: int) -> Partition
     return partition_graph(graph, scenario.partition.method, parts, seed=scenario.simulation.seed)
 
 
-def simulate(scenario: Scenario) -> SimResult:
-    """Run the whole pipeline for ``scenario`` and return its :class:`SimResult`."""
+def simulate(scenario: Scenario, *, sensitivity: bool = True, record_links: bool = False,
+             allreduce_algorithm: str = "auto") -> SimResult:
+    """Run the whole pipeline for ``scenario`` and return its :class:`SimResult`.
+
+    ``sensitivity`` also re-simulates the same batches with each resource class 2x
+    faster; ``record_links`` keeps per-link traffic spans for the Chrome trace.
+    """
     cluster = cluster_for(scenario)
     graph = build_graph(scenario)
     partition = partition_for(scenario, graph, cluster.num_trainers)
     metrics = partition_metrics(graph, partition.assignment, partition.num_parts)
     workload = build_workload(scenario, graph, partition, cluster)
     software = load_software(scenario.training.framework)  # framework overheads (torch adds none)
-    timeline = simulate_workload(workload, CostModel(cluster).with_software(software, len(scenario.training.fanouts)))
+    cost = CostModel(cluster).with_software(software, len(scenario.training.fanouts))
+    timeline = simulate_workload(workload, cost, record_links=record_links, allreduce_algorithm=allreduce_algorithm)
     analysis = analyze(timeline, workload.num_ranks, workload.iterations_per_epoch)
-    return SimResult(scenario, cluster, metrics, workload, timeline, analysis)
+    sens = None
+    if sensitivity:
+        from gnnsim.analysis.sensitivity import sensitivity as run_sensitivity
+
+        sens = run_sensitivity(workload, cost, analysis.epoch_time_s, allreduce_algorithm=allreduce_algorithm)
+    return SimResult(scenario, cluster, metrics, workload, timeline, analysis, sens, cost)

@@ -19,3 +19,17 @@ def write_atomic(path: str | Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def breakdown_csv(result) -> str:
+    """One row per stage: mean seconds per trainer per iteration, share, busy and exposed seconds."""
+    import csv
+    import io
+
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["stage", "time_s", "share", "busy_s", "exposed_s"])
+    for stage, row in result.analysis.breakdown.items():
+        w.writerow([stage, f"{row['time_s']:.9g}", f"{row['share']:.6f}", f"{row.get('busy_s', row['time_s']):.9g}",
+                    f"{row.get('exposed_s', row['time_s']):.9g}"])
+    return buf.getvalue()

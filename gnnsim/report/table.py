@@ -13,6 +13,23 @@ def _fmt_s(t: float) -> str:
     return f"{t * 1e6:8.1f} us"
 
 
+def bottleneck_sentence(result: SimResult) -> str:
+    """'fetch on network (node1/nic.down), 61% of the critical path; 2x network -> epoch -34%'."""
+    b = result.analysis.bottleneck
+    if not b.get("stage"):
+        return "bottleneck: none (nothing was simulated)"
+    text = f"{b['stage']} on {b['resource']}"
+    if b.get("instance"):
+        text += f" ({b['instance']})"
+    text += f", {b['share']:.0%} of the critical path"
+    sens = result.sensitivity or {}
+    if sens:
+        best = min(sens.items(), key=lambda kv: kv[1]["change"])
+        if best[1]["change"] < -0.005:
+            text += f"; {best[1]['factor']:g}x {best[0]} -> epoch {best[1]['change']:+.0%}"
+    return text
+
+
 def result_table(result: SimResult) -> str:
     a = result.analysis
     c = result.cluster
@@ -22,20 +39,32 @@ def result_table(result: SimResult) -> str:
         f"cluster   {c.name}: {c.num_nodes} node(s) x {c.node.trainers} {c.node.trainer_device.name} trainers",
         f"partition edge cut {result.partition_metrics.edge_cut_fraction:.1%}, train balance {result.partition_metrics.train_balance:.3f}",
         "",
-        f"{'stage':<10} {'time/iter':>11} {'share':>7}",
+        f"{'stage':<10} {'time/iter':>11} {'share':>7} {'exposed':>11}",
     ]
     for stage, row in a.breakdown.items():
         bar = "#" * int(round(row["share"] * 30))
-        lines.append(f"{stage:<10} {_fmt_s(row['time_s']):>11} {row['share']:>7.1%}  {bar}")
+        exposed = row.get("exposed_s", row["time_s"])
+        lines.append(f"{stage:<10} {_fmt_s(row['time_s']):>11} {row['share']:>7.1%} {_fmt_s(exposed):>11}  {bar}")
+    lo, hi = a.epoch_time_ci95_s
     lines += [
         "",
         f"iteration {_fmt_s(a.iteration_time_s).strip()} mean (std {_fmt_s(a.iteration_time_std_s).strip()}, "
         f"{a.simulated_iterations} simulated)",
         f"epoch     {_fmt_s(a.epoch_time_s).strip()} = {a.iterations_per_epoch} iterations"
-        + (f" (extrapolated from {a.simulated_iterations} simulated iterations)" if a.extrapolated else ""),
+        + (f" (extrapolated from {a.simulated_iterations} simulated iterations, 95% interval "
+           f"{_fmt_s(lo).strip()} .. {_fmt_s(hi).strip()})" if a.extrapolated else ""),
     ]
     if c.price_per_hour > 0:
         lines.append(f"cost      ${c.price_per_hour * a.epoch_time_s / 3600:.4f} per epoch at ${c.price_per_hour:.2f}/h")
-    b = a.bottleneck
-    lines.append(f"bottleneck {b['stage']} on {b['resource']} ({b['share']:.0%} of trainer time)")
+    lines.append(f"bottleneck {bottleneck_sentence(result)}")
+    rows = a.critical_path.get("by_stage_resource", []) if a.critical_path else []
+    if rows:
+        parts = [f"{r['stage']}/{r['resource']} {r['share']:.0%}" for r in rows[:4]]
+        lines.append(f"critical path: {', '.join(parts)}")
+    if a.utilization:
+        busiest = sorted(a.utilization.items(), key=lambda kv: -float(kv[1]["max"]))[:4]
+        lines.append("utilization (max): " + ", ".join(f"{cls} {float(row['max']):.0%}" for cls, row in busiest))
+    if result.sensitivity:
+        lines.append("if 2x faster: " + ", ".join(
+            f"{cls} {row['change']:+.1%}" for cls, row in sorted(result.sensitivity.items(), key=lambda kv: kv[1]["change"])))
     return "\n".join(lines)

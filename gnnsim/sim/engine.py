@@ -1,24 +1,52 @@
 """The discrete-event replay of a workload (simpy).
 
-Think of each trainer as a worker walking down its checklist for every iteration:
-sample a batch on its CPU, fetch features, compute forward and backward on its device,
-join the gradient all-reduce, step the optimizer. Devices are simpy resources, so two
-tasks never use one device at the same time. Collective tasks (the feature exchange and
-the all-reduce) are barriers: a trainer waits there until every trainer has arrived,
-then each leaves after the duration the cost model gives it. The waiting is part of the
-collective's span, exactly as a ``perf_counter`` around the call in a real run sees it.
+Think of each trainer as two workers joined by a short conveyor belt. The *loader*
+prepares batches: it samples on the CPU, joins the feature exchange with the other
+trainers, and copies the batch to the device. The *trainer* takes a batch off the belt
+and runs forward, backward and the optimizer on its device. The belt holds at most
+``training.prefetch_depth`` ready batches; with the default of 0 there is no belt: the
+loader starts a batch only when the trainer has finished the previous one, so every
+iteration is one sequential chain, as in a plain training loop.
 
-This is the only module of gnnsim with mutable, time-dependent state.
+During backward the gradients fill DDP-style buckets of ``training.ddp_bucket_bytes``;
+each full bucket is all-reduced on the trainer's communication stream while backward
+goes on, and the optimizer waits for the last bucket.
+
+Collective steps (the feature exchange, each bucket's all-reduce) are barriers: a
+trainer waits there until every trainer has arrived, and the waiting is part of the
+step's span, as a ``perf_counter`` around the call in a real run sees it. Then the
+collective runs as flows on the topology (:mod:`gnnsim.sim.collectives`), sharing links
+with whatever else is in flight: another trainer's host-to-device copy through the same
+PCIe switch, the next batch's feature exchange under the current all-reduce.
+
+Every span remembers ``pred``, the span whose end let it start (its own previous step,
+the batch it waited for, or the last trainer to reach a barrier), so the critical path
+is a walk back along ``pred`` from the last span.
+
+This module and :mod:`gnnsim.sim.network` are the only places in gnnsim with mutable,
+time-dependent state.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Generator
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+import numpy as np
 import simpy
 
-from gnnsim.cost.model import CostModel
+from gnnsim.cost.model import CostModel, Exchange, kernel_time
+from gnnsim.sim.collectives import Collectives
+from gnnsim.sim.network import Flow, Network
 from gnnsim.workload.builder import Task, Workload
+from gnnsim.workload.model import layer_dims
+
+LOADER_STAGES = ("sample", "fetch", "h2d")
+COMPUTE_STAGES = ("forward", "backward", "optimizer")
+# PyTorch DistributedDataParallel's default bucket_cap_mb=25:
+# https://pytorch.org/docs/stable/generated/torch.nn.parallel.DistributedDataParallel.html
+DEFAULT_BUCKET_BYTES = 25 * 2**20
 
 
 @dataclass(frozen=True)
@@ -31,6 +59,8 @@ class Span:
     end_s: float
     bytes: float = 0.0
     flops: float = 0.0
+    pred: int = -1  # index in Timeline.spans of the span whose end released this one
+    via: str = ""  # communication: the channel that limited it
 
     @property
     def duration_s(self) -> float:
@@ -43,94 +73,318 @@ class Timeline:
     resources: dict[str, str] = field(default_factory=dict)  # resource -> class
     iteration_end_s: list[float] = field(default_factory=list)
     events: int = 0
+    # One span per stretch of constant traffic on a channel (when recorded), rank = node.
+    link_spans: list[Span] = field(default_factory=list)
+    # channel name -> kind, node, capacity_bytes_per_s, bytes, busy_s
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    num_ranks: int = 0
+    ranks_per_node: int = 1
+    flows: int = 0
+    makespan_s: float = 0.0
+    prefetch_depth: int = 0
+
+    def node_of(self, rank: int) -> int:
+        return rank // max(1, self.ranks_per_node)
 
 
-class _Collective:
-    """A reusable barrier: the last arrival computes every rank's duration."""
+class _Barrier:
+    """Ranks arrive one by one; the last arrival starts the collective."""
 
-    def __init__(self, env: simpy.Environment, size: int):
-        self.env, self.size = env, size
-        self.arrived: dict[int, Task] = {}
-        self.done = env.event()
-        self.durations: list[float] = []
+    def __init__(self, size: int):
+        self.size = size
+        self.tasks: dict[int, Task] = {}
+        self.arrival: dict[int, tuple[float, int]] = {}  # rank -> (time, pred span)
+        self.done: simpy.Event | None = None
 
-    def join(self, rank: int, task: Task, durations_of) -> simpy.Event:
-        self.arrived[rank] = task
-        done = self.done
-        if len(self.arrived) == self.size:
-            self.durations = durations_of([self.arrived[r] for r in range(self.size)])
-            self.arrived = {}
-            self.done = self.env.event()
-            done.succeed(self.durations)
-        return done
+    def last_pred(self) -> int:
+        return max(self.arrival.values(), key=lambda a: a[0])[1]
 
 
 class Simulator:
-    def __init__(self, workload: Workload, cost: CostModel):
+    def __init__(self, workload: Workload, cost: CostModel, *, prefetch_depth: int | None = None,
+                 bucket_bytes: float | None = None, allreduce_algorithm: str = "auto", record_links: bool = False):
+        training = workload.scenario.training
         self.workload, self.cost = workload, cost
+        self.depth = int(getattr(training, "prefetch_depth", 0) if prefetch_depth is None else prefetch_depth)
+        self.bucket_bytes = float(getattr(training, "ddp_bucket_bytes", DEFAULT_BUCKET_BYTES)
+                                  if bucket_bytes is None else bucket_bytes)
+        self.algorithm = allreduce_algorithm
         self.env = simpy.Environment()
-        n = workload.num_ranks
-        self.devices = [simpy.Resource(self.env, 1) for _ in range(n)]
-        self.samplers = [simpy.Resource(self.env, 1) for _ in range(n)]
-        self.collectives = {"fetch": _Collective(self.env, n), "allreduce": _Collective(self.env, n)}
-        self.timeline = Timeline()
-        node = cost.cluster.node
-        self.device_name = f"{node.trainer_device.kind}:{node.trainer_device.name}"
-        self.last_end = [0.0] * workload.iterations
+        self.topo = cost.topology
+        self.net = Network(self.env, self.topo.capacities, self.topo.names, record=record_links)
+        self.coll = Collectives(self.env, self.net, self.topo, cost)
+        n, iters = workload.num_ranks, workload.iterations
+        self.n, self.iters = n, iters
+        self.per_node = cost.cluster.node.trainers
+        self.timeline = Timeline(num_ranks=n, ranks_per_node=self.per_node, prefetch_depth=self.depth)
+        self.barriers: dict[tuple[str, int, int], _Barrier] = {}
+        self.last_end = [0.0] * iters
+        self.device_track = "gpu" if cost.device.kind == "gpu" else "cpu"
+        env = self.env
+        self.load_ok = [[env.event() for _ in range(iters + 1)] for _ in range(n)]
+        self.batch_ready = [[env.event() for _ in range(iters)] for _ in range(n)]
+        self._grad_shares = self._layer_grad_shares()
 
-    def _resource(self, rank: int, task: Task) -> str:
-        node = self.cost.cluster.node_of(rank)
-        if task.stage == "sample":
-            return f"node{node}/cpu-sampler{rank}"
-        if task.stage == "h2d":
-            return f"node{node}/pcie{rank}"
-        if task.kind == "collective":
-            nodes = self.cost.cluster.num_nodes
-            link = self.cost.cluster.network if nodes > 1 else self.cost.cluster.node.intra_link
-            return f"net/{link.kind}:{link.name}"
-        return f"node{node}/{self.device_name}{rank}"
+    # -- bookkeeping -----------------------------------------------------------------
+    def _name(self, rank: int, track: str) -> str:
+        return f"node{rank // self.per_node}/{track}{rank % self.per_node}"
 
-    def _record(self, rank: int, task: Task, it: int, start: float) -> None:
-        res = self._resource(rank, task)
-        self.timeline.resources.setdefault(res, task.kind)
-        flops = sum(k.flops for k in task.kernels)
-        self.timeline.spans.append(Span(rank, res, task.stage, it, start, self.env.now, task.bytes, flops))
-        self.timeline.events += 1
-        self.last_end[it] = max(self.last_end[it], self.env.now)
+    def _span(self, rank: int, track: str, stage: str, it: int, start: float, end: float, *, bytes_: float = 0.0,
+              flops: float = 0.0, pred: int = -1, via: str = "") -> int:
+        res = self._name(rank, track)
+        self.timeline.resources.setdefault(res, track)
+        self.timeline.spans.append(Span(rank, res, stage, it, start, end, bytes_, flops, pred, via))
+        return len(self.timeline.spans) - 1
 
-    def _trainer(self, rank: int):
-        for it, per_rank in enumerate(self.workload.tasks):
-            for task in per_rank[rank]:
+    def _latest(self, *ids: int) -> int:
+        spans = self.timeline.spans
+        best, best_end = -1, -1.0
+        for i in ids:
+            if i >= 0 and spans[i].end_s >= best_end:
+                best, best_end = i, spans[i].end_s
+        return best
+
+    def _via(self, flow: Flow | None) -> str:
+        if flow is None or flow.bottleneck < 0:
+            return ""
+        return self.topo.channels[flow.bottleneck].name
+
+    # -- barriers and collectives ------------------------------------------------------
+    def _join(self, key: tuple[str, int, int], rank: int, task: Task, pred: int, run) -> simpy.Event:
+        b = self.barriers.get(key)
+        if b is None:
+            b = self.barriers[key] = _Barrier(self.n)
+            b.done = self.env.event()
+        b.tasks[rank] = task
+        b.arrival[rank] = (self.env.now, pred)
+        if len(b.tasks) == self.n:
+            del self.barriers[key]
+            tasks = [b.tasks[r] for r in range(self.n)]
+            done = b.done
+
+            def starter(env=self.env) -> Generator[Any, Any, None]:
+                ends, via = yield from run(tasks)
+                done.succeed((ends, via, b.last_pred()))
+
+            self.env.process(starter())
+        return b.done
+
+    def _fetch(self, tasks: list[Task]) -> Generator[Any, Any, tuple[np.ndarray, str]]:
+        """Execute the cost model's fetch plan: exchanges as flows, host work in closed form."""
+        clock = np.full(len(tasks), self.env.now)
+        via, longest = "", -1.0
+        for phase in self.cost.fetch_plan(tasks):
+            if isinstance(phase, Exchange):
+                start = float(clock.max())
+                if start > self.env.now:
+                    yield self.env.timeout(start - self.env.now)
+                last = yield from self.coll.alltoall(phase.matrix, tag="fetch")
+                clock[:] = self.env.now
+                if self.env.now - start > longest:
+                    longest, via = self.env.now - start, self._via(last)
+            elif phase.barrier:
+                clock[:] = (clock + phase.seconds).max()
+            else:
+                clock = clock + phase.seconds
+        return clock, via
+
+    def _allreduce(self, size: float) -> Generator[Any, Any, tuple[np.ndarray, str]]:
+        last = yield from self.coll.allreduce(size, self.algorithm, tag="allreduce")
+        return np.full(self.n, self.env.now), self._via(last)
+
+    def _exchange_even(self, stage: str):
+        """A collective the simulator has no plan for: each rank sends its bytes evenly to the others."""
+        def run(tasks: list[Task]) -> Generator[Any, Any, tuple[np.ndarray, str]]:
+            out = np.array([t.bytes for t in tasks]) / max(1, self.n - 1)
+            last = yield from self.coll.alltoall(np.repeat(out[:, None], self.n, axis=1), tag=stage)
+            return np.full(self.n, self.env.now), self._via(last)
+        return run
+
+    def _collective(self, rank: int, task: Task, it: int, index: int, track: str,
+                    pred: int) -> Generator[Any, Any, int]:
+        start = self.env.now
+        if task.stage == "fetch":
+            run = self._fetch
+        elif task.stage == "allreduce":
+            size = task.bytes
+            run = lambda tasks: self._allreduce(size)  # noqa: E731
+        else:
+            run = self._exchange_even(task.stage)
+        ends, via, last_pred = yield self._join((task.stage, it, index), rank, task, pred, run)
+        if ends[rank] > self.env.now:
+            yield self.env.timeout(ends[rank] - self.env.now)
+        return self._span(rank, track, task.stage, it, start, self.env.now, bytes_=task.bytes, pred=last_pred, via=via)
+
+    # -- the two workers of a trainer ---------------------------------------------------
+    def _split(self, chain: list[Task]) -> tuple[list[Task], list[Task]]:
+        k = 0
+        while k < len(chain) and chain[k].stage in LOADER_STAGES:
+            k += 1
+        return chain[:k], chain[k:]
+
+    def _loader(self, rank: int) -> Generator[Any, Any, None]:
+        prev = -1
+        for it in range(self.iters):
+            cause = yield self.load_ok[rank][it]
+            prev = self._latest(prev, cause if isinstance(cause, int) else -1)
+            loader_tasks, _ = self._split(self.workload.tasks[it][rank])
+            for task in loader_tasks:
                 start = self.env.now
                 if task.kind == "collective":
-                    timing = self.cost.fetch_times if task.stage == "fetch" else self._allreduce_times
-                    durations = yield self.collectives[task.stage].join(rank, task, timing)
-                    yield self.env.timeout(durations[rank])
+                    prev = yield from self._collective(rank, task, it, 0, "loader", prev)
+                elif task.stage == "sample":
+                    yield self.env.timeout(self.cost.sample_time(task))
+                    prev = self._span(rank, "sampler", "sample", it, start, self.env.now, pred=prev)
+                elif task.kind == "transfer" and self.cost.cluster.node.h2d_link is not None:
+                    route = self.topo.h2d_route(rank)
+                    flow = yield self.net.transfer(route.channels, task.bytes, route.latency_s, tag=task.stage)
+                    prev = self._span(rank, "loader", task.stage, it, start, self.env.now, bytes_=task.bytes, pred=prev,
+                                      via=self._via(flow))
                 else:
-                    resource = self.samplers[rank] if task.stage == "sample" else self.devices[rank]
-                    with resource.request() as req:
-                        yield req
-                        yield self.env.timeout(self._duration(task))
-                self._record(rank, task, it, start)
+                    yield self.env.timeout(self.cost.compute_time(task))
+                    prev = self._span(rank, "loader", task.stage, it, start, self.env.now, pred=prev)
+            self.batch_ready[rank][it].succeed(prev)
 
-    def _allreduce_times(self, tasks: list[Task]) -> list[float]:
-        t = self.cost.allreduce_time(tasks[0].bytes)
-        return [t] * len(tasks)
+    def _layer_grad_shares(self) -> list[float]:
+        """Share of the gradient bytes that each layer holds, input layer first."""
+        s = self.workload.scenario
+        dims = layer_dims(s.graph.feature_dim, s.model.hidden_dim, s.graph.num_classes, len(s.training.fanouts))
+        sizes = np.array([2 * i * o + o for i, o in dims], dtype=float)
+        return list(sizes / sizes.sum())
 
-    def _duration(self, task: Task) -> float:
-        if task.stage == "sample":
-            return self.cost.sample_time(task)
-        if task.stage == "h2d":
-            return self.cost.h2d_time(task)
-        return self.cost.compute_time(task)
+    def _backward_segments(self, task: Task, grad_bytes: float) -> list[tuple[Task, float]]:
+        """Backward split where DDP buckets fill: (kernels until the cut, bytes of the bucket)."""
+        if grad_bytes <= self.bucket_bytes:
+            return [(task, grad_bytes)]
+        groups: list[tuple[int, list]] = []  # (layer, kernels), in execution order (output layer first)
+        for k in task.kernels:
+            layer = int(k.name[1:k.name.index(".")]) if k.name.startswith("L") and "." in k.name else None
+            if layer is None or not groups or groups[-1][0] != layer:
+                if layer is None and groups:
+                    groups[-1][1].append(k)
+                    continue
+                groups.append((layer if layer is not None else -1, [k]))
+            else:
+                groups[-1][1].append(k)
+        shares = self._grad_shares
+        segments, kernels, bucket = [], [], 0.0
+        for layer, ks in groups:
+            kernels += ks
+            if 0 <= layer < len(shares):
+                bucket += grad_bytes * shares[layer]
+            if bucket >= self.bucket_bytes:
+                segments.append((replace(task, kernels=tuple(kernels)), bucket))
+                kernels, bucket = [], 0.0
+        if kernels or bucket > 0:
+            segments.append((replace(task, kernels=tuple(kernels)), bucket))
+        assigned = sum(b for _, b in segments)
+        if assigned < grad_bytes:  # gradients of layers the kernel names did not reveal
+            t, b = segments[-1]
+            segments[-1] = (t, b + grad_bytes - assigned)
+        return segments
+
+    def _segment_seconds(self, task: Task, segments: list[Task]) -> list[float]:
+        """The cost model's time of the whole task, split over segments by kernel time
+        (so per-task overheads are charged once)."""
+        total = self.cost.compute_time(task)
+        if len(segments) == 1:
+            return [total]
+        dev = self.cost.device
+        parts = np.array([sum(kernel_time(dev.kernel(k.cls), k) for k in seg.kernels) for seg in segments])
+        return list(total * parts / parts.sum()) if parts.sum() > 0 else [total / len(segments)] * len(segments)
+
+    def _bucket(self, rank: int, it: int, index: int, task: Task, after: simpy.Event | None,
+                ready_span: int) -> Generator[Any, Any, int]:
+        prev = ready_span
+        if after is not None:
+            prev_comm = yield after
+            prev = self._latest(prev, prev_comm)
+        span = yield from self._collective(rank, task, it, index, "comm", prev)
+        return span
+
+    def _trainer(self, rank: int) -> Generator[Any, Any, None]:
+        prev = -1
+        for it in range(self.iters):
+            ready = yield self.batch_ready[rank][it]
+            if self.depth > 0 and it + self.depth <= self.iters:
+                self.load_ok[rank][it + self.depth].succeed(ready)
+            prev = self._latest(prev, ready)
+            _, chain = self._split(self.workload.tasks[it][rank])
+            pending: list[simpy.Process] = []
+            for task in chain:
+                start = self.env.now
+                if task.stage == "allreduce" and task.kind == "collective":
+                    continue  # issued by the backward buckets below
+                if task.kind == "collective":
+                    prev = yield from self._collective(rank, task, it, 0, "comm", prev)
+                elif task.stage == "backward":
+                    ar = next((t for t in chain if t.stage == "allreduce" and t.kind == "collective"), None)
+                    segments = self._backward_segments(task, ar.bytes if ar else 0.0)
+                    seconds = self._segment_seconds(task, [seg for seg, _ in segments])
+                    for index, (seg, bucket) in enumerate(segments):
+                        start = self.env.now
+                        yield self.env.timeout(seconds[index])
+                        flops = sum(k.flops for k in seg.kernels)
+                        prev = self._span(rank, self.device_track, "backward", it, start, self.env.now, flops=flops,
+                                          pred=prev)
+                        if ar is not None and bucket > 0:
+                            after = pending[-1] if pending else None
+                            pending.append(self.env.process(
+                                self._bucket(rank, it, index, replace(ar, bytes=bucket), after, prev)))
+                    if ar is not None and not pending:
+                        pending.append(self.env.process(self._bucket(rank, it, 0, ar, None, prev)))
+                elif task.kind == "transfer" and self.cost.cluster.node.h2d_link is not None:
+                    route = self.topo.h2d_route(rank)
+                    flow = yield self.net.transfer(route.channels, task.bytes, route.latency_s, tag=task.stage)
+                    prev = self._span(rank, "loader", task.stage, it, start, self.env.now, bytes_=task.bytes,
+                                      pred=prev, via=self._via(flow))
+                else:
+                    if task.stage == "optimizer" and pending:
+                        yield self.env.all_of(pending)
+                        prev = self._latest(prev, *[p.value for p in pending])
+                        pending = []
+                        start = self.env.now
+                    yield self.env.timeout(self.cost.compute_time(task))
+                    flops = sum(k.flops for k in task.kernels)
+                    prev = self._span(rank, self.device_track, task.stage, it, start, self.env.now, flops=flops,
+                                      pred=prev)
+            if pending:
+                yield self.env.all_of(pending)
+                prev = self._latest(prev, *[p.value for p in pending])
+            self.last_end[it] = max(self.last_end[it], self.env.now)
+            if self.depth == 0 and it + 1 <= self.iters:
+                self.load_ok[rank][it + 1].succeed(prev)
 
     def run(self) -> Timeline:
-        for r in range(self.workload.num_ranks):
+        for r in range(self.n):
+            for it in range(min(max(self.depth, 1), self.iters)):
+                self.load_ok[r][it].succeed(-1)
+            self.env.process(self._loader(r))
             self.env.process(self._trainer(r))
         self.env.run()
-        self.timeline.iteration_end_s = list(self.last_end)
-        return self.timeline
+        tl = self.timeline
+        tl.iteration_end_s = list(self.last_end)
+        tl.makespan_s = max(self.last_end, default=0.0)
+        tl.flows = self.net.flows_started
+        tl.events = len(tl.spans) + self.net.flows_started + self.net.rate_updates
+        for c, ch in enumerate(self.topo.channels):
+            tl.channels[ch.name] = {"kind": ch.kind, "node": ch.node, "capacity_bytes_per_s": ch.capacity,
+                                    "bytes": self.net.bytes[c], "busy_s": self.net.busy_s[c]}
+        for seg in self.net.segments:
+            ch = self.topo.channels[seg.channel]
+            tl.link_spans.append(Span(ch.node, ch.name, seg.tag, -1, seg.start_s, seg.end_s, seg.bytes,
+                                      float(seg.flows)))
+        return tl
 
 
-def simulate_workload(workload: Workload, cost: CostModel) -> Timeline:
-    return Simulator(workload, cost).run()
+def simulate_workload(workload: Workload, cost: CostModel, *, prefetch_depth: int | None = None,
+                      bucket_bytes: float | None = None, allreduce_algorithm: str = "auto",
+                      record_links: bool = False) -> Timeline:
+    """Replay ``workload`` on the cost model's cluster and return the :class:`Timeline`.
+
+    ``prefetch_depth`` and ``bucket_bytes`` default to the scenario's
+    ``training.prefetch_depth`` and ``training.ddp_bucket_bytes``; ``record_links``
+    keeps one span per stretch of constant traffic on every channel (for traces).
+    """
+    return Simulator(workload, cost, prefetch_depth=prefetch_depth, bucket_bytes=bucket_bytes,
+                     allreduce_algorithm=allreduce_algorithm, record_links=record_links).run()
