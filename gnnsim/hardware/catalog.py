@@ -49,8 +49,12 @@ def _node_summary(name: str) -> dict[str, Any]:
 
 def _cluster_summary(name: str, device_profile: str | None = None) -> dict[str, Any]:
     c = load_cluster(name, device_profile=device_profile)
-    return {"num_nodes": c.num_nodes, "node": c.node.name, "trainers": c.num_trainers,
-            "device": c.node.trainer_device.name, "network": c.network.name if c.num_nodes > 1 else None,
+    node = c.node
+    return {"num_nodes": c.num_nodes, "node": node.name, "trainers": c.num_trainers,
+            "device": node.trainer_device.name,
+            "intra_link": f"{node.intra_link.name} ({node.intra_link.bw_gbps:g} GB/s)",
+            "h2d_link": f"{node.h2d_link.name} ({node.h2d_link.bw_gbps:g} GB/s)" if node.h2d_link else None,
+            "network": c.network.name if c.num_nodes > 1 else None,
             "network_bw_gbps": c.network.bw_gbps if c.num_nodes > 1 else None, "price_per_hour": c.price_per_hour}
 
 

@@ -172,3 +172,17 @@ def test_hw_cli_list_and_show(capsys):
     assert "3350" in out and "glennklockwood.com/garden/processors/h100" in out and "nominal" in out
     assert main(["hw", "show", "h100-sxm"]) == 2
     assert "Did you mean" in capsys.readouterr().err
+
+
+def test_hw_show_json_for_a_cluster_and_a_calibrated_profile(capsys):
+    from gnnsim.cli import main
+
+    assert main(["hw", "show", "clusters/p4d-2-efa", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["derived"]["trainers"] == 16
+    assert info["derived"]["network_bw_gbps"] == 4 * 12.5  # 4 EFA interfaces of 100 Gb/s
+    for name in CATALOG.get("calibrated", []):
+        assert main(["hw", "show", f"calibrated/{name}", "--json"]) == 0
+        info = json.loads(capsys.readouterr().out)
+        assert info["kind"] == "calibrated" and info["sources"]
+        assert set(info["derived"]["kernels"]) >= {"gemm", "aggregate", "gather", "elementwise"}
