@@ -59,6 +59,44 @@ def bench_gemm(quick: bool, repeats: int) -> Samples:
     return out
 
 
+def bench_gemm_tn(quick: bool, repeats: int) -> Samples:
+    """Weight-gradient GEMMs: ``x^T @ dy`` with x (K x M) and dy (K x N), K the batch rows."""
+    import torch
+
+    out = Samples()
+    ks = [1024, 8192, 32768] if quick else [512, 2048, 8192, 16384, 32768]
+    mns = [(128, 128), (128, 8), (32, 64)] if quick else [(128, 128), (128, 8), (8, 128), (256, 256), (64, 64), (512, 128)]
+    for k in ks:
+        for mm, n in mns:
+            x, dy = torch.randn(k, mm), torch.randn(k, n)
+            t = median_time(lambda: torch.mm(x.t(), dy), repeats)
+            out.add(m.gemm(mm, k, n, cls="gemm_tn"), t, f"{mm}x{k}x{n}")
+    return out
+
+
+def bench_optimizer(quick: bool, repeats: int) -> Samples:
+    """Adam's step plus zero_grad on T equal tensors; one sample per tensor (time / T)."""
+    import torch
+
+    out = Samples()
+    counts = [2, 8] if quick else [2, 6, 12]
+    sizes = [64, 16_384, 1_000_000] if quick else [64, 4_096, 65_536, 262_144, 1_000_000]
+    for count in counts:
+        for n in sizes:
+            params = [torch.nn.Parameter(torch.randn(n)) for _ in range(count)]
+            for p in params:
+                p.grad = torch.randn(n)
+            opt = torch.optim.Adam(params, lr=1e-3)
+
+            def step():
+                opt.step()
+                opt.zero_grad(set_to_none=False)
+
+            t = median_time(step, repeats)
+            out.add(m.optimizer_kernels(n * count, count, "adam")[0], t / count, f"{count}x{n}")
+    return out
+
+
 def bench_aggregate(quick: bool, repeats: int) -> Samples:
     import torch
 
@@ -97,14 +135,17 @@ def bench_gather(quick: bool, repeats: int) -> Samples:
 
 
 def bench_elementwise(quick: bool, repeats: int) -> Samples:
+    """Elementwise ops of the kinds the model runs: activation, add, scale, zero-fill."""
     import torch
 
     out = Samples()
-    sizes = [100, 10_000, 1_000_000, 4_000_000] if quick else [10, 1_000, 10_000, 100_000, 1_000_000, 4_000_000, 16_000_000]
+    sizes = [100, 10_000, 300_000, 3_000_000] if quick else [10, 1_000, 10_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000]
     for n in sizes:
-        x = torch.randn(n)
-        t = median_time(lambda: torch.relu(x), repeats)
-        out.add(m.elementwise(n), t, f"{n}")
+        x, y = torch.randn(n), torch.randn(n)
+        for name, op, reads in (("relu", lambda: torch.relu(x), 1), ("add", lambda: x + y, 2),
+                                ("scale", lambda: x * 0.5, 1), ("zero", lambda: torch.zeros(n), 0)):
+            t = median_time(op, repeats)
+            out.add(m.elementwise(n, reads=reads), t, f"{name}{n}")
     return out
 
 

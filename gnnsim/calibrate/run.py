@@ -50,11 +50,12 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
     repeats = 5 if quick else 11
     started = time.perf_counter()
     kernels, residuals = {}, {}
-    for cls, fn in (("gemm", bench.bench_gemm), ("aggregate", bench.bench_aggregate),
-                    ("gather", bench.bench_gather), ("elementwise", bench.bench_elementwise)):
+    for cls, fn in (("gemm", bench.bench_gemm), ("gemm_tn", bench.bench_gemm_tn), ("aggregate", bench.bench_aggregate),
+                    ("gather", bench.bench_gather), ("elementwise", bench.bench_elementwise),
+                    ("optimizer", bench.bench_optimizer)):
         progress(f"calibrate: {cls} ...", end=" ", flush=True)
         s = fn(quick, repeats)
-        fit = fit_roofline(np.array(s.flops), np.array(s.bytes), np.array(s.times_s), memory_only=cls in ("gather",))
+        fit = fit_roofline(np.array(s.flops), np.array(s.bytes), np.array(s.times_s), memory_only=cls in ("gather", "optimizer"))
         kernels[cls] = {"launch_us": _round(fit.launch_s * 1e6), "tflops": _round(fit.flops_per_s / 1e12),
                         "gbps": _round(fit.bytes_per_s / 1e9), "cache_mb": _round(fit.cache_bytes / 1e6),
                         "cache_gbps": _round(fit.cache_bytes_per_s / 1e9)}

@@ -46,6 +46,11 @@ import yaml
 from gnnsim.errors import ProfileError, did_you_mean
 
 KERNEL_CLASSES = ("gemm", "aggregate", "gather", "elementwise")
+# Optional classes a profile may fit separately, and the class they default to:
+# gemm_tn is a GEMM with a transposed, long-k operand (weight gradients, x^T @ dy),
+# which CPU BLAS runs well below the forward GEMM's rate;
+# optimizer is one parameter tensor's whole optimizer step (framework overhead included).
+OPTIONAL_KERNEL_CLASSES = {"gemm_tn": "gemm", "optimizer": "elementwise"}
 LINK_KINDS = ("pcie", "nvlink", "nvswitch", "ethernet", "infiniband", "loopback", "memory")
 DTYPES = ("float64", "float32", "tf32", "float16", "bfloat16", "fp8", "int8")
 PROFILE_KINDS = ("clusters", "nodes", "devices", "links", "software", "calibrated")
@@ -60,7 +65,7 @@ ALLOWED_KEYS: dict[str, set[str]] = {
     "devices": {"name", "kind", "threads", "memory_bytes", "mem_bw_gbps", "peak_tflops", "kernels",
                 "sources", "tdp_w", "memory_type", "form_factor", "notes"},
     "devices.peak_tflops": set(DTYPES),
-    "devices.kernels": set(KERNEL_CLASSES),
+    "devices.kernels": set(KERNEL_CLASSES) | set(OPTIONAL_KERNEL_CLASSES),
     "devices.kernels.*": {"launch_us", "compute_eff", "memory_eff", "tflops", "gbps", "cache_mb", "cache_gbps"},
     "links": {"name", "kind", "bw_gbps", "latency_us", "duplex", "sources", "nominal_bw_gbps",
               "measured_bw_gbps", "bw_basis", "notes"},
@@ -155,6 +160,9 @@ class Device:
     threads: int = 1
 
     def kernel(self, cls: str) -> KernelRate:
+        """The rate of a kernel class; an optional class (``gemm_tn``) falls back to its base."""
+        if cls not in self.kernels and cls in OPTIONAL_KERNEL_CLASSES:
+            return self.kernels[OPTIONAL_KERNEL_CLASSES[cls]]
         return self.kernels[cls]
 
 
@@ -408,8 +416,10 @@ def _kernel_rates(data: dict[str, Any], path: Path, peak_tflops: float, mem_bw_g
     """Per-class rates: fitted values where given, else peak x efficiency."""
     spec = data.get("kernels") or {}
     rates = {}
-    for cls in KERNEL_CLASSES:
+    for cls in (*KERNEL_CLASSES, *OPTIONAL_KERNEL_CLASSES):
         k = spec.get(cls)
+        if k is None and cls in OPTIONAL_KERNEL_CLASSES:
+            continue
         if not isinstance(k, dict):
             raise ProfileError(f"{path}: kernels.{cls} is missing; give launch_us with tflops/gbps or efficiencies")
         where = Path(f"{path}: kernels.{cls}")

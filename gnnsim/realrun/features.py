@@ -38,14 +38,13 @@ def fetch_features(input_nodes: np.ndarray, assignment: np.ndarray, positions: n
     Returns the (len(input_nodes), dim) matrix and the local and remote row counts.
     """
     owners = assignment[input_nodes]
-    order = np.argsort(owners, kind="stable")
-    send_counts = np.bincount(owners, minlength=world)
-    send_counts[rank] = 0
-    remote_order = order[owners[order] != rank]
+    # Group the remote inputs by owner; a loop over ranks, not over nodes.
+    by_owner = [np.flatnonzero(owners == q) if q != rank else np.zeros(0, dtype=np.int64) for q in range(world)]
+    send_counts = np.array([idx.size for idx in by_owner], dtype=np.int64)
+    remote_order = np.concatenate(by_owner)
     request = torch.from_numpy(positions[input_nodes[remote_order]])
-    counts_out = torch.from_numpy(send_counts.astype(np.int64))
     counts_in = torch.empty(world, dtype=torch.int64)
-    dist.all_to_all_single(counts_in, counts_out)
+    dist.all_to_all_single(counts_in, torch.from_numpy(send_counts))
     recv_counts = counts_in.tolist()
     wanted = torch.empty(int(sum(recv_counts)), dtype=torch.int64)
     dist.all_to_all_single(wanted, request, recv_counts, send_counts.tolist())
@@ -54,8 +53,7 @@ def fetch_features(input_nodes: np.ndarray, assignment: np.ndarray, positions: n
     rows_in = torch.empty(int(send_counts.sum()), dim, dtype=local.dtype)
     dist.all_to_all_single(rows_in, served, send_counts.tolist(), recv_counts)
     x = torch.empty(input_nodes.size, dim, dtype=local.dtype)
-    local_mask = owners == rank
-    local_idx = torch.from_numpy(np.flatnonzero(local_mask))
-    x[local_idx] = local.index_select(0, torch.from_numpy(positions[input_nodes[local_mask]]))
-    x[torch.from_numpy(remote_order)] = rows_in
-    return x, int(local_mask.sum()), int(remote_order.size)
+    local_at = np.flatnonzero(owners == rank)
+    x.index_copy_(0, torch.from_numpy(local_at), local.index_select(0, torch.from_numpy(positions[input_nodes[local_at]])))
+    x.index_copy_(0, torch.from_numpy(remote_order), rows_in)
+    return x, int(local_at.size), int(remote_order.size)

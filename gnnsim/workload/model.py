@@ -29,9 +29,12 @@ class Kernel:
     name: str = ""
 
 
-def gemm(m: int, k: int, n: int, dtype_bytes: int = 4, name: str = "gemm") -> Kernel:
-    """(m x k) @ (k x n): 2mkn FLOPs, reads both operands and writes the result once."""
-    return Kernel("gemm", 2.0 * m * k * n, float(dtype_bytes) * (m * k + k * n + m * n), name)
+def gemm(m: int, k: int, n: int, dtype_bytes: int = 4, name: str = "gemm", cls: str = "gemm") -> Kernel:
+    """(m x k) @ (k x n): 2mkn FLOPs, reads both operands and writes the result once.
+
+    ``cls="gemm_tn"`` marks a weight-gradient GEMM (``x^T @ dy``, transposed operand,
+    long k), which devices may run at a different rate than a forward GEMM."""
+    return Kernel(cls, 2.0 * m * k * n, float(dtype_bytes) * (m * k + k * n + m * n), name)
 
 
 def aggregate(num_edges: int, num_dst: int, dim: int, dtype_bytes: int = 4, name: str = "aggregate") -> Kernel:
@@ -91,29 +94,28 @@ def sage_backward(blocks: list[tuple[int, int, int]], dims: list[tuple[int, int]
             kernels.append(elementwise(num_dst * o, reads=2, name=f"L{layer}.relu_grad"))
         kernels.append(elementwise(num_dst * o, name=f"L{layer}.bias_grad"))
         for proj in ("lin_neigh", "lin_root"):
-            kernels.append(gemm(i, num_dst, o, dtype_bytes, f"L{layer}.{proj}.dW"))
+            kernels.append(gemm(i, num_dst, o, dtype_bytes, f"L{layer}.{proj}.dW", cls="gemm_tn"))
             if layer > 0:  # the input features need no gradient
                 kernels.append(gemm(num_dst, o, i, dtype_bytes, f"L{layer}.{proj}.dX"))
         if layer > 0:
             kernels.append(elementwise(num_dst * i, name=f"L{layer}.mean_grad"))
+            # the gradient of h_src: zero it, scatter the aggregation gradient into it,
+            # then add the root term's gradient (the h[:num_dst] slice) into its first rows
+            kernels.append(elementwise(num_src * i, reads=0, name=f"L{layer}.grad_zero"))
             kernels.append(aggregate(num_edges, num_src, i, dtype_bytes, f"L{layer}.aggregate_grad"))
+            kernels.append(elementwise(num_dst * i, reads=2, name=f"L{layer}.root_grad_add"))
     return kernels
 
 
-# Tensor operations per parameter tensor in one optimizer step. Adam: lerp, mul, addcmul,
-# sqrt, div, add, addcdiv (torch/optim/adam.py, _single_tensor_adam) plus the step-count
-# increment and zero_grad's fill; SGD: add plus zero_grad's fill.
-OPTIMIZER_OPS_PER_TENSOR = {"adam": 9, "sgd": 2}
-# Memory accesses per element over the whole step (Adam reads param, grad and two moments
-# and writes param and both moments; SGD reads two and writes one).
+# Memory accesses per element in one optimizer step: Adam reads param, grad and two
+# moments and writes param and both moments; SGD reads two and writes one.
 OPTIMIZER_ACCESSES = {"adam": (4, 3, 10.0), "sgd": (2, 1, 2.0)}
 
 
 def optimizer_kernels(param_count: int, param_tensors: int, optimizer: str) -> list[Kernel]:
-    """One elementwise kernel per tensor operation of the optimizer step (each pays a launch)."""
+    """One ``optimizer`` kernel per parameter tensor: the tensor's whole update step
+    (several tensor operations and their framework overhead, fitted as one)."""
     reads, writes, flops = OPTIMIZER_ACCESSES[optimizer]
-    ops = OPTIMIZER_OPS_PER_TENSOR[optimizer]
     per_tensor = max(1, param_count // max(1, param_tensors))
-    share = 1.0 / ops
-    return [Kernel("elementwise", flops * share * per_tensor, 4.0 * per_tensor * (reads + writes) * share, f"{optimizer}.op")
-            for _ in range(param_tensors * ops)]
+    return [Kernel("optimizer", flops * per_tensor, 4.0 * per_tensor * (reads + writes), f"{optimizer}.step")
+            for _ in range(param_tensors)]

@@ -1,0 +1,27 @@
+"""Shared fixtures: small graphs whose counts can be worked out by hand."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _repo_root_cwd(monkeypatch):
+    """Examples name paths relative to the repository root; run every test from there."""
+    monkeypatch.chdir(ROOT)
+    os.environ.setdefault("GNNSIM_HWPROFILES", str(ROOT / "hwprofiles"))
+
+
+@pytest.fixture
+def path_graph():
+    """0-1-2-3-4 (undirected path), train ids 0 and 4."""
+    from gnnsim.graph.graph import Graph, csr_from_edges
+
+    csr = csr_from_edges(np.array([0, 1, 2, 3]), np.array([1, 2, 3, 4]), 5)
+    return Graph(csr, 4, 2, np.array([0, 4]), np.array([0, 0, 1, 1, 1]))
