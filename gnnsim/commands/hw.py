@@ -66,17 +66,18 @@ def cmd_list(args: argparse.Namespace) -> int:
     cat = catalog()
     if args.kind:
         cat = {args.kind: cat.get(args.kind, {})}
+    broken = [f"{kind}/{name}" for kind, profiles in cat.items() for name, s in profiles.items() if "error" in s]
     if args.json:
         print(json.dumps(cat, indent=2, sort_keys=True))
-        return 0
+        return 2 if broken else 0
     for kind, profiles in cat.items():
         print(f"{kind} ({len(profiles)})")
         width = max((len(n) for n in profiles), default=0)
         for name, summary in profiles.items():
-            print(f"  {name:{width}}  {_line(kind, summary)}")
+            print(f"  {name:{width}}  {'BROKEN: ' + summary['error'] if 'error' in summary else _line(kind, summary)}")
         print()
     print("details and sources: gnnsim hw show NAME")
-    return 0
+    return 2 if broken else 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -80,7 +80,7 @@ _SUMMARY = {"devices": _device_summary, "links": _link_summary, "nodes": _node_s
 def catalog() -> dict[str, dict[str, dict[str, Any]]]:
     """Every profile by kind, each with a summary of its main numbers.
 
-    Loading every profile checks it, so a broken file raises :class:`ProfileError` here.
+    Loading every profile checks it; a broken one gets ``{"error": message}`` as its summary.
 
     >>> cat = catalog()
     >>> cat["devices"]["a100-sxm4-80gb"]["mem_bw_gbps"]
@@ -88,7 +88,15 @@ def catalog() -> dict[str, dict[str, dict[str, Any]]]:
     >>> cat["links"]["pcie4-x16"]["bw_basis"]
     'measured'
     """
-    return {kind: {name: _SUMMARY[kind](name) for name in names} for kind, names in list_profiles().items()}
+    return {kind: {name: _summary_or_error(kind, name) for name in names} for kind, names in list_profiles().items()}
+
+
+def _summary_or_error(kind: str, name: str) -> dict[str, Any]:
+    """The profile's summary, or ``{"error": message}`` so one broken file does not hide the rest."""
+    try:
+        return _SUMMARY[kind](name)
+    except ProfileError as exc:
+        return {"error": str(exc)}
 
 
 def find_profile(name: str) -> tuple[str, str]:

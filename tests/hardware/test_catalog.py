@@ -186,3 +186,17 @@ def test_hw_show_json_for_a_cluster_and_a_calibrated_profile(capsys):
         info = json.loads(capsys.readouterr().out)
         assert info["kind"] == "calibrated" and info["sources"]
         assert set(info["derived"]["kernels"]) >= {"gemm", "aggregate", "gather", "elementwise"}
+
+
+def test_hw_list_marks_a_broken_profile_and_fails(tmp_path, monkeypatch, capsys):
+    import shutil
+
+    from gnnsim.cli import main
+
+    root = tmp_path / "hwprofiles"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "hwprofiles", root)
+    monkeypatch.setenv("GNNSIM_HWPROFILES", str(root))
+    (root / "links/ib-edr.yaml").write_text((root / "links/ib-edr.yaml").read_text().replace("latency_us: 5", "latency_us: -5"))
+    assert main(["hw", "list"]) == 2
+    out = capsys.readouterr().out
+    assert "ib-edr" in out and "BROKEN" in out and "latency_us" in out and "ib-ndr " in out
