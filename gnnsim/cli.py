@@ -18,6 +18,7 @@ COMMAND_MODULES = [
     "gnnsim.commands.core",
     "gnnsim.commands.hw",
     "gnnsim.commands.partition",
+    "gnnsim.commands.analyze",
 ]
 
 

@@ -8,6 +8,7 @@ EPILOG_SIMULATE = """examples:
   gnnsim simulate examples/quickstart.yaml
   gnnsim simulate examples/quickstart.yaml --set training.batch_size=512 --set partition.method=random
   gnnsim simulate S.yaml --json out.json      # machine-readable result
+  gnnsim simulate S.yaml --csv out.csv --trace trace.json --plot breakdown.png
 
 Fan-outs are hop-from-seed first (PyG's num_neighbors order); DGL lists them reversed."""
 
@@ -21,14 +22,14 @@ def add_scenario_args(p: argparse.ArgumentParser) -> None:
 def cmd_simulate(args: argparse.Namespace) -> int:
     from gnnsim.config import load_scenario
     from gnnsim.pipeline import simulate
-    from gnnsim.report.files import write_atomic
+    from gnnsim.report.files import write_result_outputs
     from gnnsim.report.table import result_table
 
-    result = simulate(load_scenario(args.scenario, args.overrides))
+    result = simulate(load_scenario(args.scenario, args.overrides), record_links=bool(getattr(args, "trace", None)))
     print(result_table(result))
-    if args.json:
-        write_atomic(args.json, result.to_json())
-        print(f"\nwrote {args.json}")
+    for path in write_result_outputs(result, json_path=args.json, csv_path=getattr(args, "csv", None),
+                                     trace_path=getattr(args, "trace", None), plot_path=getattr(args, "plot", None)):
+        print(f"wrote {path}")
     return 0
 
 
@@ -72,6 +73,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                        epilog=EPILOG_SIMULATE, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_scenario_args(p)
     p.add_argument("--json", metavar="OUT.json", help="also write the full result as JSON")
+    p.add_argument("--csv", metavar="OUT.csv", help="also write the per-stage breakdown as CSV")
+    p.add_argument("--trace", metavar="OUT.json", help="also write a Chrome/Perfetto trace (one process per node, "
+                                                       "one track per resource)")
+    p.add_argument("--plot", metavar="OUT.png", help="also draw the stacked stage breakdown (needs matplotlib)")
     p.set_defaults(func=cmd_simulate)
 
     p = sub.add_parser("realrun", help="train the scenario for real with torch.distributed (gloo) and time each stage",

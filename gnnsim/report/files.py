@@ -33,3 +33,25 @@ def breakdown_csv(result) -> str:
         w.writerow([stage, f"{row['time_s']:.9g}", f"{row['share']:.6f}", f"{row.get('busy_s', row['time_s']):.9g}",
                     f"{row.get('exposed_s', row['time_s']):.9g}"])
     return buf.getvalue()
+
+
+def write_result_outputs(result, *, json_path: str | None = None, csv_path: str | None = None,
+                         trace_path: str | None = None, plot_path: str | None = None) -> list[str]:
+    """Write the requested outputs of one simulation; returns the paths written.
+
+    The plot is drawn first (it is the one that can fail on a missing optional
+    dependency), so a failure leaves no partial set of files behind.
+    """
+    written = []
+    if plot_path:
+        from gnnsim.report.plots import plot_breakdown
+
+        a = result.analysis
+        plot_breakdown([result.scenario.name], [a.breakdown], [a.iteration_time_s], plot_path,
+                       title=f"{result.scenario.name} on {result.cluster.name}")
+        written.append(plot_path)
+    for path, text in ((json_path, result.to_json), (csv_path, result.to_csv), (trace_path, result.to_chrome_trace)):
+        if path:
+            write_atomic(path, text())
+            written.append(path)
+    return written
