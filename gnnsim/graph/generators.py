@@ -67,33 +67,41 @@ def sbm(num_nodes: int, num_communities: int, avg_degree: float, intra_fraction:
 # edges exist (a random excess is dropped). Published edge counts are thus matched exactly.
 # ---------------------------------------------------------------------------------------
 
-MAX_TOP_UP_ROUNDS = 40  # enough for graphs near the distinct-pair limit; each round redraws the deficit
+MODEL_ROUNDS = 8  # top-up rounds drawn from the model itself
+MAX_TOP_UP_ROUNDS = 40  # then uniform filler rounds; this bounds the total work
 
 
 def distinct_undirected_pairs(draw, target: int, num_nodes: int,
                               rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Exactly ``min(target, possible)`` distinct pairs ``u < v`` from ``draw(count) -> (src, dst)``.
+    """Exactly ``min(target, n (n-1) / 2)`` distinct pairs ``u < v`` from ``draw(count) -> (src, dst)``.
 
     Pairs come back sorted by ``(u, v)``, ready for :func:`csr_from_undirected_pairs`.
-    When the generator cannot produce ``target`` distinct pairs within
-    ``MAX_TOP_UP_ROUNDS`` rounds (a tiny graph asked for too many edges), the pairs found
-    so far are returned.
+    Draws come from the model for ``MODEL_ROUNDS`` rounds. A model can saturate: a
+    dense dataset shrunk to a few thousand nodes (Reddit, mean degree 492, at
+    ``scale=0.005``) asks for more edges inside its communities than there are pairs.
+    The remaining deficit is then filled with uniformly random pairs, so the edge count
+    still matches; such a graph has weaker community structure than asked for, and
+    the only cure is a larger scale.
     """
     n = np.int64(num_nodes)
     target = int(min(target, num_nodes * (num_nodes - 1) // 2))
     keys = np.zeros(0, dtype=np.int64)
     ask = int(target * 1.05) + 16
-    for _ in range(MAX_TOP_UP_ROUNDS):
-        src, dst = draw(ask)
+    for round_ in range(MAX_TOP_UP_ROUNDS):
+        if round_ < MODEL_ROUNDS:
+            src, dst = draw(ask)
+        else:
+            src, dst = rng.integers(0, num_nodes, size=ask), rng.integers(0, num_nodes, size=ask)
         src = np.asarray(src, dtype=np.int64)
         dst = np.asarray(dst, dtype=np.int64)
         lo, hi = np.minimum(src, dst), np.maximum(src, dst)
         keep = lo != hi
+        before = keys.size
         keys = _sorted_unique(np.concatenate([keys, lo[keep] * n + hi[keep]]))
         if keys.size >= target:
             break
-        # Redraw the deficit, inflated by the share of draws that turned out useless so far.
-        yield_rate = max(keys.size / max(ask, 1), 0.05)
+        # Redraw the deficit, inflated by the share of this round's draws that were new.
+        yield_rate = max((keys.size - before) / max(ask, 1), 0.05)
         ask = int((target - keys.size) / yield_rate * 1.1) + 16
     if keys.size > target:
         drop = rng.choice(keys.size, size=keys.size - target, replace=False)

@@ -118,8 +118,9 @@ def csr_from_edges(src: np.ndarray, dst: np.ndarray, num_nodes: int, *, symmetri
     """
     src = np.asarray(src, dtype=np.int64)
     dst = np.asarray(dst, dtype=np.int64)
-    if symmetrize:
-        src, dst = np.concatenate([src, dst]), np.concatenate([dst, src])
+    if symmetrize:  # the reverse of a self loop is itself: do not add it twice
+        proper = src != dst
+        src, dst = np.concatenate([src, dst[proper]]), np.concatenate([dst, src[proper]])
     if not self_loops:
         keep = src != dst
         src, dst = src[keep], dst[keep]

@@ -97,6 +97,8 @@ def _read_id_column(path: Path, num_nodes: int) -> np.ndarray:
         raise GraphFormatError(f"{path}: line {bad + 1}: expected one node id per line, got {lines[bad]!r}") from None
     if len(tokens) != len([ln for ln in text.splitlines() if ln.strip()]):
         raise GraphFormatError(f"{path}: expected exactly one node id per line")
+    if ids.size == 0:
+        raise GraphFormatError(f"{path}: no node ids; a split file lists the training nodes, one id per line")
     out_of_range = np.flatnonzero((ids < 0) | (ids >= num_nodes))
     if out_of_range.size:
         raise GraphFormatError(f"{path}: entry {out_of_range[0] + 1}: node id {ids[out_of_range[0]]} is outside "
