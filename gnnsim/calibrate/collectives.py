@@ -22,9 +22,6 @@ import numpy as np
 from gnnsim.errors import RealRunError
 
 
-COLD_SCRATCH_BYTES = 64 * 2**20  # larger than this machine's L2, so the collective starts cache-cold
-
-
 def sizes_bytes(quick: bool) -> list[int]:
     exps = [10, 14, 17, 20, 22, 24] if quick else [8, 10, 12, 14, 16, 18, 20, 21, 22, 23, 24]
     return [2**e for e in exps]
@@ -37,7 +34,6 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     repeats = 7 if quick else 15
-    scratch = torch.ones(COLD_SCRATCH_BYTES // 4)
     results: dict[str, list[list[float]]] = {"allreduce": [], "alltoall": []}
     for size in sizes_bytes(quick):
         n = size // 4
@@ -49,9 +45,6 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool) -> None:
                          ("alltoall", lambda: dist.all_to_all_single(recv, send))):
             times = []
             for i in range(repeats + 2):
-                # In training a collective follows compute, not another collective: run a
-                # cache-evicting pass first so the timing sees the same cold start.
-                scratch.mul_(1.0001)
                 dist.barrier()
                 start = time.perf_counter()
                 op()
@@ -62,10 +55,68 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool) -> None:
             dist.all_reduce(t, op=dist.ReduceOp.MAX)
             sent = size if name == "allreduce" else per_peer * 4 * (world - 1)
             results[name].append([float(sent), float(t.item())])
+    results["wakeup"] = _wakeup(dist, torch, rank, 9 if quick else 21)
     if rank == 0:
         Path(out).write_text(json.dumps(results))
     dist.barrier()
     dist.destroy_process_group()
+
+
+WAKEUP_DELAYS_S = (0.0, 1e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3)
+BUSY_S = 2e-3
+
+
+def _busy(seconds: float) -> None:
+    """Spin (not sleep) for ``seconds``: a rank still computing."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+def _wakeup(dist, torch, rank: int, repeats: int) -> list[list[float]]:
+    """Extra time a rank pays in a small all-reduce after idling ``d`` seconds for a late peer.
+
+    Both ranks compute, then rank 1 computes ``d`` longer; rank 0's all-reduce time minus
+    ``d`` is the collective's own time plus any wake-up cost of the idle rank.
+    """
+    buf = torch.zeros(64)
+    rows = []
+    for delay in WAKEUP_DELAYS_S:
+        times = []
+        for _ in range(repeats):
+            dist.barrier()
+            _busy(BUSY_S + (delay if rank == 1 else 0.0))
+            start = time.perf_counter()
+            dist.all_reduce(buf)
+            times.append(time.perf_counter() - start - (delay if rank == 0 else 0.0))
+        t = torch.tensor([float(np.median(times))])
+        dist.broadcast(t, src=0)
+        rows.append([delay, float(t.item())])
+    return rows
+
+
+def fit_wakeup(rows: list[list[float]]) -> tuple[float, float]:
+    """(wake-up seconds, idle threshold seconds) from [[delay, time]] rows.
+
+    The penalty is the time above the no-delay time; the threshold lies halfway between
+    the last delay without a penalty and the first with one.
+
+    >>> fit_wakeup([[0, 1e-4], [1e-4, 1e-4], [5e-4, 1e-4], [1e-3, 2.1e-3], [2e-3, 2.1e-3]])
+    (0.002, 0.00075)
+    """
+    delays = np.array([r[0] for r in rows])
+    extra = np.array([r[1] for r in rows]) - rows[0][1]
+    long_waits = extra[delays >= 1e-3]
+    penalty = float(np.median(long_waits)) if long_waits.size else 0.0
+    if penalty < MIN_WAKEUP_S:
+        return 0.0, 0.0
+    paid = np.flatnonzero(extra > penalty / 2)
+    first = int(paid[0]) if paid.size else len(delays) - 1
+    threshold = (delays[first] + delays[max(first - 1, 0)]) / 2
+    return round(penalty, 9), round(float(threshold), 9)
+
+
+MIN_WAKEUP_S = 5e-5
 
 
 def run_collectives(world: int, quick: bool, timeout_s: float = 300.0) -> dict[str, list[list[float]]]:

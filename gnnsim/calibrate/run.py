@@ -18,7 +18,7 @@ import numpy as np
 import yaml
 
 from gnnsim.calibrate import bench
-from gnnsim.calibrate.collectives import run_collectives
+from gnnsim.calibrate.collectives import fit_wakeup, run_collectives
 from gnnsim.calibrate.fit import fit_linear_nonneg, fit_roofline
 from gnnsim.errors import GnnsimError
 from gnnsim.report.files import write_atomic
@@ -79,9 +79,11 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
     a2a = np.array(coll["alltoall"])
     # pairwise all-to-all: (n-1) alpha + bytes sent per rank / B
     a2a_fit = fit_linear_nonneg(np.column_stack([np.full(len(a2a), float(world - 1)), a2a[:, 0]]), a2a[:, 1])
+    wakeup_s, idle_s = fit_wakeup(coll["wakeup"])
     residuals["allreduce"] = {"fit_mape": _round(ar_fit.fit_mape, 3), "holdout_mape": _round(ar_fit.holdout_mape, 3), "samples": len(ar)}
     residuals["alltoall"] = {"fit_mape": _round(a2a_fit.fit_mape, 3), "holdout_mape": _round(a2a_fit.holdout_mape, 3), "samples": len(a2a)}
-    progress(f"all-reduce fit error {ar_fit.fit_mape:.1%}, all-to-all {a2a_fit.fit_mape:.1%}")
+    progress(f"all-reduce fit error {ar_fit.fit_mape:.1%}, all-to-all {a2a_fit.fit_mape:.1%}, "
+             f"wake-up after idling {wakeup_s * 1e6:.0f} us (past {idle_s * 1e6:.0f} us)")
 
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     provenance = {"host": socket.gethostname(), "cpu_model": cpu_model(), "machine": platform.machine(),
@@ -101,7 +103,8 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
         "sampler": sampler,
         "host_gather": {k: kernels["gather"][k] for k in ("launch_us", "gbps", "cache_mb", "cache_gbps")},
         "intra_link": {"latency_us": _round(a2a_fit.coef[0] * 1e6), "bw_gbps": _round(1.0 / max(a2a_fit.coef[1], 1e-18) / 1e9)},
-        "allreduce": {"alpha_us": _round(ar_fit.coef[0] * 1e6), "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9)},
+        "allreduce": {"alpha_us": _round(ar_fit.coef[0] * 1e6), "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9),
+                      "wakeup_us": _round(wakeup_s * 1e6), "idle_threshold_us": _round(idle_s * 1e6)},
         "residuals": residuals,
         "provenance": provenance,
         "sources": [source],

@@ -197,6 +197,14 @@ class Collective:
 
     alpha_s: float
     bytes_per_s: float
+    # A rank that waited at a collective longer than ``idle_threshold_s`` pays
+    # ``wakeup_s`` more (its idle CPU, e.g. a halted vCPU, must be woken). Measured by
+    # ``gnnsim calibrate``; 0 where not measured.
+    wakeup_s: float = 0.0
+    idle_threshold_s: float = 0.0
+
+    def wakeup_penalty_s(self, wait_s: float) -> float:
+        return self.wakeup_s if wait_s > self.idle_threshold_s and self.wakeup_s > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -564,7 +572,9 @@ def _apply_calibration(cal_name: str, device: Device, sampler: SamplerCost, host
         a = cal["allreduce"]
         if _same_fabric(str(a.get("over", measured_over)), intra.kind):
             where = Path(f"{cal_path}: allreduce")
-            collective = Collective(_num(a, "alpha_us", where, positive=False) * 1e-6, _num(a, "gbps", where) * 1e9)
+            collective = Collective(_num(a, "alpha_us", where, positive=False) * 1e-6, _num(a, "gbps", where) * 1e9,
+                                    _num(a, "wakeup_us", where, positive=False, default=0) * 1e-6,
+                                    _num(a, "idle_threshold_us", where, positive=False, default=0) * 1e-6)
     return sampler, host_gather, intra, h2d, collective
 
 

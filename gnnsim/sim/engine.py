@@ -162,12 +162,22 @@ class Simulator:
             tasks = [b.tasks[r] for r in range(self.n)]
             done = b.done
 
+            arrivals = np.array([b.arrival[r][0] for r in range(self.n)])
+
             def starter(env=self.env) -> Generator[Any, Any, None]:
                 ends, via = yield from run(tasks)
-                done.succeed((ends, via, b.last_pred()))
+                done.succeed((self._with_wakeups(ends, arrivals), via, b.last_pred()))
 
             self.env.process(starter())
         return b.done
+
+    def _with_wakeups(self, ends: np.ndarray, arrivals: np.ndarray) -> np.ndarray:
+        """A rank that idled at the barrier past the library's threshold pays its wake-up."""
+        coll = self.cost.cluster.node.collective
+        if coll is None or coll.wakeup_s <= 0:
+            return ends
+        waits = arrivals.max() - arrivals
+        return np.asarray(ends, dtype=float) + np.array([coll.wakeup_penalty_s(w) for w in waits])
 
     def _fetch(self, tasks: list[Task]) -> Generator[Any, Any, tuple[np.ndarray, str]]:
         """Execute the cost model's fetch plan: exchanges as flows, host work in closed form."""
