@@ -1,0 +1,103 @@
+"""Collectives executed as flows reproduce their closed forms when nothing else runs."""
+
+import numpy as np
+import pytest
+import simpy
+
+from gnnsim.cost.collectives import (allgather_time, alltoall_time, hierarchical_allreduce_time, ring_allreduce_time,
+                                     tree_allreduce_time)
+from gnnsim.cost.model import CostModel
+from gnnsim.hardware.profiles import Collective, load_cluster
+from gnnsim.sim.collectives import Collectives
+from gnnsim.sim.network import Network
+
+
+def elapsed(cost, body):
+    env = simpy.Environment()
+    topo = cost.topology
+    net = Network(env, topo.capacities, topo.names)
+    coll = Collectives(env, net, topo, cost)
+    env.process(body(coll))
+    env.run()
+    return env.now, net
+
+
+@pytest.mark.parametrize("trainers", [2, 4, 8])
+def test_ring_allreduce_matches_closed_form(trainers):
+    cost = CostModel(load_cluster("a100-2x8-eth100", num_nodes=1, trainers_per_node=trainers))
+    link = cost.cluster.node.intra_link
+    size = 64e6
+    t, net = elapsed(cost, lambda c: c.allreduce(size, "ring", "allreduce"))
+    n, alpha, bw = trainers, link.latency_s, link.bytes_per_s
+    assert t == pytest.approx(2 * (n - 1) / n * size / bw + 2 * (n - 1) * alpha, rel=1e-9)
+    assert t == pytest.approx(ring_allreduce_time(size, n, alpha, bw), rel=1e-9)
+    # every ring edge carried 2(n-1)/n of the buffer
+    assert sum(net.bytes) == pytest.approx(n * 2 * (n - 1) / n * size * 2)  # up and down channel of each edge
+
+
+def test_calibrated_collective_bandwidth_is_used_even_above_the_link():
+    c = load_cluster("localhost-cpu")
+    node = c.node
+    faster = Collective(alpha_s=100e-6, bytes_per_s=node.intra_link.bytes_per_s * 1.7)
+    from dataclasses import replace
+    cost = CostModel(replace(c, node=replace(node, collective=faster)))
+    t, _ = elapsed(cost, lambda col: col.allreduce(10e6, "auto", "allreduce"))
+    assert t == pytest.approx(ring_allreduce_time(10e6, 2, faster.alpha_s, faster.bytes_per_s), rel=1e-9)
+    assert t == pytest.approx(cost.allreduce_time(10e6), rel=1e-9)
+
+
+@pytest.mark.parametrize("trainers", [2, 3, 7, 8])
+def test_tree_allreduce_matches_closed_form(trainers):
+    cost = CostModel(load_cluster("a100-2x8-eth100", num_nodes=1, trainers_per_node=trainers))
+    link = cost.cluster.node.intra_link
+    t, _ = elapsed(cost, lambda c: c.allreduce(8e6, "tree", "allreduce"))
+    assert t == pytest.approx(tree_allreduce_time(8e6, trainers, link.latency_s, link.bytes_per_s), rel=1e-9)
+    assert t == pytest.approx(cost.allreduce_time(8e6, "tree"), rel=1e-9)
+
+
+@pytest.mark.parametrize("nodes", [2, 4])
+def test_hierarchical_allreduce_matches_closed_form(nodes):
+    cost = CostModel(load_cluster("a100-2x8-eth100", num_nodes=nodes))
+    node, net = cost.cluster.node, cost.cluster.network
+    t, _ = elapsed(cost, lambda c: c.allreduce(100e6, "auto", "allreduce"))
+    expected = hierarchical_allreduce_time(100e6, node.trainers, nodes, node.intra_link.latency_s,
+                                           node.intra_link.bytes_per_s, net.latency_s, net.bytes_per_s)
+    assert t == pytest.approx(expected, rel=1e-9)
+    assert t == pytest.approx(cost.allreduce_time(100e6), rel=1e-9)
+
+
+def test_allgather_matches_closed_form():
+    cost = CostModel(load_cluster("a100-2x8-eth100", num_nodes=1))
+    link = cost.cluster.node.intra_link
+    t, _ = elapsed(cost, lambda c: c.allgather(32e6, "x"))
+    assert t == pytest.approx(allgather_time(32e6, 8, link.latency_s, link.bytes_per_s), rel=1e-9)
+
+
+def test_alltoall_two_ranks_is_latency_plus_larger_direction():
+    cost = CostModel(load_cluster("localhost-cpu"))
+    link = cost.cluster.node.intra_link
+    m = np.array([[0.0, 3e6], [1e6, 0.0]])
+    t, net = elapsed(cost, lambda c: c.alltoall(m, "fetch"))
+    assert t == pytest.approx(link.latency_s + 3e6 / link.bytes_per_s, rel=1e-9)
+    assert t == pytest.approx(alltoall_time(m, link.latency_s, link.bytes_per_s), rel=1e-9)
+    assert sum(net.bytes) == pytest.approx(2 * 4e6)  # each byte crosses a sender's up and a receiver's down port
+
+
+def test_uniform_alltoall_matches_pairwise_closed_form():
+    cost = CostModel(load_cluster("a100-2x8-eth100", num_nodes=1))
+    link = cost.cluster.node.intra_link
+    m = np.full((8, 8), 2e6)
+    t, _ = elapsed(cost, lambda c: c.alltoall(m, "fetch"))
+    assert t == pytest.approx(alltoall_time(m, link.latency_s, link.bytes_per_s), rel=1e-9)
+
+
+def test_cross_node_alltoall_runs_over_the_nics_with_node_totals():
+    cost = CostModel(load_cluster("a100-2x8-eth100", num_nodes=2))
+    net_link = cost.cluster.network
+    m = np.zeros((16, 16))
+    m[0, 8] = m[1, 9] = 5e6  # node 0 -> node 1: 10 MB through node 0's NIC
+    t, net = elapsed(cost, lambda c: c.alltoall(m, "fetch"))
+    intra = 7 * cost.cluster.node.intra_link.latency_s  # the (empty) rounds inside each node run meanwhile
+    assert t == pytest.approx(max(intra, net_link.latency_s + 10e6 / net_link.bytes_per_s), rel=1e-9)
+    nic_up = cost.topology.names.index("node0/nic.up")
+    assert net.bytes[nic_up] == pytest.approx(10e6)

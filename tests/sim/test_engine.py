@@ -1,0 +1,152 @@
+"""The simulator: reduction to the closed forms, pipelining, buckets, and track invariants."""
+
+from collections import defaultdict
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from gnnsim.cost.model import CostModel
+from gnnsim.hardware.profiles import Collective, load_cluster
+from gnnsim.sim.engine import simulate_workload
+
+from .conftest import synthetic_workload
+
+
+def reference_ends(workload, cost):
+    """Iteration end times of a plain loop, worked out from the closed forms alone:
+    sample, then the exchange once every rank is there, compute, the all-reduce once every
+    rank is there, the optimizer."""
+    t = np.zeros(workload.num_ranks)
+    ends = []
+    for chains in workload.tasks:
+        by = [{task.stage: task for task in chain} for chain in chains]
+        a = t + np.array([cost.sample_time(c["sample"]) for c in by])
+        b = a.max() + np.array(cost.fetch_times([c["fetch"] for c in by]))
+        if "h2d" in by[0]:
+            b = b + np.array([cost.h2d_time(c["h2d"]) for c in by])
+        c_ = b + np.array([cost.compute_time(c["forward"]) + cost.compute_time(c["backward"]) for c in by])
+        d = c_.max() + cost.allreduce_time(by[0]["allreduce"].bytes)
+        t = d + np.array([cost.compute_time(c["optimizer"]) for c in by])
+        ends.append(t.max())
+    return ends
+
+
+@pytest.mark.parametrize("calibrated", [False, True])
+def test_localhost_reduces_to_the_closed_forms(calibrated):
+    cluster = load_cluster("localhost-cpu")
+    if calibrated:  # a collective library faster than the point-to-point link, as calibration can find
+        coll = Collective(alpha_s=126e-6, bytes_per_s=cluster.node.intra_link.bytes_per_s * 1.1)
+        cluster = replace(cluster, node=replace(cluster.node, collective=coll))
+    cost = CostModel(cluster)
+    w = synthetic_workload(cluster, 6, seed=3)
+    tl = simulate_workload(w, cost)
+    assert tl.iteration_end_s == pytest.approx(reference_ends(w, cost), rel=1e-9)
+
+
+def test_one_gpu_per_pcie_switch_reduces_to_the_closed_forms():
+    # a single node of GPUs with their own PCIe links and no other traffic during h2d
+    cluster = load_cluster("a100-2x8-eth100", num_nodes=1, trainers_per_node=1)
+    cost = CostModel(cluster)
+    w = synthetic_workload(cluster, 4, seed=5)
+    assert simulate_workload(w, cost).iteration_end_s == pytest.approx(reference_ends(w, cost), rel=1e-9)
+
+
+def one_rank_loop(repeat: int, scale: float):
+    cluster = load_cluster("localhost-cpu", trainers_per_node=1)
+    cost = CostModel(cluster)
+    w = synthetic_workload(cluster, 1, seed=1, scale=scale)
+    w.tasks = w.tasks * repeat
+    w.iterations = w.iterations_per_epoch = repeat
+    chain = {t.stage: t for t in w.tasks[0][0]}
+    loader = cost.sample_time(chain["sample"]) + cost.fetch_times([chain["fetch"]])[0]
+    trainer = sum(cost.compute_time(chain[s]) for s in ("forward", "backward", "optimizer"))
+    return w, cost, loader, trainer
+
+
+@pytest.mark.parametrize("scale", [0.2, 3.0])
+def test_pipelined_loop_steady_state_is_its_slowest_stage(scale):
+    w, cost, loader, trainer = one_rank_loop(8, scale)
+    plain = np.diff(simulate_workload(w, cost, prefetch_depth=0).iteration_end_s)
+    assert plain == pytest.approx([loader + trainer] * 7, rel=1e-9)
+    piped = np.diff(simulate_workload(w, cost, prefetch_depth=2).iteration_end_s)
+    assert piped[2:] == pytest.approx([max(loader, trainer)] * 5, rel=1e-9)
+
+
+def test_prefetch_hides_loading_in_exposed_time():
+    from gnnsim.analysis.breakdown import analyze
+
+    w, cost, loader, trainer = one_rank_loop(8, 0.2)
+    a = analyze(simulate_workload(w, cost, prefetch_depth=1), 1, 8)
+    assert a.breakdown["sample"]["exposed_s"] < 0.5 * a.breakdown["sample"]["busy_s"]
+    assert a.breakdown["forward"]["exposed_s"] == pytest.approx(a.breakdown["forward"]["busy_s"])
+
+
+def test_ddp_buckets_overlap_backward_and_conserve_gradient_bytes():
+    cluster = load_cluster("a100-2x8-eth100", num_nodes=2, trainers_per_node=2)
+    cost = CostModel(cluster)
+    w = synthetic_workload(cluster, 2, seed=2)
+    grad_bytes = w.param_count * 4
+    # buckets fill layer by layer (output layer first): a bucket smaller than the output layer's
+    # gradients closes after each layer
+    tl = simulate_workload(w, cost, bucket_bytes=4000)
+    per = defaultdict(list)
+    for s in tl.spans:
+        if s.stage == "allreduce":
+            per[(s.rank, s.iteration)].append(s)
+    assert len(per) == 4 * 2
+    for spans in per.values():
+        assert len(spans) > 1
+        assert sum(s.bytes for s in spans) == pytest.approx(grad_bytes)
+    # the first bucket of rank 0 starts before its backward ends
+    back_end = max(s.end_s for s in tl.spans if s.stage == "backward" and s.rank == 0 and s.iteration == 0)
+    assert min(s.start_s for s in per[(0, 0)]) < back_end
+
+
+def test_same_workload_same_timeline():
+    cluster = load_cluster("a100-2x8-eth100", num_nodes=2, trainers_per_node=4)
+    w = synthetic_workload(cluster, 3, seed=9)
+    a = simulate_workload(w, CostModel(cluster), prefetch_depth=1, record_links=True)
+    b = simulate_workload(w, CostModel(cluster), prefetch_depth=1, record_links=True)
+    assert a.spans == b.spans and a.link_spans == b.link_spans
+
+
+def test_shared_pcie_switch_slows_concurrent_copies():
+    # 2 GPUs per PCIe switch: two h2d copies at once share the switch uplink
+    cluster = load_cluster("a100-2x8-eth100", num_nodes=1, trainers_per_node=2)
+    cost = CostModel(cluster)
+    assert cost.topology.gpus_per_pcie_switch == 2
+    w = synthetic_workload(cluster, 1, seed=4)
+    h2d = [s for s in simulate_workload(w, cost).spans if s.stage == "h2d"]
+    alone = [cost.h2d_time(next(t for t in w.tasks[0][s.rank] if t.stage == "h2d")) for s in h2d]
+    assert max(s.duration_s for s in h2d) > 1.5 * min(alone)
+
+
+CLUSTERS = [("localhost-cpu", None, None), ("a100-2x8-eth100", 1, 4), ("a100-2x8-eth100", 2, 2),
+            ("a100-2x8-eth100", 3, 2)]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.sampled_from(CLUSTERS), st.integers(0, 2), st.sampled_from([1e4, 1e5, 3e7]), st.integers(1, 3),
+       st.integers(0, 1000))
+def test_spans_on_one_track_never_overlap(spec, depth, bucket, iterations, seed):
+    name, nodes, per_node = spec
+    cluster = load_cluster(name, num_nodes=nodes, trainers_per_node=per_node)
+    w = synthetic_workload(cluster, iterations, seed=seed)
+    tl = simulate_workload(w, CostModel(cluster), prefetch_depth=depth, bucket_bytes=bucket, record_links=True)
+    tracks = defaultdict(list)
+    for s in tl.spans + tl.link_spans:
+        assert s.end_s >= s.start_s
+        tracks[s.resource].append((s.start_s, s.end_s))
+    for spans in tracks.values():
+        spans.sort()
+        for (_, e1), (s2, _) in zip(spans, spans[1:]):
+            assert e1 <= s2 + 1e-12
+    # every rank finishes every stage of every iteration
+    assert len([s for s in tl.spans if s.stage == "optimizer"]) == cluster.num_trainers * iterations
+    # bytes conservation on the links: what the trace shows equals what the channels counted
+    for name_, ch in tl.channels.items():
+        shown = sum(s.bytes for s in tl.link_spans if s.resource == name_)
+        assert shown == pytest.approx(ch["bytes"], rel=1e-6, abs=1.0)
