@@ -73,6 +73,8 @@ def sage_forward(blocks: list[tuple[int, int, int]], dims: list[tuple[int, int]]
     kernels = []
     last = len(dims) - 1
     for layer, ((num_src, num_dst, num_edges), (i, o)) in enumerate(zip(blocks, dims)):
+        # in-degree of every destination (bincount over the edges) for the mean
+        kernels.append(elementwise(num_edges, reads=1, writes=0, name=f"L{layer}.degree"))
         kernels.append(aggregate(num_edges, num_dst, i, dtype_bytes, f"L{layer}.aggregate"))
         kernels.append(elementwise(num_dst * i, name=f"L{layer}.mean"))
         kernels.append(gemm(num_dst, i, o, dtype_bytes, f"L{layer}.lin_neigh"))
