@@ -163,6 +163,23 @@ class Topology:
             return self.rank_route(int(src[4:]), int(dst[4:]))
         return self.io_route(vertex(src), vertex(dst))
 
+    def peer_port(self, rank: int) -> tuple[int, int]:
+        """(up, down) channels of ``rank``'s port into the node's peer fabric."""
+        return self._peer_port[rank]
+
+    def leaf_of(self, node: int) -> int:
+        """The leaf switch of ``node`` (0 with a single switch)."""
+        return node // self.fat_tree.nodes_per_leaf if self.fat_tree else 0
+
+    def node_halves(self, node: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        """Channels from ``node``'s host up to its leaf, up to the spine, and down from
+        its leaf and from the spine: (up_near, up_far, down_near, down_far)."""
+        host = self.host_vertex(node)
+        path = self._path_up(host)  # [(host, nic up, nic down), (leaf, leaf up, leaf down)?]
+        ups = tuple(u for _, u, _ in path)
+        downs = tuple(d for _, _, d in path)[::-1]
+        return ups[:1], ups, downs[-1:], downs
+
     def capacity_of(self, route: Route) -> float:
         """The slowest channel's bandwidth in bytes/s (inf for an empty route)."""
         return min((self.channels[c].capacity for c in route.channels), default=float("inf"))
