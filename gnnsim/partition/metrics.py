@@ -131,12 +131,10 @@ def partition_metrics(graph: Graph, assignment: np.ndarray, num_parts: int, *, t
     train = np.bincount(assignment[graph.train_ids], minlength=num_parts)
     halo1, halo2, volume = halo_and_volume(graph, assignment, num_parts)
     if vertex_cut is not None:
-        from gnnsim.partition.registry import node_replicas
+        from gnnsim.partition.registry import replication_factor
 
         edges = 2 * np.bincount(vertex_cut.edge_parts, minlength=num_parts)
-        replicas = node_replicas(graph.num_nodes, vertex_cut, num_parts)
-        isolated = int((np.diff(replicas.indptr) == 0).sum())
-        replication = (replicas.nnz + isolated) / max(graph.num_nodes, 1)
+        replication = replication_factor(graph.num_nodes, vertex_cut, num_parts)
     else:
         edges = np.bincount(assignment, weights=np.diff(csr.indptr), minlength=num_parts).astype(np.int64)
         replication = 1.0 + float(halo1.sum()) / max(graph.num_nodes, 1)

@@ -56,6 +56,9 @@ class VertexCut:
     edge_parts: np.ndarray  # int32
 
 
+DENSE_REPLICA_LIMIT = 50_000_000  # n * k cells above which replica counts stay sparse (memory)
+
+
 def node_replicas(num_nodes: int, cut: VertexCut, num_parts: int) -> sp.csr_matrix:
     """``(num_nodes, num_parts)`` counts: how many of node v's edges part p holds."""
     nodes = np.concatenate([cut.src, cut.dst])
@@ -65,6 +68,24 @@ def node_replicas(num_nodes: int, cut: VertexCut, num_parts: int) -> sp.csr_matr
     return counts
 
 
+def replica_count_table(num_nodes: int, cut: VertexCut, num_parts: int) -> np.ndarray | None:
+    """Dense ``(n, k)`` edge counts by one bincount, or None when ``n * k`` is too large."""
+    if num_nodes * num_parts > DENSE_REPLICA_LIMIT:
+        return None
+    keys = np.concatenate([cut.src, cut.dst]) * num_parts + np.concatenate([cut.edge_parts, cut.edge_parts])
+    return np.bincount(keys, minlength=num_nodes * num_parts).reshape(num_nodes, num_parts)
+
+
+def replication_factor(num_nodes: int, cut: VertexCut, num_parts: int) -> float:
+    """Mean copies per node: parts holding at least one of its edges (an isolated node counts once)."""
+    table = replica_count_table(num_nodes, cut, num_parts)
+    if table is not None:
+        copies = np.count_nonzero(table, axis=1)
+    else:
+        copies = np.diff(node_replicas(num_nodes, cut, num_parts).indptr)
+    return float(np.maximum(copies, 1).sum() / max(num_nodes, 1))
+
+
 def owners_from_edges(num_nodes: int, cut: VertexCut, num_parts: int) -> np.ndarray:
     """Each node's owner: the part holding most of its edges (ties: lowest id); isolated nodes round-robin.
 
@@ -72,9 +93,14 @@ def owners_from_edges(num_nodes: int, cut: VertexCut, num_parts: int) -> np.ndar
     >>> owners_from_edges(4, cut, 2).tolist()
     [1, 0, 0, 0]
     """
-    counts = node_replicas(num_nodes, cut, num_parts)
-    owner = np.asarray(counts.argmax(axis=1)).ravel().astype(np.int32)
-    isolated = np.flatnonzero(np.diff(counts.indptr) == 0)
+    table = replica_count_table(num_nodes, cut, num_parts)
+    if table is not None:
+        owner = table.argmax(axis=1).astype(np.int32)  # argmax returns the first (lowest) part on ties
+        isolated = np.flatnonzero(table.sum(axis=1) == 0)
+    else:
+        counts = node_replicas(num_nodes, cut, num_parts)
+        owner = np.asarray(counts.argmax(axis=1)).ravel().astype(np.int32)
+        isolated = np.flatnonzero(np.diff(counts.indptr) == 0)
     owner[isolated] = (np.arange(isolated.size) % num_parts).astype(np.int32)
     return owner
 

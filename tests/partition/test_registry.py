@@ -129,3 +129,15 @@ def test_registry_holds_plain_functions():
     for name, fn in PARTITIONERS.items():
         a = fn(g, 2, seed=0)
         assert a.shape == (100,), name
+
+
+def test_sparse_replica_path_matches_dense(monkeypatch):
+    import gnnsim.partition.registry as registry
+    from gnnsim.graph import chung_lu
+
+    g = chung_lu(400, 6.0, seed=0)
+    p = partition_graph(g, "hdrf", 5)
+    dense = (owners_from_edges(g.num_nodes, p.vertex_cut, 5), registry.replication_factor(g.num_nodes, p.vertex_cut, 5))
+    monkeypatch.setattr(registry, "DENSE_REPLICA_LIMIT", 0)
+    sparse = (owners_from_edges(g.num_nodes, p.vertex_cut, 5), registry.replication_factor(g.num_nodes, p.vertex_cut, 5))
+    assert (dense[0] == sparse[0]).all() and dense[1] == sparse[1]
