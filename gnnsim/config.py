@@ -58,13 +58,58 @@ class PartitionConfig(_Section):
 
 
 class ModelConfig(_Section):
-    name: Literal["graphsage"] = "graphsage"
+    name: Literal["graphsage", "gcn", "gat", "gin"] = Field(
+        "graphsage", description="graphsage (mean) | gcn | gat (multi-head, edge softmax) | gin (MLP update); "
+                                 "gnnsim/workload/models.py lists their kernels")
     hidden_dim: int = Field(128, gt=0)
     dtype: Literal["float32"] = "float32"
+    heads: int = Field(4, gt=0, description="GAT attention heads (hidden layers split hidden_dim over them)")
+
+    @model_validator(mode="after")
+    def _heads_divide_hidden(self) -> "ModelConfig":
+        if self.name == "gat" and self.hidden_dim % self.heads:
+            raise ValueError(f"model.hidden_dim ({self.hidden_dim}) must be a multiple of model.heads ({self.heads}) "
+                             "for gat: each hidden layer concatenates heads of width hidden_dim / heads")
+        return self
+
+
+class CacheConfig(_Section):
+    """A per-trainer feature cache in device memory: cached rows need no fetch and no copy."""
+
+    policy: Literal["none", "degree", "presample"] = Field(
+        "none", description="none | degree (static, highest in-degree first, PaGraph) | presample (hottest nodes "
+                            "of a few pre-sampled batches, GNNLab)")
+    budget_bytes: int | None = Field(None, ge=0, description="cache size in bytes of feature rows")
+    budget_fraction: float | None = Field(None, ge=0, le=1, description="cache size as a fraction of all feature rows")
+    presample_batches: int = Field(8, gt=0, description="batches pre-sampled per trainer to rank hotness (presample)")
+
+    @model_validator(mode="after")
+    def _one_budget(self) -> "CacheConfig":
+        if self.budget_bytes is not None and self.budget_fraction is not None:
+            raise ValueError("training.cache: give budget_bytes or budget_fraction, not both")
+        if self.policy != "none" and self.budget_bytes is None and self.budget_fraction is None:
+            raise ValueError(f"training.cache.policy is {self.policy!r}: set budget_bytes or budget_fraction")
+        return self
 
 
 class TrainingConfig(_Section):
-    mode: Literal["minibatch"] = "minibatch"
+    mode: Literal["minibatch", "single-node-multigpu", "full-batch"] = Field(
+        "minibatch", description="minibatch (distributed, DistDGL-like: each trainer owns a partition) | "
+                                 "single-node-multigpu (all features in host memory, copied over PCIe) | "
+                                 "full-batch (each trainer computes its whole partition; halo exchange per layer)")
+    sampler: Literal["neighbor", "full", "cluster-gcn"] = Field(
+        "neighbor", description="neighbor (fan-outs) | full (every neighbour, fan-outs give only the depth) | "
+                                "cluster-gcn (batches of graph clusters, induced subgraph)")
+    replace: bool = Field(False, description="neighbour sampling with replacement (fan-out draws per node)")
+    sampler_workers: int = Field(1, gt=0, description="CPU sampler workers per trainer")
+    graph_store: Literal["replicated", "partitioned"] = Field(
+        "replicated", description="replicated (every trainer holds the whole graph structure, as gnnsim realrun "
+                                  "does) | partitioned (DistDGL: a neighbour owned by another part costs a remote "
+                                  "sampling request to its owner)")
+    cache: CacheConfig = Field(default_factory=CacheConfig)
+    num_clusters: int | None = Field(None, gt=0, description="cluster-gcn: clusters of the whole graph "
+                                                             "(default: about batch_size / clusters_per_batch nodes each)")
+    clusters_per_batch: int = Field(1, gt=0, description="cluster-gcn: clusters joined into one batch")
     batch_size: int = Field(1024, gt=0, description="seeds per trainer per iteration")
     fanouts: list[int] = Field(
         default_factory=lambda: [10, 5],

@@ -10,11 +10,21 @@ The returned blocks are ordered input layer first, the order a model consumes th
 
 Sampling without replacement uses Floyd's algorithm vectorized across all nodes of a
 hop at once: the only Python loop runs over the fan-out positions, never over nodes or
-edges.
+edges. With replacement (``replace=True``, DGL's ``replace=True``) every node with at
+least one neighbour gets exactly ``fanout`` independent uniform draws, so an edge can
+appear twice in a block. A fan-out of ``None`` takes every neighbour (full-neighbourhood
+"sampling"); :func:`full_minibatch` does that for all hops.
+
+Relabelling sampled neighbours into block-local ids uses a reusable global-id ->
+local-id integer array (one per graph size and thread) instead of a sort-based
+``np.unique``: the work is linear in the sampled edges. The local order is the same as
+before (destinations first, then new sources in order of first appearance), so the
+batches are bit-identical to the sort-based version.
 """
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,19 +52,37 @@ class Block:
 class MiniBatch:
     seeds: np.ndarray
     blocks: list[Block]  # input layer first
+    # cluster-gcn: every layer uses the same induced subgraph, built once
+    shared_blocks: bool = False
 
     @property
     def input_nodes(self) -> np.ndarray:
         return self.blocks[0].src_nodes
 
     @property
+    def output_nodes(self) -> np.ndarray:
+        """Rows the model outputs: the destinations of the last block (the seeds, unless
+        cluster-gcn, where every node of the batch is an output and only seeds are scored)."""
+        last = self.blocks[-1]
+        return last.src_nodes[:last.num_dst]
+
+    @property
     def num_sampled_edges(self) -> int:
+        if self.shared_blocks:
+            return self.blocks[0].num_edges
         return sum(b.num_edges for b in self.blocks)
 
     @property
     def num_sampled_nodes(self) -> int:
         """Nodes whose neighbours were sampled (the destination side of every block)."""
+        if self.shared_blocks:
+            return self.blocks[0].num_dst
         return sum(b.num_dst for b in self.blocks)
+
+    @property
+    def nodes_per_hop(self) -> list[int]:
+        """Unique nodes reached after each hop, hop-from-seed first: ``[seeds, hop 1, hop 2, ...]``."""
+        return [int(self.blocks[-1].num_dst)] + [b.num_src for b in self.blocks[::-1]]
 
 
 def segment_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -71,14 +99,48 @@ def segment_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.repeat(np.asarray(starts, dtype=np.int64) - offsets, lengths) + np.arange(total, dtype=np.int64)
 
 
-def sample_neighbors(indptr: np.ndarray, indices: np.ndarray, nodes: np.ndarray, fanout: int,
-                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def all_neighbors(indptr: np.ndarray, indices: np.ndarray, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every neighbour of each node, as ``(owner, neighbor)`` like :func:`sample_neighbors`.
+
+    >>> indptr, indices = np.array([0, 2, 3, 3]), np.array([1, 2, 0])
+    >>> [a.tolist() for a in all_neighbors(indptr, indices, np.array([1, 0]))]
+    [[0, 1, 1], [0, 1, 2]]
+    """
+    nodes = np.asarray(nodes, dtype=np.int64)
+    start = indptr[nodes].astype(np.int64)
+    deg = indptr[nodes + 1].astype(np.int64) - start
+    owner = np.repeat(np.arange(nodes.size, dtype=np.int64), deg)
+    return owner, indices[segment_arange(start, deg)].astype(np.int64)
+
+
+def sample_with_replacement(indptr: np.ndarray, indices: np.ndarray, nodes: np.ndarray, fanout: int,
+                            rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``fanout`` independent uniform draws of a neighbour for every node that has one.
+
+    Nodes without neighbours get none; a neighbour may be drawn more than once.
+    """
+    nodes = np.asarray(nodes, dtype=np.int64)
+    start = indptr[nodes].astype(np.int64)
+    deg = indptr[nodes + 1].astype(np.int64) - start
+    pos = np.flatnonzero(deg > 0)
+    offsets = (rng.random((pos.size, fanout)) * deg[pos, None]).astype(np.int64)
+    owner = np.repeat(pos, fanout)
+    return owner, indices[(offsets + start[pos, None]).ravel()].astype(np.int64)
+
+
+def sample_neighbors(indptr: np.ndarray, indices: np.ndarray, nodes: np.ndarray, fanout: int | None,
+                     rng: np.random.Generator, replace: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Sample up to ``fanout`` distinct neighbours of each node, uniformly without replacement.
 
     Returns ``(owner, neighbor)``: for each sampled edge, the position of its node in
     ``nodes`` and the global id of the neighbour. Nodes with at most ``fanout``
-    neighbours keep all of them.
+    neighbours keep all of them. ``replace=True`` draws with replacement instead
+    (:func:`sample_with_replacement`); ``fanout=None`` takes every neighbour.
     """
+    if fanout is None:
+        return all_neighbors(indptr, indices, nodes)
+    if replace:
+        return sample_with_replacement(indptr, indices, nodes, fanout, rng)
     nodes = np.asarray(nodes, dtype=np.int64)
     start = indptr[nodes].astype(np.int64)
     deg = indptr[nodes + 1].astype(np.int64) - start
@@ -105,8 +167,62 @@ def sample_neighbors(indptr: np.ndarray, indices: np.ndarray, nodes: np.ndarray,
     return owner, indices[edge].astype(np.int64)
 
 
+class _Scratch(threading.local):
+    """Per-thread reusable arrays indexed by global node id (all -1 between uses)."""
+
+    def __init__(self) -> None:
+        self.local = np.zeros(0, dtype=np.int64)
+        self.stamp = np.zeros(0, dtype=np.int64)
+
+    def arrays(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+        if self.local.size < size:
+            self.local = np.full(size, -1, dtype=np.int64)
+            self.stamp = np.zeros(size, dtype=np.int64)
+        return self.local, self.stamp
+
+
+_SCRATCH = _Scratch()
+
+
 def to_block(dst_nodes: np.ndarray, owner: np.ndarray, neighbor: np.ndarray) -> Block:
-    """Relabel sampled edges into a block whose sources start with the destinations."""
+    """Relabel sampled edges into a block whose sources start with the destinations.
+
+    ``dst_nodes`` must be distinct. Sources are the destinations, then every other
+    neighbour in order of first appearance.
+
+    >>> b = to_block(np.array([7, 3]), np.array([0, 0, 1, 1]), np.array([3, 9, 5, 9]))
+    >>> b.src_nodes.tolist(), b.edge_src.tolist()
+    ([7, 3, 9, 5], [1, 2, 3, 2])
+    """
+    dst_nodes = np.asarray(dst_nodes, dtype=np.int64)
+    neighbor = np.asarray(neighbor, dtype=np.int64)
+    size = int(max(dst_nodes.max(initial=-1), neighbor.max(initial=-1))) + 1
+    local, stamp = _SCRATCH.arrays(size)
+    nd = dst_nodes.size
+    local[dst_nodes] = np.arange(nd, dtype=np.int64)
+    fresh = np.zeros(0, dtype=np.int64)
+    try:
+        new = neighbor[local[neighbor] < 0]
+        positions = np.arange(new.size, dtype=np.int64)
+        # Write positions back to front: for a repeated id the first position is written
+        # last and stays (numpy assigns repeated indices in order). Checked below, with the
+        # sort-based relabel as the fallback should that order ever not hold.
+        stamp[new[::-1]] = positions[::-1]
+        won = stamp[new]
+        if not (won <= positions).all():
+            return _to_block_sorted(dst_nodes, owner, neighbor)
+        fresh = new[won == positions]
+        local[fresh] = nd + np.arange(fresh.size, dtype=np.int64)
+        edge_src = local[neighbor]
+    finally:
+        local[dst_nodes] = -1
+        local[fresh] = -1
+    src_nodes = np.concatenate([dst_nodes, fresh])
+    return Block(src_nodes, int(nd), edge_src, np.asarray(owner, dtype=np.int64))
+
+
+def _to_block_sorted(dst_nodes: np.ndarray, owner: np.ndarray, neighbor: np.ndarray) -> Block:
+    """The sort-based relabel (``np.unique``); the reference :func:`to_block` must match."""
     combined = np.concatenate([dst_nodes, neighbor])
     uniq, first = np.unique(combined, return_index=True)
     order = np.argsort(first, kind="stable")
@@ -117,14 +233,18 @@ def to_block(dst_nodes: np.ndarray, owner: np.ndarray, neighbor: np.ndarray) -> 
     return Block(src_nodes, int(dst_nodes.size), edge_src, owner.astype(np.int64))
 
 
-def sample_minibatch(indptr: np.ndarray, indices: np.ndarray, seeds: np.ndarray, fanouts: list[int],
-                     rng: np.random.Generator) -> MiniBatch:
-    """Sample one mini-batch: ``len(fanouts)`` hops out from ``seeds`` (hop-from-seed first)."""
+def sample_minibatch(indptr: np.ndarray, indices: np.ndarray, seeds: np.ndarray, fanouts: list[int | None],
+                     rng: np.random.Generator, replace: bool = False) -> MiniBatch:
+    """Sample one mini-batch: ``len(fanouts)`` hops out from ``seeds`` (hop-from-seed first).
+
+    A fan-out of ``None`` takes every neighbour of that hop; ``replace`` samples with
+    replacement.
+    """
     seeds = np.unique(np.asarray(seeds, dtype=np.int64))
     frontier = seeds
     blocks = []
     for fanout in fanouts:
-        owner, neighbor = sample_neighbors(indptr, indices, frontier, fanout, rng)
+        owner, neighbor = sample_neighbors(indptr, indices, frontier, fanout, rng, replace)
         block = to_block(frontier, owner, neighbor)
         blocks.append(block)
         frontier = block.src_nodes
@@ -140,3 +260,34 @@ def seed_batches(train_ids: np.ndarray, batch_size: int, num_batches: int, rng: 
     passes = -(-needed // train_ids.size)
     order = np.concatenate([rng.permutation(train_ids) for _ in range(passes)])
     return [order[i * batch_size:(i + 1) * batch_size] for i in range(num_batches)]
+
+
+def full_minibatch(indptr: np.ndarray, indices: np.ndarray, seeds: np.ndarray, num_layers: int) -> MiniBatch:
+    """A mini-batch with every neighbour at every hop (no sampling, no randomness)."""
+    return sample_minibatch(indptr, indices, seeds, [None] * num_layers, np.random.default_rng(0))
+
+
+def induced_minibatch(indptr: np.ndarray, indices: np.ndarray, nodes: np.ndarray, seeds: np.ndarray,
+                      num_layers: int) -> MiniBatch:
+    """Cluster-GCN: the subgraph induced by ``nodes``, the same block for every layer.
+
+    Every node of the batch is a destination (``src_nodes == nodes`` in the given
+    order); ``seeds`` (a subset of ``nodes``) are the rows the loss is taken on.
+    Edges leave the batch nowhere: a neighbour outside ``nodes`` is dropped.
+
+    >>> indptr, indices = np.array([0, 1, 3, 4]), np.array([1, 0, 2, 1])  # path 0-1-2
+    >>> mb = induced_minibatch(indptr, indices, np.array([0, 1]), np.array([0]), 2)
+    >>> mb.blocks[0].edge_src.tolist(), mb.blocks[0].edge_dst.tolist(), mb.num_sampled_edges
+    ([1, 0], [0, 1], 2)
+    """
+    nodes = np.asarray(nodes, dtype=np.int64)
+    owner, neighbor = all_neighbors(indptr, indices, nodes)
+    local, _ = _SCRATCH.arrays(int(indptr.size - 1))
+    local[nodes] = np.arange(nodes.size, dtype=np.int64)
+    try:
+        src = local[neighbor]
+    finally:
+        local[nodes] = -1
+    keep = src >= 0
+    block = Block(nodes, int(nodes.size), src[keep], owner[keep])
+    return MiniBatch(np.asarray(seeds, dtype=np.int64), [block] * num_layers, shared_blocks=True)

@@ -1,0 +1,300 @@
+"""The GNN models gnnsim knows, as kernels with FLOPs and bytes, behind one registry.
+
+Every model is a stack of layers; layer ``l`` maps width ``i`` to width ``o``
+(:func:`gnnsim.workload.model.layer_dims`) on a bipartite block of ``num_src`` source
+rows, the first ``num_dst`` of which are the destinations, and ``num_edges`` edges.
+A :class:`ModelKernels` entry gives, for a list of such blocks, the forward kernels,
+the loss-and-backward kernels, the parameter count (gradient bytes = count x dtype
+bytes) and the number of parameter tensors (one optimizer kernel each).
+
+Kernel classes are the ones devices are calibrated for: ``gemm``, ``gemm_tn`` (a
+weight gradient ``x^T @ dy``), ``aggregate`` (gather rows along edges and add them
+into their destinations), ``gather``, ``elementwise`` and ``optimizer``. Kernel names
+start with ``L{layer}.`` so the simulator can tell which layer's gradients are ready.
+
+- ``graphsage``: PyG ``SAGEConv`` with the mean aggregator; the registry calls the
+  existing :func:`~gnnsim.workload.model.sage_forward` / ``sage_backward`` unchanged.
+- ``gcn``: ``D_dst^-1/2 A D_src^-1/2 h W + b`` (DGL ``GraphConv(norm="both")``). Like
+  DGL, it multiplies by ``W`` first when that makes the aggregated rows narrower
+  (``i > o``), else it aggregates first.
+- ``gin``: ``MLP((1 + eps) h_dst + sum h_src)`` with a two-layer MLP
+  ``Linear(i, o) -> ReLU -> Linear(o, o)`` and a fixed ``eps = 0``.
+- ``gat``: ``heads`` attention heads. Hidden layers concatenate ``heads`` heads of width
+  ``o / heads``; the output layer averages ``heads`` heads of width ``o``. The edge
+  softmax has no kernel class of its own, so it is written as what it runs: the
+  per-destination maximum and sum are ``aggregate`` kernels of width ``heads`` (a
+  scatter-max reads and writes like a scatter-add), the shift-exp and the division are
+  ``elementwise`` kernels over ``num_edges x heads``. Messages are an ``aggregate`` of
+  width ``heads x d`` plus an ``elementwise`` weighting by the attention.
+
+The forward and backward kernel lists follow what the torch modules in
+:mod:`gnnsim.realrun.models` run; input features need no gradient, so layer 0 skips
+the input-gradient kernels.
+
+>>> spec = get_model("gin")
+>>> spec.param_count([(8, 4), (4, 2)])  # (8*4+4 + 4*4+4) + (4*2+2 + 2*2+2)
+72
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gnnsim.errors import ScenarioError, did_you_mean
+from gnnsim.workload import model as m
+from gnnsim.workload.model import Kernel, aggregate, elementwise, gather, gemm
+
+BlockShape = tuple[int, int, int]  # (num_src, num_dst, num_edges)
+Dims = list[tuple[int, int]]
+
+
+@dataclass(frozen=True)
+class ModelKernels:
+    """What one model costs; ``heads`` matters for GAT only."""
+
+    name: str
+    forward: Callable[[list[BlockShape], Dims, int, int], list[Kernel]]
+    backward: Callable[[list[BlockShape], Dims, int, int, int, int], list[Kernel]]
+    layer_params: Callable[[int, int, bool, int], int]
+    tensors_per_layer: int
+
+    def param_count(self, dims: Dims, heads: int = 1) -> int:
+        """Trainable parameters of the whole model (sum over layers)."""
+        last = len(dims) - 1
+        return sum(self.layer_params(i, o, layer == last, heads) for layer, (i, o) in enumerate(dims))
+
+    def layer_param_counts(self, dims: Dims, heads: int = 1) -> list[int]:
+        last = len(dims) - 1
+        return [self.layer_params(i, o, layer == last, heads) for layer, (i, o) in enumerate(dims)]
+
+    def param_tensors(self, num_layers: int) -> int:
+        return self.tensors_per_layer * num_layers
+
+    def forward_kernels(self, blocks: list[BlockShape], dims: Dims, dtype_bytes: int = 4, heads: int = 1) -> list[Kernel]:
+        return self.forward(blocks, dims, dtype_bytes, heads)
+
+    def backward_kernels(self, blocks: list[BlockShape], dims: Dims, num_seeds: int, num_classes: int,
+                         dtype_bytes: int = 4, heads: int = 1) -> list[Kernel]:
+        return self.backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads)
+
+
+def _loss(num_seeds: int, num_classes: int) -> Kernel:
+    # the same loss kernel as GraphSAGE's (softmax cross-entropy and its gradient)
+    return elementwise(num_seeds * num_classes, reads=2, flops_per=5.0, name="loss")
+
+
+# -- GraphSAGE: the existing formulas, unchanged -------------------------------------------
+
+def _sage_forward(blocks, dims, dtype_bytes, heads):
+    return m.sage_forward(blocks, dims, dtype_bytes)
+
+
+def _sage_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads):
+    return m.sage_backward(blocks, dims, num_seeds, num_classes, dtype_bytes)
+
+
+def _sage_params(i: int, o: int, last: bool, heads: int) -> int:
+    return 2 * i * o + o
+
+
+# -- GCN --------------------------------------------------------------------------------------
+
+def gcn_project_first(i: int, o: int) -> bool:
+    """DGL's GraphConv multiplies by W before aggregating when that narrows the rows."""
+    return i > o
+
+
+def _gcn_forward(blocks, dims, dtype_bytes, heads):
+    kernels = []
+    last = len(dims) - 1
+    for layer, ((ns, nd, ne), (i, o)) in enumerate(zip(blocks, dims)):
+        p = f"L{layer}."
+        if gcn_project_first(i, o):
+            kernels.append(gemm(ns, i, o, dtype_bytes, p + "lin"))
+            w = o
+        else:
+            w = i
+        kernels.append(elementwise(ns * w, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_src"))
+        kernels.append(aggregate(ne, nd, w, dtype_bytes, p + "aggregate"))
+        kernels.append(elementwise(nd * w, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_dst"))
+        if not gcn_project_first(i, o):
+            kernels.append(gemm(nd, i, o, dtype_bytes, p + "lin"))
+        kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "bias_add"))
+        if layer != last:
+            kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "relu"))
+    return kernels
+
+
+def _gcn_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads):
+    kernels = [_loss(num_seeds, num_classes)]
+    last = len(dims) - 1
+    for layer in range(last, -1, -1):
+        (ns, nd, ne), (i, o) = blocks[layer], dims[layer]
+        p = f"L{layer}."
+        if layer != last:
+            kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "relu_grad"))
+        kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "bias_grad"))
+        if gcn_project_first(i, o):
+            # the aggregation runs at width o, so its gradient is needed for dW even on layer 0
+            kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_dst_grad"))
+            kernels.append(elementwise(ns * o, reads=0, dtype_bytes=dtype_bytes, name=p + "grad_zero"))
+            kernels.append(aggregate(ne, ns, o, dtype_bytes, p + "aggregate_grad"))
+            kernels.append(elementwise(ns * o, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_src_grad"))
+            kernels.append(gemm(i, ns, o, dtype_bytes, p + "lin.dW", cls="gemm_tn"))
+            if layer > 0:
+                kernels.append(gemm(ns, o, i, dtype_bytes, p + "lin.dX"))
+        else:
+            kernels.append(gemm(i, nd, o, dtype_bytes, p + "lin.dW", cls="gemm_tn"))
+            if layer > 0:
+                kernels.append(gemm(nd, o, i, dtype_bytes, p + "lin.dX"))
+                kernels.append(elementwise(nd * i, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_dst_grad"))
+                kernels.append(elementwise(ns * i, reads=0, dtype_bytes=dtype_bytes, name=p + "grad_zero"))
+                kernels.append(aggregate(ne, ns, i, dtype_bytes, p + "aggregate_grad"))
+                kernels.append(elementwise(ns * i, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_src_grad"))
+    return kernels
+
+
+def _gcn_params(i: int, o: int, last: bool, heads: int) -> int:
+    return i * o + o
+
+
+# -- GIN --------------------------------------------------------------------------------------
+
+def _gin_forward(blocks, dims, dtype_bytes, heads):
+    kernels = []
+    last = len(dims) - 1
+    for layer, ((ns, nd, ne), (i, o)) in enumerate(zip(blocks, dims)):
+        p = f"L{layer}."
+        kernels.append(aggregate(ne, nd, i, dtype_bytes, p + "aggregate"))
+        kernels.append(elementwise(nd * i, reads=2, dtype_bytes=dtype_bytes, name=p + "self_add"))
+        kernels.append(gemm(nd, i, o, dtype_bytes, p + "mlp0"))
+        kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "mlp0.bias_add"))
+        kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "mlp0.relu"))
+        kernels.append(gemm(nd, o, o, dtype_bytes, p + "mlp1"))
+        kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "mlp1.bias_add"))
+        if layer != last:
+            kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "relu"))
+    return kernels
+
+
+def _gin_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads):
+    kernels = [_loss(num_seeds, num_classes)]
+    last = len(dims) - 1
+    for layer in range(last, -1, -1):
+        (ns, nd, ne), (i, o) = blocks[layer], dims[layer]
+        p = f"L{layer}."
+        if layer != last:
+            kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "relu_grad"))
+        kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "mlp1.bias_grad"))
+        kernels.append(gemm(o, nd, o, dtype_bytes, p + "mlp1.dW", cls="gemm_tn"))
+        kernels.append(gemm(nd, o, o, dtype_bytes, p + "mlp1.dX"))
+        kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "mlp0.relu_grad"))
+        kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "mlp0.bias_grad"))
+        kernels.append(gemm(i, nd, o, dtype_bytes, p + "mlp0.dW", cls="gemm_tn"))
+        if layer > 0:
+            kernels.append(gemm(nd, o, i, dtype_bytes, p + "mlp0.dX"))
+            kernels.append(elementwise(ns * i, reads=0, dtype_bytes=dtype_bytes, name=p + "grad_zero"))
+            kernels.append(aggregate(ne, ns, i, dtype_bytes, p + "aggregate_grad"))
+            kernels.append(elementwise(nd * i, reads=2, dtype_bytes=dtype_bytes, name=p + "self_grad_add"))
+    return kernels
+
+
+def _gin_params(i: int, o: int, last: bool, heads: int) -> int:
+    return i * o + o + o * o + o
+
+
+# -- GAT --------------------------------------------------------------------------------------
+
+def gat_head_dim(o: int, last: bool, heads: int) -> int:
+    """Width of one head: hidden layers split ``o`` over the heads, the output layer averages them."""
+    return o if last else o // heads
+
+
+def _gat_forward(blocks, dims, dtype_bytes, heads):
+    kernels = []
+    last = len(dims) - 1
+    h = heads
+    for layer, ((ns, nd, ne), (i, o)) in enumerate(zip(blocks, dims)):
+        p = f"L{layer}."
+        d = gat_head_dim(o, layer == last, h)
+        f = h * d
+        out = d if layer == last else f
+        kernels.append(gemm(ns, i, f, dtype_bytes, p + "fc"))
+        # per-node attention terms: (z * a).sum over each head's d columns
+        kernels.append(elementwise(ns * f, reads=2, writes=0, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_src"))
+        kernels.append(elementwise(nd * f, reads=2, writes=0, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_dst"))
+        # e = leaky_relu(el[src] + er[dst]) on every edge and head
+        kernels.append(elementwise(ne * h, reads=2, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "edge_score"))
+        # edge softmax: max per destination, exp(e - max), sum per destination, divide
+        kernels.append(aggregate(ne, nd, h, dtype_bytes, p + "softmax_max"))
+        kernels.append(elementwise(ne * h, reads=2, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "softmax_exp"))
+        kernels.append(aggregate(ne, nd, h, dtype_bytes, p + "softmax_sum"))
+        kernels.append(elementwise(ne * h, reads=2, dtype_bytes=dtype_bytes, name=p + "softmax_div"))
+        # messages: z[src] weighted by the attention, summed into the destinations
+        kernels.append(elementwise(ne * f, reads=2, dtype_bytes=dtype_bytes, name=p + "msg_weight"))
+        kernels.append(aggregate(ne, nd, f, dtype_bytes, p + "aggregate"))
+        if layer == last:
+            kernels.append(elementwise(nd * f, dtype_bytes=dtype_bytes, name=p + "head_mean"))
+        kernels.append(elementwise(nd * out, reads=2, dtype_bytes=dtype_bytes, name=p + "bias_add"))
+        if layer != last:
+            kernels.append(elementwise(nd * out, flops_per=3.0, dtype_bytes=dtype_bytes, name=p + "elu"))
+    return kernels
+
+
+def _gat_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads):
+    kernels = [_loss(num_seeds, num_classes)]
+    last = len(dims) - 1
+    h = heads
+    for layer in range(last, -1, -1):
+        (ns, nd, ne), (i, o) = blocks[layer], dims[layer]
+        p = f"L{layer}."
+        d = gat_head_dim(o, layer == last, h)
+        f = h * d
+        out = d if layer == last else f
+        if layer != last:
+            kernels.append(elementwise(nd * out, reads=2, flops_per=3.0, dtype_bytes=dtype_bytes, name=p + "elu_grad"))
+        kernels.append(elementwise(nd * out, dtype_bytes=dtype_bytes, name=p + "bias_grad"))
+        if layer == last:
+            kernels.append(elementwise(nd * f, dtype_bytes=dtype_bytes, name=p + "head_mean_grad"))
+        # the sum's gradient reaches every edge's message (a gather of the destination rows)
+        kernels.append(gather(ne, f, dtype_bytes, p + "aggregate_grad"))
+        kernels.append(elementwise(ne * f, reads=2, dtype_bytes=dtype_bytes, name=p + "msg_weight_grad"))
+        kernels.append(elementwise(ne * f, reads=2, writes=0, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_grad"))
+        kernels.append(elementwise(ns * f, reads=0, dtype_bytes=dtype_bytes, name=p + "grad_zero"))
+        kernels.append(aggregate(ne, ns, f, dtype_bytes, p + "msg_scatter"))
+        # softmax and leaky-relu gradients on the edges, scattered back to el / er
+        kernels.append(elementwise(ne * h, reads=2, dtype_bytes=dtype_bytes, name=p + "softmax_grad"))
+        kernels.append(aggregate(ne, nd, h, dtype_bytes, p + "softmax_grad_sum"))
+        kernels.append(elementwise(ne * h, reads=3, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "score_grad"))
+        kernels.append(aggregate(ne, ns, h, dtype_bytes, p + "attn_src_scatter"))
+        kernels.append(aggregate(ne, nd, h, dtype_bytes, p + "attn_dst_scatter"))
+        kernels.append(elementwise(ns * f, reads=2, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_src_grad"))
+        kernels.append(elementwise(nd * f, reads=2, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_dst_grad"))
+        kernels.append(gemm(i, ns, f, dtype_bytes, p + "fc.dW", cls="gemm_tn"))
+        if layer > 0:
+            kernels.append(gemm(ns, f, i, dtype_bytes, p + "fc.dX"))
+    return kernels
+
+
+def _gat_params(i: int, o: int, last: bool, heads: int) -> int:
+    d = gat_head_dim(o, last, heads)
+    f = heads * d
+    return i * f + 2 * f + (d if last else f)  # fc (no bias), attn_l, attn_r, bias
+
+
+MODELS: dict[str, ModelKernels] = {
+    "graphsage": ModelKernels("graphsage", _sage_forward, _sage_backward, _sage_params, 3),
+    "gcn": ModelKernels("gcn", _gcn_forward, _gcn_backward, _gcn_params, 2),
+    "gin": ModelKernels("gin", _gin_forward, _gin_backward, _gin_params, 4),
+    "gat": ModelKernels("gat", _gat_forward, _gat_backward, _gat_params, 4),
+}
+
+
+def get_model(name: str) -> ModelKernels:
+    """The registry entry for ``name`` (graphsage, gcn, gat, gin)."""
+    try:
+        return MODELS[name]
+    except KeyError:
+        raise ScenarioError(f"model.name: unknown model {name!r}; known: {', '.join(MODELS)}."
+                            f"{did_you_mean(name, list(MODELS))}") from None
