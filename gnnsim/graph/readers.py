@@ -151,6 +151,8 @@ def _parse_block(path: Path, first_line: int, text: str, delimiter: str | None, 
             raise _bad_line(path, first_line + offset, line, why) from None
     # Every line is fine on its own: numpy tripped over whitespace-only lines in a CSV.
     kept = "\n".join(ln for ln in lines[skip_lines:] if _is_data(ln))
+    if not kept:
+        return np.zeros((0, 2), dtype=np.int64)
     return np.loadtxt(io.StringIO(kept), dtype=np.int64, delimiter=delimiter, usecols=(0, 1), ndmin=2)
 
 

@@ -6,6 +6,8 @@ import gzip
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import scipy.sparse as sp
 
 from gnnsim.errors import GraphFormatError
@@ -136,3 +138,26 @@ def test_npz_not_an_archive(tmp_path):
     (tmp_path / "x.npz").write_text("hello")
     with pytest.raises(GraphFormatError, match="x.npz: not a readable .npz"):
         read_npz(tmp_path / "x.npz")
+
+
+@st.composite
+def edge_file(draw):
+    edges = draw(st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)), min_size=1, max_size=40))
+    sep = draw(st.sampled_from([" ", "\t", ",", ", ", "  "]))
+    lines = []
+    for u, v in edges:
+        if draw(st.booleans()) and draw(st.booleans()):
+            lines.append(draw(st.sampled_from(["# note", "% note", "", "   "])))
+        extra = draw(st.sampled_from(["", f"{sep}1", f"{sep}7{sep}9"])) if "," not in sep else ""
+        lines.append(f"{u}{sep}{v}{extra}")
+    return edges, "\n".join(lines) + draw(st.sampled_from(["", "\n"])), draw(st.integers(8, 200))
+
+
+@settings(max_examples=60, deadline=None)
+@given(edge_file())
+def test_edge_list_roundtrip(tmp_path_factory, case):
+    edges, text, block = case
+    p = tmp_path_factory.mktemp("rt") / "e.txt"
+    p.write_text(text)
+    src, dst = read_edge_list(p, block_chars=block)
+    assert list(zip(src.tolist(), dst.tolist())) == edges
