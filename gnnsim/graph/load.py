@@ -74,7 +74,7 @@ def parse_spec(spec: str) -> tuple[str, dict]:
 
 
 def _check_kwargs(spec: str, fn: Callable, kwargs: dict) -> None:
-    allowed = [p for p in inspect.signature(fn).parameters if p not in ("rng",)]
+    allowed = [p for p in inspect.signature(fn).parameters if p not in ("rng", "name")]
     for key in kwargs:
         if key not in allowed:
             raise GraphFormatError(f"graph spec {spec!r}: unknown option '{key}'. Allowed: {', '.join(allowed)}."

@@ -50,7 +50,7 @@ class PartitionMetrics:
     replication_factor: float = 1.0
     time_s: float = 0.0  # partitioning time, when known
     num_parts: int = 0
-    vertex_cut: bool = False
+    is_vertex_cut: bool = False  # the partition assigns edges (replication_factor is from them)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -66,7 +66,7 @@ class PartitionMetrics:
             "halo_nodes_2hop": self.halo_nodes_2hop,
             "balance": {"nodes": self.node_balance, "edges": self.edge_balance, "train": self.train_balance},
             "replication_factor": self.replication_factor,
-            "vertex_cut": self.vertex_cut,
+            "vertex_cut": self.is_vertex_cut,
             "nodes_per_part": self.nodes_per_part,
             "edges_per_part": self.edges_per_part,
             "train_per_part": self.train_per_part,
@@ -153,7 +153,7 @@ def partition_metrics(graph: Graph, assignment: np.ndarray, num_parts: int, *, t
         replication_factor=float(replication),
         time_s=float(time_s),
         num_parts=int(num_parts),
-        vertex_cut=vertex_cut is not None,
+        is_vertex_cut=vertex_cut is not None,
     )
 
 

@@ -33,7 +33,7 @@ def test_hand_counts(star_path):
     assert m.edges_per_part == [5, 5] and m.edge_balance == 1.0  # degree sums 3+1+1, 2+2+1
     assert m.train_per_part == [1, 2] and m.train_balance == pytest.approx(2 / 1.5)
     assert m.replication_factor == pytest.approx(1 + 2 / 6)
-    assert m.time_s == 0.25 and m.num_parts == 2 and not m.vertex_cut
+    assert m.time_s == 0.25 and m.num_parts == 2 and not m.is_vertex_cut
     summary = m.summary()
     assert summary["balance"] == {"nodes": 1.0, "edges": 1.0, "train": pytest.approx(4 / 3)}
     assert {"edge_cut", "edge_cut_fraction", "comm_volume", "halo_nodes", "time_s"} <= set(summary)
@@ -52,7 +52,7 @@ def test_vertex_cut_hand_counts(star_path):
     m = partition_metrics(star_path, owners, 2, vertex_cut=cut)
     assert m.replication_factor == pytest.approx(7 / 6)  # node 0 lives on both parts
     assert m.edges_per_part == [4, 6] and m.edge_balance == pytest.approx(6 / 5)
-    assert m.vertex_cut
+    assert m.is_vertex_cut
 
 
 def test_directed_graph_volume_uses_row_neighbours():

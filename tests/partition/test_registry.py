@@ -120,7 +120,7 @@ def test_metrics_of_carries_time_and_vertex_cut():
     g = sbm(300, 3, 6.0, 0.9)
     p = partition_graph(g, "hdrf", 3)
     m = metrics_of(g, p)
-    assert m.vertex_cut and m.time_s == p.time_s and m.replication_factor >= 1.0
+    assert m.is_vertex_cut and m.time_s == p.time_s and m.replication_factor >= 1.0
     assert sum(m.edges_per_part) == g.symmetric.nnz
 
 
