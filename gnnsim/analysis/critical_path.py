@@ -9,7 +9,9 @@ the collective). The charges add up to the makespan.
 
 Each step is named by its stage and the *resource class* that did the work: the device
 for compute, the sampler CPU for sampling, and for communication the class of the
-channel that limited its last flow (``nic`` of ethernet, ``pcie``, ``nvlink``, ...).
+channel that limited its last flow (``network``, ``pcie``, ``nvlink``, ...). A feature
+exchange is split over its phases: each all-to-all by its limiting channel, and the
+owners' and local gathers (with the waits for them) as ``cpu gather``.
 The bottleneck is the (stage, resource) pair with the largest share of the path.
 """
 
@@ -17,13 +19,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from gnnsim.sim.engine import Span, Timeline
+from gnnsim.sim.engine import HOST_GATHER, Span, Timeline
 
 # Channel kind -> resource class, in the words of sensitivity analysis.
 CHANNEL_CLASSES = {"pcie": "pcie", "nvlink": "nvlink", "nvswitch": "nvlink", "loopback": "loopback",
                    "ethernet": "network", "infiniband": "network", "fabric": "network", "memory": "memory"}
 TRACK_CLASSES = {"gpu": "gpu compute", "cpu": "cpu compute", "sampler": "cpu sampling", "loader": "loader",
                  "comm": "collective"}
+
+
+def part_class(name: str, timeline: Timeline) -> str:
+    """Resource class of one phase of a collective: a channel's class, or host gather."""
+    if name == HOST_GATHER:
+        return "cpu gather"
+    ch = timeline.channels.get(name)
+    return CHANNEL_CLASSES.get(ch["kind"], ch["kind"]) if ch is not None else name
 
 
 def resource_class(span: Span, timeline: Timeline) -> str:
@@ -66,6 +76,13 @@ def critical_path_summary(timeline: Timeline) -> dict[str, object]:
     instances: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for idx, t in path:
         s = timeline.spans[idx]
+        total_parts = sum(sec for _, sec in s.parts)
+        if total_parts > 0:  # split a collective's charge over its phases
+            for name, sec in s.parts:
+                key = (s.stage, part_class(name, timeline))
+                groups[key] += t * sec / total_parts
+                instances[key][name if name != HOST_GATHER else s.resource] += t * sec / total_parts
+            continue
         key = (s.stage, resource_class(s, timeline))
         groups[key] += t
         instances[key][s.via or s.resource] += t

@@ -46,6 +46,7 @@ SENSITIVITY_CLASSES = {
     "nvlink": "nvlink.bw",
     "network": "network.bw",
     "cpu sampling": "cpu.sampling",
+    "cpu gather": "cpu.gather",
 }
 
 

@@ -62,6 +62,8 @@ def chrome_trace(timeline: Timeline) -> dict[str, Any]:
             args["flops"] = s.flops
         if s.via:
             args["limited_by"] = s.via
+        if s.parts:
+            args["phases_s"] = dict(s.parts)
         events.append({"name": s.stage, "cat": s.stage, "ph": "X", "ts": ts, "dur": end - ts, "pid": pid, "tid": tid,
                        "args": args})
     for s in timeline.link_spans:

@@ -47,6 +47,7 @@ COMPUTE_STAGES = ("forward", "backward", "optimizer")
 # PyTorch DistributedDataParallel's default bucket_cap_mb=25:
 # https://pytorch.org/docs/stable/generated/torch.nn.parallel.DistributedDataParallel.html
 DEFAULT_BUCKET_BYTES = 25 * 2**20
+HOST_GATHER = "host:gather"  # the part of a feature exchange spent in host-side gathers and copies
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,8 @@ class Span:
     flops: float = 0.0
     pred: int = -1  # index in Timeline.spans of the span whose end released this one
     via: str = ""  # communication: the channel that limited it
+    # collectives: (channel or "host:gather", seconds) of the phases that made up its time
+    parts: tuple[tuple[str, float], ...] = ()
 
     @property
     def duration_s(self) -> float:
@@ -130,10 +133,10 @@ class Simulator:
         return f"node{rank // self.per_node}/{track}{rank % self.per_node}"
 
     def _span(self, rank: int, track: str, stage: str, it: int, start: float, end: float, *, bytes_: float = 0.0,
-              flops: float = 0.0, pred: int = -1, via: str = "") -> int:
+              flops: float = 0.0, pred: int = -1, via: str = "", parts: tuple = ()) -> int:
         res = self._name(rank, track)
         self.timeline.resources.setdefault(res, track)
-        self.timeline.spans.append(Span(rank, res, stage, it, start, end, bytes_, flops, pred, via))
+        self.timeline.spans.append(Span(rank, res, stage, it, start, end, bytes_, flops, pred, via, parts))
         return len(self.timeline.spans) - 1
 
     def _latest(self, *ids: int) -> int:
@@ -165,8 +168,8 @@ class Simulator:
             arrivals = np.array([b.arrival[r][0] for r in range(self.n)])
 
             def starter(env=self.env) -> Generator[Any, Any, None]:
-                ends, via = yield from run(tasks)
-                done.succeed((self._with_wakeups(ends, arrivals), via, b.last_pred()))
+                ends, via, parts = yield from run(tasks)
+                done.succeed((self._with_wakeups(ends, arrivals), via, b.last_pred(), parts))
 
             self.env.process(starter())
         return b.done
@@ -179,35 +182,53 @@ class Simulator:
         waits = arrivals.max() - arrivals
         return np.asarray(ends, dtype=float) + np.array([coll.wakeup_penalty_s(w) for w in waits])
 
-    def _fetch(self, tasks: list[Task]) -> Generator[Any, Any, tuple[np.ndarray, str]]:
-        """Execute the cost model's fetch plan: exchanges as flows, host work in closed form."""
-        clock = np.full(len(tasks), self.env.now)
+    def _fetch(self, tasks: list[Task]) -> Generator[Any, Any, tuple[np.ndarray, str, list]]:
+        """Execute the cost model's fetch plan: exchanges as flows, host work in closed form.
+
+        Returns per-rank end times, the channel that limited the longest exchange, and per
+        rank the time spent in each phase (exchanges by their limiting channel, host work
+        and waiting for it as ``host:gather``).
+        """
+        n = len(tasks)
+        clock = np.full(n, self.env.now)
         via, longest = "", -1.0
+        parts: list[dict[str, float]] = [{} for _ in range(n)]
+
+        def charge(name: str, seconds: np.ndarray) -> None:
+            for r in np.flatnonzero(seconds > 0):
+                parts[r][name] = parts[r].get(name, 0.0) + float(seconds[r])
+
         for phase in self.cost.fetch_plan(tasks):
             if isinstance(phase, Exchange):
                 start = float(clock.max())
+                charge(HOST_GATHER, start - clock)  # waiting for the slowest rank's host work
                 if start > self.env.now:
                     yield self.env.timeout(start - self.env.now)
                 last = yield from self.coll.alltoall(phase.matrix, tag="fetch")
+                took = self.env.now - start
+                charge(self._via(last) or "latency", np.full(n, took))
                 clock[:] = self.env.now
-                if self.env.now - start > longest:
-                    longest, via = self.env.now - start, self._via(last)
+                if took > longest:
+                    longest, via = took, self._via(last)
             elif phase.barrier:
-                clock[:] = (clock + phase.seconds).max()
+                new = (clock + phase.seconds).max()
+                charge(HOST_GATHER, new - clock)
+                clock[:] = new
             else:
+                charge(HOST_GATHER, np.asarray(phase.seconds, dtype=float))
                 clock = clock + phase.seconds
-        return clock, via
+        return clock, via, [tuple(sorted(p.items())) for p in parts]
 
-    def _allreduce(self, size: float) -> Generator[Any, Any, tuple[np.ndarray, str]]:
+    def _allreduce(self, size: float) -> Generator[Any, Any, tuple[np.ndarray, str, None]]:
         last = yield from self.coll.allreduce(size, self.algorithm, tag="allreduce")
-        return np.full(self.n, self.env.now), self._via(last)
+        return np.full(self.n, self.env.now), self._via(last), None
 
     def _exchange_even(self, stage: str):
         """A collective the simulator has no plan for: each rank sends its bytes evenly to the others."""
-        def run(tasks: list[Task]) -> Generator[Any, Any, tuple[np.ndarray, str]]:
+        def run(tasks: list[Task]) -> Generator[Any, Any, tuple[np.ndarray, str, None]]:
             out = np.array([t.bytes for t in tasks]) / max(1, self.n - 1)
             last = yield from self.coll.alltoall(np.repeat(out[:, None], self.n, axis=1), tag=stage)
-            return np.full(self.n, self.env.now), self._via(last)
+            return np.full(self.n, self.env.now), self._via(last), None
         return run
 
     def _collective(self, rank: int, task: Task, it: int, index: int, track: str,
@@ -220,10 +241,11 @@ class Simulator:
             run = lambda tasks: self._allreduce(size)  # noqa: E731
         else:
             run = self._exchange_even(task.stage)
-        ends, via, last_pred = yield self._join((task.stage, it, index), rank, task, pred, run)
+        ends, via, last_pred, parts = yield self._join((task.stage, it, index), rank, task, pred, run)
         if ends[rank] > self.env.now:
             yield self.env.timeout(ends[rank] - self.env.now)
-        return self._span(rank, track, task.stage, it, start, self.env.now, bytes_=task.bytes, pred=last_pred, via=via)
+        return self._span(rank, track, task.stage, it, start, self.env.now, bytes_=task.bytes, pred=last_pred, via=via,
+                          parts=parts[rank] if parts else ())
 
     # -- the two workers of a trainer ---------------------------------------------------
     def _split(self, chain: list[Task]) -> tuple[list[Task], list[Task]]:

@@ -81,9 +81,10 @@ def test_no_overlap_means_everything_is_exposed():
 def test_sensitivity_classes_and_direction():
     cluster = load_cluster("localhost-cpu")
     cost = CostModel(cluster)
-    assert set(applicable_classes(cost)) == {"cpu compute", "nvlink", "cpu sampling"}
+    assert set(applicable_classes(cost)) == {"cpu compute", "nvlink", "cpu sampling", "cpu gather"}
     gpu = CostModel(load_cluster("a100-2x8-eth100"))
-    assert set(applicable_classes(gpu)) == {"gpu compute", "pcie", "nvlink", "network", "cpu sampling"}
+    assert set(applicable_classes(gpu)) == {"gpu compute", "pcie", "nvlink", "network", "cpu sampling",
+                                                  "cpu gather"}
     w = synthetic_workload(cluster, 3, seed=2)
     sens = sensitivity(w, cost)
     assert all(row["change"] <= 1e-12 for row in sens.values())  # faster never makes it slower here
