@@ -14,10 +14,14 @@ Ties go to the emptier part, then to a seeded random one.
 nodes, so nodes are placed in *batches*: every node of a batch is scored against the
 parts as they were when the batch started. Two consequences, both bounded by the batch
 size ``B``: nodes of one batch do not see each other (an edge between them is placed as
-if its other end were not yet streamed), and a part can overshoot by up to ``B`` nodes
-within a batch. ``B`` defaults to ``slack * n / (2 k)`` (at most 16,384), so the
-overshoot stays within half the slack and the final balance within ``1 + slack``;
-``batch_size=1`` gives the exact sequential algorithm. Stream order is the node id
+if its other end were not yet streamed), and part sizes are stale within a batch. To
+keep the capacity hard, a part that could overflow during the batch (``|P| + B > C``) is
+closed for it. ``B`` defaults to ``slack * n / (2 k)`` (at most 16,384): then some part
+always stays open (all closed would need more than ``(1 + slack/2) n`` nodes), and the
+balance is at most ``1 + slack``. ``batch_size=1`` gives the exact sequential
+algorithm. Measured on ``preset:ogbn-products?scale=0.05`` with 8 parts: LDG cuts 33.1%
+batched vs 32.4% exact, Fennel 35.6% vs 29.1% (Fennel leans harder on up-to-date part
+sizes), at 5-25x the speed. Stream order is the node id
 order (``order="natural"``, the usual setting, good when ids follow a crawl) or a
 seeded random order (``order="random"``).
 """
@@ -80,7 +84,12 @@ def _stream(graph: Graph, num_parts: int, seed: int, slack: float, batch_size: i
         counts = _neighbour_part_counts(indptr, indices, nodes, assignment, num_parts)
         s = score(counts, sizes, capacity)
         s = s - sizes / capacity * 1e-6 + rng.random(s.shape) * TIE_JITTER  # ties: emptier part, then random
-        s[:, sizes >= capacity] = -np.inf
+        # Close every part this batch could overfill; with the default batch size some
+        # part always stays open (module docstring). A larger batch falls back to full parts.
+        closed = sizes + nodes.size > capacity
+        if closed.all():
+            closed = sizes >= capacity
+        s[:, closed] = -np.inf
         choice = np.argmax(s, axis=1).astype(np.int32)
         assignment[nodes] = choice
         sizes += np.bincount(choice, minlength=num_parts)
