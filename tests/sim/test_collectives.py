@@ -101,3 +101,35 @@ def test_cross_node_alltoall_runs_over_the_nics_with_node_totals():
     assert t == pytest.approx(max(intra, net_link.latency_s + 10e6 / net_link.bytes_per_s), rel=1e-9)
     nic_up = cost.topology.names.index("node0/nic.up")
     assert net.bytes[nic_up] == pytest.approx(10e6)
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(1, 3), st.integers(1, 4), st.integers(0, 2**31 - 1), st.booleans())
+def test_alltoall_bytes_sent_equal_bytes_received(nodes, per_node, seed, fat_tree):
+    from gnnsim.hardware.topology import build_topology
+
+    cluster = load_cluster("a100-2x8-eth100", num_nodes=nodes, trainers_per_node=per_node)
+    cost = CostModel(cluster)
+    cost._topology = build_topology(cluster, fat_tree={"oversubscription": 3, "nodes_per_leaf": 1} if fat_tree else None)
+    n = cluster.num_trainers
+    m = np.random.default_rng(seed).integers(0, 10**6, size=(n, n)).astype(float)
+    _, net = elapsed(cost, lambda c: c.alltoall(m, "fetch"))
+    names = cost.topology.names
+    node_of = np.arange(n) // per_node
+    same = node_of[:, None] == node_of[None, :]
+    intra = np.where(same & ~np.eye(n, dtype=bool), m, 0.0).sum()
+    inter = np.where(same, 0.0, m).sum()
+    by = {suffix: sum(b for name, b in zip(names, net.bytes) if name.endswith(suffix) and "/nic" in name)
+          for suffix in (".up", ".down")}
+    assert by[".up"] == pytest.approx(inter) and by[".down"] == pytest.approx(inter)
+    kind = cluster.node.intra_link.kind
+    fabric_up = sum(b for name, b in zip(names, net.bytes) if f"/{kind}" in name and name.endswith(".up"))
+    fabric_down = sum(b for name, b in zip(names, net.bytes) if f"/{kind}" in name and name.endswith(".down"))
+    assert fabric_up == pytest.approx(intra) and fabric_down == pytest.approx(intra)
+    if fat_tree and nodes > 1:  # one node per leaf: every off-node byte crosses two leaf uplinks
+        leaf = sum(b for name, b in zip(names, net.bytes) if name.startswith("net/leaf"))
+        assert leaf == pytest.approx(2 * inter)
