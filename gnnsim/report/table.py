@@ -57,6 +57,7 @@ def result_table(result: SimResult) -> str:
     if c.price_per_hour > 0:
         lines.append(f"cost      ${c.price_per_hour * a.epoch_time_s / 3600:.4f} per epoch at ${c.price_per_hour:.2f}/h")
     lines.append(f"bottleneck {bottleneck_sentence(result)}")
+    lines += memory_lines(result)
     rows = a.critical_path.get("by_stage_resource", []) if a.critical_path else []
     if rows:
         parts = [f"{r['stage']}/{r['resource']} {r['share']:.0%}" for r in rows[:4]]
@@ -68,3 +69,19 @@ def result_table(result: SimResult) -> str:
         lines.append("if 2x faster: " + ", ".join(
             f"{cls} {row['change']:+.1%}" for cls, row in sorted(result.sensitivity.items(), key=lambda kv: kv[1]["change"])))
     return "\n".join(lines)
+
+
+def memory_lines(result: SimResult) -> list[str]:
+    """Device memory: the peak footprint, and a clear warning when it does not fit."""
+    mem = getattr(result.workload, "memory", None)
+    if not mem or not mem.get("peak_bytes"):
+        return []
+    peak, cap = max(mem["peak_bytes"]), mem["capacity_bytes"]
+    gib = 2.0 ** 30
+    line = f"memory    peak {peak / gib:.2f} GiB of {cap / gib:.2f} GiB per {mem.get('device_kind', 'device')} (trainer {mem['worst_rank']})"
+    if mem["fits"]:
+        return [line]
+    worst = max(mem["by_category"].items(), key=lambda kv: kv[1])
+    return [line, f"WARNING   out of memory: trainer {mem['worst_rank']} needs {peak / gib:.2f} GiB but the device has "
+                  f"{cap / gib:.2f} GiB (largest: {worst[0]} {worst[1] / gib:.2f} GiB); this job would fail: lower "
+                  "batch_size, fan-outs or the cache budget, or use more trainers"]

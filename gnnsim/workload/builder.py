@@ -1,14 +1,37 @@
 """Build the workload: per iteration and per trainer, the tasks and their demands.
 
-Mini-batch data-parallel GraphSAGE, DistDGL style: trainer ``r`` owns partition ``r``,
-takes its seeds from the train nodes of that partition, samples on the whole graph,
-reads the input features it owns locally and pulls the rest from their owners. The
-demands come from really sampling every simulated iteration on the graph.
+The demands come from really sampling every simulated iteration on the graph, with the
+same sampler ``gnnsim realrun`` trains on. Three training modes (``training.mode``):
 
-Every trainer runs the same number of iterations per epoch (synchronous all-reduce):
-``ceil(max_r train_r / batch_size)``; a trainer with fewer seeds wraps around its own.
-Each iteration is a chain of tasks (sample -> fetch -> h2d -> forward -> backward ->
-allreduce -> optimizer); fetch and allreduce are collective over all trainers.
+- ``minibatch`` (default, DistDGL style): trainer ``r`` owns partition ``r``, takes its
+  seeds from the train nodes of that partition, samples on the whole graph, reads the
+  input features it owns locally and pulls the rest from their owners. Every trainer
+  runs the same number of iterations per epoch (synchronous all-reduce):
+  ``ceil(max_r train_r / batch_size)``; a trainer with fewer seeds wraps around its own.
+  With ``training.graph_store: partitioned`` each trainer holds only its part of the
+  graph structure, so sampling a node owned by another part is a remote request to its
+  owner (a ``sample`` collective: ids out, sampled edges back, one round per hop).
+- ``single-node-multigpu`` (PyG/DGL on one machine): the train nodes are dealt evenly
+  to the GPUs, all features sit in host memory, and every uncached input row crosses
+  PCIe (``h2d``); no rows come from peers.
+- ``full-batch``: each trainer computes its whole partition every iteration (one
+  iteration per epoch). Before each layer but the first it exchanges the boundary
+  embeddings its neighbouring parts need (a ``halo`` collective; the input features of
+  halo nodes are replicated once at load, as BNS-GCN and PipeGCN do), and the backward
+  pass sends the halo rows' gradients back to their owners. Each layer computes on the
+  inner nodes (destinations) with the inner + halo nodes as sources.
+
+A mini-batch iteration is a chain of tasks (sample -> fetch -> h2d -> forward ->
+backward -> allreduce -> optimizer); fetch and allreduce are collective over all
+trainers. Input rows in the trainer's feature cache (:mod:`gnnsim.workload.cache`) skip
+the fetch and the copy; the fetch task records where every row came from (cache, own
+host, a peer on the same node, another node). Samplers (``training.sampler``):
+``neighbor`` (fan-outs, with or without replacement), ``full`` (every neighbour) and
+``cluster-gcn`` (batches of METIS clusters, the induced subgraph as every layer's block).
+
+The engine's limits, for now: a ``sample`` or ``halo`` collective sends each trainer's
+bytes evenly to all others (``rows_from`` keeps the real per-peer counts), and the
+backward halo exchanges run before the backward kernels instead of between layers.
 """
 
 from __future__ import annotations
@@ -23,7 +46,10 @@ from gnnsim.hardware.profiles import Cluster
 from gnnsim.partition.registry import Partition
 from gnnsim.rng import rng_for
 from gnnsim.workload import model as m
-from gnnsim.workload.sampler import MiniBatch, sample_minibatch, seed_batches
+from gnnsim.workload.cache import FeatureCache, build_cache
+from gnnsim.workload.memory import footprint, memory_report
+from gnnsim.workload.models import get_model
+from gnnsim.workload.sampler import MiniBatch, all_neighbors, induced_minibatch, sample_minibatch, seed_batches
 
 STAGES = ("sample", "fetch", "h2d", "forward", "backward", "halo", "allreduce", "optimizer")
 ID_BYTES = 8  # int64 node ids in a feature request
@@ -44,6 +70,13 @@ class Task:
     local_rows: int = 0
     rows_from: tuple[int, ...] = ()
     row_bytes: int = 0
+    # fetch: input rows found in the device cache; uncached rows from trainers on the same
+    # node (peer) and on other nodes (remote). local_rows + peer + remote + cached = inputs
+    cached_rows: int = 0
+    peer_rows: int = 0
+    remote_rows: int = 0
+    workers: int = 1  # sample: CPU sampler workers of the trainer
+    rounds: int = 0  # sample collective: request round trips (one per hop)
 
 
 @dataclass
@@ -56,6 +89,10 @@ class Workload:
     param_count: int
     train_per_rank: list[int]
     batch_stats: dict[str, float] = field(default_factory=dict)
+    memory: dict = field(default_factory=dict)  # see gnnsim.workload.memory.memory_report
+    hit_rate: list[list[float]] = field(default_factory=list)  # [iteration][rank] feature-cache hit rate
+    prefetch_depth: int = 0  # batches the loader may prepare ahead (training.prefetch_depth)
+    sampler_workers: int = 1
 
 
 def rank_seeds(graph: Graph, partition: Partition, num_ranks: int) -> list[np.ndarray]:
@@ -64,58 +101,335 @@ def rank_seeds(graph: Graph, partition: Partition, num_ranks: int) -> list[np.nd
     return [graph.train_ids[owner == r] for r in range(num_ranks)]
 
 
+def split_seeds(graph: Graph, num_ranks: int, seed: int) -> list[np.ndarray]:
+    """single-node-multigpu: the train nodes shuffled once and dealt in equal chunks (sorted)."""
+    order = rng_for(seed, "split").permutation(graph.train_ids)
+    return [np.sort(chunk) for chunk in np.array_split(order, num_ranks)]
+
+
+def trainer_seeds(graph: Graph, partition: Partition, num_ranks: int, scenario: Scenario) -> list[np.ndarray]:
+    """Each trainer's seeds for the scenario's mode."""
+    if scenario.training.mode == "single-node-multigpu":
+        return split_seeds(graph, num_ranks, scenario.simulation.seed)
+    return rank_seeds(graph, partition, num_ranks)
+
+
 def iterations_per_epoch(seeds: list[np.ndarray], batch_size: int) -> int:
     return max(1, max(-(-s.size // batch_size) for s in seeds))
 
 
+# -- cluster-gcn --------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Clusters:
+    """Cluster-GCN's clusters: nodes of cluster c are ``order[starts[c]:starts[c+1]]``;
+    trainer r trains on the clusters ``per_rank[r]``."""
+
+    order: np.ndarray
+    starts: np.ndarray
+    per_rank: list[np.ndarray]
+
+    def nodes(self, cluster_ids: np.ndarray) -> np.ndarray:
+        from gnnsim.workload.sampler import segment_arange
+        ids = np.asarray(cluster_ids, dtype=np.int64)
+        return self.order[segment_arange(self.starts[ids], self.starts[ids + 1] - self.starts[ids])]
+
+
+def num_clusters_for(scenario: Scenario, num_nodes: int, num_ranks: int) -> int:
+    """``training.num_clusters``, or clusters of about batch_size / clusters_per_batch nodes."""
+    t = scenario.training
+    if t.num_clusters is not None:
+        return int(t.num_clusters)
+    return int(max(num_ranks, min(num_nodes, -(-num_nodes * t.clusters_per_batch // t.batch_size))))
+
+
+def graph_clusters(graph: Graph, scenario: Scenario, num_ranks: int) -> Clusters:
+    """METIS clusters of the whole graph, shuffled and dealt round-robin to the trainers."""
+    from gnnsim.partition.registry import partition_graph
+
+    k = num_clusters_for(scenario, graph.num_nodes, num_ranks)
+    assignment = partition_graph(graph, "metis", k, seed=scenario.simulation.seed).assignment
+    order = np.argsort(assignment, kind="stable").astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(np.bincount(assignment, minlength=k))]).astype(np.int64)
+    dealt = rng_for(scenario.simulation.seed, "clusters").permutation(k)
+    return Clusters(order, starts, [np.sort(dealt[r::num_ranks]) for r in range(num_ranks)])
+
+
+def cluster_iterations_per_epoch(clusters: Clusters, clusters_per_batch: int) -> int:
+    return max(1, max(-(-c.size // clusters_per_batch) for c in clusters.per_rank))
+
+
+# -- batches ------------------------------------------------------------------------------
+
+def sampler_fanouts(scenario: Scenario) -> list[int | None]:
+    """Fan-outs as the sampler takes them: ``None`` (every neighbour) for ``sampler: full``."""
+    t = scenario.training
+    return [None] * len(t.fanouts) if t.sampler == "full" else list(t.fanouts)
+
+
 def rank_minibatches(graph: Graph, seeds: np.ndarray, rank: int, scenario: Scenario, num_batches: int,
-                     epoch_iterations: int) -> list[MiniBatch]:
-    """The first ``num_batches`` mini-batches trainer ``rank`` trains on (same in sim and real run)."""
+                     epoch_iterations: int, clusters: Clusters | None = None,
+                     purpose: str = "") -> list[MiniBatch]:
+    """The first ``num_batches`` mini-batches trainer ``rank`` trains on (same in sim and real run).
+
+    ``clusters`` is needed for ``sampler: cluster-gcn``; ``purpose`` picks other random
+    streams (the cache's pre-sampling uses ``"presample"`` so training batches stay the same).
+    """
     seed = scenario.simulation.seed
-    batches = seed_batches(seeds, scenario.training.batch_size, max(num_batches, 1), rng_for(seed, "seeds", rank))
-    rng = rng_for(seed, "sampler", rank)
-    return [sample_minibatch(graph.indptr, graph.indices, b, scenario.training.fanouts, rng) for b in batches[:num_batches]]
+    t = scenario.training
+    tag = ("seeds", "sampler") if not purpose else (f"{purpose}-seeds", f"{purpose}-sampler")
+    if t.sampler == "cluster-gcn":
+        if clusters is None:
+            raise ValueError("sampler cluster-gcn needs the graph's clusters (graph_clusters)")
+        picks = seed_batches(clusters.per_rank[rank], t.clusters_per_batch, max(num_batches, 1),
+                             rng_for(seed, tag[0], rank))
+        train = np.zeros(graph.num_nodes, dtype=bool)
+        train[graph.train_ids] = True
+        out = []
+        for ids in picks[:num_batches]:
+            nodes = clusters.nodes(ids)
+            out.append(induced_minibatch(graph.indptr, graph.indices, nodes, nodes[train[nodes]], len(t.fanouts)))
+        return out
+    batches = seed_batches(seeds, t.batch_size, max(num_batches, 1), rng_for(seed, tag[0], rank))
+    rng = rng_for(seed, tag[1], rank)
+    fanouts = sampler_fanouts(scenario)
+    if t.sampler == "neighbor" and not t.replace:  # the original call, unchanged
+        return [sample_minibatch(graph.indptr, graph.indices, b, fanouts, rng) for b in batches[:num_batches]]
+    return [sample_minibatch(graph.indptr, graph.indices, b, fanouts, rng, t.replace) for b in batches[:num_batches]]
+
+
+def remote_sampling(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per owner: nodes whose neighbours another part's owner samples for us, and the
+    edges it returns (``graph_store: partitioned``). Our own part's entries are zero."""
+    nodes = np.zeros(num_ranks, dtype=np.int64)
+    edges = np.zeros(num_ranks, dtype=np.int64)
+    blocks = mb.blocks[:1] if mb.shared_blocks else mb.blocks
+    for b in blocks:
+        owner = assignment[b.src_nodes[:b.num_dst]]
+        nodes += np.bincount(owner, minlength=num_ranks)
+        edges += np.bincount(owner[b.edge_dst], minlength=num_ranks)
+    nodes[rank] = edges[rank] = 0
+    return nodes, edges
+
+
+# -- mini-batch iterations ------------------------------------------------------------------
+
+def compute_kind(cluster: Cluster) -> str:
+    return "gpu_kernel" if cluster.node.trainer_device.kind == "gpu" else "cpu_compute"
 
 
 def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks: int, scenario: Scenario,
-                    graph: Graph, cluster: Cluster, param_count: int) -> list[Task]:
-    dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, len(scenario.training.fanouts))
+                    graph: Graph, cluster: Cluster, param_count: int, cache: FeatureCache | None = None) -> list[Task]:
+    t = scenario.training
+    spec = get_model(scenario.model.name)
+    heads = scenario.model.heads
+    dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, len(t.fanouts))
     dtype_bytes = m.DTYPE_BYTES[scenario.model.dtype]
     shapes = [(b.num_src, b.num_dst, b.num_edges) for b in mb.blocks]
-    owners = np.bincount(assignment[mb.input_nodes], minlength=num_ranks)
+    inputs = mb.input_nodes
+    missing = inputs if cache is None or cache.rows == 0 else inputs[~cache.mask[inputs]]
+    cached = int(inputs.size - missing.size)
+    if t.mode == "single-node-multigpu":  # every row is in this node's host memory
+        owners = np.zeros(num_ranks, dtype=np.int64)
+        owners[rank] = missing.size
+    else:
+        owners = np.bincount(assignment[missing], minlength=num_ranks)
+    per_node = cluster.node.trainers
+    same_node = np.arange(num_ranks) // per_node == rank // per_node
     row_bytes = graph.feature_dim * dtype_bytes
     on_gpu = cluster.node.trainer_device.kind == "gpu"
-    compute_kind = "gpu_kernel" if on_gpu else "cpu_compute"
-    tasks = [
-        Task("sample", "cpu_compute", seeds=int(mb.seeds.size), nodes=mb.num_sampled_nodes, edges=mb.num_sampled_edges),
-        Task("fetch", "collective", local_rows=int(owners[rank]), rows_from=tuple(int(x) for x in owners),
-             row_bytes=row_bytes, bytes=float(owners.sum() - owners[rank]) * row_bytes),
-    ]
+    kind = compute_kind(cluster)
+    tasks = [Task("sample", "cpu_compute", seeds=int(mb.seeds.size), nodes=mb.num_sampled_nodes,
+                  edges=mb.num_sampled_edges, workers=t.sampler_workers)]
+    if t.graph_store == "partitioned" and t.mode == "minibatch" and num_ranks > 1:
+        # every trainer joins the request exchange, also when it needs nothing remote
+        r_nodes, r_edges = remote_sampling(mb, assignment, rank, num_ranks)
+        tasks.append(Task("sample", "collective", nodes=int(r_nodes.sum()), edges=int(r_edges.sum()),
+                          rows_from=tuple(int(x) for x in r_nodes), bytes=float(ID_BYTES * (r_nodes.sum() + 2 * r_edges.sum())),
+                          rounds=1 if mb.shared_blocks else len(mb.blocks)))
+    tasks.append(Task("fetch", "collective", local_rows=int(owners[rank]), rows_from=tuple(int(x) for x in owners),
+                      row_bytes=row_bytes, bytes=float(owners.sum() - owners[rank]) * row_bytes, cached_rows=cached,
+                      peer_rows=int(owners[same_node].sum() - owners[rank]), remote_rows=int(owners[~same_node].sum())))
     if on_gpu:
-        tasks.append(Task("h2d", "transfer", bytes=float(mb.input_nodes.size) * row_bytes))
+        tasks.append(Task("h2d", "transfer", bytes=float(missing.size) * row_bytes))
     tasks += [
-        Task("forward", compute_kind, kernels=tuple(m.sage_forward(shapes, dims, dtype_bytes))),
-        Task("backward", compute_kind, kernels=tuple(m.sage_backward(shapes, dims, int(mb.seeds.size), graph.num_classes, dtype_bytes))),
+        Task("forward", kind, kernels=tuple(spec.forward_kernels(shapes, dims, dtype_bytes, heads))),
+        Task("backward", kind, kernels=tuple(spec.backward_kernels(shapes, dims, int(mb.seeds.size), graph.num_classes,
+                                                                   dtype_bytes, heads))),
         Task("allreduce", "collective", bytes=float(param_count * dtype_bytes)),
-        Task("optimizer", compute_kind, kernels=tuple(m.optimizer_kernels(param_count, m.sage_param_tensors(len(dims)), scenario.training.optimizer))),
+        Task("optimizer", kind, kernels=tuple(m.optimizer_kernels(param_count, spec.param_tensors(len(dims)), t.optimizer))),
     ]
     return tasks
 
 
+def trainer_caches(scenario: Scenario, graph: Graph, seeds: list[np.ndarray], clusters: Clusters | None,
+                   per_epoch: int) -> list[FeatureCache | None]:
+    """Each trainer's feature cache (None everywhere for ``policy: none``)."""
+    cfg = scenario.training.cache
+    if cfg.policy == "none":
+        return [None] * len(seeds)
+    row_bytes = graph.feature_dim * m.DTYPE_BYTES[scenario.model.dtype]
+    degree = graph.degrees()
+    if cfg.policy == "degree":  # the same static set on every trainer: build it once
+        cache = build_cache(cfg, degree, row_bytes)
+        return [cache] * len(seeds)
+    return [build_cache(cfg, degree, row_bytes,
+                        lambda n, r=r: [mb.input_nodes for mb in rank_minibatches(
+                            graph, seeds[r], r, scenario, n, per_epoch, clusters, purpose="presample")])
+            for r in range(len(seeds))]
+
+
+def _memory(scenario: Scenario, graph: Graph, cluster: Cluster, param_count: int,
+            per_rank_batches: list[list[tuple[list[tuple[int, int, int]], int, int]]],
+            caches: list[FeatureCache | None], graph_on_gpu: bool) -> dict:
+    """Peak footprint per trainer over its simulated batches: (blocks, input rows, edges)."""
+    t = scenario.training
+    dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, len(t.fanouts))
+    dtype_bytes = m.DTYPE_BYTES[scenario.model.dtype]
+    row_bytes = graph.feature_dim * dtype_bytes
+    per_rank = []
+    for r, batches in enumerate(per_rank_batches):
+        cache_bytes = caches[r].bytes if caches[r] is not None else 0
+        best: dict[str, int] = {}
+        for shapes, input_rows, edges in batches:
+            fp = footprint(scenario.model.name, dims, shapes, scenario.model.heads, param_count, t.optimizer,
+                           dtype_bytes, input_rows, row_bytes, cache_bytes, edges if graph_on_gpu else 0)
+            if not best or sum(fp.values()) > sum(best.values()):
+                best = fp
+        per_rank.append(best)
+    dev = cluster.node.trainer_device
+    return memory_report(per_rank, dev.memory_bytes, dev.kind)
+
+
 def build_workload(scenario: Scenario, graph: Graph, partition: Partition, cluster: Cluster) -> Workload:
-    """Sample ``simulation.iterations`` real mini-batches per trainer and turn them into tasks."""
+    """Sample ``simulation.iterations`` real mini-batches per trainer and turn them into tasks
+    (or, for ``training.mode: full-batch``, one full-graph iteration per trainer)."""
+    if scenario.training.mode == "full-batch":
+        return build_fullbatch_workload(scenario, graph, partition, cluster)
+    t = scenario.training
     num_ranks = cluster.num_trainers
-    seeds = rank_seeds(graph, partition, num_ranks)
-    per_epoch = iterations_per_epoch(seeds, scenario.training.batch_size)
+    seeds = trainer_seeds(graph, partition, num_ranks, scenario)
+    clusters = graph_clusters(graph, scenario, num_ranks) if t.sampler == "cluster-gcn" else None
+    per_epoch = (cluster_iterations_per_epoch(clusters, t.clusters_per_batch) if clusters is not None
+                 else iterations_per_epoch(seeds, t.batch_size))
     k = min(scenario.simulation.iterations, per_epoch)
-    fanouts = scenario.training.fanouts
-    params = m.sage_param_count(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, len(fanouts))
+    spec = get_model(scenario.model.name)
+    dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, len(t.fanouts))
+    params = spec.param_count(dims, scenario.model.heads)
+    caches = trainer_caches(scenario, graph, seeds, clusters, per_epoch)
     tasks: list[list[list[Task]]] = [[[] for _ in range(num_ranks)] for _ in range(k)]
-    edges, inputs = [], []
+    hit_rate = [[0.0] * num_ranks for _ in range(k)]
+    edges, inputs, hops = [], [], []
+    sources = np.zeros(4)  # cached, local, peer, remote rows
+    shapes_by_rank: list[list] = [[] for _ in range(num_ranks)]
     for r in range(num_ranks):
-        for i, mb in enumerate(rank_minibatches(graph, seeds[r], r, scenario, k, per_epoch)):
-            tasks[i][r] = iteration_tasks(mb, partition.assignment, r, num_ranks, scenario, graph, cluster, params)
+        for i, mb in enumerate(rank_minibatches(graph, seeds[r], r, scenario, k, per_epoch, clusters)):
+            chain = iteration_tasks(mb, partition.assignment, r, num_ranks, scenario, graph, cluster, params, caches[r])
+            tasks[i][r] = chain
+            fetch = next(x for x in chain if x.stage == "fetch")
+            sources += (fetch.cached_rows, fetch.local_rows, fetch.peer_rows, fetch.remote_rows)
+            hit_rate[i][r] = fetch.cached_rows / max(1, mb.input_nodes.size)
             edges.append(mb.num_sampled_edges)
             inputs.append(mb.input_nodes.size)
+            hops.append(mb.nodes_per_hop)
+            shapes_by_rank[r].append(([(b.num_src, b.num_dst, b.num_edges) for b in mb.blocks], int(mb.input_nodes.size),
+                                      sum(b.num_edges for b in mb.blocks)))
     stats = {"sampled_edges_mean": float(np.mean(edges)), "input_nodes_mean": float(np.mean(inputs))}
-    return Workload(scenario, num_ranks, per_epoch, k, tasks, params, [int(s.size) for s in seeds], stats)
+    if (t.mode, t.sampler, t.replace, t.cache.policy, t.graph_store, scenario.model.name) != (
+            "minibatch", "neighbor", False, "none", "replicated", "graphsage"):
+        total = max(1.0, float(sources.sum()))
+        stats.update({
+            "nodes_per_hop_mean": [float(x) for x in np.mean(np.array(hops, dtype=float), axis=0)],
+            "rows_cached_share": float(sources[0] / total), "rows_local_share": float(sources[1] / total),
+            "rows_peer_share": float(sources[2] / total), "rows_remote_share": float(sources[3] / total),
+            "cache_hit_rate_mean": float(np.mean(hit_rate)) if hit_rate else 0.0,
+        })
+        if t.cache.policy != "none":  # per iteration, mean over the trainers
+            stats["cache_hit_rate_per_iteration"] = [float(np.mean(row)) for row in hit_rate]
+    memory = _memory(scenario, graph, cluster, params, shapes_by_rank, caches,
+                     graph_on_gpu=cluster.node.trainer_device.kind == "gpu")
+    return Workload(scenario, num_ranks, per_epoch, k, tasks, params,
+                    [int(s.size) for s in seeds], stats, memory, hit_rate, t.prefetch_depth, t.sampler_workers)
+
+
+# -- full-batch ---------------------------------------------------------------------------
+
+def halo_matrix(graph: Graph, assignment: np.ndarray, num_parts: int) -> np.ndarray:
+    """``H[q, r]``: distinct nodes of part q that part r needs as halo (in-neighbours of
+    its nodes), i.e. the rows q sends r before each layer.
+
+    >>> from gnnsim.graph.graph import csr_from_edges
+    >>> g = Graph(csr_from_edges(np.array([0, 1, 2]), np.array([1, 2, 3]), 4), 2, 2, np.array([0]), np.zeros(4, dtype=np.int64))
+    >>> halo_matrix(g, np.array([0, 0, 1, 1]), 2).tolist()  # path 0-1 | 2-3: 1 and 2 cross
+    [[0, 1], [1, 0]]
+    """
+    deg = np.diff(graph.indptr).astype(np.int64)
+    dst = np.repeat(np.arange(graph.num_nodes, dtype=np.int64), deg)
+    src = graph.indices.astype(np.int64)
+    cut = assignment[dst] != assignment[src]
+    pairs = np.unique(src[cut] * num_parts + assignment[dst[cut]])
+    cells = assignment[pairs // num_parts].astype(np.int64) * num_parts + pairs % num_parts
+    return np.bincount(cells, minlength=num_parts * num_parts).reshape(num_parts, num_parts)
+
+
+def fullbatch_tasks(rank: int, block: tuple[int, int, int], halo: np.ndarray, train_rows: int, scenario: Scenario,
+                    graph: Graph, cluster: Cluster, param_count: int) -> list[Task]:
+    """One full-batch iteration of trainer ``rank``: per layer halo exchange then compute,
+    then the backward halos, the backward pass, the all-reduce and the optimizer."""
+    t = scenario.training
+    spec = get_model(scenario.model.name)
+    heads = scenario.model.heads
+    num_layers = len(t.fanouts)
+    dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, num_layers)
+    dtype_bytes = m.DTYPE_BYTES[scenario.model.dtype]
+    kind = compute_kind(cluster)
+    forward = spec.forward_kernels([block] * num_layers, dims, dtype_bytes, heads)
+    sent, received = halo[rank, :], halo[:, rank]  # rows this trainer sends / receives per layer
+    chain = []
+    for layer in range(num_layers):
+        if layer > 0:
+            width = dims[layer][0] * dtype_bytes
+            chain.append(Task("halo", "collective", nodes=int(received.sum()), rows_from=tuple(int(x) for x in received),
+                              row_bytes=width, bytes=float(sent.sum() * width)))
+        chain.append(Task("forward", kind, kernels=tuple(k for k in forward if k.name.startswith(f"L{layer}."))))
+    for layer in range(num_layers - 1, 0, -1):  # gradients of the halo rows go back to their owners
+        width = dims[layer][0] * dtype_bytes
+        chain.append(Task("halo", "collective", nodes=int(sent.sum()), rows_from=tuple(int(x) for x in sent),
+                          row_bytes=width, bytes=float(received.sum() * width)))
+    chain += [
+        Task("backward", kind, kernels=tuple(spec.backward_kernels([block] * num_layers, dims, train_rows,
+                                                                   graph.num_classes, dtype_bytes, heads))),
+        Task("allreduce", "collective", bytes=float(param_count * dtype_bytes)),
+        Task("optimizer", kind, kernels=tuple(m.optimizer_kernels(param_count, spec.param_tensors(num_layers), t.optimizer))),
+    ]
+    return chain
+
+
+def build_fullbatch_workload(scenario: Scenario, graph: Graph, partition: Partition, cluster: Cluster) -> Workload:
+    """Full-batch training: one iteration per epoch, every trainer on its whole partition."""
+    t = scenario.training
+    n = cluster.num_trainers
+    a = partition.assignment
+    spec = get_model(scenario.model.name)
+    dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, len(t.fanouts))
+    params = spec.param_count(dims, scenario.model.heads)
+    halo = halo_matrix(graph, a, n)
+    inner = np.bincount(a, minlength=n)
+    edges = np.bincount(a, weights=graph.degrees(), minlength=n).astype(np.int64)
+    train = np.bincount(a[graph.train_ids], minlength=n)
+    blocks = [(int(inner[r] + halo[:, r].sum()), int(inner[r]), int(edges[r])) for r in range(n)]
+    chains = [fullbatch_tasks(r, blocks[r], halo, int(train[r]), scenario, graph, cluster, params) for r in range(n)]
+    stats = {"sampled_edges_mean": float(edges.mean()), "input_nodes_mean": float(np.mean([b[0] for b in blocks])),
+             "halo_nodes_mean": float(halo.sum(0).mean()), "inner_nodes_mean": float(inner.mean())}
+    memory = _memory(scenario, graph, cluster, params,
+                     [[([blocks[r]] * len(t.fanouts), blocks[r][0], blocks[r][2])] for r in range(n)],
+                     [None] * n, graph_on_gpu=True)
+    return Workload(scenario, n, 1, 1, [chains], params, [int(x) for x in train], stats, memory,
+                    [[0.0] * n], t.prefetch_depth, t.sampler_workers)
+
+
+def fullbatch_halo_nodes(graph: Graph, assignment: np.ndarray, rank: int) -> np.ndarray:
+    """The halo of part ``rank``: sorted ids of in-neighbours of its nodes owned by other parts."""
+    own = np.flatnonzero(assignment == rank)
+    _, nbr = all_neighbors(graph.indptr, graph.indices, own)
+    return np.unique(nbr[assignment[nbr] != rank])

@@ -1,0 +1,95 @@
+"""GPU memory footprint of a training job, compared with the device's memory.
+
+What a trainer keeps in device memory at the peak of an iteration (after the forward
+pass, when every activation autograd saved is still alive):
+
+- ``parameters``, ``gradients``: ``param_count x dtype bytes`` each;
+- ``optimizer_state``: Adam keeps two moments per parameter (``2 x`` parameters), plain
+  SGD none;
+- ``cached_features``: the feature cache (:mod:`gnnsim.workload.cache`);
+- ``input_features``: the batch's input rows (full-batch: inner and halo rows);
+- ``activations``: per layer, the tensors the backward pass needs, for the largest
+  simulated batch (see :func:`activation_elements`);
+- ``graph``: the sampled blocks' edge indices (two int64 per edge) or, in full-batch
+  training, the partition's edges that live on the GPU for the whole run.
+
+This is an estimate from tensor shapes, without allocator fragmentation or framework
+workspaces (cuBLAS, NCCL buffers), so a job within a few percent of the capacity may still
+fail; the report says so.
+"""
+
+from __future__ import annotations
+
+from gnnsim.workload.models import gat_head_dim, gcn_project_first
+
+INDEX_BYTES = 8  # int64 edge indices
+ADAM_STATE_PER_PARAM = 2  # exp_avg and exp_avg_sq
+
+
+def activation_elements(model: str, block: tuple[int, int, int], i: int, o: int, last: bool, heads: int = 1) -> int:
+    """Elements one layer saves for backward on a block of (num_src, num_dst, num_edges).
+
+    - graphsage: the mean-aggregated rows ``nd*i`` and the two projections ``2*nd*o``;
+    - gcn: the normalized source rows and the aggregated rows at the aggregation width
+      ``w``, and the output ``nd*o``;
+    - gin: aggregated and self-added rows ``2*nd*i``, the MLP's hidden, activated hidden
+      and output ``3*nd*o``;
+    - gat: the projected sources ``ns*F``, edge scores and attention ``2*ne*heads``, the
+      weighted messages ``ne*F``, the aggregated rows ``nd*F`` and the output.
+
+    >>> activation_elements("graphsage", (10, 4, 20), 8, 2, False)
+    48
+    """
+    ns, nd, ne = block
+    if model == "graphsage":
+        return nd * i + 2 * nd * o
+    if model == "gcn":
+        w = o if gcn_project_first(i, o) else i
+        return ns * w + nd * w + nd * o
+    if model == "gin":
+        return 2 * nd * i + 3 * nd * o
+    if model == "gat":
+        d = gat_head_dim(o, last, heads)
+        f = heads * d
+        return ns * f + 2 * ne * heads + ne * f + nd * f + nd * (d if last else f)
+    raise ValueError(f"no activation formula for model {model!r}")
+
+
+def footprint(model: str, dims: list[tuple[int, int]], blocks: list[tuple[int, int, int]], heads: int,
+              param_count: int, optimizer: str, dtype_bytes: int, input_rows: int, row_bytes: int,
+              cache_bytes: int, graph_edges_on_gpu: int) -> dict[str, int]:
+    """Bytes by category for one trainer (the categories of the module docstring).
+
+    >>> fp = footprint("graphsage", [(8, 2)], [(10, 4, 20)], 1, 34, "adam", 4, 10, 32, 0, 20)
+    >>> fp["parameters"], fp["optimizer_state"], fp["activations"], fp["graph"], fp["input_features"]
+    (136, 272, 192, 320, 320)
+    """
+    last = len(dims) - 1
+    acts = sum(activation_elements(model, b, i, o, layer == last, heads)
+               for layer, (b, (i, o)) in enumerate(zip(blocks, dims)))
+    params = param_count * dtype_bytes
+    parts = {
+        "parameters": params,
+        "gradients": params,
+        "optimizer_state": ADAM_STATE_PER_PARAM * params if optimizer == "adam" else 0,
+        "cached_features": int(cache_bytes),
+        "input_features": int(input_rows) * int(row_bytes),
+        "activations": int(acts) * dtype_bytes,
+        "graph": 2 * INDEX_BYTES * int(graph_edges_on_gpu),
+    }
+    return {k: int(v) for k, v in parts.items()}
+
+
+def memory_report(per_rank: list[dict[str, int]], capacity_bytes: float, device_kind: str) -> dict:
+    """The result's ``memory`` section: peak per trainer, capacity, whether it fits."""
+    peaks = [int(sum(p.values())) for p in per_rank]
+    worst = max(range(len(peaks)), key=lambda r: peaks[r]) if peaks else 0
+    return {
+        "peak_bytes": peaks,
+        "capacity_bytes": int(capacity_bytes),
+        "fits": bool(all(p <= capacity_bytes for p in peaks)),
+        "device_kind": device_kind,
+        "worst_rank": worst,
+        "by_category": per_rank[worst] if per_rank else {},
+        "note": "estimate from tensor shapes; allocator fragmentation and library workspaces not included",
+    }
