@@ -25,6 +25,7 @@ from gnnsim.validation.measured import MeasuredRun
 POLL_S = 0.2
 
 
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
@@ -51,8 +52,13 @@ def scenario_for_ranks(scenario: Scenario, ranks: int) -> Scenario:
     return Scenario.model_validate(data)
 
 
-def run_real(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progress=print) -> MeasuredRun:
-    """Train ``scenario`` for real on ``ranks`` gloo processes and return the measured run."""
+def run_real(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progress=print,
+             netns=None) -> MeasuredRun:
+    """Train ``scenario`` for real on ``ranks`` gloo processes and return the measured run.
+
+    ``netns`` (a :class:`gnnsim.realrun.netns.NetnsSetup`) runs each rank in its own
+    network namespace, so that their traffic crosses a shaped veth link.
+    """
     if ranks < 1:
         raise RealRunError(f"--ranks must be at least 1, got {ranks}")
     scenario = scenario_for_ranks(scenario, ranks)
@@ -63,10 +69,14 @@ def run_real(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progr
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(json.dumps(spec))
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
-        procs = [subprocess.Popen([sys.executable, "-m", "gnnsim.realrun.worker", str(spec_path), str(r)],
-                                  env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        helpers = netns.start_rendezvous(spec["port"]) if netns is not None else []
+        procs = [subprocess.Popen((netns.command_prefix(r) if netns is not None else [])
+                                  + [sys.executable, "-m", "gnnsim.realrun.worker", str(spec_path), str(r)],
+                                  env={**env, **(netns.rank_env(r) if netns is not None else {})},
+                                  start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
                  for r in range(ranks)]
-        progress(f"realrun: {ranks} ranks (gloo, loopback, {threads} thread(s) each), "
+        where = f"network namespaces, {netns.shape.describe()}" if netns is not None else "loopback"
+        progress(f"realrun: {ranks} ranks (gloo, {where}, {threads} thread(s) each), "
                  f"{scenario.simulation.warmup_iterations} warm-up + {scenario.simulation.iterations} timed iterations")
         deadline = time.monotonic() + timeout_s
         try:
@@ -77,7 +87,7 @@ def run_real(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progr
                 time.sleep(POLL_S)
         finally:
             timed_out = any(p.poll() is None for p in procs)
-            _kill(procs)
+            _kill(procs + helpers)
         errors = []
         for r, p in enumerate(procs):
             err_file = Path(tmp) / f"rank{r}.error"
