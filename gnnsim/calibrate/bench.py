@@ -3,11 +3,13 @@
 Each benchmark times one operation on a sweep of shapes and records, for each shape,
 the demands (FLOPs and bytes) that the workload builder would assign to it, computed by
 the very same functions (:mod:`gnnsim.workload.model`). The fit then relates demands to
-seconds. The times are medians of several repeats after a warm-up.
+seconds. The times are means of several repeats after a warm-up, taken while the node's other trainers
+run the same benchmarks (see :mod:`gnnsim.calibrate.twin`), as they would in training.
 """
 
 from __future__ import annotations
 
+import ctypes
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,24 +27,51 @@ class Samples:
     bytes: list[float] = field(default_factory=list)
     times_s: list[float] = field(default_factory=list)
     shapes: list[str] = field(default_factory=list)
+    cvs: list[float] = field(default_factory=list)  # run-to-run spread of each shape
 
     def add(self, kernel: m.Kernel, t: float, shape: str) -> None:
         self.flops.append(kernel.flops)
         self.bytes.append(kernel.bytes)
         self.times_s.append(t)
         self.shapes.append(shape)
+        self.cvs.append(LAST_CV[0])
 
 
-def median_time(fn: Callable[[], object], repeats: int, warmup: int = 2, min_time_s: float = 0.0) -> float:
-    """Median wall time of ``fn`` over ``repeats`` runs (bounded: at most ``repeats`` calls)."""
+def _release_free_memory() -> Callable[[], object]:
+    """glibc's ``malloc_trim(0)``, or a no-op where there is no glibc."""
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except OSError:
+        return lambda *_: 0
+
+
+RELEASE_FREE_MEMORY = _release_free_memory()
+LAST_CV = [0.0]  # coefficient of variation of the last mean_time() call
+
+
+def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: bool = True) -> float:
+    """Mean wall time of ``fn`` over ``repeats`` runs (bounded: at most ``repeats`` calls).
+
+    The mean, not the median: the model predicts mean stage times, and the occasional
+    slow run (a page-fault storm, a descheduled core) is part of what training pays.
+
+    With ``cold`` (the default) freed memory goes back to the OS before every run, so the
+    kernel's output lands on fresh pages as in training, where PyTorch's CPU allocator
+    does not cache and every batch's tensors differ in size: measured here, a 10 MB
+    output costs about 2 ms more in page faults than on reused pages.
+    """
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
+        if cold:
+            RELEASE_FREE_MEMORY(0)
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    mean = float(np.mean(times))
+    LAST_CV[0] = float(np.std(times) / mean) if mean > 0 else 0.0
+    return mean
 
 
 def bench_gemm(quick: bool, repeats: int) -> Samples:
@@ -54,7 +83,7 @@ def bench_gemm(quick: bool, repeats: int) -> Samples:
     for mm in ms:
         for k, n in kns:
             a, b = torch.randn(mm, k), torch.randn(k, n)
-            t = median_time(lambda: torch.mm(a, b), repeats)
+            t = mean_time(lambda: torch.mm(a, b), repeats)
             out.add(m.gemm(mm, k, n), t, f"{mm}x{k}x{n}")
     return out
 
@@ -69,13 +98,13 @@ def bench_gemm_tn(quick: bool, repeats: int) -> Samples:
     for k in ks:
         for mm, n in mns:
             x, dy = torch.randn(k, mm), torch.randn(k, n)
-            t = median_time(lambda: torch.mm(x.t(), dy), repeats)
+            t = mean_time(lambda: torch.mm(x.t(), dy), repeats)
             out.add(m.gemm(mm, k, n, cls="gemm_tn"), t, f"{mm}x{k}x{n}")
     return out
 
 
 def bench_optimizer(quick: bool, repeats: int) -> Samples:
-    """Adam's step plus zero_grad on T equal tensors; one sample per tensor (time / T)."""
+    """Adam's step plus zero_grad on T equal tensors."""
     import torch
 
     out = Samples()
@@ -92,8 +121,13 @@ def bench_optimizer(quick: bool, repeats: int) -> Samples:
                 opt.step()
                 opt.zero_grad(set_to_none=False)
 
-            t = median_time(step, repeats)
-            out.add(m.optimizer_kernels(n * count, count, "adam")[0], t / count, f"{count}x{n}")
+            t = mean_time(step, repeats)
+            # the model charges count + 1 launches (one per tensor, one for the step) and the
+            # bytes of all tensors: one sample per launch unit
+            kernels = m.optimizer_kernels(n * count, count, "adam")
+            unit = m.Kernel("optimizer", sum(k.flops for k in kernels) / len(kernels),
+                            sum(k.bytes for k in kernels) / len(kernels))
+            out.add(unit, t / len(kernels), f"{count}x{n}")
     return out
 
 
@@ -112,7 +146,7 @@ def bench_aggregate(quick: bool, repeats: int) -> Samples:
         dst = torch.from_numpy(np.sort(rng.integers(0, num_dst, e)))
         for d in dims:
             h = torch.randn(num_src, d)
-            t = median_time(lambda: aggregate_sum(h, src, dst, num_dst), repeats)
+            t = mean_time(lambda: aggregate_sum(h, src, dst, num_dst), repeats)
             out.add(m.aggregate(e, num_dst, d), t, f"E{e}xd{d}")
     return out
 
@@ -129,7 +163,7 @@ def bench_gather(quick: bool, repeats: int) -> Samples:
         table = torch.randn(table_rows, d)
         for r in rows:
             idx = torch.from_numpy(rng.integers(0, table_rows, r))
-            t = median_time(lambda: table.index_select(0, idx), repeats)
+            t = mean_time(lambda: table.index_select(0, idx), repeats)
             out.add(m.gather(r, d), t, f"{r}x{d}")
     return out
 
@@ -144,7 +178,7 @@ def bench_elementwise(quick: bool, repeats: int) -> Samples:
         x, y = torch.randn(n), torch.randn(n)
         for name, op, reads in (("relu", lambda: torch.relu(x), 1), ("add", lambda: x + y, 2),
                                 ("scale", lambda: x * 0.5, 1), ("zero", lambda: torch.zeros(n), 0)):
-            t = median_time(op, repeats)
+            t = mean_time(op, repeats)
             out.add(m.elementwise(n, reads=reads), t, f"{name}{n}")
     return out
 
@@ -163,7 +197,7 @@ def bench_sampler(quick: bool, repeats: int) -> tuple[np.ndarray, np.ndarray, li
         for fanouts in fanout_sets:
             seeds = rng.choice(graph.train_ids, size=min(bs, graph.train_ids.size), replace=False)
             mb = sample_minibatch(graph.indptr, graph.indices, seeds, fanouts, rng)
-            t = median_time(lambda: sample_minibatch(graph.indptr, graph.indices, seeds, fanouts, rng), repeats)
+            t = mean_time(lambda: sample_minibatch(graph.indptr, graph.indices, seeds, fanouts, rng), repeats)
             features.append([1.0, mb.num_sampled_nodes, mb.num_sampled_edges])
             times.append(t)
             shapes.append(f"b{bs}f{fanouts}")

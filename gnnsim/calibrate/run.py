@@ -20,6 +20,7 @@ import yaml
 from gnnsim.calibrate import bench
 from gnnsim.calibrate.collectives import fit_wakeup, run_collectives
 from gnnsim.calibrate.fit import fit_linear_nonneg, fit_roofline
+from gnnsim.calibrate.twin import twins
 from gnnsim.errors import GnnsimError
 from gnnsim.report.files import write_atomic
 
@@ -38,6 +39,32 @@ def _round(x: float, digits: int = 4) -> float:
     return float(f"{x:.{digits}g}")
 
 
+KERNEL_BENCHMARKS = (("gemm", bench.bench_gemm), ("gemm_tn", bench.bench_gemm_tn), ("aggregate", bench.bench_aggregate),
+                     ("gather", bench.bench_gather), ("elementwise", bench.bench_elementwise),
+                     ("optimizer", bench.bench_optimizer))
+MEMORY_ONLY = ("gather", "optimizer")  # kernels whose FLOPs do not bound them
+
+
+JITTER_MIN_TIME_S = 1e-3  # spread of kernels shorter than this is timer noise, not jitter
+
+
+def _fit_kernels(quick: bool, repeats: int, progress) -> tuple[dict, dict, float]:
+    """Fit every kernel class; also return the mean run-to-run CV of kernels >= 1 ms."""
+    kernels, residuals, cvs = {}, {}, []
+    for cls, fn in KERNEL_BENCHMARKS:
+        progress(f"calibrate: {cls} ...", end=" ", flush=True)
+        s = fn(quick, repeats)
+        fit = fit_roofline(np.array(s.flops), np.array(s.bytes), np.array(s.times_s), memory_only=cls in MEMORY_ONLY)
+        kernels[cls] = {"launch_us": _round(fit.launch_s * 1e6), "tflops": _round(fit.flops_per_s / 1e12),
+                        "gbps": _round(fit.bytes_per_s / 1e9), "cache_mb": _round(fit.cache_bytes / 1e6),
+                        "cache_gbps": _round(fit.cache_bytes_per_s / 1e9)}
+        residuals[cls] = {"fit_mape": _round(fit.fit_mape, 3), "holdout_mape": _round(fit.holdout_mape, 3),
+                          "samples": fit.samples}
+        progress(f"{len(s.times_s)} shapes, fit error {fit.fit_mape:.1%}, held-out {fit.holdout_mape:.1%}")
+        cvs += [cv for cv, t in zip(s.cvs, s.times_s) if t >= JITTER_MIN_TIME_S]
+    return kernels, residuals, float(np.mean(cvs)) if cvs else 0.0
+
+
 def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/localhost.yaml", quick: bool = False,
               threads: int = 1, world: int = 2, progress=print) -> dict:
     """Run the micro-benchmarks, fit, and write the calibrated profile to ``out``."""
@@ -49,22 +76,11 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
     torch.set_num_threads(threads)
     repeats = 5 if quick else 11
     started = time.perf_counter()
-    kernels, residuals = {}, {}
-    for cls, fn in (("gemm", bench.bench_gemm), ("gemm_tn", bench.bench_gemm_tn), ("aggregate", bench.bench_aggregate),
-                    ("gather", bench.bench_gather), ("elementwise", bench.bench_elementwise),
-                    ("optimizer", bench.bench_optimizer)):
-        progress(f"calibrate: {cls} ...", end=" ", flush=True)
-        s = fn(quick, repeats)
-        fit = fit_roofline(np.array(s.flops), np.array(s.bytes), np.array(s.times_s), memory_only=cls in ("gather", "optimizer"))
-        kernels[cls] = {"launch_us": _round(fit.launch_s * 1e6), "tflops": _round(fit.flops_per_s / 1e12),
-                        "gbps": _round(fit.bytes_per_s / 1e9), "cache_mb": _round(fit.cache_bytes / 1e6),
-                        "cache_gbps": _round(fit.cache_bytes_per_s / 1e9)}
-        residuals[cls] = {"fit_mape": _round(fit.fit_mape, 3), "holdout_mape": _round(fit.holdout_mape, 3),
-                          "samples": fit.samples}
-        progress(f"{len(s.times_s)} shapes, fit error {fit.fit_mape:.1%}, held-out {fit.holdout_mape:.1%}")
-
-    progress("calibrate: sampler ...", end=" ", flush=True)
-    X, y, _ = bench.bench_sampler(quick, repeats)
+    progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running the same suite")
+    with twins(world - 1, quick, threads):
+        kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress)
+        progress("calibrate: sampler ...", end=" ", flush=True)
+        X, y, _ = bench.bench_sampler(quick, repeats)
     sfit = fit_linear_nonneg(X, y)
     sampler = {"per_batch_us": _round(sfit.coef[0] * 1e6), "per_node_ns": _round(sfit.coef[1] * 1e9),
                "per_edge_ns": _round(sfit.coef[2] * 1e9)}
@@ -98,7 +114,7 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
             "name": f"calibrated-{Path(out).stem}", "kind": "cpu", "threads": threads,
             "memory_bytes": 8589934592, "mem_bw_gbps": kernels["elementwise"]["gbps"],
             "peak_tflops": {"float32": gemm["tflops"]},
-            "kernels": kernels, "sources": [source + " (measured)"],
+            "kernels": kernels, "jitter_cv": _round(jitter_cv, 3), "sources": [source + " (measured)"],
         },
         "sampler": sampler,
         "host_gather": {k: kernels["gather"][k] for k in ("launch_us", "gbps", "cache_mb", "cache_gbps")},

@@ -62,7 +62,7 @@ SOURCE_KEYS = frozenset({"url", "text", "basis", "confidence", "covers", "note"}
 # Other modules that read extra optional keys register them with :func:`allow_keys`;
 # the topology keys are listed here already so files that use them always load.
 ALLOWED_KEYS: dict[str, set[str]] = {
-    "devices": {"name", "kind", "threads", "memory_bytes", "mem_bw_gbps", "peak_tflops", "kernels",
+    "devices": {"name", "kind", "threads", "jitter_cv", "memory_bytes", "mem_bw_gbps", "peak_tflops", "kernels",
                 "sources", "tdp_w", "memory_type", "form_factor", "notes"},
     "devices.peak_tflops": set(DTYPES),
     "devices.kernels": set(KERNEL_CLASSES) | set(OPTIONAL_KERNEL_CLASSES),
@@ -158,6 +158,8 @@ class Device:
     kernels: dict[str, KernelRate]
     sources: list[str]
     threads: int = 1
+    # run-to-run coefficient of variation of kernel times (measured by calibration; 0 = none)
+    jitter_cv: float = 0.0
 
     def kernel(self, cls: str) -> KernelRate:
         """The rate of a kernel class; an optional class (``gemm_tn``) falls back to its base."""
@@ -460,6 +462,7 @@ def _device_from(data: dict[str, Any], path: Path, name: str, fallback_sources: 
         kernels=_kernel_rates(data, path, peak_values["float32"], mem_bw),
         sources=_sources(data, path),
         threads=_count(data, "threads", path, default=1),
+        jitter_cv=_num(data, "jitter_cv", path, positive=False, default=0),
     )
 
 

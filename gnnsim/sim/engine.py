@@ -37,6 +37,7 @@ import numpy as np
 import simpy
 
 from gnnsim.cost.model import CostModel, Exchange, kernel_time
+from gnnsim.rng import rng_for
 from gnnsim.sim.collectives import Collectives
 from gnnsim.sim.network import Flow, Network
 from gnnsim.workload.builder import Task, Workload
@@ -127,6 +128,20 @@ class Simulator:
         self.load_ok = [[env.event() for _ in range(iters + 1)] for _ in range(n)]
         self.batch_ready = [[env.event() for _ in range(iters)] for _ in range(n)]
         self._grad_shares = self._layer_grad_shares()
+        cv = float(getattr(cost.device, "jitter_cv", 0.0))
+        self.jitter_sigma = float(np.sqrt(np.log1p(cv * cv)))
+        seed = workload.scenario.simulation.seed
+        self.jitter_rng = [rng_for(seed, "jitter", r) for r in range(n)]
+
+    # -- run-to-run jitter -------------------------------------------------------------
+    def _jittered(self, rank: int, seconds: float) -> float:
+        """``seconds`` times a mean-one lognormal factor with the device's measured
+        coefficient of variation (0 = deterministic). Trainers that each vary a little
+        wait for the slowest at every collective; this is where that wait comes from.
+        Each rank draws from its own seeded stream, so a run is reproducible."""
+        if self.jitter_sigma <= 0 or seconds <= 0:
+            return seconds
+        return seconds * float(self.jitter_rng[rank].lognormal(-self.jitter_sigma ** 2 / 2, self.jitter_sigma))
 
     # -- bookkeeping -----------------------------------------------------------------
     def _name(self, rank: int, track: str) -> str:
@@ -265,7 +280,7 @@ class Simulator:
                 if task.kind == "collective":
                     prev = yield from self._collective(rank, task, it, 0, "loader", prev)
                 elif task.stage == "sample":
-                    yield self.env.timeout(self.cost.sample_time(task))
+                    yield self.env.timeout(self._jittered(rank, self.cost.sample_time(task)))
                     prev = self._span(rank, "sampler", "sample", it, start, self.env.now, pred=prev)
                 elif task.kind == "transfer" and self.cost.cluster.node.h2d_link is not None:
                     route = self.topo.h2d_route(rank)
@@ -273,7 +288,7 @@ class Simulator:
                     prev = self._span(rank, "loader", task.stage, it, start, self.env.now, bytes_=task.bytes, pred=prev,
                                       via=self._via(flow))
                 else:
-                    yield self.env.timeout(self.cost.compute_time(task))
+                    yield self.env.timeout(self._jittered(rank, self.cost.compute_time(task)))
                     prev = self._span(rank, "loader", task.stage, it, start, self.env.now, pred=prev)
             self.batch_ready[rank][it].succeed(prev)
 
@@ -352,7 +367,8 @@ class Simulator:
                 elif task.stage == "backward":
                     ar = next((t for t in chain if t.stage == "allreduce" and t.kind == "collective"), None)
                     segments = self._backward_segments(task, ar.bytes if ar else 0.0)
-                    seconds = self._segment_seconds(task, [seg for seg, _ in segments])
+                    factor = self._jittered(rank, 1.0)
+                    seconds = [x * factor for x in self._segment_seconds(task, [seg for seg, _ in segments])]
                     for index, (seg, bucket) in enumerate(segments):
                         start = self.env.now
                         yield self.env.timeout(seconds[index])
@@ -376,7 +392,7 @@ class Simulator:
                         prev = self._latest(prev, *[p.value for p in pending])
                         pending = []
                         start = self.env.now
-                    yield self.env.timeout(self.cost.compute_time(task))
+                    yield self.env.timeout(self._jittered(rank, self.cost.compute_time(task)))
                     flops = sum(k.flops for k in task.kernels)
                     prev = self._span(rank, self.device_track, task.stage, it, start, self.env.now, flops=flops,
                                       pred=prev)

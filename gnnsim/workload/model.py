@@ -115,9 +115,11 @@ OPTIMIZER_ACCESSES = {"adam": (4, 3, 10.0), "sgd": (2, 1, 2.0)}
 
 
 def optimizer_kernels(param_count: int, param_tensors: int, optimizer: str) -> list[Kernel]:
-    """One ``optimizer`` kernel per parameter tensor: the tensor's whole update step
-    (several tensor operations and their framework overhead, fitted as one)."""
+    """One ``optimizer`` kernel per parameter tensor (the tensor's whole update, several
+    tensor operations and their framework overhead, fitted as one), plus one for the step."""
     reads, writes, flops = OPTIMIZER_ACCESSES[optimizer]
     per_tensor = max(1, param_count // max(1, param_tensors))
-    return [Kernel("optimizer", flops * per_tensor, 4.0 * per_tensor * (reads + writes), f"{optimizer}.step")
-            for _ in range(param_tensors)]
+    tensors = [Kernel("optimizer", flops * per_tensor, 4.0 * per_tensor * (reads + writes), f"{optimizer}.tensor")
+               for _ in range(param_tensors)]
+    # plus the step's own overhead (walking the parameter groups, state bookkeeping)
+    return tensors + [Kernel("optimizer", 0.0, 0.0, f"{optimizer}.step")]

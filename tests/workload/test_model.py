@@ -29,5 +29,5 @@ def test_input_layer_backward_has_no_input_gradient():
 
 def test_optimizer_bytes_total():
     kernels = m.optimizer_kernels(1200, 3, "adam")
-    assert len(kernels) == 3 and all(k.cls == "optimizer" for k in kernels)
+    assert len(kernels) == 3 + 1 and all(k.cls == "optimizer" for k in kernels)
     assert abs(sum(k.bytes for k in kernels) - 1200 * 4 * 7) < 1e-6
