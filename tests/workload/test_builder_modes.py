@@ -1,0 +1,194 @@
+"""Task builders for the training modes, samplers and caches, against brute force."""
+
+import numpy as np
+import pytest
+
+from gnnsim.config import scenario_from_dict
+from gnnsim.graph.build import build_graph
+from gnnsim.partition.registry import partition_graph
+from gnnsim.pipeline import cluster_for
+from gnnsim.workload.builder import (
+    ID_BYTES, build_workload, fullbatch_halo_nodes, graph_clusters, halo_matrix, rank_minibatches, rank_seeds,
+    remote_sampling, split_seeds,
+)
+from gnnsim.workload.cache import budget_rows
+from gnnsim.workload.memory import memory_report
+
+BASE = {"graph": {"num_nodes": 2000, "num_communities": 4, "avg_degree": 6, "feature_dim": 16},
+        "training": {"batch_size": 64, "fanouts": [4, 3]}, "simulation": {"iterations": 3},
+        "cluster": {"profile": "a100-2x8-eth100", "trainers_per_node": 2}}  # 4 GPUs on 2 nodes
+
+
+def setup(**training):
+    data = {**BASE, "training": {**BASE["training"], **training}}
+    s = scenario_from_dict(data)
+    g, c = build_graph(s), cluster_for(s)
+    p = partition_graph(g, s.partition.method, c.num_trainers, seed=0)
+    return s, g, c, p, build_workload(s, g, p, c)
+
+
+def stage(chain, name, kind=None):
+    return [t for t in chain if t.stage == name and (kind is None or t.kind == kind)]
+
+
+def test_rows_by_source_add_up_and_split_by_node():
+    s, g, c, p, w = setup()
+    seeds = rank_seeds(g, p, 4)
+    for r in range(4):
+        mbs = rank_minibatches(g, seeds[r], r, s, 3, w.iterations_per_epoch)
+        for i, mb in enumerate(mbs):
+            f = stage(w.tasks[i][r], "fetch")[0]
+            owners = p.assignment[mb.input_nodes]
+            same_node = owners // 2 == r // 2
+            assert f.local_rows == (owners == r).sum()
+            assert f.peer_rows == (same_node & (owners != r)).sum()
+            assert f.remote_rows == (~same_node).sum()
+            assert f.cached_rows == 0
+            assert f.local_rows + f.peer_rows + f.remote_rows == mb.input_nodes.size
+
+
+@pytest.mark.parametrize("policy", ["degree", "presample"])
+def test_cache_hits_conserve_rows_and_bytes(policy):
+    s, g, c, p, w = setup(cache={"policy": policy, "budget_fraction": 0.1})
+    row_bytes = 16 * 4
+    _, _, _, _, plain = setup()
+    for i in range(w.iterations):
+        for r in range(4):
+            f, f0 = stage(w.tasks[i][r], "fetch")[0], stage(plain.tasks[i][r], "fetch")[0]
+            inputs = f0.local_rows + f0.peer_rows + f0.remote_rows
+            # the cache does not change the batches, only where rows come from
+            assert f.cached_rows + f.local_rows + f.peer_rows + f.remote_rows == inputs
+            assert stage(w.tasks[i][r], "h2d")[0].bytes == (inputs - f.cached_rows) * row_bytes
+            assert f.bytes == (f.peer_rows + f.remote_rows) * row_bytes
+            assert w.hit_rate[i][r] == pytest.approx(f.cached_rows / inputs)
+    assert w.batch_stats["cache_hit_rate_mean"] > 0.1  # hot nodes are hit more often than their share
+    assert len(w.batch_stats["cache_hit_rate_per_iteration"]) == w.iterations
+    assert w.memory["by_category"]["cached_features"] == budget_rows(s.training.cache, 2000, row_bytes) * row_bytes
+
+
+def test_degree_cache_holds_the_highest_degree_nodes():
+    from gnnsim.workload.cache import degree_cache
+
+    deg = np.array([3, 9, 1, 9, 4, 0])
+    cache = degree_cache(deg, 3, 8)
+    # brute force: sort by (-degree, id)
+    expected = sorted(range(6), key=lambda v: (-deg[v], v))[:3]
+    assert np.flatnonzero(cache.mask).tolist() == sorted(expected) and cache.bytes == 24
+
+
+def test_single_node_multigpu_reads_everything_from_host():
+    s, g, c, p, w = setup(mode="single-node-multigpu")
+    seeds = split_seeds(g, 4, 0)
+    assert np.array_equal(np.sort(np.concatenate(seeds)), g.train_ids)
+    for i in range(w.iterations):
+        for r in range(4):
+            f = stage(w.tasks[i][r], "fetch")[0]
+            assert f.rows_from[r] == f.local_rows and sum(f.rows_from) == f.local_rows
+            assert f.bytes == 0 and f.peer_rows == f.remote_rows == 0
+            assert stage(w.tasks[i][r], "h2d")[0].bytes == f.local_rows * 16 * 4
+
+
+def test_remote_sampling_requests_brute_force():
+    s, g, c, p, w = setup(graph_store="partitioned")
+    seeds = rank_seeds(g, p, 4)
+    for r in range(4):
+        for i, mb in enumerate(rank_minibatches(g, seeds[r], r, s, 3, w.iterations_per_epoch)):
+            nodes, edges = np.zeros(4, int), np.zeros(4, int)
+            for b in mb.blocks:
+                for d in range(b.num_dst):  # brute force: a loop over destinations
+                    q = p.assignment[b.src_nodes[d]]
+                    if q != r:
+                        nodes[q] += 1
+                        edges[q] += int((b.edge_dst == d).sum())
+            got = remote_sampling(mb, p.assignment, r, 4)
+            assert got[0].tolist() == nodes.tolist() and got[1].tolist() == edges.tolist()
+            req = stage(w.tasks[i][r], "sample", "collective")[0]
+            assert req.bytes == ID_BYTES * (nodes.sum() + 2 * edges.sum()) and req.rounds == 2
+
+
+def test_halo_matrix_brute_force():
+    s, g, c, p, _ = setup()
+    a = p.assignment
+    h = halo_matrix(g, a, 4)
+    for r in range(4):
+        halo = fullbatch_halo_nodes(g, a, r)
+        for q in range(4):
+            assert h[q, r] == (a[halo] == q).sum()
+    assert np.all(np.diag(h) == 0)
+
+
+def test_fullbatch_chain_conserves_halo_bytes():
+    s, g, c, p, w = setup(mode="full-batch", fanouts=[5, 5, 5])
+    assert w.iterations == w.iterations_per_epoch == 1
+    chains = w.tasks[0]
+    a = p.assignment
+    h = halo_matrix(g, a, 4)
+    for r, chain in enumerate(chains):
+        halos = stage(chain, "halo")
+        assert len(halos) == 2 * (3 - 1)  # forward and backward, every layer but the input one
+        assert len(stage(chain, "forward")) == 3 and len(stage(chain, "backward")) == 1
+        inner = (a == r).sum()
+        fwd = stage(chain, "forward")[0].kernels
+        agg = next(k for k in fwd if k.name == "L0.aggregate")
+        assert agg.flops == np.diff(g.indptr)[a == r].sum() * 16  # every in-edge of the part, width 16
+        assert w.memory["peak_bytes"][r] > 0
+        assert halos[0].nodes == h[:, r].sum() and inner > 0
+    # every byte sent is received: per exchange, total sent == total received
+    for k in range(4):
+        sent = sum(stage(ch, "halo")[k].bytes for ch in chains)
+        received = sum(sum(stage(ch, "halo")[k].rows_from) * stage(ch, "halo")[k].row_bytes for ch in chains)
+        assert sent == received
+
+
+def test_cluster_gcn_batches_are_whole_clusters():
+    s, g, c, p, w = setup(sampler="cluster-gcn", num_clusters=16, clusters_per_batch=2)
+    clusters = graph_clusters(g, s, 4)
+    assert sorted(np.concatenate(clusters.per_rank).tolist()) == list(range(16))
+    assert w.iterations_per_epoch == 2  # 4 clusters per trainer, 2 per batch
+    train = set(g.train_ids.tolist())
+    for r in range(4):
+        for i, mb in enumerate(rank_minibatches(g, None, r, s, 2, 2, clusters)):
+            nodes = set(mb.input_nodes.tolist())
+            member = [set(clusters.nodes(np.array([k])).tolist()) for k in clusters.per_rank[r]]
+            assert sum(nodes == a | b for a in member for b in member if a is not b) >= 1
+            assert set(mb.seeds.tolist()) == nodes & train
+            assert stage(w.tasks[i][r], "sample")[0].edges == mb.blocks[0].num_edges
+
+
+def test_replace_and_full_samplers_feed_the_builder():
+    _, _, _, _, w = setup(replace=True)
+    _, _, _, _, full = setup(sampler="full")
+    _, _, _, _, plain = setup()
+    assert w.batch_stats["sampled_edges_mean"] > 0
+    assert full.batch_stats["sampled_edges_mean"] > plain.batch_stats["sampled_edges_mean"]
+    assert len(full.batch_stats["nodes_per_hop_mean"]) == 3
+
+
+def test_default_scenario_adds_no_new_statistics():
+    _, _, _, _, w = setup()
+    assert set(w.batch_stats) == {"sampled_edges_mean", "input_nodes_mean"}
+
+
+@pytest.mark.parametrize("name", ["gcn", "gat", "gin"])
+def test_models_param_counts_reach_allreduce(name):
+    from gnnsim.workload.models import get_model
+    data = {**BASE, "model": {"name": name, "hidden_dim": 8, "heads": 2}}
+    s = scenario_from_dict(data)
+    g, c = build_graph(s), cluster_for(s)
+    w = build_workload(s, g, partition_graph(g, "metis", 4, seed=0), c)
+    dims = [(16, 8), (8, g.num_classes)]
+    assert w.param_count == get_model(name).param_count(dims, 2)
+    assert stage(w.tasks[0][0], "allreduce")[0].bytes == w.param_count * 4
+
+
+def test_memory_report_flags_a_job_that_does_not_fit():
+    rep = memory_report([{"parameters": 10, "activations": 90}, {"parameters": 10, "activations": 200}], 150, "gpu")
+    assert rep["peak_bytes"] == [100, 210] and rep["fits"] is False and rep["worst_rank"] == 1
+    assert memory_report([{"parameters": 10}], 150, "gpu")["fits"] is True
+
+
+def test_adam_state_is_two_moments():
+    _, _, _, _, w = setup()
+    mem = w.memory["by_category"]
+    assert mem["parameters"] == mem["gradients"] == w.param_count * 4
+    assert mem["optimizer_state"] == 2 * w.param_count * 4
