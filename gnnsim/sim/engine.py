@@ -40,7 +40,7 @@ from gnnsim.cost.model import CostModel, Exchange, kernel_time
 from gnnsim.rng import rng_for
 from gnnsim.sim.collectives import Collectives
 from gnnsim.sim.network import Flow, Network
-from gnnsim.workload.builder import Task, Workload
+from gnnsim.workload.builder import ID_BYTES, Task, Workload
 from gnnsim.workload.model import layer_dims
 
 LOADER_STAGES = ("sample", "fetch", "h2d")
@@ -246,6 +246,31 @@ class Simulator:
             return np.full(self.n, self.env.now), self._via(last), None
         return run
 
+    def _rows_exchange(self, stage: str):
+        """A collective whose tasks say how many rows each rank receives from each peer
+        (``rows_from``): a halo exchange (the owners send ``row_bytes`` per row), or remote
+        sampling requests (ids out to the owners, sampled edges back, once per round)."""
+        def run(tasks: list[Task]) -> Generator[Any, Any, tuple[np.ndarray, str, None]]:
+            n = self.n
+            rows = np.array([t.rows_from for t in tasks], dtype=float).reshape(n, n)  # [receiver, owner]
+            np.fill_diagonal(rows, 0.0)
+            if stage == "sample":
+                rounds = max(1, int(getattr(tasks[0], "rounds", 1) or 1))
+                asked = rows.sum(1)
+                back = np.array([max(0.0, t.bytes - ID_BYTES * a) for t, a in zip(tasks, asked)])
+                share = rows / np.maximum(asked, 1.0)[:, None]
+                phases = [rows * ID_BYTES / rounds, (share * back[:, None]).T / rounds] * rounds
+            else:
+                phases = [(rows * np.array([t.row_bytes for t in tasks], dtype=float)[:, None]).T]
+            via, longest = "", -1.0
+            for matrix in phases:
+                start = self.env.now
+                last = yield from self.coll.alltoall(matrix, tag=stage)
+                if self.env.now - start > longest:
+                    longest, via = self.env.now - start, self._via(last)
+            return np.full(n, self.env.now), via, None
+        return run
+
     def _collective(self, rank: int, task: Task, it: int, index: int, track: str,
                     pred: int) -> Generator[Any, Any, int]:
         start = self.env.now
@@ -254,6 +279,8 @@ class Simulator:
         elif task.stage == "allreduce":
             size = task.bytes
             run = lambda tasks: self._allreduce(size)  # noqa: E731
+        elif len(task.rows_from) == self.n:
+            run = self._rows_exchange(task.stage)
         else:
             run = self._exchange_even(task.stage)
         ends, via, last_pred, parts = yield self._join((task.stage, it, index), rank, task, pred, run)
@@ -362,8 +389,8 @@ class Simulator:
                 start = self.env.now
                 if task.stage == "allreduce" and task.kind == "collective":
                     continue  # issued by the backward buckets below
-                if task.kind == "collective":
-                    prev = yield from self._collective(rank, task, it, 0, "comm", prev)
+                if task.kind == "collective":  # a halo exchange: on its own track, apart from the buckets
+                    prev = yield from self._collective(rank, task, it, 0, task.stage, prev)
                 elif task.stage == "backward":
                     ar = next((t for t in chain if t.stage == "allreduce" and t.kind == "collective"), None)
                     segments = self._backward_segments(task, ar.bytes if ar else 0.0)
