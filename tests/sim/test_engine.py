@@ -150,3 +150,18 @@ def test_spans_on_one_track_never_overlap(spec, depth, bucket, iterations, seed)
     for name_, ch in tl.channels.items():
         shown = sum(s.bytes for s in tl.link_spans if s.resource == name_)
         assert shown == pytest.approx(ch["bytes"], rel=1e-6, abs=1.0)
+
+
+def test_halo_exchange_moves_the_rows_each_rank_receives():
+    from gnnsim.workload.builder import Task
+
+    cluster = load_cluster("localhost-cpu")
+    cost = CostModel(cluster)
+    w = synthetic_workload(cluster, 1)
+    # rank 0 receives 100 rows of 512 B from rank 1, rank 1 receives 300 from rank 0
+    w.tasks = [[[Task("halo", "collective", rows_from=(0, 100), row_bytes=512)],
+                [Task("halo", "collective", rows_from=(300, 0), row_bytes=512)]]]
+    tl = simulate_workload(w, cost)
+    link = cluster.node.intra_link
+    assert [s.duration_s for s in tl.spans] == pytest.approx([link.latency_s + 300 * 512 / link.bytes_per_s] * 2)
+    assert tl.channels["node0/loopback0.up"]["bytes"] == 300 * 512
