@@ -84,14 +84,15 @@ def fit_roofline(flops: np.ndarray, nbytes: np.ndarray, times: np.ndarray, *, me
     rate_f0 = float(np.max(f[train] / times[train])) if (f[train] > 0).any() else big
     rate_b0 = float(np.max(nbytes[train] / times[train]))
     best = None
-    caches = (2**18, 2**21, 2**24) if tiered else (TINY_CACHE_BYTES,)
+    caches = (2**16, 2**18, 2**20, 2**22, 2**24, 2**26) if tiered else (TINY_CACHE_BYTES,)
     for shrink in (1.0, 0.5, 0.2):
         for cache in caches:
-            start = np.log([t_min / 2, max(rate_f0 * shrink, 1.0), max(rate_b0 * shrink * (0.3 if tiered else 1.0), 1.0), cache,
-                            max(rate_b0 * shrink, 1.0)])
-            sol = least_squares(residual, start, method="trf", loss="soft_l1", f_scale=0.1)
-            if best is None or sol.cost < best.cost:
-                best = sol
+            for dram in ((0.05, 0.3) if tiered else (1.0,)):
+                start = np.log([t_min / 2, max(rate_f0 * shrink, 1.0), max(rate_b0 * shrink * dram, 1.0), cache,
+                                max(rate_b0 * shrink, 1.0)])
+                sol = least_squares(residual, start, method="trf", loss="soft_l1", f_scale=0.1)
+                if best is None or sol.cost < best.cost:
+                    best = sol
     params = np.exp(unpack(best.x))
     fit = RooflineFit(*(float(x) for x in params), 0.0, 0.0, int(times.size))
     pred = fit.predict(f, nbytes)
