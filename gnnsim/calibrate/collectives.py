@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from gnnsim.errors import RealRunError
+from gnnsim.realrun import procs as procs_mod
 
 
 def sizes_bytes(quick: bool) -> list[int]:
@@ -127,24 +127,12 @@ def run_collectives(world: int, quick: bool, timeout_s: float = 300.0) -> dict[s
         out = Path(tmp) / "collectives.json"
         port = free_port()
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        procs = [subprocess.Popen([sys.executable, "-m", "gnnsim.calibrate.collectives", str(port), str(r), str(world),
-                                   str(out), "1" if quick else "0"], env=env, start_new_session=True,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for r in range(world)]
-        deadline = time.monotonic() + timeout_s
-        try:
-            while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
-                if any(p.poll() not in (None, 0) for p in procs):
-                    break
-                time.sleep(0.2)
-        finally:
-            for p in procs:
-                if p.poll() is None:
-                    os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        procs = procs_mod.spawn([[sys.executable, "-m", "gnnsim.calibrate.collectives", str(port), str(r), str(world),
+                                  str(out), "1" if quick else "0"] for r in range(world)], [env] * world)
+        timed_out = procs_mod.wait(procs, timeout_s)
         if not out.exists():
-            errs = " | ".join((p.stderr.read() or b"").decode(errors="replace").strip().splitlines()[-1:][0]
-                              for p in procs if p.returncode and p.stderr and p.returncode != -signal.SIGKILL) or "timed out"
-            raise RealRunError(f"gloo collective benchmark failed: {errs}")
+            errs = " | ".join(procs_mod.stderr_tail(p, 1) for p in procs if p.returncode not in (0, -signal.SIGKILL))
+            raise RealRunError(f"gloo collective benchmark failed: {errs or ('timed out' if timed_out else 'no output')}")
         return json.loads(out.read_text())
 
 

@@ -14,15 +14,15 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 from gnnsim.config import Scenario
 from gnnsim.errors import RealRunError
+from gnnsim.realrun import procs as procs_mod
 from gnnsim.pipeline import cluster_for
 from gnnsim.validation.measured import MeasuredRun
 
-POLL_S = 0.2
+POLL_S = procs_mod.POLL_S
 
 
 
@@ -33,14 +33,8 @@ def free_port() -> int:
 
 
 def _kill(procs: list[subprocess.Popen]) -> None:
-    for p in procs:
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    for p in procs:
-        p.wait()
+    """Kill and reap a process group (kept for callers such as :mod:`gnnsim.realrun.netns`)."""
+    procs_mod.kill(procs)
 
 
 def scenario_for_ranks(scenario: Scenario, ranks: int) -> Scenario:
@@ -70,32 +64,21 @@ def run_real(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progr
         spec_path.write_text(json.dumps(spec))
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
         helpers = netns.start_rendezvous(spec["port"]) if netns is not None else []
-        procs = [subprocess.Popen((netns.command_prefix(r) if netns is not None else [])
-                                  + [sys.executable, "-m", "gnnsim.realrun.worker", str(spec_path), str(r)],
-                                  env={**env, **(netns.rank_env(r) if netns is not None else {})},
-                                  start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-                 for r in range(ranks)]
+        procs = procs_mod.spawn(
+            [(netns.command_prefix(r) if netns is not None else [])
+             + [sys.executable, "-m", "gnnsim.realrun.worker", str(spec_path), str(r)] for r in range(ranks)],
+            [{**env, **(netns.rank_env(r) if netns is not None else {})} for r in range(ranks)])
         where = f"network namespaces, {netns.shape.describe()}" if netns is not None else "loopback"
         progress(f"realrun: {ranks} ranks (gloo, {where}, {threads} thread(s) each), "
                  f"{scenario.simulation.warmup_iterations} warm-up + {scenario.simulation.iterations} timed iterations")
-        deadline = time.monotonic() + timeout_s
-        try:
-            while any(p.poll() is None for p in procs):
-                failed = [r for r, p in enumerate(procs) if p.poll() not in (None, 0)]
-                if failed or time.monotonic() > deadline:
-                    break
-                time.sleep(POLL_S)
-        finally:
-            timed_out = any(p.poll() is None for p in procs)
-            _kill(procs + helpers)
+        timed_out = procs_mod.wait(procs, timeout_s, also_kill=helpers)
         errors = []
         for r, p in enumerate(procs):
             err_file = Path(tmp) / f"rank{r}.error"
             if err_file.exists():
                 errors.append(f"rank {r}: {err_file.read_text().splitlines()[0]}")
             elif p.returncode not in (0, -signal.SIGKILL):
-                tail = (p.stderr.read() or b"").decode(errors="replace").strip().splitlines()[-3:]
-                errors.append(f"rank {r}: exit code {p.returncode}: {' | '.join(tail)}")
+                errors.append(f"rank {r}: exit code {p.returncode}: {procs_mod.stderr_tail(p)}")
         if errors or timed_out:
             what = "timed out after {:.0f} s (all ranks killed)".format(timeout_s) if timed_out and not errors else "failed"
             raise RealRunError(f"real run {what}: " + "; ".join(errors or ["no rank reported an error"]))
