@@ -1,0 +1,51 @@
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from gnnsim.cli import main
+
+README = Path("README.md")
+
+
+def test_simulate_prints_table_and_writes_json(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    assert main(["simulate", "examples/quickstart.yaml", "--set", "simulation.iterations=3", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "bottleneck" in text and "epoch" in text
+    data = json.loads(out.read_text())
+    for key in ("epoch_time_s", "iteration_time_s", "iterations_per_epoch", "breakdown", "bottleneck"):
+        assert key in data
+    assert {"stage", "resource"} <= set(data["bottleneck"])
+    assert abs(sum(v["share"] for v in data["breakdown"].values()) - 1.0) < 1e-9
+    assert data["epoch_time_s"] == pytest.approx(data["iteration_time_s"] * data["iterations_per_epoch"])
+
+
+def test_bad_key_exits_2_without_traceback_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "r.json"
+    code = main(["simulate", "examples/quickstart.yaml", "--set", "training.fanout=[3]", "--json", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err and "fanouts" in err
+    assert not out.exists()
+
+
+def test_unknown_cluster_profile_suggests(capsys):
+    assert main(["simulate", "examples/quickstart.yaml", "--set", "cluster.profile=a100-2x8"]) == 2
+    assert "a100-2x8-eth100" in capsys.readouterr().err
+
+
+def test_same_seed_gives_identical_json(tmp_path):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for f in (a, b):
+        main(["simulate", "examples/quickstart.yaml", "--set", "simulation.iterations=2", "--json", str(f)])
+    assert a.read_bytes() == b.read_bytes()
+
+
+def test_readme_opens_with_the_two_commands():
+    text = README.read_text()
+    blocks = re.findall(r"```(?:bash|sh)\n(.*?)```", text, re.S)
+    assert "gnnsim simulate examples/quickstart.yaml" in blocks[0]
+    assert "pytest" in blocks[1]
+    ci = Path(".ci/run").read_text()
+    assert blocks[1].strip().splitlines()[-1] in ci
