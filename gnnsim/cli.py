@@ -19,6 +19,7 @@ COMMAND_MODULES = [
     "gnnsim.commands.hw",
     "gnnsim.commands.partition",
     "gnnsim.commands.analyze",
+    "gnnsim.commands.validation",
 ]
 
 

@@ -295,7 +295,8 @@ def accuracy(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "stage_mape": {s: float(np.mean(v)) for s, v in by_stage.items()},
         "stage_errors_within_target": within,
         "stage_errors_total": len(stage_err),
-        "worst_stage_errors": sorted(stage_err, key=lambda t: -abs(t[2]))[:5],
+        "worst_stage_errors": [{"scenario": n, "stage": s, "error": float(e)}
+                               for n, s, e in sorted(stage_err, key=lambda t: -abs(t[2]))[:5]],
     }
 
 

@@ -1,0 +1,97 @@
+"""The validation harness: scenario files, figures worked out by hand, and one real slice of
+the quick subset whose output files are checked for form (not for accuracy)."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from gnnsim.errors import ScenarioError
+from gnnsim.validation.harness import (accuracy, load_suite, load_validation_scenario, rankings, results_markdown,
+                                       run_suite)
+
+SUITE = Path(__file__).resolve().parents[2] / "validation" / "scenarios"
+
+
+def test_suite_scenarios_load_and_cover_the_issue():
+    suite = load_suite(SUITE)
+    assert len([s for s in suite if s.expect == "success"]) >= 10
+    assert {s.scenario.partition.method for s in suite} >= {"metis", "random", "ldg"}
+    sources = {s.scenario.graph.source for s in suite}
+    assert {"sbm", "rmat", "preset:ogbn-products"} <= sources
+    assert {s.ranks for s in suite} >= {2, 4}
+    assert any(s.shaped_link for s in suite) and any(s.expect == "failure" for s in suite)
+    for s in suite:
+        assert s.scenario.cluster.device_profile == "calibrated/validation", s.name
+    quick = load_suite(SUITE, quick=True)
+    assert 0 < len(quick) < len(suite)
+    assert len({s.name for s in suite}) == len(suite)
+
+
+def test_unknown_validation_key_is_an_error(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("validation: {rank: 2}\ngraph: {num_nodes: 100}\n")
+    with pytest.raises(ScenarioError, match=r"s\.yaml: validation: unknown key\(s\) rank"):
+        load_validation_scenario(p)
+    with pytest.raises(ScenarioError, match="no scenario named nope"):
+        load_suite(SUITE, only=["nope"])
+
+
+def _row(name, measured, predicted, groups=(), stages=None, status="ok"):
+    rel = {"iteration_time": (predicted - measured) / measured, **(stages or {})}
+    return {"name": name, "file": f"{name}.yaml", "description": "", "ranks": 2, "groups": list(groups),
+            "expect": "success", "status": status, "shaped_link": None, "leftover_processes": [],
+            "leftover_namespaces": [], "as_expected": True, "error": "boom" if status != "ok" else None,
+            "report": {"relative_error": rel, "measured": {"iteration_time_s": measured, "breakdown": {}},
+                       "predicted": {"iteration_time_s": predicted, "breakdown": {}}}}
+
+
+def test_accuracy_and_rankings_by_hand():
+    rows = [_row("a", 10.0, 9.0, ["g"], {"fetch": -0.3, "forward": 0.1}),
+            _row("b", 20.0, 22.0, ["g", "h"], {"fetch": 0.1}),
+            _row("c", 30.0, 15.0, ["g", "h"]),
+            _row("d", 1.0, 1.0, ["h"], status="failed")]
+    acc = accuracy(rows)
+    assert acc["scenarios_ok"] == 3
+    assert acc["iteration_mape"] == pytest.approx((0.1 + 0.1 + 0.5) / 3)
+    assert acc["iteration_mean_signed_error"] == pytest.approx((-0.1 + 0.1 - 0.5) / 3)
+    assert (acc["stage_errors_within_target"], acc["stage_errors_total"]) == (2, 3)
+    by = {g["group"]: g for g in rankings(rows)}
+    # g: measured a < b < c, predicted a < c < b: one swap of three -> rho = 1 - 6*2/(3*8) = 0.5
+    assert by["g"]["measured_order"] == ["a", "b", "c"] and by["g"]["predicted_order"] == ["a", "c", "b"]
+    assert by["g"]["spearman_rho"] == pytest.approx(0.5) and by["g"]["order_kept"] is False
+    # h: d failed; b, c measured b < c but predicted c < b -> rho -1
+    assert by["h"]["missing"] == ["d"] and by["h"]["spearman_rho"] == pytest.approx(-1.0)
+    text = results_markdown({"host": {"host": "box", "cpu_model": "cpu", "cpu_cores": 2, "machine": "x86_64",
+                                      "kernel": "6", "python": "3", "torch": "2", "numpy": "2"},
+                             "generated": "now", "command": "python validation/run.py", "wall_s": 1.0,
+                             "calibration": {"profile": "calibrated/validation", "quick": True},
+                             "shaped_links": {}, "netem_available": False, "accuracy": acc,
+                             "rankings": rankings(rows), "scenarios": rows,
+                             "targets": {"iteration_mape": 0.1, "stage_error": 0.2}})
+    assert "`box`" in text and "| iteration time MAPE | 23.3% | <= 10% | **missed** |" in text
+    assert "| g | a < b < c | a < c < b | +0.50 | **no** |" in text
+    assert "- **d** failed: `boom`." in text
+
+
+@pytest.mark.realrun
+def test_quick_slice_writes_well_formed_results(tmp_path):
+    results = run_suite(SUITE, tmp_path, quick=True, only=["sbm-metis", "robust-crash"],
+                        progress=lambda *a, **k: None)
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert data["quick"] is True and data["host"]["cpu_cores"] == os.cpu_count()
+    assert {r["name"]: r["status"] for r in data["scenarios"]} == {"sbm-metis": "ok", "robust-crash": "failed"}
+    ok = data["scenarios"][0] if data["scenarios"][0]["status"] == "ok" else data["scenarios"][1]
+    rep = ok["report"]
+    assert rep["measured"]["iteration_time_s"] > 0 and rep["predicted"]["iteration_time_s"] > 0
+    assert set(rep["measured"]["breakdown"]) == {"sample", "fetch", "forward", "backward", "allreduce", "optimizer"}
+    assert len(ok["measured_iteration_times_s"]) == 12
+    crash = next(r for r in data["scenarios"] if r["name"] == "robust-crash")
+    assert "rank 0" in crash["error"] and crash["as_expected"]
+    assert all(not r["leftover_processes"] and not r["leftover_namespaces"] for r in data["scenarios"])
+    assert data["accuracy"]["scenarios_ok"] == 1 and data["calibration"]["provenance"]["quick"] is True
+    md = (tmp_path / "RESULTS.md").read_text()
+    assert md.startswith("# Validation results") and data["host"]["host"] in md
+    assert "| sbm-metis | 2 | loopback |" in md and "**robust-crash** failed (expected" in md
+    assert results["accuracy"] == data["accuracy"]
