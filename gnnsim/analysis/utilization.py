@@ -28,7 +28,7 @@ def covered(starts: np.ndarray, ends: np.ndarray, u_start: np.ndarray, u_end: np
     """Length of each interval ``[starts[i], ends[i]]`` covered by disjoint sorted intervals ``u``.
 
     >>> covered(np.array([0.0, 5.0]), np.array([10.0, 6.0]), np.array([1.0, 4.0]), np.array([2.0, 5.5]))
-    array([2. , 0.5])
+    array([2.5, 0.5])
     """
     if u_start.size == 0:
         return np.zeros_like(starts)
