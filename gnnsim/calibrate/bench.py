@@ -138,10 +138,12 @@ def bench_aggregate(quick: bool, repeats: int) -> Samples:
 
     out = Samples()
     rng = np.random.default_rng(0)
-    edges = [2_000, 50_000, 300_000] if quick else [1_000, 10_000, 50_000, 150_000, 400_000]
+    edges = [2_000, 25_000, 150_000] if quick else [1_000, 5_000, 15_000, 30_000, 60_000, 150_000, 400_000]
     dims = [16, 128] if quick else [16, 64, 128, 256]
-    for e in edges:
-        num_dst, num_src = max(1, e // 8), max(2, e // 2)
+    for index, e in enumerate(edges):
+        # sampled blocks have a few edges per destination and about one new source per edge
+        per_dst = (5, 10)[index % 2]
+        num_dst, num_src = max(1, e // per_dst), max(2, e * 4 // 5)
         src = torch.from_numpy(rng.integers(0, num_src, e))
         dst = torch.from_numpy(np.sort(rng.integers(0, num_dst, e)))
         for d in dims:
