@@ -17,9 +17,15 @@ def elapsed(cost, body):
     topo = cost.topology
     net = Network(env, topo.capacities, topo.names)
     coll = Collectives(env, net, topo, cost)
-    env.process(body(coll))
+    finished = []
+
+    def runner():
+        yield from body(coll)
+        finished.append(env.now)  # not env.now after run(): superseded finish timers may fire later
+
+    env.process(runner())
     env.run()
-    return env.now, net
+    return finished[0], net
 
 
 @pytest.mark.parametrize("trainers", [2, 4, 8])
@@ -133,3 +139,22 @@ def test_alltoall_bytes_sent_equal_bytes_received(nodes, per_node, seed, fat_tre
     if fat_tree and nodes > 1:  # one node per leaf: every off-node byte crosses two leaf uplinks
         leaf = sum(b for name, b in zip(names, net.bytes) if name.startswith("net/leaf"))
         assert leaf == pytest.approx(2 * inter)
+
+
+def test_oversubscribed_fat_tree_slows_a_uniform_alltoall():
+    # 8 nodes, 4 per leaf, 2:1: each node sends S to each other node. Its NIC carries 7S,
+    # but each leaf uplink carries 4 nodes x 4S = 16S at 4 x bw / 2: 8S / bw.
+    from gnnsim.hardware.topology import build_topology
+
+    cluster = load_cluster("a100-2x8-eth100", num_nodes=8, trainers_per_node=1)
+    net_link = cluster.network
+    s = 1e6
+    m = np.full((8, 8), s)
+    times = {}
+    for oversub in (1, 2):
+        cost = CostModel(cluster)
+        cost._topology = build_topology(cluster, fat_tree={"oversubscription": oversub, "nodes_per_leaf": 4})
+        times[oversub], _ = elapsed(cost, lambda c: c.alltoall(m, "fetch"))
+    latency = 7 * net_link.latency_s
+    assert times[1] == pytest.approx(latency + 7 * s / net_link.bytes_per_s, rel=1e-9)
+    assert times[2] == pytest.approx(latency + 8 * s / net_link.bytes_per_s, rel=1e-9)
