@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import tempfile
 from pathlib import Path
 
 EPILOG = """examples:
@@ -25,16 +23,9 @@ def write_npy_atomic(path: str | Path, array) -> None:
     """Save ``array`` as .npy through a temporary file renamed into place (never half a file)."""
     import numpy as np
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.save(fh, array)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    from gnnsim.report.files import write_atomic_with
+
+    write_atomic_with(path, lambda fh: np.save(fh, array), binary=True)
 
 
 def _fmt_row(name: str, m) -> str:
