@@ -192,3 +192,45 @@ def test_adam_state_is_two_moments():
     mem = w.memory["by_category"]
     assert mem["parameters"] == mem["gradients"] == w.param_count * 4
     assert mem["optimizer_state"] == 2 * w.param_count * 4
+
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_PROP = {}
+
+
+def _prop_setup():
+    if not _PROP:
+        s, g, c, p, _ = setup()
+        _PROP.update(s=s, g=g, c=c)
+    return _PROP["s"], _PROP["g"], _PROP["c"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31 - 1), st.floats(0.0, 1.0), st.integers(0, 3))
+def test_every_input_row_has_exactly_one_source(seed, cache_share, rank):
+    """Property: for any partition and cache, cached + local + peer + remote = input rows,
+    bytes on the wire are the peer and remote rows, and h2d carries every uncached row."""
+    from gnnsim.workload.builder import iteration_tasks
+    from gnnsim.workload.cache import FeatureCache
+
+    s, g, c = _prop_setup()
+    rng = np.random.default_rng(seed)
+    assignment = rng.integers(0, 4, g.num_nodes).astype(np.int32)
+    cache = FeatureCache("degree", rng.random(g.num_nodes) < cache_share, 64)
+    mb = sample_minibatch_for(g, rng)
+    chain = iteration_tasks(mb, assignment, rank, 4, s, g, c, 100, cache)
+    f = stage(chain, "fetch")[0]
+    inputs = mb.input_nodes.size
+    assert f.cached_rows == cache.mask[mb.input_nodes].sum()
+    assert f.cached_rows + f.local_rows + f.peer_rows + f.remote_rows == inputs
+    assert sum(f.rows_from) == inputs - f.cached_rows
+    assert f.bytes == (f.peer_rows + f.remote_rows) * f.row_bytes
+    assert stage(chain, "h2d")[0].bytes == (inputs - f.cached_rows) * f.row_bytes
+
+
+def sample_minibatch_for(g, rng):
+    from gnnsim.workload.sampler import sample_minibatch
+
+    return sample_minibatch(g.indptr, g.indices, rng.choice(g.train_ids, 32, replace=False), [4, 3], rng)
