@@ -93,6 +93,8 @@ class Workload:
     hit_rate: list[list[float]] = field(default_factory=list)  # [iteration][rank] feature-cache hit rate
     prefetch_depth: int = 0  # batches the loader may prepare ahead (training.prefetch_depth)
     sampler_workers: int = 1
+    # parameters per layer, input layer first (the DDP bucket split needs each layer's share)
+    layer_params: list[int] = field(default_factory=list)
 
 
 def rank_seeds(graph: Graph, partition: Partition, num_ranks: int) -> list[np.ndarray]:
@@ -349,7 +351,8 @@ def build_workload(scenario: Scenario, graph: Graph, partition: Partition, clust
     memory = _memory(scenario, graph, cluster, params, shapes_by_rank, caches,
                      graph_on_gpu=cluster.node.trainer_device.kind == "gpu")
     return Workload(scenario, num_ranks, per_epoch, k, tasks, params,
-                    [int(s.size) for s in seeds], stats, memory, hit_rate, t.prefetch_depth, t.sampler_workers)
+                    [int(s.size) for s in seeds], stats, memory, hit_rate, t.prefetch_depth, t.sampler_workers,
+                    spec.layer_param_counts(dims, scenario.model.heads))
 
 
 # -- full-batch ---------------------------------------------------------------------------
@@ -425,7 +428,7 @@ def build_fullbatch_workload(scenario: Scenario, graph: Graph, partition: Partit
                      [[([blocks[r]] * len(t.fanouts), blocks[r][0], blocks[r][2])] for r in range(n)],
                      [None] * n, graph_on_gpu=True)
     return Workload(scenario, n, 1, 1, [chains], params, [int(x) for x in train], stats, memory,
-                    [[0.0] * n], t.prefetch_depth, t.sampler_workers)
+                    [[0.0] * n], t.prefetch_depth, t.sampler_workers, spec.layer_param_counts(dims, scenario.model.heads))
 
 
 def fullbatch_halo_nodes(graph: Graph, assignment: np.ndarray, rank: int) -> np.ndarray:

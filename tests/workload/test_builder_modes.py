@@ -177,7 +177,7 @@ def test_models_param_counts_reach_allreduce(name):
     g, c = build_graph(s), cluster_for(s)
     w = build_workload(s, g, partition_graph(g, "metis", 4, seed=0), c)
     dims = [(16, 8), (8, g.num_classes)]
-    assert w.param_count == get_model(name).param_count(dims, 2)
+    assert w.param_count == get_model(name).param_count(dims, 2) == sum(w.layer_params)
     assert stage(w.tasks[0][0], "allreduce")[0].bytes == w.param_count * 4
 
 
