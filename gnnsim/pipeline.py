@@ -13,7 +13,7 @@ from gnnsim.graph.build import build_graph
 from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster, load_cluster
 from gnnsim.hardware.software import load_software
-from gnnsim.partition.metrics import PartitionMetrics, partition_metrics
+from gnnsim.partition.metrics import PartitionMetrics, metrics_of
 from gnnsim.partition.registry import Partition, partition_graph
 from gnnsim.sim.engine import Timeline, simulate_workload
 from gnnsim.workload.builder import Workload, build_workload
@@ -87,7 +87,11 @@ def partition_for(scenario: Scenario, graph: Graph, num_ranks: int) -> Partition
         from gnnsim.errors import ScenarioError
         raise ScenarioError(f"partition.num_parts is {parts} but the cluster has {num_ranks} trainers; "
                             "each trainer owns one part: remove partition.num_parts or make them equal")
-    return partition_graph(graph, scenario.partition.method, parts, seed=scenario.simulation.seed)
+    method = scenario.partition.method
+    if method.startswith("file:"):
+        # an assignment file named in the scenario is relative to the scenario's folder
+        method = f"file:{scenario.resolve(method[len('file:'):])}"
+    return partition_graph(graph, method, parts, seed=scenario.simulation.seed)
 
 
 def simulate(scenario: Scenario, *, sensitivity: bool = True, record_links: bool = False,
@@ -100,7 +104,7 @@ def simulate(scenario: Scenario, *, sensitivity: bool = True, record_links: bool
     cluster = cluster_for(scenario)
     graph = build_graph(scenario)
     partition = partition_for(scenario, graph, cluster.num_trainers)
-    metrics = partition_metrics(graph, partition.assignment, partition.num_parts)
+    metrics = metrics_of(graph, partition)  # with partitioning time and vertex-cut replication
     workload = build_workload(scenario, graph, partition, cluster)
     software = load_software(scenario.training.framework)  # framework overheads (torch adds none)
     cost = CostModel(cluster).with_software(software, len(scenario.training.fanouts))

@@ -49,3 +49,17 @@ def test_readme_opens_with_the_two_commands():
     assert "pytest" in blocks[1]
     ci = Path(".ci/run").read_text()
     assert blocks[1].strip().splitlines()[-1] in ci
+
+
+def test_partition_file_is_relative_to_the_scenario(tmp_path, capsys):
+    import numpy as np
+    import yaml
+
+    np.save(tmp_path / "parts.npy", (np.arange(2000) % 2).astype(np.int32))
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump({
+        "graph": {"num_nodes": 2000, "avg_degree": 6}, "partition": {"method": "file:parts.npy"},
+        "training": {"batch_size": 64}, "simulation": {"iterations": 2}}))
+    out = tmp_path / "o.json"
+    assert main(["simulate", str(tmp_path / "s.yaml"), "--json", str(out)]) == 0
+    part = json.loads(out.read_text())["partition"]
+    assert part["nodes_per_part"] == [1000, 1000] and part["time_s"] >= 0
