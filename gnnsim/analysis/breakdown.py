@@ -82,7 +82,7 @@ def analyze(timeline: Timeline, num_ranks: int, iterations_per_epoch: int) -> An
     exposure = busy_and_exposed(timeline, num_ranks, len(ends))
     breakdown = {s: {"time_s": t, "share": t / total, "busy_s": t,
                      "exposed_s": exposure.get(s, {}).get("exposed_s", t)} for s, t in times.items()}
-    epoch, lo, hi, extrapolated = epoch_estimate(ends, iterations_per_epoch, timeline.prefetch_depth > 0)
+    epoch, lo, hi, extrapolated = epoch_estimate(ends, iterations_per_epoch, getattr(timeline, "prefetch_depth", 0) > 0)
     cp = critical_path_summary(timeline)
     rows = cp["by_stage_resource"]
     if rows:

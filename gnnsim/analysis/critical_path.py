@@ -38,8 +38,8 @@ def part_class(name: str, timeline: Timeline) -> str:
 
 def resource_class(span: Span, timeline: Timeline) -> str:
     """The class of resource that did the work of ``span`` (see the module docstring)."""
-    if span.via:
-        ch = timeline.channels.get(span.via)
+    if getattr(span, "via", ""):
+        ch = getattr(timeline, "channels", {}).get(span.via)
         if ch is not None:
             return CHANNEL_CLASSES.get(ch["kind"], ch["kind"])
     track = span.resource.split("/", 1)[-1].rstrip("0123456789")
@@ -57,9 +57,10 @@ def critical_path(timeline: Timeline) -> list[tuple[int, float]]:
     while cur >= 0 and cur not in seen:
         seen.add(cur)
         s = spans[cur]
-        before = spans[s.pred].end_s if s.pred >= 0 else 0.0
+        pred = getattr(s, "pred", -1)  # spans from elsewhere may not know their predecessor
+        before = spans[pred].end_s if pred >= 0 else 0.0
         path.append((cur, max(0.0, s.end_s - before)))
-        cur = s.pred
+        cur = pred
     return path
 
 
@@ -76,16 +77,17 @@ def critical_path_summary(timeline: Timeline) -> dict[str, object]:
     instances: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for idx, t in path:
         s = timeline.spans[idx]
-        total_parts = sum(sec for _, sec in s.parts)
+        parts = getattr(s, "parts", ())
+        total_parts = sum(sec for _, sec in parts)
         if total_parts > 0:  # split a collective's charge over its phases
-            for name, sec in s.parts:
+            for name, sec in parts:
                 key = (s.stage, part_class(name, timeline))
                 groups[key] += t * sec / total_parts
                 instances[key][name if name != HOST_GATHER else s.resource] += t * sec / total_parts
             continue
         key = (s.stage, resource_class(s, timeline))
         groups[key] += t
-        instances[key][s.via or s.resource] += t
+        instances[key][getattr(s, "via", "") or s.resource] += t
     rows = [{"stage": st, "resource": res, "time_s": t, "share": t / total,
              "instance": max(instances[(st, res)].items(), key=lambda kv: kv[1])[0]}
             for (st, res), t in groups.items()]

@@ -70,7 +70,7 @@ def busy_and_exposed(timeline: Timeline, num_ranks: int, iterations: int) -> dic
 
 def utilization(timeline: Timeline) -> dict[str, dict[str, object]]:
     """Per resource class: mean and max utilization over its instances, and the busiest one."""
-    makespan = timeline.makespan_s or max((s.end_s for s in timeline.spans), default=0.0)
+    makespan = getattr(timeline, "makespan_s", 0.0) or max((s.end_s for s in timeline.spans), default=0.0)
     if makespan <= 0:
         return {}
     per: dict[str, dict[str, float]] = defaultdict(dict)
@@ -81,7 +81,7 @@ def utilization(timeline: Timeline) -> dict[str, dict[str, object]]:
         track = res.split("/", 1)[-1].rstrip("0123456789")
         per[TRACK_CLASSES.get(track, track)][res] = t / makespan
     link_busy: dict[str, dict[str, float]] = defaultdict(dict)
-    for name, ch in timeline.channels.items():
+    for name, ch in getattr(timeline, "channels", {}).items():
         cls = CHANNEL_CLASSES.get(ch["kind"], ch["kind"])
         per[f"link:{cls}"][name] = ch["bytes"] / (ch["capacity_bytes_per_s"] * makespan)
         link_busy[f"link:{cls}"][name] = ch["busy_s"] / makespan
