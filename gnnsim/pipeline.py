@@ -45,7 +45,8 @@ class SimResult:
             "extrapolated": a.extrapolated,
             "breakdown": a.breakdown,
             "bottleneck": a.bottleneck,
-            "partition": self.partition_metrics.to_dict(),
+            # partitioning wall time is left out: the same scenario and seed give byte-identical JSON
+            "partition": {k: v for k, v in self.partition_metrics.to_dict().items() if k != "time_s"},
             "workload": {"param_count": self.workload.param_count, "train_per_rank": self.workload.train_per_rank,
                          **self.workload.batch_stats},
             "memory": getattr(self.workload, "memory", None) or None,  # GPU footprint vs capacity (workload/memory.py)
