@@ -38,6 +38,7 @@ import numpy as np
 import simpy
 
 from gnnsim.cost.model import CostModel, Exchange, kernel_time
+from gnnsim.errors import GnnsimError
 from gnnsim.rng import rng_for
 from gnnsim.sim.collectives import Collectives
 from gnnsim.sim.network import Flow, Network
@@ -50,6 +51,10 @@ COMPUTE_STAGES = ("forward", "backward", "optimizer")
 # https://pytorch.org/docs/stable/generated/torch.nn.parallel.DistributedDataParallel.html
 DEFAULT_BUCKET_BYTES = 25 * 2**20
 HOST_GATHER = "host:gather"  # the part of a feature exchange spent in host-side gathers and copies
+
+
+class SimulationError(GnnsimError):
+    """The replay could not finish (a collective that not every trainer joins)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +134,7 @@ class Simulator:
         self.load_ok = [[env.event() for _ in range(iters + 1)] for _ in range(n)]
         self.batch_ready = [[env.event() for _ in range(iters)] for _ in range(n)]
         self._grad_shares = self._layer_grad_shares()
+        self.done_iterations = [0] * n
         cv = float(getattr(cost.device, "jitter_cv", 0.0))
         self.jitter_sigma = float(np.sqrt(np.log1p(cv * cv)))
         seed = workload.scenario.simulation.seed
@@ -428,6 +434,7 @@ class Simulator:
                 yield self.env.all_of(pending)
                 prev = self._latest(prev, *[p.value for p in pending])
             self.last_end[it] = max(self.last_end[it], self.env.now)
+            self.done_iterations[rank] += 1
             if self.depth == 0 and it + 1 <= self.iters:
                 self.load_ok[rank][it + 1].succeed(prev)
 
@@ -448,6 +455,15 @@ class Simulator:
             if collecting:
                 gc.enable()
         tl = self.timeline
+        stuck = [r for r in range(self.n) if self.done_iterations[r] < self.iters]
+        if stuck:
+            waiting = "; ".join(f"{stage} of iteration {it} (collective #{idx}) reached by ranks {sorted(b.tasks)}"
+                                for (stage, it, idx), b in sorted(self.barriers.items())[:3])
+            raise SimulationError(
+                f"the simulation stopped with {len(stuck)} of {self.n} trainers unfinished (first: rank {stuck[0]}, "
+                f"{self.done_iterations[stuck[0]]} of {self.iters} iterations): {waiting or 'no barrier pending'}. "
+                "Every trainer must have the same collective tasks in the same order in every iteration; "
+                "check the workload builder's task chains.")
         tl.iteration_end_s = list(self.last_end)
         tl.makespan_s = max(self.last_end, default=0.0)
         tl.flows = self.net.flows_started

@@ -165,3 +165,13 @@ def test_halo_exchange_moves_the_rows_each_rank_receives():
     link = cluster.node.intra_link
     assert [s.duration_s for s in tl.spans] == pytest.approx([link.latency_s + 300 * 512 / link.bytes_per_s] * 2)
     assert tl.channels["node0/loopback0.up"]["bytes"] == 300 * 512
+
+
+def test_a_collective_not_every_rank_joins_is_a_clear_error():
+    from gnnsim.sim.engine import SimulationError
+
+    cluster = load_cluster("localhost-cpu")
+    w = synthetic_workload(cluster, 1)
+    w.tasks[0][1] = [t for t in w.tasks[0][1] if t.stage != "fetch"]  # rank 1 never joins the exchange
+    with pytest.raises(SimulationError, match="fetch of iteration 0"):
+        simulate_workload(w, CostModel(cluster))
