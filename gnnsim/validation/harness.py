@@ -207,14 +207,15 @@ def measure_shaped_links(suite: list[ValidationScenario], root: Path, quick: boo
         bw, lat = float(f"{m['bw_gbps']:.4g}"), float(f"{m['latency_us']:.4g}")
         data.update({"bw_gbps": bw, "bw_basis": "measured", "measured_bw_gbps": bw, "latency_us": lat})
         data["sources"] = list(data.get("sources") or []) + [{
-            "text": f"validation/run.py: gloo all-to-all benchmark (gnnsim.calibrate.collectives) inside two network "
+            "text": f"validation/run.py: gloo all-reduce and all-to-all benchmark (gnnsim.calibrate.collectives) inside network "
                     f"namespaces joined by a veth shaped to {shape.describe()} on {socket.gethostname()}, "
                     f"{datetime.now(timezone.utc).isoformat(timespec='seconds')}; alpha-beta fit error "
                     f"{m['fit_mape']:.0%}",
             "basis": "measured", "confidence": "medium", "covers": ["bw_gbps", "measured_bw_gbps", "latency_us"]}]
         path.write_text(yaml.safe_dump(data, sort_keys=False))
         done[name] = {"shape": shape.describe(), "bw_gbps": bw, "latency_us": lat, "fit_mape": m["fit_mape"],
-                      "nominal_bw_gbps": data.get("nominal_bw_gbps")}
+                      "nominal_bw_gbps": data.get("nominal_bw_gbps"), "allreduce": m["allreduce"],
+                      "alltoall": m["alltoall"]}
         progress(f"link {name} ({shape.describe()}): measured {bw * 1e3:.1f} MB/s, {lat:.0f} us "
                  f"(fit error {m['fit_mape']:.0%})")
     return done
@@ -493,7 +494,7 @@ def results_markdown(results: dict[str, Any]) -> str:
             lines.append(f"- **Link `{name}`** ({link['shape']}): not measured ({link['error']}); nominal numbers used.")
         else:
             lines.append(f"- **Link `{name}`**: a veth between two network namespaces shaped by `tc` to {link['shape']}; "
-                         f"measured in this run with the gloo all-to-all benchmark inside the namespaces: "
+                         f"measured in this run with the gloo all-reduce/all-to-all benchmark inside the namespaces: "
                          f"{link['bw_gbps'] * 1e3:.1f} MB/s, {link['latency_us']:.0f} us "
                          f"(nominal {link['nominal_bw_gbps'] * 1e3:.0f} MB/s; alpha-beta fit error {link['fit_mape']:.0%}).")
     lines.append(f"- **netem (link delay):** {'available' if results['netem_available'] else 'not in this kernel; delayed-link scenarios are skipped'}.")
