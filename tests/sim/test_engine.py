@@ -46,6 +46,19 @@ def test_localhost_reduces_to_the_closed_forms(calibrated):
     assert tl.iteration_end_s == pytest.approx(reference_ends(w, cost), rel=1e-9)
 
 
+@pytest.mark.parametrize("name", ["netns-veth-200mbit-1ms", "netns-veth-1gbit"])
+def test_two_cpu_nodes_over_a_shaped_link_reduce_to_the_closed_forms(name):
+    # the validation's two-namespace clusters: one CPU trainer per node, a veth "network"
+    from gnnsim.hardware.profiles import list_profiles
+
+    if name not in list_profiles().get("clusters", []):
+        pytest.skip(f"{name} is not in this catalog")
+    cluster = load_cluster(name)
+    cost = CostModel(cluster)
+    w = synthetic_workload(cluster, 4, seed=7)
+    assert simulate_workload(w, cost).iteration_end_s == pytest.approx(reference_ends(w, cost), rel=1e-9)
+
+
 def test_one_gpu_per_pcie_switch_reduces_to_the_closed_forms():
     # a single node of GPUs with their own PCIe links and no other traffic during h2d
     cluster = load_cluster("a100-2x8-eth100", num_nodes=1, trainers_per_node=1)
