@@ -21,6 +21,7 @@ from gnnsim.calibrate import bench
 from gnnsim.calibrate.collectives import fit_wakeup, run_collectives
 from gnnsim.calibrate.fit import fit_linear_nonneg, fit_roofline
 from gnnsim.calibrate.twin import twins
+from gnnsim.realrun.affinity import pinned
 from gnnsim.errors import GnnsimError
 from gnnsim.report.files import write_atomic
 
@@ -77,7 +78,7 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
     repeats = 5 if quick else 11
     started = time.perf_counter()
     progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running the same suite")
-    with twins(world - 1, quick, threads):
+    with twins(world - 1, quick, threads), pinned(0, threads):  # this process is trainer 0
         kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress)
         progress("calibrate: sampler ...", end=" ", flush=True)
         X, y, _ = bench.bench_sampler(quick, repeats)

@@ -6,7 +6,7 @@ machine would measure a faster machine than the one training runs on. So while t
 calibrating process times its kernels, ``trainers - 1`` twins run the very same
 benchmark suite beside it; their timings are thrown away.
 
-Usage (internal): ``python -m gnnsim.calibrate.twin QUICK THREADS MAX_ROUNDS``
+Usage (internal): ``python -m gnnsim.calibrate.twin QUICK THREADS MAX_ROUNDS RANK``
 """
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ def twins(count: int, quick: bool, threads: int):
     """Run ``count`` twin processes for the duration of the block; always stop them."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     procs = [subprocess.Popen([sys.executable, "-m", "gnnsim.calibrate.twin", "1" if quick else "0", str(threads),
-                               str(MAX_ROUNDS)], env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for _ in range(max(0, count))]
+                               str(MAX_ROUNDS), str(rank)], env=env, start_new_session=True,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for rank in range(1, count + 1)]
     try:
         yield procs
     finally:
@@ -47,7 +47,10 @@ def twins(count: int, quick: bool, threads: int):
 def main() -> None:
     import torch
 
-    quick, threads, rounds = sys.argv[1] == "1", int(sys.argv[2]), int(sys.argv[3])
+    from gnnsim.realrun.affinity import pin_to_own_cores
+
+    quick, threads, rounds, rank = sys.argv[1] == "1", int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+    pin_to_own_cores(rank, threads)  # as trainer `rank` of the node, like a real run
     torch.set_num_threads(threads)
     for _ in range(rounds):
         suite(quick, 5 if quick else 11)

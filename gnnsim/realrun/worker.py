@@ -46,6 +46,7 @@ def _run(spec: dict, rank: int) -> dict:
     import torch.distributed as dist
 
     from gnnsim.config import scenario_from_dict
+    from gnnsim.realrun.affinity import pin_to_own_cores
     from gnnsim.graph.build import build_graph
     from gnnsim.pipeline import cluster_for, partition_for
     from gnnsim.realrun.features import fetch_features, owner_positions, partition_features
@@ -62,6 +63,7 @@ def _run(spec: dict, rank: int) -> dict:
     if reason:
         raise RealRunError(reason)
     cluster = cluster_for(scenario)
+    pin_to_own_cores(rank, int(spec["threads"]))
     torch.set_num_threads(int(spec["threads"]))
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{spec['port']}", rank=rank, world_size=world,
                             timeout=__import__("datetime").timedelta(seconds=float(spec["timeout_s"])))
