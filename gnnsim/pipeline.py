@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from gnnsim.analysis.breakdown import Analysis, analyze
@@ -67,7 +67,10 @@ class SimResult:
         return breakdown_csv(self)
 
     def to_chrome_trace(self) -> str:
-        """The timeline as Chrome/Perfetto trace JSON (one process per node, one track per resource)."""
+        """The timeline as Chrome/Perfetto trace JSON (one process per node, one track per resource).
+
+        Link tracks are there when the run recorded them: ``simulate(s, record_links=True)``
+        (the CLI's ``--trace`` does)."""
         from gnnsim.report.trace import chrome_trace_json
 
         return chrome_trace_json(self.timeline)
