@@ -318,14 +318,15 @@ def accuracy(rows: list[dict[str, Any]]) -> dict[str, Any]:
     stage_err = [(r["name"], s, e) for r in ok for s, e in r["report"]["relative_error"].items() if s != "iteration_time"]
     by_stage: dict[str, list[float]] = {}
     for _, s, e in stage_err:
-        by_stage.setdefault(s, []).append(abs(e))
+        by_stage.setdefault(s, []).append(e)
     within = sum(abs(e) <= TARGET_STAGE_ERROR for _, _, e in stage_err)
     return {
         "scenarios_ok": len(ok),
         "iteration_mape": float(np.mean(np.abs(it_err))) if it_err else None,
         "iteration_mean_signed_error": float(np.mean(it_err)) if it_err else None,
         "iteration_max_abs_error": float(np.max(np.abs(it_err))) if it_err else None,
-        "stage_mape": {s: float(np.mean(v)) for s, v in by_stage.items()},
+        "stage_mape": {s: float(np.mean(np.abs(v))) for s, v in by_stage.items()},
+        "stage_mean_signed_error": {s: float(np.mean(v)) for s, v in by_stage.items()},
         "stage_errors_within_target": within,
         "stage_errors_total": len(stage_err),
         "worst_stage_errors": [{"scenario": n, "stage": s, "error": float(e)}
@@ -360,8 +361,33 @@ def rankings(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         rho = float(spearmanr(meas, pred).statistic) if len(ok) > 1 else float("nan")
         entry.update(compared=True, measured_order=meas_order, predicted_order=pred_order,
                      measured_s=dict(zip(names, meas.tolist())), predicted_s=dict(zip(names, pred.tolist())),
-                     spearman_rho=None if np.isnan(rho) else rho, order_kept=meas_order == pred_order)
+                     spearman_rho=None if np.isnan(rho) else rho, order_kept=meas_order == pred_order,
+                     gaps_resolved=_gaps_resolved([ok[i] for i in np.argsort(meas, kind="stable")]))
         out.append(entry)
+    return out
+
+
+def _stderr_s(row: dict[str, Any]) -> float | None:
+    """Standard error of a run's mean iteration time (from its per-iteration times)."""
+    times = row.get("measured_iteration_times_s")
+    if not times or len(times) < 2:
+        return None
+    return float(np.std(times, ddof=1) / np.sqrt(len(times)))
+
+
+def _gaps_resolved(ordered: list[dict[str, Any]]) -> list[bool] | None:
+    """For each neighbouring pair in measured order: is the gap more than twice its standard error?
+
+    A pair whose measured times differ by less than that is within run-to-run noise, so
+    a swapped prediction there says little about the model.
+    """
+    out = []
+    for a, b in zip(ordered, ordered[1:]):
+        ea, eb = _stderr_s(a), _stderr_s(b)
+        if ea is None or eb is None:
+            return None
+        gap = b["report"]["measured"]["iteration_time_s"] - a["report"]["measured"]["iteration_time_s"]
+        out.append(bool(gap > 2.0 * np.hypot(ea, eb)))
     return out
 
 
@@ -465,6 +491,12 @@ LIMITS = """\
   does not capture, so mid-sized messages (tens of KB to a few MB) take longer than
   the fit predicts (see the link fit error above). No delay could be added where the
   kernel has no `netem` qdisc.
+- **Waiting is timed as the next stage.** The real trainer times each stage on each
+  rank from the end of the previous one, so a rank that finished backward early spends
+  its wait for the slower rank inside `allreduce` (and inside `fetch`, whose
+  all-to-alls are also synchronising). Those two stages therefore carry the ranks'
+  imbalance and jitter; the simulator models them (barriers, calibrated jitter and
+  wake-up cost) but any misfit of either shows there first.
 - **4 ranks on 2 cores** are modelled by the cost model's `cpu_oversubscription` (a
   uniform slow-down); the real scheduler interleaves ranks unevenly, and a rank that
   waits at a collective spins or sleeps at the OS's discretion.
@@ -521,25 +553,29 @@ def results_markdown(results: dict[str, Any]) -> str:
         f"{acc['stage_errors_total']} | all | {_verdict(acc['stage_errors_within_target'] == acc['stage_errors_total'])} |",
         f"| ranking groups in measured order | {kept} of {len(compared)} | all | {_verdict(kept == len(compared))} |",
         "",
-        "Per-stage MAPE over the suite: " + ", ".join(f"{s} {v:.0%}" for s, v in acc["stage_mape"].items()) + ".",
+        "Per-stage MAPE over the suite (mean signed error in brackets; negative = the model is too fast): "
+        + ", ".join(f"{s} {v:.0%} ({acc.get('stage_mean_signed_error', {}).get(s, 0.0):+.0%})"
+                    for s, v in acc["stage_mape"].items()) + ".",
         "",
         "## Scenarios",
         "",
         "Times are per iteration (ms): a stage is the mean over ranks and iterations, the iteration the mean of the "
         "slowest rank's time. Error = (predicted - measured) / measured.",
         "",
-        "| scenario | ranks | link | measured | predicted | error | worst stage |",
-        "|---|---|---|---|---|---|---|",
+        "| scenario | ranks | link | measured | spread (CV) | predicted | error | worst stage |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         link = r["shaped_link"] or "loopback"
         if r["status"] != "ok":
-            lines.append(f"| {r['name']} | {r['ranks']} | {link} | {r['status']} | | | |")
+            lines.append(f"| {r['name']} | {r['ranks']} | {link} | {r['status']} | | | | |")
             continue
         rep = r["report"]
         stage_errs = {s: e for s, e in rep["relative_error"].items() if s != "iteration_time"}
         worst = max(stage_errs, key=lambda s: abs(stage_errs[s])) if stage_errs else ""
-        lines.append(f"| {r['name']} | {r['ranks']} | {link} | {_ms(rep['measured']['iteration_time_s'])} | "
+        times = r.get("measured_iteration_times_s") or []
+        cv = f"{np.std(times, ddof=1) / np.mean(times):.0%}" if len(times) > 1 else ""
+        lines.append(f"| {r['name']} | {r['ranks']} | {link} | {_ms(rep['measured']['iteration_time_s'])} | {cv} | "
                      f"{_ms(rep['predicted']['iteration_time_s'])} | {_pct(rep['relative_error']['iteration_time'])} | "
                      f"{worst} {_pct(stage_errs.get(worst))} |")
     lines += ["", "### Per stage", ""]
@@ -557,15 +593,21 @@ def results_markdown(results: dict[str, Any]) -> str:
         lines += [f"| **iteration** | {_ms(rep['measured']['iteration_time_s'])} | "
                   f"{_ms(rep['predicted']['iteration_time_s'])} | {_pct(rep['relative_error']['iteration_time'])} |", ""]
     lines += ["## Ranking groups", "",
-              "Same job with one thing varied; the order is by iteration time, fastest first.", "",
-              "| group | measured order | predicted order | Spearman rho | order kept |", "|---|---|---|---|---|"]
+              "Same job with one thing varied; the order is by iteration time, fastest first. *Measured gaps "
+              "resolved*: of the neighbouring pairs in measured order, how many differ by more than twice the "
+              "standard error of their difference (the rest are within run-to-run noise, where a swap says little).",
+              "",
+              "| group | measured order | predicted order | Spearman rho | order kept | measured gaps resolved |",
+              "|---|---|---|---|---|---|"]
     for g in ranks:
         if not g.get("compared"):
-            lines.append(f"| {g['group']} | {g['reason']} | | | |")
+            lines.append(f"| {g['group']} | {g['reason']} | | | | |")
             continue
         rho = "n/a" if g["spearman_rho"] is None else f"{g['spearman_rho']:+.2f}"
+        gaps = g.get("gaps_resolved")
+        resolved = "n/a" if gaps is None else f"{sum(gaps)} of {len(gaps)}"
         lines.append(f"| {g['group']} | {' < '.join(g['measured_order'])} | {' < '.join(g['predicted_order'])} | "
-                     f"{rho} | {'yes' if g['order_kept'] else '**no**'} |")
+                     f"{rho} | {'yes' if g['order_kept'] else '**no**'} | {resolved} |")
     problems = [r for r in rows if r["status"] != "ok"]
     if problems:
         lines += ["", "## Failed and skipped runs", "",

@@ -63,6 +63,7 @@ def test_accuracy_and_rankings_by_hand():
     assert by["g"]["spearman_rho"] == pytest.approx(0.5) and by["g"]["order_kept"] is False
     # h: d failed; b, c measured b < c but predicted c < b -> rho -1
     assert by["h"]["missing"] == ["d"] and by["h"]["spearman_rho"] == pytest.approx(-1.0)
+
     text = results_markdown({"host": {"host": "box", "cpu_model": "cpu", "cpu_cores": 2, "machine": "x86_64",
                                       "kernel": "6", "python": "3", "torch": "2", "numpy": "2"},
                              "generated": "now", "command": "python validation/run.py", "wall_s": 1.0,
@@ -71,8 +72,18 @@ def test_accuracy_and_rankings_by_hand():
                              "rankings": rankings(rows), "scenarios": rows,
                              "targets": {"iteration_mape": 0.1, "stage_error": 0.2}})
     assert "`box`" in text and "| iteration time MAPE | 23.3% | <= 10% | **missed** |" in text
-    assert "| g | a < b < c | a < c < b | +0.50 | **no** |" in text
+    assert "| g | a < b < c | a < c < b | +0.50 | **no** | n/a |" in text
     assert "- **d** failed: `boom`." in text
+
+
+def test_ranking_gaps_within_noise_are_flagged():
+    # b is 1 ms slower than a; per-iteration spread 0.2 ms (n=4): stderr 0.1 ms each, gap 1 ms >> 2*0.14 ms.
+    # c is 0.1 ms slower than b: within noise.
+    a = {**_row("a", 0.010, 0.010, ["g"]), "measured_iteration_times_s": [0.0099, 0.0101, 0.0099, 0.0101]}
+    b = {**_row("b", 0.011, 0.012, ["g"]), "measured_iteration_times_s": [0.0109, 0.0111, 0.0109, 0.0111]}
+    c = {**_row("c", 0.0111, 0.013, ["g"]), "measured_iteration_times_s": [0.0110, 0.0112, 0.0110, 0.0112]}
+    (g,) = rankings([c, a, b])
+    assert g["measured_order"] == ["a", "b", "c"] and g["gaps_resolved"] == [True, False]
 
 
 @pytest.mark.realrun
