@@ -387,9 +387,9 @@ class Simulator:
         prev = -1
         for it in range(self.iters):
             ready = yield self.batch_ready[rank][it]
+            prev = self._latest(prev, ready)  # the batch is taken off the queue now: when both are done
             if self.depth > 0 and it + self.depth <= self.iters:
-                self.load_ok[rank][it + self.depth].succeed(ready)
-            prev = self._latest(prev, ready)
+                self.load_ok[rank][it + self.depth].succeed(prev)
             _, chain = self._split(self.workload.tasks[it][rank])
             pending: list[simpy.Process] = []
             for task in chain:

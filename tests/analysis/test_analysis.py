@@ -54,6 +54,17 @@ def test_critical_path_charges_add_up_to_the_makespan():
         path = critical_path(tl)
         assert sum(t for _, t in path) == pytest.approx(max(s.end_s for s in tl.spans), rel=1e-12)
         assert all(t >= 0 for _, t in path)
+        # no slack: a step starts when its predecessor ends (a collective's starts at the
+        # rank's arrival, before the last arrival that released it)
+        for idx, _ in path:
+            span = tl.spans[idx]
+            if span.pred < 0:
+                continue
+            before = tl.spans[span.pred].end_s
+            if span.stage in ("fetch", "allreduce"):
+                assert before >= span.start_s - 1e-12
+            else:
+                assert before == pytest.approx(span.start_s, abs=1e-12)
 
 
 def test_bottleneck_follows_the_slow_side_of_a_pipeline():
