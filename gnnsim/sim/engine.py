@@ -327,10 +327,14 @@ class Simulator:
             self.batch_ready[rank][it].succeed(prev)
 
     def _layer_grad_shares(self) -> list[float]:
-        """Share of the gradient bytes that each layer holds, input layer first."""
-        s = self.workload.scenario
-        dims = layer_dims(s.graph.feature_dim, s.model.hidden_dim, s.graph.num_classes, len(s.training.fanouts))
-        sizes = np.array([2 * i * o + o for i, o in dims], dtype=float)
+        """Share of the gradient bytes that each layer holds, input layer first: the
+        workload's per-layer parameter counts, or GraphSAGE's (two weights and a bias)."""
+        counts = list(getattr(self.workload, "layer_params", None) or [])
+        if not counts or sum(counts) <= 0:
+            s = self.workload.scenario
+            dims = layer_dims(s.graph.feature_dim, s.model.hidden_dim, s.graph.num_classes, len(s.training.fanouts))
+            counts = [2 * i * o + o for i, o in dims]
+        sizes = np.array(counts, dtype=float)
         return list(sizes / sizes.sum())
 
     def _backward_segments(self, task: Task, grad_bytes: float) -> list[tuple[Task, float]]:

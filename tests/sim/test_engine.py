@@ -188,3 +188,13 @@ def test_a_collective_not_every_rank_joins_is_a_clear_error():
     w.tasks[0][1] = [t for t in w.tasks[0][1] if t.stage != "fetch"]  # rank 1 never joins the exchange
     with pytest.raises(SimulationError, match="fetch of iteration 0"):
         simulate_workload(w, CostModel(cluster))
+
+
+def test_buckets_follow_the_workloads_layer_parameter_counts():
+    cluster = load_cluster("localhost-cpu")
+    w = synthetic_workload(cluster, 1)
+    w.layer_params = [1, 3]  # the output layer holds 3/4 of the gradients
+    grad_bytes = w.param_count * 4
+    tl = simulate_workload(w, CostModel(cluster), bucket_bytes=grad_bytes / 2)
+    buckets = sorted((s.start_s, s.bytes) for s in tl.spans if s.stage == "allreduce" and s.rank == 0)
+    assert [b for _, b in buckets] == pytest.approx([0.75 * grad_bytes, 0.25 * grad_bytes])
