@@ -105,14 +105,7 @@ def _run(spec: dict, rank: int) -> dict:
         loss = torch.nn.functional.cross_entropy(logits, labels[torch.from_numpy(mb.seeds)])
         loss.backward()
         t["backward"] = time.perf_counter()
-        flat = torch.cat([p.grad.reshape(-1) for p in params])
-        dist.all_reduce(flat)
-        flat /= world
-        offset = 0
-        for p in params:
-            n = p.numel()
-            p.grad.copy_(flat[offset:offset + n].view_as(p))
-            offset += n
+        allreduce_gradients(params, world)
         t["allreduce"] = time.perf_counter()
         optimizer.step()
         optimizer.zero_grad(set_to_none=False)
@@ -223,14 +216,7 @@ def _run_fullbatch(spec: dict, rank: int, scenario, graph, assignment: np.ndarra
         loss = torch.nn.functional.cross_entropy(h[train_rows], labels)
         loss.backward()
         t_backward, halo_total = time.perf_counter(), timer["halo"]
-        flat = torch.cat([p.grad.reshape(-1) for p in params])
-        dist.all_reduce(flat)
-        flat /= world
-        offset = 0
-        for p in params:
-            n = p.numel()
-            p.grad.copy_(flat[offset:offset + n].view_as(p))
-            offset += n
+        allreduce_gradients(params, world)
         t_allreduce = time.perf_counter()
         optimizer.step()
         optimizer.zero_grad(set_to_none=False)
@@ -247,6 +233,21 @@ def _run_fullbatch(spec: dict, rank: int, scenario, graph, assignment: np.ndarra
     dist.barrier()
     return {"rank": rank, "iterations": records, "iterations_per_epoch": 1,
             "threads": int(spec["threads"]), "torch": torch.__version__}
+
+
+def allreduce_gradients(params, world: int) -> None:
+    """Average the gradients over all ranks with one all-reduce of a flat buffer."""
+    import torch
+    import torch.distributed as dist
+
+    flat = torch.cat([p.grad.reshape(-1) for p in params])
+    dist.all_reduce(flat)
+    flat /= world
+    offset = 0
+    for p in params:
+        n = p.numel()
+        p.grad.copy_(flat[offset:offset + n].view_as(p))
+        offset += n
 
 
 def main() -> int:
