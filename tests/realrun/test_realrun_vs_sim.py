@@ -25,7 +25,7 @@ TINY = {
     "cluster": {"profile": "localhost-cpu", "device_profile": "calibrated/ci"},
     "simulation": {"iterations": 8, "warmup_iterations": 2, "seed": 1},
 }
-ITERATION_ERROR_BOUND = 0.5
+ITERATION_ERROR_BOUND = 0.6  # a broken model or trainer is off by 2x and more
 
 
 @pytest.fixture(scope="module")
