@@ -140,6 +140,16 @@ class Simulator:
         seed = workload.scenario.simulation.seed
         self.jitter_rng = [rng_for(seed, "jitter", r) for r in range(n)]
 
+    def _sampler_parallelism(self, task: Task) -> int:
+        """How many batches a trainer's sampler workers produce at once: its workers, as
+        far as the prefetch queue lets batches run ahead (depth + 1 in flight) and the
+        node has cores for them. W workers then deliver a batch every t / W on average."""
+        if self.depth <= 0:
+            return 1
+        node = self.cost.cluster.node
+        cores = max(1, node.host_cpu_cores // max(1, node.trainers))
+        return max(1, min(int(getattr(task, "workers", 1)), self.depth + 1, cores))
+
     # -- run-to-run jitter -------------------------------------------------------------
     def _jittered(self, rank: int, seconds: float) -> float:
         """``seconds`` times a mean-one lognormal factor with the device's measured
@@ -314,7 +324,8 @@ class Simulator:
                 if task.kind == "collective":
                     prev = yield from self._collective(rank, task, it, 0, "loader", prev)
                 elif task.stage == "sample":
-                    yield self.env.timeout(self._jittered(rank, self.cost.sample_time(task)))
+                    seconds = self.cost.sample_time(task) / self._sampler_parallelism(task)
+                    yield self.env.timeout(self._jittered(rank, seconds))
                     prev = self._span(rank, "sampler", "sample", it, start, self.env.now, pred=prev)
                 elif task.kind == "transfer" and self.cost.cluster.node.h2d_link is not None:
                     route = self.topo.h2d_route(rank)

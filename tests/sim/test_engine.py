@@ -198,3 +198,20 @@ def test_buckets_follow_the_workloads_layer_parameter_counts():
     tl = simulate_workload(w, CostModel(cluster), bucket_bytes=grad_bytes / 2)
     buckets = sorted((s.start_s, s.bytes) for s in tl.spans if s.stage == "allreduce" and s.rank == 0)
     assert [b for _, b in buckets] == pytest.approx([0.75 * grad_bytes, 0.25 * grad_bytes])
+
+
+def test_sampler_workers_speed_up_sampling_only_with_prefetch():
+    from gnnsim.config import scenario_from_dict
+    from gnnsim.pipeline import simulate
+
+    base = {"graph": {"num_nodes": 3000, "avg_degree": 6}, "cluster": {"profile": "a100-2x8-eth100"},
+            "training": {"batch_size": 32, "sampler_workers": 4}, "simulation": {"iterations": 3}}
+    no_prefetch = simulate(scenario_from_dict(base), sensitivity=False)
+    prefetch = simulate(scenario_from_dict({**base, "training": {**base["training"], "prefetch_depth": 3}}),
+                        sensitivity=False)
+    one_worker = simulate(scenario_from_dict({**base, "training": {**base["training"], "prefetch_depth": 3,
+                                                                   "sampler_workers": 1}}), sensitivity=False)
+    t = lambda r: r.analysis.breakdown["sample"]["time_s"]  # noqa: E731
+    # 4 workers with 3 batches of prefetch: each batch costs a quarter of one worker's time
+    assert t(prefetch) == pytest.approx(t(one_worker) / 4, rel=1e-9)
+    assert t(no_prefetch) == pytest.approx(t(one_worker), rel=1e-9)
