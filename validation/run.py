@@ -29,7 +29,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these scenarios (by name)")
     parser.add_argument("--scenarios", default=str(HERE / "scenarios"), help="folder of scenario YAMLs")
     parser.add_argument("--out", default=str(HERE), help="folder for RESULTS.md and results.json")
+    parser.add_argument("--render", action="store_true",
+                        help="only rewrite RESULTS.md from the results.json in --out (no runs)")
     args = parser.parse_args(argv)
+    if args.render:
+        import json
+
+        from gnnsim.report.files import write_atomic
+        from gnnsim.validation.harness import results_markdown
+
+        results = json.loads((Path(args.out) / "results.json").read_text())
+        write_atomic(Path(args.out) / "RESULTS.md", results_markdown(results))
+        print(f"wrote {Path(args.out) / 'RESULTS.md'}")
+        return 0
     # a plain SIGTERM would skip the teardown of network namespaces; make it an exception
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:

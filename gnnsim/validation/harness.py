@@ -424,6 +424,7 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
     if stale:
         progress(f"removed {len(stale)} namespace(s) left by a crashed run: {', '.join(stale)}")
     out_dir = Path(out_dir)
+    load_start = list(os.getloadavg())
     with calibrated_profiles(quick, progress) as root:
         calibration = yaml.safe_load((root / "calibrated" / f"{CALIBRATED_NAME}.yaml").read_text())
         links = measure_shaped_links(suite, root, quick, progress)
@@ -443,7 +444,7 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": "python validation/run.py" + (" --quick" if quick else ""),
         "quick": quick,
-        "host": host_description(),
+        "host": {**host_description(), "load_average_start": load_start, "load_average_end": list(os.getloadavg())},
         "netem_available": netem_available() if os.geteuid() == 0 else False,
         "calibration": {"profile": f"calibrated/{CALIBRATED_NAME}", "quick": quick,
                         "provenance": calibration.get("provenance"), "residuals": calibration.get("residuals"),
@@ -505,6 +506,22 @@ LIMITS = """\
 """
 
 
+def _calibration_figures(cal: dict[str, Any]) -> str:
+    """The calibrated communication and sampler figures, to tell a disturbed calibration at a glance."""
+    parts = []
+    ar, link, smp = cal.get("allreduce") or {}, cal.get("intra_link") or {}, cal.get("sampler") or {}
+    if ar:
+        parts.append(f"gloo all-reduce alpha {ar.get('alpha_us', 0):.0f} us, {ar.get('gbps', 0):.2f} GB/s, "
+                     f"wake-up {ar.get('wakeup_us', 0):.0f} us")
+    if link:
+        parts.append(f"loopback all-to-all {link.get('latency_us', 0):.0f} us, {link.get('bw_gbps', 0):.2f} GB/s")
+    if smp:
+        parts.append(f"sampler {smp.get('per_batch_us', 0):.0f} us/batch + {smp.get('per_node_ns', 0):.0f} ns/node + "
+                     f"{smp.get('per_edge_ns', 0):.0f} ns/edge")
+    wall = (cal.get("provenance") or {}).get("wall_s")
+    return (" Calibrated: " + "; ".join(parts) + (f" (calibration took {wall:.0f} s)" if wall else "") + ".") if parts else ""
+
+
 def results_markdown(results: dict[str, Any]) -> str:
     """RESULTS.md: the accuracy table of one harness run."""
     h, acc = results["host"], results["accuracy"]
@@ -517,9 +534,12 @@ def results_markdown(results: dict[str, Any]) -> str:
         "",
         f"- **Machine:** `{h['host']}`, {h['cpu_model']}, {h['cpu_cores']} CPU cores ({h['machine']}, Linux "
         f"{h['kernel']}), Python {h['python']}, torch {h['torch']}, numpy {h['numpy']}. Real runs: gloo on CPU, "
-        "one thread per rank.",
+        "one thread per rank."
+        + (f" Load average (1 min) {h['load_average_start'][0]:.2f} at the start, {h['load_average_end'][0]:.2f} at "
+           f"the end: above 0 means other work shared the cores while the suite ran." if "load_average_start" in h else ""),
         f"- **Calibration:** `{cal['profile']}`, measured in the same run from micro-benchmarks only "
-        f"(`gnnsim.calibrate.run.calibrate(device='cpu', quick={cal['quick']})`), never from the runs below.",
+        f"(`gnnsim.calibrate.run.calibrate(device='cpu', quick={cal['quick']})`), never from the runs below."
+        + _calibration_figures(cal),
     ]
     for name, link in (results.get("shaped_links") or {}).items():
         if "error" in link:
