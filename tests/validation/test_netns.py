@@ -83,3 +83,18 @@ def test_real_run_over_a_shaped_link():
     assert len(run.ranks) == 2 and all(len(r["iterations"]) == 3 for r in run.ranks)
     assert all(it["rows_remote"] > 0 for r in run.ranks for it in r["iterations"])
     assert not set(names) & set(gnnsim_namespaces())
+
+
+def test_three_ranks_share_a_shaped_bridge():
+    with shaped_link(LinkShape(rate_mbit=1000), ranks=3) as net:
+        assert len(net.created) == 4  # one namespace per rank and the hub with the bridge
+        hub = next(n for n in net.created if n.endswith("-hub"))
+        for r in range(3):
+            assert "tbf" in _qdisc(net.namespaces[r], net.ifnames[r]) and "tbf" in _qdisc(hub, f"h{r}")
+        for r in (1, 2):
+            probe = subprocess.run(net.command_prefix(r) + [sys.executable, "-c",
+                                   "import socket; s = socket.socket(); s.settimeout(2); "
+                                   f"print(s.connect_ex(('{net.master_addr}', 9)))"], capture_output=True, text=True)
+            assert probe.stdout.strip() == "111"
+        names = list(net.created)
+    assert not set(names) & set(gnnsim_namespaces())
