@@ -98,3 +98,22 @@ def test_three_ranks_share_a_shaped_bridge():
             assert probe.stdout.strip() == "111"
         names = list(net.created)
     assert not set(names) & set(gnnsim_namespaces())
+
+
+@pytest.mark.realrun
+def test_timeout_in_namespaces_kills_ranks_and_relays():
+    from gnnsim.config import scenario_from_dict
+    from gnnsim.errors import RealRunError
+    from gnnsim.realrun.launch import run_real
+
+    scenario = scenario_from_dict({"graph": {"num_nodes": 2000, "avg_degree": 6},
+                                   "cluster": {"profile": "netns-veth-1gbit"}})
+    with shaped_link(LinkShape(rate_mbit=1000)) as net:
+        with pytest.raises(RealRunError, match="timed out"):
+            run_real(scenario, ranks=2, timeout_s=0.5, progress=lambda *a, **k: None, netns=net)
+        for ns in net.namespaces:  # nothing still runs inside
+            assert subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.strip() == ""
+        assert all(p.poll() is not None for p in net.relays)
+    from gnnsim.validation.harness import _leftover_children
+
+    assert _leftover_children() == []
