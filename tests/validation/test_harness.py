@@ -47,6 +47,16 @@ def _row(name, measured, predicted, groups=(), stages=None, status="ok"):
                        "predicted": {"iteration_time_s": predicted, "breakdown": {}}}}
 
 
+def _results_stub(acc, rows):
+    return {"host": {"host": "box", "cpu_model": "cpu", "cpu_cores": 2, "machine": "x86_64", "kernel": "6",
+                     "python": "3", "torch": "2", "numpy": "2"},
+            "generated": "now", "command": "python validation/run.py", "wall_s": 1.0,
+            "calibration": {"profile": "calibrated/validation", "quick": True},
+            "shaped_links": {}, "netem_available": False, "accuracy": acc,
+            "rankings": rankings(rows), "scenarios": rows,
+            "targets": {"iteration_mape": 0.1, "stage_error": 0.2}}
+
+
 def test_accuracy_and_rankings_by_hand():
     rows = [_row("a", 10.0, 9.0, ["g"], {"fetch": -0.3, "forward": 0.1}),
             _row("b", 20.0, 22.0, ["g", "h"], {"fetch": 0.1}),
@@ -64,16 +74,13 @@ def test_accuracy_and_rankings_by_hand():
     # h: d failed; b, c measured b < c but predicted c < b -> rho -1
     assert by["h"]["missing"] == ["d"] and by["h"]["spearman_rho"] == pytest.approx(-1.0)
 
-    text = results_markdown({"host": {"host": "box", "cpu_model": "cpu", "cpu_cores": 2, "machine": "x86_64",
-                                      "kernel": "6", "python": "3", "torch": "2", "numpy": "2"},
-                             "generated": "now", "command": "python validation/run.py", "wall_s": 1.0,
-                             "calibration": {"profile": "calibrated/validation", "quick": True},
-                             "shaped_links": {}, "netem_available": False, "accuracy": acc,
-                             "rankings": rankings(rows), "scenarios": rows,
-                             "targets": {"iteration_mape": 0.1, "stage_error": 0.2}})
+    text = results_markdown(_results_stub(acc, rows))
     assert "`box`" in text and "| iteration time MAPE | 23.3% | <= 10% | **missed** |" in text
     assert "| g | a < b < c | a < c < b | +0.50 | **no** | n/a |" in text
-    assert "- **d** failed: `boom`." in text
+    assert "- **d** failed: `boom`." in text and "## Retried runs" not in text
+    rows[0]["first_attempt_error"] = "real run failed: rank 0: exit code -6"
+    assert "- **a**: `real run failed: rank 0: exit code -6`" in results_markdown(
+        {**json.loads(json.dumps(_results_stub(acc, rows)))})
 
 
 def test_ranking_gaps_within_noise_are_flagged():
