@@ -161,6 +161,8 @@ class Scenario(_Section):
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     simulation: SimulationConfig = Field(default_factory=SimulationConfig)
     name: str = "scenario"
+    validation: dict[str, Any] | None = Field(
+        None, description="metadata for validation/run.py (groups, ranks, ...); ignored by the simulator")
     base_dir: str = Field(".", description="folder that relative paths are resolved against (set on load)")
 
     @model_validator(mode="after")

@@ -69,6 +69,7 @@ class MeasuredRun:
                  f"{'stage':<10} {'time/iter':>12} {'share':>7}"]
         for stage, row in self.breakdown().items():
             lines.append(f"{stage:<10} {row['time_s'] * 1e3:9.3f} ms {row['share']:>7.1%}")
-        losses = [it["loss"] for it in self.ranks[0]["iterations"]]
-        lines.append(f"iteration {self.iteration_time_s * 1e3:.3f} ms mean; rank 0 loss {losses[0]:.3f} -> {losses[-1]:.3f}")
+        losses = [it["loss"] for it in self.ranks[0]["iterations"] if "loss" in it]
+        trained = f"; rank 0 loss {losses[0]:.3f} -> {losses[-1]:.3f}" if losses else ""  # traces carry no loss
+        lines.append(f"iteration {self.iteration_time_s * 1e3:.3f} ms mean{trained}")
         return "\n".join(lines)
