@@ -207,24 +207,31 @@ def bench_elementwise(quick: bool, repeats: int) -> Samples:
     return out
 
 
+SAMPLER_GRAPH_NODES = (8_000, 60_000, 250_000)  # the smallest is the reference size
+
+
 def bench_sampler(quick: bool, repeats: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Sampler timings with their (1, sampled nodes, sampled edges) features."""
+    """Sampler timings with their (1, sampled nodes, sampled edges, edges x log2(graph /
+    smallest graph)) features, on graphs of several sizes (cache locality)."""
     from gnnsim.graph.generators import sbm
     from gnnsim.workload.sampler import sample_minibatch
 
-    graph = sbm(60_000 if quick else 150_000, 8, 12.0, 0.85, seed=3)
     rng = np.random.default_rng(2)
     features, times, shapes = [], [], []
     batch_sizes = [32, 512, 2048] if quick else [16, 128, 512, 1024, 2048]
-    fanout_sets = [[5], [10, 5], [15, 10]] if quick else [[5], [10], [10, 5], [15, 10], [5, 5, 5], [10, 10, 5]]
-    for bs in batch_sizes:
-        for fanouts in fanout_sets:
-            seeds = rng.choice(graph.train_ids, size=min(bs, graph.train_ids.size), replace=False)
-            mb = sample_minibatch(graph.indptr, graph.indices, seeds, fanouts, rng)
-            # a batch is sampled right after the optimizer step, caches full of other data
-            t = mean_time(lambda: sample_minibatch(graph.indptr, graph.indices, seeds, fanouts, rng), repeats,
-                          before=evict_caches)
-            features.append([1.0, mb.num_sampled_nodes, mb.num_sampled_edges])
-            times.append(t)
-            shapes.append(f"b{bs}f{fanouts}")
+    fanout_sets = [[5], [10, 5], [15, 10]] if quick else [[5], [10, 5], [15, 10], [5, 5, 5], [10, 10, 5]]
+    for nodes in SAMPLER_GRAPH_NODES[:2] if quick else SAMPLER_GRAPH_NODES:
+        graph = sbm(nodes, 8, 12.0, 0.85, seed=3)
+        doublings = float(np.log2(nodes / SAMPLER_GRAPH_NODES[0]))
+        for bs in batch_sizes:
+            for fanouts in fanout_sets:
+                seeds = rng.choice(graph.train_ids, size=min(bs, graph.train_ids.size), replace=False)
+                mb = sample_minibatch(graph.indptr, graph.indices, seeds, fanouts, rng)
+                # a batch is sampled right after the optimizer step, caches full of other data
+                t = mean_time(lambda: sample_minibatch(graph.indptr, graph.indices, seeds, fanouts, rng), repeats,
+                              before=evict_caches)
+                e = mb.num_sampled_edges
+                features.append([1.0, mb.num_sampled_nodes, e, e * doublings])
+                times.append(t)
+                shapes.append(f"n{nodes}b{bs}f{fanouts}")
     return np.array(features), np.array(times), shapes

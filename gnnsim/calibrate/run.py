@@ -84,7 +84,8 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
         X, y, _ = bench.bench_sampler(quick, repeats)
     sfit = fit_linear_nonneg(X, y)
     sampler = {"per_batch_us": _round(sfit.coef[0] * 1e6), "per_node_ns": _round(sfit.coef[1] * 1e9),
-               "per_edge_ns": _round(sfit.coef[2] * 1e9)}
+               "per_edge_ns": _round(sfit.coef[2] * 1e9), "per_edge_doubling_ns": _round(sfit.coef[3] * 1e9),
+               "reference_nodes": bench.SAMPLER_GRAPH_NODES[0]}
     residuals["sampler"] = {"fit_mape": _round(sfit.fit_mape, 3), "holdout_mape": _round(sfit.holdout_mape, 3), "samples": int(y.size)}
     progress(f"{y.size} batches, fit error {sfit.fit_mape:.1%}")
 

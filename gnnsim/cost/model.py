@@ -70,7 +70,7 @@ class CostModel:
 
     def sample_time(self, task: Task) -> float:
         s = self.sampler_cost
-        t = s.per_batch_s + s.per_node_s * task.nodes + s.per_edge_s * task.edges
+        t = s.per_batch_s + s.per_node_s * task.nodes + s.edge_cost_s(task.graph_nodes) * task.edges
         return t * self.cpu_oversubscription
 
     def gather_time(self, rows: int, row_bytes: int) -> float:

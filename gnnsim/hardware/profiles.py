@@ -35,6 +35,7 @@ overrides where that folder is).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -75,7 +76,7 @@ ALLOWED_KEYS: dict[str, set[str]] = {
               # read by gnnsim/hardware/topology.py (intra-node topology)
               "gpus_per_pcie_switch", "gpus_per_nic", "numa_nodes", "pcie_switches", "topology"},
     "nodes.host": {"sampler_workers", "sampler", "gather"},
-    "nodes.host.sampler": {"per_batch_us", "per_node_ns", "per_edge_ns"},
+    "nodes.host.sampler": {"per_batch_us", "per_node_ns", "per_edge_ns", "per_edge_doubling_ns", "reference_nodes"},
     "nodes.host.gather": {"launch_us", "gbps", "cache_mb", "cache_gbps"},
     "clusters": {"name", "node", "num_nodes", "network", "nic", "nic_count", "sources", "notes",
                  # read by gnnsim/hardware/topology.py (inter-node topology)
@@ -129,6 +130,16 @@ class SamplerCost:
     per_batch_s: float
     per_node_s: float
     per_edge_s: float
+    # Locality: each doubling of the graph above ``reference_nodes`` adds this much per
+    # edge (the graph's arrays fall out of cache). 0 where not calibrated.
+    per_edge_doubling_s: float = 0.0
+    reference_nodes: float = 0.0
+
+    def edge_cost_s(self, graph_nodes: int = 0) -> float:
+        """Seconds per sampled edge on a graph of ``graph_nodes`` nodes (0 = unknown)."""
+        if self.per_edge_doubling_s <= 0 or self.reference_nodes <= 0 or graph_nodes <= 0:
+            return self.per_edge_s
+        return self.per_edge_s + self.per_edge_doubling_s * max(0.0, math.log2(graph_nodes / self.reference_nodes))
 
 
 @dataclass(frozen=True)
@@ -528,6 +539,8 @@ def _sampler_from(data: dict[str, Any], path: Path) -> SamplerCost:
         per_batch_s=_num(data, "per_batch_us", path, positive=False) * 1e-6,
         per_node_s=_num(data, "per_node_ns", path, positive=False) * 1e-9,
         per_edge_s=_num(data, "per_edge_ns", path, positive=False) * 1e-9,
+        per_edge_doubling_s=_num(data, "per_edge_doubling_ns", path, positive=False, default=0) * 1e-9,
+        reference_nodes=_num(data, "reference_nodes", path, positive=False, default=0),
     )
 
 

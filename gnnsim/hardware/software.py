@@ -88,11 +88,12 @@ class SoftwareProfile:
 
         >>> p = SoftwareProfile("x", "pyg", sampler_per_batch_s=1e-4, sampler_edge_scale=0.5)
         >>> p.sampler_cost(SamplerCost(1e-4, 1e-7, 4e-8))
-        SamplerCost(per_batch_s=0.0002, per_node_s=1e-07, per_edge_s=2e-08)
+        SamplerCost(per_batch_s=0.0002, per_node_s=1e-07, per_edge_s=2e-08, per_edge_doubling_s=0.0, reference_nodes=0.0)
         """
         return replace(base, per_batch_s=base.per_batch_s + self.sampler_per_batch_s,
                        per_node_s=base.per_node_s * self.sampler_node_scale,
-                       per_edge_s=base.per_edge_s * self.sampler_edge_scale)
+                       per_edge_s=base.per_edge_s * self.sampler_edge_scale,
+                       per_edge_doubling_s=base.per_edge_doubling_s * self.sampler_edge_scale)
 
 
 def _block(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:

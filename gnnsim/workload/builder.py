@@ -76,6 +76,7 @@ class Task:
     peer_rows: int = 0
     remote_rows: int = 0
     workers: int = 1  # sample: CPU sampler workers of the trainer
+    graph_nodes: int = 0  # sample: nodes of the graph sampled on (bigger graphs miss caches more)
     rounds: int = 0  # sample collective: request round trips (one per hop)
 
 
@@ -242,7 +243,7 @@ def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
     on_gpu = cluster.node.trainer_device.kind == "gpu"
     kind = compute_kind(cluster)
     tasks = [Task("sample", "cpu_compute", seeds=int(mb.seeds.size), nodes=mb.num_sampled_nodes,
-                  edges=mb.num_sampled_edges, workers=t.sampler_workers)]
+                  edges=mb.num_sampled_edges, workers=t.sampler_workers, graph_nodes=graph.num_nodes)]
     if t.graph_store == "partitioned" and t.mode == "minibatch" and num_ranks > 1:
         # every trainer joins the request exchange, also when it needs nothing remote
         r_nodes, r_edges = remote_sampling(mb, assignment, rank, num_ranks)
