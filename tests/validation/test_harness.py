@@ -94,13 +94,15 @@ def test_ranking_gaps_within_noise_are_flagged():
 
 
 @pytest.mark.realrun
-def test_quick_slice_writes_well_formed_results(tmp_path):
-    results = run_suite(SUITE, tmp_path, quick=True, only=["sbm-metis", "robust-crash"],
-                        progress=lambda *a, **k: None)
+def test_quick_subset_writes_well_formed_results(tmp_path):
+    """The whole --quick subset, as `validation/run.py --quick` runs it (CI runs this)."""
+    results = run_suite(SUITE, tmp_path, quick=True, progress=lambda *a, **k: None)
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["quick"] is True and data["host"]["cpu_cores"] == os.cpu_count()
-    assert {r["name"]: r["status"] for r in data["scenarios"]} == {"sbm-metis": "ok", "robust-crash": "failed"}
-    ok = data["scenarios"][0] if data["scenarios"][0]["status"] == "ok" else data["scenarios"][1]
+    status = {r["name"]: r["status"] for r in data["scenarios"]}
+    assert status.pop("sbm-random-veth-1gbit") in ("ok", "skipped")  # skipped where namespaces are not allowed
+    assert status == {"sbm-metis": "ok", "sbm-random": "ok", "robust-crash": "failed", "robust-timeout": "failed"}
+    ok = next(r for r in data["scenarios"] if r["name"] == "sbm-metis")
     rep = ok["report"]
     assert rep["measured"]["iteration_time_s"] > 0 and rep["predicted"]["iteration_time_s"] > 0
     assert set(rep["measured"]["breakdown"]) == {"sample", "fetch", "forward", "backward", "allreduce", "optimizer"}
@@ -108,7 +110,7 @@ def test_quick_slice_writes_well_formed_results(tmp_path):
     crash = next(r for r in data["scenarios"] if r["name"] == "robust-crash")
     assert "rank 0" in crash["error"] and crash["as_expected"]
     assert all(not r["leftover_processes"] and not r["leftover_namespaces"] for r in data["scenarios"])
-    assert data["accuracy"]["scenarios_ok"] == 1 and data["calibration"]["provenance"]["quick"] is True
+    assert data["accuracy"]["scenarios_ok"] >= 2 and data["calibration"]["provenance"]["quick"] is True
     md = (tmp_path / "RESULTS.md").read_text()
     assert md.startswith("# Validation results") and data["host"]["host"] in md
     assert "| sbm-metis | 2 | loopback |" in md and "**robust-crash** failed (expected" in md
