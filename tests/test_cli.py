@@ -63,3 +63,9 @@ def test_partition_file_is_relative_to_the_scenario(tmp_path, capsys):
     assert main(["simulate", str(tmp_path / "s.yaml"), "--json", str(out)]) == 0
     part = json.loads(out.read_text())["partition"]
     assert part["nodes_per_part"] == [1000, 1000]
+
+
+def test_validate_refuses_a_gpu_cluster_before_running_anything(capsys):
+    assert main(["validate", "examples/quickstart.yaml", "--ranks", "2"]) == 2
+    err = capsys.readouterr().err
+    assert "GPU trainers" in err and "localhost-cpu" in err

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gnnsim.config import Scenario
-from gnnsim.pipeline import SimResult, simulate
+from gnnsim.errors import ScenarioError
+from gnnsim.pipeline import SimResult, cluster_for, simulate
 from gnnsim.validation.measured import MeasuredRun
 
 
@@ -70,6 +71,13 @@ def validate(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progr
     from gnnsim.realrun.launch import run_real, scenario_for_ranks
 
     scenario = scenario_for_ranks(scenario, ranks)
+    device = cluster_for(scenario).node.trainer_device
+    if device.kind != "cpu":
+        raise ScenarioError(
+            f"cluster.profile '{scenario.cluster.profile}' has {device.kind.upper()} trainers ({device.name}), but the "
+            "real run trains on this machine's CPUs with gloo, so the two would not describe the same job. "
+            "Validate with a cluster of this machine, e.g. --set cluster.profile=localhost-cpu "
+            "--set cluster.device_profile=calibrated/localhost (run `gnnsim calibrate --device cpu` first).")
     measured = run_real(scenario, ranks=ranks, timeout_s=timeout_s, progress=progress)
     progress("simulating the same scenario ...")
     return compare(simulate(scenario), measured)
