@@ -28,6 +28,7 @@ class Samples:
     times_s: list[float] = field(default_factory=list)
     shapes: list[str] = field(default_factory=list)
     cvs: list[float] = field(default_factory=list)  # run-to-run spread of each shape
+    out_bytes: list[float] = field(default_factory=list)  # new output each call allocates
 
     def add(self, kernel: m.Kernel, t: float, shape: str) -> None:
         self.flops.append(kernel.flops)
@@ -35,6 +36,7 @@ class Samples:
         self.times_s.append(t)
         self.shapes.append(shape)
         self.cvs.append(LAST_CV[0])
+        self.out_bytes.append(kernel.out_bytes)
 
 
 def _release_free_memory() -> Callable[[], object]:

@@ -55,10 +55,12 @@ def _fit_kernels(quick: bool, repeats: int, progress) -> tuple[dict, dict, float
     for cls, fn in KERNEL_BENCHMARKS:
         progress(f"calibrate: {cls} ...", end=" ", flush=True)
         s = fn(quick, repeats)
-        fit = fit_roofline(np.array(s.flops), np.array(s.bytes), np.array(s.times_s), memory_only=cls in MEMORY_ONLY)
+        fit = fit_roofline(np.array(s.flops), np.array(s.bytes), np.array(s.times_s), memory_only=cls in MEMORY_ONLY,
+                           out_bytes=np.array(s.out_bytes))
         kernels[cls] = {"launch_us": _round(fit.launch_s * 1e6), "tflops": _round(fit.flops_per_s / 1e12),
                         "gbps": _round(fit.bytes_per_s / 1e9), "cache_mb": _round(fit.cache_bytes / 1e6),
-                        "cache_gbps": _round(fit.cache_bytes_per_s / 1e9)}
+                        "cache_gbps": _round(fit.cache_bytes_per_s / 1e9),
+                        "first_touch_us_per_mb": _round(fit.first_touch_s_per_byte * 1e12)}
         residuals[cls] = {"fit_mape": _round(fit.fit_mape, 3), "holdout_mape": _round(fit.holdout_mape, 3),
                           "samples": fit.samples}
         progress(f"{len(s.times_s)} shapes, fit error {fit.fit_mape:.1%}, held-out {fit.holdout_mape:.1%}")
@@ -119,7 +121,8 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
             "kernels": kernels, "jitter_cv": _round(jitter_cv, 3), "sources": [source + " (measured)"],
         },
         "sampler": sampler,
-        "host_gather": {k: kernels["gather"][k] for k in ("launch_us", "gbps", "cache_mb", "cache_gbps")},
+        "host_gather": {k: kernels["gather"][k] for k in ("launch_us", "gbps", "cache_mb", "cache_gbps",
+                                                           "first_touch_us_per_mb")},
         "intra_link": {"latency_us": _round(a2a_fit.coef[0] * 1e6), "bw_gbps": _round(1.0 / max(a2a_fit.coef[1], 1e-18) / 1e9)},
         "allreduce": {"alpha_us": _round(ar_fit.coef[0] * 1e6), "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9),
                       "wakeup_us": _round(wakeup_s * 1e6), "idle_threshold_us": _round(idle_s * 1e6)},

@@ -31,7 +31,8 @@ from gnnsim.workload.model import Kernel
 
 
 def kernel_time(rate: KernelRate, k: Kernel) -> float:
-    return rate.launch_s + max(k.flops / rate.flops_per_s, rate.memory_time_s(k.bytes))
+    return (rate.launch_s + max(k.flops / rate.flops_per_s, rate.memory_time_s(k.bytes))
+            + rate.first_touch_s_per_byte * k.out_bytes)
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,8 @@ class CostModel:
         if rows <= 0:
             return 0.0
         g = self.cluster.node.host_gather
-        return (g.launch_s + g.memory_time_s(2.0 * rows * row_bytes)) * self.cpu_oversubscription
+        return (g.launch_s + g.memory_time_s(2.0 * rows * row_bytes) + g.first_touch_s_per_byte * rows * row_bytes) \
+            * self.cpu_oversubscription
 
     def h2d_time(self, task: Task) -> float:
         link = self.cluster.node.h2d_link

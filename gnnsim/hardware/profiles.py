@@ -67,7 +67,8 @@ ALLOWED_KEYS: dict[str, set[str]] = {
                 "sources", "tdp_w", "memory_type", "form_factor", "notes"},
     "devices.peak_tflops": set(DTYPES),
     "devices.kernels": set(KERNEL_CLASSES) | set(OPTIONAL_KERNEL_CLASSES),
-    "devices.kernels.*": {"launch_us", "compute_eff", "memory_eff", "tflops", "gbps", "cache_mb", "cache_gbps"},
+    "devices.kernels.*": {"launch_us", "compute_eff", "memory_eff", "tflops", "gbps", "cache_mb", "cache_gbps",
+                          "first_touch_us_per_mb"},
     "links": {"name", "kind", "bw_gbps", "latency_us", "duplex", "sources", "nominal_bw_gbps",
               "measured_bw_gbps", "bw_basis", "notes"},
     "nodes": {"name", "trainer_device", "trainers", "host_cpu_cores", "intra_link", "h2d_link", "nic",
@@ -77,7 +78,7 @@ ALLOWED_KEYS: dict[str, set[str]] = {
               "gpus_per_pcie_switch", "gpus_per_nic", "numa_nodes", "pcie_switches", "topology"},
     "nodes.host": {"sampler_workers", "sampler", "gather"},
     "nodes.host.sampler": {"per_batch_us", "per_node_ns", "per_edge_ns", "per_edge_doubling_ns", "reference_nodes"},
-    "nodes.host.gather": {"launch_us", "gbps", "cache_mb", "cache_gbps"},
+    "nodes.host.gather": {"launch_us", "gbps", "cache_mb", "cache_gbps", "first_touch_us_per_mb"},
     "clusters": {"name", "node", "num_nodes", "network", "nic", "nic_count", "sources", "notes",
                  # read by gnnsim/hardware/topology.py (inter-node topology)
                  "fat_tree", "oversubscription", "topology", "switch", "rails"},
@@ -117,6 +118,9 @@ class KernelRate:
     # ``cache_bytes_per_s`` (fitted on CPUs, where small working sets stay in cache).
     cache_bytes: float = 0.0
     cache_bytes_per_s: float = float("inf")
+    # Seconds per byte of newly allocated output (page faults on first touch; CPU only,
+    # fitted by calibration, 0 elsewhere).
+    first_touch_s_per_byte: float = 0.0
 
     def memory_time_s(self, size_bytes: float) -> float:
         fast = min(size_bytes, self.cache_bytes)
@@ -449,7 +453,8 @@ def _kernel_rates(data: dict[str, Any], path: Path, peak_tflops: float, mem_bw_g
         byts = _num(k, "gbps", where) * 1e9 if "gbps" in k else mem_bw_gbps * 1e9 * _fraction(k, "memory_eff", where, 0.6)
         cache_bytes = _num(k, "cache_mb", where, positive=False, default=0) * 1e6 if "cache_mb" in k else 0.0
         cache_rate = _num(k, "cache_gbps", where) * 1e9 if "cache_gbps" in k else float("inf")
-        rates[cls] = KernelRate(launch, flops, byts, cache_bytes, cache_rate)
+        first_touch = _num(k, "first_touch_us_per_mb", where, positive=False, default=0) * 1e-12
+        rates[cls] = KernelRate(launch, flops, byts, cache_bytes, cache_rate, first_touch)
     return rates
 
 
@@ -572,7 +577,8 @@ def _apply_calibration(cal_name: str, device: Device, sampler: SamplerCost, host
         where = Path(f"{cal_path}: host_gather")
         host_gather = KernelRate(_num(g, "launch_us", where, positive=False) * 1e-6, 1e18, _num(g, "gbps", where) * 1e9,
                                  _num(g, "cache_mb", where, positive=False, default=0) * 1e6,
-                                 _num(g, "cache_gbps", where) * 1e9 if "cache_gbps" in g else float("inf"))
+                                 _num(g, "cache_gbps", where) * 1e9 if "cache_gbps" in g else float("inf"),
+                                 _num(g, "first_touch_us_per_mb", where, positive=False, default=0) * 1e-12)
     if isinstance(cal.get("h2d_link"), dict) and h2d is not None and device.kind == "gpu":
         block = cal["h2d_link"]
         h2d = _link_from({**block, "kind": block.get("kind", h2d.kind), "sources": [str(cal_path)]},

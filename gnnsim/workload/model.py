@@ -27,6 +27,7 @@ class Kernel:
     flops: float
     bytes: float
     name: str = ""
+    out_bytes: float = 0.0  # bytes of newly allocated output (first touched by the kernel)
 
 
 def gemm(m: int, k: int, n: int, dtype_bytes: int = 4, name: str = "gemm", cls: str = "gemm") -> Kernel:
@@ -34,23 +35,26 @@ def gemm(m: int, k: int, n: int, dtype_bytes: int = 4, name: str = "gemm", cls: 
 
     ``cls="gemm_tn"`` marks a weight-gradient GEMM (``x^T @ dy``, transposed operand,
     long k), which devices may run at a different rate than a forward GEMM."""
-    return Kernel(cls, 2.0 * m * k * n, float(dtype_bytes) * (m * k + k * n + m * n), name)
+    return Kernel(cls, 2.0 * m * k * n, float(dtype_bytes) * (m * k + k * n + m * n), name, float(dtype_bytes) * m * n)
 
 
 def aggregate(num_edges: int, num_dst: int, dim: int, dtype_bytes: int = 4, name: str = "aggregate") -> Kernel:
     """Sum each edge's source row into its destination: one add per edge and column;
     reads the source row and the accumulator, writes the accumulator."""
-    return Kernel("aggregate", float(num_edges) * dim, float(dtype_bytes) * dim * (3 * num_edges + num_dst), name)
+    # new memory: the gathered source rows (one per edge) and the zeroed accumulator
+    return Kernel("aggregate", float(num_edges) * dim, float(dtype_bytes) * dim * (3 * num_edges + num_dst), name,
+                  float(dtype_bytes) * dim * (num_edges + num_dst))
 
 
 def gather(rows: int, dim: int, dtype_bytes: int = 4, name: str = "gather") -> Kernel:
     """Copy ``rows`` rows of width ``dim`` (index_select): read once, write once."""
-    return Kernel("gather", 0.0, 2.0 * dtype_bytes * rows * dim, name)
+    return Kernel("gather", 0.0, 2.0 * dtype_bytes * rows * dim, name, float(dtype_bytes) * rows * dim)
 
 
 def elementwise(elements: int, reads: int = 1, writes: int = 1, flops_per: float = 1.0,
                 dtype_bytes: int = 4, name: str = "elementwise") -> Kernel:
-    return Kernel("elementwise", flops_per * elements, float(dtype_bytes) * elements * (reads + writes), name)
+    return Kernel("elementwise", flops_per * elements, float(dtype_bytes) * elements * (reads + writes), name,
+                  float(dtype_bytes) * elements * writes)
 
 
 def layer_dims(in_dim: int, hidden_dim: int, out_dim: int, num_layers: int) -> list[tuple[int, int]]:

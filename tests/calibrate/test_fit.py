@@ -13,19 +13,21 @@ def _shapes(rng, n=40):
 def test_roofline_fit_recovers_known_parameters():
     rng = np.random.default_rng(0)
     flops, nbytes = _shapes(rng)
-    truth = np.log([3e-6, 8e10, 5e9, 2e6, 4e10])
-    t = roofline(truth, flops, nbytes)
-    fit = fit_roofline(flops, nbytes, t)
+    out = nbytes / 3
+    truth = np.log([3e-6, 8e10, 5e9, 2e6, 4e10, 2e-10])
+    t = roofline(truth, flops, nbytes, out)
+    fit = fit_roofline(flops, nbytes, t, out_bytes=out)
     assert fit.launch_s == pytest.approx(3e-6, rel=0.05)
     assert fit.flops_per_s == pytest.approx(8e10, rel=0.05)
     assert fit.bytes_per_s == pytest.approx(5e9, rel=0.05)
+    assert fit.first_touch_s_per_byte == pytest.approx(2e-10, rel=0.05)
     assert fit.fit_mape < 0.01 and fit.holdout_mape < 0.01
 
 
 def test_roofline_fit_tolerates_noise_on_held_out_shapes():
     rng = np.random.default_rng(1)
     flops, nbytes = _shapes(rng, 60)
-    t = roofline(np.log([5e-6, 5e10, 1e10, 1.0, 1e10]), flops, nbytes) * rng.lognormal(0, 0.05, 60)
+    t = roofline(np.log([5e-6, 5e10, 1e10, 1.0, 1e10, 1e-30]), flops, nbytes, np.zeros(60)) * rng.lognormal(0, 0.05, 60)
     fit = fit_roofline(flops, nbytes, t, tiered=False)
     assert fit.holdout_mape < 0.15
 
