@@ -43,7 +43,7 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool) -> None:
     # In training a collective follows memory-heavy work (gathers, aggregation), and on
     # some machines that is when collectives stall now and then (here ~10% of them by
     # ~3 ms after such work, against none in a tight loop). Every rank does the same
-    # work before each timed call, and the mean (stalls included) is what is fitted.
+    # work before each timed call; rows keep the mean (stalls included) and the median.
     table = torch.randn(PRE_WORK_ROWS, 128)
     rows = torch.from_numpy(np.random.default_rng(rank).integers(0, PRE_WORK_ROWS, PRE_WORK_ROWS // 8))
     results: dict[str, list[list[float]]] = {"allreduce": [], "alltoall": []}
@@ -64,10 +64,10 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool) -> None:
                 if i >= 2:
                     times.append(time.perf_counter() - start)
             # every rank's view counts; the collective ends when the slowest rank is done
-            t = torch.tensor([float(np.mean(times))])
+            t = torch.tensor([float(np.mean(times)), float(np.median(times))])
             dist.all_reduce(t, op=dist.ReduceOp.MAX)
             sent = size if name == "allreduce" else per_peer * 4 * (world - 1)
-            results[name].append([float(sent), float(t.item())])
+            results[name].append([float(sent), float(t[0].item()), float(t[1].item())])  # bytes, mean, median
     results["wakeup"] = _wakeup(dist, torch, rank, 9 if quick else 21)
     if rank == 0:
         Path(out).write_text(json.dumps(results))
