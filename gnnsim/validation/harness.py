@@ -497,9 +497,16 @@ LIMITS = """\
   whatever else runs; a 2-core VM also steals time (vCPU wake-ups after idling at a
   collective are modelled only through the calibrated wake-up cost). Runs are short
   (tens of iterations), so one descheduling shows up in the mean.
-- **Micro-benchmarks vs a training step.** Kernels are calibrated one at a time on warm,
-  isolated shapes; inside a training step caches are colder and torch's autograd and
-  Python overheads between kernels are not in any kernel class.
+- **Micro-benchmarks vs a training step.** Kernels are calibrated one shape at a time,
+  on freshly allocated outputs (first-touch page faults fitted separately) and beside a
+  steady training-like load on the other core. Inside a real step only part of the
+  outputs land on fresh pages and the neighbour is not always aggregating, so forward
+  (aggregation-heavy) comes out too slow; autograd's bookkeeping between kernels is in
+  no kernel class.
+- **Collective stalls.** After memory-heavy work about one gloo collective in ten stalls
+  for ~3 ms here. Their mean is folded into every call's alpha; in a real step only some
+  calls stall, so small exchanges come out too slow (R-MAT with METIS) and the all-reduce,
+  where the ranks also wait for each other's jitter, too fast.
 - **Shaped links.** `tc tbf` limits the rate of a veth; TCP over a token bucket has
   slow-start and burst effects that the alpha-beta link model (one latency, one rate)
   does not capture, so mid-sized messages (tens of KB to a few MB) take longer than
