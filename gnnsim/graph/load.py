@@ -26,8 +26,8 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from pathlib import Path
-from urllib.parse import parse_qsl
 
+from gnnsim import specs
 from gnnsim.errors import GraphFormatError, did_you_mean
 from gnnsim.graph.generators import chung_lu, rmat, sbm
 from gnnsim.graph.graph import Graph
@@ -45,32 +45,13 @@ DEFAULT_TRAIN_FRACTION = 0.5
 SBM_DEFAULTS = {"num_nodes": 20_000, "num_communities": 8, "avg_degree": 10.0, "intra_fraction": 0.9}
 
 
-def _value(text: str):
-    lowered = text.lower()
-    if lowered in ("true", "yes"):
-        return True
-    if lowered in ("false", "no"):
-        return False
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
 def parse_spec(spec: str) -> tuple[str, dict]:
     """Split ``name?key=value&...`` into the name and typed keyword arguments.
 
     >>> parse_spec("preset:ogbn-products?scale=0.01&seed=3")
     ('preset:ogbn-products', {'scale': 0.01, 'seed': 3})
     """
-    name, _, query = spec.partition("?")
-    try:
-        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
-    except ValueError:
-        raise GraphFormatError(f"graph spec {spec!r}: expected NAME?key=value&key=value") from None
-    return name, {k: _value(v) for k, v in pairs}
+    return specs.parse_spec(spec, GraphFormatError, "graph spec")
 
 
 def _check_kwargs(spec: str, fn: Callable, kwargs: dict) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from gnnsim import specs
 from gnnsim.errors import PartitionError, did_you_mean
 from gnnsim.graph.graph import Graph
 
@@ -168,34 +169,13 @@ def known_methods() -> list[str]:
     return sorted(PARTITIONERS) + [f"{FILE_PREFIX}PATH"]
 
 
-def _value(text: str):
-    lowered = text.lower()
-    if lowered in ("true", "yes", "1"):
-        return True
-    if lowered in ("false", "no", "0"):
-        return False
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return text
-
-
 def parse_method(method: str) -> tuple[str, dict]:
     """Split ``name?key=value&...`` into the name and typed options.
 
     >>> parse_method("metis?balance_train=true&balance_edges=false")
     ('metis', {'balance_train': True, 'balance_edges': False})
     """
-    from urllib.parse import parse_qsl
-
-    name, _, query = method.partition("?")
-    try:
-        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
-    except ValueError:
-        raise PartitionError(f"partition method {method!r}: expected NAME?key=value&key=value") from None
-    return name, {k: _value(v) for k, v in pairs}
+    return specs.parse_spec(method, PartitionError, "partition method")
 
 
 def partition_graph(graph: Graph, method: str, num_parts: int, *, seed: int = 0, **options) -> Partition:
