@@ -556,7 +556,7 @@ def results_markdown(results: dict[str, Any]) -> str:
         f"{h['kernel']}), Python {h['python']}, torch {h['torch']}, numpy {h['numpy']}. Real runs: gloo on CPU, "
         "one thread per rank."
         + (f" Load average (1 min) {h['load_average_start'][0]:.2f} at the start, {h['load_average_end'][0]:.2f} at "
-           f"the end: above 0 means other work shared the cores while the suite ran." if "load_average_start" in h else ""),
+           f"the end: it counts this suite's own processes too, so only a value well above the ranks it runs (2-4) means other work shared the cores." if "load_average_start" in h else ""),
         f"- **Calibration:** `{cal['profile']}`, measured in the same run from micro-benchmarks only "
         f"(`gnnsim.calibrate.run.calibrate(device='cpu', quick={cal['quick']})`), never from the runs below."
         + _calibration_figures(cal),
