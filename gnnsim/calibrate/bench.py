@@ -3,8 +3,8 @@
 Each benchmark times one operation on a sweep of shapes and records, for each shape,
 the demands (FLOPs and bytes) that the workload builder would assign to it, computed by
 the very same functions (:mod:`gnnsim.workload.model`). The fit then relates demands to
-seconds. The times are means of several repeats after a warm-up, taken while the node's other trainers
-run the same benchmarks (see :mod:`gnnsim.calibrate.twin`), as they would in training.
+seconds. The times are means of several repeats after a warm-up, taken while the node's
+other trainers run a training-like load beside them (see :mod:`gnnsim.calibrate.twin`).
 """
 
 from __future__ import annotations
@@ -30,12 +30,12 @@ class Samples:
     cvs: list[float] = field(default_factory=list)  # run-to-run spread of each shape
     out_bytes: list[float] = field(default_factory=list)  # new output each call allocates
 
-    def add(self, kernel: m.Kernel, t: float, shape: str) -> None:
+    def add(self, kernel: m.Kernel, t: float, shape: str, cv: float) -> None:
         self.flops.append(kernel.flops)
         self.bytes.append(kernel.bytes)
         self.times_s.append(t)
         self.shapes.append(shape)
-        self.cvs.append(LAST_CV[0])
+        self.cvs.append(cv)
         self.out_bytes.append(kernel.out_bytes)
 
 
@@ -48,12 +48,12 @@ def _release_free_memory() -> Callable[[], object]:
 
 
 RELEASE_FREE_MEMORY = _release_free_memory()
-LAST_CV = [0.0]  # coefficient of variation of the last mean_time() call
 
 
 def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: bool = True,
-              before: Callable[[], object] | None = None) -> float:
-    """Mean wall time of ``fn`` over ``repeats`` runs (bounded: at most ``repeats`` calls).
+              before: Callable[[], object] | None = None) -> tuple[float, float]:
+    """Mean wall time of ``fn`` over ``repeats`` runs (bounded: at most ``repeats`` calls),
+    and the coefficient of variation of those runs.
 
     The mean, not the median: the model predicts mean stage times, and the occasional
     slow run (a page-fault storm, a descheduled core) is part of what training pays.
@@ -75,8 +75,7 @@ def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: boo
         fn()
         times.append(time.perf_counter() - start)
     mean = float(np.mean(times))
-    LAST_CV[0] = float(np.std(times) / mean) if mean > 0 else 0.0
-    return mean
+    return mean, float(np.std(times) / mean) if mean > 0 else 0.0
 
 
 def bench_gemm(quick: bool, repeats: int) -> Samples:
@@ -88,8 +87,8 @@ def bench_gemm(quick: bool, repeats: int) -> Samples:
     for mm in ms:
         for k, n in kns:
             a, b = torch.randn(mm, k), torch.randn(k, n)
-            t = mean_time(lambda: torch.mm(a, b), repeats)
-            out.add(m.gemm(mm, k, n), t, f"{mm}x{k}x{n}")
+            t, cv = mean_time(lambda: torch.mm(a, b), repeats)
+            out.add(m.gemm(mm, k, n), t, f"{mm}x{k}x{n}", cv)
     return out
 
 
@@ -103,8 +102,8 @@ def bench_gemm_tn(quick: bool, repeats: int) -> Samples:
     for k in ks:
         for mm, n in mns:
             x, dy = torch.randn(k, mm), torch.randn(k, n)
-            t = mean_time(lambda: torch.mm(x.t(), dy), repeats)
-            out.add(m.gemm(mm, k, n, cls="gemm_tn"), t, f"{mm}x{k}x{n}")
+            t, cv = mean_time(lambda: torch.mm(x.t(), dy), repeats)
+            out.add(m.gemm(mm, k, n, cls="gemm_tn"), t, f"{mm}x{k}x{n}", cv)
     return out
 
 
@@ -145,13 +144,13 @@ def bench_optimizer(quick: bool, repeats: int) -> Samples:
 
             # the step runs right after backward and the all-reduce, with the caches full of
             # other data: evict them first (measured here: 2x the time of a warm step)
-            t = mean_time(step, repeats, before=evict_caches)
+            t, cv = mean_time(step, repeats, before=evict_caches)
             # the model charges count + 1 launches (one per tensor, one for the step) and the
             # bytes of all tensors: one sample per launch unit
             kernels = m.optimizer_kernels(n * count, count, "adam")
             unit = m.Kernel("optimizer", sum(k.flops for k in kernels) / len(kernels),
                             sum(k.bytes for k in kernels) / len(kernels))
-            out.add(unit, t / len(kernels), f"{count}x{n}")
+            out.add(unit, t / len(kernels), f"{count}x{n}", cv)
     return out
 
 
@@ -172,8 +171,8 @@ def bench_aggregate(quick: bool, repeats: int) -> Samples:
         dst = torch.from_numpy(np.sort(rng.integers(0, num_dst, e)))
         for d in dims:
             h = torch.randn(num_src, d)
-            t = mean_time(lambda: aggregate_sum(h, src, dst, num_dst), repeats)
-            out.add(m.aggregate(e, num_dst, d), t, f"E{e}xd{d}")
+            t, cv = mean_time(lambda: aggregate_sum(h, src, dst, num_dst), repeats)
+            out.add(m.aggregate(e, num_dst, d), t, f"E{e}xd{d}", cv)
     return out
 
 
@@ -189,8 +188,8 @@ def bench_gather(quick: bool, repeats: int) -> Samples:
         table = torch.randn(table_rows, d)
         for r in rows:
             idx = torch.from_numpy(rng.integers(0, table_rows, r))
-            t = mean_time(lambda: table.index_select(0, idx), repeats)
-            out.add(m.gather(r, d), t, f"{r}x{d}")
+            t, cv = mean_time(lambda: table.index_select(0, idx), repeats)
+            out.add(m.gather(r, d), t, f"{r}x{d}", cv)
     return out
 
 
@@ -204,8 +203,8 @@ def bench_elementwise(quick: bool, repeats: int) -> Samples:
         x, y = torch.randn(n), torch.randn(n)
         for name, op, reads in (("relu", lambda: torch.relu(x), 1), ("add", lambda: x + y, 2),
                                 ("scale", lambda: x * 0.5, 1), ("zero", lambda: torch.zeros(n), 0)):
-            t = mean_time(op, repeats)
-            out.add(m.elementwise(n, reads=reads), t, f"{name}{n}")
+            t, cv = mean_time(op, repeats)
+            out.add(m.elementwise(n, reads=reads), t, f"{name}{n}", cv)
     return out
 
 
@@ -230,7 +229,7 @@ def bench_sampler(quick: bool, repeats: int) -> tuple[np.ndarray, np.ndarray, li
                 seeds = rng.choice(graph.train_ids, size=min(bs, graph.train_ids.size), replace=False)
                 mb = sample_minibatch(graph.indptr, graph.indices, seeds, fanouts, rng)
                 # a batch is sampled right after the optimizer step, caches full of other data
-                t = mean_time(lambda: sample_minibatch(graph.indptr, graph.indices, seeds, fanouts, rng), repeats,
+                t, _ = mean_time(lambda: sample_minibatch(graph.indptr, graph.indices, seeds, fanouts, rng), repeats,
                               before=evict_caches)
                 e = mb.num_sampled_edges
                 features.append([1.0, mb.num_sampled_nodes, e, e * doublings])

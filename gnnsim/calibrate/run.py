@@ -19,10 +19,10 @@ import yaml
 
 from gnnsim.calibrate import bench
 from gnnsim.calibrate.collectives import fit_wakeup, run_collectives
-from gnnsim.calibrate.fit import fit_linear_nonneg, fit_roofline
+from gnnsim.calibrate.fit import LinearFit, fit_linear_nonneg, fit_roofline
 from gnnsim.calibrate.twin import twins
-from gnnsim.realrun.affinity import pinned
 from gnnsim.errors import GnnsimError
+from gnnsim.realrun.affinity import pinned
 from gnnsim.report.files import write_atomic
 
 
@@ -68,6 +68,17 @@ def _fit_kernels(quick: bool, repeats: int, progress) -> tuple[dict, dict, float
     return kernels, residuals, float(np.mean(cvs)) if cvs else 0.0
 
 
+def _fit_collective(rows: list[list[float]], steps: float, wire: float) -> LinearFit:
+    """Alpha-beta of one collective from [[bytes, mean s, median s]] rows, in its form
+    ``steps * alpha + wire * bytes / B``. The fit uses the medians (the collective
+    itself); the stalls, the mean excess of the mean over the median pooled over every
+    size (a rare event needs many calls), are then added to alpha per step."""
+    table = np.array(rows)
+    fit = fit_linear_nonneg(np.column_stack([np.full(len(table), steps), wire * table[:, 0]]), table[:, 2])
+    fit.coef[0] += max(0.0, float(np.mean(table[:, 1] - table[:, 2])) / steps)
+    return fit
+
+
 def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/localhost.yaml", quick: bool = False,
               threads: int = 1, world: int = 2, progress=print) -> dict:
     """Run the micro-benchmarks, fit, and write the calibrated profile to ``out``."""
@@ -79,8 +90,8 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
     torch.set_num_threads(threads)
     repeats = 5 if quick else 11
     started = time.perf_counter()
-    progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running the same suite")
-    with twins(world - 1, quick, threads), pinned(0, threads):  # this process is trainer 0
+    progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running a training-like load")
+    with twins(world - 1, threads), pinned(0, threads):  # this process is trainer 0
         kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress)
         progress("calibrate: sampler ...", end=" ", flush=True)
         X, y, _ = bench.bench_sampler(quick, repeats)
@@ -93,20 +104,14 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
 
     progress(f"calibrate: gloo all-reduce and all-to-all on {world} local processes ...", end=" ", flush=True)
     coll = run_collectives(world, quick)
-    ar, a2a = np.array(coll["allreduce"]), np.array(coll["alltoall"])
-    # Alpha-beta from the medians (the collective itself), plus the stalls: the mean excess
-    # of the mean over the median, pooled over every size (a rare event needs many calls).
     # ring all-reduce on n ranks: 2(n-1) alpha + 2(n-1)/n * S / B
-    ar_fit = fit_linear_nonneg(np.column_stack([np.full(len(ar), 2.0 * (world - 1)), 2.0 * (world - 1) / world * ar[:, 0]]), ar[:, 2])
+    ar_fit = _fit_collective(coll["allreduce"], steps=2.0 * (world - 1), wire=2.0 * (world - 1) / world)
     # pairwise all-to-all: (n-1) alpha + bytes sent per rank / B
-    a2a_fit = fit_linear_nonneg(np.column_stack([np.full(len(a2a), float(world - 1)), a2a[:, 0]]), a2a[:, 2])
-    ar_stall = float(np.mean(ar[:, 1] - ar[:, 2])) / (2.0 * (world - 1))  # per ring step
-    a2a_stall = float(np.mean(a2a[:, 1] - a2a[:, 2])) / (world - 1)  # per pairwise step
-    ar_fit.coef[0] += max(0.0, ar_stall)
-    a2a_fit.coef[0] += max(0.0, a2a_stall)
+    a2a_fit = _fit_collective(coll["alltoall"], steps=float(world - 1), wire=1.0)
     wakeup_s, idle_s = fit_wakeup(coll["wakeup"])
-    residuals["allreduce"] = {"fit_mape": _round(ar_fit.fit_mape, 3), "holdout_mape": _round(ar_fit.holdout_mape, 3), "samples": len(ar)}
-    residuals["alltoall"] = {"fit_mape": _round(a2a_fit.fit_mape, 3), "holdout_mape": _round(a2a_fit.holdout_mape, 3), "samples": len(a2a)}
+    for name, fit in (("allreduce", ar_fit), ("alltoall", a2a_fit)):
+        residuals[name] = {"fit_mape": _round(fit.fit_mape, 3), "holdout_mape": _round(fit.holdout_mape, 3),
+                           "samples": len(coll[name])}
     progress(f"all-reduce fit error {ar_fit.fit_mape:.1%}, all-to-all {a2a_fit.fit_mape:.1%}, "
              f"wake-up after idling {wakeup_s * 1e6:.0f} us (past {idle_s * 1e6:.0f} us)")
 

@@ -12,17 +12,17 @@ Usage (internal): ``python -m gnnsim.calibrate.twin THREADS MAX_SECONDS RANK``
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
 import sys
 from contextlib import contextmanager
+
+from gnnsim.realrun import procs as procs_mod
 
 TWIN_EDGES, TWIN_DIM = 25_000, 128  # a mid-sized sampled block, like a trainer's first layer
 MAX_SECONDS = 600.0  # a twin stops on its own after this long
 
 
 def training_like_load(deadline: float) -> None:
-    """What another trainer does all the time: aggregate a block, project it, step.
+    """What another trainer does all the time: aggregate a block, project it, activate.
 
     A steady load (rather than a replay of the benchmark suite, which drifts out of phase)
     keeps the contention the same for every shape, so calibrations repeat."""
@@ -44,19 +44,15 @@ def training_like_load(deadline: float) -> None:
 
 
 @contextmanager
-def twins(count: int, quick: bool, threads: int):
+def twins(count: int, threads: int):
     """Run ``count`` twin processes for the duration of the block; always stop them."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
-    procs = [subprocess.Popen([sys.executable, "-m", "gnnsim.calibrate.twin", str(threads), str(MAX_SECONDS), str(rank)],
-                              env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) for rank in range(1, count + 1)]
+    procs = procs_mod.spawn([[sys.executable, "-m", "gnnsim.calibrate.twin", str(threads), str(MAX_SECONDS), str(rank)]
+                             for rank in range(1, count + 1)], [env] * count)
     try:
         yield procs
     finally:
-        for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGKILL)
-            p.wait()
+        procs_mod.kill(procs)
 
 
 def main() -> None:
