@@ -132,20 +132,27 @@ def fit_wakeup(rows: list[list[float]]) -> tuple[float, float]:
 MIN_WAKEUP_S = 5e-5
 
 
-def run_collectives(world: int, quick: bool, timeout_s: float = 300.0) -> dict[str, list[list[float]]]:
-    """Run the collective benchmark on ``world`` local processes and return [[bytes, seconds]]."""
-    from gnnsim.realrun.launch import free_port
-
+def run_collectives(world: int, quick: bool, timeout_s: float = 300.0, netns=None) -> dict[str, list[list[float]]]:
+    """Run the collective benchmark on ``world`` local processes and return its rows
+    ([[bytes, mean s, median s]] per collective, plus the wake-up rows). With ``netns``
+    (a :class:`gnnsim.realrun.netns.NetnsSetup`) each rank runs in its own namespace and
+    the traffic crosses its shaped link."""
     with tempfile.TemporaryDirectory(prefix="gnnsim-calib-") as tmp:
         out = Path(tmp) / "collectives.json"
-        port = free_port()
+        port = procs_mod.free_port()
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        procs = procs_mod.spawn([[sys.executable, "-m", "gnnsim.calibrate.collectives", str(port), str(r), str(world),
-                                  str(out), "1" if quick else "0"] for r in range(world)], [env] * world)
-        timed_out = procs_mod.wait(procs, timeout_s)
+        helpers = netns.start_rendezvous(port) if netns is not None else []
+        procs = procs_mod.spawn(
+            [(netns.command_prefix(r) if netns is not None else [])
+             + [sys.executable, "-m", "gnnsim.calibrate.collectives", str(port), str(r), str(world), str(out),
+                "1" if quick else "0"] for r in range(world)],
+            [{**env, **(netns.rank_env(r) if netns is not None else {})} for r in range(world)])
+        timed_out = procs_mod.wait(procs, timeout_s, also_kill=helpers)
         if not out.exists():
+            where = f" over {netns.shape.describe()}" if netns is not None else ""
             errs = " | ".join(procs_mod.stderr_tail(p, 1) for p in procs if p.returncode not in (0, -signal.SIGKILL))
-            raise RealRunError(f"gloo collective benchmark failed: {errs or ('timed out' if timed_out else 'no output')}")
+            raise RealRunError(f"gloo collective benchmark{where} failed: "
+                               f"{errs or (f'timed out after {timeout_s:.0f} s' if timed_out else 'no output')}")
         return json.loads(out.read_text())
 
 

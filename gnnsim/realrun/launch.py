@@ -10,31 +10,15 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from gnnsim.config import Scenario
 from gnnsim.errors import RealRunError
-from gnnsim.realrun import procs as procs_mod
 from gnnsim.pipeline import cluster_for
+from gnnsim.realrun import procs as procs_mod
 from gnnsim.validation.measured import MeasuredRun
-
-POLL_S = procs_mod.POLL_S
-
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _kill(procs: list[subprocess.Popen]) -> None:
-    """Kill and reap a process group (kept for callers such as :mod:`gnnsim.realrun.netns`)."""
-    procs_mod.kill(procs)
 
 
 def scenario_for_ranks(scenario: Scenario, ranks: int) -> Scenario:
@@ -59,7 +43,7 @@ def run_real(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progr
     threads = cluster_for(scenario).node.trainer_device.threads
     with tempfile.TemporaryDirectory(prefix="gnnsim-realrun-") as tmp:
         spec = {"scenario": scenario.model_dump(mode="json", exclude={"base_dir"}), "base_dir": scenario.base_dir,
-                "world": ranks, "port": free_port(), "out_dir": tmp, "threads": threads, "timeout_s": timeout_s}
+                "world": ranks, "port": procs_mod.free_port(), "out_dir": tmp, "threads": threads, "timeout_s": timeout_s}
         spec_path = Path(tmp) / "spec.json"
         spec_path.write_text(json.dumps(spec))
         env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}

@@ -44,6 +44,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from gnnsim.errors import RealRunError
+from gnnsim.realrun import procs as procs_mod
 
 NS_PREFIX = "gnnsim-"
 SUBNET = "10.213.0"  # private (RFC 1918) addresses; each namespace pair has its own stack, so they never clash
@@ -260,13 +261,7 @@ def setup(shape: LinkShape, ranks: int = 2) -> NetnsSetup:
 
 def teardown(net: NetnsSetup) -> None:
     """Stop the relays, kill anything left inside, delete the namespaces (idempotent)."""
-    for p in net.relays:
-        if p.poll() is None:
-            try:
-                os.killpg(p.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        p.wait()
+    procs_mod.kill(net.relays)
     net.relays.clear()
     for name in list(net.created):
         if name in gnnsim_namespaces():
@@ -308,39 +303,13 @@ def measure_link(net: NetnsSetup, quick: bool = True, timeout_s: float = 300.0) 
     from the transfers well past the token bucket's burst, alpha from small messages. Returns
     ``latency_us``, ``bw_gbps``, the fit error and the raw rows.
     """
-    import json
-    import tempfile
-    import time
-    from pathlib import Path
-
     import numpy as np
 
+    from gnnsim.calibrate.collectives import run_collectives
     from gnnsim.calibrate.fit import fit_linear_nonneg
-    from gnnsim.realrun.launch import _kill, free_port
 
     world = len(net.namespaces)
-    with tempfile.TemporaryDirectory(prefix="gnnsim-netns-calib-") as tmp:
-        out = Path(tmp) / "collectives.json"
-        port = free_port()
-        helpers = net.start_rendezvous(port)
-        env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        procs = [subprocess.Popen(net.command_prefix(r) + [sys.executable, "-m", "gnnsim.calibrate.collectives", str(port),
-                                                           str(r), str(world), str(out), "1" if quick else "0"],
-                                  env={**env, **net.rank_env(r)}, start_new_session=True,
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for r in range(world)]
-        deadline = time.monotonic() + timeout_s
-        try:
-            while any(p.poll() is None for p in procs) and time.monotonic() < deadline:
-                if any(p.poll() not in (None, 0) for p in procs):
-                    break
-                time.sleep(0.2)
-        finally:
-            _kill(procs + helpers)
-        if not out.exists():
-            tails = [(p.stderr.read() or b"").decode(errors="replace").strip().splitlines()[-1:] for p in procs]
-            raise RealRunError(f"gloo link benchmark over {net.shape.describe()} failed or timed out after "
-                               f"{timeout_s:.0f} s: {' | '.join(t[0] for t in tails if t) or 'no error output'}")
-        rows = json.loads(out.read_text())
+    rows = run_collectives(world, quick, timeout_s, netns=net)
     # One alpha and one rate for both collectives, in the calibration's forms: ring
     # all-reduce 2(n-1) alpha + 2(n-1)/n S / B, pairwise all-to-all (n-1) alpha + bytes / B.
     # A token bucket has two regimes: messages within its burst pass at the veth's own

@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 
 POLL_S = 0.2
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now (for a rendezvous)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
 
 
 def spawn(commands: list[list[str]], envs: list[dict[str, str]]) -> list[subprocess.Popen]:
