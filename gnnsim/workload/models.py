@@ -137,10 +137,7 @@ def _gcn_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads):
         kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "bias_grad"))
         if gcn_project_first(i, o):
             # the aggregation runs at width o, so its gradient is needed for dW even on layer 0
-            kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_dst_grad"))
-            kernels.append(elementwise(ns * o, reads=0, dtype_bytes=dtype_bytes, name=p + "grad_zero"))
-            kernels.append(aggregate(ne, ns, o, dtype_bytes, p + "aggregate_grad"))
-            kernels.append(elementwise(ns * o, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_src_grad"))
+            kernels += _gcn_aggregation_grad(ns, nd, ne, o, dtype_bytes, p)
             kernels.append(gemm(i, ns, o, dtype_bytes, p + "lin.dW", cls="gemm_tn"))
             if layer > 0:
                 kernels.append(gemm(ns, o, i, dtype_bytes, p + "lin.dX"))
@@ -148,11 +145,17 @@ def _gcn_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads):
             kernels.append(gemm(i, nd, o, dtype_bytes, p + "lin.dW", cls="gemm_tn"))
             if layer > 0:
                 kernels.append(gemm(nd, o, i, dtype_bytes, p + "lin.dX"))
-                kernels.append(elementwise(nd * i, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_dst_grad"))
-                kernels.append(elementwise(ns * i, reads=0, dtype_bytes=dtype_bytes, name=p + "grad_zero"))
-                kernels.append(aggregate(ne, ns, i, dtype_bytes, p + "aggregate_grad"))
-                kernels.append(elementwise(ns * i, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_src_grad"))
+                kernels += _gcn_aggregation_grad(ns, nd, ne, i, dtype_bytes, p)
     return kernels
+
+
+def _gcn_aggregation_grad(ns, nd, ne, width, dtype_bytes, p):
+    """Backward of the normalised aggregation at ``width``: destination norm, zero the
+    source gradient, scatter into it, source norm."""
+    return [elementwise(nd * width, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_dst_grad"),
+            elementwise(ns * width, reads=0, dtype_bytes=dtype_bytes, name=p + "grad_zero"),
+            aggregate(ne, ns, width, dtype_bytes, p + "aggregate_grad"),
+            elementwise(ns * width, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_src_grad")]
 
 
 def _gcn_params(i: int, o: int, last: bool, heads: int) -> int:
