@@ -1,9 +1,11 @@
 """Turn demands into durations: the cost model.
 
 - Compute kernels follow a roofline per kernel class:
-  ``t = launch + max(flops / flops_rate, bytes / bytes_rate)`` with the device's
-  effective rates (datasheet x efficiency, or fitted by ``gnnsim calibrate``).
-- CPU sampling costs ``per_batch + per_node * nodes + per_edge * edges``.
+  ``t = launch + max(flops / flops_rate, memory time) + first_touch * new output bytes``
+  with the device's effective rates (datasheet x efficiency, or fitted by ``gnnsim
+  calibrate``, which adds a cache tier to the memory time and the first-touch cost).
+- CPU sampling costs ``per_batch + per_node * nodes + per_edge * edges``, the per-edge
+  cost growing with the graph's size where calibrated.
 - Transfers are alpha-beta: ``latency + bytes / bandwidth``.
 - The feature exchange is a plan of phases (:meth:`CostModel.fetch_plan`): all-to-alls
   of row counts, ids and rows, with the owners' gathers between them. The gradient
@@ -77,9 +79,9 @@ class CostModel:
     def gather_time(self, rows: int, row_bytes: int) -> float:
         if rows <= 0:
             return 0.0
-        g = self.cluster.node.host_gather
-        return (g.launch_s + g.memory_time_s(2.0 * rows * row_bytes) + g.first_touch_s_per_byte * rows * row_bytes) \
-            * self.cpu_oversubscription
+        # the rows are read once and written once into a new matrix (model.gather's demands)
+        rows_kernel = Kernel("gather", 0.0, 2.0 * rows * row_bytes, "host_gather", float(rows) * row_bytes)
+        return kernel_time(self.cluster.node.host_gather, rows_kernel) * self.cpu_oversubscription
 
     def h2d_time(self, task: Task) -> float:
         link = self.cluster.node.h2d_link
@@ -141,7 +143,7 @@ class CostModel:
         gather = np.vectorize(lambda r: self.gather_time(int(r), row_bytes), otypes=[float])
         return [
             # Three all-to-alls: row counts (one id per peer), the row ids, then the rows.
-            Exchange("counts", np.where(rows >= 0, ID_BYTES, 0.0) * (1 - np.eye(n))),
+            Exchange("counts", ID_BYTES * (1.0 - np.eye(n))),
             Exchange("ids", rows * ID_BYTES),
             HostWork("serve", gather(served), barrier=True),
             Exchange("rows", rows.T * row_bytes),  # owner -> requester
