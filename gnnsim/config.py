@@ -126,7 +126,8 @@ class TrainingConfig(_Section):
                              "copy each batch after the previous iteration ends)")
     ddp_bucket_bytes: int = Field(
         25 * 2**20, gt=0, description="gradient bucket size; full buckets are all-reduced while backward goes on "
-                                      "(PyTorch DDP's bucket_cap_mb=25 default)")
+                                      "(PyTorch DDP's bucket_cap_mb=25 default: https://pytorch.org/docs/stable/"
+                                      "generated/torch.nn.parallel.DistributedDataParallel.html)")
 
     @field_validator("fanouts")
     @classmethod

@@ -49,7 +49,7 @@ class SimResult:
             "partition": {k: v for k, v in self.partition_metrics.to_dict().items() if k != "time_s"},
             "workload": {"param_count": self.workload.param_count, "train_per_rank": self.workload.train_per_rank,
                          **self.workload.batch_stats},
-            "memory": getattr(self.workload, "memory", None) or None,  # GPU footprint vs capacity (workload/memory.py)
+            "memory": self.workload.memory or None,  # GPU footprint vs capacity (workload/memory.py)
             "cost_per_epoch_usd": self.cluster.price_per_hour * a.epoch_time_s / 3600.0,
             "epoch_time_ci95_s": list(a.epoch_time_ci95_s),
             "makespan_s": a.makespan_s,

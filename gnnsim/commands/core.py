@@ -25,10 +25,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from gnnsim.report.files import write_result_outputs
     from gnnsim.report.table import result_table
 
-    result = simulate(load_scenario(args.scenario, args.overrides), record_links=bool(getattr(args, "trace", None)))
+    result = simulate(load_scenario(args.scenario, args.overrides), record_links=bool(args.trace))
     print(result_table(result))
-    for path in write_result_outputs(result, json_path=args.json, csv_path=getattr(args, "csv", None),
-                                     trace_path=getattr(args, "trace", None), plot_path=getattr(args, "plot", None)):
+    for path in write_result_outputs(result, json_path=args.json, csv_path=args.csv,
+                                     trace_path=args.trace, plot_path=args.plot):
         print(f"wrote {path}")
     return 0
 

@@ -47,9 +47,6 @@ from gnnsim.workload.model import layer_dims
 
 LOADER_STAGES = ("sample", "fetch", "h2d")
 COMPUTE_STAGES = ("forward", "backward", "optimizer")
-# PyTorch DistributedDataParallel's default bucket_cap_mb=25:
-# https://pytorch.org/docs/stable/generated/torch.nn.parallel.DistributedDataParallel.html
-DEFAULT_BUCKET_BYTES = 25 * 2**20
 HOST_GATHER = "host:gather"  # the part of a feature exchange spent in host-side gathers and copies
 
 
@@ -115,9 +112,8 @@ class Simulator:
                  bucket_bytes: float | None = None, allreduce_algorithm: str = "auto", record_links: bool = False):
         training = workload.scenario.training
         self.workload, self.cost = workload, cost
-        self.depth = int(getattr(training, "prefetch_depth", 0) if prefetch_depth is None else prefetch_depth)
-        self.bucket_bytes = float(getattr(training, "ddp_bucket_bytes", DEFAULT_BUCKET_BYTES)
-                                  if bucket_bytes is None else bucket_bytes)
+        self.depth = int(training.prefetch_depth if prefetch_depth is None else prefetch_depth)
+        self.bucket_bytes = float(training.ddp_bucket_bytes if bucket_bytes is None else bucket_bytes)
         self.algorithm = allreduce_algorithm
         self.env = simpy.Environment()
         self.topo = cost.topology
@@ -135,7 +131,7 @@ class Simulator:
         self.batch_ready = [[env.event() for _ in range(iters)] for _ in range(n)]
         self._grad_shares = self._layer_grad_shares()
         self.done_iterations = [0] * n
-        cv = float(getattr(cost.device, "jitter_cv", 0.0))
+        cv = cost.device.jitter_cv
         self.jitter_sigma = float(np.sqrt(np.log1p(cv * cv)))
         seed = workload.scenario.simulation.seed
         self.jitter_rng = [rng_for(seed, "jitter", r) for r in range(n)]
@@ -148,7 +144,7 @@ class Simulator:
             return 1
         node = self.cost.cluster.node
         cores = max(1, node.host_cpu_cores // max(1, node.trainers))
-        return max(1, min(int(getattr(task, "workers", 1)), self.depth + 1, cores))
+        return max(1, min(task.workers, self.depth + 1, cores))
 
     # -- run-to-run jitter -------------------------------------------------------------
     def _jittered(self, rank: int, seconds: float) -> float:
@@ -272,7 +268,7 @@ class Simulator:
             rows = np.array([t.rows_from for t in tasks], dtype=float).reshape(n, n)  # [receiver, owner]
             np.fill_diagonal(rows, 0.0)
             if stage == "sample":
-                rounds = max(1, int(getattr(tasks[0], "rounds", 1) or 1))
+                rounds = max(1, tasks[0].rounds)
                 asked = rows.sum(1)
                 back = np.array([max(0.0, t.bytes - ID_BYTES * a) for t, a in zip(tasks, asked)])
                 share = rows / np.maximum(asked, 1.0)[:, None]
@@ -340,7 +336,7 @@ class Simulator:
     def _layer_grad_shares(self) -> list[float]:
         """Share of the gradient bytes that each layer holds, input layer first: the
         workload's per-layer parameter counts, or GraphSAGE's (two weights and a bias)."""
-        counts = list(getattr(self.workload, "layer_params", None) or [])
+        counts = list(self.workload.layer_params)
         if not counts or sum(counts) <= 0:
             s = self.workload.scenario
             dims = layer_dims(s.graph.feature_dim, s.model.hidden_dim, s.graph.num_classes, len(s.training.fanouts))
