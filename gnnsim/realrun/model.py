@@ -32,18 +32,26 @@ class SAGELayer(nn.Module):
         return self.lin_neigh(agg) + self.lin_root(h[:num_dst])
 
 
-class GraphSAGE(nn.Module):
-    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int):
+class LayerStack(nn.Module):
+    """Layers applied in turn to a list of blocks, with an activation between them."""
+
+    def __init__(self, layers: list[nn.Module], activation=torch.relu):
         super().__init__()
-        self.layers = nn.ModuleList(SAGELayer(i, o) for i, o in layer_dims(in_dim, hidden_dim, out_dim, num_layers))
+        self.layers = nn.ModuleList(layers)
+        self.activation = activation
 
     def forward(self, blocks: list[tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]], x: torch.Tensor) -> torch.Tensor:
         h = x
         for index, (layer, (edge_src, edge_dst, num_dst, inv_deg)) in enumerate(zip(self.layers, blocks)):
             h = layer(h, edge_src, edge_dst, num_dst, inv_deg)
             if index != len(self.layers) - 1:
-                h = torch.relu(h)
+                h = self.activation(h)
         return h
+
+
+class GraphSAGE(LayerStack):
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int):
+        super().__init__([SAGELayer(i, o) for i, o in layer_dims(in_dim, hidden_dim, out_dim, num_layers)])
 
 
 def block_tensors(blocks) -> list[tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]]:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gnnsim.realrun.model import GraphSAGE, aggregate_sum
+from gnnsim.realrun.model import GraphSAGE, LayerStack, aggregate_sum
 from gnnsim.workload.model import layer_dims
 from gnnsim.workload.models import gat_head_dim, gcn_project_first
 
@@ -89,23 +89,14 @@ class GATLayer(nn.Module):
 LAYERS = {"gcn": GCNLayer, "gat": GATLayer, "gin": GINLayer}
 
 
-class GNN(nn.Module):
+class GNN(LayerStack):
     """A stack of one layer type; ReLU between layers (ELU for GAT, as in its paper)."""
 
     def __init__(self, name: str, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int, heads: int = 1):
-        super().__init__()
         dims = layer_dims(in_dim, hidden_dim, out_dim, num_layers)
         layer = LAYERS[name]
-        self.layers = nn.ModuleList(layer(i, o, index == len(dims) - 1, heads) for index, (i, o) in enumerate(dims))
-        self.activation = torch.nn.functional.elu if name == "gat" else torch.relu
-
-    def forward(self, blocks, x: torch.Tensor) -> torch.Tensor:
-        h = x
-        for index, (layer, (edge_src, edge_dst, num_dst, inv_deg)) in enumerate(zip(self.layers, blocks)):
-            h = layer(h, edge_src, edge_dst, num_dst, inv_deg)
-            if index != len(self.layers) - 1:
-                h = self.activation(h)
-        return h
+        super().__init__([layer(i, o, index == len(dims) - 1, heads) for index, (i, o) in enumerate(dims)],
+                         torch.nn.functional.elu if name == "gat" else torch.relu)
 
 
 def build_model(name: str, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int, heads: int = 1) -> nn.Module:
