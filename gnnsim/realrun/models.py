@@ -104,8 +104,3 @@ def build_model(name: str, in_dim: int, hidden_dim: int, out_dim: int, num_layer
     if name == "graphsage":
         return GraphSAGE(in_dim, hidden_dim, out_dim, num_layers)
     return GNN(name, in_dim, hidden_dim, out_dim, num_layers, heads)
-
-
-def activation_for(model: nn.Module):
-    """The activation between layers (GraphSAGE: ReLU)."""
-    return getattr(model, "activation", torch.relu)

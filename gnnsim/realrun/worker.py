@@ -22,6 +22,7 @@ import json
 import os
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
@@ -46,13 +47,12 @@ def _run(spec: dict, rank: int) -> dict:
     import torch.distributed as dist
 
     from gnnsim.config import scenario_from_dict
-    from gnnsim.realrun.affinity import pin_to_own_cores
+    from gnnsim.errors import RealRunError
     from gnnsim.graph.build import build_graph
     from gnnsim.pipeline import cluster_for, partition_for
+    from gnnsim.realrun.affinity import pin_to_own_cores
     from gnnsim.realrun.features import fetch_features, owner_positions, partition_features
-    from gnnsim.errors import RealRunError
     from gnnsim.realrun.model import block_tensors
-    from gnnsim.realrun.models import build_model
     from gnnsim.rng import rng_for
     from gnnsim.workload.builder import iterations_per_epoch, rank_seeds, sampler_fanouts
     from gnnsim.workload.sampler import sample_minibatch, seed_batches
@@ -66,7 +66,7 @@ def _run(spec: dict, rank: int) -> dict:
     pin_to_own_cores(rank, int(spec["threads"]))
     torch.set_num_threads(int(spec["threads"]))
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{spec['port']}", rank=rank, world_size=world,
-                            timeout=__import__("datetime").timedelta(seconds=float(spec["timeout_s"])))
+                            timeout=timedelta(seconds=float(spec["timeout_s"])))
     graph = build_graph(scenario)
     partition = partition_for(scenario, graph, cluster.num_trainers)
     assignment = partition.assignment
@@ -82,13 +82,8 @@ def _run(spec: dict, rank: int) -> dict:
     batches = seed_batches(seeds[rank], scenario.training.batch_size, warmup + measured,
                            rng_for(sim.seed, "seeds", rank))
     sampler_rng = rng_for(sim.seed, "sampler", rank)
-    torch.manual_seed(sim.seed)  # identical initial weights on every rank
-    model = build_model(scenario.model.name, graph.feature_dim, scenario.model.hidden_dim, graph.num_classes,
-                        len(scenario.training.fanouts), scenario.model.heads)  # graphsage: realrun.model.GraphSAGE
+    model, params, optimizer = _model_and_optimizer(scenario, graph)
     fanouts, replace = sampler_fanouts(scenario), scenario.training.replace
-    params = list(model.parameters())
-    opt_cls = torch.optim.Adam if scenario.training.optimizer == "adam" else torch.optim.SGD
-    optimizer = opt_cls(params, lr=scenario.training.learning_rate)
     labels = torch.from_numpy(graph.labels)
     records = []
     for it, batch in enumerate(batches):
@@ -139,7 +134,6 @@ def _run_fullbatch(spec: dict, rank: int, scenario, graph, assignment: np.ndarra
 
     from gnnsim.realrun.features import fetch_features
     from gnnsim.realrun.model import block_tensors
-    from gnnsim.realrun.models import activation_for, build_model
     from gnnsim.workload.builder import fullbatch_halo_nodes
     from gnnsim.workload.sampler import Block, all_neighbors
 
@@ -189,13 +183,7 @@ def _run_fullbatch(spec: dict, rank: int, scenario, graph, assignment: np.ndarra
             return out
 
     sim = scenario.simulation
-    torch.manual_seed(sim.seed)  # identical initial weights on every rank
-    model = build_model(scenario.model.name, graph.feature_dim, scenario.model.hidden_dim, graph.num_classes,
-                        num_layers, scenario.model.heads)
-    act = activation_for(model)
-    params = list(model.parameters())
-    opt_cls = torch.optim.Adam if scenario.training.optimizer == "adam" else torch.optim.SGD
-    optimizer = opt_cls(params, lr=scenario.training.learning_rate)
+    model, params, optimizer = _model_and_optimizer(scenario, graph)
     train = np.zeros(graph.num_nodes, dtype=bool)
     train[graph.train_ids] = True
     train_rows = torch.from_numpy(np.flatnonzero(train[own]))
@@ -211,7 +199,7 @@ def _run_fullbatch(spec: dict, rank: int, scenario, graph, assignment: np.ndarra
                 h = torch.cat([h, HaloExchange.apply(h)])
             h = layer(h, edge_src, edge_dst, num_dst, inv_deg)
             if index != num_layers - 1:
-                h = act(h)
+                h = model.activation(h)
         t_forward, halo_forward = time.perf_counter(), timer["halo"]
         loss = torch.nn.functional.cross_entropy(h[train_rows], labels)
         loss.backward()
@@ -233,6 +221,21 @@ def _run_fullbatch(spec: dict, rank: int, scenario, graph, assignment: np.ndarra
     dist.barrier()
     return {"rank": rank, "iterations": records, "iterations_per_epoch": 1,
             "threads": int(spec["threads"]), "torch": torch.__version__}
+
+
+def _model_and_optimizer(scenario, graph):
+    """The scenario's model, seeded so every rank starts from the same weights, its
+    parameters and its optimizer."""
+    import torch
+
+    from gnnsim.realrun.models import build_model  # graphsage: realrun.model.GraphSAGE
+
+    torch.manual_seed(scenario.simulation.seed)
+    model = build_model(scenario.model.name, graph.feature_dim, scenario.model.hidden_dim, graph.num_classes,
+                        len(scenario.training.fanouts), scenario.model.heads)
+    params = list(model.parameters())
+    opt_cls = torch.optim.Adam if scenario.training.optimizer == "adam" else torch.optim.SGD
+    return model, params, opt_cls(params, lr=scenario.training.learning_rate)
 
 
 def allreduce_gradients(params, world: int) -> None:
