@@ -448,14 +448,29 @@ def _kernel_rates(data: dict[str, Any], path: Path, peak_tflops: float, mem_bw_g
         if not isinstance(k, dict):
             raise ProfileError(f"{path}: kernels.{cls} is missing; give launch_us with tflops/gbps or efficiencies")
         where = Path(f"{path}: kernels.{cls}")
-        launch = _num(k, "launch_us", where, positive=False) * 1e-6
         flops = _num(k, "tflops", where) * 1e12 if "tflops" in k else peak_tflops * 1e12 * _fraction(k, "compute_eff", where, 0.5)
         byts = _num(k, "gbps", where) * 1e9 if "gbps" in k else mem_bw_gbps * 1e9 * _fraction(k, "memory_eff", where, 0.6)
-        cache_bytes = _num(k, "cache_mb", where, positive=False, default=0) * 1e6 if "cache_mb" in k else 0.0
-        cache_rate = _num(k, "cache_gbps", where) * 1e9 if "cache_gbps" in k else float("inf")
-        first_touch = _num(k, "first_touch_us_per_mb", where, positive=False, default=0) * 1e-12
-        rates[cls] = KernelRate(launch, flops, byts, cache_bytes, cache_rate, first_touch)
+        rates[cls] = _rate_from(k, where, flops, byts)
     return rates
+
+
+def _rate_from(block: dict[str, Any], where: Path, flops_per_s: float, bytes_per_s: float) -> KernelRate:
+    """A :class:`KernelRate` from ``launch_us`` and the optional ``cache_mb``,
+    ``cache_gbps`` and ``first_touch_us_per_mb`` of a profile block."""
+    return KernelRate(
+        _num(block, "launch_us", where, positive=False) * 1e-6, flops_per_s, bytes_per_s,
+        _num(block, "cache_mb", where, positive=False, default=0) * 1e6,
+        _num(block, "cache_gbps", where) * 1e9 if "cache_gbps" in block else float("inf"),
+        _num(block, "first_touch_us_per_mb", where, positive=False, default=0) * 1e-12,
+    )
+
+
+def _host_gather_from(block: dict[str, Any], where: Path) -> KernelRate:
+    """A host feature gather: memory bound (no FLOP limit), ``gbps`` plus the rate options."""
+    return _rate_from(block, where, HOST_GATHER_FLOPS_PER_S, _num(block, "gbps", where) * 1e9)
+
+
+HOST_GATHER_FLOPS_PER_S = 1e18  # a gather does no arithmetic: never the bound
 
 
 def _device_from(data: dict[str, Any], path: Path, name: str, fallback_sources: Any = None) -> Device:
@@ -575,10 +590,7 @@ def _apply_calibration(cal_name: str, device: Device, sampler: SamplerCost, host
     if isinstance(cal.get("host_gather"), dict):
         g = cal["host_gather"]
         where = Path(f"{cal_path}: host_gather")
-        host_gather = KernelRate(_num(g, "launch_us", where, positive=False) * 1e-6, 1e18, _num(g, "gbps", where) * 1e9,
-                                 _num(g, "cache_mb", where, positive=False, default=0) * 1e6,
-                                 _num(g, "cache_gbps", where) * 1e9 if "cache_gbps" in g else float("inf"),
-                                 _num(g, "first_touch_us_per_mb", where, positive=False, default=0) * 1e-12)
+        host_gather = _host_gather_from(g, where)
     if isinstance(cal.get("h2d_link"), dict) and h2d is not None and device.kind == "gpu":
         block = cal["h2d_link"]
         h2d = _link_from({**block, "kind": block.get("kind", h2d.kind), "sources": [str(cal_path)]},
@@ -616,9 +628,7 @@ def load_node(name: str, device_override: str | None = None, trainers: int | Non
         raise ProfileError(f"{path}: host.sampler and host.gather are required (CPU sampling and feature gather costs)")
     sampler = _sampler_from(sampler_data, Path(f"{path}: host.sampler"))
     gather_path = Path(f"{path}: host.gather")
-    host_gather = KernelRate(
-        _num(gather, "launch_us", gather_path, positive=False) * 1e-6, 1e18, _num(gather, "gbps", gather_path) * 1e9
-    )
+    host_gather = _host_gather_from(gather, gather_path)
     if not data.get("intra_link"):
         raise ProfileError(f"{path}: missing key 'intra_link' (the link between trainers of one node, e.g. nvlink3)")
     intra = load_link(str(data["intra_link"]))
