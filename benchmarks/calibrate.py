@@ -24,7 +24,8 @@ def main() -> None:
             wall = time.perf_counter() - start
             print(f"calibrate --device cpu{' --quick' if quick else ''}: {wall:6.1f} s wall")
             for cls, r in profile["residuals"].items():
-                print(f"    {cls:<12} fit {r['fit_mape']:6.1%}   held-out {r['holdout_mape']:6.1%}   ({r['samples']} samples)")
+                cv = f"   5-fold {r['kfold_mape']:6.1%}" if "kfold_mape" in r else ""
+                print(f"    {cls:<12} fit {r['fit_mape']:6.1%}   held-out {r['holdout_mape']:6.1%}{cv}   ({r['samples']} samples)")
 
 
 if __name__ == "__main__":

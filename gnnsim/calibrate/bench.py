@@ -21,22 +21,18 @@ from gnnsim.workload import model as m
 
 @dataclass
 class Samples:
-    """Demands and measured seconds of one kernel class."""
+    """The kernels of one class's sweep and their measured seconds."""
 
-    flops: list[float] = field(default_factory=list)
-    bytes: list[float] = field(default_factory=list)
+    kernels: list[m.Kernel] = field(default_factory=list)
     times_s: list[float] = field(default_factory=list)
     shapes: list[str] = field(default_factory=list)
     cvs: list[float] = field(default_factory=list)  # run-to-run spread of each shape
-    out_bytes: list[float] = field(default_factory=list)  # new output each call allocates
 
     def add(self, kernel: m.Kernel, t: float, shape: str, cv: float) -> None:
-        self.flops.append(kernel.flops)
-        self.bytes.append(kernel.bytes)
+        self.kernels.append(kernel)
         self.times_s.append(t)
         self.shapes.append(shape)
         self.cvs.append(cv)
-        self.out_bytes.append(kernel.out_bytes)
 
 
 def _release_free_memory() -> Callable[[], object]:
@@ -50,10 +46,18 @@ def _release_free_memory() -> Callable[[], object]:
 RELEASE_FREE_MEMORY = _release_free_memory()
 
 
+SHAPE_BUDGET_S = 0.01  # time each shape's timed runs should add up to, at most MAX_REPEATS runs
+MAX_REPEATS = 200
+
+
 def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: bool = True,
               before: Callable[[], object] | None = None) -> tuple[float, float]:
-    """Mean wall time of ``fn`` over ``repeats`` runs (bounded: at most ``repeats`` calls),
-    and the coefficient of variation of those runs.
+    """Mean wall time of ``fn`` over at least ``repeats`` runs, and the coefficient of
+    variation of those runs.
+
+    Short calls run more often, until the runs add up to about ``SHAPE_BUDGET_S`` (at
+    most ``MAX_REPEATS``): a 5 us kernel spreads by 50-70% from run to run on this VM
+    (timer, interrupts), so 11 runs leave its mean 20% uncertain, and 200 runs 5%.
 
     The mean, not the median: the model predicts mean stage times, and the occasional
     slow run (a page-fault storm, a descheduled core) is part of what training pays.
@@ -63,10 +67,13 @@ def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: boo
     does not cache and every batch's tensors differ in size: measured here, a 10 MB
     output costs about 2 ms more in page faults than on reused pages.
     """
+    start = time.perf_counter()
     for _ in range(warmup):
         fn()
+    per_call = (time.perf_counter() - start) / max(warmup, 1)
+    runs = int(min(MAX_REPEATS, max(repeats, SHAPE_BUDGET_S / max(per_call, 1e-9))))
     times = []
-    for _ in range(repeats):
+    for _ in range(runs):
         if before is not None:
             before()
         if cold:
@@ -149,7 +156,7 @@ def bench_optimizer(quick: bool, repeats: int) -> Samples:
             # bytes of all tensors: one sample per launch unit
             kernels = m.optimizer_kernels(n * count, count, "adam")
             unit = m.Kernel("optimizer", sum(k.flops for k in kernels) / len(kernels),
-                            sum(k.bytes for k in kernels) / len(kernels))
+                            sum(k.bytes for k in kernels) / len(kernels), items=sum(k.items for k in kernels) / len(kernels))
             out.add(unit, t / len(kernels), f"{count}x{n}", cv)
     return out
 

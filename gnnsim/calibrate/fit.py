@@ -7,10 +7,59 @@ them positive without bounds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
+from itertools import product
 
 import numpy as np
 from scipy.optimize import least_squares
+
+from gnnsim.cost.model import gemm_shape_efficiency
+from gnnsim.workload.model import Kernel
+
+
+@dataclass(frozen=True)
+class Demands:
+    """What a sweep of kernels asks for, one entry per kernel (see :class:`Kernel`)."""
+
+    flops: np.ndarray
+    bytes: np.ndarray
+    out_bytes: np.ndarray
+    items: np.ndarray
+    k_dim: np.ndarray
+    n_dim: np.ndarray
+
+    @classmethod
+    def of(cls, kernels: list[Kernel]) -> Demands:
+        return cls(*(np.array([getattr(k, f) for k in kernels], dtype=np.float64)
+                     for f in ("flops", "bytes", "out_bytes", "items", "k_dim", "n_dim")))
+
+    @classmethod
+    def arrays(cls, flops, nbytes, out_bytes=None, items=None, k_dim=None, n_dim=None) -> Demands:
+        """From arrays; the optional demands default to none (zeros)."""
+        zeros = np.zeros(np.shape(nbytes))
+        return cls(*(zeros if a is None else np.asarray(a, dtype=np.float64)
+                     for a in (flops, nbytes, out_bytes, items, k_dim, n_dim)))
+
+    def __getitem__(self, mask: np.ndarray) -> Demands:
+        return Demands(*(getattr(self, f.name)[mask] for f in fields(self)))
+
+    def without_flops(self) -> Demands:
+        return replace(self, flops=np.zeros_like(self.flops))
+
+
+NONE = 1e-30  # log-space stand-in for "no such cost" (first touch, per item, narrow GEMM dimensions)
+
+
+def roofline(log_params: np.ndarray, d: Demands) -> np.ndarray:
+    """``launch + max(flops / (F * narrow), min(B, C)/Bc + max(B - C, 0)/B) + T * out + I *
+    items``: a roofline whose first C bytes move at cache speed, whose GEMMs run slower
+    when their k or n is narrow, plus a first-touch cost per byte of new output and a fixed
+    cost per item (the same formula as ``cost.model.kernel_time``). ``log_params`` holds
+    the logs of launch, F, B, C, Bc, T, I, k_half and n_half."""
+    launch, rate_f, rate_b, cache, rate_c, touch, item, k_half, n_half = np.exp(log_params)
+    fast = np.minimum(d.bytes, cache)
+    compute = d.flops / (rate_f * gemm_shape_efficiency(d.k_dim, d.n_dim, k_half, n_half))
+    return launch + np.maximum(compute, fast / rate_c + (d.bytes - fast) / rate_b) + touch * d.out_bytes + item * d.items
 
 
 @dataclass(frozen=True)
@@ -21,26 +70,20 @@ class RooflineFit:
     cache_bytes: float
     cache_bytes_per_s: float
     first_touch_s_per_byte: float  # newly allocated output (page faults)
+    per_item_s: float  # each item of fixed work (edge aggregated, row gathered, optimizer step)
+    k_half: float  # GEMM inner size at which the FLOP rate halves (0: no narrow-k penalty)
+    n_half: float  # GEMM output width at which the FLOP rate halves (0: no narrow-n penalty)
     fit_mape: float
     holdout_mape: float
     samples: int
 
-    def predict(self, flops: np.ndarray, nbytes: np.ndarray, out_bytes: np.ndarray | None = None) -> np.ndarray:
-        p = np.log([self.launch_s, self.flops_per_s, self.bytes_per_s, self.cache_bytes, self.cache_bytes_per_s,
-                    max(self.first_touch_s_per_byte, NO_FIRST_TOUCH)])
-        return roofline(p, flops, nbytes, np.zeros_like(nbytes) if out_bytes is None else out_bytes)
+    def log_params(self) -> np.ndarray:
+        return np.log([max(x, NONE) for x in (self.launch_s, self.flops_per_s, self.bytes_per_s, self.cache_bytes,
+                                              self.cache_bytes_per_s, self.first_touch_s_per_byte, self.per_item_s,
+                                              self.k_half, self.n_half)])
 
-
-NO_FIRST_TOUCH = 1e-30  # s/byte: log-space stand-in for "no first-touch cost"
-
-
-def roofline(log_params: np.ndarray, flops: np.ndarray, nbytes: np.ndarray, out_bytes: np.ndarray) -> np.ndarray:
-    """``launch + max(flops/F, min(B, C)/Bc + max(B - C, 0)/B) + T * out``: a roofline whose
-    first C bytes move at cache speed, plus a first-touch cost per byte of new output (the
-    same formula as ``KernelRate`` and ``cost.model.kernel_time``)."""
-    launch, rate_f, rate_b, cache, rate_c, touch = np.exp(log_params)
-    fast = np.minimum(nbytes, cache)
-    return launch + np.maximum(flops / rate_f, fast / rate_c + (nbytes - fast) / rate_b) + touch * out_bytes
+    def predict(self, d: Demands) -> np.ndarray:
+        return roofline(self.log_params(), d)
 
 
 def _mape(pred: np.ndarray, meas: np.ndarray) -> float:
@@ -57,61 +100,95 @@ def holdout_mask(n: int, every: int = 5) -> np.ndarray:
 TINY_CACHE_BYTES = 1.0  # a "cache" of one byte: the plain roofline
 
 
-def fit_roofline(flops: np.ndarray, nbytes: np.ndarray, times: np.ndarray, *, memory_only: bool = False,
-                 tiered: bool = True, out_bytes: np.ndarray | None = None) -> RooflineFit:
-    """Fit ``launch + max(flops/F, memory time) + first touch``; with ``memory_only`` F is
-    pinned far above reach, with ``tiered`` the memory time has a cache tier (size and
-    speed fitted), and with ``out_bytes`` a first-touch cost per byte of new output.
+def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, tiered: bool = True,
+                 first_touch: bool = False, per_item: bool = False, gemm_shape: bool = False,
+                 held: np.ndarray | None = None) -> RooflineFit:
+    """Fit :func:`roofline` to measured ``times``: launch, F and B always; with
+    ``memory_only`` F is pinned far above reach (and FLOPs ignored), with ``tiered`` the
+    memory time has a cache tier (size and speed), with ``first_touch`` a cost per byte of
+    new output, with ``per_item`` a cost per item, and with ``gemm_shape`` the sizes of k
+    and n at which a GEMM's FLOP rate halves. ``held`` marks the samples kept out of the
+    fit (default: every fifth, see :func:`holdout_mask`).
 
     >>> f = np.array([1e6, 1e7, 1e8, 1e9, 2e9, 4e9, 1e6, 1e7, 1e8, 1e9])
     >>> b = np.array([1e6, 1e6, 1e6, 1e6, 1e6, 1e6, 1e6, 1e7, 1e8, 1e9])
     >>> t = 1e-5 + np.maximum(f / 5e10, b / 2e9)
-    >>> fit = fit_roofline(f, b, t, tiered=False)
+    >>> fit = fit_roofline(Demands.arrays(f, b), t, tiered=False)
     >>> round(fit.flops_per_s / 5e10, 2), round(fit.bytes_per_s / 2e9, 2), round(fit.launch_s * 1e5, 2)
     (1.0, 1.0, 1.0)
     """
-    flops, nbytes, times = (np.asarray(a, dtype=np.float64) for a in (flops, nbytes, times))
-    touched = out_bytes is not None
-    out = np.asarray(out_bytes, dtype=np.float64) if touched else np.zeros_like(nbytes)
-    held = holdout_mask(times.size) if times.size >= 10 else np.zeros(times.size, dtype=bool)
+    times = np.asarray(times, dtype=np.float64)
+    if held is None:
+        held = holdout_mask(times.size) if times.size >= 10 else np.zeros(times.size, dtype=bool)
     train = ~held
     big = 1e18
-    f = np.zeros_like(flops) if memory_only else flops
+    if memory_only:
+        d = d.without_flops()
+    none = np.log(NONE)
 
     def unpack(p: np.ndarray) -> np.ndarray:
         launch, rate_f, rate_b = p[0], (np.log(big) if memory_only else p[1]), p[2]
         cache, rate_c = (p[3], p[4]) if tiered else (np.log(TINY_CACHE_BYTES), p[2])
-        touch = p[5] if touched else np.log(NO_FIRST_TOUCH)
-        return np.array([launch, rate_f, rate_b, cache, rate_c, touch])
+        return np.array([launch, rate_f, rate_b, cache, rate_c, p[5] if first_touch else none,
+                         p[6] if per_item else none, p[7] if gemm_shape else none, p[8] if gemm_shape else none])
+
+    d_train, t_train = d[train], times[train]
 
     def residual(p: np.ndarray) -> np.ndarray:
-        return roofline(unpack(p), f[train], nbytes[train], out[train]) / times[train] - 1.0
+        return roofline(unpack(p), d_train) / t_train - 1.0
 
     t_min = max(float(times.min()), 1e-7)
     # The max() has no gradient on its inactive branch, so start where both branches can
     # be active (each rate at its upper bound: the work over the measured time) and keep
     # the best of a few starts.
-    rate_f0 = float(np.max(f[train] / times[train])) if (f[train] > 0).any() else big
-    rate_b0 = float(np.max(nbytes[train] / times[train]))
-    best = None
+    rate_f0 = float(np.max(d_train.flops / t_train)) if (d_train.flops > 0).any() else big
+    rate_b0 = float(np.max(d_train.bytes / t_train))
     caches = (2**16, 2**18, 2**20, 2**22, 2**24, 2**26) if tiered else (TINY_CACHE_BYTES,)
-    touches = (1e-10, 1e-12) if touched else (NO_FIRST_TOUCH,)
-    for shrink in (1.0, 0.5, 0.2):
-        for cache in caches:
-            for dram in ((0.05, 0.3) if tiered else (1.0,)):
-                for touch in touches:
-                    start = np.log([t_min / 2, max(rate_f0 * shrink, 1.0), max(rate_b0 * shrink * dram, 1.0), cache,
-                                    max(rate_b0 * shrink, 1.0), touch])
-                    sol = least_squares(residual, start, method="trf", loss="soft_l1", f_scale=0.1)
-                    if best is None or sol.cost < best.cost:
-                        best = sol
-    params = np.exp(unpack(best.x))
-    if not touched:
-        params[5] = 0.0
-    fit = RooflineFit(*(float(x) for x in params), 0.0, 0.0, int(times.size))
-    pred = fit.predict(f, nbytes, out)
-    return RooflineFit(*(float(x) for x in params), _mape(pred[train], times[train]),
-                       _mape(pred[held], times[held]), int(times.size))
+    touches = (1e-10, 1e-12) if first_touch else (NONE,)
+    # per item: from nothing, through a serial scatter of one short row, to a whole call
+    per_items = (1e-10, 2e-8, t_min) if per_item else (NONE,)
+    halves = (2.0, 16.0) if gemm_shape else (NONE,)
+    best = None
+    for shrink, cache, dram, touch, item, half in product((1.0, 0.5, 0.2), caches, (0.05, 0.3) if tiered else (1.0,),
+                                                          touches, per_items, halves):
+        start = np.log([t_min / 2, max(rate_f0 * shrink, 1.0), max(rate_b0 * shrink * dram, 1.0), cache,
+                        max(rate_b0 * shrink, 1.0), touch, item, half, half])
+        sol = least_squares(residual, start, method="trf", loss="soft_l1", f_scale=0.1)
+        if best is None or sol.cost < best.cost:
+            best = sol
+    params = [float(x) for x in np.exp(unpack(best.x))]
+    for index, fitted in ((5, first_touch), (6, per_item), (7, gemm_shape), (8, gemm_shape)):
+        params[index] = params[index] if fitted else 0.0
+    pred = roofline(unpack(best.x), d)
+    return RooflineFit(*params, _mape(pred[train], times[train]), _mape(pred[held], times[held]), int(times.size))
+
+
+def kfold_mape(n: int, errors_without, folds: int = 5) -> float:
+    """Cross-validated error: split the ``n`` samples into ``folds`` seeded random folds,
+    fit without each fold (``errors_without(held_mask)`` fits on the others and returns
+    every sample's absolute relative error) and judge it on that fold; the mean over
+    every sample. Every shape is judged once, by a fit that never saw it: a steadier figure
+    than the fixed every-fifth holdout, which judges only a handful of shapes."""
+    if n < 2 * folds:
+        return float("nan")
+    errors = np.empty(n)
+    for fold in np.array_split(np.random.default_rng(0).permutation(n), folds):
+        held = np.zeros(n, dtype=bool)
+        held[fold] = True
+        errors[fold] = errors_without(held)[fold]
+    return float(np.mean(errors))
+
+
+def roofline_kfold_mape(d: Demands, times: np.ndarray, **options) -> float:
+    """:func:`kfold_mape` of :func:`fit_roofline` with the same options."""
+    times = np.asarray(times, dtype=np.float64)
+    memory_only = options.get("memory_only", False)
+
+    def errors_without(held: np.ndarray) -> np.ndarray:
+        fit = fit_roofline(d, times, held=held, **options)
+        return np.abs(fit.predict(d.without_flops() if memory_only else d) / times - 1.0)
+
+    return kfold_mape(times.size, errors_without)
 
 
 @dataclass(frozen=True)

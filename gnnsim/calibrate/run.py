@@ -19,7 +19,7 @@ import yaml
 
 from gnnsim.calibrate import bench
 from gnnsim.calibrate.collectives import fit_wakeup, run_collectives
-from gnnsim.calibrate.fit import LinearFit, fit_linear_nonneg, fit_roofline
+from gnnsim.calibrate.fit import Demands, LinearFit, fit_linear_nonneg, fit_roofline, roofline_kfold_mape
 from gnnsim.calibrate.twin import twins
 from gnnsim.errors import GnnsimError
 from gnnsim.realrun.affinity import pinned
@@ -44,6 +44,8 @@ KERNEL_BENCHMARKS = (("gemm", bench.bench_gemm), ("gemm_tn", bench.bench_gemm_tn
                      ("gather", bench.bench_gather), ("elementwise", bench.bench_elementwise),
                      ("optimizer", bench.bench_optimizer))
 MEMORY_ONLY = ("gather", "optimizer")  # kernels whose FLOPs do not bound them
+ITEMIZED = ("aggregate", "gather", "optimizer")  # kernels with fixed work per item (see Kernel.items)
+GEMMS = ("gemm", "gemm_tn")  # kernels whose FLOP rate depends on the shape (see Kernel.k_dim)
 
 
 JITTER_MIN_TIME_S = 1e-3  # spread of kernels shorter than this is timer noise, not jitter
@@ -55,15 +57,20 @@ def _fit_kernels(quick: bool, repeats: int, progress) -> tuple[dict, dict, float
     for cls, fn in KERNEL_BENCHMARKS:
         progress(f"calibrate: {cls} ...", end=" ", flush=True)
         s = fn(quick, repeats)
-        fit = fit_roofline(np.array(s.flops), np.array(s.bytes), np.array(s.times_s), memory_only=cls in MEMORY_ONLY,
-                           out_bytes=np.array(s.out_bytes))
+        options = dict(memory_only=cls in MEMORY_ONLY, first_touch=True, per_item=cls in ITEMIZED,
+                       gemm_shape=cls in GEMMS)
+        fit = fit_roofline(Demands.of(s.kernels), s.times_s, **options)
+        cv = roofline_kfold_mape(Demands.of(s.kernels), s.times_s, **options)
         kernels[cls] = {"launch_us": _round(fit.launch_s * 1e6), "tflops": _round(fit.flops_per_s / 1e12),
                         "gbps": _round(fit.bytes_per_s / 1e9), "cache_mb": _round(fit.cache_bytes / 1e6),
                         "cache_gbps": _round(fit.cache_bytes_per_s / 1e9),
-                        "first_touch_us_per_mb": _round(fit.first_touch_s_per_byte * 1e12)}
+                        "first_touch_us_per_mb": _round(fit.first_touch_s_per_byte * 1e12),
+                        "per_item_ns": _round(fit.per_item_s * 1e9), "k_half": _round(fit.k_half),
+                        "n_half": _round(fit.n_half)}
         residuals[cls] = {"fit_mape": _round(fit.fit_mape, 3), "holdout_mape": _round(fit.holdout_mape, 3),
-                          "samples": fit.samples}
-        progress(f"{len(s.times_s)} shapes, fit error {fit.fit_mape:.1%}, held-out {fit.holdout_mape:.1%}")
+                          "kfold_mape": _round(cv, 3), "samples": fit.samples}
+        progress(f"{len(s.times_s)} shapes, fit error {fit.fit_mape:.1%}, held-out {fit.holdout_mape:.1%}, "
+                 f"5-fold cross-validated {cv:.1%}")
         cvs += [cv for cv, t in zip(s.cvs, s.times_s) if t >= JITTER_MIN_TIME_S]
     return kernels, residuals, float(np.mean(cvs)) if cvs else 0.0
 
@@ -132,7 +139,7 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
         },
         "sampler": sampler,
         "host_gather": {k: kernels["gather"][k] for k in ("launch_us", "gbps", "cache_mb", "cache_gbps",
-                                                           "first_touch_us_per_mb")},
+                                                           "first_touch_us_per_mb", "per_item_ns")},
         "intra_link": {"latency_us": _round(a2a_fit.coef[0] * 1e6), "bw_gbps": _round(1.0 / max(a2a_fit.coef[1], 1e-18) / 1e9)},
         "allreduce": {"alpha_us": _round(ar_fit.coef[0] * 1e6), "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9),
                       "wakeup_us": _round(wakeup_s * 1e6), "idle_threshold_us": _round(idle_s * 1e6)},
@@ -141,7 +148,8 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
         "sources": [source],
     }
     header = ("# Calibrated by `gnnsim calibrate` from micro-benchmarks only (never from end-to-end runs).\n"
-              "# residuals: relative fit error on the benchmarked shapes and on held-out shapes (every 5th).\n")
+              "# residuals: relative fit error on the benchmarked shapes, on held-out shapes (every 5th)\n"
+              "# and 5-fold cross-validated (every shape judged by a fit that did not see it).\n")
     write_atomic(out, header + yaml.safe_dump(profile, sort_keys=False))
     progress(f"calibrate: wrote {out} in {provenance['wall_s']} s")
     return profile

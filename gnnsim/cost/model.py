@@ -1,9 +1,11 @@
 """Turn demands into durations: the cost model.
 
 - Compute kernels follow a roofline per kernel class:
-  ``t = launch + max(flops / flops_rate, memory time) + first_touch * new output bytes``
-  with the device's effective rates (datasheet x efficiency, or fitted by ``gnnsim
-  calibrate``, which adds a cache tier to the memory time and the first-touch cost).
+  ``t = launch + max(flops / flops_rate, memory time) + first_touch * new output bytes
+  + per_item * items`` with the device's effective rates (datasheet x efficiency, or
+  fitted by ``gnnsim calibrate``, which adds a cache tier to the memory time, the
+  first-touch cost, a fixed cost per item: an edge aggregated, a row gathered, an
+  optimizer step, and a lower FLOP rate for GEMMs with a narrow k or n).
 - CPU sampling costs ``per_batch + per_node * nodes + per_edge * edges``, the per-edge
   cost growing with the graph's size where calibrated.
 - Transfers are alpha-beta: ``latency + bytes / bandwidth``.
@@ -32,9 +34,23 @@ from gnnsim.workload.builder import ID_BYTES, Task
 from gnnsim.workload.model import Kernel
 
 
+def gemm_shape_efficiency(k_dim, n_dim, k_half, n_half):
+    """Fraction of the FLOP rate a GEMM reaches: ``k/(k + k_half) * n/(n + n_half)``, the
+    half-performance sizes of its inner dimension and output width (1 for kernels that
+    are not GEMMs, whose k and n are 0). Works on numbers and numpy arrays alike."""
+    if np.ndim(k_dim) == 0 and np.ndim(n_dim) == 0:  # one kernel: plain floats, no array overhead
+        return k_dim / (k_dim + k_half) * n_dim / (n_dim + n_half) if k_dim > 0 and n_dim > 0 else 1.0
+    gemm = (np.asarray(k_dim) > 0) & (np.asarray(n_dim) > 0)
+    k, n = np.where(gemm, k_dim, 1.0), np.where(gemm, n_dim, 1.0)
+    return np.where(gemm, k / (k + k_half) * n / (n + n_half), 1.0)
+
+
 def kernel_time(rate: KernelRate, k: Kernel) -> float:
-    return (rate.launch_s + max(k.flops / rate.flops_per_s, rate.memory_time_s(k.bytes))
-            + rate.first_touch_s_per_byte * k.out_bytes)
+    compute_rate = rate.flops_per_s
+    if rate.k_half or rate.n_half:
+        compute_rate *= gemm_shape_efficiency(k.k_dim, k.n_dim, rate.k_half, rate.n_half)
+    return (rate.launch_s + max(k.flops / compute_rate, rate.memory_time_s(k.bytes))
+            + rate.first_touch_s_per_byte * k.out_bytes + rate.per_item_s * k.items)
 
 
 @dataclass(frozen=True)
@@ -80,7 +96,7 @@ class CostModel:
         if rows <= 0:
             return 0.0
         # the rows are read once and written once into a new matrix (model.gather's demands)
-        rows_kernel = Kernel("gather", 0.0, 2.0 * rows * row_bytes, "host_gather", float(rows) * row_bytes)
+        rows_kernel = Kernel("gather", 0.0, 2.0 * rows * row_bytes, "host_gather", float(rows) * row_bytes, float(rows))
         return kernel_time(self.cluster.node.host_gather, rows_kernel) * self.cpu_oversubscription
 
     def h2d_time(self, task: Task) -> float:

@@ -68,7 +68,7 @@ ALLOWED_KEYS: dict[str, set[str]] = {
     "devices.peak_tflops": set(DTYPES),
     "devices.kernels": set(KERNEL_CLASSES) | set(OPTIONAL_KERNEL_CLASSES),
     "devices.kernels.*": {"launch_us", "compute_eff", "memory_eff", "tflops", "gbps", "cache_mb", "cache_gbps",
-                          "first_touch_us_per_mb"},
+                          "first_touch_us_per_mb", "per_item_ns", "k_half", "n_half"},
     "links": {"name", "kind", "bw_gbps", "latency_us", "duplex", "sources", "nominal_bw_gbps",
               "measured_bw_gbps", "bw_basis", "notes"},
     "nodes": {"name", "trainer_device", "trainers", "host_cpu_cores", "intra_link", "h2d_link", "nic",
@@ -78,7 +78,7 @@ ALLOWED_KEYS: dict[str, set[str]] = {
               "gpus_per_pcie_switch", "gpus_per_nic", "numa_nodes", "pcie_switches", "topology"},
     "nodes.host": {"sampler_workers", "sampler", "gather"},
     "nodes.host.sampler": {"per_batch_us", "per_node_ns", "per_edge_ns", "per_edge_doubling_ns", "reference_nodes"},
-    "nodes.host.gather": {"launch_us", "gbps", "cache_mb", "cache_gbps", "first_touch_us_per_mb"},
+    "nodes.host.gather": {"launch_us", "gbps", "cache_mb", "cache_gbps", "first_touch_us_per_mb", "per_item_ns"},
     "clusters": {"name", "node", "num_nodes", "network", "nic", "nic_count", "sources", "notes",
                  # read by gnnsim/hardware/topology.py (inter-node topology)
                  "fat_tree", "oversubscription", "topology", "switch", "rails"},
@@ -109,7 +109,8 @@ def profile_root() -> Path:
 
 @dataclass(frozen=True)
 class KernelRate:
-    """Effective cost of one kernel class: ``t = launch + max(flops/flops_rate, bytes/bytes_rate)``."""
+    """Effective cost of one kernel class: ``t = launch + max(flops/flops_rate, memory time)``
+    plus the optional first-touch and per-item costs (see :func:`gnnsim.cost.model.kernel_time`)."""
 
     launch_s: float
     flops_per_s: float
@@ -121,6 +122,13 @@ class KernelRate:
     # Seconds per byte of newly allocated output (page faults on first touch; CPU only,
     # fitted by calibration, 0 elsewhere).
     first_touch_s_per_byte: float = 0.0
+    # Seconds per indexed item (edge aggregated, row gathered; CPU only, fitted by
+    # calibration, 0 elsewhere).
+    per_item_s: float = 0.0
+    # GEMMs: the inner size k and output width n at which the FLOP rate halves
+    # (``rate * k/(k + k_half) * n/(n + n_half)``; fitted by calibration, 0 elsewhere).
+    k_half: float = 0.0
+    n_half: float = 0.0
 
     def memory_time_s(self, size_bytes: float) -> float:
         fast = min(size_bytes, self.cache_bytes)
@@ -456,12 +464,16 @@ def _kernel_rates(data: dict[str, Any], path: Path, peak_tflops: float, mem_bw_g
 
 def _rate_from(block: dict[str, Any], where: Path, flops_per_s: float, bytes_per_s: float) -> KernelRate:
     """A :class:`KernelRate` from ``launch_us`` and the optional ``cache_mb``,
-    ``cache_gbps`` and ``first_touch_us_per_mb`` of a profile block."""
+    ``cache_gbps``, ``first_touch_us_per_mb``, ``per_item_ns``, ``k_half`` and ``n_half``
+    of a profile block."""
     return KernelRate(
         _num(block, "launch_us", where, positive=False) * 1e-6, flops_per_s, bytes_per_s,
         _num(block, "cache_mb", where, positive=False, default=0) * 1e6,
         _num(block, "cache_gbps", where) * 1e9 if "cache_gbps" in block else float("inf"),
         _num(block, "first_touch_us_per_mb", where, positive=False, default=0) * 1e-12,
+        _num(block, "per_item_ns", where, positive=False, default=0) * 1e-9,
+        _num(block, "k_half", where, positive=False, default=0),
+        _num(block, "n_half", where, positive=False, default=0),
     )
 
 

@@ -28,6 +28,14 @@ class Kernel:
     bytes: float
     name: str = ""
     out_bytes: float = 0.0  # bytes of newly allocated output (first touched by the kernel)
+    # items of fixed work on top of the bytes, priced by a device's ``per_item_ns`` per
+    # class where calibrated: the edges of an aggregation and the rows of a gather (index
+    # reads, bounds checks, the serial scatter loop), an optimizer's step (its bookkeeping)
+    items: float = 0.0
+    # a GEMM's inner size k and output width n: narrow ones run below the FLOP rate
+    # (priced by a device's ``k_half``/``n_half`` where calibrated; 0 for other kernels)
+    k_dim: float = 0.0
+    n_dim: float = 0.0
 
 
 def gemm(m: int, k: int, n: int, dtype_bytes: int = 4, name: str = "gemm", cls: str = "gemm") -> Kernel:
@@ -35,7 +43,8 @@ def gemm(m: int, k: int, n: int, dtype_bytes: int = 4, name: str = "gemm", cls: 
 
     ``cls="gemm_tn"`` marks a weight-gradient GEMM (``x^T @ dy``, transposed operand,
     long k), which devices may run at a different rate than a forward GEMM."""
-    return Kernel(cls, 2.0 * m * k * n, float(dtype_bytes) * (m * k + k * n + m * n), name, float(dtype_bytes) * m * n)
+    return Kernel(cls, 2.0 * m * k * n, float(dtype_bytes) * (m * k + k * n + m * n), name, float(dtype_bytes) * m * n,
+                  k_dim=float(k), n_dim=float(n))
 
 
 def aggregate(num_edges: int, num_dst: int, dim: int, dtype_bytes: int = 4, name: str = "aggregate") -> Kernel:
@@ -43,12 +52,12 @@ def aggregate(num_edges: int, num_dst: int, dim: int, dtype_bytes: int = 4, name
     reads the source row and the accumulator, writes the accumulator."""
     # new memory: the gathered source rows (one per edge) and the zeroed accumulator
     return Kernel("aggregate", float(num_edges) * dim, float(dtype_bytes) * dim * (3 * num_edges + num_dst), name,
-                  float(dtype_bytes) * dim * (num_edges + num_dst))
+                  float(dtype_bytes) * dim * (num_edges + num_dst), float(num_edges))
 
 
 def gather(rows: int, dim: int, dtype_bytes: int = 4, name: str = "gather") -> Kernel:
     """Copy ``rows`` rows of width ``dim`` (index_select): read once, write once."""
-    return Kernel("gather", 0.0, 2.0 * dtype_bytes * rows * dim, name, float(dtype_bytes) * rows * dim)
+    return Kernel("gather", 0.0, 2.0 * dtype_bytes * rows * dim, name, float(dtype_bytes) * rows * dim, float(rows))
 
 
 def elementwise(elements: int, reads: int = 1, writes: int = 1, flops_per: float = 1.0,
@@ -126,4 +135,4 @@ def optimizer_kernels(param_count: int, param_tensors: int, optimizer: str) -> l
     tensors = [Kernel("optimizer", flops * per_tensor, 4.0 * per_tensor * (reads + writes), f"{optimizer}.tensor")
                for _ in range(param_tensors)]
     # plus the step's own overhead (walking the parameter groups, state bookkeeping)
-    return tensors + [Kernel("optimizer", 0.0, 0.0, f"{optimizer}.step")]
+    return tensors + [Kernel("optimizer", 0.0, 0.0, f"{optimizer}.step", items=1.0)]

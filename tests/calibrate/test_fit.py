@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gnnsim.calibrate.fit import fit_linear_nonneg, fit_roofline, roofline
+from gnnsim.calibrate.fit import Demands, fit_linear_nonneg, fit_roofline, roofline
 
 
 def _shapes(rng, n=40):
@@ -14,9 +14,10 @@ def test_roofline_fit_recovers_known_parameters():
     rng = np.random.default_rng(0)
     flops, nbytes = _shapes(rng)
     out = nbytes / 3
-    truth = np.log([3e-6, 8e10, 5e9, 2e6, 4e10, 2e-10])
-    t = roofline(truth, flops, nbytes, out)
-    fit = fit_roofline(flops, nbytes, t, out_bytes=out)
+    truth = np.log([3e-6, 8e10, 5e9, 2e6, 4e10, 2e-10, 1e-30, 1e-30, 1e-30])
+    d = Demands.arrays(flops, nbytes, out)
+    t = roofline(truth, d)
+    fit = fit_roofline(d, t, first_touch=True)
     assert fit.launch_s == pytest.approx(3e-6, rel=0.05)
     assert fit.flops_per_s == pytest.approx(8e10, rel=0.05)
     assert fit.bytes_per_s == pytest.approx(5e9, rel=0.05)
@@ -24,11 +25,42 @@ def test_roofline_fit_recovers_known_parameters():
     assert fit.fit_mape < 0.01 and fit.holdout_mape < 0.01
 
 
+def test_roofline_fit_recovers_a_cost_per_item():
+    """Aggregations: a fixed cost per edge on top of the bytes (index reads, serial scatter)."""
+    rng = np.random.default_rng(3)
+    edges = 10 ** rng.uniform(3, 6, 40)
+    dims = rng.choice([16, 64, 128, 256], 40)
+    flops, nbytes, out = edges * dims, 12.0 * edges * dims, 4.0 * edges * dims
+    truth = np.log([4e-6, 1e11, 6e9, 2e6, 3e10, 1.5e-10, 3e-8, 1e-30, 1e-30])
+    d = Demands.arrays(flops, nbytes, out, edges)
+    t = roofline(truth, d)
+    fit = fit_roofline(d, t, first_touch=True, per_item=True)
+    # (output and traffic grow together here, so only their sum is identified, not each)
+    assert fit.per_item_s == pytest.approx(3e-8, rel=0.05)
+    assert fit.holdout_mape < 0.01
+    # without the per-item term the same data cannot be described
+    assert fit_roofline(d, t, first_touch=True).fit_mape > 5 * fit.fit_mape
+
+
+def test_roofline_fit_recovers_narrow_gemm_penalties():
+    """GEMMs with a narrow inner size or output width run below the FLOP rate."""
+    rng = np.random.default_rng(4)
+    m = rng.choice([64, 512, 4096, 32768], 40)
+    k, n = rng.choice([8, 32, 128, 512], 40), rng.choice([8, 32, 128, 512], 40)
+    d = Demands.arrays(2.0 * m * k * n, 4.0 * (m * k + k * n + m * n), 4.0 * m * n, None, k, n)
+    truth = np.log([3e-6, 1.5e11, 1.2e10, 2e6, 4e10, 2e-10, 1e-30, 6.0, 20.0])
+    t = roofline(truth, d)
+    fit = fit_roofline(d, t, first_touch=True, gemm_shape=True)
+    assert fit.k_half == pytest.approx(6.0, rel=0.1) and fit.n_half == pytest.approx(20.0, rel=0.1)
+    assert fit.holdout_mape < 0.01
+
+
 def test_roofline_fit_tolerates_noise_on_held_out_shapes():
     rng = np.random.default_rng(1)
     flops, nbytes = _shapes(rng, 60)
-    t = roofline(np.log([5e-6, 5e10, 1e10, 1.0, 1e10, 1e-30]), flops, nbytes, np.zeros(60)) * rng.lognormal(0, 0.05, 60)
-    fit = fit_roofline(flops, nbytes, t, tiered=False)
+    d = Demands.arrays(flops, nbytes)
+    t = roofline(np.log([5e-6, 5e10, 1e10, 1.0, 1e10, 1e-30, 1e-30, 1e-30, 1e-30]), d) * rng.lognormal(0, 0.05, 60)
+    fit = fit_roofline(d, t, tiered=False)
     assert fit.holdout_mape < 0.15
 
 
