@@ -48,6 +48,7 @@ class Demands:
 
 
 NONE = 1e-30  # log-space stand-in for "no such cost" (first touch, per item, narrow GEMM dimensions)
+NEGLIGIBLE = 1e-20  # a fitted optional term below this is reported as 0 (far below any effect)
 
 
 def roofline(log_params: np.ndarray, d: Demands) -> np.ndarray:
@@ -158,7 +159,8 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
             best = sol
     params = [float(x) for x in np.exp(unpack(best.x))]
     for index, fitted in ((5, first_touch), (6, per_item), (7, gemm_shape), (8, gemm_shape)):
-        params[index] = params[index] if fitted else 0.0
+        # an optional term the fit drove to its log-space floor is absent, not 1e-47
+        params[index] = params[index] if fitted and params[index] > NEGLIGIBLE else 0.0
     pred = roofline(unpack(best.x), d)
     return RooflineFit(*params, _mape(pred[train], times[train]), _mape(pred[held], times[held]), int(times.size))
 
