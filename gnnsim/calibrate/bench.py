@@ -152,11 +152,14 @@ def bench_optimizer(quick: bool, repeats: int) -> Samples:
             # the step runs right after backward and the all-reduce, with the caches full of
             # other data: evict them first (measured here: 2x the time of a warm step)
             t, cv = mean_time(step, repeats, before=evict_caches)
-            # the model charges count + 1 launches (one per tensor, one for the step) and the
-            # bytes of all tensors: one sample per launch unit
+            # the model charges count + 1 launches (one per tensor, one for the step), the
+            # bytes of all tensors and the step's item: one sample per launch unit
             kernels = m.optimizer_kernels(n * count, count, "adam")
-            unit = m.Kernel("optimizer", sum(k.flops for k in kernels) / len(kernels),
-                            sum(k.bytes for k in kernels) / len(kernels), items=sum(k.items for k in kernels) / len(kernels))
+
+            def per_unit(demand: str) -> float:
+                return sum(getattr(k, demand) for k in kernels) / len(kernels)
+
+            unit = m.Kernel("optimizer", per_unit("flops"), per_unit("bytes"), items=per_unit("items"))
             out.add(unit, t / len(kernels), f"{count}x{n}", cv)
     return out
 

@@ -30,8 +30,7 @@ class Demands:
 
     @classmethod
     def of(cls, kernels: list[Kernel]) -> Demands:
-        return cls(*(np.array([getattr(k, f) for k in kernels], dtype=np.float64)
-                     for f in ("flops", "bytes", "out_bytes", "items", "k_dim", "n_dim")))
+        return cls(*(np.array([getattr(k, f.name) for k in kernels], dtype=np.float64) for f in fields(cls)))
 
     @classmethod
     def arrays(cls, flops, nbytes, out_bytes=None, items=None, k_dim=None, n_dim=None) -> Demands:

@@ -59,8 +59,9 @@ def _fit_kernels(quick: bool, repeats: int, progress) -> tuple[dict, dict, float
         s = fn(quick, repeats)
         options = dict(memory_only=cls in MEMORY_ONLY, first_touch=True, per_item=cls in ITEMIZED,
                        gemm_shape=cls in GEMMS)
-        fit = fit_roofline(Demands.of(s.kernels), s.times_s, **options)
-        cv = roofline_kfold_mape(Demands.of(s.kernels), s.times_s, **options)
+        demands = Demands.of(s.kernels)
+        fit = fit_roofline(demands, s.times_s, **options)
+        kfold = roofline_kfold_mape(demands, s.times_s, **options)
         kernels[cls] = {"launch_us": _round(fit.launch_s * 1e6), "tflops": _round(fit.flops_per_s / 1e12),
                         "gbps": _round(fit.bytes_per_s / 1e9), "cache_mb": _round(fit.cache_bytes / 1e6),
                         "cache_gbps": _round(fit.cache_bytes_per_s / 1e9),
@@ -68,9 +69,9 @@ def _fit_kernels(quick: bool, repeats: int, progress) -> tuple[dict, dict, float
                         "per_item_ns": _round(fit.per_item_s * 1e9), "k_half": _round(fit.k_half),
                         "n_half": _round(fit.n_half)}
         residuals[cls] = {"fit_mape": _round(fit.fit_mape, 3), "holdout_mape": _round(fit.holdout_mape, 3),
-                          "kfold_mape": _round(cv, 3), "samples": fit.samples}
+                          "kfold_mape": _round(kfold, 3), "samples": fit.samples}
         progress(f"{len(s.times_s)} shapes, fit error {fit.fit_mape:.1%}, held-out {fit.holdout_mape:.1%}, "
-                 f"5-fold cross-validated {cv:.1%}")
+                 f"5-fold cross-validated {kfold:.1%}")
         cvs += [cv for cv, t in zip(s.cvs, s.times_s) if t >= JITTER_MIN_TIME_S]
     return kernels, residuals, float(np.mean(cvs)) if cvs else 0.0
 

@@ -122,8 +122,8 @@ class KernelRate:
     # Seconds per byte of newly allocated output (page faults on first touch; CPU only,
     # fitted by calibration, 0 elsewhere).
     first_touch_s_per_byte: float = 0.0
-    # Seconds per indexed item (edge aggregated, row gathered; CPU only, fitted by
-    # calibration, 0 elsewhere).
+    # Seconds per item of fixed work (edge aggregated, row gathered, optimizer step; see
+    # ``Kernel.items``; CPU only, fitted by calibration, 0 elsewhere).
     per_item_s: float = 0.0
     # GEMMs: the inner size k and output width n at which the FLOP rate halves
     # (``rate * k/(k + k_half) * n/(n + n_half)``; fitted by calibration, 0 elsewhere).
