@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from gnnsim.commands import save, scenario_command
+
 EPILOG_COMPARE = """examples:
   gnnsim compare examples/quickstart.yaml --vary partition.method=random,metis
   gnnsim compare S.yaml --vary partition.method=random,metis --vary cluster.num_nodes=2,4,8 --json grid.json
@@ -28,7 +30,6 @@ def _fmt_s(t: float) -> str:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from gnnsim.analysis.whatif import compare_grid
-    from gnnsim.report.files import write_atomic
 
     rows = compare_grid(args.scenario, args.vary, args.overrides)
     keys = list(rows[0].settings) if rows else []
@@ -53,9 +54,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
                        [r.result.analysis.iteration_time_s for r in rows], args.plot, title=f"compare: {args.scenario}")
         print(f"wrote {args.plot}")
     if args.json:
-        write_atomic(args.json, json.dumps({"scenario": args.scenario, "rows": [r.to_dict() for r in rows]},
-                                           indent=2, sort_keys=True))
-        print(f"wrote {args.json}")
+        save(args.json, json.dumps({"scenario": args.scenario, "rows": [r.to_dict() for r in rows]}, indent=2,
+                                   sort_keys=True))
     if args.csv:
         import csv
         import io
@@ -69,8 +69,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             w.writerow([r.settings[k] for k in keys] + [f"{d['epoch_time_s']:.9g}", f"{d['iteration_time_s']:.9g}",
                        d["extrapolated"], f"{d['cost_per_epoch_usd']:.6g}", d["bottleneck"]["stage"],
                        d["bottleneck"]["resource"], f"{d['bottleneck']['share']:.4f}"])
-        write_atomic(args.csv, buf.getvalue())
-        print(f"wrote {args.csv}")
+        save(args.csv, buf.getvalue())
     return 0
 
 
@@ -78,7 +77,6 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     from gnnsim.analysis.whatif import parse_scale, whatif
     from gnnsim.config import load_scenario
     from gnnsim.pipeline import simulate
-    from gnnsim.report.files import write_atomic
 
     if not args.scale:
         from gnnsim.errors import ScenarioError
@@ -110,28 +108,21 @@ def cmd_whatif(args: argparse.Namespace) -> int:
     if args.json:
         out = {"scale": factors, "baseline": base.to_dict(), "whatif": alt.to_dict(),
                "epoch_change": (b.epoch_time_s - a.epoch_time_s) / a.epoch_time_s}
-        write_atomic(args.json, json.dumps(out, indent=2, sort_keys=True))
-        print(f"wrote {args.json}")
+        save(args.json, json.dumps(out, indent=2, sort_keys=True))
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from gnnsim.commands.core import add_scenario_args
-
-    p = sub.add_parser("compare", help="simulate a grid of configurations and rank them by epoch time",
-                       epilog=EPILOG_COMPARE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_scenario_args(p)
+    p = scenario_command(sub, "compare", "simulate a grid of configurations and rank them by epoch time",
+                         EPILOG_COMPARE, cmd_compare)
     p.add_argument("--vary", action="append", default=[], metavar="KEY=V1,V2",
                    help="a scenario field and the values to try (repeat for a grid)")
     p.add_argument("--json", metavar="OUT.json", help="also write every row as JSON")
     p.add_argument("--csv", metavar="OUT.csv", help="also write the table as CSV")
     p.add_argument("--plot", metavar="OUT.png", help="also draw one stacked breakdown bar per row (needs matplotlib)")
-    p.set_defaults(func=cmd_compare)
 
-    p = sub.add_parser("whatif", help="re-simulate the same batches with faster hardware, side by side",
-                       epilog=EPILOG_WHATIF, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_scenario_args(p)
+    p = scenario_command(sub, "whatif", "re-simulate the same batches with faster hardware, side by side",
+                         EPILOG_WHATIF, cmd_whatif)
     p.add_argument("--scale", action="append", default=[], metavar="KNOB=FACTOR",
                    help="make a resource FACTOR times faster, e.g. network.bw=2 (repeatable)")
     p.add_argument("--json", metavar="OUT.json", help="also write both results as JSON")
-    p.set_defaults(func=cmd_whatif)

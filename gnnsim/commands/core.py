@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from gnnsim.commands import save, scenario_command
+
 EPILOG_SIMULATE = """examples:
   gnnsim simulate examples/quickstart.yaml
   gnnsim simulate examples/quickstart.yaml --set training.batch_size=512 --set partition.method=random
@@ -11,12 +13,6 @@ EPILOG_SIMULATE = """examples:
   gnnsim simulate S.yaml --csv out.csv --trace trace.json --plot breakdown.png
 
 Fan-outs are hop-from-seed first (PyG's num_neighbors order); DGL lists them reversed."""
-
-
-def add_scenario_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("scenario", help="scenario YAML/JSON file")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a scenario field, e.g. --set training.fanouts=[15,10] (repeatable)")
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -36,14 +32,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def cmd_realrun(args: argparse.Namespace) -> int:
     from gnnsim.config import load_scenario
     from gnnsim.realrun.launch import run_real
-    from gnnsim.report.files import write_atomic
 
     scenario = load_scenario(args.scenario, args.overrides)
     measured = run_real(scenario, ranks=args.ranks, timeout_s=args.timeout)
     print(measured.summary())
     if args.out:
-        write_atomic(args.out, measured.to_json())
-        print(f"wrote {args.out}")
+        save(args.out, measured.to_json())
     return 0
 
 
@@ -56,36 +50,35 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from gnnsim.config import load_scenario
-    from gnnsim.report.files import write_atomic
     from gnnsim.validation.compare import validate
 
     scenario = load_scenario(args.scenario, args.overrides)
     report = validate(scenario, ranks=args.ranks, timeout_s=args.timeout)
     print(report.table())
     if args.json:
-        write_atomic(args.json, report.to_json())
-        print(f"wrote {args.json}")
+        save(args.json, report.to_json())
     return 0
 
 
+def _add_real_run_args(p: argparse.ArgumentParser) -> None:
+    """The real run's options, shared by realrun and validate."""
+    p.add_argument("--ranks", type=int, default=2, help="processes to spawn (default 2)")
+    p.add_argument("--timeout", type=float, default=600.0, help="kill the whole group after this many seconds")
+
+
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("simulate", help="predict epoch time and breakdown of a scenario",
-                       epilog=EPILOG_SIMULATE, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_scenario_args(p)
+    p = scenario_command(sub, "simulate", "predict epoch time and breakdown of a scenario", EPILOG_SIMULATE,
+                         cmd_simulate)
     p.add_argument("--json", metavar="OUT.json", help="also write the full result as JSON")
     p.add_argument("--csv", metavar="OUT.csv", help="also write the per-stage breakdown as CSV")
     p.add_argument("--trace", metavar="OUT.json", help="also write a Chrome/Perfetto trace (one process per node, "
                                                        "one track per resource)")
     p.add_argument("--plot", metavar="OUT.png", help="also draw the stacked stage breakdown (needs matplotlib)")
-    p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("realrun", help="train the scenario for real with torch.distributed (gloo) and time each stage",
-                       epilog="example: gnnsim realrun examples/validate-small.yaml --ranks 2 --out measured.json")
-    add_scenario_args(p)
-    p.add_argument("--ranks", type=int, default=2, help="processes to spawn (default 2)")
+    p = scenario_command(sub, "realrun", "train the scenario for real with torch.distributed (gloo) and time each stage",
+                         "example: gnnsim realrun examples/validate-small.yaml --ranks 2 --out measured.json", cmd_realrun)
+    _add_real_run_args(p)
     p.add_argument("--out", metavar="MEASURED.json", help="write the measured run as JSON")
-    p.add_argument("--timeout", type=float, default=600.0, help="kill the whole group after this many seconds")
-    p.set_defaults(func=cmd_realrun)
 
     p = sub.add_parser("calibrate", help="fit the cost model to this machine from micro-benchmarks",
                        epilog="example: gnnsim calibrate --device cpu --out hwprofiles/calibrated/localhost.yaml")
@@ -95,10 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads per trainer to calibrate for (default 1)")
     p.set_defaults(func=cmd_calibrate)
 
-    p = sub.add_parser("validate", help="run the scenario for real and simulated, print the errors",
-                       epilog="example: gnnsim validate examples/validate-small.yaml --ranks 2 --json out.json")
-    add_scenario_args(p)
-    p.add_argument("--ranks", type=int, default=2)
-    p.add_argument("--json", metavar="OUT.json")
-    p.add_argument("--timeout", type=float, default=600.0)
-    p.set_defaults(func=cmd_validate)
+    p = scenario_command(sub, "validate", "run the scenario for real and simulated, print the errors",
+                         "example: gnnsim validate examples/validate-small.yaml --ranks 2 --json out.json", cmd_validate)
+    _add_real_run_args(p)
+    p.add_argument("--json", metavar="OUT.json", help="also write the comparison as JSON")

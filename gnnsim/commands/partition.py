@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from gnnsim.commands import save
+
 EPILOG = """examples:
   gnnsim partition --graph preset:ogbn-products?scale=0.01 --method metis --parts 8 --out parts.npy --json m.json
   gnnsim partition --graph edges.csv.gz --method fennel --parts 4
@@ -44,7 +46,6 @@ def cmd_partition(args: argparse.Namespace) -> int:
     from gnnsim.graph.readers import EdgeOptions
     from gnnsim.partition.metrics import metrics_of
     from gnnsim.partition.registry import partition_graph
-    from gnnsim.report.files import write_atomic
 
     if not args.method and not args.compare:
         raise PartitionError("gnnsim partition: give --method NAME (or --compare m1,m2,...); "
@@ -81,8 +82,7 @@ def cmd_partition(args: argparse.Namespace) -> int:
                        "ranking": [{"method": name, **m.summary()} for name, _, m in results]}
         else:
             payload = {"graph": graph.name, "method": methods[0], **results[0][2].summary()}
-        write_atomic(args.json, json.dumps(payload, indent=2, sort_keys=True) + "\n")
-        print(f"wrote {args.json}")
+        save(args.json, json.dumps(payload, indent=2, sort_keys=True) + "\n")
     if args.out:
         write_npy_atomic(args.out, results[0][1].assignment.astype("int32"))
         print(f"wrote {args.out}")
