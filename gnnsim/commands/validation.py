@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from gnnsim.commands import save
+
 EPILOG_IMPORT = """examples:
   gnnsim import-trace rank0.json rank1.json --out measured.json
   gnnsim import-trace trace_rank*.json.gz --skip-first 2 --stage-map DDP.backward=backward --out m.json
@@ -37,7 +39,6 @@ def _stage_map(items: list[str]) -> dict[str, str]:
 
 
 def cmd_import_trace(args: argparse.Namespace) -> int:
-    from gnnsim.report.files import write_atomic
     from gnnsim.validation.trace import import_traces
 
     scenario = None
@@ -46,8 +47,6 @@ def cmd_import_trace(args: argparse.Namespace) -> int:
 
         scenario = load_scenario(args.scenario).to_dict()
     run = import_traces(args.traces, stage_map=_stage_map(args.stage_map), skip_first=args.skip_first, scenario=scenario)
-    if args.out:
-        write_atomic(args.out, run.to_json() + "\n")
     n_iter = len(run.ranks[0]["iterations"])
     print(f"imported {len(run.ranks)} rank(s) x {n_iter} iteration(s) "
           f"(iterations from {', '.join(run.meta['iteration_markers'])})")
@@ -57,7 +56,7 @@ def cmd_import_trace(args: argparse.Namespace) -> int:
         print(f"{stage:<10} {row['time_s'] * 1e3:9.3f} ms {row['share']:>7.1%}{derived}")
     print(f"iteration  {run.iteration_time_s * 1e3:9.3f} ms (slowest rank, mean over iterations)")
     if args.out:
-        print(f"wrote {args.out}")
+        save(args.out, run.to_json() + "\n")
     return 0
 
 
