@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class GnnsimError(Exception):
@@ -45,3 +46,17 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     """A ' Did you mean X?' suffix, or '' when nothing is close."""
     match = closest(name, candidates)
     return f" Did you mean '{match}'?" if match else ""
+
+
+def read_yaml_mapping(path: Path, error: type[GnnsimError]) -> dict:
+    """The mapping a YAML file holds (an empty file is an empty mapping); a file that is
+    not valid YAML, or holds something else, raises ``error`` naming the file."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise error(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise error(f"{path}: expected a mapping of keys, got {type(data).__name__}")
+    return data

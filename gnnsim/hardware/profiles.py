@@ -42,9 +42,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from gnnsim.errors import ProfileError, did_you_mean
+from gnnsim.errors import ProfileError, did_you_mean, read_yaml_mapping
 
 KERNEL_CLASSES = ("gemm", "aggregate", "gather", "elementwise")
 # Optional classes a profile may fit separately, and the class they default to:
@@ -289,13 +287,7 @@ def _read_yaml(kind: str, name: str) -> tuple[dict[str, Any], Path]:
             f"unknown {_KIND_LABEL.get(kind, kind)} profile '{name}' (looked for {path}).{did_you_mean(name, known)} "
             f"Known: {', '.join(known) or 'none'}. Run 'gnnsim hw list' to see the catalog."
         )
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ProfileError(f"{path}: expected a mapping of keys, got {type(data).__name__}")
-    return data, path
+    return read_yaml_mapping(path, ProfileError), path
 
 
 def read_profile(kind: str, name: str) -> tuple[dict[str, Any], Path]:

@@ -53,7 +53,7 @@ import numpy as np
 import yaml
 
 from gnnsim.config import Scenario, scenario_from_dict
-from gnnsim.errors import GnnsimError, RealRunError, ScenarioError
+from gnnsim.errors import GnnsimError, RealRunError, ScenarioError, read_yaml_mapping
 
 CALIBRATED_NAME = "validation"  # scenarios name cluster.device_profile: calibrated/validation
 VALIDATION_KEYS = {"description", "ranks", "groups", "quick", "shaped_link", "delay_ms", "timeout_s", "expect"}
@@ -87,12 +87,7 @@ class ValidationScenario:
 def load_validation_scenario(path: str | Path) -> ValidationScenario:
     """Read a scenario file with its ``validation:`` block (see the module docstring)."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{path}: expected a mapping of sections")
+    data = read_yaml_mapping(path, ScenarioError)
     block = data.pop("validation", None) or {}
     unknown = set(block) - VALIDATION_KEYS
     if unknown:
