@@ -81,11 +81,23 @@ def sage_param_tensors(num_layers: int) -> int:
     return 3 * num_layers
 
 
+def layers(blocks: list[tuple[int, int, int]], dims: list[tuple[int, int]], *, backward: bool = False):
+    """Walk a model's layers: ``(layer, is_last, (num_src, num_dst, num_edges), (i, o))``,
+    input layer first, or output layer first with ``backward``."""
+    last = len(dims) - 1
+    for layer in (range(last, -1, -1) if backward else range(last + 1)):
+        yield layer, layer == last, blocks[layer], dims[layer]
+
+
+def loss_kernel(num_seeds: int, num_classes: int) -> Kernel:
+    """Softmax cross-entropy over the seeds and its gradient, the first backward kernel."""
+    return elementwise(num_seeds * num_classes, reads=2, flops_per=5.0, name="loss")
+
+
 def sage_forward(blocks: list[tuple[int, int, int]], dims: list[tuple[int, int]], dtype_bytes: int = 4) -> list[Kernel]:
     """Kernels of a forward pass; ``blocks`` holds (num_src, num_dst, num_edges) per layer."""
     kernels = []
-    last = len(dims) - 1
-    for layer, ((num_src, num_dst, num_edges), (i, o)) in enumerate(zip(blocks, dims)):
+    for layer, is_last, (num_src, num_dst, num_edges), (i, o) in layers(blocks, dims):
         # in-degree of every destination (bincount over the edges) for the mean
         kernels.append(elementwise(num_edges, reads=1, writes=0, name=f"L{layer}.degree"))
         kernels.append(aggregate(num_edges, num_dst, i, dtype_bytes, f"L{layer}.aggregate"))
@@ -93,7 +105,7 @@ def sage_forward(blocks: list[tuple[int, int, int]], dims: list[tuple[int, int]]
         kernels.append(gemm(num_dst, i, o, dtype_bytes, f"L{layer}.lin_neigh"))
         kernels.append(gemm(num_dst, i, o, dtype_bytes, f"L{layer}.lin_root"))
         kernels.append(elementwise(num_dst * o, reads=2, name=f"L{layer}.bias_add"))
-        if layer != last:
+        if not is_last:
             kernels.append(elementwise(num_dst * o, name=f"L{layer}.relu"))
     return kernels
 
@@ -101,11 +113,9 @@ def sage_forward(blocks: list[tuple[int, int, int]], dims: list[tuple[int, int]]
 def sage_backward(blocks: list[tuple[int, int, int]], dims: list[tuple[int, int]], num_seeds: int,
                   num_classes: int, dtype_bytes: int = 4) -> list[Kernel]:
     """Kernels of the loss and the backward pass (output layer first)."""
-    kernels = [elementwise(num_seeds * num_classes, reads=2, flops_per=5.0, name="loss")]
-    last = len(dims) - 1
-    for layer in range(last, -1, -1):
-        (num_src, num_dst, num_edges), (i, o) = blocks[layer], dims[layer]
-        if layer != last:
+    kernels = [loss_kernel(num_seeds, num_classes)]
+    for layer, is_last, (num_src, num_dst, num_edges), (i, o) in layers(blocks, dims, backward=True):
+        if not is_last:
             kernels.append(elementwise(num_dst * o, reads=2, name=f"L{layer}.relu_grad"))
         kernels.append(elementwise(num_dst * o, name=f"L{layer}.bias_grad"))
         for proj in ("lin_neigh", "lin_root"):

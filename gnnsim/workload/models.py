@@ -61,8 +61,7 @@ class ModelKernels:
 
     def param_count(self, dims: Dims, heads: int = 1) -> int:
         """Trainable parameters of the whole model (sum over layers)."""
-        last = len(dims) - 1
-        return sum(self.layer_params(i, o, layer == last, heads) for layer, (i, o) in enumerate(dims))
+        return sum(self.layer_param_counts(dims, heads))
 
     def layer_param_counts(self, dims: Dims, heads: int = 1) -> list[int]:
         last = len(dims) - 1
@@ -77,11 +76,6 @@ class ModelKernels:
     def backward_kernels(self, blocks: list[BlockShape], dims: Dims, num_seeds: int, num_classes: int,
                          dtype_bytes: int = 4, heads: int = 1) -> list[Kernel]:
         return self.backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads)
-
-
-def _loss(num_seeds: int, num_classes: int) -> Kernel:
-    # the same loss kernel as GraphSAGE's (softmax cross-entropy and its gradient)
-    return elementwise(num_seeds * num_classes, reads=2, flops_per=5.0, name="loss")
 
 
 # -- GraphSAGE: the existing formulas, unchanged -------------------------------------------
@@ -107,8 +101,7 @@ def gcn_project_first(i: int, o: int) -> bool:
 
 def _gcn_forward(blocks, dims, dtype_bytes, heads):
     kernels = []
-    last = len(dims) - 1
-    for layer, ((ns, nd, ne), (i, o)) in enumerate(zip(blocks, dims)):
+    for layer, is_last, (ns, nd, ne), (i, o) in m.layers(blocks, dims):
         p = f"L{layer}."
         if gcn_project_first(i, o):
             kernels.append(gemm(ns, i, o, dtype_bytes, p + "lin"))
@@ -121,18 +114,16 @@ def _gcn_forward(blocks, dims, dtype_bytes, heads):
         if not gcn_project_first(i, o):
             kernels.append(gemm(nd, i, o, dtype_bytes, p + "lin"))
         kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "bias_add"))
-        if layer != last:
+        if not is_last:
             kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "relu"))
     return kernels
 
 
 def _gcn_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads):
-    kernels = [_loss(num_seeds, num_classes)]
-    last = len(dims) - 1
-    for layer in range(last, -1, -1):
-        (ns, nd, ne), (i, o) = blocks[layer], dims[layer]
+    kernels = [m.loss_kernel(num_seeds, num_classes)]
+    for layer, is_last, (ns, nd, ne), (i, o) in m.layers(blocks, dims, backward=True):
         p = f"L{layer}."
-        if layer != last:
+        if not is_last:
             kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "relu_grad"))
         kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "bias_grad"))
         if gcn_project_first(i, o):
@@ -166,8 +157,7 @@ def _gcn_params(i: int, o: int, last: bool, heads: int) -> int:
 
 def _gin_forward(blocks, dims, dtype_bytes, heads):
     kernels = []
-    last = len(dims) - 1
-    for layer, ((ns, nd, ne), (i, o)) in enumerate(zip(blocks, dims)):
+    for layer, is_last, (ns, nd, ne), (i, o) in m.layers(blocks, dims):
         p = f"L{layer}."
         kernels.append(aggregate(ne, nd, i, dtype_bytes, p + "aggregate"))
         kernels.append(elementwise(nd * i, reads=2, dtype_bytes=dtype_bytes, name=p + "self_add"))
@@ -176,18 +166,16 @@ def _gin_forward(blocks, dims, dtype_bytes, heads):
         kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "mlp0.relu"))
         kernels.append(gemm(nd, o, o, dtype_bytes, p + "mlp1"))
         kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "mlp1.bias_add"))
-        if layer != last:
+        if not is_last:
             kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "relu"))
     return kernels
 
 
 def _gin_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads):
-    kernels = [_loss(num_seeds, num_classes)]
-    last = len(dims) - 1
-    for layer in range(last, -1, -1):
-        (ns, nd, ne), (i, o) = blocks[layer], dims[layer]
+    kernels = [m.loss_kernel(num_seeds, num_classes)]
+    for layer, is_last, (ns, nd, ne), (i, o) in m.layers(blocks, dims, backward=True):
         p = f"L{layer}."
-        if layer != last:
+        if not is_last:
             kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "relu_grad"))
         kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "mlp1.bias_grad"))
         kernels.append(gemm(o, nd, o, dtype_bytes, p + "mlp1.dW", cls="gemm_tn"))
@@ -216,13 +204,12 @@ def gat_head_dim(o: int, last: bool, heads: int) -> int:
 
 def _gat_forward(blocks, dims, dtype_bytes, heads):
     kernels = []
-    last = len(dims) - 1
     h = heads
-    for layer, ((ns, nd, ne), (i, o)) in enumerate(zip(blocks, dims)):
+    for layer, is_last, (ns, nd, ne), (i, o) in m.layers(blocks, dims):
         p = f"L{layer}."
-        d = gat_head_dim(o, layer == last, h)
+        d = gat_head_dim(o, is_last, h)
         f = h * d
-        out = d if layer == last else f
+        out = d if is_last else f
         kernels.append(gemm(ns, i, f, dtype_bytes, p + "fc"))
         # per-node attention terms: (z * a).sum over each head's d columns
         kernels.append(elementwise(ns * f, reads=2, writes=0, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_src"))
@@ -237,28 +224,26 @@ def _gat_forward(blocks, dims, dtype_bytes, heads):
         # messages: z[src] weighted by the attention, summed into the destinations
         kernels.append(elementwise(ne * f, reads=2, dtype_bytes=dtype_bytes, name=p + "msg_weight"))
         kernels.append(aggregate(ne, nd, f, dtype_bytes, p + "aggregate"))
-        if layer == last:
+        if is_last:
             kernels.append(elementwise(nd * f, dtype_bytes=dtype_bytes, name=p + "head_mean"))
         kernels.append(elementwise(nd * out, reads=2, dtype_bytes=dtype_bytes, name=p + "bias_add"))
-        if layer != last:
+        if not is_last:
             kernels.append(elementwise(nd * out, flops_per=3.0, dtype_bytes=dtype_bytes, name=p + "elu"))
     return kernels
 
 
 def _gat_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads):
-    kernels = [_loss(num_seeds, num_classes)]
-    last = len(dims) - 1
+    kernels = [m.loss_kernel(num_seeds, num_classes)]
     h = heads
-    for layer in range(last, -1, -1):
-        (ns, nd, ne), (i, o) = blocks[layer], dims[layer]
+    for layer, is_last, (ns, nd, ne), (i, o) in m.layers(blocks, dims, backward=True):
         p = f"L{layer}."
-        d = gat_head_dim(o, layer == last, h)
+        d = gat_head_dim(o, is_last, h)
         f = h * d
-        out = d if layer == last else f
-        if layer != last:
+        out = d if is_last else f
+        if not is_last:
             kernels.append(elementwise(nd * out, reads=2, flops_per=3.0, dtype_bytes=dtype_bytes, name=p + "elu_grad"))
         kernels.append(elementwise(nd * out, dtype_bytes=dtype_bytes, name=p + "bias_grad"))
-        if layer == last:
+        if is_last:
             kernels.append(elementwise(nd * f, dtype_bytes=dtype_bytes, name=p + "head_mean_grad"))
         # the sum's gradient reaches every edge's message (a gather of the destination rows)
         kernels.append(gather(ne, f, dtype_bytes, p + "aggregate_grad"))
