@@ -1,10 +1,13 @@
-"""Micro-benchmarks of the operations the real trainer runs, on this machine's CPU.
+"""Micro-benchmarks of the operations the real trainer runs, on this machine's CPU or GPU.
 
 Each benchmark times one operation on a sweep of shapes and records, for each shape,
 the demands (FLOPs and bytes) that the workload builder would assign to it, computed by
 the very same functions (:mod:`gnnsim.workload.model`). The fit then relates demands to
-seconds. The times are means of several repeats after a warm-up, taken while the node's
-other trainers run a training-like load beside them (see :mod:`gnnsim.calibrate.twin`).
+seconds. On the CPU the times are means of several repeats after a warm-up, taken while
+the node's other trainers run a training-like load beside them (see
+:mod:`gnnsim.calibrate.twin`). On a GPU (``device="cuda"``) kernels are queued back to
+back and the device is synchronised once per batch of calls (:func:`mean_time_queued`),
+as a training step queues them; the sweeps reach the larger shapes a GPU trains on.
 """
 
 from __future__ import annotations
@@ -81,35 +84,91 @@ def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: boo
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
+    return _mean_cv(times)
+
+
+def _mean_cv(times: list[float]) -> tuple[float, float]:
     mean = float(np.mean(times))
     return mean, float(np.std(times) / mean) if mean > 0 else 0.0
 
 
-def bench_gemm(quick: bool, repeats: int) -> Samples:
+def mean_time_queued(fn: Callable[[], object], repeats: int, sync: Callable[[], object],
+                     before: Callable[[], object] | None = None) -> tuple[float, float]:
+    """Seconds per call of ``fn`` on an asynchronous device, and the spread of the batches.
+
+    A training step queues its kernels without waiting for each; the host's launch cost
+    then hides behind the device's work and the other way round. So the calls run back
+    to back in batches (about ``SHAPE_BUDGET_S / repeats`` of work each, at most
+    ``MAX_REPEATS`` calls), with one ``sync`` at the end of each batch, and a call's time
+    is its batch's time over its size. A lone call plus a synchronisation would add a
+    round trip (about 10 us) that training pays once per stage, not once per kernel.
+    """
+    for _ in range(3):
+        fn()
+    sync()
+    start = time.perf_counter()
+    fn()
+    sync()
+    per_call = time.perf_counter() - start
+    inner = int(min(MAX_REPEATS, max(1, SHAPE_BUDGET_S / max(repeats, 1) / max(per_call, 1e-9))))
+    times = []
+    for _ in range(repeats):
+        if before is not None:
+            before()
+            sync()
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        sync()
+        times.append((time.perf_counter() - start) / inner)
+    return _mean_cv(times)
+
+
+def timer(device: str) -> Callable[..., tuple[float, float]]:
+    """``mean_time`` on the CPU, :func:`mean_time_queued` on a CUDA device (same call form)."""
+    if device == "cpu":
+        return mean_time
+    import torch
+
+    def queued(fn, repeats, before=None, **_):
+        return mean_time_queued(fn, repeats, torch.cuda.synchronize, before)
+    return queued
+
+
+def sweep(device: str, cpu: list, cuda: list) -> list:
+    """The shapes to benchmark: a GPU trains on batches tens of times larger."""
+    return cpu if device == "cpu" else cuda
+
+
+def bench_gemm(quick: bool, repeats: int, device: str = "cpu") -> Samples:
     import torch
 
     out = Samples()
-    ms = [64, 1024, 8192] if quick else [64, 512, 2048, 8192, 32768]
+    ms = sweep(device, [64, 1024, 8192] if quick else [64, 512, 2048, 8192, 32768],
+               [256, 8192, 131072] if quick else [256, 2048, 16384, 65536, 262144])
     kns = [(128, 128), (128, 8), (256, 256), (32, 64)] if quick else [(128, 128), (128, 8), (8, 128), (256, 256), (64, 64), (512, 128)]
+    time_it = timer(device)
     for mm in ms:
         for k, n in kns:
-            a, b = torch.randn(mm, k), torch.randn(k, n)
-            t, cv = mean_time(lambda: torch.mm(a, b), repeats)
+            a, b = torch.randn(mm, k, device=device), torch.randn(k, n, device=device)
+            t, cv = time_it(lambda: torch.mm(a, b), repeats)
             out.add(m.gemm(mm, k, n), t, f"{mm}x{k}x{n}", cv)
     return out
 
 
-def bench_gemm_tn(quick: bool, repeats: int) -> Samples:
+def bench_gemm_tn(quick: bool, repeats: int, device: str = "cpu") -> Samples:
     """Weight-gradient GEMMs: ``x^T @ dy`` with x (K x M) and dy (K x N), K the batch rows."""
     import torch
 
     out = Samples()
-    ks = [1024, 8192, 32768] if quick else [512, 2048, 8192, 16384, 32768]
+    ks = sweep(device, [1024, 8192, 32768] if quick else [512, 2048, 8192, 16384, 32768],
+               [1024, 32768, 262144] if quick else [1024, 8192, 32768, 131072, 262144])
     mns = [(128, 128), (128, 8), (32, 64)] if quick else [(128, 128), (128, 8), (8, 128), (256, 256), (64, 64), (512, 128)]
+    time_it = timer(device)
     for k in ks:
         for mm, n in mns:
-            x, dy = torch.randn(k, mm), torch.randn(k, n)
-            t, cv = mean_time(lambda: torch.mm(x.t(), dy), repeats)
+            x, dy = torch.randn(k, mm, device=device), torch.randn(k, n, device=device)
+            t, cv = time_it(lambda: torch.mm(x.t(), dy), repeats)
             out.add(m.gemm(mm, k, n, cls="gemm_tn"), t, f"{mm}x{k}x{n}", cv)
     return out
 
@@ -131,18 +190,20 @@ def evict_caches() -> None:
 EVICT_BYTES = 32 * 2**20  # well above this machine's 2 MiB of L2 per core
 
 
-def bench_optimizer(quick: bool, repeats: int) -> Samples:
+def bench_optimizer(quick: bool, repeats: int, device: str = "cpu") -> Samples:
     """Adam's step plus zero_grad on T equal tensors."""
     import torch
 
     out = Samples()
     counts = [2, 8] if quick else [2, 6, 12]
-    sizes = [64, 16_384, 1_000_000] if quick else [64, 4_096, 65_536, 262_144, 1_000_000]
+    sizes = sweep(device, [64, 16_384, 1_000_000] if quick else [64, 4_096, 65_536, 262_144, 1_000_000],
+                  [64, 65_536, 4_000_000] if quick else [64, 16_384, 262_144, 1_000_000, 4_000_000])
+    time_it = timer(device)
     for count in counts:
         for n in sizes:
-            params = [torch.nn.Parameter(torch.randn(n)) for _ in range(count)]
+            params = [torch.nn.Parameter(torch.randn(n, device=device)) for _ in range(count)]
             for p in params:
-                p.grad = torch.randn(n)
+                p.grad = torch.randn(n, device=device)
             opt = torch.optim.Adam(params, lr=1e-3)
 
             def step():
@@ -150,8 +211,9 @@ def bench_optimizer(quick: bool, repeats: int) -> Samples:
                 opt.zero_grad(set_to_none=False)
 
             # the step runs right after backward and the all-reduce, with the caches full of
-            # other data: evict them first (measured here: 2x the time of a warm step)
-            t, cv = mean_time(step, repeats, before=evict_caches)
+            # other data: evict them first (measured here: 2x the time of a warm step).
+            # A GPU's optimizer state streams from device memory either way.
+            t, cv = time_it(step, repeats, before=evict_caches if device == "cpu" else None)
             # the model charges count + 1 launches (one per tensor, one for the step), the
             # bytes of all tensors and the step's item: one sample per launch unit
             kernels = m.optimizer_kernels(n * count, count, "adam")
@@ -164,56 +226,62 @@ def bench_optimizer(quick: bool, repeats: int) -> Samples:
     return out
 
 
-def bench_aggregate(quick: bool, repeats: int) -> Samples:
+def bench_aggregate(quick: bool, repeats: int, device: str = "cpu") -> Samples:
     import torch
 
     from gnnsim.realrun.model import aggregate_sum
 
     out = Samples()
     rng = np.random.default_rng(0)
-    edges = [2_000, 25_000, 150_000] if quick else [1_000, 5_000, 15_000, 30_000, 60_000, 150_000, 400_000]
+    edges = sweep(device, [2_000, 25_000, 150_000] if quick else [1_000, 5_000, 15_000, 30_000, 60_000, 150_000, 400_000],
+                  [5_000, 150_000, 2_000_000] if quick else [5_000, 30_000, 150_000, 600_000, 2_000_000, 4_000_000])
     dims = [16, 128] if quick else [16, 64, 128, 256]
+    time_it = timer(device)
     for index, e in enumerate(edges):
         # sampled blocks have a few edges per destination and about one new source per edge
         per_dst = (5, 10)[index % 2]
         num_dst, num_src = max(1, e // per_dst), max(2, e * 4 // 5)
-        src = torch.from_numpy(rng.integers(0, num_src, e))
-        dst = torch.from_numpy(np.sort(rng.integers(0, num_dst, e)))
+        src = torch.from_numpy(rng.integers(0, num_src, e)).to(device)
+        dst = torch.from_numpy(np.sort(rng.integers(0, num_dst, e))).to(device)
         for d in dims:
-            h = torch.randn(num_src, d)
-            t, cv = mean_time(lambda: aggregate_sum(h, src, dst, num_dst), repeats)
+            h = torch.randn(num_src, d, device=device)
+            t, cv = time_it(lambda: aggregate_sum(h, src, dst, num_dst), repeats)
             out.add(m.aggregate(e, num_dst, d), t, f"E{e}xd{d}", cv)
     return out
 
 
-def bench_gather(quick: bool, repeats: int) -> Samples:
+def bench_gather(quick: bool, repeats: int, device: str = "cpu") -> Samples:
     import torch
 
     out = Samples()
     rng = np.random.default_rng(1)
-    table_rows = 60_000
-    rows = [100, 5_000, 40_000] if quick else [100, 1_000, 5_000, 20_000, 60_000]
+    table_rows = sweep(device, [60_000], [2_000_000])[0]
+    rows = sweep(device, [100, 5_000, 40_000] if quick else [100, 1_000, 5_000, 20_000, 60_000],
+                 [1_000, 50_000, 1_000_000] if quick else [1_000, 10_000, 50_000, 200_000, 1_000_000])
     dims = [16, 128] if quick else [16, 64, 128, 256]
+    time_it = timer(device)
     for d in dims:
-        table = torch.randn(table_rows, d)
+        table = torch.randn(table_rows, d, device=device)
         for r in rows:
-            idx = torch.from_numpy(rng.integers(0, table_rows, r))
-            t, cv = mean_time(lambda: table.index_select(0, idx), repeats)
+            idx = torch.from_numpy(rng.integers(0, table_rows, r)).to(device)
+            t, cv = time_it(lambda: table.index_select(0, idx), repeats)
             out.add(m.gather(r, d), t, f"{r}x{d}", cv)
     return out
 
 
-def bench_elementwise(quick: bool, repeats: int) -> Samples:
+def bench_elementwise(quick: bool, repeats: int, device: str = "cpu") -> Samples:
     """Elementwise ops of the kinds the model runs: activation, add, scale, zero-fill."""
     import torch
 
     out = Samples()
-    sizes = [100, 10_000, 300_000, 3_000_000] if quick else [10, 1_000, 10_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000]
+    sizes = sweep(device, [100, 10_000, 300_000, 3_000_000] if quick else [10, 1_000, 10_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000],
+                  [1_000, 300_000, 30_000_000] if quick else [1_000, 30_000, 300_000, 3_000_000, 10_000_000, 30_000_000, 100_000_000])
+    time_it = timer(device)
     for n in sizes:
-        x, y = torch.randn(n), torch.randn(n)
+        x, y = torch.randn(n, device=device), torch.randn(n, device=device)
         for name, op, reads in (("relu", lambda: torch.relu(x), 1), ("add", lambda: x + y, 2),
-                                ("scale", lambda: x * 0.5, 1), ("zero", lambda: torch.zeros(n), 0)):
-            t, cv = mean_time(op, repeats)
+                                ("scale", lambda: x * 0.5, 1), ("zero", lambda: torch.zeros(n, device=device), 0)):
+            t, cv = time_it(op, repeats)
             out.add(m.elementwise(n, reads=reads), t, f"{name}{n}", cv)
     return out
 
@@ -246,3 +314,46 @@ def bench_sampler(quick: bool, repeats: int) -> tuple[np.ndarray, np.ndarray, li
                 times.append(t)
                 shapes.append(f"n{nodes}b{bs}f{fanouts}")
     return np.array(features), np.array(times), shapes
+
+
+COPY_DIRECTIONS = ("h2d_pageable", "h2d_pinned", "d2h_pageable", "d2h_pinned")
+
+
+def bench_copies(quick: bool, repeats: int, device: str = "cuda") -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Host-to-device and device-to-host copies, from pageable and from pinned host memory.
+
+    For each direction, the (bytes, seconds) of a sweep of sizes. A trainer copies the
+    batch it just gathered: a fresh, pageable tensor, which the driver stages through a
+    pinned buffer of its own (slower than a copy from pinned memory, which DMA reads
+    directly). Each copy is timed alone up to its completion, as the ``h2d`` stage is.
+    """
+    import torch
+
+    sizes = [2**12, 2**20, 2**24, 2**28] if quick else [2**12, 2**16, 2**20, 2**22, 2**24, 2**26, 2**28]
+    sync = torch.cuda.synchronize
+    out = {}
+    for direction in COPY_DIRECTIONS:
+        pinned = direction.endswith("pinned")
+        xs, ts = [], []
+        for size in sizes:
+            n = size // 4
+            if direction.startswith("h2d"):
+                src = torch.randn(n).pin_memory() if pinned else torch.randn(n)
+
+                def copy(src=src):
+                    return src.to(device, non_blocking=pinned)
+            else:
+                src = torch.randn(n, device=device)
+                dst = torch.empty(n).pin_memory() if pinned else torch.empty(n)
+
+                def copy(src=src, dst=dst):
+                    return dst.copy_(src, non_blocking=pinned)
+
+            def timed(copy=copy):
+                copy()
+                sync()
+            t, _ = mean_time(timed, repeats, cold=False)
+            xs.append(float(size))
+            ts.append(t)
+        out[direction] = (np.array(xs), np.array(ts))
+    return out

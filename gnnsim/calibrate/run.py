@@ -51,29 +51,54 @@ GEMMS = ("gemm", "gemm_tn")  # kernels whose FLOP rate depends on the shape (see
 JITTER_MIN_TIME_S = 1e-3  # spread of kernels shorter than this is timer noise, not jitter
 
 
-def _fit_kernels(quick: bool, repeats: int, progress) -> tuple[dict, dict, float]:
-    """Fit every kernel class; also return the mean run-to-run CV of kernels >= 1 ms."""
+def _fit_class(cls: str, s: bench.Samples, first_touch: bool) -> tuple[dict, dict]:
+    """One kernel class's fitted rates (profile units) and its residuals."""
+    options = dict(memory_only=cls in MEMORY_ONLY, first_touch=first_touch, per_item=cls in ITEMIZED,
+                   gemm_shape=cls in GEMMS)
+    demands = Demands.of(s.kernels)
+    fit = fit_roofline(demands, s.times_s, **options)
+    kfold = roofline_kfold_mape(demands, s.times_s, **options)
+    rates = {"launch_us": _round(fit.launch_s * 1e6), "tflops": _round(fit.flops_per_s / 1e12),
+             "gbps": _round(fit.bytes_per_s / 1e9), "cache_mb": _round(fit.cache_bytes / 1e6),
+             "cache_gbps": _round(fit.cache_bytes_per_s / 1e9),
+             "first_touch_us_per_mb": _round(fit.first_touch_s_per_byte * 1e12),
+             "per_item_ns": _round(fit.per_item_s * 1e9), "k_half": _round(fit.k_half), "n_half": _round(fit.n_half)}
+    residuals = {"fit_mape": _round(fit.fit_mape, 3), "holdout_mape": _round(fit.holdout_mape, 3),
+                 "kfold_mape": _round(kfold, 3), "samples": fit.samples}
+    return rates, residuals
+
+
+def _fit_kernels(quick: bool, repeats: int, progress, device: str = "cpu") -> tuple[dict, dict, float]:
+    """Fit every kernel class; also return the mean run-to-run CV of kernels >= 1 ms.
+
+    A GPU's caching allocator reuses device memory, so its kernels have no first-touch
+    cost to fit; a CPU's outputs land on fresh pages (see :func:`bench.mean_time`).
+    """
     kernels, residuals, cvs = {}, {}, []
     for cls, fn in KERNEL_BENCHMARKS:
         progress(f"calibrate: {cls} ...", end=" ", flush=True)
-        s = fn(quick, repeats)
-        options = dict(memory_only=cls in MEMORY_ONLY, first_touch=True, per_item=cls in ITEMIZED,
-                       gemm_shape=cls in GEMMS)
-        demands = Demands.of(s.kernels)
-        fit = fit_roofline(demands, s.times_s, **options)
-        kfold = roofline_kfold_mape(demands, s.times_s, **options)
-        kernels[cls] = {"launch_us": _round(fit.launch_s * 1e6), "tflops": _round(fit.flops_per_s / 1e12),
-                        "gbps": _round(fit.bytes_per_s / 1e9), "cache_mb": _round(fit.cache_bytes / 1e6),
-                        "cache_gbps": _round(fit.cache_bytes_per_s / 1e9),
-                        "first_touch_us_per_mb": _round(fit.first_touch_s_per_byte * 1e12),
-                        "per_item_ns": _round(fit.per_item_s * 1e9), "k_half": _round(fit.k_half),
-                        "n_half": _round(fit.n_half)}
-        residuals[cls] = {"fit_mape": _round(fit.fit_mape, 3), "holdout_mape": _round(fit.holdout_mape, 3),
-                          "kfold_mape": _round(kfold, 3), "samples": fit.samples}
-        progress(f"{len(s.times_s)} shapes, fit error {fit.fit_mape:.1%}, held-out {fit.holdout_mape:.1%}, "
-                 f"5-fold cross-validated {kfold:.1%}")
+        s = fn(quick, repeats, device)
+        kernels[cls], residuals[cls] = _fit_class(cls, s, first_touch=device == "cpu")
+        r = residuals[cls]
+        progress(f"{len(s.times_s)} shapes, fit error {r['fit_mape']:.1%}, held-out {r['holdout_mape']:.1%}, "
+                 f"5-fold cross-validated {r['kfold_mape']:.1%}")
         cvs += [cv for cv, t in zip(s.cvs, s.times_s) if t >= JITTER_MIN_TIME_S]
     return kernels, residuals, float(np.mean(cvs)) if cvs else 0.0
+
+
+HOST_GATHER_KEYS = ("launch_us", "gbps", "cache_mb", "cache_gbps", "first_touch_us_per_mb", "per_item_ns")
+
+
+def _fit_sampler(quick: bool, repeats: int, residuals: dict, progress) -> dict:
+    progress("calibrate: sampler ...", end=" ", flush=True)
+    X, y, _ = bench.bench_sampler(quick, repeats)
+    sfit = fit_linear_nonneg(X, y)
+    residuals["sampler"] = {"fit_mape": _round(sfit.fit_mape, 3), "holdout_mape": _round(sfit.holdout_mape, 3),
+                            "samples": int(y.size)}
+    progress(f"{y.size} batches, fit error {sfit.fit_mape:.1%}")
+    return {"per_batch_us": _round(sfit.coef[0] * 1e6), "per_node_ns": _round(sfit.coef[1] * 1e9),
+            "per_edge_ns": _round(sfit.coef[2] * 1e9), "per_edge_doubling_ns": _round(sfit.coef[3] * 1e9),
+            "reference_nodes": bench.SAMPLER_GRAPH_NODES[0]}
 
 
 def _fit_collective(rows: list[list[float]], steps: float, wire: float) -> LinearFit:
@@ -89,26 +114,61 @@ def _fit_collective(rows: list[list[float]], steps: float, wire: float) -> Linea
 
 def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/localhost.yaml", quick: bool = False,
               threads: int = 1, world: int = 2, progress=print) -> dict:
-    """Run the micro-benchmarks, fit, and write the calibrated profile to ``out``."""
-    if device != "cpu":
-        raise GnnsimError("calibrate --device cuda needs a CUDA GPU, which this build does not drive yet; "
-                          "use --device cpu")
+    """Run the micro-benchmarks, fit, and write the calibrated profile to ``out``.
+
+    ``device="cpu"`` times the kernels on this process's cores beside ``world - 1``
+    twins and fits gloo's collectives on ``world`` local processes. ``device="cuda"``
+    times the kernels on GPU 0, the host-device copies, and the host's own work (the
+    sampler and the feature gather on ``threads`` cores); collectives between GPUs need
+    several GPUs and are left to the node's nominal links.
+    """
+    if device not in ("cpu", "cuda"):
+        raise GnnsimError(f"calibrate --device must be cpu or cuda, got {device!r}")
     import torch
 
+    if device == "cuda" and not torch.cuda.is_available():
+        raise GnnsimError(f"calibrate --device cuda: torch {torch.__version__} sees no CUDA GPU "
+                          f"(built for CUDA {torch.version.cuda}); run it on the machine whose GPU you want "
+                          "measured, or use --device cpu")
     torch.set_num_threads(threads)
     repeats = 5 if quick else 11
     started = time.perf_counter()
+    measure = _measure_cpu if device == "cpu" else _measure_cuda
+    blocks, device_block, residuals, what = measure(quick, repeats, threads, world, progress)
+
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    provenance = {"host": socket.gethostname(), "cpu_model": cpu_model(), "machine": platform.machine(),
+                  "python": platform.python_version(), "torch": str(torch.__version__), "numpy": str(np.__version__),
+                  "date": now, "threads": threads, "quick": quick, "world": world,
+                  "wall_s": round(time.perf_counter() - started, 1)}
+    if device == "cuda":
+        provenance.update(gpu_model=torch.cuda.get_device_name(0), cuda=str(torch.version.cuda))
+        del provenance["world"]
+    source = (f"gnnsim calibrate --device {device} on {provenance['host']} ({what}), {now}, "
+              f"torch {torch.__version__}")
+    profile = {"name": Path(out).stem,
+               "device": {"name": f"calibrated-{Path(out).stem}", **device_block, "sources": [source + " (measured)"]},
+               **blocks, "residuals": residuals, "provenance": provenance, "sources": [source]}
+    header = ("# Calibrated by `gnnsim calibrate` from micro-benchmarks only (never from end-to-end runs).\n"
+              "# residuals: relative fit error on the benchmarked shapes, on held-out shapes (every 5th)\n"
+              "# and 5-fold cross-validated (every shape judged by a fit that did not see it).\n")
+    write_atomic(out, header + yaml.safe_dump(profile, sort_keys=False))
+    progress(f"calibrate: wrote {out} in {provenance['wall_s']} s")
+    return profile
+
+
+def _device_block(kind: str, threads: int, memory_bytes: int, kernels: dict, jitter_cv: float) -> dict:
+    """The ``device:`` mapping: the fitted kernel classes, the GEMM rate as the FP32 peak."""
+    return {"kind": kind, "threads": threads, "memory_bytes": int(memory_bytes),
+            "mem_bw_gbps": kernels["elementwise"]["gbps"], "peak_tflops": {"float32": kernels["gemm"]["tflops"]},
+            "kernels": kernels, "jitter_cv": _round(jitter_cv, 3)}
+
+
+def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress) -> tuple[dict, dict, dict, str]:
     progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running a training-like load")
     with twins(world - 1, threads), pinned(0, threads):  # this process is trainer 0
         kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress)
-        progress("calibrate: sampler ...", end=" ", flush=True)
-        X, y, _ = bench.bench_sampler(quick, repeats)
-    sfit = fit_linear_nonneg(X, y)
-    sampler = {"per_batch_us": _round(sfit.coef[0] * 1e6), "per_node_ns": _round(sfit.coef[1] * 1e9),
-               "per_edge_ns": _round(sfit.coef[2] * 1e9), "per_edge_doubling_ns": _round(sfit.coef[3] * 1e9),
-               "reference_nodes": bench.SAMPLER_GRAPH_NODES[0]}
-    residuals["sampler"] = {"fit_mape": _round(sfit.fit_mape, 3), "holdout_mape": _round(sfit.holdout_mape, 3), "samples": int(y.size)}
-    progress(f"{y.size} batches, fit error {sfit.fit_mape:.1%}")
+        sampler = _fit_sampler(quick, repeats, residuals, progress)
 
     progress(f"calibrate: gloo all-reduce and all-to-all on {world} local processes ...", end=" ", flush=True)
     coll = run_collectives(world, quick)
@@ -122,35 +182,47 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
                            "samples": len(coll[name])}
     progress(f"all-reduce fit error {ar_fit.fit_mape:.1%}, all-to-all {a2a_fit.fit_mape:.1%}, "
              f"wake-up after idling {wakeup_s * 1e6:.0f} us (past {idle_s * 1e6:.0f} us)")
-
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    provenance = {"host": socket.gethostname(), "cpu_model": cpu_model(), "machine": platform.machine(),
-                  "python": platform.python_version(), "torch": str(torch.__version__), "numpy": str(np.__version__),
-                  "date": now, "threads": threads, "quick": quick, "world": world,
-                  "wall_s": round(time.perf_counter() - started, 1)}
-    source = f"gnnsim calibrate --device cpu on {provenance['host']} ({provenance['cpu_model']}), {now}, torch {torch.__version__}"
-    gemm = kernels["gemm"]
-    profile = {
-        "name": Path(out).stem,
-        "device": {
-            "name": f"calibrated-{Path(out).stem}", "kind": "cpu", "threads": threads,
-            "memory_bytes": 8589934592, "mem_bw_gbps": kernels["elementwise"]["gbps"],
-            "peak_tflops": {"float32": gemm["tflops"]},
-            "kernels": kernels, "jitter_cv": _round(jitter_cv, 3), "sources": [source + " (measured)"],
-        },
+    blocks = {
         "sampler": sampler,
-        "host_gather": {k: kernels["gather"][k] for k in ("launch_us", "gbps", "cache_mb", "cache_gbps",
-                                                           "first_touch_us_per_mb", "per_item_ns")},
+        "host_gather": {k: kernels["gather"][k] for k in HOST_GATHER_KEYS},
         "intra_link": {"latency_us": _round(a2a_fit.coef[0] * 1e6), "bw_gbps": _round(1.0 / max(a2a_fit.coef[1], 1e-18) / 1e9)},
         "allreduce": {"alpha_us": _round(ar_fit.coef[0] * 1e6), "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9),
                       "wakeup_us": _round(wakeup_s * 1e6), "idle_threshold_us": _round(idle_s * 1e6)},
-        "residuals": residuals,
-        "provenance": provenance,
-        "sources": [source],
     }
-    header = ("# Calibrated by `gnnsim calibrate` from micro-benchmarks only (never from end-to-end runs).\n"
-              "# residuals: relative fit error on the benchmarked shapes, on held-out shapes (every 5th)\n"
-              "# and 5-fold cross-validated (every shape judged by a fit that did not see it).\n")
-    write_atomic(out, header + yaml.safe_dump(profile, sort_keys=False))
-    progress(f"calibrate: wrote {out} in {provenance['wall_s']} s")
-    return profile
+    return blocks, _device_block("cpu", threads, 8589934592, kernels, jitter_cv), residuals, cpu_model()
+
+
+def _fit_copies(quick: bool, repeats: int, residuals: dict, progress) -> dict:
+    """Latency and bandwidth of each copy direction, ``t = latency + bytes / bandwidth``."""
+    progress("calibrate: host-device copies ...", end=" ", flush=True)
+    copies = {}
+    for direction, (size, seconds) in bench.bench_copies(quick, repeats).items():
+        fit = fit_linear_nonneg(np.column_stack([np.ones_like(size), size]), seconds)
+        copies[direction] = {"latency_us": _round(fit.coef[0] * 1e6), "bw_gbps": _round(1.0 / max(fit.coef[1], 1e-18) / 1e9)}
+        residuals[f"copy_{direction}"] = {"fit_mape": _round(fit.fit_mape, 3), "holdout_mape": _round(fit.holdout_mape, 3),
+                                          "samples": int(size.size)}
+    progress(", ".join(f"{d} {c['bw_gbps']:g} GB/s" for d, c in copies.items()))
+    return copies
+
+
+def _measure_cuda(quick: bool, repeats: int, threads: int, world: int, progress) -> tuple[dict, dict, dict, str]:
+    import torch
+
+    gpu = torch.cuda.get_device_name(0)
+    progress(f"calibrate: timing kernels on {gpu} (queued back to back, one synchronisation per batch)")
+    kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress, "cuda")
+    copies = _fit_copies(quick, repeats, residuals, progress)
+    with pinned(0, threads):  # the host side of trainer 0: its sampler and its feature gather
+        progress("calibrate: host feature gather ...", end=" ", flush=True)
+        host, residuals["host_gather"] = _fit_class("gather", bench.bench_gather(quick, repeats, "cpu"), first_touch=True)
+        progress(f"fit error {residuals['host_gather']['fit_mape']:.1%}")
+        sampler = _fit_sampler(quick, repeats, residuals, progress)
+    blocks = {
+        "sampler": sampler,
+        "host_gather": {k: host[k] for k in HOST_GATHER_KEYS},
+        # the trainer copies the freshly gathered (pageable) batch; pinned is there to compare
+        "h2d_link": dict(copies["h2d_pageable"]),
+        "copies": copies,
+    }
+    memory = torch.cuda.get_device_properties(0).total_memory
+    return blocks, _device_block("gpu", 1, memory, kernels, jitter_cv), residuals, f"{gpu}, host {cpu_model()}"

@@ -100,8 +100,19 @@ class CostModel:
         return kernel_time(self.cluster.node.host_gather, rows_kernel) * self.cpu_oversubscription
 
     def h2d_time(self, task: Task) -> float:
+        """The batch's copies to the device: one latency per copy, the bytes at the link's rate."""
         link = self.cluster.node.h2d_link
-        return link.transfer_time_s(task.bytes) if link else 0.0
+        return link.transfer_time_s(task.bytes) + link.latency_s * max(0, task.rounds - 1) if link else 0.0
+
+    def cached_rows_time(self, rows: int, row_bytes: int) -> float:
+        """Device-side assembly of the rows found in the device cache: their slots and
+        positions go up (two small copies), a gather reads them out of the cache and a
+        second copy places them into the batch matrix."""
+        link = self.cluster.node.h2d_link
+        if rows <= 0 or self.device.kind != "gpu" or link is None:
+            return 0.0
+        rows_kernel = Kernel("gather", 0.0, 2.0 * rows * row_bytes, "device_gather", float(rows) * row_bytes, float(rows))
+        return 2 * kernel_time(self.device.kernel("gather"), rows_kernel) + 2 * link.transfer_time_s(rows * ID_BYTES)
 
     # -- communication -----------------------------------------------------------
     @property
@@ -167,6 +178,8 @@ class CostModel:
             # received rows are placed once.
             HostWork("local", 2 * gather(np.array([t.local_rows for t in tasks])), barrier=False),
             HostWork("place", gather(rows.sum(1)), barrier=False),
+            # rows found in a GPU's feature cache are gathered on the device
+            HostWork("cached", np.array([self.cached_rows_time(t.cached_rows, row_bytes) for t in tasks]), barrier=False),
         ]
 
     def fetch_times(self, tasks: list[Task]) -> list[float]:

@@ -38,6 +38,10 @@ def fetch_features(input_nodes: np.ndarray, assignment: np.ndarray, positions: n
     Returns the (len(input_nodes), dim) matrix and the local and remote row counts.
     """
     owners = assignment[input_nodes]
+    if world == 1:  # every row is local: no exchange, the same two copies
+        x = torch.empty(input_nodes.size, local.shape[1], dtype=local.dtype)
+        x.index_copy_(0, torch.arange(input_nodes.size), local.index_select(0, torch.from_numpy(positions[input_nodes])))
+        return x, int(input_nodes.size), 0
     # Group the remote inputs by owner; a loop over ranks, not over nodes.
     by_owner = [np.flatnonzero(owners == q) if q != rank else np.zeros(0, dtype=np.int64) for q in range(world)]
     send_counts = np.array([idx.size for idx in by_owner], dtype=np.int64)

@@ -14,7 +14,7 @@ from gnnsim.workload.model import layer_dims
 
 def aggregate_sum(h_src: torch.Tensor, edge_src: torch.Tensor, edge_dst: torch.Tensor, num_dst: int) -> torch.Tensor:
     """Sum each edge's source row into its destination row (gather + index_add)."""
-    out = torch.zeros(num_dst, h_src.shape[1], dtype=h_src.dtype)
+    out = torch.zeros(num_dst, h_src.shape[1], dtype=h_src.dtype, device=h_src.device)
     return out.index_add_(0, edge_dst, h_src.index_select(0, edge_src))
 
 
@@ -54,11 +54,12 @@ class GraphSAGE(LayerStack):
         super().__init__([SAGELayer(i, o) for i, o in layer_dims(in_dim, hidden_dim, out_dim, num_layers)])
 
 
-def block_tensors(blocks) -> list[tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]]:
-    """Sampler blocks as torch index tensors plus the inverse in-degree of each destination."""
+def block_tensors(blocks, device: str | torch.device = "cpu") -> list[tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]]:
+    """Sampler blocks as torch index tensors on ``device`` plus the inverse in-degree of
+    each destination."""
     out = []
     for b in blocks:
-        edge_dst = torch.from_numpy(b.edge_dst)
+        edge_dst = torch.from_numpy(b.edge_dst).to(device)
         deg = torch.bincount(edge_dst, minlength=b.num_dst).clamp_(min=1).to(torch.float32)
-        out.append((torch.from_numpy(b.edge_src), edge_dst, b.num_dst, (1.0 / deg).unsqueeze(1)))
+        out.append((torch.from_numpy(b.edge_src).to(device), edge_dst, b.num_dst, (1.0 / deg).unsqueeze(1)))
     return out

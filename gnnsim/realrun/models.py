@@ -75,13 +75,13 @@ class GATLayer(nn.Module):
         e = torch.nn.functional.leaky_relu(el[edge_src] + er[edge_dst], GAT_NEGATIVE_SLOPE)
         index = edge_dst.unsqueeze(1).expand(-1, heads)
         with torch.no_grad():  # the shift cancels in the softmax: no gradient needed
-            emax = torch.full((num_dst, heads), float("-inf"), dtype=e.dtype).scatter_reduce_(
+            emax = torch.full((num_dst, heads), float("-inf"), dtype=e.dtype, device=e.device).scatter_reduce_(
                 0, index, e, reduce="amax", include_self=True)
         ex = torch.exp(e - emax[edge_dst])
-        denom = torch.zeros(num_dst, heads, dtype=e.dtype).index_add_(0, edge_dst, ex)
+        denom = torch.zeros(num_dst, heads, dtype=e.dtype, device=e.device).index_add_(0, edge_dst, ex)
         alpha = ex / denom[edge_dst]
         msg = z.index_select(0, edge_src) * alpha.unsqueeze(2)
-        out = torch.zeros(num_dst, heads, d, dtype=z.dtype).index_add_(0, edge_dst, msg)
+        out = torch.zeros(num_dst, heads, d, dtype=z.dtype, device=z.device).index_add_(0, edge_dst, msg)
         out = out.mean(1) if self.last else out.reshape(num_dst, heads * d)
         return out + self.bias
 

@@ -6,6 +6,15 @@ input rows from their owners, trains a real GraphSAGE and all-reduces the gradie
 (gloo over loopback). Each iteration starts at a barrier; every stage is timed with
 ``perf_counter``. Warm-up iterations are run but not reported.
 
+When the cluster's trainers are GPUs (``cluster.device_profile`` or the node's device is
+a GPU), each rank trains on ``cuda:RANK`` instead: the host samples and gathers the
+batch's feature rows, the ``h2d`` stage copies them and the block's edge indices to the
+GPU, and gradients are all-reduced with NCCL (gloo still carries the host-side feature
+exchange). ``training.cache`` then holds its rows in GPU memory, filled before training
+(not timed) with exactly the rows the simulator caches; cached rows are gathered on the
+GPU during ``fetch`` and skip the copy. Every stage boundary synchronises the GPU, so a
+stage's time is its own work, as the simulator's stages are.
+
 The model comes from ``model.name`` (GraphSAGE from :mod:`gnnsim.realrun.model`, GCN,
 GAT and GIN from :mod:`gnnsim.realrun.models`); ``training.sampler`` neighbor (with or
 without replacement) and full run in the mini-batch loop. ``training.mode: full-batch``
@@ -30,13 +39,19 @@ import numpy as np
 
 def unsupported(scenario) -> str | None:
     """Why the real trainer cannot run ``scenario`` (None when it can)."""
+    from gnnsim.pipeline import cluster_for
+
     t = scenario.training
+    on_gpu = cluster_for(scenario).node.trainer_device.kind == "gpu"
     if t.mode == "single-node-multigpu":
-        return "training.mode single-node-multigpu needs GPUs; gnnsim realrun trains on CPU ranks (simulate it instead)"
+        return "training.mode single-node-multigpu is simulated only; realrun trains in minibatch or full-batch mode"
     if t.sampler == "cluster-gcn":
         return "training.sampler cluster-gcn is simulated only; realrun supports neighbor and full"
-    if t.cache.policy != "none":
-        return "training.cache is simulated only: CPU ranks have no device memory to cache rows in (use policy none)"
+    if t.cache.policy != "none" and not on_gpu:
+        return ("training.cache needs GPU trainers: CPU ranks have no device memory to cache rows in "
+                "(use policy none, or a GPU cluster.device_profile)")
+    if on_gpu and t.mode == "full-batch":
+        return "training.mode full-batch runs real on CPU ranks only; simulate it for GPUs"
     if t.graph_store != "replicated":
         return "training.graph_store partitioned is simulated only: every realrun rank holds the whole graph"
     return None
@@ -63,10 +78,13 @@ def _run(spec: dict, rank: int) -> dict:
     if reason:
         raise RealRunError(reason)
     cluster = cluster_for(scenario)
+    device = _device_for(rank, cluster.node.trainer_device.kind == "gpu")
     pin_to_own_cores(rank, int(spec["threads"]))
     torch.set_num_threads(int(spec["threads"]))
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{spec['port']}", rank=rank, world_size=world,
                             timeout=timedelta(seconds=float(spec["timeout_s"])))
+    # gradients live on the GPU: NCCL all-reduces them; gloo keeps the host-side exchanges
+    grad_group = dist.new_group(backend="nccl") if device.type == "cuda" and world > 1 else None
     graph = build_graph(scenario)
     partition = partition_for(scenario, graph, cluster.num_trainers)
     assignment = partition.assignment
@@ -82,41 +100,147 @@ def _run(spec: dict, rank: int) -> dict:
     batches = seed_batches(seeds[rank], scenario.training.batch_size, warmup + measured,
                            rng_for(sim.seed, "seeds", rank))
     sampler_rng = rng_for(sim.seed, "sampler", rank)
-    model, params, optimizer = _model_and_optimizer(scenario, graph)
+    model, params, optimizer = _model_and_optimizer(scenario, graph, device)
     fanouts, replace = sampler_fanouts(scenario), scenario.training.replace
-    labels = torch.from_numpy(graph.labels)
+    labels = torch.from_numpy(graph.labels).to(device)
+    per_epoch = iterations_per_epoch(seeds, scenario.training.batch_size)
+    cache = DeviceCache.build(scenario, graph, seeds, per_epoch, rank, (assignment, positions, local, world), device)
+    stage_names = ("sample", "fetch", "h2d", "forward", "backward", "allreduce", "optimizer") if device.type == "cuda" \
+        else ("sample", "fetch", "forward", "backward", "allreduce", "optimizer")
     records = []
     for it, batch in enumerate(batches):
         dist.barrier()
         t = {}
-        start = time.perf_counter()
+        clock = _clock(device)
+        start = clock()
         mb = sample_minibatch(graph.indptr, graph.indices, batch, fanouts, sampler_rng, replace)
-        t["sample"] = time.perf_counter()
-        x, n_local, n_remote = fetch_features(mb.input_nodes, assignment, positions, local, rank, world)
-        t["fetch"] = time.perf_counter()
-        blocks = block_tensors(mb.blocks)
+        t["sample"] = clock()
+        x, missing_at, n_local, n_remote = cache.fetch(mb.input_nodes, assignment, positions, local, rank, world)
+        t["fetch"] = clock()
+        if device.type == "cuda":
+            x = cache.copy_in(x, missing_at, mb.input_nodes.size)
+            blocks = block_tensors(mb.blocks, device)
+            seeds_at = torch.from_numpy(mb.seeds).to(device)
+            t["h2d"] = clock()
+        else:
+            blocks, seeds_at = block_tensors(mb.blocks), torch.from_numpy(mb.seeds)
         logits = model(blocks, x)
-        t["forward"] = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(logits, labels[torch.from_numpy(mb.seeds)])
+        t["forward"] = clock()
+        loss = torch.nn.functional.cross_entropy(logits, labels[seeds_at])
         loss.backward()
-        t["backward"] = time.perf_counter()
-        allreduce_gradients(params, world)
-        t["allreduce"] = time.perf_counter()
+        t["backward"] = clock()
+        allreduce_gradients(params, world, grad_group)
+        t["allreduce"] = clock()
         optimizer.step()
         optimizer.zero_grad(set_to_none=False)
-        t["optimizer"] = time.perf_counter()
+        t["optimizer"] = clock()
         if it < warmup:
             continue
         stages, prev = {}, start
-        for stage in ("sample", "fetch", "forward", "backward", "allreduce", "optimizer"):
+        for stage in stage_names:
             stages[stage] = t[stage] - prev
             prev = t[stage]
         records.append({"iteration": it - warmup, "stages": stages, "iteration_time_s": prev - start,
                         "loss": float(loss.detach()), "input_nodes": int(mb.input_nodes.size),
-                        "sampled_edges": mb.num_sampled_edges, "rows_local": n_local, "rows_remote": n_remote})
+                        "sampled_edges": mb.num_sampled_edges, "rows_local": n_local, "rows_remote": n_remote,
+                        "rows_cached": int(mb.input_nodes.size - missing_at.size)})
     dist.barrier()
-    return {"rank": rank, "iterations": records, "iterations_per_epoch": iterations_per_epoch(seeds, scenario.training.batch_size),
-            "threads": int(spec["threads"]), "torch": torch.__version__}
+    result = {"rank": rank, "iterations": records, "iterations_per_epoch": per_epoch,
+              "threads": int(spec["threads"]), "torch": torch.__version__}
+    if device.type == "cuda":
+        result["device"] = torch.cuda.get_device_name(device)
+    return result
+
+
+def _device_for(rank: int, on_gpu: bool):
+    """``cuda:RANK`` for GPU trainers (an error where there is no such GPU), else the CPU."""
+    import torch
+
+    from gnnsim.errors import RealRunError
+
+    if not on_gpu:
+        return torch.device("cpu")
+    if not torch.cuda.is_available() or torch.cuda.device_count() <= rank:
+        raise RealRunError(f"the scenario's trainers are GPUs, but rank {rank} finds "
+                           f"{torch.cuda.device_count() if torch.cuda.is_available() else 0} CUDA device(s) "
+                           f"(torch {torch.__version__}); run it on a GPU machine with one GPU per rank, "
+                           "or give cluster.device_profile a CPU profile such as calibrated/localhost")
+    torch.cuda.set_device(rank)
+    return torch.device("cuda", rank)
+
+
+def _clock(device):
+    """``perf_counter`` after the device has finished what was queued on it."""
+    import torch
+
+    if device.type != "cuda":
+        return time.perf_counter
+
+    def clock() -> float:
+        torch.cuda.synchronize(device)
+        return time.perf_counter()
+    return clock
+
+
+class DeviceCache:
+    """The trainer's feature rows in device memory (``training.cache``), and the batch fetch.
+
+    On a CPU trainer (or with ``policy: none``) nothing is cached and :meth:`fetch` is the
+    host exchange alone. On a GPU the cached rows (the simulator's own choice of rows,
+    :func:`gnnsim.workload.builder.trainer_caches`) are pulled from their owners once,
+    before training, and copied to the GPU.
+    """
+
+    def __init__(self, position, rows, device):
+        self.position, self.rows, self.device = position, rows, device
+        self.pending = None  # the host rows of the batch between fetch and copy_in
+
+    @classmethod
+    def build(cls, scenario, graph, seeds, per_epoch: int, rank: int, store, device) -> "DeviceCache":
+        from gnnsim.realrun.features import fetch_features
+        from gnnsim.workload.builder import trainer_caches
+
+        position = np.full(graph.num_nodes, -1, dtype=np.int64)
+        if device.type != "cuda" or scenario.training.cache.policy == "none":
+            return cls(position, None, device)
+        cache = trainer_caches(scenario, graph, seeds, None, per_epoch)[rank]
+        nodes = np.flatnonzero(cache.mask)
+        position[nodes] = np.arange(nodes.size)
+        assignment, positions, local, world = store
+        rows, _, _ = fetch_features(nodes, assignment, positions, local, rank, world)  # load time, not timed
+        return cls(position, rows.to(device), device)
+
+    def fetch(self, input_nodes: np.ndarray, assignment, positions, local, rank: int, world: int):
+        """The batch's input rows: cached rows gathered on the device, the others by the
+        host exchange. Returns (rows, positions of the host rows among the inputs, local
+        and remote host row counts); rows is the whole matrix when nothing is cached,
+        else a device matrix still missing the host rows."""
+        import torch
+
+        from gnnsim.realrun.features import fetch_features
+
+        slot = self.position[input_nodes]
+        missing_at = np.flatnonzero(slot < 0)
+        host, n_local, n_remote = fetch_features(input_nodes[missing_at], assignment, positions, local, rank, world)
+        if self.rows is None:
+            return host, missing_at, n_local, n_remote
+        cached_at = np.flatnonzero(slot >= 0)
+        x = torch.empty(input_nodes.size, self.rows.shape[1], dtype=self.rows.dtype, device=self.device)
+        x.index_copy_(0, torch.from_numpy(cached_at).to(self.device),
+                      self.rows.index_select(0, torch.from_numpy(slot[cached_at]).to(self.device)))
+        self.pending = host
+        return x, missing_at, n_local, n_remote
+
+    def copy_in(self, x, missing_at: np.ndarray, num_inputs: int):
+        """The ``h2d`` copy of the host rows into the batch matrix on the device."""
+        import torch
+
+        if self.rows is None:
+            return x.to(self.device)
+        if missing_at.size:
+            x.index_copy_(0, torch.from_numpy(missing_at).to(self.device), self.pending.to(self.device))
+        self.pending = None
+        return x
 
 
 def _run_fullbatch(spec: dict, rank: int, scenario, graph, assignment: np.ndarray, positions: np.ndarray,
@@ -223,28 +347,31 @@ def _run_fullbatch(spec: dict, rank: int, scenario, graph, assignment: np.ndarra
             "threads": int(spec["threads"]), "torch": torch.__version__}
 
 
-def _model_and_optimizer(scenario, graph):
-    """The scenario's model, seeded so every rank starts from the same weights, its
-    parameters and its optimizer."""
+def _model_and_optimizer(scenario, graph, device="cpu"):
+    """The scenario's model on ``device``, seeded so every rank starts from the same
+    weights, its parameters and its optimizer."""
     import torch
 
     from gnnsim.realrun.models import build_model  # graphsage: realrun.model.GraphSAGE
 
     torch.manual_seed(scenario.simulation.seed)
     model = build_model(scenario.model.name, graph.feature_dim, scenario.model.hidden_dim, graph.num_classes,
-                        len(scenario.training.fanouts), scenario.model.heads)
+                        len(scenario.training.fanouts), scenario.model.heads).to(device)
     params = list(model.parameters())
     opt_cls = torch.optim.Adam if scenario.training.optimizer == "adam" else torch.optim.SGD
     return model, params, opt_cls(params, lr=scenario.training.learning_rate)
 
 
-def allreduce_gradients(params, world: int) -> None:
-    """Average the gradients over all ranks with one all-reduce of a flat buffer."""
+def allreduce_gradients(params, world: int, group=None) -> None:
+    """Average the gradients over all ranks with one all-reduce of a flat buffer (on
+    ``group``, the default gloo group unless given). A lone rank has nothing to average."""
     import torch
     import torch.distributed as dist
 
+    if world == 1:
+        return
     flat = torch.cat([p.grad.reshape(-1) for p in params])
-    dist.all_reduce(flat)
+    dist.all_reduce(flat, group=group)
     flat /= world
     offset = 0
     for p in params:

@@ -325,7 +325,8 @@ class Simulator:
                     prev = self._span(rank, "sampler", "sample", it, start, self.env.now, pred=prev)
                 elif task.kind == "transfer" and self.cost.cluster.node.h2d_link is not None:
                     route = self.topo.h2d_route(rank)
-                    flow = yield self.net.transfer(route.channels, task.bytes, route.latency_s, tag=task.stage)
+                    latency = route.latency_s * max(1, task.rounds)  # one per separate copy
+                    flow = yield self.net.transfer(route.channels, task.bytes, latency, tag=task.stage)
                     prev = self._span(rank, "loader", task.stage, it, start, self.env.now, bytes_=task.bytes, pred=prev,
                                       via=self._via(flow))
                 else:

@@ -126,8 +126,9 @@ def load_suite(folder: str | Path, quick: bool = False, only: list[str] | None =
 # -- calibration into a temporary profile folder ----------------------------------------
 
 @contextmanager
-def calibrated_profiles(quick: bool, progress: Callable = print, keep: str | Path | None = None):
-    """A temporary copy of ``hwprofiles`` with ``calibrated/validation.yaml`` measured now.
+def calibrated_profiles(quick: bool, progress: Callable = print, keep: str | Path | None = None,
+                        device: str = "cpu", name: str = CALIBRATED_NAME):
+    """A temporary copy of ``hwprofiles`` with ``calibrated/NAME.yaml`` measured now on ``device``.
 
     ``GNNSIM_HWPROFILES`` points at the copy inside the ``with`` block (and is restored
     after). With ``keep``, the calibrated profile is also copied there.
@@ -141,8 +142,8 @@ def calibrated_profiles(quick: bool, progress: Callable = print, keep: str | Pat
         shutil.copytree(profile_root(), root)
         os.environ["GNNSIM_HWPROFILES"] = str(root)
         try:
-            out = root / "calibrated" / f"{CALIBRATED_NAME}.yaml"
-            calibrate(device="cpu", out=out, quick=quick, progress=lambda *a, **k: None)
+            out = root / "calibrated" / f"{name}.yaml"
+            calibrate(device=device, out=out, quick=quick, progress=lambda *a, **k: None)
             progress(f"calibrated this machine ({'quick' if quick else 'full'}) into {out}")
             if keep:
                 shutil.copy(out, keep)

@@ -27,9 +27,11 @@ class MeasuredRun:
 
     @classmethod
     def from_ranks(cls, scenario: Scenario, ranks: list[dict[str, Any]]) -> "MeasuredRun":
+        device = ranks[0].get("device", "cpu")
+        backend = "gloo" if device == "cpu" or len(ranks) == 1 else "gloo (features), nccl (gradients)"
         meta = {"host": socket.gethostname(), "machine": platform.machine(), "python": platform.python_version(),
-                "torch": ranks[0].get("torch"), "backend": "gloo", "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "threads_per_rank": ranks[0].get("threads")}
+                "torch": ranks[0].get("torch"), "backend": backend, "device": device,
+                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "threads_per_rank": ranks[0].get("threads")}
         return cls(scenario.to_dict(), ranks, meta)
 
     @property

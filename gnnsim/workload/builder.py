@@ -77,7 +77,7 @@ class Task:
     remote_rows: int = 0
     workers: int = 1  # sample: CPU sampler workers of the trainer
     graph_nodes: int = 0  # sample: nodes of the graph sampled on (bigger graphs miss caches more)
-    rounds: int = 0  # sample collective: request round trips (one per hop)
+    rounds: int = 0  # sample collective: request round trips (one per hop); h2d: separate copies
 
 
 @dataclass
@@ -217,6 +217,15 @@ def remote_sampling(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
 
 # -- mini-batch iterations ------------------------------------------------------------------
 
+def h2d_task(mb: MiniBatch, feature_bytes: int, cached: bool) -> Task:
+    """The copy of a batch to its GPU: the uncached feature rows, then each block's edge
+    index pair and the seed ids (int64), as a trainer moves them. ``rounds`` counts the
+    separate copies (the rows' positions too, when some rows came from the cache)."""
+    index_bytes = ID_BYTES * (2 * sum(b.num_edges for b in mb.blocks) + mb.seeds.size)
+    copies = 2 * len(mb.blocks) + 1 + (feature_bytes > 0) * (2 if cached else 1)
+    return Task("h2d", "transfer", bytes=float(feature_bytes + index_bytes), rounds=int(copies))
+
+
 def compute_kind(cluster: Cluster) -> str:
     return "gpu_kernel" if cluster.node.trainer_device.kind == "gpu" else "cpu_compute"
 
@@ -254,7 +263,7 @@ def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
                       row_bytes=row_bytes, bytes=float(owners.sum() - owners[rank]) * row_bytes, cached_rows=cached,
                       peer_rows=int(owners[same_node].sum() - owners[rank]), remote_rows=int(owners[~same_node].sum())))
     if on_gpu:
-        tasks.append(Task("h2d", "transfer", bytes=float(missing.size) * row_bytes))
+        tasks.append(h2d_task(mb, missing.size * row_bytes, cached > 0))
     tasks += [
         Task("forward", kind, kernels=tuple(spec.forward_kernels(shapes, dims, dtype_bytes, heads))),
         Task("backward", kind, kernels=tuple(spec.backward_kernels(shapes, dims, int(mb.seeds.size), graph.num_classes,

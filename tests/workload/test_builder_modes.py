@@ -47,6 +47,13 @@ def test_rows_by_source_add_up_and_split_by_node():
             assert f.local_rows + f.peer_rows + f.remote_rows == mb.input_nodes.size
 
 
+def index_bytes(chain) -> int:
+    """What a batch's copy to the GPU carries besides rows: each block's edge index pair
+    and the seed ids, int64."""
+    sample = stage(chain, "sample")[0]
+    return 8 * (2 * sample.edges + sample.seeds)
+
+
 @pytest.mark.parametrize("policy", ["degree", "presample"])
 def test_cache_hits_conserve_rows_and_bytes(policy):
     s, g, c, p, w = setup(cache={"policy": policy, "budget_fraction": 0.1})
@@ -58,7 +65,7 @@ def test_cache_hits_conserve_rows_and_bytes(policy):
             inputs = f0.local_rows + f0.peer_rows + f0.remote_rows
             # the cache does not change the batches, only where rows come from
             assert f.cached_rows + f.local_rows + f.peer_rows + f.remote_rows == inputs
-            assert stage(w.tasks[i][r], "h2d")[0].bytes == (inputs - f.cached_rows) * row_bytes
+            assert stage(w.tasks[i][r], "h2d")[0].bytes == (inputs - f.cached_rows) * row_bytes + index_bytes(w.tasks[i][r])
             assert f.bytes == (f.peer_rows + f.remote_rows) * row_bytes
             assert w.hit_rate[i][r] == pytest.approx(f.cached_rows / inputs)
     assert w.batch_stats["cache_hit_rate_mean"] > 0.1  # hot nodes are hit more often than their share
@@ -85,7 +92,7 @@ def test_single_node_multigpu_reads_everything_from_host():
             f = stage(w.tasks[i][r], "fetch")[0]
             assert f.rows_from[r] == f.local_rows and sum(f.rows_from) == f.local_rows
             assert f.bytes == 0 and f.peer_rows == f.remote_rows == 0
-            assert stage(w.tasks[i][r], "h2d")[0].bytes == f.local_rows * 16 * 4
+            assert stage(w.tasks[i][r], "h2d")[0].bytes == f.local_rows * 16 * 4 + index_bytes(w.tasks[i][r])
 
 
 def test_remote_sampling_requests_brute_force():
@@ -227,7 +234,10 @@ def test_every_input_row_has_exactly_one_source(seed, cache_share, rank):
     assert f.cached_rows + f.local_rows + f.peer_rows + f.remote_rows == inputs
     assert sum(f.rows_from) == inputs - f.cached_rows
     assert f.bytes == (f.peer_rows + f.remote_rows) * f.row_bytes
-    assert stage(chain, "h2d")[0].bytes == (inputs - f.cached_rows) * f.row_bytes
+    h2d = stage(chain, "h2d")[0]
+    assert h2d.bytes == (inputs - f.cached_rows) * f.row_bytes + index_bytes(chain)
+    # the rows, each block's two index arrays and the seeds; the rows' positions when cached
+    assert h2d.rounds == 2 * len(mb.blocks) + 1 + (inputs > f.cached_rows) * (1 + (f.cached_rows > 0))
 
 
 def sample_minibatch_for(g, rng):
