@@ -36,10 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         import json
 
         from gnnsim.report.files import write_atomic
-        from gnnsim.validation.harness import results_markdown
+        from gnnsim.validation.harness import cuda_results, results_markdown
 
         results = json.loads((Path(args.out) / "results.json").read_text())
-        write_atomic(Path(args.out) / "RESULTS.md", results_markdown(results))
+        write_atomic(Path(args.out) / "RESULTS.md", results_markdown(results, cuda_results(args.scenarios)))
         print(f"wrote {Path(args.out) / 'RESULTS.md'}")
         return 0
     # a plain SIGTERM would skip the teardown of network namespaces; make it an exception

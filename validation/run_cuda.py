@@ -6,9 +6,9 @@
 ``--measure`` calibrates the GPU from micro-benchmarks only (``gnnsim calibrate --device
 cuda``) into ``DIR/SLUG.yaml`` (SLUG from the GPU's name, e.g. h100-80gb-hbm3), then trains
 every scenario in ``validation/cuda/scenarios`` for real on that GPU with the calibrated
-profile as its device, and writes each measured run to ``DIR/NAME.json``. Commit the
-profile as ``hwprofiles/calibrated/SLUG.yaml`` and the runs under
-``validation/cuda/measured/``.
+profile as its device, and writes each measured run to ``DIR/NAME.json`` (and the
+calibration's raw measurements to ``DIR/calibration-samples.json``). Commit the profile
+as ``hwprofiles/calibrated/SLUG.yaml`` and the rest under ``validation/cuda/measured/``.
 
 Without ``--measure``, every committed measured run is compared with a simulation of its
 own scenario (which names the calibrated profile it ran with), and
@@ -54,7 +54,8 @@ def measure(scenarios: Path, out: Path, quick: bool) -> int:
     suite = load_suite(scenarios)
     started = time.perf_counter()
     failed = 0
-    with calibrated_profiles(quick, keep=out / f"{slug}.yaml", device="cuda", name=slug):
+    with calibrated_profiles(quick, keep=out / f"{slug}.yaml", device="cuda", name=slug,
+                             samples_out=out / "calibration-samples.json"):
         print(f"calibrated {torch.cuda.get_device_name(0)} as calibrated/{slug} in {time.perf_counter() - started:.0f} s",
               flush=True)
         for vs in suite:
@@ -81,13 +82,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.measure:
         return measure(Path(args.scenarios), Path(args.out), args.quick)
-    from gnnsim.validation.harness import compare_measured_runs
+    from gnnsim.report.files import write_atomic
+    from gnnsim.validation.harness import _plain, compare_measured_runs
 
     results = compare_measured_runs(Path(args.scenarios), Path(args.out))
     path = CUDA / "results.json"
-    from gnnsim.report.files import write_atomic
-
-    write_atomic(path, json.dumps(results, indent=2, sort_keys=True) + "\n")
+    write_atomic(path, json.dumps(results, indent=2, sort_keys=True, default=_plain) + "\n")
     acc = results["accuracy"]
     print(f"wrote {path}: iteration MAPE {acc['iteration_mape']:.1%} over {acc['scenarios_ok']} CUDA runs")
     return 0

@@ -8,9 +8,11 @@ shapes used and on every fifth shape, held out of the fit.
 
 from __future__ import annotations
 
+import json
 import platform
 import socket
 import time
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -51,11 +53,14 @@ GEMMS = ("gemm", "gemm_tn")  # kernels whose FLOP rate depends on the shape (see
 JITTER_MIN_TIME_S = 1e-3  # spread of kernels shorter than this is timer noise, not jitter
 
 
-def _fit_class(cls: str, s: bench.Samples, first_touch: bool) -> tuple[dict, dict]:
-    """One kernel class's fitted rates (profile units) and its residuals."""
+def _fit_class(cls: str, s: bench.Samples, first_touch: bool, touch_above: float = 0.0) -> tuple[dict, dict]:
+    """One kernel class's fitted rates (profile units) and its residuals; outputs of at
+    most ``touch_above`` bytes are fitted without a first-touch cost."""
     options = dict(memory_only=cls in MEMORY_ONLY, first_touch=first_touch, per_item=cls in ITEMIZED,
                    gemm_shape=cls in GEMMS)
     demands = Demands.of(s.kernels)
+    if touch_above:
+        demands = replace(demands, out_bytes=np.where(demands.out_bytes > touch_above, demands.out_bytes, 0.0))
     fit = fit_roofline(demands, s.times_s, **options)
     kfold = roofline_kfold_mape(demands, s.times_s, **options)
     rates = {"launch_us": _round(fit.launch_s * 1e6), "tflops": _round(fit.flops_per_s / 1e12),
@@ -63,27 +68,62 @@ def _fit_class(cls: str, s: bench.Samples, first_touch: bool) -> tuple[dict, dic
              "cache_gbps": _round(fit.cache_bytes_per_s / 1e9),
              "first_touch_us_per_mb": _round(fit.first_touch_s_per_byte * 1e12),
              "per_item_ns": _round(fit.per_item_s * 1e9), "k_half": _round(fit.k_half), "n_half": _round(fit.n_half)}
+    if touch_above:
+        rates["first_touch_above_mb"] = _round(touch_above / 1e6)
     residuals = {"fit_mape": _round(fit.fit_mape, 3), "holdout_mape": _round(fit.holdout_mape, 3),
                  "kfold_mape": _round(kfold, 3), "samples": fit.samples}
     return rates, residuals
 
 
-def _fit_kernels(quick: bool, repeats: int, progress, device: str = "cpu") -> tuple[dict, dict, float]:
+def _fit_kernels(quick: bool, repeats: int, progress, device: str = "cpu",
+                 samples: dict | None = None) -> tuple[dict, dict, float]:
     """Fit every kernel class; also return the mean run-to-run CV of kernels >= 1 ms.
 
     A GPU's caching allocator reuses device memory, so its kernels have no first-touch
     cost to fit; a CPU's outputs land on fresh pages (see :func:`bench.mean_time`).
+    Each class's measurements are added to ``samples`` when given.
     """
     kernels, residuals, cvs = {}, {}, []
     for cls, fn in KERNEL_BENCHMARKS:
         progress(f"calibrate: {cls} ...", end=" ", flush=True)
         s = fn(quick, repeats, device)
+        _record(samples, cls, s)
         kernels[cls], residuals[cls] = _fit_class(cls, s, first_touch=device == "cpu")
         r = residuals[cls]
         progress(f"{len(s.times_s)} shapes, fit error {r['fit_mape']:.1%}, held-out {r['holdout_mape']:.1%}, "
                  f"5-fold cross-validated {r['kfold_mape']:.1%}")
         cvs += [cv for cv, t in zip(s.cvs, s.times_s) if t >= JITTER_MIN_TIME_S]
     return kernels, residuals, float(np.mean(cvs)) if cvs else 0.0
+
+
+def _record(samples: dict | None, cls: str, s: bench.Samples) -> None:
+    if samples is not None:
+        samples[cls] = [{"shape": shape, "seconds": t, "cv": cv, "flops": k.flops, "bytes": k.bytes,
+                         "out_bytes": k.out_bytes, "items": k.items}
+                        for shape, t, cv, k in zip(s.shapes, s.times_s, s.cvs, s.kernels)]
+
+
+def _fit_framework(kernels: dict, device: str, repeats: int, progress, samples: dict | None) -> dict:
+    """Host seconds per kernel of a forward and a backward step beyond the kernels' fitted
+    costs: every model's step on a tiny block (:func:`bench.bench_framework`) minus what
+    the kernel rates just fitted predict for its kernels, pooled over the models."""
+    from gnnsim.cost.model import kernel_time
+    from gnnsim.hardware.profiles import device_from_mapping
+
+    progress("calibrate: framework cost per kernel (every model on a tiny block) ...", end=" ", flush=True)
+    rates = device_from_mapping({**_device_block("cpu" if device == "cpu" else "gpu", 1, 1, kernels, 0.0),
+                                 "sources": ["this calibration, in progress"]}, "<calibration in progress>")
+    measured = bench.bench_framework(repeats, device)
+    out = {}
+    for stage in ("forward", "backward"):
+        extra = sum(t - sum(kernel_time(rates.kernel(k.cls), k) for k in ks) for t, ks in
+                    (measured[name][stage] for name in measured))
+        count = sum(len(measured[name][stage][1]) for name in measured)
+        out[stage] = _round(max(0.0, extra / count) * 1e6)
+    if samples is not None:
+        samples["framework"] = {name: {stage: t for stage, (t, _) in by.items()} for name, by in measured.items()}
+    progress(f"forward {out['forward']:g} us, backward {out['backward']:g} us per kernel")
+    return out
 
 
 HOST_GATHER_KEYS = ("launch_us", "gbps", "cache_mb", "cache_gbps", "first_touch_us_per_mb", "per_item_ns")
@@ -113,14 +153,16 @@ def _fit_collective(rows: list[list[float]], steps: float, wire: float) -> Linea
 
 
 def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/localhost.yaml", quick: bool = False,
-              threads: int = 1, world: int = 2, progress=print) -> dict:
+              threads: int = 1, world: int = 2, progress=print, samples_out: str | Path | None = None) -> dict:
     """Run the micro-benchmarks, fit, and write the calibrated profile to ``out``.
 
     ``device="cpu"`` times the kernels on this process's cores beside ``world - 1``
     twins and fits gloo's collectives on ``world`` local processes. ``device="cuda"``
     times the kernels on GPU 0, the host-device copies, and the host's own work (the
     sampler and the feature gather on ``threads`` cores); collectives between GPUs need
-    several GPUs and are left to the node's nominal links.
+    several GPUs and are left to the node's nominal links. With ``samples_out``, every
+    benchmarked shape and its measured time are also written there (JSON), to refit or
+    inspect without measuring again.
     """
     if device not in ("cpu", "cuda"):
         raise GnnsimError(f"calibrate --device must be cpu or cuda, got {device!r}")
@@ -134,7 +176,8 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
     repeats = 5 if quick else 11
     started = time.perf_counter()
     measure = _measure_cpu if device == "cpu" else _measure_cuda
-    blocks, device_block, residuals, what = measure(quick, repeats, threads, world, progress)
+    samples: dict = {}
+    blocks, device_block, residuals, what = measure(quick, repeats, threads, world, progress, samples)
 
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     provenance = {"host": socket.gethostname(), "cpu_model": cpu_model(), "machine": platform.machine(),
@@ -153,21 +196,30 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
               "# residuals: relative fit error on the benchmarked shapes, on held-out shapes (every 5th)\n"
               "# and 5-fold cross-validated (every shape judged by a fit that did not see it).\n")
     write_atomic(out, header + yaml.safe_dump(profile, sort_keys=False))
+    if samples_out is not None:
+        write_atomic(samples_out, json.dumps({"provenance": provenance, "samples": samples}, indent=1) + "\n")
+        progress(f"calibrate: wrote the measurements to {samples_out}")
     progress(f"calibrate: wrote {out} in {provenance['wall_s']} s")
     return profile
 
 
-def _device_block(kind: str, threads: int, memory_bytes: int, kernels: dict, jitter_cv: float) -> dict:
+def _device_block(kind: str, threads: int, memory_bytes: int, kernels: dict, jitter_cv: float,
+                  framework: dict | None = None) -> dict:
     """The ``device:`` mapping: the fitted kernel classes, the GEMM rate as the FP32 peak."""
-    return {"kind": kind, "threads": threads, "memory_bytes": int(memory_bytes),
-            "mem_bw_gbps": kernels["elementwise"]["gbps"], "peak_tflops": {"float32": kernels["gemm"]["tflops"]},
-            "kernels": kernels, "jitter_cv": _round(jitter_cv, 3)}
+    block = {"kind": kind, "threads": threads, "memory_bytes": int(memory_bytes),
+             "mem_bw_gbps": kernels["elementwise"]["gbps"], "peak_tflops": {"float32": kernels["gemm"]["tflops"]},
+             "kernels": kernels, "jitter_cv": _round(jitter_cv, 3)}
+    if framework:
+        block["framework_us_per_kernel"] = framework
+    return block
 
 
-def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress) -> tuple[dict, dict, dict, str]:
+def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
+                 samples: dict) -> tuple[dict, dict, dict, str]:
     progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running a training-like load")
     with twins(world - 1, threads), pinned(0, threads):  # this process is trainer 0
-        kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress)
+        kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress, "cpu", samples)
+        framework = _fit_framework(kernels, "cpu", repeats, progress, samples)
         sampler = _fit_sampler(quick, repeats, residuals, progress)
 
     progress(f"calibrate: gloo all-reduce and all-to-all on {world} local processes ...", end=" ", flush=True)
@@ -189,14 +241,15 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress) 
         "allreduce": {"alpha_us": _round(ar_fit.coef[0] * 1e6), "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9),
                       "wakeup_us": _round(wakeup_s * 1e6), "idle_threshold_us": _round(idle_s * 1e6)},
     }
-    return blocks, _device_block("cpu", threads, 8589934592, kernels, jitter_cv), residuals, cpu_model()
+    return blocks, _device_block("cpu", threads, 8589934592, kernels, jitter_cv, framework), residuals, cpu_model()
 
 
-def _fit_copies(quick: bool, repeats: int, residuals: dict, progress) -> dict:
+def _fit_copies(quick: bool, repeats: int, residuals: dict, progress, samples: dict) -> dict:
     """Latency and bandwidth of each copy direction, ``t = latency + bytes / bandwidth``."""
     progress("calibrate: host-device copies ...", end=" ", flush=True)
     copies = {}
     for direction, (size, seconds) in bench.bench_copies(quick, repeats).items():
+        samples[f"copy_{direction}"] = [{"bytes": float(b), "seconds": float(t)} for b, t in zip(size, seconds)]
         fit = fit_linear_nonneg(np.column_stack([np.ones_like(size), size]), seconds)
         copies[direction] = {"latency_us": _round(fit.coef[0] * 1e6), "bw_gbps": _round(1.0 / max(fit.coef[1], 1e-18) / 1e9)}
         residuals[f"copy_{direction}"] = {"fit_mape": _round(fit.fit_mape, 3), "holdout_mape": _round(fit.holdout_mape, 3),
@@ -205,24 +258,29 @@ def _fit_copies(quick: bool, repeats: int, residuals: dict, progress) -> dict:
     return copies
 
 
-def _measure_cuda(quick: bool, repeats: int, threads: int, world: int, progress) -> tuple[dict, dict, dict, str]:
+def _measure_cuda(quick: bool, repeats: int, threads: int, world: int, progress,
+                  samples: dict) -> tuple[dict, dict, dict, str]:
     import torch
 
     gpu = torch.cuda.get_device_name(0)
     progress(f"calibrate: timing kernels on {gpu} (queued back to back, one synchronisation per batch)")
-    kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress, "cuda")
-    copies = _fit_copies(quick, repeats, residuals, progress)
-    with pinned(0, threads):  # the host side of trainer 0: its sampler and its feature gather
+    with pinned(0, threads):  # trainer 0's host thread issues the kernels, samples and gathers
+        kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress, "cuda", samples)
+        framework = _fit_framework(kernels, "cuda", repeats, progress, samples)
+        copies = _fit_copies(quick, repeats, residuals, progress, samples)
         progress("calibrate: host feature gather ...", end=" ", flush=True)
-        host, residuals["host_gather"] = _fit_class("gather", bench.bench_gather(quick, repeats, "cpu"), first_touch=True)
+        host_samples = bench.bench_gather(quick, repeats, "cpu", host_for_gpu=True)
+        _record(samples, "host_gather", host_samples)
+        host, residuals["host_gather"] = _fit_class("gather", host_samples, first_touch=True,
+                                                    touch_above=bench.MMAP_THRESHOLD_MAX_BYTES)
         progress(f"fit error {residuals['host_gather']['fit_mape']:.1%}")
         sampler = _fit_sampler(quick, repeats, residuals, progress)
     blocks = {
         "sampler": sampler,
-        "host_gather": {k: host[k] for k in HOST_GATHER_KEYS},
+        "host_gather": {k: host[k] for k in HOST_GATHER_KEYS + ("first_touch_above_mb",)},
         # the trainer copies the freshly gathered (pageable) batch; pinned is there to compare
         "h2d_link": dict(copies["h2d_pageable"]),
         "copies": copies,
     }
     memory = torch.cuda.get_device_properties(0).total_memory
-    return blocks, _device_block("gpu", 1, memory, kernels, jitter_cv), residuals, f"{gpu}, host {cpu_model()}"
+    return blocks, _device_block("gpu", 1, memory, kernels, jitter_cv, framework), residuals, f"{gpu}, host {cpu_model()}"

@@ -44,7 +44,7 @@ def cmd_realrun(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from gnnsim.calibrate.run import calibrate
 
-    calibrate(device=args.device, out=args.out, quick=args.quick, threads=args.threads)
+    calibrate(device=args.device, out=args.out, quick=args.quick, threads=args.threads, samples_out=args.samples)
     return 0
 
 
@@ -81,11 +81,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="MEASURED.json", help="write the measured run as JSON")
 
     p = sub.add_parser("calibrate", help="fit the cost model to this machine from micro-benchmarks",
-                       epilog="example: gnnsim calibrate --device cpu --out hwprofiles/calibrated/localhost.yaml")
+                       epilog="examples:\n  gnnsim calibrate --device cpu --out hwprofiles/calibrated/localhost.yaml\n"
+                              "  gnnsim calibrate --device cuda --out hwprofiles/calibrated/h100.yaml   # on the GPU's machine\n"
+                              "Use the result in a scenario with cluster.device_profile: calibrated/NAME.",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--out", required=True, metavar="PROFILE.yaml", help="calibrated profile to write")
     p.add_argument("--quick", action="store_true", help="fewer shapes and repeats (under a minute)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per trainer to calibrate for (default 1)")
+    p.add_argument("--samples", metavar="SAMPLES.json",
+                   help="also write every benchmarked shape and its measured time (to inspect or refit)")
     p.set_defaults(func=cmd_calibrate)
 
     p = scenario_command(sub, "validate", "run the scenario for real and simulated, print the errors",

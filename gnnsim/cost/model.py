@@ -50,7 +50,7 @@ def kernel_time(rate: KernelRate, k: Kernel) -> float:
     if rate.k_half or rate.n_half:
         compute_rate *= gemm_shape_efficiency(k.k_dim, k.n_dim, rate.k_half, rate.n_half)
     return (rate.launch_s + max(k.flops / compute_rate, rate.memory_time_s(k.bytes))
-            + rate.first_touch_s_per_byte * k.out_bytes + rate.per_item_s * k.items)
+            + rate.first_touch_s(k.out_bytes) + rate.per_item_s * k.items)
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ class CostModel:
     # -- compute ---------------------------------------------------------------
     def compute_time(self, task: Task) -> float:
         t = sum(kernel_time(self.device.kernel(k.cls), k) for k in task.kernels)
+        t += len(task.kernels) * self.device.framework_s(task.stage)  # the host's cost of issuing each kernel
         return (t + self.framework_overhead_s(task.stage)) * (self.cpu_oversubscription if self.device.kind == "cpu" else 1.0)
 
     def sample_time(self, task: Task) -> float:

@@ -62,11 +62,12 @@ SOURCE_KEYS = frozenset({"url", "text", "basis", "confidence", "covers", "note"}
 # the topology keys are listed here already so files that use them always load.
 ALLOWED_KEYS: dict[str, set[str]] = {
     "devices": {"name", "kind", "threads", "jitter_cv", "memory_bytes", "mem_bw_gbps", "peak_tflops", "kernels",
-                "sources", "tdp_w", "memory_type", "form_factor", "notes"},
+                "sources", "tdp_w", "memory_type", "form_factor", "notes", "framework_us_per_kernel"},
+    "devices.framework_us_per_kernel": {"forward", "backward"},
     "devices.peak_tflops": set(DTYPES),
     "devices.kernels": set(KERNEL_CLASSES) | set(OPTIONAL_KERNEL_CLASSES),
     "devices.kernels.*": {"launch_us", "compute_eff", "memory_eff", "tflops", "gbps", "cache_mb", "cache_gbps",
-                          "first_touch_us_per_mb", "per_item_ns", "k_half", "n_half"},
+                          "first_touch_us_per_mb", "per_item_ns", "k_half", "n_half", "first_touch_above_mb"},
     "links": {"name", "kind", "bw_gbps", "latency_us", "duplex", "sources", "nominal_bw_gbps",
               "measured_bw_gbps", "bw_basis", "notes"},
     "nodes": {"name", "trainer_device", "trainers", "host_cpu_cores", "intra_link", "h2d_link", "nic",
@@ -76,7 +77,8 @@ ALLOWED_KEYS: dict[str, set[str]] = {
               "gpus_per_pcie_switch", "gpus_per_nic", "numa_nodes", "pcie_switches", "topology"},
     "nodes.host": {"sampler_workers", "sampler", "gather"},
     "nodes.host.sampler": {"per_batch_us", "per_node_ns", "per_edge_ns", "per_edge_doubling_ns", "reference_nodes"},
-    "nodes.host.gather": {"launch_us", "gbps", "cache_mb", "cache_gbps", "first_touch_us_per_mb", "per_item_ns"},
+    "nodes.host.gather": {"launch_us", "gbps", "cache_mb", "cache_gbps", "first_touch_us_per_mb", "per_item_ns",
+                          "first_touch_above_mb"},
     "clusters": {"name", "node", "num_nodes", "network", "nic", "nic_count", "sources", "notes",
                  # read by gnnsim/hardware/topology.py (inter-node topology)
                  "fat_tree", "oversubscription", "topology", "switch", "rails"},
@@ -127,6 +129,14 @@ class KernelRate:
     # (``rate * k/(k + k_half) * n/(n + n_half)``; fitted by calibration, 0 elsewhere).
     k_half: float = 0.0
     n_half: float = 0.0
+    # Outputs of at most this many bytes cost no first touch: the allocator reuses memory
+    # freed by the previous batch (glibc serves blocks up to its mmap threshold, at most
+    # 32 MiB, from the heap; larger ones are mapped afresh every time). 0: every output.
+    first_touch_above_bytes: float = 0.0
+
+    def first_touch_s(self, out_bytes: float) -> float:
+        """Page-fault seconds of a new output of ``out_bytes``."""
+        return self.first_touch_s_per_byte * out_bytes if out_bytes > self.first_touch_above_bytes else 0.0
 
     def memory_time_s(self, size_bytes: float) -> float:
         fast = min(size_bytes, self.cache_bytes)
@@ -181,6 +191,14 @@ class Device:
     threads: int = 1
     # run-to-run coefficient of variation of kernel times (measured by calibration; 0 = none)
     jitter_cv: float = 0.0
+    # host time per kernel of a training step beyond the kernel itself (Python, module
+    # calls, autograd's graph), by stage: {"forward": s, "backward": s}; measured by
+    # calibration on a tiny block, where the kernels' own work is negligible
+    framework_s_per_kernel: dict[str, float] = field(default_factory=dict)
+
+    def framework_s(self, stage: str) -> float:
+        """Framework host seconds per kernel of ``stage`` (0 where not calibrated)."""
+        return self.framework_s_per_kernel.get(stage, 0.0)
 
     def kernel(self, cls: str) -> KernelRate:
         """The rate of a kernel class; an optional class (``gemm_tn``) falls back to its base."""
@@ -456,8 +474,8 @@ def _kernel_rates(data: dict[str, Any], path: Path, peak_tflops: float, mem_bw_g
 
 def _rate_from(block: dict[str, Any], where: Path, flops_per_s: float, bytes_per_s: float) -> KernelRate:
     """A :class:`KernelRate` from ``launch_us`` and the optional ``cache_mb``,
-    ``cache_gbps``, ``first_touch_us_per_mb``, ``per_item_ns``, ``k_half`` and ``n_half``
-    of a profile block."""
+    ``cache_gbps``, ``first_touch_us_per_mb``, ``per_item_ns``, ``k_half``, ``n_half`` and
+    ``first_touch_above_mb`` of a profile block."""
     return KernelRate(
         _num(block, "launch_us", where, positive=False) * 1e-6, flops_per_s, bytes_per_s,
         _num(block, "cache_mb", where, positive=False, default=0) * 1e6,
@@ -466,6 +484,7 @@ def _rate_from(block: dict[str, Any], where: Path, flops_per_s: float, bytes_per
         _num(block, "per_item_ns", where, positive=False, default=0) * 1e-9,
         _num(block, "k_half", where, positive=False, default=0),
         _num(block, "n_half", where, positive=False, default=0),
+        _num(block, "first_touch_above_mb", where, positive=False, default=0) * 1e6,
     )
 
 
@@ -498,7 +517,21 @@ def _device_from(data: dict[str, Any], path: Path, name: str, fallback_sources: 
         sources=_sources(data, path),
         threads=_count(data, "threads", path, default=1),
         jitter_cv=_num(data, "jitter_cv", path, positive=False, default=0),
+        framework_s_per_kernel=_framework_costs(data, path),
     )
+
+
+def _framework_costs(data: dict[str, Any], path: Path) -> dict[str, float]:
+    block = data.get("framework_us_per_kernel") or {}
+    if not isinstance(block, dict):
+        raise ProfileError(f"{path}: framework_us_per_kernel must be a mapping like {{forward: 12.0, backward: 20.0}}")
+    where = Path(f"{path}: framework_us_per_kernel")
+    return {stage: _num(block, stage, where, positive=False) * 1e-6 for stage in block}
+
+
+def device_from_mapping(data: dict[str, Any], where: str) -> Device:
+    """A device from a mapping shaped like ``devices/NAME.yaml`` (``where`` names it in errors)."""
+    return _device_from(data, Path(where), str(data.get("name", where)))
 
 
 def load_device(name: str) -> Device:

@@ -54,12 +54,23 @@ class GraphSAGE(LayerStack):
         super().__init__([SAGELayer(i, o) for i, o in layer_dims(in_dim, hidden_dim, out_dim, num_layers)])
 
 
+def block_indices(blocks, device: str | torch.device = "cpu") -> list[tuple[torch.Tensor, torch.Tensor, int]]:
+    """Sampler blocks as torch index tensors on ``device`` (the copy a GPU trainer makes)."""
+    return [(torch.from_numpy(b.edge_src).to(device), torch.from_numpy(b.edge_dst).to(device), b.num_dst)
+            for b in blocks]
+
+
+def with_degrees(indices) -> list[tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]]:
+    """Each block's indices plus the inverse in-degree of its destinations, computed where
+    the indices are (the workload model's ``degree`` kernel, part of the forward pass)."""
+    out = []
+    for edge_src, edge_dst, num_dst in indices:
+        deg = torch.bincount(edge_dst, minlength=num_dst).clamp_(min=1).to(torch.float32)
+        out.append((edge_src, edge_dst, num_dst, (1.0 / deg).unsqueeze(1)))
+    return out
+
+
 def block_tensors(blocks, device: str | torch.device = "cpu") -> list[tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]]:
     """Sampler blocks as torch index tensors on ``device`` plus the inverse in-degree of
     each destination."""
-    out = []
-    for b in blocks:
-        edge_dst = torch.from_numpy(b.edge_dst).to(device)
-        deg = torch.bincount(edge_dst, minlength=b.num_dst).clamp_(min=1).to(torch.float32)
-        out.append((torch.from_numpy(b.edge_src).to(device), edge_dst, b.num_dst, (1.0 / deg).unsqueeze(1)))
-    return out
+    return with_degrees(block_indices(blocks, device))

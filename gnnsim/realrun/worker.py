@@ -67,7 +67,7 @@ def _run(spec: dict, rank: int) -> dict:
     from gnnsim.pipeline import cluster_for, partition_for
     from gnnsim.realrun.affinity import pin_to_own_cores
     from gnnsim.realrun.features import fetch_features, owner_positions, partition_features
-    from gnnsim.realrun.model import block_tensors
+    from gnnsim.realrun.model import block_indices, with_degrees
     from gnnsim.rng import rng_for
     from gnnsim.workload.builder import iterations_per_epoch, rank_seeds, sampler_fanouts
     from gnnsim.workload.sampler import sample_minibatch, seed_batches
@@ -105,8 +105,9 @@ def _run(spec: dict, rank: int) -> dict:
     labels = torch.from_numpy(graph.labels).to(device)
     per_epoch = iterations_per_epoch(seeds, scenario.training.batch_size)
     cache = DeviceCache.build(scenario, graph, seeds, per_epoch, rank, (assignment, positions, local, world), device)
-    stage_names = ("sample", "fetch", "h2d", "forward", "backward", "allreduce", "optimizer") if device.type == "cuda" \
-        else ("sample", "fetch", "forward", "backward", "allreduce", "optimizer")
+    # a GPU trainer has a copy stage; a lone rank runs no all-reduce (none is timed or reported)
+    stage_names = tuple(st for st in ("sample", "fetch", "h2d", "forward", "backward", "allreduce", "optimizer")
+                        if (st != "h2d" or device.type == "cuda") and (st != "allreduce" or world > 1))
     records = []
     for it, batch in enumerate(batches):
         dist.barrier()
@@ -117,20 +118,19 @@ def _run(spec: dict, rank: int) -> dict:
         t["sample"] = clock()
         x, missing_at, n_local, n_remote = cache.fetch(mb.input_nodes, assignment, positions, local, rank, world)
         t["fetch"] = clock()
+        indices = block_indices(mb.blocks, device)  # a copy on a GPU, a view of the arrays on the CPU
+        seeds_at = torch.from_numpy(mb.seeds).to(device)
         if device.type == "cuda":
             x = cache.copy_in(x, missing_at, mb.input_nodes.size)
-            blocks = block_tensors(mb.blocks, device)
-            seeds_at = torch.from_numpy(mb.seeds).to(device)
             t["h2d"] = clock()
-        else:
-            blocks, seeds_at = block_tensors(mb.blocks), torch.from_numpy(mb.seeds)
-        logits = model(blocks, x)
+        logits = model(with_degrees(indices), x)
         t["forward"] = clock()
         loss = torch.nn.functional.cross_entropy(logits, labels[seeds_at])
         loss.backward()
         t["backward"] = clock()
-        allreduce_gradients(params, world, grad_group)
-        t["allreduce"] = clock()
+        if world > 1:
+            allreduce_gradients(params, world, grad_group)
+            t["allreduce"] = clock()
         optimizer.step()
         optimizer.zero_grad(set_to_none=False)
         t["optimizer"] = clock()

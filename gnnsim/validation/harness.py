@@ -127,7 +127,7 @@ def load_suite(folder: str | Path, quick: bool = False, only: list[str] | None =
 
 @contextmanager
 def calibrated_profiles(quick: bool, progress: Callable = print, keep: str | Path | None = None,
-                        device: str = "cpu", name: str = CALIBRATED_NAME):
+                        device: str = "cpu", name: str = CALIBRATED_NAME, samples_out: str | Path | None = None):
     """A temporary copy of ``hwprofiles`` with ``calibrated/NAME.yaml`` measured now on ``device``.
 
     ``GNNSIM_HWPROFILES`` points at the copy inside the ``with`` block (and is restored
@@ -143,7 +143,7 @@ def calibrated_profiles(quick: bool, progress: Callable = print, keep: str | Pat
         os.environ["GNNSIM_HWPROFILES"] = str(root)
         try:
             out = root / "calibrated" / f"{name}.yaml"
-            calibrate(device=device, out=out, quick=quick, progress=lambda *a, **k: None)
+            calibrate(device=device, out=out, quick=quick, progress=lambda *a, **k: None, samples_out=samples_out)
             progress(f"calibrated this machine ({'quick' if quick else 'full'}) into {out}")
             if keep:
                 shutil.copy(out, keep)
@@ -469,9 +469,42 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
     from gnnsim.report.files import write_atomic
 
     write_atomic(out_dir / "results.json", json.dumps(results, indent=2, sort_keys=True, default=_plain) + "\n")
-    write_atomic(out_dir / "RESULTS.md", results_markdown(results))
+    write_atomic(out_dir / "RESULTS.md", results_markdown(results, cuda_results(folder)))
     progress(f"wrote {out_dir / 'RESULTS.md'} and {out_dir / 'results.json'} in {results['wall_s']:.0f} s")
     return results
+
+
+def compare_measured_runs(scenarios: str | Path, measured: str | Path) -> dict[str, Any]:
+    """Runs measured elsewhere (``validation/run_cuda.py --measure`` on a GPU machine)
+    against simulations made now: one row per ``NAME.json`` in ``measured`` whose scenario
+    is in ``scenarios``, with the suite's accuracy figures and ranking groups.
+
+    Each run's own scenario (stored in its JSON, device profile included) is simulated,
+    so a calibrated profile committed with the runs is what predicts them.
+    """
+    from gnnsim.pipeline import simulate
+    from gnnsim.validation.compare import compare
+    from gnnsim.validation.measured import MeasuredRun
+
+    suite = {vs.name: vs for vs in load_suite(scenarios)}
+    rows, devices = [], set()
+    for path in sorted(Path(measured).glob("*.json")):
+        if path.stem not in suite:
+            continue
+        vs = suite[path.stem]
+        run = MeasuredRun.from_json(path.read_text())
+        scenario = scenario_from_dict(run.scenario, str(path), str(vs.path.parent.resolve()))
+        report = compare(simulate(scenario, sensitivity=False), run)
+        devices.add(str(run.meta.get("device", "cpu")))
+        rows.append({"name": vs.name, "file": vs.path.name, "description": vs.description, "ranks": vs.ranks,
+                     "groups": vs.groups, "expect": "success", "status": "ok", "shaped_link": None,
+                     "device": run.meta.get("device"), "device_profile": scenario.cluster.device_profile,
+                     "measured_on": run.meta.get("date"), "report": report.to_dict(),
+                     "measured_iteration_times_s": run.iteration_times_s})
+    if not rows:
+        raise ScenarioError(f"{measured}: no measured run (*.json) of a scenario in {scenarios}")
+    return {"generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "devices": sorted(devices), "accuracy": accuracy(rows), "rankings": rankings(rows), "scenarios": rows}
 
 
 # -- RESULTS.md ---------------------------------------------------------------------------
@@ -538,8 +571,65 @@ def _calibration_figures(cal: dict[str, Any]) -> str:
     return (" Calibrated: " + "; ".join(parts) + (f" (calibration took {wall:.0f} s)" if wall else "") + ".") if parts else ""
 
 
-def results_markdown(results: dict[str, Any]) -> str:
-    """RESULTS.md: the accuracy table of one harness run."""
+def cuda_results(scenarios: str | Path) -> dict[str, Any] | None:
+    """The GPU runs' comparison (``cuda/results.json`` beside the scenarios folder,
+    written by ``validation/run_cuda.py``), or None where there is none."""
+    path = Path(scenarios).resolve().parent / "cuda" / "results.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _cuda_markdown(cuda: dict[str, Any]) -> list[str]:
+    """The CUDA section of RESULTS.md: runs measured on a GPU machine, predicted now."""
+    acc = cuda["accuracy"]
+    devices = ", ".join(cuda["devices"])
+    lines = ["", f"## CUDA runs ({devices})", "",
+             f"One GPU ({devices}), measured by `python validation/run_cuda.py --measure` on a machine lent for it "
+             "(the runs and the calibration's raw samples are in `validation/cuda/measured/`), predicted from the "
+             "calibrated profile measured on the same machine in the same session, from micro-benchmarks only "
+             f"(`hwprofiles/calibrated/`). Compared by `python validation/run_cuda.py` on {cuda['generated']}. "
+             "The host is a 16-core VM; each GPU run is one rank with one host thread.",
+             "",
+             f"Iteration time MAPE {acc['iteration_mape']:.1%} over {acc['scenarios_ok']} runs (mean signed "
+             f"{_pct(acc['iteration_mean_signed_error'])}); {acc['stage_errors_within_target']} of "
+             f"{acc['stage_errors_total']} stage errors within {TARGET_STAGE_ERROR:.0%}; "
+             f"{sum(g.get('order_kept', False) for g in cuda['rankings'])} of "
+             f"{sum(bool(g.get('compared')) for g in cuda['rankings'])} ranking groups in measured order. "
+             "Per-stage MAPE: " + ", ".join(f"{s} {v:.0%} ({acc['stage_mean_signed_error'][s]:+.0%})"
+                                             for s, v in acc["stage_mape"].items()) + ".",
+             "",
+             "| scenario | measured | predicted | error | " + " | ".join(s for s in STAGES if s != "halo") + " |",
+             "|---|---|---|---|" + "---|" * (len(STAGES) - 1)]
+    for r in cuda["scenarios"]:
+        rep = r["report"]
+        cells = []
+        for s in STAGES:
+            if s == "halo":
+                continue
+            m = rep["measured"]["breakdown"].get(s, {}).get("time_s")
+            p = rep["predicted"]["breakdown"].get(s, {}).get("time_s")
+            cells.append("" if m is None else f"{_ms(m)} / {_ms(p or 0.0)}")
+        lines.append(f"| {r['name']} | {_ms(rep['measured']['iteration_time_s'])} | "
+                     f"{_ms(rep['predicted']['iteration_time_s'])} | {_pct(rep['relative_error']['iteration_time'])} | "
+                     + " | ".join(cells) + " |")
+    lines += ["", "Stage cells: measured / predicted ms per iteration. " + CUDA_NOTES, "",
+              "| group | measured order | predicted order | order kept |", "|---|---|---|---|"]
+    for g in cuda["rankings"]:
+        if g.get("compared"):
+            lines.append(f"| {g['group']} | {' < '.join(g['measured_order'])} | {' < '.join(g['predicted_order'])} | "
+                         f"{'yes' if g['order_kept'] else '**no**'} |")
+    return lines
+
+
+CUDA_NOTES = (
+    "A single rank runs no all-reduce; its measured 14-20 us are the stage boundary's synchronisation, "
+    "and the model predicts 0. `fetch` with cached rows is mostly host bookkeeping on the batch's ids "
+    "(which rows are cached, where they go), which the model does not charge; "
+    "`forward` and `backward` on a GPU are host-bound (about 40-60 us per kernel on this host), "
+    "and the host's speed varied by up to 2x between the machines lent for the measurements.")
+
+
+def results_markdown(results: dict[str, Any], cuda: dict[str, Any] | None = None) -> str:
+    """RESULTS.md: the accuracy table of one harness run (and the GPU runs', if given)."""
     h, acc = results["host"], results["accuracy"]
     cal = results["calibration"]
     lines = [
@@ -659,5 +749,7 @@ def results_markdown(results: dict[str, Any]) -> str:
         lines += ["", "## Retried runs", "",
                   "These runs failed once without timing out and were run again (the numbers above are the retry's):", ""]
         lines += [f"- **{r['name']}**: `{r['first_attempt_error'].splitlines()[0][:300]}`" for r in retried]
+    if cuda:
+        lines += _cuda_markdown(cuda)
     lines += ["", "## What limits accuracy", "", LIMITS]
     return "\n".join(lines) + "\n"
