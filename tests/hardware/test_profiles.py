@@ -180,3 +180,28 @@ def test_shipped_calibrated_profiles_work_in_a_gpu_cluster():
     for name in list_profiles().get("calibrated", []):
         c = load_cluster("dgx-a100-80gb-1", device_profile=f"calibrated/{name}")
         assert c.node.trainer_device.name and c.node.intra_link.kind == "nvswitch"
+
+
+def test_framework_cost_per_kernel_is_read_and_checked(catalog):
+    with_cost = {**GPU_CAL, "device": {**GPU_CAL["device"], "framework_us_per_kernel": {"forward": 40.0, "backward": 55.0}}}
+    (catalog / "calibrated/gpu-box.yaml").write_text(yaml.safe_dump(with_cost))
+    device = load_device("calibrated/gpu-box")
+    assert device.framework_s("forward") == pytest.approx(40e-6) and device.framework_s("backward") == pytest.approx(55e-6)
+    assert device.framework_s("optimizer") == 0.0  # not measured: nothing added
+    bad = {**GPU_CAL, "device": {**GPU_CAL["device"], "framework_us_per_kernel": {"forwards": 40.0}}}
+    (catalog / "calibrated/gpu-box.yaml").write_text(yaml.safe_dump(bad))
+    with pytest.raises(ProfileError, match=r"gpu-box.yaml.*'framework_us_per_kernel.forwards'.*forward"):
+        load_device("calibrated/gpu-box")
+    negative = {**GPU_CAL, "device": {**GPU_CAL["device"], "framework_us_per_kernel": {"forward": -3.0}}}
+    (catalog / "calibrated/gpu-box.yaml").write_text(yaml.safe_dump(negative))
+    with pytest.raises(ProfileError, match="forward"):
+        load_device("calibrated/gpu-box")
+
+
+def test_first_touch_applies_only_above_its_threshold(catalog):
+    box = {**GPU_CAL, "host_gather": {"launch_us": 5.0, "gbps": 10.0, "first_touch_us_per_mb": 500.0,
+                                      "first_touch_above_mb": 32.0}}
+    (catalog / "calibrated/gpu-box.yaml").write_text(yaml.safe_dump(box))
+    gather = load_node("dgx-a100-80gb", device_override="calibrated/gpu-box").host_gather
+    assert gather.first_touch_s(20e6) == 0.0  # reused heap memory
+    assert gather.first_touch_s(40e6) == pytest.approx(40 * 500e-6)  # mapped afresh
