@@ -237,24 +237,10 @@ def _leftover_children() -> list[int]:
 
 
 def realrun_unsupported(scenario: Scenario) -> str | None:
-    """Why the real trainer cannot run ``scenario`` yet (None when it can): such rows are skipped.
+    """Why the real trainer cannot run ``scenario`` (None when it can): such rows are skipped."""
+    from gnnsim.realrun.worker import unsupported
 
-    Asks the worker's own ``unsupported`` check where it has one, and otherwise whether
-    the models and the full-batch loop exist, so that the suite can hold scenarios
-    that the trainer will support before it does.
-    """
-    import importlib.util
-
-    import gnnsim.realrun.worker as worker
-
-    check = getattr(worker, "unsupported", None)
-    if check is not None and (reason := check(scenario)):
-        return str(reason)
-    if scenario.model.name != "graphsage" and importlib.util.find_spec("gnnsim.realrun.models") is None:
-        return f"model.name {scenario.model.name}: the real trainer (gnnsim/realrun) runs only graphsage so far"
-    if scenario.training.mode == "full-batch" and not hasattr(worker, "_run_fullbatch"):
-        return "training.mode full-batch: the real trainer (gnnsim/realrun) runs mini-batch only so far"
-    return None
+    return unsupported(scenario)
 
 
 def run_scenario(vs: ValidationScenario, progress: Callable = print) -> dict[str, Any]:
