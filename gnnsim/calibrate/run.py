@@ -18,6 +18,7 @@ import numpy as np
 import yaml
 
 from gnnsim.calibrate import bench
+from gnnsim.calibrate.capacity import measure_capacity
 from gnnsim.calibrate.collectives import fit_wakeup, run_collectives
 from gnnsim.calibrate.fit import Demands, LinearFit, fit_linear_nonneg, fit_roofline, roofline_kfold_mape
 from gnnsim.calibrate.twin import twins
@@ -88,8 +89,12 @@ def _fit_collective(rows: list[list[float]], steps: float, wire: float) -> Linea
 
 
 def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/localhost.yaml", quick: bool = False,
-              threads: int = 1, world: int = 2, progress=print) -> dict:
-    """Run the micro-benchmarks, fit, and write the calibrated profile to ``out``."""
+              threads: int = 1, world: int = 2, progress=print, twin_load: bool = False) -> dict:
+    """Run the micro-benchmarks, fit, and write the calibrated profile to ``out``.
+
+    Kernels are timed alone and the node's effective cores are measured apart
+    (:mod:`gnnsim.calibrate.capacity`); ``twin_load`` times them beside ``world - 1``
+    busy twins instead (the rates of an always-busy node, the mode before CPU sharing)."""
     if device != "cpu":
         raise GnnsimError("calibrate --device cuda needs a CUDA GPU, which this build does not drive yet; "
                           "use --device cpu")
@@ -98,8 +103,9 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
     torch.set_num_threads(threads)
     repeats = 5 if quick else 11
     started = time.perf_counter()
-    progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running a training-like load")
-    with twins(world - 1, threads), pinned(0, threads):  # this process is trainer 0
+    progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running a training-like load"
+             if twin_load else "calibrate: timing kernels alone")
+    with twins(world - 1 if twin_load else 0, threads), pinned(0, threads):  # this process is trainer 0
         kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress)
         progress("calibrate: sampler ...", end=" ", flush=True)
         X, y, _ = bench.bench_sampler(quick, repeats)
@@ -109,6 +115,8 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
                "reference_nodes": bench.SAMPLER_GRAPH_NODES[0]}
     residuals["sampler"] = {"fit_mape": _round(sfit.fit_mape, 3), "holdout_mape": _round(sfit.holdout_mape, 3), "samples": int(y.size)}
     progress(f"{y.size} batches, fit error {sfit.fit_mape:.1%}")
+    # CPU sharing: how many cores' worth the node's busy trainers really get (not with twin_load)
+    sharing = measure_capacity(world - 1, threads, quick, progress) if world > 1 and not twin_load else None
 
     progress(f"calibrate: gloo all-reduce and all-to-all on {world} local processes ...", end=" ", flush=True)
     coll = run_collectives(world, quick)
@@ -126,7 +134,7 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     provenance = {"host": socket.gethostname(), "cpu_model": cpu_model(), "machine": platform.machine(),
                   "python": platform.python_version(), "torch": str(torch.__version__), "numpy": str(np.__version__),
-                  "date": now, "threads": threads, "quick": quick, "world": world,
+                  "date": now, "threads": threads, "quick": quick, "world": world, "twin_load": twin_load,
                   "wall_s": round(time.perf_counter() - started, 1)}
     source = f"gnnsim calibrate --device cpu on {provenance['host']} ({provenance['cpu_model']}), {now}, torch {torch.__version__}"
     gemm = kernels["gemm"]
@@ -144,6 +152,7 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
         "intra_link": {"latency_us": _round(a2a_fit.coef[0] * 1e6), "bw_gbps": _round(1.0 / max(a2a_fit.coef[1], 1e-18) / 1e9)},
         "allreduce": {"alpha_us": _round(ar_fit.coef[0] * 1e6), "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9),
                       "wakeup_us": _round(wakeup_s * 1e6), "idle_threshold_us": _round(idle_s * 1e6)},
+        **({"cpu_sharing": sharing} if sharing else {}),
         "residuals": residuals,
         "provenance": provenance,
         "sources": [source],

@@ -44,7 +44,7 @@ def cmd_realrun(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from gnnsim.calibrate.run import calibrate
 
-    calibrate(device=args.device, out=args.out, quick=args.quick, threads=args.threads)
+    calibrate(device=args.device, out=args.out, quick=args.quick, threads=args.threads, twin_load=args.twin_load)
     return 0
 
 
@@ -86,6 +86,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", required=True, metavar="PROFILE.yaml", help="calibrated profile to write")
     p.add_argument("--quick", action="store_true", help="fewer shapes and repeats (under a minute)")
     p.add_argument("--threads", type=int, default=1, help="torch threads per trainer to calibrate for (default 1)")
+    p.add_argument("--twin-load", action="store_true",
+                   help="time kernels beside busy twin trainers (always-busy rates) instead of alone and "
+                        "measuring the node's effective cores for the simulator's CPU sharing")
     p.set_defaults(func=cmd_calibrate)
 
     p = scenario_command(sub, "validate", "run the scenario for real and simulated, print the errors",

@@ -457,7 +457,7 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
         "calibration": {"profile": f"calibrated/{CALIBRATED_NAME}", "quick": quick,
                         "provenance": calibration.get("provenance"), "residuals": calibration.get("residuals"),
                         "allreduce": calibration.get("allreduce"), "intra_link": calibration.get("intra_link"),
-                        "sampler": calibration.get("sampler")},
+                        "sampler": calibration.get("sampler"), "cpu_sharing": calibration.get("cpu_sharing")},
         "shaped_links": links,
         "targets": {"iteration_mape": TARGET_ITERATION_MAPE, "stage_error": TARGET_STAGE_ERROR},
         "accuracy": accuracy(rows),
@@ -533,6 +533,10 @@ def _calibration_figures(cal: dict[str, Any]) -> str:
     if smp:
         parts.append(f"sampler {smp.get('per_batch_us', 0):.0f} us/batch + {smp.get('per_node_ns', 0):.0f} ns/node + "
                      f"{smp.get('per_edge_ns', 0):.0f} ns/edge")
+    sharing = cal.get("cpu_sharing") or {}
+    if sharing:
+        parts.append(f"kernels timed alone; node capacity {sharing.get('effective_cores', 0):.2f} effective cores "
+                     f"for {sharing.get('demand_cores', 0)} busy cores")
     wall = (cal.get("provenance") or {}).get("wall_s")
     return (" Calibrated: " + "; ".join(parts) + (f" (calibration took {wall:.0f} s)" if wall else "") + ".") if parts else ""
 
