@@ -7,11 +7,13 @@ import pytest
 from gnnsim.calibrate import capacity
 
 
-def test_capacity_block_from_alone_and_together_times(monkeypatch):
-    # a step of 2 ms alone and 4.4 ms beside one twin: 2 x 2 / 4.4 = 0.909 cores
-    rounds = iter([[0.2] * 5, [0.44] * 5, [0.2] * 5])  # before, together, after (100 steps a round)
-    monkeypatch.setattr(capacity, "_round_times", lambda step, steps, n: next(rounds))
-    monkeypatch.setattr(capacity, "twins", lambda others, threads: nullcontext())
+def test_capacity_block_from_alone_and_together_rounds(monkeypatch):
+    # rounds alternate alone / together; a step of 2 ms alone and 4.4 ms beside one twin
+    # (one slow round of each, the machine drifting, is outvoted by the medians):
+    # 2 x 2 / 4.4 = 0.909 cores
+    times = iter([[0.2], [0.44], [0.9], [0.9], [0.2], [0.44], [0.2], [0.44], [0.2], [0.44]])
+    monkeypatch.setattr(capacity, "_round_times", lambda step, steps, n: next(times))
+    monkeypatch.setattr(capacity, "twins", lambda others, threads: nullcontext([]))
     monkeypatch.setattr(capacity, "training_like_step", lambda: (lambda: None))
     monkeypatch.setattr(capacity, "ROUND_S", 0.0)  # 3 steps a round: the times above are per round
     block = capacity.measure_capacity(1, 1, progress=lambda *a, **k: None)
