@@ -4,8 +4,8 @@ A twin aggregates a sampled block, projects it and activates it, again and again
 to its own core(s) as trainer ``rank`` of the node would be. Two things use it:
 
 - :mod:`gnnsim.calibrate.capacity` times the same load alone and beside ``k`` busy
-  twins, which measures how many cores' worth of compute the node really has (on a
-  2-vCPU VM whose vCPUs share one core, about one).
+  twins, which measures how many cores' worth of compute the node really has (about
+  two on the 2-vCPU development VM; one where two vCPUs share a core).
 - ``gnnsim calibrate --twin-load`` (the old mode) times every kernel beside
   ``trainers - 1`` twins, so the fitted rates are the rates of an always-busy
   neighbourhood. By default kernels are timed alone, and the simulator shares the
@@ -64,7 +64,11 @@ def training_like_load(deadline: float, ready: Path | None = None) -> None:
 @contextmanager
 def twins(count: int, threads: int):
     """Run ``count`` twin processes (ranks 1..count) for the duration of the block; the
-    block starts once every twin is busy, and the twins are always stopped."""
+    block starts once every twin is busy, and the twins are always stopped.
+
+    Enter it *before* pinning this process: a twin inherits its parent's affinity and
+    picks its cores among those, so twins started from a process pinned to trainer 0's
+    cores would share them with it."""
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     with tempfile.TemporaryDirectory(prefix="gnnsim-twin-") as tmp:
         ready = [Path(tmp) / f"ready{rank}" for rank in range(1, count + 1)]

@@ -20,7 +20,7 @@ nothing else computing on the host, every piece takes its closed-form time from
 >>> from gnnsim.hardware.profiles import load_cluster
 >>> from dataclasses import replace
 >>> c = load_cluster("localhost-cpu")                    # 2 trainers, 2 nominal cores
->>> c = replace(c, node=replace(c.node, cpu_efficiency=0.5))   # measured: 1 effective core
+>>> c = replace(c, node=replace(c.node, cpu_efficiency=0.5))   # as if measured: 1 effective core
 >>> env = simpy.Environment()
 >>> cpus = HostCpus(env, c)
 >>> a, b = cpus.run(0, 1e-3, cores=1), cpus.run(1, 1e-3, cores=1)

@@ -493,9 +493,9 @@ LIMITS = """\
   collective are modelled only through the calibrated wake-up cost). Runs are short
   (tens of iterations), so one descheduling shows up in the mean.
 - **Micro-benchmarks vs a training step.** Kernels are calibrated one shape at a time,
-  on freshly allocated outputs (first-touch page faults fitted separately) and beside a
-  steady training-like load on the other core. Inside a real step only part of the
-  outputs land on fresh pages and the neighbour is not always aggregating, so forward
+  alone, on freshly allocated outputs (first-touch page faults fitted separately); the
+  simulator shares the node's measured effective cores among ranks that compute at
+  once. Inside a real step only part of the outputs land on fresh pages, so forward
   (aggregation-heavy) comes out too slow; autograd's bookkeeping between kernels is in
   no kernel class.
 - **Collective stalls.** After memory-heavy work about one gloo collective in ten stalls
@@ -513,9 +513,12 @@ LIMITS = """\
   all-to-alls are also synchronising). Those two stages therefore carry the ranks'
   imbalance and jitter; the simulator models them (barriers, calibrated jitter and
   wake-up cost) but any misfit of either shows there first.
-- **4 ranks on 2 cores** are modelled by the cost model's `cpu_oversubscription` (a
-  uniform slow-down); the real scheduler interleaves ranks unevenly, and a rank that
-  waits at a collective spins or sleeps at the OS's discretion.
+- **4 ranks on 2 cores** share the node's effective cores in the simulator (processor
+  sharing: fine-grained, so compute stages stretch). The real scheduler runs a ~1 ms
+  stage within one time slice while the rank beside it waits inside its collective,
+  and every gloo step waits for its process's next slice; collectives use no CPU and
+  no scheduler latency in the model, so fetch and all-reduce come out too fast and
+  compute too slow.
 - **Only what the real trainer runs.** Scenarios the real trainer (gnnsim/realrun)
   cannot run yet are skipped with its reason (see above), not compared.
 """
