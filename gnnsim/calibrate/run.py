@@ -14,12 +14,14 @@ import socket
 import time
 from dataclasses import replace
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import yaml
 
 from gnnsim.calibrate import bench
+from gnnsim.calibrate.capacity import measure_capacity
 from gnnsim.calibrate.collectives import fit_wakeup, run_collectives
 from gnnsim.calibrate.fit import Demands, LinearFit, fit_linear_nonneg, fit_roofline, roofline_kfold_mape
 from gnnsim.calibrate.twin import twins
@@ -153,16 +155,19 @@ def _fit_collective(rows: list[list[float]], steps: float, wire: float) -> Linea
 
 
 def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/localhost.yaml", quick: bool = False,
-              threads: int = 1, world: int = 2, progress=print, samples_out: str | Path | None = None) -> dict:
+              threads: int = 1, world: int = 2, progress=print, samples_out: str | Path | None = None,
+              twin_load: bool = False) -> dict:
     """Run the micro-benchmarks, fit, and write the calibrated profile to ``out``.
 
-    ``device="cpu"`` times the kernels on this process's cores beside ``world - 1``
-    twins and fits gloo's collectives on ``world`` local processes. ``device="cuda"``
-    times the kernels on GPU 0, the host-device copies, and the host's own work (the
-    sampler and the feature gather on ``threads`` cores); collectives between GPUs need
-    several GPUs and are left to the node's nominal links. With ``samples_out``, every
-    benchmarked shape and its measured time are also written there (JSON), to refit or
-    inspect without measuring again.
+    ``device="cpu"`` times the kernels alone on this process's core, measures the node's
+    effective cores apart (:mod:`gnnsim.calibrate.capacity`, for the simulator's CPU
+    sharing) and fits gloo's collectives on ``world`` local processes; ``twin_load`` times
+    the kernels beside ``world - 1`` busy twins instead (the rates of an always-busy node,
+    the mode before CPU sharing). ``device="cuda"`` times the kernels on GPU 0, the
+    host-device copies, and the host's own work (the sampler and the feature gather on
+    ``threads`` cores); collectives between GPUs need several GPUs and are left to the
+    node's nominal links. With ``samples_out``, every benchmarked shape and its measured
+    time are also written there (JSON), to refit or inspect without measuring again.
     """
     if device not in ("cpu", "cuda"):
         raise GnnsimError(f"calibrate --device must be cpu or cuda, got {device!r}")
@@ -175,7 +180,7 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
     torch.set_num_threads(threads)
     repeats = 5 if quick else 11
     started = time.perf_counter()
-    measure = _measure_cpu if device == "cpu" else _measure_cuda
+    measure = partial(_measure_cpu, twin_load=twin_load) if device == "cpu" else _measure_cuda
     samples: dict = {}
     blocks, device_block, residuals, what = measure(quick, repeats, threads, world, progress, samples)
 
@@ -187,6 +192,8 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
     if device == "cuda":
         provenance.update(gpu_model=torch.cuda.get_device_name(0), cuda=str(torch.version.cuda))
         del provenance["world"]
+    else:
+        provenance["twin_load"] = twin_load
     source = (f"gnnsim calibrate --device {device} on {provenance['host']} ({what}), {now}, "
               f"torch {torch.__version__}")
     profile = {"name": Path(out).stem,
@@ -215,12 +222,15 @@ def _device_block(kind: str, threads: int, memory_bytes: int, kernels: dict, jit
 
 
 def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
-                 samples: dict) -> tuple[dict, dict, dict, str]:
-    progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running a training-like load")
-    with twins(world - 1, threads), pinned(0, threads):  # this process is trainer 0
+                 samples: dict, twin_load: bool = False) -> tuple[dict, dict, dict, str]:
+    progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running a training-like load"
+             if twin_load else "calibrate: timing kernels alone")
+    with twins(world - 1 if twin_load else 0, threads), pinned(0, threads):  # this process is trainer 0
         kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress, "cpu", samples)
         framework = _fit_framework(kernels, "cpu", repeats, progress, samples)
         sampler = _fit_sampler(quick, repeats, residuals, progress)
+    # CPU sharing: how many cores' worth the node's busy trainers really get (not with twin_load)
+    sharing = measure_capacity(world - 1, threads, quick, progress) if world > 1 and not twin_load else None
 
     progress(f"calibrate: gloo all-reduce and all-to-all on {world} local processes ...", end=" ", flush=True)
     coll = run_collectives(world, quick)
@@ -240,6 +250,7 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         "intra_link": {"latency_us": _round(a2a_fit.coef[0] * 1e6), "bw_gbps": _round(1.0 / max(a2a_fit.coef[1], 1e-18) / 1e9)},
         "allreduce": {"alpha_us": _round(ar_fit.coef[0] * 1e6), "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9),
                       "wakeup_us": _round(wakeup_s * 1e6), "idle_threshold_us": _round(idle_s * 1e6)},
+        **({"cpu_sharing": sharing} if sharing else {}),
     }
     return blocks, _device_block("cpu", threads, 8589934592, kernels, jitter_cv, framework), residuals, cpu_model()
 

@@ -44,7 +44,8 @@ def cmd_realrun(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from gnnsim.calibrate.run import calibrate
 
-    calibrate(device=args.device, out=args.out, quick=args.quick, threads=args.threads, samples_out=args.samples)
+    calibrate(device=args.device, out=args.out, quick=args.quick, threads=args.threads, twin_load=args.twin_load,
+              samples_out=args.samples)
     return 0
 
 
@@ -91,6 +92,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads per trainer to calibrate for (default 1)")
     p.add_argument("--samples", metavar="SAMPLES.json",
                    help="also write every benchmarked shape and its measured time (to inspect or refit)")
+    p.add_argument("--twin-load", action="store_true",
+                   help="time kernels beside busy twin trainers (always-busy rates) instead of alone and "
+                        "measuring the node's effective cores for the simulator's CPU sharing")
     p.set_defaults(func=cmd_calibrate)
 
     p = scenario_command(sub, "validate", "run the scenario for real and simulated, print the errors",

@@ -16,8 +16,9 @@
 - These closed forms are what one collective costs alone. The simulator executes the
   same plans and algorithms as flows on the cluster's topology, so traffic that shares a
   link slows both; with no sharing it reproduces these numbers.
-- CPU trainers that ask for more threads than the node has cores are slowed by the
-  oversubscription ratio (they time-share the cores).
+- Every time here is the time *alone*. CPU trainers that compute at the same moment
+  share their host's effective cores, which only the simulator knows
+  (:mod:`gnnsim.sim.cpu`), as it alone knows which flows share a link.
 """
 
 from __future__ import annotations
@@ -73,32 +74,26 @@ class HostWork:
 class CostModel:
     def __init__(self, cluster: Cluster):
         self.cluster = cluster
-        node = cluster.node
-        self.device = node.trainer_device
+        self.device = cluster.node.trainer_device
         self.num_ranks = cluster.num_trainers
-        oversub = 1.0
-        if self.device.kind == "cpu":
-            oversub = max(1.0, node.trainers * self.device.threads / node.host_cpu_cores)
-        self.cpu_oversubscription = oversub
         self._topology: Topology | None = None
 
     # -- compute ---------------------------------------------------------------
     def compute_time(self, task: Task) -> float:
         t = sum(kernel_time(self.device.kernel(k.cls), k) for k in task.kernels)
         t += len(task.kernels) * self.device.framework_s(task.stage)  # the host's cost of issuing each kernel
-        return (t + self.framework_overhead_s(task.stage)) * (self.cpu_oversubscription if self.device.kind == "cpu" else 1.0)
+        return t + self.framework_overhead_s(task.stage)
 
     def sample_time(self, task: Task) -> float:
         s = self.sampler_cost
-        t = s.per_batch_s + s.per_node_s * task.nodes + s.edge_cost_s(task.graph_nodes) * task.edges
-        return t * self.cpu_oversubscription
+        return s.per_batch_s + s.per_node_s * task.nodes + s.edge_cost_s(task.graph_nodes) * task.edges
 
     def gather_time(self, rows: int, row_bytes: int) -> float:
         if rows <= 0:
             return 0.0
         # the rows are read once and written once into a new matrix (model.gather's demands)
         rows_kernel = Kernel("gather", 0.0, 2.0 * rows * row_bytes, "host_gather", float(rows) * row_bytes, float(rows))
-        return kernel_time(self.cluster.node.host_gather, rows_kernel) * self.cpu_oversubscription
+        return kernel_time(self.cluster.node.host_gather, rows_kernel)
 
     def h2d_time(self, task: Task) -> float:
         """The batch's copies to the device: one latency per copy, the bytes at the link's rate."""
@@ -184,7 +179,9 @@ class CostModel:
         ]
 
     def fetch_times(self, tasks: list[Task]) -> list[float]:
-        """Per-rank duration of the feature exchange that all ranks enter together."""
+        """Per-rank duration of the feature exchange that all ranks enter together, each
+        rank's host work at its speed alone (the simulator shares a CPU host's cores among
+        the ranks gathering at once, so there it can take longer)."""
         clock = np.zeros(len(tasks))
         for phase in self.fetch_plan(tasks):
             if isinstance(phase, Exchange):

@@ -81,11 +81,15 @@ ALLOWED_KEYS: dict[str, set[str]] = {
                           "first_touch_above_mb"},
     "clusters": {"name", "node", "num_nodes", "network", "nic", "nic_count", "sources", "notes",
                  # read by gnnsim/hardware/topology.py (inter-node topology)
-                 "fat_tree", "oversubscription", "topology", "switch", "rails"},
+                 "fat_tree", "oversubscription", "topology", "switch", "rails",
+                 # nodes that are namespaces of one machine share its CPU (gnnsim/sim/cpu.py)
+                 "nodes_per_host"},
     # framework overheads, read by gnnsim/hardware/software.py
     "software": {"name", "framework", "version", "overheads", "sampler", "sources", "notes"},
     "software.overheads": {"per_iteration_us", "per_layer_forward_us", "per_layer_backward_us"},
     "software.sampler": {"per_batch_us", "node_scale", "edge_scale"},
+    # a calibrated profile's measured compute capacity (gnnsim/calibrate/capacity.py)
+    "calibrated.cpu_sharing": {"effective_cores", "demand_cores", "processes", "threads", "alone_ms", "together_ms"},
 }
 
 
@@ -264,6 +268,14 @@ class Node:
     sources: list[str]
     collective: Collective | None = None
     nic_count: int = 1  # NICs (rails) per node; the node injects nic_count x nic.bw_gbps
+    # Cores' worth of compute per nominal host core while all are busy: 1 unless a
+    # calibration measured less (``cpu_sharing``; 0.5 on a VM whose 2 vCPUs share a core).
+    cpu_efficiency: float = 1.0
+
+    @property
+    def compute_cores(self) -> float:
+        """The node's effective cores, which its CPU trainers share (:mod:`gnnsim.sim.cpu`)."""
+        return self.host_cpu_cores * self.cpu_efficiency
 
 
 @dataclass(frozen=True)
@@ -273,6 +285,9 @@ class Cluster:
     num_nodes: int
     network: Link
     sources: list[str] = field(default_factory=list)
+    # Consecutive nodes that run on one machine and share its CPU (network namespaces of
+    # one host in the validation's shaped-link clusters); 1 = every node has its own.
+    nodes_per_host: int = 1
 
     @property
     def num_trainers(self) -> int:
@@ -609,8 +624,19 @@ def _same_fabric(a: str, b: str) -> bool:
     return _SAME_FABRIC.get(a, a) == _SAME_FABRIC.get(b, b)
 
 
+def _cpu_efficiency_from(block: Any, path: Path) -> float:
+    """Effective cores per nominal core from a calibrated ``cpu_sharing`` block (at most 1)."""
+    if not isinstance(block, dict):
+        raise ProfileError(f"{path}: 'cpu_sharing' must be a mapping like {{effective_cores: 1.0, demand_cores: 2}} "
+                           f"(written by gnnsim calibrate), got {block!r}. Recalibrate or remove the key.")
+    check_keys(block, "calibrated.cpu_sharing", path, "cpu_sharing")
+    where = Path(f"{path}: cpu_sharing")
+    return min(1.0, _num(block, "effective_cores", where) / _num(block, "demand_cores", where))
+
+
 def _apply_calibration(cal_name: str, device: Device, sampler: SamplerCost, host_gather: KernelRate,
-                       intra: Link, h2d: Link | None) -> tuple[SamplerCost, KernelRate, Link, Link | None, Collective | None]:
+                       intra: Link, h2d: Link | None
+                       ) -> tuple[SamplerCost, KernelRate, Link, Link | None, Collective | None, float]:
     """Replace a node's nominal numbers by those measured in ``calibrated/CAL_NAME``.
 
     ``sampler`` and ``host_gather`` (host CPU costs) always apply. ``h2d_link`` applies
@@ -618,10 +644,12 @@ def _apply_calibration(cal_name: str, device: Device, sampler: SamplerCost, host
     and ``allreduce`` apply only when they were measured over the same kind of link as
     the node's own (their ``kind:``/``over:`` key, default ``loopback``, the gloo path
     that ``gnnsim calibrate --device cpu`` measures), so that gloo-over-TCP numbers from
-    a laptop never replace NVLink on a DGX.
+    a laptop never replace NVLink on a DGX. ``cpu_sharing`` gives the node's cores the
+    measured efficiency (effective cores per busy core; see :attr:`Node.compute_cores`).
     """
     cal, cal_path = _read_yaml("calibrated", cal_name)
     collective = None
+    efficiency = _cpu_efficiency_from(cal["cpu_sharing"], cal_path) if "cpu_sharing" in cal else 1.0
     if isinstance(cal.get("sampler"), dict):
         sampler = _sampler_from(cal["sampler"], Path(f"{cal_path}: sampler"))
     if isinstance(cal.get("host_gather"), dict):
@@ -646,7 +674,7 @@ def _apply_calibration(cal_name: str, device: Device, sampler: SamplerCost, host
             collective = Collective(_num(a, "alpha_us", where, positive=False) * 1e-6, _num(a, "gbps", where) * 1e9,
                                     _num(a, "wakeup_us", where, positive=False, default=0) * 1e-6,
                                     _num(a, "idle_threshold_us", where, positive=False, default=0) * 1e-6)
-    return sampler, host_gather, intra, h2d, collective
+    return sampler, host_gather, intra, h2d, collective, efficiency
 
 
 def load_node(name: str, device_override: str | None = None, trainers: int | None = None) -> Node:
@@ -670,9 +698,9 @@ def load_node(name: str, device_override: str | None = None, trainers: int | Non
         raise ProfileError(f"{path}: missing key 'intra_link' (the link between trainers of one node, e.g. nvlink3)")
     intra = load_link(str(data["intra_link"]))
     h2d = load_link(str(data["h2d_link"])) if data.get("h2d_link") else None
-    collective = None
+    collective, efficiency = None, 1.0
     if device_override and device_override.startswith("calibrated/"):
-        sampler, host_gather, intra, h2d, collective = _apply_calibration(
+        sampler, host_gather, intra, h2d, collective, efficiency = _apply_calibration(
             device_override.split("/", 1)[1], device, sampler, host_gather, intra, h2d)
     n_trainers = trainers or _count(data, "trainers", path, default=0)
     if n_trainers <= 0:
@@ -692,6 +720,7 @@ def load_node(name: str, device_override: str | None = None, trainers: int | Non
         sources=_sources(data, path),
         collective=collective,
         nic_count=_count(data, "nic_count", path, default=1),
+        cpu_efficiency=efficiency,
     )
 
 
@@ -701,7 +730,9 @@ def load_cluster(name: str, *, num_nodes: int | None = None, trainers_per_node: 
 
     A node reaches the network through ``nic_count`` NICs (one per rail); the cluster
     may say which NICs its nodes use (``nic:``, ``nic_count:``) in place of the node's.
-    The per-node network rate is ``nic_count x min(network, nic)``.
+    The per-node network rate is ``nic_count x min(network, nic)``. ``nodes_per_host``
+    (default 1) says how many consecutive nodes are really one machine, whose CPU their
+    trainers share (the network namespaces of the validation's shaped-link clusters).
 
     >>> c = load_cluster("a100-8x8-ib-hdr")
     >>> c.num_trainers, c.network.bw_gbps   # 8 HDR rails of 25 GB/s per node
@@ -724,7 +755,8 @@ def load_cluster(name: str, *, num_nodes: int | None = None, trainers_per_node: 
         if node.nic_count > 1:
             network = replace(network, name=f"{node.nic_count}x {network.name}",
                               bw_gbps=network.bw_gbps * node.nic_count)
-    return Cluster(name=str(data.get("name", name)), node=node, num_nodes=n, network=network, sources=_sources(data, path))
+    return Cluster(name=str(data.get("name", name)), node=node, num_nodes=n, network=network, sources=_sources(data, path),
+                   nodes_per_host=_count(data, "nodes_per_host", path, default=1))
 
 
 def list_profiles() -> dict[str, list[str]]:

@@ -19,12 +19,19 @@ collective runs as flows on the topology (:mod:`gnnsim.sim.collectives`), sharin
 with whatever else is in flight: another trainer's host-to-device copy through the same
 PCIe switch, the next batch's feature exchange under the current all-reduce.
 
+CPU trainers share their host's CPU: every piece of CPU work (sampling, forward,
+backward, the optimizer, the host gathers inside the feature exchange) is a flow of
+core-seconds through the host's effective cores (:mod:`gnnsim.sim.cpu`), so two ranks
+that compute at once on a one-core host each take twice their time alone, and a rank
+that computes while the others wait at a collective runs at full speed. GPU trainers'
+work runs on their own devices and takes its closed-form time.
+
 Every span remembers ``pred``, the span whose end let it start (its own previous step,
 the batch it waited for, or the last trainer to reach a barrier), so the critical path
 is a walk back along ``pred`` from the last span.
 
-This module and :mod:`gnnsim.sim.network` are the only places in gnnsim with mutable,
-time-dependent state.
+This module, :mod:`gnnsim.sim.network` and :mod:`gnnsim.sim.cpu` are the only places in
+gnnsim with mutable, time-dependent state.
 """
 
 from __future__ import annotations
@@ -37,10 +44,11 @@ from typing import Any
 import numpy as np
 import simpy
 
-from gnnsim.cost.model import CostModel, Exchange, kernel_time
+from gnnsim.cost.model import CostModel, Exchange, HostWork, kernel_time
 from gnnsim.errors import GnnsimError
 from gnnsim.rng import rng_for
 from gnnsim.sim.collectives import Collectives
+from gnnsim.sim.cpu import HostCpus
 from gnnsim.sim.network import Flow, Network
 from gnnsim.workload.builder import ID_BYTES, Task, Workload
 from gnnsim.workload.model import layer_dims
@@ -119,6 +127,9 @@ class Simulator:
         self.topo = cost.topology
         self.net = Network(self.env, self.topo.capacities, self.topo.names, record=record_links)
         self.coll = Collectives(self.env, self.net, self.topo, cost)
+        # CPU trainers share their host's effective cores; GPU trainers compute on their devices
+        self.cpus = HostCpus(self.env, cost.cluster) if cost.device.kind == "cpu" else None
+        self.threads = cost.device.threads
         n, iters = workload.num_ranks, workload.iterations
         self.n, self.iters = n, iters
         self.per_node = cost.cluster.node.trainers
@@ -155,6 +166,15 @@ class Simulator:
         if self.jitter_sigma <= 0 or seconds <= 0:
             return seconds
         return seconds * float(self.jitter_rng[rank].lognormal(-self.jitter_sigma ** 2 / 2, self.jitter_sigma))
+
+    # -- CPU work --------------------------------------------------------------------
+    def _compute(self, rank: int, seconds: float, cores: float | None = None) -> simpy.Event:
+        """Work that takes ``seconds`` alone: on a CPU trainer's host it shares the
+        effective cores with whatever else computes there (on ``cores`` cores at most,
+        default the trainer's threads); on a GPU trainer's device it just takes its time."""
+        if self.cpus is None or seconds <= 0:
+            return self.env.timeout(max(0.0, seconds))
+        return self.cpus.run(rank, seconds, self.threads if cores is None else cores)
 
     # -- bookkeeping -----------------------------------------------------------------
     def _name(self, rank: int, track: str) -> str:
@@ -197,25 +217,27 @@ class Simulator:
 
             def starter(env=self.env) -> Generator[Any, Any, None]:
                 ends, via, parts = yield from run(tasks)
-                done.succeed((self._with_wakeups(ends, arrivals), via, b.last_pred(), parts))
+                done.succeed((ends, self._wakeups(arrivals), via, b.last_pred(), parts))
 
             self.env.process(starter())
         return b.done
 
-    def _with_wakeups(self, ends: np.ndarray, arrivals: np.ndarray) -> np.ndarray:
-        """A rank that idled at the barrier past the library's threshold pays its wake-up."""
+    def _wakeups(self, arrivals: np.ndarray) -> np.ndarray | None:
+        """Per rank, the wake-up a rank pays after idling at the barrier past the library's
+        threshold (None when the library has none)."""
         coll = self.cost.cluster.node.collective
         if coll is None or coll.wakeup_s <= 0:
-            return ends
+            return None
         waits = arrivals.max() - arrivals
-        return np.asarray(ends, dtype=float) + np.array([coll.wakeup_penalty_s(w) for w in waits])
+        return np.array([coll.wakeup_penalty_s(w) for w in waits])
 
-    def _fetch(self, tasks: list[Task]) -> Generator[Any, Any, tuple[np.ndarray, str, list]]:
-        """Execute the cost model's fetch plan: exchanges as flows, host work in closed form.
+    def _fetch(self, tasks: list[Task]) -> Generator[Any, Any, tuple[list, str, list]]:
+        """Execute the cost model's fetch plan: exchanges as flows, host work on the hosts.
 
-        Returns per-rank end times, the channel that limited the longest exchange, and per
-        rank the time spent in each phase (exchanges by their limiting channel, host work
-        and waiting for it as ``host:gather``).
+        Returns per rank its end (a time, or an event while its last host work still
+        runs), the channel that limited the longest exchange, and per rank the seconds
+        spent in each phase (exchanges by their limiting channel, host work and waiting
+        for it as ``host:gather``; a mapping that the last host work adds to as it ends).
         """
         n = len(tasks)
         clock = np.full(n, self.env.now)
@@ -226,26 +248,53 @@ class Simulator:
             for r in np.flatnonzero(seconds > 0):
                 parts[r][name] = parts[r].get(name, 0.0) + float(seconds[r])
 
+        own: list[HostWork] = []  # host work each rank does on its own, in order, until the next sync
         for phase in self.cost.fetch_plan(tasks):
-            if isinstance(phase, Exchange):
-                start = float(clock.max())
-                charge(HOST_GATHER, start - clock)  # waiting for the slowest rank's host work
-                if start > self.env.now:
-                    yield self.env.timeout(start - self.env.now)
-                last = yield from self.coll.alltoall(phase.matrix, tag="fetch")
-                took = self.env.now - start
-                charge(self._via(last) or "latency", np.full(n, took))
-                clock[:] = self.env.now
-                if took > longest:
-                    longest, via = took, self._via(last)
-            elif phase.barrier:
-                new = (clock + phase.seconds).max()
-                charge(HOST_GATHER, new - clock)
-                clock[:] = new
-            else:
-                charge(HOST_GATHER, np.asarray(phase.seconds, dtype=float))
-                clock = clock + phase.seconds
-        return clock, via, [tuple(sorted(p.items())) for p in parts]
+            if isinstance(phase, HostWork) and not phase.barrier:
+                own.append(phase)
+                continue
+            ends = self._host_work(own + ([phase] if isinstance(phase, HostWork) else []), clock, parts)
+            own = []
+            if ends and isinstance(ends[0], simpy.Event):
+                yield self.env.all_of(ends)
+            clock = np.array([e.value if isinstance(e, simpy.Event) else e for e in ends], dtype=float)
+            if isinstance(phase, HostWork):  # a barrier: every rank waits for the slowest one's host work
+                charge(HOST_GATHER, clock.max() - clock)
+                clock[:] = clock.max()
+                continue
+            start = float(clock.max())
+            charge(HOST_GATHER, start - clock)  # waiting for the slowest rank's host work
+            if start > self.env.now:
+                yield self.env.timeout(start - self.env.now)
+            last = yield from self.coll.alltoall(phase.matrix, tag="fetch")
+            took = self.env.now - start
+            charge(self._via(last) or "latency", np.full(n, took))
+            clock[:] = self.env.now
+            if took > longest:
+                longest, via = took, self._via(last)
+        return self._host_work(own, clock, parts), via, parts
+
+    def _host_work(self, phases: list[HostWork], clock: np.ndarray, parts: list[dict[str, float]]) -> list:
+        """Each rank does its share of ``phases`` in order, from its ``clock`` on, and
+        charges the time to ``host:gather``. Returns per rank its end: a time in closed
+        form on GPU nodes, else an event (its process), as the host's cores are shared."""
+        if self.cpus is None or not phases:
+            ends = clock + sum((np.asarray(p.seconds, dtype=float) for p in phases), np.zeros(len(clock)))
+            for r, t in enumerate(ends - clock):
+                if t > 0:
+                    parts[r][HOST_GATHER] = parts[r].get(HOST_GATHER, 0.0) + float(t)
+            return list(ends)
+
+        def worker(rank: int, start: float) -> Generator[Any, Any, float]:
+            if start > self.env.now:
+                yield self.env.timeout(start - self.env.now)
+            for phase in phases:
+                yield self._compute(rank, float(phase.seconds[rank]))
+            if self.env.now > start:
+                parts[rank][HOST_GATHER] = parts[rank].get(HOST_GATHER, 0.0) + (self.env.now - start)
+            return self.env.now
+
+        return [self.env.process(worker(r, float(clock[r]))) for r in range(len(clock))]
 
     def _allreduce(self, size: float) -> Generator[Any, Any, tuple[np.ndarray, str, None]]:
         last = yield from self.coll.allreduce(size, self.algorithm, tag="allreduce")
@@ -296,11 +345,16 @@ class Simulator:
             run = self._rows_exchange(task.stage)
         else:
             run = self._exchange_even(task.stage)
-        ends, via, last_pred, parts = yield self._join((task.stage, it, index), rank, task, pred, run)
-        if ends[rank] > self.env.now:
-            yield self.env.timeout(ends[rank] - self.env.now)
+        ends, wakeups, via, last_pred, parts = yield self._join((task.stage, it, index), rank, task, pred, run)
+        end = ends[rank]
+        if isinstance(end, simpy.Event):  # its last host work still runs on shared cores
+            yield end
+        elif end > self.env.now:
+            yield self.env.timeout(end - self.env.now)
+        if wakeups is not None and wakeups[rank] > 0:
+            yield self.env.timeout(wakeups[rank])
         return self._span(rank, track, task.stage, it, start, self.env.now, bytes_=task.bytes, pred=last_pred, via=via,
-                          parts=parts[rank] if parts else ())
+                          parts=tuple(sorted(parts[rank].items())) if parts else ())
 
     # -- the two workers of a trainer ---------------------------------------------------
     def _split(self, chain: list[Task]) -> tuple[list[Task], list[Task]]:
@@ -320,8 +374,9 @@ class Simulator:
                 if task.kind == "collective":
                     prev = yield from self._collective(rank, task, it, 0, "loader", prev)
                 elif task.stage == "sample":
-                    seconds = self.cost.sample_time(task) / self._sampler_parallelism(task)
-                    yield self.env.timeout(self._jittered(rank, seconds))
+                    workers = self._sampler_parallelism(task)  # each on a core of its own
+                    seconds = self.cost.sample_time(task) / workers
+                    yield self._compute(rank, self._jittered(rank, seconds), cores=workers)
                     prev = self._span(rank, "sampler", "sample", it, start, self.env.now, pred=prev)
                 elif task.kind == "transfer" and self.cost.cluster.node.h2d_link is not None:
                     route = self.topo.h2d_route(rank)
@@ -330,7 +385,7 @@ class Simulator:
                     prev = self._span(rank, "loader", task.stage, it, start, self.env.now, bytes_=task.bytes, pred=prev,
                                       via=self._via(flow))
                 else:
-                    yield self.env.timeout(self._jittered(rank, self.cost.compute_time(task)))
+                    yield self._compute(rank, self._jittered(rank, self.cost.compute_time(task)))
                     prev = self._span(rank, "loader", task.stage, it, start, self.env.now, pred=prev)
             self.batch_ready[rank][it].succeed(prev)
 
@@ -417,7 +472,7 @@ class Simulator:
                     seconds = [x * factor for x in self._segment_seconds(task, [seg for seg, _ in segments])]
                     for index, (seg, bucket) in enumerate(segments):
                         start = self.env.now
-                        yield self.env.timeout(seconds[index])
+                        yield self._compute(rank, seconds[index])
                         flops = sum(k.flops for k in seg.kernels)
                         prev = self._span(rank, self.device_track, "backward", it, start, self.env.now, flops=flops,
                                           pred=prev)
@@ -438,7 +493,7 @@ class Simulator:
                         prev = self._latest(prev, *[p.value for p in pending])
                         pending = []
                         start = self.env.now
-                    yield self.env.timeout(self._jittered(rank, self.cost.compute_time(task)))
+                    yield self._compute(rank, self._jittered(rank, self.cost.compute_time(task)))
                     flops = sum(k.flops for k in task.kernels)
                     prev = self._span(rank, self.device_track, task.stage, it, start, self.env.now, flops=flops,
                                       pred=prev)
@@ -480,6 +535,8 @@ class Simulator:
         tl.makespan_s = max(self.last_end, default=0.0)
         tl.flows = self.net.flows_started
         tl.events = len(tl.spans) + self.net.flows_started + self.net.rate_updates
+        if self.cpus is not None:
+            tl.events += self.cpus.net.rate_updates
         for c, ch in enumerate(self.topo.channels):
             tl.channels[ch.name] = {"kind": ch.kind, "node": ch.node, "capacity_bytes_per_s": ch.capacity,
                                     "bytes": self.net.bytes[c], "busy_s": self.net.busy_s[c]}

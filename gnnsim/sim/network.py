@@ -20,6 +20,11 @@ bandwidth differs from the link's moves ``bytes`` but occupies the link as if it
 under contention it slows like any other flow). Accounting (bytes per channel, busy
 time, the trace's link slices) always counts real bytes.
 
+A flow may also have a rate cap of its own (``max_rate``): progressive filling then
+treats it as one more pipe that only this flow uses. :mod:`gnnsim.sim.cpu` builds the
+hosts' CPUs on this: a compute task is a flow of core-seconds through its host's cores,
+capped at the cores its process can use.
+
 This module and :mod:`gnnsim.sim.engine` are the only places in gnnsim with mutable,
 time-dependent state.
 
@@ -35,6 +40,7 @@ time-dependent state.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import simpy
@@ -47,13 +53,14 @@ class Flow:
     """One transfer in flight. ``end_s`` is set when its last byte arrives."""
 
     __slots__ = ("id", "route", "size", "work", "remaining", "rate", "t_last", "version", "done", "tag",
-                 "start_s", "end_s", "bottleneck", "_new_rate")
+                 "start_s", "end_s", "bottleneck", "max_rate", "_new_rate")
 
     def __init__(self, fid: int, route: tuple[int, ...], size: float, work: float, tag: str, done: simpy.Event,
-                 start_s: float):
+                 start_s: float, max_rate: float = math.inf):
         self.id, self.route, self.size, self.work, self.tag, self.done = fid, route, size, work, tag, done
         self.remaining, self.rate, self.t_last, self.version = work, 0.0, start_s, 0
-        self.start_s, self.end_s, self.bottleneck = start_s, start_s, -1
+        self.start_s, self.end_s, self.bottleneck = start_s, start_s, -1  # bottleneck -1: its own cap (or none yet)
+        self.max_rate = max_rate
         self._new_rate = 0.0
 
 
@@ -85,16 +92,20 @@ class Network:
         self.segments: list[Segment] = []
         self._open: list[tuple[float, float, int, str] | None] = [None] * n  # start, bytes/s, flows, tags
         self._next_id = 0
+        self._capped = False  # whether any flow has a max_rate (the links' flows never do)
         self.flows_started = 0
         self.rate_updates = 0
 
     # -- public ---------------------------------------------------------------------
     def transfer(self, route: tuple[int, ...], size_bytes: float, latency_s: float = 0.0,
-                 work_bytes: float | None = None, tag: str = "") -> simpy.Event:
-        """Start a flow now; the returned event fires (with the :class:`Flow`) when it is done."""
+                 work_bytes: float | None = None, tag: str = "", max_rate: float = math.inf) -> simpy.Event:
+        """Start a flow now; the returned event fires (with the :class:`Flow`) when it is done.
+        It never drains faster than ``max_rate`` work units per second."""
         done = self.env.event()
         work = size_bytes if work_bytes is None else work_bytes
-        flow = Flow(self._next_id, tuple(route), float(size_bytes), float(work), tag, done, self.env.now)
+        flow = Flow(self._next_id, tuple(route), float(size_bytes), float(work), tag, done, self.env.now,
+                    float(max_rate))
+        self._capped = self._capped or max_rate < math.inf
         self._next_id += 1
         self.flows_started += 1
         if latency_s > 0:
@@ -157,26 +168,31 @@ class Network:
         return list(flows.values()), chans
 
     def _fill(self, flows: list[Flow], chans: list[int]) -> None:
-        """Progressive filling: sets ``_new_rate`` and ``bottleneck`` of every flow."""
+        """Progressive filling: sets ``_new_rate`` and ``bottleneck`` of every flow (a flow's
+        own ``max_rate`` acts as a private channel; it is the bottleneck -1)."""
         rem = {c: self.cap[c] for c in chans}
         cnt = {c: len(self.on[c]) for c in chans}
         live = [c for c in chans if cnt[c] > 0]
         pending = flows
         while pending:
             level = min(rem[c] / cnt[c] for c in live)
+            if self._capped:
+                level = min(level, min(f.max_rate for f in pending))
             limit = level * (1.0 + FILL_TOLERANCE)
             tight = {c for c in live if rem[c] / cnt[c] <= limit}
             still = []
             for f in pending:
-                for c in f.route:
-                    if c in tight:
-                        f._new_rate, f.bottleneck = level, c
-                        for c2 in f.route:
-                            rem[c2] = max(0.0, rem[c2] - level)
-                            cnt[c2] -= 1
-                        break
+                if f.max_rate <= limit:
+                    neck = -1
                 else:
-                    still.append(f)
+                    neck = next((c for c in f.route if c in tight), None)
+                    if neck is None:
+                        still.append(f)
+                        continue
+                f._new_rate, f.bottleneck = level, neck
+                for c2 in f.route:
+                    rem[c2] = max(0.0, rem[c2] - level)
+                    cnt[c2] -= 1
             pending = still
             live = [c for c in live if cnt[c] > 0 and c not in tight]
 

@@ -444,7 +444,7 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
         "calibration": {"profile": f"calibrated/{CALIBRATED_NAME}", "quick": quick,
                         "provenance": calibration.get("provenance"), "residuals": calibration.get("residuals"),
                         "allreduce": calibration.get("allreduce"), "intra_link": calibration.get("intra_link"),
-                        "sampler": calibration.get("sampler")},
+                        "sampler": calibration.get("sampler"), "cpu_sharing": calibration.get("cpu_sharing")},
         "shaped_links": links,
         "targets": {"iteration_mape": TARGET_ITERATION_MAPE, "stage_error": TARGET_STAGE_ERROR},
         "accuracy": accuracy(rows),
@@ -513,9 +513,9 @@ LIMITS = """\
   collective are modelled only through the calibrated wake-up cost). Runs are short
   (tens of iterations), so one descheduling shows up in the mean.
 - **Micro-benchmarks vs a training step.** Kernels are calibrated one shape at a time,
-  on freshly allocated outputs (first-touch page faults fitted separately) and beside a
-  steady training-like load on the other core. Inside a real step only part of the
-  outputs land on fresh pages and the neighbour is not always aggregating, so forward
+  alone, on freshly allocated outputs (first-touch page faults fitted separately); the
+  simulator shares the node's measured effective cores among ranks that compute at
+  once. Inside a real step only part of the outputs land on fresh pages, so forward
   (aggregation-heavy) comes out too slow; autograd's bookkeeping between kernels is in
   no kernel class.
 - **Collective stalls.** After memory-heavy work about one gloo collective in ten stalls
@@ -533,9 +533,12 @@ LIMITS = """\
   all-to-alls are also synchronising). Those two stages therefore carry the ranks'
   imbalance and jitter; the simulator models them (barriers, calibrated jitter and
   wake-up cost) but any misfit of either shows there first.
-- **4 ranks on 2 cores** are modelled by the cost model's `cpu_oversubscription` (a
-  uniform slow-down); the real scheduler interleaves ranks unevenly, and a rank that
-  waits at a collective spins or sleeps at the OS's discretion.
+- **4 ranks on 2 cores** share the node's effective cores in the simulator (processor
+  sharing: fine-grained, so compute stages stretch). The real scheduler runs a ~1 ms
+  stage within one time slice while the rank beside it waits inside its collective,
+  and every gloo step waits for its process's next slice; collectives use no CPU and
+  no scheduler latency in the model, so fetch and all-reduce come out too fast and
+  compute too slow.
 - **Only what the real trainer runs.** Scenarios the real trainer (gnnsim/realrun)
   cannot run yet are skipped with its reason (see above), not compared.
 """
@@ -553,6 +556,10 @@ def _calibration_figures(cal: dict[str, Any]) -> str:
     if smp:
         parts.append(f"sampler {smp.get('per_batch_us', 0):.0f} us/batch + {smp.get('per_node_ns', 0):.0f} ns/node + "
                      f"{smp.get('per_edge_ns', 0):.0f} ns/edge")
+    sharing = cal.get("cpu_sharing") or {}
+    if sharing:
+        parts.append(f"kernels timed alone; node capacity {sharing.get('effective_cores', 0):.2f} effective cores "
+                     f"for {sharing.get('demand_cores', 0)} busy cores")
     wall = (cal.get("provenance") or {}).get("wall_s")
     return (" Calibrated: " + "; ".join(parts) + (f" (calibration took {wall:.0f} s)" if wall else "") + ".") if parts else ""
 

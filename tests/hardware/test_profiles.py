@@ -205,3 +205,41 @@ def test_first_touch_applies_only_above_its_threshold(catalog):
     gather = load_node("dgx-a100-80gb", device_override="calibrated/gpu-box").host_gather
     assert gather.first_touch_s(20e6) == 0.0  # reused heap memory
     assert gather.first_touch_s(40e6) == pytest.approx(40 * 500e-6)  # mapped afresh
+
+
+# -- CPU sharing: a calibrated node's effective cores, nodes that share a host ----------------
+
+def with_cpu_sharing(catalog, block) -> None:
+    cpu = {**GPU_CAL, "device": {**GPU_CAL["device"], "kind": "cpu"}, "cpu_sharing": block}
+    (catalog / "calibrated/vm.yaml").write_text(yaml.safe_dump(cpu))
+
+
+def test_cpu_sharing_gives_the_node_its_measured_effective_cores(catalog):
+    # two busy processes measured 0.95 cores' worth: each of the node's cores is worth 0.475
+    with_cpu_sharing(catalog, {"effective_cores": 0.95, "demand_cores": 2, "processes": 2, "threads": 1})
+    assert load_node("localhost", device_override="calibrated/vm").compute_cores == pytest.approx(0.95)
+    # a measurement above the demand is noise: a core is never worth more than one
+    with_cpu_sharing(catalog, {"effective_cores": 2.1, "demand_cores": 2})
+    assert load_node("localhost", device_override="calibrated/vm").compute_cores == pytest.approx(2.0)
+    # without the block (datasheet nodes, old calibrations) the nominal cores
+    assert load_node("localhost").compute_cores == 2.0
+
+
+@pytest.mark.parametrize("block, expected", [
+    ({"effective_core": 1.0, "demand_cores": 2}, r"vm.yaml: unknown key 'cpu_sharing.effective_core'.*effective_cores"),
+    ({"effective_cores": 0, "demand_cores": 2}, r"vm.yaml: cpu_sharing: 'effective_cores' must be > 0"),
+    ({"demand_cores": 2}, r"vm.yaml: cpu_sharing: missing key 'effective_cores'"),
+    (1.0, r"vm.yaml: 'cpu_sharing' must be a mapping"),
+])
+def test_bad_cpu_sharing_names_the_file_and_key(catalog, block, expected):
+    with_cpu_sharing(catalog, block)
+    with pytest.raises(ProfileError, match=expected):
+        load_node("localhost", device_override="calibrated/vm")
+
+
+def test_nodes_per_host(catalog):
+    assert load_cluster("netns-veth-1gbit").nodes_per_host == 2
+    assert load_cluster("localhost-cpu").nodes_per_host == 1
+    edit(catalog, "clusters/netns-veth-1gbit.yaml", lambda d: d.update(nodes_per_host=0))
+    with pytest.raises(ProfileError, match=r"netns-veth-1gbit.yaml: 'nodes_per_host' must be > 0"):
+        load_cluster("netns-veth-1gbit")

@@ -1,0 +1,128 @@
+"""How many cores' worth of compute the node really has: its *effective cores*.
+
+``nproc`` counts what the operating system offers, not what runs at once. On a VM whose
+two vCPUs are hyperthreads of one core, or whose host grants it one core's time, two
+busy processes each run at half speed: the node has two vCPUs and one effective core.
+The simulator shares a node's effective cores among the CPU work that runs at the same
+moment (:mod:`gnnsim.sim.cpu`), so calibration times kernels alone and measures the
+capacity once, here. (The 2-vCPU VM gnnsim is developed on measures about two: its
+vCPUs do not slow each other, and sharing matters there only with more trainers than
+vCPUs.)
+
+1. start ``k`` twins running a fixed training-like load
+   (:func:`gnnsim.calibrate.twin.training_like_step`) on the other trainers' cores;
+2. time the same load, pinned as trainer 0, in rounds that alternate between the twins
+   paused (alone) and running (together), so that a slow drift of the machine (other
+   VMs on the host: the time of a step alone varies 3-7 ms here from minute to minute)
+   hits both alike; keep the median of each.
+
+With ``k + 1`` processes of ``threads`` threads each, every one gets
+``capacity / (k + 1)`` cores while all are busy, so
+
+    capacity = (k + 1) x threads x alone / together     (in cores)
+
+The result is recorded in the calibrated profile as ``cpu_sharing`` with the demand the
+measurement put on the machine (``demand_cores``, ``(k + 1) x threads`` up to the cores
+this process may use). A capacity close to the demand means the cores do not interfere;
+the measurement cannot see further than the demand (two processes on a 64-core host
+measure at most two cores).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import numpy as np
+
+from gnnsim.calibrate.twin import training_like_step, twins
+from gnnsim.realrun.affinity import pinned
+
+ROUND_S = 0.25  # each timed round runs the load for about this long alone
+ROUNDS = 5  # timed rounds per condition; the median is kept
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity), else the machine's count."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _round_times(step, steps: int, rounds: int) -> list[float]:
+    times = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def effective_cores(processes: int, threads: int, alone_s: float, together_s: float) -> float:
+    """Cores' worth of compute that ``processes`` busy processes of ``threads`` threads
+    shared, from one process's time alone and beside the others.
+
+    >>> effective_cores(2, 1, 1.0, 2.0)   # two processes, each at half speed: one core
+    1.0
+    >>> effective_cores(2, 1, 1.0, 1.0)   # no slow-down: both cores
+    2.0
+    """
+    return processes * threads * alone_s / together_s
+
+
+def measure_capacity(others: int, threads: int, quick: bool = False, progress=print) -> dict:
+    """Time the load alone and beside ``others`` twins; return the ``cpu_sharing`` block.
+
+    This process pins itself as trainer 0 while it times, like the kernel benchmarks,
+    and the twins pin themselves to the other trainers' cores.
+    """
+    if others < 1:
+        raise ValueError("measure_capacity needs at least one twin (others >= 1)")
+    processes = others + 1
+    demand = min(processes * threads, usable_cores())
+    alone_s, together_s = _alone_and_together(others, threads, quick, progress)
+    capacity = effective_cores(processes, threads, alone_s, together_s)
+    progress(f"{capacity:.2f} effective cores for {processes} processes of {threads} thread(s) "
+             f"({alone_s * 1e3:.2f} ms a step alone, {together_s * 1e3:.2f} ms together)")
+    return {"effective_cores": float(f"{capacity:.3g}"), "demand_cores": demand, "processes": processes,
+            "threads": threads, "alone_ms": float(f"{alone_s * 1e3:.4g}"),
+            "together_ms": float(f"{together_s * 1e3:.4g}")}
+
+
+def _alone_and_together(others: int, threads: int, quick: bool, progress) -> tuple[float, float]:
+    """Seconds per load step alone and beside ``others`` busy twins, in alternating rounds.
+
+    The twins run throughout and are paused (SIGSTOP) for the rounds alone, so a slow
+    drift of the machine (other VMs on the host) hits both conditions alike. They are
+    started before this process pins itself as trainer 0: a child inherits its parent's
+    affinity, and twins started from a pinned process would all land on trainer 0's
+    cores and measure one core shared by all, whatever the machine."""
+    import torch
+
+    torch.set_num_threads(threads)
+    rounds = 3 if quick else ROUNDS
+    progress(f"calibrate: node capacity: a training-like load alone and beside {others} busy twin(s) ...",
+             end=" ", flush=True)
+    with twins(others, threads) as procs, pinned(0, threads):
+        step = training_like_step()
+        _pause(procs, True)
+        for _ in range(3):  # warm up allocator and caches
+            step()
+        start = time.perf_counter()
+        step()
+        steps = max(3, int(ROUND_S / max(time.perf_counter() - start, 1e-6)))
+        alone, together = [], []
+        for _ in range(rounds):
+            _pause(procs, True)
+            alone += _round_times(step, steps, 1)
+            _pause(procs, False)
+            together += _round_times(step, steps, 1)
+    return float(np.median(alone)) / steps, float(np.median(together)) / steps
+
+
+def _pause(procs, stop: bool) -> None:
+    for p in procs:
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGSTOP if stop else signal.SIGCONT)

@@ -1,0 +1,28 @@
+"""The node-capacity measurement's arithmetic and the block it writes (no timing here)."""
+
+from contextlib import nullcontext
+
+import pytest
+
+from gnnsim.calibrate import capacity
+
+
+def test_capacity_block_from_alone_and_together_rounds(monkeypatch):
+    # rounds alternate alone / together; a step of 2 ms alone and 4.4 ms beside one twin
+    # (one slow round of each, the machine drifting, is outvoted by the medians):
+    # 2 x 2 / 4.4 = 0.909 cores
+    times = iter([[0.2], [0.44], [0.9], [0.9], [0.2], [0.44], [0.2], [0.44], [0.2], [0.44]])
+    monkeypatch.setattr(capacity, "_round_times", lambda step, steps, n: next(times))
+    monkeypatch.setattr(capacity, "twins", lambda others, threads: nullcontext([]))
+    monkeypatch.setattr(capacity, "training_like_step", lambda: (lambda: None))
+    monkeypatch.setattr(capacity, "ROUND_S", 0.0)  # 3 steps a round: the times above are per round
+    block = capacity.measure_capacity(1, 1, progress=lambda *a, **k: None)
+    assert block["effective_cores"] == pytest.approx(2 * 0.2 / 0.44, rel=1e-3)
+    assert block["alone_ms"] == pytest.approx(0.2 / 3 * 1e3, rel=1e-3)
+    assert block["processes"] == 2 and block["threads"] == 1
+    assert block["demand_cores"] == min(2, capacity.usable_cores())
+
+
+def test_capacity_needs_a_twin():
+    with pytest.raises(ValueError, match="at least one twin"):
+        capacity.measure_capacity(0, 1)

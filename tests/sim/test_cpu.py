@@ -1,0 +1,135 @@
+"""Host CPUs shared by CPU trainers: processor sharing worked out by hand."""
+
+from dataclasses import replace
+
+import pytest
+import simpy
+
+from gnnsim.cost.model import CostModel
+from gnnsim.hardware.profiles import load_cluster
+from gnnsim.sim.cpu import HostCpus
+from gnnsim.sim.engine import simulate_workload
+
+from .conftest import synthetic_workload
+
+MS = 1e-3
+
+
+def cpu_cluster(trainers: int, cores: float, nodes: int = 1, nodes_per_host: int = 1):
+    """``trainers`` one-thread CPU trainers per node whose host has ``cores`` effective cores."""
+    c = load_cluster("localhost-cpu", num_nodes=nodes, trainers_per_node=trainers)
+    node = replace(c.node, host_cpu_cores=2, cpu_efficiency=cores / 2)
+    return replace(c, node=node, nodes_per_host=nodes_per_host)
+
+
+def ends(cluster, work):
+    """work: (rank, start_s, seconds alone, cores) -> the end time of each, in that order."""
+    env = simpy.Environment()
+    cpus = HostCpus(env, cluster)
+    out = {}
+
+    def piece(i, rank, start, seconds, cores):
+        yield env.timeout(start)
+        out[i] = (yield cpus.run(rank, seconds, cores)).end_s
+
+    for i, w in enumerate(work):
+        env.process(piece(i, *w))
+    env.run()
+    return [out[i] for i in range(len(work))]
+
+
+def test_two_ranks_on_one_core_at_the_same_moment_each_take_twice_as_long():
+    assert ends(cpu_cluster(2, 1.0), [(0, 0.0, 3 * MS, 1), (1, 0.0, 3 * MS, 1)]) == pytest.approx([6 * MS, 6 * MS])
+
+
+def test_staggered_overlap_is_piecewise():
+    # rank 0 alone for 1 ms (1 of its 3 ms done); then both at half speed: rank 1's 1 ms of
+    # work takes 2 ms (ends at 3 ms) while rank 0 does 1 ms more; rank 0's last 1 ms alone
+    assert ends(cpu_cluster(2, 1.0), [(0, 0.0, 3 * MS, 1), (1, 1 * MS, 1 * MS, 1)]) == pytest.approx([4 * MS, 3 * MS])
+
+
+@pytest.mark.parametrize("cores", [2.0, 2.5])
+def test_enough_cores_give_the_times_alone(cores):
+    work = [(0, 0.0, 3 * MS, 1), (1, 0.5 * MS, 1 * MS, 1)]
+    assert ends(cpu_cluster(2, cores), work) == pytest.approx([3 * MS, 1.5 * MS])
+
+
+def test_four_ranks_on_two_cores_share_them_and_never_exceed_their_own_core():
+    # 1, 2, 3, 4 ms alone. All four at 0.5 core until the 1 ms piece ends at 2 ms (the others
+    # have 1, 2, 3 ms left); three at 2/3 core until the next ends at 3.5 ms (1 and 2 ms left);
+    # the last two at one core each, ending at 4.5 and 5.5 ms; the very last alone, still at
+    # one core (its thread's), not at the host's two
+    work = [(r, 0.0, (r + 1) * MS, 1) for r in range(4)]
+    assert ends(cpu_cluster(4, 2.0), work) == pytest.approx([2 * MS, 3.5 * MS, 4.5 * MS, 5.5 * MS])
+
+
+def test_one_rank_alone_on_a_host_with_fewer_cores_than_threads_takes_its_time_alone():
+    # its closed-form time was measured on the cores there are; two of them share those
+    assert ends(cpu_cluster(2, 1.0), [(0, 0.0, 2 * MS, 4)]) == pytest.approx([2 * MS])
+    assert ends(cpu_cluster(2, 1.0), [(0, 0.0, 2 * MS, 4), (1, 0.0, 2 * MS, 4)]) == pytest.approx([4 * MS, 4 * MS])
+
+
+@pytest.mark.parametrize("nodes_per_host, expected", [(1, 3 * MS), (2, 6 * MS)])
+def test_nodes_on_one_host_share_its_cpu(nodes_per_host, expected):
+    # two one-trainer nodes of 0.5 effective cores each: apart each runs alone; as namespaces
+    # of one machine they share its one core
+    c = cpu_cluster(1, 0.5, nodes=2, nodes_per_host=nodes_per_host)
+    assert ends(c, [(0, 0.0, 3 * MS, 1), (1, 0.0, 3 * MS, 1)]) == pytest.approx([expected, expected])
+
+
+# -- in the engine -------------------------------------------------------------------------
+
+def lockstep_workload(cluster, iterations=2):
+    """Every rank runs rank 0's chain (same samples, same kernels, same rows per peer)."""
+    w = synthetic_workload(cluster, iterations, seed=11)
+    n = cluster.num_trainers
+    for it, chains in enumerate(w.tasks):
+        chain = chains[0]
+        fetch = next(t for t in chain if t.stage == "fetch")
+        even = tuple([sum(fetch.rows_from) // n] * n)
+        w.tasks[it] = [[replace(t, rows_from=even, local_rows=even[0]) if t.stage == "fetch" else t for t in chain]
+                       for _ in range(n)]
+    return w
+
+
+def stage_means(tl):
+    out = {}
+    for s in tl.spans:
+        out.setdefault(s.stage, []).append(s.duration_s)
+    return {k: sum(v) / len(v) for k, v in out.items()}
+
+
+@pytest.mark.parametrize("trainers, cores", [(2, 1.0), (4, 2.0)])
+def test_ranks_in_lockstep_take_their_share_of_the_cores(trainers, cores):
+    crowded, roomy = cpu_cluster(trainers, cores), cpu_cluster(trainers, float(trainers))
+    w = lockstep_workload(crowded)
+    slow = stage_means(simulate_workload(w, CostModel(crowded)))
+    fast = stage_means(simulate_workload(w, CostModel(roomy)))
+    share = trainers / cores  # each rank gets cores / trainers of a core
+    for stage in ("sample", "forward", "backward", "optimizer"):
+        assert slow[stage] == pytest.approx(share * fast[stage], rel=1e-9), stage
+    # the exchange's host gathers are shared too; its all-to-alls are not CPU work
+    assert fast["fetch"] < slow["fetch"] < share * fast["fetch"]
+
+
+def test_a_rank_that_computes_while_the_other_waits_runs_at_full_speed():
+    c = cpu_cluster(2, 1.0)
+    w = lockstep_workload(c, iterations=1)
+    cost = CostModel(c)
+    # rank 1 has no forward or backward work: rank 0 computes them alone
+    w.tasks[0][1] = [replace(t, kernels=()) if t.stage in ("forward", "backward") else t for t in w.tasks[0][1]]
+    spans = {(s.rank, s.stage): s.duration_s for s in simulate_workload(w, cost).spans}
+    forward = next(t for t in w.tasks[0][0] if t.stage == "forward")
+    assert spans[(0, "forward")] == pytest.approx(cost.compute_time(forward), rel=1e-9)
+    sample = next(t for t in w.tasks[0][0] if t.stage == "sample")
+    assert spans[(0, "sample")] == pytest.approx(2 * cost.sample_time(sample), rel=1e-9)  # both sample at once
+
+
+def test_gpu_trainers_do_not_share_the_host_cpu():
+    c = load_cluster("a100-2x8-eth100", num_nodes=1, trainers_per_node=2)
+    c = replace(c, node=replace(c.node, cpu_efficiency=0.01))
+    w = lockstep_workload(c, iterations=1)
+    cost = CostModel(c)
+    spans = {(s.rank, s.stage): s.duration_s for s in simulate_workload(w, cost).spans}
+    forward = next(t for t in w.tasks[0][0] if t.stage == "forward")
+    assert spans[(0, "forward")] == pytest.approx(cost.compute_time(forward), rel=1e-9)
