@@ -3,9 +3,9 @@
 Each benchmark times one operation on a sweep of shapes and records, for each shape,
 the demands (FLOPs and bytes) that the workload builder would assign to it, computed by
 the very same functions (:mod:`gnnsim.workload.model`). The fit then relates demands to
-seconds. On the CPU the times are means of several repeats after a warm-up, taken while
-the node's other trainers run a training-like load beside them (see
-:mod:`gnnsim.calibrate.twin`). On a GPU (``device="cuda"``) kernels are queued back to
+seconds. On the CPU the times are means of several repeats after a warm-up, taken alone
+on the calibrating process's core (``gnnsim calibrate --twin-load`` takes them beside
+busy twins, :mod:`gnnsim.calibrate.twin`). On a GPU (``device="cuda"``) kernels are queued back to
 back and the device is synchronised once per batch of calls (:func:`mean_time_queued`),
 as a training step queues them; the sweeps reach the larger shapes a GPU trains on.
 """
@@ -125,14 +125,23 @@ def mean_time_queued(fn: Callable[[], object], repeats: int, sync: Callable[[], 
     return _mean_cv(times)
 
 
+def device_sync(device: str) -> Callable[[], object]:
+    """Wait for what is queued on ``device`` (nothing to wait for on the CPU)."""
+    if device == "cpu":
+        return lambda: None
+    import torch
+
+    return torch.cuda.synchronize
+
+
 def timer(device: str) -> Callable[..., tuple[float, float]]:
     """``mean_time`` on the CPU, :func:`mean_time_queued` on a CUDA device (same call form)."""
     if device == "cpu":
         return mean_time
-    import torch
+    sync = device_sync(device)
 
     def queued(fn, repeats, before=None, **_):
-        return mean_time_queued(fn, repeats, torch.cuda.synchronize, before)
+        return mean_time_queued(fn, repeats, sync, before)
     return queued
 
 
@@ -140,11 +149,11 @@ def synchronised(fn: Callable[[], object], device: str) -> Callable[[], object]:
     """``fn`` followed by waiting for the device (``fn`` itself on the CPU)."""
     if device == "cpu":
         return fn
-    import torch
+    sync = device_sync(device)
 
     def run():
         fn()
-        torch.cuda.synchronize()
+        sync()
     return run
 
 
@@ -383,7 +392,7 @@ def bench_framework(repeats: int, device: str = "cpu") -> dict[str, dict[str, tu
     shapes = [(b.num_src, b.num_dst, b.num_edges) for b in blocks]
     in_dim, hidden, classes = TINY_DIMS
     dims = m.layer_dims(in_dim, hidden, classes, len(blocks))
-    sync = torch.cuda.synchronize if device != "cpu" else (lambda: None)
+    sync = device_sync(device)
     out = {}
     for name in FRAMEWORK_MODELS:
         torch.manual_seed(0)
@@ -426,7 +435,6 @@ def bench_copies(quick: bool, repeats: int, device: str = "cuda") -> dict[str, t
     import torch
 
     sizes = [2**12, 2**20, 2**24, 2**28] if quick else [2**12, 2**16, 2**20, 2**22, 2**24, 2**26, 2**28]
-    sync = torch.cuda.synchronize
     out = {}
     for direction in COPY_DIRECTIONS:
         pinned = direction.endswith("pinned")
@@ -445,10 +453,7 @@ def bench_copies(quick: bool, repeats: int, device: str = "cuda") -> dict[str, t
                 def copy(src=src, dst=dst):
                     return dst.copy_(src, non_blocking=pinned)
 
-            def timed(copy=copy):
-                copy()
-                sync()
-            t, _ = mean_time(timed, repeats, cold=False)
+            t, _ = mean_time(synchronised(copy, device), repeats, cold=False)
             xs.append(float(size))
             ts.append(t)
         out[direction] = (np.array(xs), np.array(ts))
