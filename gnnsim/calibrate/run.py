@@ -1,9 +1,11 @@
 """``gnnsim calibrate``: measure this machine, fit the cost model, write a profile.
 
-The profile is fitted from micro-benchmarks only (kernels, sampler, gloo collectives),
-never from the end-to-end runs it is later judged on. It records its provenance (host,
-CPU model, library versions, date, threads) and, per kernel class, the fit error on the
-shapes used and on every fifth shape, held out of the fit.
+The profile is fitted from micro-benchmarks only (kernels, the framework's cost per
+kernel, the sampler, and on a CPU the node's effective cores and gloo's collectives, on
+a GPU the host-device copies and the host's feature gather), never from the end-to-end
+runs it is later judged on. It records its provenance (host, CPU or GPU model, library
+versions, date, threads) and, per kernel class, the fit error on the shapes used, on
+every fifth shape held out of the fit, and 5-fold cross-validated.
 """
 
 from __future__ import annotations
@@ -77,13 +79,12 @@ def _fit_class(cls: str, s: bench.Samples, first_touch: bool, touch_above: float
     return rates, residuals
 
 
-def _fit_kernels(quick: bool, repeats: int, progress, device: str = "cpu",
-                 samples: dict | None = None) -> tuple[dict, dict, float]:
+def _fit_kernels(quick: bool, repeats: int, progress, device: str, samples: dict) -> tuple[dict, dict, float]:
     """Fit every kernel class; also return the mean run-to-run CV of kernels >= 1 ms.
 
     A GPU's caching allocator reuses device memory, so its kernels have no first-touch
     cost to fit; a CPU's outputs land on fresh pages (see :func:`bench.mean_time`).
-    Each class's measurements are added to ``samples`` when given.
+    Each class's measurements are added to ``samples``.
     """
     kernels, residuals, cvs = {}, {}, []
     for cls, fn in KERNEL_BENCHMARKS:
@@ -98,11 +99,20 @@ def _fit_kernels(quick: bool, repeats: int, progress, device: str = "cpu",
     return kernels, residuals, float(np.mean(cvs)) if cvs else 0.0
 
 
-def _record(samples: dict | None, cls: str, s: bench.Samples) -> None:
-    if samples is not None:
-        samples[cls] = [{"shape": shape, "seconds": t, "cv": cv, "flops": k.flops, "bytes": k.bytes,
-                         "out_bytes": k.out_bytes, "items": k.items}
-                        for shape, t, cv, k in zip(s.shapes, s.times_s, s.cvs, s.kernels)]
+def _record(samples: dict, cls: str, s: bench.Samples) -> None:
+    samples[cls] = [{"shape": shape, "seconds": t, "cv": cv, "flops": k.flops, "bytes": k.bytes,
+                     "out_bytes": k.out_bytes, "items": k.items}
+                    for shape, t, cv, k in zip(s.shapes, s.times_s, s.cvs, s.kernels)]
+
+
+def _linear_residuals(fit: LinearFit, samples: int) -> dict:
+    """A linear fit's residuals as the profile writes them."""
+    return {"fit_mape": _round(fit.fit_mape, 3), "holdout_mape": _round(fit.holdout_mape, 3), "samples": samples}
+
+
+def _link_block(fit: LinearFit) -> dict:
+    """``latency + bytes / bandwidth`` fitted as [latency, 1/bandwidth], in profile units."""
+    return {"latency_us": _round(fit.coef[0] * 1e6), "bw_gbps": _round(1.0 / max(fit.coef[1], 1e-18) / 1e9)}
 
 
 def _fit_framework(kernels: dict, device: str, repeats: int, progress, samples: dict) -> dict:
@@ -116,7 +126,7 @@ def _fit_framework(kernels: dict, device: str, repeats: int, progress, samples: 
     so at tiny shapes they under-predict, and that shortfall is not a framework cost.
     """
     from gnnsim.cost.model import kernel_time
-    from gnnsim.hardware.profiles import OPTIONAL_KERNEL_CLASSES, device_from_mapping
+    from gnnsim.hardware.profiles import device_from_mapping
 
     progress("calibrate: framework cost per kernel (every model on a tiny block) ...", end=" ", flush=True)
     rates = device_from_mapping({**_device_block("cpu" if device == "cpu" else "gpu", 1, 1, kernels, 0.0),
@@ -124,8 +134,7 @@ def _fit_framework(kernels: dict, device: str, repeats: int, progress, samples: 
     fastest = {cls: min(r["seconds"] for r in samples[cls]) for cls, _ in KERNEL_BENCHMARKS}
 
     def own_cost(k) -> float:
-        floor = fastest.get(k.cls, fastest.get(OPTIONAL_KERNEL_CLASSES.get(k.cls, ""), 0.0))
-        return max(kernel_time(rates.kernel(k.cls), k), floor)
+        return max(kernel_time(rates.kernel(k.cls), k), fastest.get(k.cls, 0.0))
 
     measured = bench.bench_framework(repeats, device)
     out = {}
@@ -145,8 +154,7 @@ def _fit_sampler(quick: bool, repeats: int, residuals: dict, progress) -> dict:
     progress("calibrate: sampler ...", end=" ", flush=True)
     X, y, _ = bench.bench_sampler(quick, repeats)
     sfit = fit_linear_nonneg(X, y)
-    residuals["sampler"] = {"fit_mape": _round(sfit.fit_mape, 3), "holdout_mape": _round(sfit.holdout_mape, 3),
-                            "samples": int(y.size)}
+    residuals["sampler"] = _linear_residuals(sfit, int(y.size))
     progress(f"{y.size} batches, fit error {sfit.fit_mape:.1%}")
     return {"per_batch_us": _round(sfit.coef[0] * 1e6), "per_node_ns": _round(sfit.coef[1] * 1e9),
             "per_edge_ns": _round(sfit.coef[2] * 1e9), "per_edge_doubling_ns": _round(sfit.coef[3] * 1e9),
@@ -250,14 +258,13 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
     a2a_fit = _fit_collective(coll["alltoall"], steps=float(world - 1), wire=1.0)
     wakeup_s, idle_s = fit_wakeup(coll["wakeup"])
     for name, fit in (("allreduce", ar_fit), ("alltoall", a2a_fit)):
-        residuals[name] = {"fit_mape": _round(fit.fit_mape, 3), "holdout_mape": _round(fit.holdout_mape, 3),
-                           "samples": len(coll[name])}
+        residuals[name] = _linear_residuals(fit, len(coll[name]))
     progress(f"all-reduce fit error {ar_fit.fit_mape:.1%}, all-to-all {a2a_fit.fit_mape:.1%}, "
              f"wake-up after idling {wakeup_s * 1e6:.0f} us (past {idle_s * 1e6:.0f} us)")
     blocks = {
         "sampler": sampler,
         "host_gather": {k: kernels["gather"][k] for k in HOST_GATHER_KEYS},
-        "intra_link": {"latency_us": _round(a2a_fit.coef[0] * 1e6), "bw_gbps": _round(1.0 / max(a2a_fit.coef[1], 1e-18) / 1e9)},
+        "intra_link": _link_block(a2a_fit),
         "allreduce": {"alpha_us": _round(ar_fit.coef[0] * 1e6), "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9),
                       "wakeup_us": _round(wakeup_s * 1e6), "idle_threshold_us": _round(idle_s * 1e6)},
         **({"cpu_sharing": sharing} if sharing else {}),
@@ -272,9 +279,8 @@ def _fit_copies(quick: bool, repeats: int, residuals: dict, progress, samples: d
     for direction, (size, seconds) in bench.bench_copies(quick, repeats).items():
         samples[f"copy_{direction}"] = [{"bytes": float(b), "seconds": float(t)} for b, t in zip(size, seconds)]
         fit = fit_linear_nonneg(np.column_stack([np.ones_like(size), size]), seconds)
-        copies[direction] = {"latency_us": _round(fit.coef[0] * 1e6), "bw_gbps": _round(1.0 / max(fit.coef[1], 1e-18) / 1e9)}
-        residuals[f"copy_{direction}"] = {"fit_mape": _round(fit.fit_mape, 3), "holdout_mape": _round(fit.holdout_mape, 3),
-                                          "samples": int(size.size)}
+        copies[direction] = _link_block(fit)
+        residuals[f"copy_{direction}"] = _linear_residuals(fit, int(size.size))
     progress(", ".join(f"{d} {c['bw_gbps']:g} GB/s" for d, c in copies.items()))
     return copies
 
