@@ -116,12 +116,13 @@ def _run(spec: dict, rank: int) -> dict:
         start = clock()
         mb = sample_minibatch(graph.indptr, graph.indices, batch, fanouts, sampler_rng, replace)
         t["sample"] = clock()
-        x, missing_at, n_local, n_remote = cache.fetch(mb.input_nodes, assignment, positions, local, rank, world)
+        cached, x, missing_at, n_local, n_remote = cache.fetch(mb.input_nodes, assignment, positions, local, rank,
+                                                               world)
         t["fetch"] = clock()
         indices = block_indices(mb.blocks, device)  # a copy on a GPU, a view of the arrays on the CPU
         seeds_at = torch.from_numpy(mb.seeds).to(device)
         if device.type == "cuda":
-            x = cache.copy_in(x, missing_at, mb.input_nodes.size)
+            x = cache.copy_in(cached, x, missing_at)
             t["h2d"] = clock()
         logits = model(with_degrees(indices), x)
         t["forward"] = clock()
@@ -193,7 +194,6 @@ class DeviceCache:
 
     def __init__(self, position, rows, device):
         self.position, self.rows, self.device = position, rows, device
-        self.pending = None  # the host rows of the batch between fetch and copy_in
 
     @classmethod
     def build(cls, scenario, graph, seeds, per_epoch: int, rank: int, store, device) -> "DeviceCache":
@@ -212,9 +212,9 @@ class DeviceCache:
 
     def fetch(self, input_nodes: np.ndarray, assignment, positions, local, rank: int, world: int):
         """The batch's input rows: cached rows gathered on the device, the others by the
-        host exchange. Returns (rows, positions of the host rows among the inputs, local
-        and remote host row counts); rows is the whole matrix when nothing is cached,
-        else a device matrix still missing the host rows."""
+        host exchange. Returns (the device matrix still missing the host rows, or None
+        when nothing is cached; the host rows; their positions among the inputs; the
+        local and remote host row counts)."""
         import torch
 
         from gnnsim.realrun.features import fetch_features
@@ -223,24 +223,22 @@ class DeviceCache:
         missing_at = np.flatnonzero(slot < 0)
         host, n_local, n_remote = fetch_features(input_nodes[missing_at], assignment, positions, local, rank, world)
         if self.rows is None:
-            return host, missing_at, n_local, n_remote
+            return None, host, missing_at, n_local, n_remote
         cached_at = np.flatnonzero(slot >= 0)
         x = torch.empty(input_nodes.size, self.rows.shape[1], dtype=self.rows.dtype, device=self.device)
         x.index_copy_(0, torch.from_numpy(cached_at).to(self.device),
                       self.rows.index_select(0, torch.from_numpy(slot[cached_at]).to(self.device)))
-        self.pending = host
-        return x, missing_at, n_local, n_remote
+        return x, host, missing_at, n_local, n_remote
 
-    def copy_in(self, x, missing_at: np.ndarray, num_inputs: int):
-        """The ``h2d`` copy of the host rows into the batch matrix on the device."""
+    def copy_in(self, cached, host, missing_at: np.ndarray):
+        """The ``h2d`` copy: the host rows to the device, into the cached rows' matrix if any."""
         import torch
 
-        if self.rows is None:
-            return x.to(self.device)
+        if cached is None:
+            return host.to(self.device)
         if missing_at.size:
-            x.index_copy_(0, torch.from_numpy(missing_at).to(self.device), self.pending.to(self.device))
-        self.pending = None
-        return x
+            cached.index_copy_(0, torch.from_numpy(missing_at).to(self.device), host.to(self.device))
+        return cached
 
 
 def _run_fullbatch(spec: dict, rank: int, scenario, graph, assignment: np.ndarray, positions: np.ndarray,

@@ -66,7 +66,9 @@ def test_cpu_trainer_cache_fetch_is_the_plain_exchange():
 
     cache = DeviceCache(np.full(50, -1, dtype=np.int64), None, torch.device("cpu"))
     local = torch.randn(50, 4)
-    x, missing_at, n_local, _ = cache.fetch(np.array([4, 9, 1]), np.zeros(50, dtype=np.int64), np.arange(50), local, 0, 1)
+    cached, x, missing_at, n_local, _ = cache.fetch(np.array([4, 9, 1]), np.zeros(50, dtype=np.int64), np.arange(50),
+                                                    local, 0, 1)
+    assert cached is None
     assert torch.equal(x, local[[4, 9, 1]]) and missing_at.tolist() == [0, 1, 2] and n_local == 3
 
 
