@@ -133,6 +133,9 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
                          p[6] if per_item else none, p[7] if gemm_shape else none, p[8] if gemm_shape else none])
 
     d_train, t_train = d[train], times[train]
+    # a term no fitted sample exercises would float free: leave it out
+    first_touch = first_touch and bool((d_train.out_bytes > 0).any())
+    per_item = per_item and bool((d_train.items > 0).any())
 
     def residual(p: np.ndarray) -> np.ndarray:
         return roofline(unpack(p), d_train) / t_train - 1.0

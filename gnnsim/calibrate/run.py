@@ -58,13 +58,11 @@ JITTER_MIN_TIME_S = 1e-3  # spread of kernels shorter than this is timer noise, 
 
 
 def _fit_class(cls: str, s: bench.Samples, first_touch: bool, touch_above: float = 0.0) -> tuple[dict, dict]:
-    """One kernel class's fitted rates (profile units) and its residuals; outputs of at
+    """One kernel class's fitted rates (profile units) and its residuals; allocations of at
     most ``touch_above`` bytes are fitted without a first-touch cost."""
     options = dict(memory_only=cls in MEMORY_ONLY, first_touch=first_touch, per_item=cls in ITEMIZED,
                    gemm_shape=cls in GEMMS)
-    demands = Demands.of(s.kernels)
-    if touch_above:
-        demands = replace(demands, out_bytes=np.where(demands.out_bytes > touch_above, demands.out_bytes, 0.0))
+    demands = replace(Demands.of(s.kernels), out_bytes=np.array([k.fresh_bytes(touch_above) for k in s.kernels]))
     fit = fit_roofline(demands, s.times_s, **options)
     kfold = roofline_kfold_mape(demands, s.times_s, **options)
     rates = {"launch_us": _round(fit.launch_s * 1e6), "tflops": _round(fit.flops_per_s / 1e12),
@@ -73,7 +71,7 @@ def _fit_class(cls: str, s: bench.Samples, first_touch: bool, touch_above: float
              "first_touch_us_per_mb": _round(fit.first_touch_s_per_byte * 1e12),
              "per_item_ns": _round(fit.per_item_s * 1e9), "k_half": _round(fit.k_half), "n_half": _round(fit.n_half)}
     if touch_above:
-        rates["first_touch_above_mb"] = _round(touch_above / 1e6)
+        rates["first_touch_above_mb"] = round(touch_above / 1e6, 6)  # exact: 32 MiB is 33.554432 MB
     residuals = {"fit_mape": _round(fit.fit_mape, 3), "holdout_mape": _round(fit.holdout_mape, 3),
                  "kfold_mape": _round(kfold, 3), "samples": fit.samples}
     return rates, residuals
@@ -83,7 +81,8 @@ def _fit_kernels(quick: bool, repeats: int, progress, device: str, samples: dict
     """Fit every kernel class; also return the mean run-to-run CV of kernels >= 1 ms.
 
     A GPU's caching allocator reuses device memory, so its kernels have no first-touch
-    cost to fit; a CPU's outputs land on fresh pages (see :func:`bench.mean_time`).
+    cost to fit; a CPU's outputs land on fresh pages only above glibc's mmap threshold
+    (see :func:`bench.mean_time`), so first touch is fitted on those shapes alone.
     Each class's measurements are added to ``samples``.
     """
     kernels, residuals, cvs = {}, {}, []
@@ -91,7 +90,9 @@ def _fit_kernels(quick: bool, repeats: int, progress, device: str, samples: dict
         progress(f"calibrate: {cls} ...", end=" ", flush=True)
         s = fn(quick, repeats, device)
         _record(samples, cls, s)
-        kernels[cls], residuals[cls] = _fit_class(cls, s, first_touch=device == "cpu")
+        on_cpu = device == "cpu"
+        kernels[cls], residuals[cls] = _fit_class(cls, s, first_touch=on_cpu,
+                                                  touch_above=bench.MMAP_THRESHOLD_MAX_BYTES if on_cpu else 0.0)
         r = residuals[cls]
         progress(f"{len(s.times_s)} shapes, fit error {r['fit_mape']:.1%}, held-out {r['holdout_mape']:.1%}, "
                  f"5-fold cross-validated {r['kfold_mape']:.1%}")
@@ -101,7 +102,8 @@ def _fit_kernels(quick: bool, repeats: int, progress, device: str, samples: dict
 
 def _record(samples: dict, cls: str, s: bench.Samples) -> None:
     samples[cls] = [{"shape": shape, "seconds": t, "cv": cv, "flops": k.flops, "bytes": k.bytes,
-                     "out_bytes": k.out_bytes, "items": k.items}
+                     "out_bytes": k.out_bytes, "items": k.items,
+                     **({"out_parts": list(k.out_parts)} if k.out_parts else {})}
                     for shape, t, cv, k in zip(s.shapes, s.times_s, s.cvs, s.kernels)]
 
 
@@ -147,7 +149,8 @@ def _fit_framework(kernels: dict, device: str, repeats: int, progress, samples: 
     return out
 
 
-HOST_GATHER_KEYS = ("launch_us", "gbps", "cache_mb", "cache_gbps", "first_touch_us_per_mb", "per_item_ns")
+HOST_GATHER_KEYS = ("launch_us", "gbps", "cache_mb", "cache_gbps", "first_touch_us_per_mb", "per_item_ns",
+                    "first_touch_above_mb")
 
 
 def _fit_sampler(quick: bool, repeats: int, residuals: dict, progress) -> dict:
@@ -304,7 +307,7 @@ def _measure_cuda(quick: bool, repeats: int, threads: int, world: int, progress,
         sampler = _fit_sampler(quick, repeats, residuals, progress)
     blocks = {
         "sampler": sampler,
-        "host_gather": {k: host[k] for k in HOST_GATHER_KEYS + ("first_touch_above_mb",)},
+        "host_gather": {k: host[k] for k in HOST_GATHER_KEYS},
         # the trainer copies the freshly gathered (pageable) batch; pinned is there to compare
         "h2d_link": dict(copies["h2d_pageable"]),
         "copies": copies,

@@ -133,14 +133,19 @@ class KernelRate:
     # (``rate * k/(k + k_half) * n/(n + n_half)``; fitted by calibration, 0 elsewhere).
     k_half: float = 0.0
     n_half: float = 0.0
-    # Outputs of at most this many bytes cost no first touch: the allocator reuses memory
-    # freed by the previous batch (glibc serves blocks up to its mmap threshold, at most
-    # 32 MiB, from the heap; larger ones are mapped afresh every time). 0: every output.
+    # Only allocations of at least this many bytes cost first touch: smaller ones reuse
+    # memory freed by the previous batch (glibc serves blocks under its mmap threshold, at
+    # most 32 MiB, from the heap; larger ones are mapped afresh every time). 0: every output.
     first_touch_above_bytes: float = 0.0
 
     def first_touch_s(self, out_bytes: float) -> float:
-        """Page-fault seconds of a new output of ``out_bytes``."""
-        return self.first_touch_s_per_byte * out_bytes if out_bytes > self.first_touch_above_bytes else 0.0
+        """Page-fault seconds of one new allocation of ``out_bytes``."""
+        return self.first_touch_s_per_byte * out_bytes if out_bytes >= self.first_touch_above_bytes else 0.0
+
+    def kernel_first_touch_s(self, kernel) -> float:
+        """Page-fault seconds of a kernel's new outputs (a :class:`gnnsim.workload.model.Kernel`),
+        each allocation judged against the threshold on its own."""
+        return self.first_touch_s_per_byte * kernel.fresh_bytes(self.first_touch_above_bytes)
 
     def memory_time_s(self, size_bytes: float) -> float:
         fast = min(size_bytes, self.cache_bytes)

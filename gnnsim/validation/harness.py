@@ -510,14 +510,23 @@ def _verdict(ok: bool) -> str:
 LIMITS = """\
 - **Shared, noisy CPU.** All ranks, the sampler and gloo share this machine's cores with
   whatever else runs; a 2-core VM also steals time (vCPU wake-ups after idling at a
-  collective are modelled only through the calibrated wake-up cost). Runs are short
-  (tens of iterations), so one descheduling shows up in the mean.
+  collective are modelled only through the calibrated wake-up cost). The machine's
+  speed drifts between the calibration and the runs (the same fixed load took 3.1 to
+  7 ms from minute to minute on the dev VM), which moves every stage's error together:
+  the sampler, whose model is the same in every run, came out -15% to +12% between
+  suite runs. Each scenario measures 150 iterations: gloo stalls of 3-10 ms hit about
+  a third of the iterations' feature exchanges, and 20 iterations left the mean of a
+  stage 30-80% apart between runs.
 - **Micro-benchmarks vs a training step.** Kernels are calibrated one shape at a time,
-  alone, on freshly allocated outputs (first-touch page faults fitted separately); the
-  simulator shares the node's measured effective cores among ranks that compute at
-  once. Inside a real step only part of the outputs land on fresh pages, so forward
-  (aggregation-heavy) comes out too slow; autograd's bookkeeping between kernels is in
-  no kernel class.
+  alone, each run after the core's private cache is evicted (a step's working set is
+  larger than L2), with allocations reused as in a training loop; the simulator shares
+  the node's measured effective cores among ranks that compute at once. What the
+  kernels miss: (1) page faults where a step frees enough memory that glibc trims its
+  heap and the next iteration faults it back in (measured per iteration and rank:
+  0.15 MB for the GraphSAGE mini-batch steps, 5 MB for GAT, 15 MB for full-batch, whose
+  forward and backward come out 45-55% too fast); (2) autograd's bookkeeping between
+  kernels, and ops the workload model folds into one kernel (the in-degree is five
+  small ops).
 - **Collective stalls.** After memory-heavy work about one gloo collective in ten stalls
   for ~3 ms here. Their mean is folded into every call's alpha; in a real step only some
   calls stall, so small exchanges come out too slow (R-MAT with METIS) and the all-reduce,

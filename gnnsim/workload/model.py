@@ -36,6 +36,14 @@ class Kernel:
     # (priced by a device's ``k_half``/``n_half`` where calibrated; 0 for other kernels)
     k_dim: float = 0.0
     n_dim: float = 0.0
+    # the separate new allocations that add up to ``out_bytes`` where there are several
+    # (an aggregation's gathered rows and its accumulator); () is one allocation
+    out_parts: tuple[float, ...] = ()
+
+    def fresh_bytes(self, threshold: float = 0.0) -> float:
+        """Bytes of new output in allocations of at least ``threshold`` bytes: those that
+        land on fresh pages (smaller ones reuse freed heap memory; see ``KernelRate``)."""
+        return float(sum(part for part in (self.out_parts or (self.out_bytes,)) if part >= threshold))
 
 
 def gemm(m: int, k: int, n: int, dtype_bytes: int = 4, name: str = "gemm", cls: str = "gemm") -> Kernel:
@@ -51,8 +59,9 @@ def aggregate(num_edges: int, num_dst: int, dim: int, dtype_bytes: int = 4, name
     """Sum each edge's source row into its destination: one add per edge and column;
     reads the source row and the accumulator, writes the accumulator."""
     # new memory: the gathered source rows (one per edge) and the zeroed accumulator
+    rows, accumulator = float(dtype_bytes) * dim * num_edges, float(dtype_bytes) * dim * num_dst
     return Kernel("aggregate", float(num_edges) * dim, float(dtype_bytes) * dim * (3 * num_edges + num_dst), name,
-                  float(dtype_bytes) * dim * (num_edges + num_dst), float(num_edges))
+                  rows + accumulator, float(num_edges), out_parts=(rows, accumulator))
 
 
 def gather(rows: int, dim: int, dtype_bytes: int = 4, name: str = "gather") -> Kernel:

@@ -72,3 +72,15 @@ def test_linear_fit_recovers_sampler_costs():
     coef = np.array([200e-6, 150e-9, 40e-9])
     fit = fit_linear_nonneg(X, X @ coef)
     assert np.allclose(fit.coef, coef, rtol=0.02)
+
+
+def test_a_term_no_fitted_sample_exercises_is_left_out():
+    """No sample allocates fresh pages (all under the threshold): the first-touch term has
+    nothing to fit and must come out 0, not wherever the optimiser left it."""
+    rng = np.random.default_rng(5)
+    flops, nbytes = _shapes(rng)
+    truth = np.log([3e-6, 8e10, 5e9, 2e6, 4e10, 1e-30, 1e-30, 1e-30, 1e-30])
+    d = Demands.arrays(flops, nbytes, np.zeros_like(nbytes), np.zeros_like(nbytes))
+    fit = fit_roofline(d, roofline(truth, d), first_touch=True, per_item=True)
+    assert fit.first_touch_s_per_byte == 0.0 and fit.per_item_s == 0.0
+    assert fit.holdout_mape < 0.01

@@ -205,6 +205,10 @@ def test_first_touch_applies_only_above_its_threshold(catalog):
     gather = load_node("dgx-a100-80gb", device_override="calibrated/gpu-box").host_gather
     assert gather.first_touch_s(20e6) == 0.0  # reused heap memory
     assert gather.first_touch_s(40e6) == pytest.approx(40 * 500e-6)  # mapped afresh
+    # a kernel's allocations are judged one by one: an aggregation's 38.4 MB of gathered
+    # rows fault, its 3.8 MB accumulator does not
+    from gnnsim.workload.model import aggregate
+    assert gather.kernel_first_touch_s(aggregate(150_000, 15_000, 64)) == pytest.approx(38.4 * 500e-6)
 
 
 # -- CPU sharing: a calibrated node's effective cores, nodes that share a host ----------------

@@ -31,3 +31,16 @@ def test_optimizer_bytes_total():
     kernels = m.optimizer_kernels(1200, 3, "adam")
     assert len(kernels) == 3 + 1 and all(k.cls == "optimizer" for k in kernels)
     assert abs(sum(k.bytes for k in kernels) - 1200 * 4 * 7) < 1e-6
+
+
+def test_an_aggregation_faults_only_its_allocations_over_the_threshold():
+    """Its gathered rows and its accumulator are two allocations: only one over glibc's
+    mmap threshold lands on fresh pages (the other reuses freed heap memory)."""
+    k = m.aggregate(num_edges=150_000, num_dst=15_000, dim=64)
+    rows, accumulator = 4.0 * 150_000 * 64, 4.0 * 15_000 * 64
+    assert k.out_bytes == rows + accumulator
+    assert k.fresh_bytes(0.0) == rows + accumulator
+    assert k.fresh_bytes(32 * 2**20) == rows  # 38.4 MB of rows, 3.8 MB of accumulator
+    assert k.fresh_bytes(64 * 2**20) == 0.0
+    one = m.gemm(32768, 256, 256)  # exactly 32 MiB out: glibc maps a block that large afresh
+    assert one.fresh_bytes(32 * 2**20) == one.out_bytes == 32 * 2**20
