@@ -12,11 +12,10 @@ as a training step queues them; the sweeps reach the larger shapes a GPU trains 
 
 from __future__ import annotations
 
+import ctypes
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
-from pathlib import Path
 
 import numpy as np
 
@@ -39,14 +38,25 @@ class Samples:
         self.cvs.append(cv)
 
 
-# glibc's largest dynamic mmap threshold (64-bit): a freed block up to this size stays in
-# the heap and the next allocation reuses its pages; larger ones are mapped afresh each time
+def _release_free_memory() -> Callable[[], object]:
+    """glibc's ``malloc_trim(0)``, or a no-op where there is no glibc."""
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except OSError:
+        return lambda *_: 0
+
+
+RELEASE_FREE_MEMORY = _release_free_memory()
+
+
+# glibc's largest dynamic mmap threshold (64-bit): a freed block under this size stays in
+# the heap and the next allocation may reuse its pages; larger ones are mapped afresh
 MMAP_THRESHOLD_MAX_BYTES = 32 * 2**20
 SHAPE_BUDGET_S = 0.01  # time each shape's timed runs should add up to, at most MAX_REPEATS runs
 MAX_REPEATS = 200
 
 
-def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2,
+def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: bool = True,
               before: Callable[[], object] | None = None) -> tuple[float, float]:
     """Mean wall time of ``fn`` over at least ``repeats`` runs, and the coefficient of
     variation of those runs.
@@ -58,14 +68,10 @@ def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2,
     The mean, not the median: the model predicts mean stage times, and the occasional
     slow run (a page-fault storm, a descheduled core) is part of what training pays.
 
-    Runs are timed in steady state, as a training loop runs: the output of one run reuses
-    the memory the previous one freed, with no page faults, as long as it is under glibc's
-    mmap threshold (``MMAP_THRESHOLD_MAX_BYTES``); larger outputs are mapped afresh and
-    fault every time, and the fit charges first touch only above that size. (Measured in
-    the validation suite's real runs: about 40 minor faults per iteration and rank, 150 KB
-    of fresh pages, against the megabytes of outputs a step writes. An earlier calibration
-    released freed memory before every run and charged every output its page faults; that
-    predicted the suite's forward 25-45% too slow.)
+    With ``cold`` (the default) freed memory goes back to the OS before every run, so the
+    kernel's output lands on fresh pages as in training, where PyTorch's CPU allocator
+    does not cache and every batch's tensors differ in size: measured here, a 10 MB
+    output costs about 2 ms more in page faults than on reused pages.
     """
     start = time.perf_counter()
     for _ in range(warmup):
@@ -76,6 +82,8 @@ def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2,
     for _ in range(runs):
         if before is not None:
             before()
+        if cold:
+            RELEASE_FREE_MEMORY(0)
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
@@ -128,11 +136,10 @@ def device_sync(device: str) -> Callable[[], object]:
     return torch.cuda.synchronize
 
 
-def timer(device: str, evict: bool = True) -> Callable[..., tuple[float, float]]:
-    """``mean_time`` on the CPU, each run after :func:`evict_private_caches` unless not
-    ``evict``; :func:`mean_time_queued` on a CUDA device (same call form)."""
+def timer(device: str) -> Callable[..., tuple[float, float]]:
+    """``mean_time`` on the CPU, :func:`mean_time_queued` on a CUDA device (same call form)."""
     if device == "cpu":
-        return partial(mean_time, before=evict_private_caches) if evict else mean_time
+        return mean_time
     sync = device_sync(device)
 
     def queued(fn, repeats, before=None, **_):
@@ -207,48 +214,6 @@ def evict_caches() -> None:
 EVICT_BYTES = 32 * 2**20  # well above this machine's 2 MiB of L2 per core
 
 
-def private_cache_bytes() -> int:
-    """The largest cache of one core that is not shared with the others (its L2 on most
-    x86 servers), from sysfs; 2 MiB where sysfs does not say."""
-    best = 0
-    for index in Path("/sys/devices/system/cpu/cpu0/cache").glob("index*"):
-        try:
-            shared = (index / "shared_cpu_list").read_text().strip()
-            size = (index / "size").read_text().strip().upper()
-        except OSError:
-            continue
-        if "," in shared or "-" in shared:  # shared with other cores (the LLC)
-            continue
-        scale = {"K": 2**10, "M": 2**20, "G": 2**30}.get(size[-1:], 1)
-        best = max(best, int(size.rstrip("KMG") or 0) * scale)
-    return best or 2 * 2**20
-
-
-_PRIVATE: list = []
-
-
-def evict_private_caches() -> None:
-    """Stream twice the core's private cache, so the next kernel finds its data (and its
-    code) no nearer than the shared last-level cache.
-
-    That is where a training step's kernels find theirs: the step's working set (the
-    batch's features, its gathered rows, the activations) is several MB, larger than a
-    core's L2, and every kernel runs after others that used it. Measured on the 2-vCPU
-    dev VM (2 MiB L2, 480 MiB L3) for the validation suite's GraphSAGE batch: its first
-    layer's kernels took 0.50 ms timed back to back on warm caches, 0.87 ms with the L2
-    evicted before each (0.88 with 8 MB streamed, so the L2 is what matters), and the
-    layer took 0.9-1.0 ms inside the real forward pass; warm-cache calibration predicted
-    the suite's forward 50% too fast.
-    """
-    import torch
-
-    if not _PRIVATE:
-        rows = 2 * private_cache_bytes() // (128 * 4)
-        _PRIVATE.append((torch.randn(rows, 128), torch.arange(rows)))
-    table, idx = _PRIVATE[0]
-    table.index_select(0, idx)
-
-
 def bench_optimizer(quick: bool, repeats: int, device: str = "cpu") -> Samples:
     """Adam's step plus zero_grad on T equal tensors."""
     import torch
@@ -272,7 +237,7 @@ def bench_optimizer(quick: bool, repeats: int, device: str = "cpu") -> Samples:
             # other data: evict them first (measured here: 2x the time of a warm step). On a
             # GPU the step is mostly host work issuing small kernels, timed alone up to its
             # end as the training loop's optimizer stage is (the host's caches matter there too)
-            t, cv = mean_time(synchronised(step, device), repeats, before=evict_caches)
+            t, cv = mean_time(synchronised(step, device), repeats, before=evict_caches, cold=device == "cpu")
             # the model charges count + 1 launches (one per tensor, one for the step), the
             # bytes of all tensors and the step's item: one sample per launch unit
             kernels = m.optimizer_kernels(n * count, count, "adam")
@@ -314,7 +279,7 @@ def bench_gather(quick: bool, repeats: int, device: str = "cpu", host_for_gpu: b
     memory of a GPU trainer, whose batches of tens to hundreds of thousands of rows come
     from the whole graph's feature table (larger than the last-level cache).
 
-    Like every benchmark, the gathers are timed in steady state (:func:`mean_time`): a batch's
+    The host gathers of a GPU trainer are timed in steady state (``cold=False``): a batch's
     matrix reuses the memory the previous batch freed as long as it is under glibc's mmap
     threshold (``MMAP_THRESHOLD_MAX_BYTES``), and is mapped afresh, page faults and all,
     above it (measured on an H100 host: 60 MB gathered into new pages at about 0.6 ms/MB).
@@ -328,17 +293,15 @@ def bench_gather(quick: bool, repeats: int, device: str = "cpu", host_for_gpu: b
     if host_for_gpu:
         rows = [1_000, 30_000, 150_000] if quick else [1_000, 10_000, 30_000, 80_000, 150_000, 250_000]
     else:
-        # the largest shapes are over glibc's mmap threshold: the fit sees the first touch
-        rows = sweep(device, [100, 5_000, 40_000] if quick else [100, 1_000, 5_000, 20_000, 60_000, 150_000],
+        rows = sweep(device, [100, 5_000, 40_000] if quick else [100, 1_000, 5_000, 20_000, 60_000],
                      [1_000, 50_000, 1_000_000] if quick else [1_000, 10_000, 50_000, 200_000, 1_000_000])
     dims = [16, 128] if quick else ([32, 100, 256] if host_for_gpu else [16, 64, 128, 256])
-    # a GPU trainer's host gathers read a table far larger than any cache anyway
-    time_it = timer(device, evict=not host_for_gpu)
+    time_it = timer(device)
     for d in dims:
         table = torch.randn(table_rows, d, device=device)
         for r in rows:
             idx = torch.from_numpy(rng.integers(0, table_rows, r)).to(device)
-            t, cv = time_it(lambda: table.index_select(0, idx), repeats)
+            t, cv = time_it(lambda: table.index_select(0, idx), repeats, cold=not host_for_gpu)
             out.add(m.gather(r, d), t, f"{r}x{d}", cv)
     return out
 
@@ -348,8 +311,7 @@ def bench_elementwise(quick: bool, repeats: int, device: str = "cpu") -> Samples
     import torch
 
     out = Samples()
-    sizes = sweep(device, [100, 10_000, 300_000, 3_000_000] if quick else
-                  [10, 1_000, 10_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000, 30_000_000],
+    sizes = sweep(device, [100, 10_000, 300_000, 3_000_000] if quick else [10, 1_000, 10_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000],
                   [1_000, 300_000, 30_000_000] if quick else [1_000, 30_000, 300_000, 3_000_000, 10_000_000, 30_000_000, 100_000_000])
     time_it = timer(device)
     for n in sizes:
@@ -496,7 +458,7 @@ def bench_copies(quick: bool, repeats: int, device: str = "cuda") -> dict[str, t
                 def copy(src=src, dst=dst):
                     return dst.copy_(src, non_blocking=pinned)
 
-            t, _ = mean_time(synchronised(copy, device), repeats)
+            t, _ = mean_time(synchronised(copy, device), repeats, cold=False)
             xs.append(float(size))
             ts.append(t)
         out[direction] = (np.array(xs), np.array(ts))

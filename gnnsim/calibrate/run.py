@@ -81,8 +81,7 @@ def _fit_kernels(quick: bool, repeats: int, progress, device: str, samples: dict
     """Fit every kernel class; also return the mean run-to-run CV of kernels >= 1 ms.
 
     A GPU's caching allocator reuses device memory, so its kernels have no first-touch
-    cost to fit; a CPU's outputs land on fresh pages only above glibc's mmap threshold
-    (see :func:`bench.mean_time`), so first touch is fitted on those shapes alone.
+    cost to fit; a CPU's outputs land on fresh pages (see :func:`bench.mean_time`).
     Each class's measurements are added to ``samples``.
     """
     kernels, residuals, cvs = {}, {}, []
@@ -90,9 +89,7 @@ def _fit_kernels(quick: bool, repeats: int, progress, device: str, samples: dict
         progress(f"calibrate: {cls} ...", end=" ", flush=True)
         s = fn(quick, repeats, device)
         _record(samples, cls, s)
-        on_cpu = device == "cpu"
-        kernels[cls], residuals[cls] = _fit_class(cls, s, first_touch=on_cpu,
-                                                  touch_above=bench.MMAP_THRESHOLD_MAX_BYTES if on_cpu else 0.0)
+        kernels[cls], residuals[cls] = _fit_class(cls, s, first_touch=device == "cpu")
         r = residuals[cls]
         progress(f"{len(s.times_s)} shapes, fit error {r['fit_mape']:.1%}, held-out {r['holdout_mape']:.1%}, "
                  f"5-fold cross-validated {r['kfold_mape']:.1%}")
@@ -149,8 +146,7 @@ def _fit_framework(kernels: dict, device: str, repeats: int, progress, samples: 
     return out
 
 
-HOST_GATHER_KEYS = ("launch_us", "gbps", "cache_mb", "cache_gbps", "first_touch_us_per_mb", "per_item_ns",
-                    "first_touch_above_mb")
+HOST_GATHER_KEYS = ("launch_us", "gbps", "cache_mb", "cache_gbps", "first_touch_us_per_mb", "per_item_ns")
 
 
 def _fit_sampler(quick: bool, repeats: int, residuals: dict, progress) -> dict:
@@ -307,7 +303,7 @@ def _measure_cuda(quick: bool, repeats: int, threads: int, world: int, progress,
         sampler = _fit_sampler(quick, repeats, residuals, progress)
     blocks = {
         "sampler": sampler,
-        "host_gather": {k: host[k] for k in HOST_GATHER_KEYS},
+        "host_gather": {k: host[k] for k in HOST_GATHER_KEYS + ("first_touch_above_mb",)},
         # the trainer copies the freshly gathered (pageable) batch; pinned is there to compare
         "h2d_link": dict(copies["h2d_pageable"]),
         "copies": copies,

@@ -518,15 +518,14 @@ LIMITS = """\
   a third of the iterations' feature exchanges, and 20 iterations left the mean of a
   stage 30-80% apart between runs.
 - **Micro-benchmarks vs a training step.** Kernels are calibrated one shape at a time,
-  alone, each run after the core's private cache is evicted (a step's working set is
-  larger than L2), with allocations reused as in a training loop; the simulator shares
-  the node's measured effective cores among ranks that compute at once. What the
-  kernels miss: (1) page faults where a step frees enough memory that glibc trims its
-  heap and the next iteration faults it back in (measured per iteration and rank:
-  0.15 MB for the GraphSAGE mini-batch steps, 5 MB for GAT, 15 MB for full-batch, whose
-  forward and backward come out 45-55% too fast); (2) autograd's bookkeeping between
-  kernels, and ops the workload model folds into one kernel (the in-degree is five
-  small ops).
+  alone, on freshly allocated outputs (first-touch page faults fitted separately); the
+  simulator shares the node's measured effective cores among ranks that compute at
+  once. The real steps fault far fewer pages than that assumes (per iteration and
+  rank: 0.15 MB for the GraphSAGE mini-batches, 5 MB for GAT, 15 MB for full-batch);
+  the first-touch term stands in for the step's data being beyond the core's L2,
+  which a per-kernel benchmark cannot see, so its error depends on the step's size
+  (forward too slow on the small mini-batches). Autograd's bookkeeping between kernels
+  is in no kernel class.
 - **Collective stalls.** After memory-heavy work about one gloo collective in ten stalls
   for ~3 ms here. Their mean is folded into every call's alpha; in a real step only some
   calls stall, so small exchanges come out too slow (R-MAT with METIS) and the all-reduce,
