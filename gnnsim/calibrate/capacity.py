@@ -126,3 +126,30 @@ def _pause(procs, stop: bool) -> None:
     for p in procs:
         if p.poll() is None:
             os.kill(p.pid, signal.SIGSTOP if stop else signal.SIGCONT)
+
+
+def reference_step_s(threads: int = 1, rounds: int = 5, round_s: float = 0.1) -> float:
+    """Seconds per step of the training-like load alone on trainer 0's cores, measured as
+    ``cpu_sharing.alone_ms`` is (the median of rounds' means), but without twins.
+
+    Timed again long after a calibration, the ratio to that ``alone_ms`` says how much
+    faster or slower the machine runs now (other VMs on the host) than when it was
+    calibrated: the validation harness times it before and after each real run.
+    """
+    import torch
+
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with pinned(0, threads):
+            step = training_like_step()
+            for _ in range(3):
+                step()
+            start = time.perf_counter()
+            step()
+            steps = max(3, int(round_s / max(time.perf_counter() - start, 1e-6)))
+            times = _round_times(step, steps, rounds)
+    finally:
+        torch.set_num_threads(old_threads)
+    return float(np.median(times)) / steps
+

@@ -64,9 +64,12 @@ def canonical_knob(name: str) -> str:
     return name
 
 
-def _rate(k: KernelRate, flops: float = 1.0, mem: float = 1.0, launch: float = 1.0) -> KernelRate:
+def _rate(k: KernelRate, flops: float = 1.0, mem: float = 1.0, launch: float = 1.0, fixed: float = 1.0) -> KernelRate:
+    """``k`` with its FLOP rate, memory rates and launch ``flops``/``mem``/``launch`` times
+    faster, and its fixed costs (per item, first touch) ``fixed`` times smaller."""
     return replace(k, flops_per_s=k.flops_per_s * flops, bytes_per_s=k.bytes_per_s * mem,
-                   cache_bytes_per_s=k.cache_bytes_per_s * mem, launch_s=k.launch_s / launch)
+                   cache_bytes_per_s=k.cache_bytes_per_s * mem, launch_s=k.launch_s / launch,
+                   per_item_s=k.per_item_s / fixed, first_touch_s_per_byte=k.first_touch_s_per_byte / fixed)
 
 
 def _link(link: Link | None, bw: float = 1.0, latency: float = 1.0) -> Link | None:
@@ -87,7 +90,8 @@ def scale_cluster(cluster: Cluster, factors: dict[str, float]) -> Cluster:
             flops = f if knob in ("gpu.peak", "gpu.compute") else 1.0
             mem = f if knob in ("gpu.mem_bw", "gpu.compute") else 1.0
             launch = f if knob in ("gpu.compute", "gpu.launch") else 1.0
-            kernels = {cls: _rate(k, flops, mem, launch) for cls, k in dev.kernels.items()}
+            fixed = f if knob == "gpu.compute" else 1.0  # the whole kernel, its fixed costs too
+            kernels = {cls: _rate(k, flops, mem, launch, fixed) for cls, k in dev.kernels.items()}
             dev = replace(dev, kernels=kernels, mem_bw_gbps=dev.mem_bw_gbps * mem,
                           peak_tflops={k: v * flops for k, v in dev.peak_tflops.items()})
             node = replace(node, trainer_device=dev)
@@ -109,7 +113,8 @@ def scale_cluster(cluster: Cluster, factors: dict[str, float]) -> Cluster:
         elif knob == "cpu.sampling":
             s = node.sampler
             node = replace(node, sampler=replace(s, per_batch_s=s.per_batch_s / f, per_node_s=s.per_node_s / f,
-                                                 per_edge_s=s.per_edge_s / f))
+                                                 per_edge_s=s.per_edge_s / f,
+                                                 per_edge_doubling_s=s.per_edge_doubling_s / f))
         elif knob == "cpu.gather":
-            node = replace(node, host_gather=_rate(node.host_gather, mem=f, launch=f))
+            node = replace(node, host_gather=_rate(node.host_gather, mem=f, launch=f, fixed=f))
     return replace(cluster, node=node, network=network)

@@ -243,8 +243,31 @@ def realrun_unsupported(scenario: Scenario) -> str | None:
     return unsupported(scenario)
 
 
-def run_scenario(vs: ValidationScenario, progress: Callable = print) -> dict[str, Any]:
-    """Run one scenario real and simulated; never raises for a failed run (the row says why)."""
+DRIFT_KNOBS = ("gpu.compute", "cpu.sampling", "cpu.gather")  # the CPU work a reference load speaks for
+
+
+def speed_factor(reference_s: float, probes_s: list[float]) -> float:
+    """How many times faster the machine runs now than at calibration: the calibration's
+    reference step time over the mean of the probes taken around a run.
+
+    >>> speed_factor(3e-3, [2.9e-3, 3.1e-3])
+    1.0
+    """
+    return round(reference_s / float(np.mean(probes_s)), 4)
+
+
+def run_scenario(vs: ValidationScenario, progress: Callable = print,
+                 reference_s: float | None = None) -> dict[str, Any]:
+    """Run one scenario real and simulated; never raises for a failed run (the row says why).
+
+    With ``reference_s`` (the calibration's ``cpu_sharing.alone_ms``, in seconds) the same
+    reference load is timed before and after the real run, and the row also gets the
+    prediction re-simulated with the CPU's work scaled by the machine's speed then
+    (``report_drift_corrected``, ``speed``): what the error is once the host's drift
+    between calibration and run is taken out. The plain ``report`` stays the headline.
+    """
+    from gnnsim.analysis.whatif import whatif
+    from gnnsim.calibrate.capacity import reference_step_s
     from gnnsim.pipeline import simulate
     from gnnsim.realrun.launch import run_real, scenario_for_ranks
     from gnnsim.realrun.netns import NetnsUnavailable, gnnsim_namespaces, shaped_link
@@ -269,6 +292,7 @@ def run_scenario(vs: ValidationScenario, progress: Callable = print) -> dict[str
             with shaped_link(shape, vs.ranks) as net:
                 return run_real(scenario, ranks=vs.ranks, timeout_s=vs.timeout_s, progress=quiet, netns=net)
 
+        probes = [reference_step_s()] if reference_s else []
         try:
             measured = attempt()
         except RealRunError as exc:
@@ -281,10 +305,18 @@ def run_scenario(vs: ValidationScenario, progress: Callable = print) -> dict[str
             progress(f"(retrying after: {str(exc)[:120]})", end=" ", flush=True)
             measured = attempt()
         real_s = time.perf_counter() - started
-        report = compare(simulate(scenario, sensitivity=False), measured)
+        predicted = simulate(scenario, sensitivity=False)
+        report = compare(predicted, measured)
         row.update(status="ok", real_wall_s=round(real_s, 2), report=report.to_dict(),
                    measured_iteration_times_s=measured.iteration_times_s,
                    rows_remote_fraction=_remote_fraction(measured))
+        if reference_s:
+            probes.append(reference_step_s())
+            factor = speed_factor(reference_s, probes)
+            row["speed"] = {"reference_ms": reference_s * 1e3, "probes_ms": [p * 1e3 for p in probes],
+                            "factor": factor}
+            corrected = whatif(predicted, {knob: factor for knob in DRIFT_KNOBS})
+            row["report_drift_corrected"] = compare(corrected, measured).to_dict()
     except (NetnsUnavailable, _Skip) as exc:
         row.update(status="skipped", error=str(exc))
     except GnnsimError as exc:
@@ -306,11 +338,12 @@ def _remote_fraction(measured) -> float:
 
 # -- the suite's figures --------------------------------------------------------------------
 
-def accuracy(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Iteration-time MAPE, per-stage errors and their counts over the successful runs."""
-    ok = [r for r in rows if r["status"] == "ok" and r["expect"] == "success"]
-    it_err = [r["report"]["relative_error"]["iteration_time"] for r in ok]
-    stage_err = [(r["name"], s, e) for r in ok for s, e in r["report"]["relative_error"].items() if s != "iteration_time"]
+def accuracy(rows: list[dict[str, Any]], report: str = "report") -> dict[str, Any]:
+    """Iteration-time MAPE, per-stage errors and their counts over the successful runs
+    (their ``report``, or another comparison of the rows such as ``report_drift_corrected``)."""
+    ok = [r for r in rows if r["status"] == "ok" and r["expect"] == "success" and report in r]
+    it_err = [r[report]["relative_error"]["iteration_time"] for r in ok]
+    stage_err = [(r["name"], s, e) for r in ok for s, e in r[report]["relative_error"].items() if s != "iteration_time"]
     by_stage: dict[str, list[float]] = {}
     for _, s, e in stage_err:
         by_stage.setdefault(s, []).append(e)
@@ -422,11 +455,13 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
     load_start = list(os.getloadavg())
     with calibrated_profiles(quick, progress) as root:
         calibration = yaml.safe_load((root / "calibrated" / f"{CALIBRATED_NAME}.yaml").read_text())
+        sharing = calibration.get("cpu_sharing") or {}
+        reference_s = sharing["alone_ms"] / 1e3 if sharing.get("alone_ms") else None
         links = measure_shaped_links(suite, root, quick, progress)
         rows = []
         for i, vs in enumerate(suite, 1):
             progress(f"[{i}/{len(suite)}] {vs.name}: {vs.description} ...", end=" ", flush=True)
-            row = run_scenario(vs, progress)
+            row = run_scenario(vs, progress, reference_s)
             rows.append(row)
             if row["status"] == "ok":
                 rep = row["report"]
@@ -448,6 +483,7 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
         "shaped_links": links,
         "targets": {"iteration_mape": TARGET_ITERATION_MAPE, "stage_error": TARGET_STAGE_ERROR},
         "accuracy": accuracy(rows),
+        "accuracy_drift_corrected": accuracy(rows, "report_drift_corrected"),
         "rankings": rankings(rows),
         "scenarios": rows,
         "wall_s": round(time.perf_counter() - started, 1),
@@ -494,6 +530,43 @@ def compare_measured_runs(scenarios: str | Path, measured: str | Path) -> dict[s
 
 
 # -- RESULTS.md ---------------------------------------------------------------------------
+
+def _speed(row: dict[str, Any]) -> str:
+    """The host-speed cells of a scenario row: the factor and the drift-corrected error."""
+    if "speed" not in row:
+        return " | "
+    corrected = row["report_drift_corrected"]["relative_error"]["iteration_time"]
+    return f"x{row['speed']['factor']:.2f} | {_pct(corrected)}"
+
+
+def _drift_summary(results: dict[str, Any]) -> list[str]:
+    """Summary-table rows of the drift-corrected comparison (none for older results)."""
+    acc = results.get("accuracy_drift_corrected") or {}
+    if not acc.get("scenarios_ok"):
+        return []
+    mape = acc["iteration_mape"]
+    return [f"| iteration time MAPE with the host's drift taken out (see below) | {mape:.1%} | "
+            f"<= {results['targets']['iteration_mape']:.0%} | {_verdict(mape <= results['targets']['iteration_mape'])} |",
+            f"| mean signed iteration error, drift taken out | {_pct(acc['iteration_mean_signed_error'])} | | |",
+            f"| stage errors within {results['targets']['stage_error']:.0%}, drift taken out | "
+            f"{acc['stage_errors_within_target']} of {acc['stage_errors_total']} | all | "
+            f"{_verdict(acc['stage_errors_within_target'] == acc['stage_errors_total'])} |"]
+
+
+def _drift_note(results: dict[str, Any]) -> list[str]:
+    acc = results.get("accuracy_drift_corrected") or {}
+    if not acc.get("scenarios_ok"):
+        return []
+    return ["", "*Host speed* (scenario table): the calibration's reference load (the training-like step of "
+            "`calibrate/capacity.py`, alone on core 0) timed again before and after each real run; x1.10 means the "
+            "machine ran 10% faster than when it was calibrated. *Drift taken out* re-simulates the run with the "
+            "CPU's kernels, sampler and gathers scaled by that factor (`gnnsim whatif` knobs gpu.compute, "
+            "cpu.sampling, cpu.gather): a micro-benchmark, never the run's own times. It separates the model's error "
+            "from the host's speed changing between calibration and run; the headline figures above are without it. "
+            "Per-stage MAPE with the drift taken out: "
+            + ", ".join(f"{s} {v:.0%} ({acc['stage_mean_signed_error'].get(s, 0.0):+.0%})"
+                        for s, v in acc["stage_mape"].items()) + "."]
+
 
 def _ms(x: float | None) -> str:
     return "" if x is None else f"{x * 1e3:.2f}"
@@ -679,23 +752,26 @@ def results_markdown(results: dict[str, Any], cuda: dict[str, Any] | None = None
         f"| stage errors within {results['targets']['stage_error']:.0%} | {acc['stage_errors_within_target']} of "
         f"{acc['stage_errors_total']} | all | {_verdict(acc['stage_errors_within_target'] == acc['stage_errors_total'])} |",
         f"| ranking groups in measured order | {kept} of {len(compared)} | all | {_verdict(kept == len(compared))} |",
+        *_drift_summary(results),
         "",
         "Per-stage MAPE over the suite (mean signed error in brackets; negative = the model is too fast): "
         + ", ".join(f"{s} {v:.0%} ({acc.get('stage_mean_signed_error', {}).get(s, 0.0):+.0%})"
                     for s, v in acc["stage_mape"].items()) + ".",
+        *_drift_note(results),
         "",
         "## Scenarios",
         "",
         "Times are per iteration (ms): a stage is the mean over ranks and iterations, the iteration the mean of the "
         "slowest rank's time. Error = (predicted - measured) / measured.",
         "",
-        "| scenario | ranks | link | measured | spread (CV) | predicted | error | worst stage |",
-        "|---|---|---|---|---|---|---|---|",
+        "| scenario | ranks | link | measured | spread (CV) | predicted | error | worst stage | host speed | "
+        "error, drift out |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         link = r["shaped_link"] or "loopback"
         if r["status"] != "ok":
-            lines.append(f"| {r['name']} | {r['ranks']} | {link} | {r['status']} | | | | |")
+            lines.append(f"| {r['name']} | {r['ranks']} | {link} | {r['status']} | | | | | | |")
             continue
         rep = r["report"]
         stage_errs = {s: e for s, e in rep["relative_error"].items() if s != "iteration_time"}
@@ -704,7 +780,7 @@ def results_markdown(results: dict[str, Any], cuda: dict[str, Any] | None = None
         cv = f"{np.std(times, ddof=1) / np.mean(times):.0%}" if len(times) > 1 else ""
         lines.append(f"| {r['name']} | {r['ranks']} | {link} | {_ms(rep['measured']['iteration_time_s'])} | {cv} | "
                      f"{_ms(rep['predicted']['iteration_time_s'])} | {_pct(rep['relative_error']['iteration_time'])} | "
-                     f"{worst} {_pct(stage_errs.get(worst))} |")
+                     f"{worst} {_pct(stage_errs.get(worst))} | {_speed(r)} |")
     lines += ["", "### Per stage", ""]
     for r in rows:
         if r["status"] != "ok":

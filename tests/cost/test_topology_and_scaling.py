@@ -1,5 +1,7 @@
 """Routes from the topology, the fetch plan's closed form, and what-if scaling."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -130,3 +132,21 @@ def test_scaled_cost_model_halves_compute():
     task = Task("forward", "gpu_kernel", kernels=(m.gemm(4096, 512, 512), m.aggregate(100000, 4096, 512)))
     base = CostModel(c)
     assert base.scaled({"gpu.compute": 2}).compute_time(task) == pytest.approx(base.compute_time(task) / 2)
+
+
+def test_faster_compute_also_shrinks_a_kernels_fixed_costs():
+    """A whole machine running faster (the validation harness's drift correction) speeds
+    up an aggregation's cost per edge and a gather's first touch, and every term of the
+    sampler, not only the rates."""
+    from gnnsim.hardware.profiles import SamplerCost
+
+    c = load_cluster("a100-2x8-eth100")
+    dev = c.node.trainer_device
+    kernels = {cls: replace(k, per_item_s=2e-8, first_touch_s_per_byte=1e-10) for cls, k in dev.kernels.items()}
+    sampler = SamplerCost(1e-4, 1e-8, 5e-8, per_edge_doubling_s=1e-8, reference_nodes=8000)
+    c = replace(c, node=replace(c.node, trainer_device=replace(dev, kernels=kernels), sampler=sampler))
+    fast = scale_cluster(c, {"gpu.compute": 2, "cpu.sampling": 2})
+    agg = fast.node.trainer_device.kernels["aggregate"]
+    assert agg.per_item_s == pytest.approx(1e-8) and agg.first_touch_s_per_byte == pytest.approx(5e-11)
+    assert fast.node.sampler.per_edge_doubling_s == pytest.approx(5e-9)
+    assert fast.node.sampler.edge_cost_s(32000) == pytest.approx(c.node.sampler.edge_cost_s(32000) / 2)

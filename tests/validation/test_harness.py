@@ -10,7 +10,7 @@ import yaml
 
 from gnnsim.errors import ScenarioError
 from gnnsim.validation.harness import (accuracy, load_suite, load_validation_scenario, rankings, results_markdown,
-                                       run_suite)
+                                       run_suite, speed_factor)
 
 SUITE = Path(__file__).resolve().parents[2] / "validation" / "scenarios"
 
@@ -117,3 +117,22 @@ def test_quick_subset_writes_well_formed_results(tmp_path):
     assert md.startswith("# Validation results") and data["host"]["host"] in md
     assert "| sbm-metis | 2 | loopback |" in md and "**robust-crash** failed (expected" in md
     assert results["accuracy"] == data["accuracy"]
+
+
+def test_drift_corrected_figures_sit_beside_the_headline():
+    """A row with a host-speed probe gets its drift-corrected error in the table and in a
+    second set of figures; the headline figures stay the uncorrected ones."""
+    rows = [_row("a", 10.0, 12.0, ["g"]), _row("b", 20.0, 22.0, ["g"])]
+    rows[0]["speed"] = {"reference_ms": 3.0, "probes_ms": [3.6, 3.9], "factor": speed_factor(3.0, [3.6, 3.9])}
+    rows[0]["report_drift_corrected"] = {"relative_error": {"iteration_time": 0.05, "forward": -0.1}}
+    assert rows[0]["speed"]["factor"] == pytest.approx(0.8)
+    results = {**_results_stub(accuracy(rows), rows), "accuracy_drift_corrected": accuracy(rows, "report_drift_corrected")}
+    assert results["accuracy_drift_corrected"]["scenarios_ok"] == 1  # b was not probed
+    assert results["accuracy_drift_corrected"]["iteration_mape"] == pytest.approx(0.05)
+    text = results_markdown(results)
+    assert "| iteration time MAPE | 15.0% | <= 10% | **missed** |" in text
+    assert "| iteration time MAPE with the host's drift taken out (see below) | 5.0% | <= 10% | met |" in text
+    assert "| x0.80 | +5.0% |" in text and "*Host speed*" in text
+    # results written before the probe existed render as before
+    old = results_markdown(_results_stub(accuracy(rows), [_row("b", 20.0, 22.0)]))
+    assert "drift taken out (see below)" not in old and "*Host speed*" not in old
