@@ -599,10 +599,16 @@ LIMITS = """\
   which a per-kernel benchmark cannot see, so its error depends on the step's size
   (forward too slow on the small mini-batches). Autograd's bookkeeping between kernels
   is in no kernel class.
-- **Collective stalls.** After memory-heavy work about one gloo collective in ten stalls
-  for ~3 ms here. Their mean is folded into every call's alpha; in a real step only some
-  calls stall, so small exchanges come out too slow (R-MAT with METIS) and the all-reduce,
-  where the ranks also wait for each other's jitter, too fast.
+- **Collective stalls.** About a quarter of gloo's small collectives on this VM stall for
+  3-10 ms, and only when the ranks enter them together: measured with 1 ms of work
+  before a 68 KB all-reduce, 27% of calls took over 2 ms (mean 1.15 ms, median 0.25)
+  when both ranks arrived at once, and almost none (mean 0.22-0.26 ms) when one rank
+  arrived 0.1-2 ms later. The calibration fits the collectives to their means at equal
+  arrival, so balanced scenarios come out right on average, but a step whose ranks are
+  out of step (R-MAT with METIS: one rank samples 4354 edges per batch, the other 750)
+  pays no stalls, and its fetch and all-reduce come out too slow (which also swaps the
+  R-MAT partitioner ranking). A stall that depends on the ranks' arrival spread is not
+  modelled yet.
 - **Shaped links.** `tc tbf` limits the rate of a veth; TCP over a token bucket has
   slow-start and burst effects that the alpha-beta link model (one latency, one rate)
   does not capture, so mid-sized messages (tens of KB to a few MB) take longer than
