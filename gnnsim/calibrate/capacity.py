@@ -50,6 +50,15 @@ def usable_cores() -> int:
     return os.cpu_count() or 1
 
 
+def _steps_per_round(step, round_s: float) -> int:
+    """Warm ``step`` up (allocator and caches), then how many steps fill ``round_s``."""
+    for _ in range(3):
+        step()
+    start = time.perf_counter()
+    step()
+    return max(3, int(round_s / max(time.perf_counter() - start, 1e-6)))
+
+
 def _round_times(step, steps: int, rounds: int) -> list[float]:
     times = []
     for _ in range(rounds):
@@ -108,11 +117,7 @@ def _alone_and_together(others: int, threads: int, quick: bool, progress) -> tup
     with twins(others, threads) as procs, pinned(0, threads):
         step = training_like_step()
         _pause(procs, True)
-        for _ in range(3):  # warm up allocator and caches
-            step()
-        start = time.perf_counter()
-        step()
-        steps = max(3, int(ROUND_S / max(time.perf_counter() - start, 1e-6)))
+        steps = _steps_per_round(step, ROUND_S)
         alone, together = [], []
         for _ in range(rounds):
             _pause(procs, True)
@@ -143,11 +148,7 @@ def reference_step_s(threads: int = 1, rounds: int = 5, round_s: float = 0.1) ->
     try:
         with pinned(0, threads):
             step = training_like_step()
-            for _ in range(3):
-                step()
-            start = time.perf_counter()
-            step()
-            steps = max(3, int(round_s / max(time.perf_counter() - start, 1e-6)))
+            steps = _steps_per_round(step, round_s)
             times = _round_times(step, steps, rounds)
     finally:
         torch.set_num_threads(old_threads)

@@ -58,8 +58,8 @@ JITTER_MIN_TIME_S = 1e-3  # spread of kernels shorter than this is timer noise, 
 
 
 def _fit_class(cls: str, s: bench.Samples, first_touch: bool, touch_above: float = 0.0) -> tuple[dict, dict]:
-    """One kernel class's fitted rates (profile units) and its residuals; allocations of at
-    most ``touch_above`` bytes are fitted without a first-touch cost."""
+    """One kernel class's fitted rates (profile units) and its residuals; allocations under
+    ``touch_above`` bytes are fitted without a first-touch cost (``Kernel.fresh_bytes``)."""
     options = dict(memory_only=cls in MEMORY_ONLY, first_touch=first_touch, per_item=cls in ITEMIZED,
                    gemm_shape=cls in GEMMS)
     demands = replace(Demands.of(s.kernels), out_bytes=np.array([k.fresh_bytes(touch_above) for k in s.kernels]))

@@ -51,7 +51,7 @@ def kernel_time(rate: KernelRate, k: Kernel) -> float:
     if rate.k_half or rate.n_half:
         compute_rate *= gemm_shape_efficiency(k.k_dim, k.n_dim, rate.k_half, rate.n_half)
     return (rate.launch_s + max(k.flops / compute_rate, rate.memory_time_s(k.bytes))
-            + rate.kernel_first_touch_s(k) + rate.per_item_s * k.items)
+            + rate.first_touch_s(k) + rate.per_item_s * k.items)
 
 
 @dataclass(frozen=True)

@@ -138,13 +138,9 @@ class KernelRate:
     # most 32 MiB, from the heap; larger ones are mapped afresh every time). 0: every output.
     first_touch_above_bytes: float = 0.0
 
-    def first_touch_s(self, out_bytes: float) -> float:
-        """Page-fault seconds of one new allocation of ``out_bytes``."""
-        return self.first_touch_s_per_byte * out_bytes if out_bytes >= self.first_touch_above_bytes else 0.0
-
-    def kernel_first_touch_s(self, kernel) -> float:
+    def first_touch_s(self, kernel) -> float:
         """Page-fault seconds of a kernel's new outputs (a :class:`gnnsim.workload.model.Kernel`),
-        each allocation judged against the threshold on its own."""
+        each allocation judged against the threshold on its own (``Kernel.fresh_bytes``)."""
         return self.first_touch_s_per_byte * kernel.fresh_bytes(self.first_touch_above_bytes)
 
     def memory_time_s(self, size_bytes: float) -> float:

@@ -539,10 +539,16 @@ def _speed(row: dict[str, Any]) -> str:
     return f"x{row['speed']['factor']:.2f} | {_pct(corrected)}"
 
 
+def _drift_accuracy(results: dict[str, Any]) -> dict[str, Any] | None:
+    """The drift-corrected figures, or None (results written before the host-speed probe)."""
+    acc = results.get("accuracy_drift_corrected") or {}
+    return acc if acc.get("scenarios_ok") else None
+
+
 def _drift_summary(results: dict[str, Any]) -> list[str]:
     """Summary-table rows of the drift-corrected comparison (none for older results)."""
-    acc = results.get("accuracy_drift_corrected") or {}
-    if not acc.get("scenarios_ok"):
+    acc = _drift_accuracy(results)
+    if acc is None:
         return []
     mape = acc["iteration_mape"]
     return [f"| iteration time MAPE with the host's drift taken out (see below) | {mape:.1%} | "
@@ -554,8 +560,8 @@ def _drift_summary(results: dict[str, Any]) -> list[str]:
 
 
 def _drift_note(results: dict[str, Any]) -> list[str]:
-    acc = results.get("accuracy_drift_corrected") or {}
-    if not acc.get("scenarios_ok"):
+    acc = _drift_accuracy(results)
+    if acc is None:
         return []
     return ["", "*Host speed* (scenario table): the calibration's reference load (the training-like step of "
             "`calibrate/capacity.py`, alone on core 0) timed again before and after each real run; x1.10 means the "

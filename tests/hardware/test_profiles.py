@@ -203,12 +203,12 @@ def test_first_touch_applies_only_above_its_threshold(catalog):
                                       "first_touch_above_mb": 32.0}}
     (catalog / "calibrated/gpu-box.yaml").write_text(yaml.safe_dump(box))
     gather = load_node("dgx-a100-80gb", device_override="calibrated/gpu-box").host_gather
-    assert gather.first_touch_s(20e6) == 0.0  # reused heap memory
-    assert gather.first_touch_s(40e6) == pytest.approx(40 * 500e-6)  # mapped afresh
+    from gnnsim.workload.model import aggregate, gather as gather_rows
+    assert gather.first_touch_s(gather_rows(78_125, 64)) == 0.0  # 20 MB: reused heap memory
+    assert gather.first_touch_s(gather_rows(156_250, 64)) == pytest.approx(40 * 500e-6)  # 40 MB: mapped afresh
     # a kernel's allocations are judged one by one: an aggregation's 38.4 MB of gathered
     # rows fault, its 3.8 MB accumulator does not
-    from gnnsim.workload.model import aggregate
-    assert gather.kernel_first_touch_s(aggregate(150_000, 15_000, 64)) == pytest.approx(38.4 * 500e-6)
+    assert gather.first_touch_s(aggregate(150_000, 15_000, 64)) == pytest.approx(38.4 * 500e-6)
 
 
 # -- CPU sharing: a calibrated node's effective cores, nodes that share a host ----------------
