@@ -243,6 +243,42 @@ def _device_block(kind: str, threads: int, memory_bytes: int, kernels: dict, jit
     return block
 
 
+def _collective_blocks(coll: dict, world: int, residuals: dict, suffix: str) -> tuple[dict, dict]:
+    """The ``intra_link`` (all-to-all) and ``allreduce`` blocks fitted from the benchmark's
+    rows on ``world`` processes; their residuals go under ``allreduce{suffix}`` and
+    ``alltoall{suffix}``."""
+    # ring all-reduce on n ranks: 2(n-1) alpha + 2(n-1)/n * S / B
+    ar_fit = _fit_collective(coll["allreduce"], steps=2.0 * (world - 1), wire=2.0 * (world - 1) / world)
+    # pairwise all-to-all: (n-1) alpha + bytes sent per rank / B
+    a2a_fit = _fit_collective(coll["alltoall"], steps=float(world - 1), wire=1.0)
+    for name, fit in (("allreduce", ar_fit), ("alltoall", a2a_fit)):
+        residuals[name + suffix] = _linear_residuals(fit, len(coll[name]))
+    return _link_block(a2a_fit), {"alpha_us": _round(ar_fit.coef[0] * 1e6),
+                                  "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9)}
+
+
+OVERSUBSCRIPTION = 2  # processes per core in the oversubscribed collective benchmark
+
+
+def _oversubscribed(world: int, quick: bool, residuals: dict, progress) -> dict:
+    """Gloo's collectives with ``OVERSUBSCRIPTION`` processes on each of ``world`` cores.
+
+    When trainers outnumber the cores, a collective's every message must wait for its
+    receiver to be scheduled, behind the work of the other processes on its core. Measured
+    on the dev VM (2 cores), a 4 KB all-to-all takes 0.16 ms between 2 processes and
+    1.8 ms between 4 in a tight loop, 3.2 ms with work between the calls: 4-7 times the
+    2-process alpha times the extra peers. The simulator uses these numbers for hosts
+    with more trainers than cores (:meth:`gnnsim.hardware.profiles.Node.on_host`).
+    """
+    processes = OVERSUBSCRIPTION * world
+    progress(f"calibrate: the same on {processes} processes sharing {world} cores ...", end=" ", flush=True)
+    with pinned(0, world):  # the benchmark's processes inherit these cores and share them
+        coll = run_collectives(processes, quick)
+    intra_block, ar_block = _collective_blocks(coll, processes, residuals, "_oversubscribed")
+    progress(f"all-reduce alpha {ar_block['alpha_us']:.0f} us, all-to-all {intra_block['latency_us']:.0f} us")
+    return {"processes": processes, "cores": world, "intra_link": intra_block, "allreduce": ar_block}
+
+
 def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
                  samples: dict, twin_load: bool = False) -> tuple[dict, dict, dict, str]:
     progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running a training-like load"
@@ -256,23 +292,20 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
 
     progress(f"calibrate: gloo all-reduce and all-to-all on {world} local processes ...", end=" ", flush=True)
     coll = run_collectives(world, quick)
-    # ring all-reduce on n ranks: 2(n-1) alpha + 2(n-1)/n * S / B
-    ar_fit = _fit_collective(coll["allreduce"], steps=2.0 * (world - 1), wire=2.0 * (world - 1) / world)
-    # pairwise all-to-all: (n-1) alpha + bytes sent per rank / B
-    a2a_fit = _fit_collective(coll["alltoall"], steps=float(world - 1), wire=1.0)
+    intra_block, ar_block = _collective_blocks(coll, world, residuals, "")
     wakeup_s, idle_s = fit_wakeup(coll["wakeup"])
-    for name, fit in (("allreduce", ar_fit), ("alltoall", a2a_fit)):
-        residuals[name] = _linear_residuals(fit, len(coll[name]))
-    progress(f"all-reduce fit error {ar_fit.fit_mape:.1%}, all-to-all {a2a_fit.fit_mape:.1%}, "
+    progress(f"all-reduce fit error {residuals['allreduce']['fit_mape']:.1%}, "
+             f"all-to-all {residuals['alltoall']['fit_mape']:.1%}, "
              f"wake-up after idling {wakeup_s * 1e6:.0f} us (past {idle_s * 1e6:.0f} us)")
     blocks = {
         "sampler": sampler,
         "host_gather": {k: kernels["gather"][k] for k in HOST_GATHER_KEYS},
-        "intra_link": _link_block(a2a_fit),
-        "allreduce": {"alpha_us": _round(ar_fit.coef[0] * 1e6), "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9),
-                      "wakeup_us": _round(wakeup_s * 1e6), "idle_threshold_us": _round(idle_s * 1e6)},
+        "intra_link": intra_block,
+        "allreduce": {**ar_block, "wakeup_us": _round(wakeup_s * 1e6), "idle_threshold_us": _round(idle_s * 1e6)},
         **({"cpu_sharing": sharing} if sharing else {}),
     }
+    if not quick and world > 1:
+        blocks["oversubscribed"] = _oversubscribed(world, quick, residuals, progress)
     return blocks, _device_block("cpu", threads, 8589934592, kernels, jitter_cv, framework), residuals, cpu_model()
 
 

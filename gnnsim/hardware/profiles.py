@@ -90,6 +90,7 @@ ALLOWED_KEYS: dict[str, set[str]] = {
     "software.sampler": {"per_batch_us", "node_scale", "edge_scale"},
     # a calibrated profile's measured compute capacity (gnnsim/calibrate/capacity.py)
     "calibrated.cpu_sharing": {"effective_cores", "demand_cores", "processes", "threads", "alone_ms", "together_ms"},
+    "calibrated.oversubscribed": {"processes", "cores", "intra_link", "allreduce"},
 }
 
 
@@ -254,6 +255,22 @@ class Collective:
 
 
 @dataclass(frozen=True)
+class Oversubscribed:
+    """The collectives measured with ``per_core`` trainer processes on each core
+    (``gnnsim calibrate``'s ``oversubscribed:`` block; see :meth:`Node.on_host`)."""
+
+    per_core: float
+    intra_link: Link
+    collective: Collective
+
+
+def _lerp_link(a: Link, b: Link, w: float) -> Link:
+    """``a`` moved a fraction ``w`` of the way to ``b`` (latency and seconds per byte)."""
+    return replace(a, latency_us=(1 - w) * a.latency_us + w * b.latency_us,
+                   bw_gbps=1.0 / ((1 - w) / a.bw_gbps + w / b.bw_gbps))
+
+
+@dataclass(frozen=True)
 class Node:
     name: str
     trainer_device: Device
@@ -272,11 +289,45 @@ class Node:
     # Cores' worth of compute per nominal host core while all are busy: 1 unless a
     # calibration measured less (``cpu_sharing``; 0.5 on a VM whose 2 vCPUs share a core).
     cpu_efficiency: float = 1.0
+    # gloo's collectives measured with more processes than cores (calibrated CPU nodes)
+    oversubscribed: Oversubscribed | None = None
 
     @property
     def compute_cores(self) -> float:
         """The node's effective cores, which its CPU trainers share (:mod:`gnnsim.sim.cpu`)."""
         return self.host_cpu_cores * self.cpu_efficiency
+
+    def on_host(self, trainers: int) -> Node:
+        """This node as ``trainers`` trainer processes on its host's cores see it.
+
+        Up to one process per core, the collectives are those calibrated with one each.
+        With more, every message of a collective waits for its receiver to be scheduled
+        behind the other processes on its core, and the collectives take the numbers
+        calibrated with ``oversubscribed.per_core`` processes per core (on the dev VM
+        4-7 times slower per peer); in between, alpha and seconds per byte move linearly
+        with the processes per core. Beyond the measured crowding they stay at it (not
+        extrapolated). The wake-up after idling is part of the crowded means, so it
+        fades out with them.
+
+        >>> from gnnsim.hardware.profiles import Collective, Link, Oversubscribed
+        >>> node = load_node("localhost")
+        >>> crowded = Oversubscribed(2.0, replace(node.intra_link, latency_us=1000.0), Collective(4e-4, 1e9))
+        >>> node = replace(node, collective=Collective(1e-4, 1e9, 6e-5, 3e-4), oversubscribed=crowded)
+        >>> node.on_host(2).collective.alpha_s, node.on_host(4).collective.alpha_s   # 2 cores
+        (0.0001, 0.0004)
+        >>> round(node.on_host(3).collective.alpha_s * 1e6), node.on_host(3).intra_link.latency_us > 500
+        (250, True)
+        """
+        crowded = self.oversubscribed
+        per_core = trainers / max(1, self.host_cpu_cores)
+        if crowded is None or per_core <= 1.0 or self.collective is None:
+            return self
+        w = min(1.0, (per_core - 1.0) / max(crowded.per_core - 1.0, 1e-9))
+        own, other = self.collective, crowded.collective
+        collective = Collective((1 - w) * own.alpha_s + w * other.alpha_s,
+                                1.0 / ((1 - w) / own.bytes_per_s + w / other.bytes_per_s),
+                                (1 - w) * own.wakeup_s, own.idle_threshold_s)
+        return replace(self, intra_link=_lerp_link(self.intra_link, crowded.intra_link, w), collective=collective)
 
 
 @dataclass(frozen=True)
@@ -637,7 +688,8 @@ def _cpu_efficiency_from(block: Any, path: Path) -> float:
 
 def _apply_calibration(cal_name: str, device: Device, sampler: SamplerCost, host_gather: KernelRate,
                        intra: Link, h2d: Link | None
-                       ) -> tuple[SamplerCost, KernelRate, Link, Link | None, Collective | None, float]:
+                       ) -> tuple[SamplerCost, KernelRate, Link, Link | None, Collective | None, float,
+                                  Oversubscribed | None]:
     """Replace a node's nominal numbers by those measured in ``calibrated/CAL_NAME``.
 
     ``sampler`` and ``host_gather`` (host CPU costs) always apply. ``h2d_link`` applies
@@ -675,7 +727,30 @@ def _apply_calibration(cal_name: str, device: Device, sampler: SamplerCost, host
             collective = Collective(_num(a, "alpha_us", where, positive=False) * 1e-6, _num(a, "gbps", where) * 1e9,
                                     _num(a, "wakeup_us", where, positive=False, default=0) * 1e-6,
                                     _num(a, "idle_threshold_us", where, positive=False, default=0) * 1e-6)
-    return sampler, host_gather, intra, h2d, collective, efficiency
+    crowded = _oversubscribed_from(cal["oversubscribed"], cal_path, intra) \
+        if "oversubscribed" in cal and collective is not None else None
+    return sampler, host_gather, intra, h2d, collective, efficiency, crowded
+
+
+def _oversubscribed_from(block: Any, path: Path, intra: Link) -> Oversubscribed:
+    """The collectives measured with more processes than cores (``oversubscribed:``)."""
+    if not isinstance(block, dict) or not isinstance(block.get("intra_link"), dict) \
+            or not isinstance(block.get("allreduce"), dict):
+        raise ProfileError(f"{path}: 'oversubscribed' must be a mapping like {{processes: 4, cores: 2, "
+                           "intra_link: {latency_us, bw_gbps}, allreduce: {alpha_us, gbps}}} (written by gnnsim "
+                           f"calibrate), got {block!r}. Recalibrate or remove the key.")
+    check_keys(block, "calibrated.oversubscribed", path, "oversubscribed")
+    where = Path(f"{path}: oversubscribed")
+    per_core = _num(block, "processes", where) / _num(block, "cores", where)
+    if per_core <= 1.0:
+        raise ProfileError(f"{where}: 'processes' must exceed 'cores' (more processes than cores is what this block "
+                           f"measures), got {block['processes']} on {block['cores']}")
+    link = _link_from({**block["intra_link"], "kind": intra.kind, "sources": [str(path)]},
+                      Path(f"{where}.intra_link"), f"calibrated-{intra.kind}-oversubscribed")
+    ar = block["allreduce"]
+    ar_where = Path(f"{where}.allreduce")
+    return Oversubscribed(per_core, link, Collective(_num(ar, "alpha_us", ar_where, positive=False) * 1e-6,
+                                                     _num(ar, "gbps", ar_where) * 1e9))
 
 
 def load_node(name: str, device_override: str | None = None, trainers: int | None = None) -> Node:
@@ -699,9 +774,9 @@ def load_node(name: str, device_override: str | None = None, trainers: int | Non
         raise ProfileError(f"{path}: missing key 'intra_link' (the link between trainers of one node, e.g. nvlink3)")
     intra = load_link(str(data["intra_link"]))
     h2d = load_link(str(data["h2d_link"])) if data.get("h2d_link") else None
-    collective, efficiency = None, 1.0
+    collective, efficiency, crowded = None, 1.0, None
     if device_override and device_override.startswith("calibrated/"):
-        sampler, host_gather, intra, h2d, collective, efficiency = _apply_calibration(
+        sampler, host_gather, intra, h2d, collective, efficiency, crowded = _apply_calibration(
             device_override.split("/", 1)[1], device, sampler, host_gather, intra, h2d)
     n_trainers = trainers or _count(data, "trainers", path, default=0)
     if n_trainers <= 0:
@@ -722,6 +797,7 @@ def load_node(name: str, device_override: str | None = None, trainers: int | Non
         collective=collective,
         nic_count=_count(data, "nic_count", path, default=1),
         cpu_efficiency=efficiency,
+        oversubscribed=crowded,
     )
 
 
@@ -742,7 +818,9 @@ def load_cluster(name: str, *, num_nodes: int | None = None, trainers_per_node: 
     data, path = read_profile("clusters", name)
     if not data.get("node"):
         raise ProfileError(f"{path}: missing key 'node' (a profile in hwprofiles/nodes/)")
+    per_host = _count(data, "nodes_per_host", path, default=1)
     node = load_node(str(data["node"]), device_profile, trainers_per_node)
+    node = node.on_host(node.trainers * per_host)  # its trainers may outnumber the host's cores
     if data.get("nic"):
         node = replace(node, nic=load_link(str(data["nic"])))
     if "nic_count" in data:
@@ -757,7 +835,7 @@ def load_cluster(name: str, *, num_nodes: int | None = None, trainers_per_node: 
             network = replace(network, name=f"{node.nic_count}x {network.name}",
                               bw_gbps=network.bw_gbps * node.nic_count)
     return Cluster(name=str(data.get("name", name)), node=node, num_nodes=n, network=network, sources=_sources(data, path),
-                   nodes_per_host=_count(data, "nodes_per_host", path, default=1))
+                   nodes_per_host=per_host)
 
 
 def list_profiles() -> dict[str, list[str]]:

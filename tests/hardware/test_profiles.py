@@ -169,6 +169,39 @@ def test_gloo_calibration_never_replaces_nvlink(catalog):
     assert local.intra_link.bw_gbps == 1.0 and local.collective.bytes_per_s == 1.5e9
 
 
+def _crowded_cpu(catalog, crowded) -> None:
+    cpu = {**GPU_CAL, "intra_link": {"bw_gbps": 1.0, "latency_us": 500.0},
+           "allreduce": {"alpha_us": 400.0, "gbps": 1.0, "wakeup_us": 60.0, "idle_threshold_us": 300.0},
+           "oversubscribed": crowded}
+    (catalog / "calibrated/crowded.yaml").write_text(yaml.safe_dump(cpu))
+
+
+def test_oversubscribed_collectives_apply_when_trainers_outnumber_cores(catalog):
+    _crowded_cpu(catalog, {"processes": 4, "cores": 2, "intra_link": {"latency_us": 1000.0, "bw_gbps": 1.0},
+                           "allreduce": {"alpha_us": 450.0, "gbps": 0.8}})
+    two = load_cluster("localhost-cpu", device_profile="calibrated/crowded")  # 2 trainers, 2 cores
+    assert two.node.intra_link.latency_us == 500.0
+    assert two.node.collective.alpha_s == pytest.approx(400e-6) and two.node.collective.wakeup_s == pytest.approx(60e-6)
+    four = load_cluster("localhost-cpu", trainers_per_node=4, device_profile="calibrated/crowded")
+    assert four.node.intra_link.latency_us == pytest.approx(1000.0)
+    assert four.node.collective.alpha_s == pytest.approx(450e-6) and four.node.collective.bytes_per_s == pytest.approx(0.8e9)
+    assert four.node.collective.wakeup_s == 0.0  # part of the crowded means
+    three = load_cluster("localhost-cpu", trainers_per_node=3, device_profile="calibrated/crowded")
+    assert three.node.intra_link.latency_us == pytest.approx(750.0)
+    eight = load_cluster("localhost-cpu", trainers_per_node=8, device_profile="calibrated/crowded")
+    assert eight.node.collective.alpha_s == pytest.approx(450e-6)  # held at the measured crowding
+
+
+def test_malformed_oversubscribed_block_names_the_file_and_the_fix(catalog):
+    _crowded_cpu(catalog, {"processes": 2, "cores": 2, "intra_link": {"latency_us": 1.0, "bw_gbps": 1.0},
+                           "allreduce": {"alpha_us": 1.0, "gbps": 1.0}})
+    with pytest.raises(ProfileError, match=r"crowded.yaml: oversubscribed.*'processes' must exceed 'cores'"):
+        load_cluster("localhost-cpu", device_profile="calibrated/crowded")
+    _crowded_cpu(catalog, [4, 2])
+    with pytest.raises(ProfileError, match=r"crowded.yaml.*'oversubscribed' must be a mapping.*Recalibrate"):
+        load_cluster("localhost-cpu", device_profile="calibrated/crowded")
+
+
 def test_calibrated_device_reads_top_level_sources(catalog):
     (catalog / "calibrated/gpu-box.yaml").write_text(yaml.safe_dump(GPU_CAL))
     assert load_device("calibrated/gpu-box").sources == GPU_CAL["sources"]
