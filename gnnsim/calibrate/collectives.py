@@ -40,8 +40,10 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     repeats = 9 if quick else 21
-    # a stall hits about one small collective in four: their mean needs more calls
-    small_repeats = 2 * repeats
+    # a stall (3-10 ms) hits about one small collective in four: their mean needs many
+    # calls (with 42 per size, three calibrations in a row fitted an all-to-all alpha of
+    # 470, 520 and 640 us, and one in the validation run 910 us); they are cheap
+    small_repeats = 4 * repeats
     # In training a collective follows memory-heavy work (gathers, aggregation), and on
     # some machines that is when collectives stall now and then (on the dev VM a quarter
     # of the small ones by 3-10 ms after such work, 13% in a tight loop). Every rank does
