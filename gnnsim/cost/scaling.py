@@ -12,14 +12,15 @@ knob               what changes
 ``gpu.launch``     the kernel launch cost only
 ``pcie.bw``        the host-to-device link bandwidth
 ``nvlink.bw``      the intra-node link bandwidth (and the calibrated collective's)
+``nvlink.latency`` the intra-node link latency and the calibrated collective's alpha
 ``network.bw``     the network and NIC bandwidth
 ``network.latency``the network latency (factor 2 halves it)
 ``cpu.sampling``   the sampler's per-batch, per-node and per-edge costs
 ``cpu.gather``     the host feature-gather rate
 =================  =============================================================
 
-``device.*`` is a synonym of ``gpu.*`` (CPU trainers have a device too), ``intra.bw``
-of ``nvlink.bw``. The five classes that sensitivity analysis varies are in
+``device.*`` is a synonym of ``gpu.*`` (CPU trainers have a device too), ``intra.*``
+of ``nvlink.*``. The five classes that sensitivity analysis varies are in
 :data:`SENSITIVITY_CLASSES`.
 
 >>> from gnnsim.hardware.profiles import load_cluster
@@ -35,8 +36,8 @@ from dataclasses import replace
 from gnnsim.errors import GnnsimError, did_you_mean
 from gnnsim.hardware.profiles import Cluster, KernelRate, Link
 
-KNOBS = ("gpu.peak", "gpu.mem_bw", "gpu.compute", "gpu.launch", "pcie.bw", "nvlink.bw", "network.bw",
-         "network.latency", "cpu.sampling", "cpu.gather")
+KNOBS = ("gpu.peak", "gpu.mem_bw", "gpu.compute", "gpu.launch", "pcie.bw", "nvlink.bw", "nvlink.latency",
+         "network.bw", "network.latency", "cpu.sampling", "cpu.gather")
 SYNONYMS = {"device.": "gpu.", "intra.": "nvlink."}
 
 # Resource class -> the knob that makes it faster, for sensitivity analysis.
@@ -102,6 +103,11 @@ def scale_cluster(cluster: Cluster, factors: dict[str, float]) -> Cluster:
             node = replace(node, intra_link=_link(node.intra_link, bw=f), collective=coll)
             if cluster.num_nodes == 1:  # a one-node cluster's "network" is its intra-node link
                 network = _link(network, bw=f)
+        elif knob == "nvlink.latency":
+            coll = node.collective and replace(node.collective, alpha_s=node.collective.alpha_s / f)
+            node = replace(node, intra_link=_link(node.intra_link, latency=f), collective=coll)
+            if cluster.num_nodes == 1:
+                network = _link(network, latency=f)
         elif knob == "network.bw":
             node = replace(node, nic=_link(node.nic, bw=f))
             if cluster.num_nodes > 1:

@@ -125,6 +125,17 @@ def test_scaling_knobs():
         scale_cluster(c, {"network.bw": 0})
 
 
+def test_intra_latency_knob_scales_the_collectives_alpha():
+    from gnnsim.hardware.profiles import Collective
+
+    c = load_cluster("localhost-cpu")
+    c = replace(c, node=replace(c.node, collective=Collective(4e-4, 1e9, 6e-5, 3e-4)))
+    slow = scale_cluster(c, {"intra.latency": 0.5})  # collectives twice as slow to start
+    assert slow.node.collective.alpha_s == pytest.approx(8e-4) and slow.node.collective.bytes_per_s == 1e9
+    assert slow.node.intra_link.latency_us == pytest.approx(2 * c.node.intra_link.latency_us)
+    assert slow.network.latency_us == pytest.approx(2 * c.network.latency_us)  # one node: the same path
+
+
 def test_scaled_cost_model_halves_compute():
     from gnnsim.workload import model as m
 
