@@ -30,11 +30,7 @@ def sizes_bytes(quick: bool) -> list[int]:
     return [2**e for e in exps]
 
 
-PROBE_BYTES = 4096  # the probe's message: small, so its time is alpha and the stalls
-PROBE_CALLS = 60
-
-
-def _worker(port: int, rank: int, world: int, out: str, quick: bool, probe: bool = False) -> None:
+def _worker(port: int, rank: int, world: int, out: str, quick: bool) -> None:
     import torch
     import torch.distributed as dist
 
@@ -43,11 +39,11 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, probe: bool
     pin_to_own_cores(rank, 1)
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    repeats = PROBE_CALLS if probe else (9 if quick else 21)
+    repeats = 9 if quick else 21
     # a stall (3-10 ms) hits about one small collective in four: their mean needs many
     # calls (with 42 per size, three calibrations in a row fitted an all-to-all alpha of
     # 470, 520 and 640 us, and one in the validation run 910 us); they are cheap
-    small_repeats = repeats if probe else 4 * repeats
+    small_repeats = 4 * repeats
     # In training a collective follows memory-heavy work (gathers, aggregation), and on
     # some machines that is when collectives stall now and then (on the dev VM a quarter
     # of the small ones by 3-10 ms after such work, 13% in a tight loop). Every rank does
@@ -56,7 +52,7 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, probe: bool
     table = torch.randn(PRE_WORK_ROWS, 128)
     rows = torch.from_numpy(np.random.default_rng(rank).integers(0, PRE_WORK_ROWS, PRE_WORK_ROWS // 8))
     results: dict[str, list[list[float]]] = {"allreduce": [], "alltoall": []}
-    for size in [PROBE_BYTES] if probe else sizes_bytes(quick):
+    for size in sizes_bytes(quick):
         n = size // 4
         buf = torch.randn(n)
         per_peer = max(1, n // world)
@@ -77,7 +73,7 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, probe: bool
             dist.all_reduce(t, op=dist.ReduceOp.MAX)
             sent = size if name == "allreduce" else per_peer * 4 * (world - 1)
             results[name].append([float(sent), float(t[0].item()), float(t[1].item())])  # bytes, mean, median
-    results["wakeup"] = [] if probe else _wakeup(dist, torch, rank, 9 if quick else 21)
+    results["wakeup"] = _wakeup(dist, torch, rank, 9 if quick else 21)
     if rank == 0:
         Path(out).write_text(json.dumps(results))
     dist.barrier()
@@ -141,14 +137,11 @@ def fit_wakeup(rows: list[list[float]]) -> tuple[float, float]:
 MIN_WAKEUP_S = 5e-5
 
 
-def run_collectives(world: int, quick: bool, timeout_s: float = 300.0, netns=None,
-                    probe: bool = False) -> dict[str, list[list[float]]]:
+def run_collectives(world: int, quick: bool, timeout_s: float = 300.0, netns=None) -> dict[str, list[list[float]]]:
     """Run the collective benchmark on ``world`` local processes and return its rows
     ([[bytes, mean s, median s]] per collective, plus the wake-up rows). With ``netns``
     (a :class:`gnnsim.realrun.netns.NetnsSetup`) each rank runs in its own namespace and
-    the traffic crosses its shaped link. With ``probe``, only ``PROBE_CALLS`` calls of
-    ``PROBE_BYTES`` per collective and no wake-up rows: a few seconds, to see how the
-    collectives behave at a later moment (:func:`collective_drift`)."""
+    the traffic crosses its shaped link."""
     with tempfile.TemporaryDirectory(prefix="gnnsim-calib-") as tmp:
         out = Path(tmp) / "collectives.json"
         port = procs_mod.free_port()
@@ -157,7 +150,7 @@ def run_collectives(world: int, quick: bool, timeout_s: float = 300.0, netns=Non
         procs = procs_mod.spawn(
             [(netns.command_prefix(r) if netns is not None else [])
              + [sys.executable, "-m", "gnnsim.calibrate.collectives", str(port), str(r), str(world), str(out),
-                "1" if quick else "0", "probe" if probe else "sweep"] for r in range(world)],
+                "1" if quick else "0"] for r in range(world)],
             [{**env, **(netns.rank_env(r) if netns is not None else {})} for r in range(world)])
         timed_out = procs_mod.wait(procs, timeout_s, also_kill=helpers)
         if not out.exists():
@@ -168,25 +161,5 @@ def run_collectives(world: int, quick: bool, timeout_s: float = 300.0, netns=Non
         return json.loads(out.read_text())
 
 
-def collective_drift(calibrated: dict, timeout_s: float = 60.0) -> dict[str, float]:
-    """How many times faster gloo's small collectives run now than the calibration says:
-    per collective, the calibrated time of a ``PROBE_BYTES`` message between two local
-    processes over the mean of a probe taken now (above 1: faster now, fewer stalls).
-    ``calibrated`` is a calibrated profile's mapping (its ``allreduce`` and ``intra_link``).
-
-    Small collectives are mostly alpha, and alpha is mostly stalls here: their rate moved
-    from 9% to 37% of calls between hours of one day on the dev VM, more than any model
-    change. The validation harness probes after each real run, so that its "drift taken
-    out" figures separate that from the model's error.
-    """
-    ar, link = calibrated["allreduce"], calibrated["intra_link"]
-    world, size = 2, float(PROBE_BYTES)
-    expected = {"allreduce": 2 * (world - 1) * ar["alpha_us"] * 1e-6 + 2 * (world - 1) / world * size / (ar["gbps"] * 1e9),
-                "alltoall": link["latency_us"] * 1e-6 + size / world / (link["bw_gbps"] * 1e9)}
-    rows = run_collectives(world, quick=True, timeout_s=timeout_s, probe=True)
-    return {name: round(expected[name] / rows[name][0][1], 4) for name in expected}
-
-
 if __name__ == "__main__":
-    _worker(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1",
-            len(sys.argv) > 6 and sys.argv[6] == "probe")
+    _worker(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1")

@@ -256,33 +256,18 @@ def speed_factor(reference_s: float, probes_s: list[float]) -> float:
     return round(reference_s / float(np.mean(probes_s)), 4)
 
 
-def collective_factor(drift: dict[str, float]) -> float:
-    """One factor for the ``nvlink.latency`` knob from the per-collective drift factors
-    (their geometric mean: the knob scales the all-reduce's alpha and the all-to-all's
-    latency together).
-
-    >>> collective_factor({"allreduce": 2.0, "alltoall": 0.5})
-    1.0
-    """
-    return round(float(np.exp(np.mean(np.log(list(drift.values()))))), 4)
-
-
 def run_scenario(vs: ValidationScenario, progress: Callable = print,
-                 reference_s: float | None = None, calibration: dict[str, Any] | None = None) -> dict[str, Any]:
+                 reference_s: float | None = None) -> dict[str, Any]:
     """Run one scenario real and simulated; never raises for a failed run (the row says why).
 
     With ``reference_s`` (the calibration's ``cpu_sharing.alone_ms``, in seconds) the same
     reference load is timed before and after the real run, and the row also gets the
     prediction re-simulated with the CPU's work scaled by the machine's speed then
     (``report_drift_corrected``, ``speed``): what the error is once the host's drift
-    between calibration and run is taken out. With ``calibration`` (the calibrated
-    profile's mapping) gloo's small collectives are probed after the run too
-    (:func:`gnnsim.calibrate.collectives.collective_drift`) and their drift is taken out
-    the same way (knob ``nvlink.latency``). The plain ``report`` stays the headline.
+    between calibration and run is taken out. The plain ``report`` stays the headline.
     """
     from gnnsim.analysis.whatif import whatif
     from gnnsim.calibrate.capacity import reference_step_s
-    from gnnsim.calibrate.collectives import collective_drift
     from gnnsim.pipeline import simulate
     from gnnsim.realrun.launch import run_real, scenario_for_ranks
     from gnnsim.realrun.netns import NetnsUnavailable, gnnsim_namespaces, shaped_link
@@ -330,12 +315,7 @@ def run_scenario(vs: ValidationScenario, progress: Callable = print,
             factor = speed_factor(reference_s, probes)
             row["speed"] = {"reference_ms": reference_s * 1e3, "probes_ms": [p * 1e3 for p in probes],
                             "factor": factor}
-            knobs = {knob: factor for knob in DRIFT_KNOBS}
-            if calibration and calibration.get("allreduce") and calibration.get("intra_link"):
-                drift = collective_drift(calibration)
-                row["speed"]["collectives"] = drift
-                knobs["nvlink.latency"] = collective_factor(drift)
-            corrected = whatif(predicted, knobs)
+            corrected = whatif(predicted, {knob: factor for knob in DRIFT_KNOBS})
             row["report_drift_corrected"] = compare(corrected, measured).to_dict()
     except (NetnsUnavailable, _Skip) as exc:
         row.update(status="skipped", error=str(exc))
@@ -481,7 +461,7 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
         rows = []
         for i, vs in enumerate(suite, 1):
             progress(f"[{i}/{len(suite)}] {vs.name}: {vs.description} ...", end=" ", flush=True)
-            row = run_scenario(vs, progress, reference_s, calibration)
+            row = run_scenario(vs, progress, reference_s)
             rows.append(row)
             if row["status"] == "ok":
                 rep = row["report"]
@@ -556,9 +536,7 @@ def _speed(row: dict[str, Any]) -> str:
     if "speed" not in row:
         return " | "
     corrected = row["report_drift_corrected"]["relative_error"]["iteration_time"]
-    coll = row["speed"].get("collectives")
-    coll_cell = f", collectives x{collective_factor(coll):.2f}" if coll else ""
-    return f"x{row['speed']['factor']:.2f}{coll_cell} | {_pct(corrected)}"
+    return f"x{row['speed']['factor']:.2f} | {_pct(corrected)}"
 
 
 def _drift_accuracy(results: dict[str, Any]) -> dict[str, Any] | None:
@@ -589,11 +567,8 @@ def _drift_note(results: dict[str, Any]) -> list[str]:
             "`calibrate/capacity.py`, alone on core 0) timed again before and after each real run; x1.10 means the "
             "machine ran 10% faster than when it was calibrated. *Drift taken out* re-simulates the run with the "
             "CPU's kernels, sampler and gathers scaled by that factor (`gnnsim whatif` knobs gpu.compute, "
-            "cpu.sampling, cpu.gather). *Collectives* is the same for gloo: 60 small all-reduces and all-to-alls "
-            "between two local processes right after the run, against what the calibration predicts for them "
-            "(x0.50: twice as slow now, more calls stalled); drift taken out scales the collectives' alpha by it "
-            "(knob nvlink.latency). Both are micro-benchmarks, never the run's own times. They separate the model's "
-            "error from the host changing between calibration and run; the headline figures above are without it. "
+            "cpu.sampling, cpu.gather): a micro-benchmark, never the run's own times. It separates the model's error "
+            "from the host's speed changing between calibration and run; the headline figures above are without it. "
             "Per-stage MAPE with the drift taken out: "
             + ", ".join(f"{s} {v:.0%} ({acc['stage_mean_signed_error'].get(s, 0.0):+.0%})"
                         for s, v in acc["stage_mape"].items()) + "."]

@@ -107,8 +107,6 @@ def test_quick_subset_writes_well_formed_results(tmp_path):
     rep = ok["report"]
     assert rep["measured"]["iteration_time_s"] > 0 and rep["predicted"]["iteration_time_s"] > 0
     assert set(rep["measured"]["breakdown"]) == {"sample", "fetch", "forward", "backward", "allreduce", "optimizer"}
-    assert set(ok["speed"]["collectives"]) == {"allreduce", "alltoall"}  # probed after the run
-    assert all(f > 0 for f in ok["speed"]["collectives"].values()) and "report_drift_corrected" in ok
     scenario = yaml.safe_load((SUITE / "01-sbm-metis.yaml").read_text())
     assert len(ok["measured_iteration_times_s"]) == scenario["simulation"]["iterations"]
     crash = next(r for r in data["scenarios"] if r["name"] == "robust-crash")
@@ -135,8 +133,6 @@ def test_drift_corrected_figures_sit_beside_the_headline():
     assert "| iteration time MAPE | 15.0% | <= 10% | **missed** |" in text
     assert "| iteration time MAPE with the host's drift taken out (see below) | 5.0% | <= 10% | met |" in text
     assert "| x0.80 | +5.0% |" in text and "*Host speed*" in text
-    rows[0]["speed"]["collectives"] = {"allreduce": 2.0, "alltoall": 0.78125}  # the probe's factors
-    assert "| x0.80, collectives x1.25 | +5.0% |" in results_markdown(results)
     # results written before the probe existed render as before
     old = results_markdown(_results_stub(accuracy(rows), [_row("b", 20.0, 22.0)]))
     assert "drift taken out (see below)" not in old and "*Host speed*" not in old
