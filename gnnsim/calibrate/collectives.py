@@ -23,6 +23,8 @@ from gnnsim.realrun import procs as procs_mod
 
 
 PRE_WORK_ROWS = 30_000  # rows of the table each rank gathers from before a timed collective
+SPREADS_S = (0.0, 25e-6, 100e-6, 300e-6, 1e-3)  # how late the last rank arrives, in the spread sweep
+SPREAD_BYTES = 2**10  # the message size of the spread sweep (one of every sweep's sizes)
 
 
 def sizes_bytes(quick: bool) -> list[int]:
@@ -40,39 +42,56 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool) -> None:
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     repeats = 9 if quick else 21
-    # a stall (3-10 ms) hits about one small collective in four: their mean needs many
-    # calls (with 42 per size, three calibrations in a row fitted an all-to-all alpha of
-    # 470, 520 and 640 us, and one in the validation run 910 us); they are cheap
+    # a stall (3-10 ms) hits some small collectives: their mean needs many calls, and
+    # they are cheap
     small_repeats = 4 * repeats
-    # In training a collective follows memory-heavy work (gathers, aggregation), and on
-    # some machines that is when collectives stall now and then (on the dev VM a quarter
-    # of the small ones by 3-10 ms after such work, 13% in a tight loop). Every rank does
-    # the same work before each timed call; rows keep the mean (stalls included, what
-    # the fit uses) and the median.
+    # In training a collective follows memory-heavy work (gathers, aggregation), so every
+    # rank does the same such work before each call. The sweep over sizes sends the ranks
+    # in together (after a barrier), as a feature exchange's all-to-alls are entered
+    # (measured in a 2-rank run: 12 us apart at the median); the sweep over arrival
+    # spreads then delays one rank, as the ranks reach an all-reduce after unequal
+    # backward passes (107 us apart at the median, 500 us at the 90th percentile). gloo
+    # stalls most when the ranks arrive together (on the dev VM 30% of small calls in
+    # one hour, 9% in another), so the simulator scales alpha by the spread it sees
+    # (:meth:`gnnsim.hardware.profiles.Collective.latency_factor`). Each call's time is
+    # the one of the rank that arrived last (the minimum over ranks): the collective's
+    # own time, which the simulator adds after its barrier has waited for the last
+    # arrival. Rows keep the mean (stalls included, what the fit uses) and the median.
     table = torch.randn(PRE_WORK_ROWS, 128)
     rows = torch.from_numpy(np.random.default_rng(rank).integers(0, PRE_WORK_ROWS, PRE_WORK_ROWS // 8))
-    results: dict[str, list[list[float]]] = {"allreduce": [], "alltoall": []}
+
+    def own_times(op, calls: int, late_by: float = 0.0) -> torch.Tensor:
+        times = []
+        for i in range(calls + 2):
+            dist.barrier()
+            table.index_select(0, rows)
+            if rank == 0 and late_by > 0:
+                _busy(late_by)
+            start = time.perf_counter()
+            op()
+            if i >= 2:
+                times.append(time.perf_counter() - start)
+        last = torch.tensor(times)
+        dist.all_reduce(last, op=dist.ReduceOp.MIN)  # per call: the rank that arrived last
+        return last
+
+    results: dict[str, list[list[float]]] = {"allreduce": [], "alltoall": [], "spread": []}
     for size in sizes_bytes(quick):
         n = size // 4
         buf = torch.randn(n)
         per_peer = max(1, n // world)
         send = torch.randn(per_peer * world)
         recv = torch.empty_like(send)
-        for name, op in (("allreduce", lambda: dist.all_reduce(buf)),
-                         ("alltoall", lambda: dist.all_to_all_single(recv, send))):
-            times = []
-            for i in range((small_repeats if size < 2**20 else repeats) + 2):
-                dist.barrier()
-                table.index_select(0, rows)
-                start = time.perf_counter()
-                op()
-                if i >= 2:
-                    times.append(time.perf_counter() - start)
-            # every rank's view counts; the collective ends when the slowest rank is done
-            t = torch.tensor([float(np.mean(times)), float(np.median(times))])
-            dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        ops = (("allreduce", lambda: dist.all_reduce(buf)), ("alltoall", lambda: dist.all_to_all_single(recv, send)))
+        for name, op in ops:
+            last = own_times(op, small_repeats if size < 2**20 else repeats)
             sent = size if name == "allreduce" else per_peer * 4 * (world - 1)
-            results[name].append([float(sent), float(t[0].item()), float(t[1].item())])  # bytes, mean, median
+            # bytes, mean, median
+            results[name].append([float(sent), float(last.mean().item()), float(last.median().item())])
+        if size == SPREAD_BYTES:
+            for late_by in SPREADS_S:
+                means = [float(own_times(op, small_repeats, late_by).mean().item()) for _, op in ops]
+                results["spread"].append([late_by, *means])  # seconds late, all-reduce, all-to-all
     results["wakeup"] = _wakeup(dist, torch, rank, 9 if quick else 21)
     if rank == 0:
         Path(out).write_text(json.dumps(results))
@@ -135,6 +154,42 @@ def fit_wakeup(rows: list[list[float]]) -> tuple[float, float]:
 
 
 MIN_WAKEUP_S = 5e-5
+
+
+def fit_spread(rows: list[list[float]], together_s: tuple[float, float] | None = None) -> tuple[float, float]:
+    """(floor, scale seconds) of ``factor(d) = floor + (1 - floor) exp(-d / scale)``, the
+    small collectives' time with the last rank ``d`` late over their time when all arrive
+    together, from [[d, all-reduce s, all-to-all s]] rows (both collectives pooled).
+    ``together_s`` is that time as the size sweep's alpha-beta fit predicts it for each
+    collective (default: the rows' own first point, d = 0); anchoring at the fit makes
+    ``alpha x factor`` reproduce the measured times of late arrivals, the steadier end
+    (the first point is a single, stall-prone mean). (1.0, 0.0), no dependence, when the
+    rows do not show one.
+
+    >>> d = [0.0, 25e-6, 100e-6, 300e-6, 1e-3]
+    >>> f, scale = fit_spread([[x, 1e-3 * (0.4 + 0.6 * np.exp(-x / 5e-5)), 5e-4 * (0.4 + 0.6 * np.exp(-x / 5e-5))]
+    ...                        for x in d])
+    >>> round(f, 3), round(scale * 1e6, 1)
+    (0.4, 50.0)
+    """
+    from scipy.optimize import least_squares
+
+    table = np.asarray(rows, dtype=float)
+    if table.shape[0] < 3:
+        return 1.0, 0.0
+    late = table[:, 0]
+    ratios = table[:, 1:] / (np.asarray(together_s, dtype=float) if together_s is not None else table[0, 1:])
+
+    def residual(p):
+        floor, log_scale = p
+        model = floor + (1.0 - floor) * np.exp(-late / np.exp(log_scale))
+        return (ratios - model[:, None]).ravel()
+
+    sol = least_squares(residual, [0.5, np.log(5e-5)], bounds=([0.0, np.log(1e-6)], [1.0, np.log(1e-2)]))
+    floor, scale = float(sol.x[0]), float(np.exp(sol.x[1]))
+    if floor >= 0.95:
+        return 1.0, 0.0
+    return round(floor, 4), round(scale, 9)
 
 
 def run_collectives(world: int, quick: bool, timeout_s: float = 300.0, netns=None) -> dict[str, list[list[float]]]:

@@ -24,7 +24,7 @@ import yaml
 
 from gnnsim.calibrate import bench
 from gnnsim.calibrate.capacity import measure_capacity
-from gnnsim.calibrate.collectives import fit_wakeup, run_collectives
+from gnnsim.calibrate.collectives import SPREAD_BYTES, fit_spread, fit_wakeup, run_collectives
 from gnnsim.calibrate.fit import Demands, LinearFit, fit_linear_nonneg, fit_roofline, roofline_kfold_mape
 from gnnsim.calibrate.twin import twins
 from gnnsim.errors import GnnsimError
@@ -165,12 +165,15 @@ def _fit_collective(rows: list[list[float]], steps: float, wire: float) -> Linea
     ``steps * alpha + wire * bytes / B``, fitted to the means: the simulator predicts mean
     stage times, and the stalls are part of the mean.
 
-    On the dev VM a quarter of the small collectives stall for 3-10 ms after the ranks
-    have computed (their medians 0.3-0.45 ms, their means 1.0-1.7 ms); the same all-
-    reduce inside training measured 1.05 ms on average. An earlier fit took the medians
-    and added the mean excess over the median pooled over every size, where the large
-    sizes' bimodal medians (a 1 MB all-reduce's median above its mean) cancelled half of
-    it: the suite's all-reduce came out 38% too fast.
+    The rows are the collective's own times with the ranks arriving together (see
+    :mod:`gnnsim.calibrate.collectives`); the spread sweep says how much less it costs
+    when they arrive apart (:func:`gnnsim.calibrate.collectives.fit_spread`). Benchmarks
+    that sent the ranks in together and took the slower rank's time fitted an
+    all-to-all alpha of 430-910 us from one calibration to the next, while the same
+    scenario's measured fetch and all-reduce held within 10% over four suite runs; one
+    that spread every arrival over a millisecond fitted 215-230 us, stable, and
+    predicted the suite's all-reduce 44% and its fetch 29% too fast. Fitting the medians
+    plus the pooled mean excess lost half the stalls to the large sizes' bimodal medians.
     """
     table = np.array(rows)
     return fit_linear_nonneg(np.column_stack([np.full(len(table), steps), wire * table[:, 0]]), table[:, 1])
@@ -253,8 +256,14 @@ def _collective_blocks(coll: dict, world: int, residuals: dict, suffix: str) -> 
     a2a_fit = _fit_collective(coll["alltoall"], steps=float(world - 1), wire=1.0)
     for name, fit in (("allreduce", ar_fit), ("alltoall", a2a_fit)):
         residuals[name + suffix] = _linear_residuals(fit, len(coll[name]))
+    # the size sweep's prediction for the spread sweep's message, each collective's form
+    small = float(SPREAD_BYTES)
+    together = (ar_fit.coef @ [2.0 * (world - 1), 2.0 * (world - 1) / world * small],
+                a2a_fit.coef @ [float(world - 1), (small // 4 // world) * 4 * (world - 1)])
+    floor, spread_s = fit_spread(coll.get("spread", []), together)
     return _link_block(a2a_fit), {"alpha_us": _round(ar_fit.coef[0] * 1e6),
-                                  "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9)}
+                                  "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9),
+                                  "spread_floor": floor, "spread_us": _round(spread_s * 1e6)}
 
 
 OVERSUBSCRIPTION = 2  # processes per core in the oversubscribed collective benchmark
@@ -296,6 +305,7 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
     wakeup_s, idle_s = fit_wakeup(coll["wakeup"])
     progress(f"all-reduce fit error {residuals['allreduce']['fit_mape']:.1%}, "
              f"all-to-all {residuals['alltoall']['fit_mape']:.1%}, "
+             f"x{ar_block['spread_floor']:.2f} when the ranks arrive apart (scale {ar_block['spread_us']:.0f} us), "
              f"wake-up after idling {wakeup_s * 1e6:.0f} us (past {idle_s * 1e6:.0f} us)")
     blocks = {
         "sampler": sampler,

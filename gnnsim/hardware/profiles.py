@@ -249,9 +249,25 @@ class Collective:
     # ``gnnsim calibrate``; 0 where not measured.
     wakeup_s: float = 0.0
     idle_threshold_s: float = 0.0
+    # alpha holds for ranks that arrive together; arriving ``d`` apart it is scaled by
+    # ``spread_floor + (1 - spread_floor) exp(-d / spread_s)`` (gloo stalls less then).
+    spread_floor: float = 1.0
+    spread_s: float = 0.0
 
     def wakeup_penalty_s(self, wait_s: float) -> float:
         return self.wakeup_s if wait_s > self.idle_threshold_s and self.wakeup_s > 0 else 0.0
+
+    def latency_factor(self, spread_s: float) -> float:
+        """Alpha's factor when the last rank arrives ``spread_s`` after the first.
+
+        >>> Collective(1e-4, 1e9, spread_floor=0.4, spread_s=5e-5).latency_factor(0.0)
+        1.0
+        >>> round(Collective(1e-4, 1e9, spread_floor=0.4, spread_s=5e-5).latency_factor(1e-3), 3)
+        0.4
+        """
+        if self.spread_s <= 0 or self.spread_floor >= 1.0:
+            return 1.0
+        return self.spread_floor + (1.0 - self.spread_floor) * math.exp(-max(0.0, spread_s) / self.spread_s)
 
 
 @dataclass(frozen=True)
@@ -326,7 +342,7 @@ class Node:
         own, other = self.collective, crowded.collective
         collective = Collective((1 - w) * own.alpha_s + w * other.alpha_s,
                                 1.0 / ((1 - w) / own.bytes_per_s + w / other.bytes_per_s),
-                                (1 - w) * own.wakeup_s, own.idle_threshold_s)
+                                (1 - w) * own.wakeup_s, own.idle_threshold_s, other.spread_floor, other.spread_s)
         return replace(self, intra_link=_lerp_link(self.intra_link, crowded.intra_link, w), collective=collective)
 
 
@@ -724,9 +740,14 @@ def _apply_calibration(cal_name: str, device: Device, sampler: SamplerCost, host
         a = cal["allreduce"]
         if _same_fabric(str(a.get("over", measured_over)), intra.kind):
             where = Path(f"{cal_path}: allreduce")
+            floor = _num(a, "spread_floor", where, positive=False, default=1.0)
+            if floor > 1.0:
+                raise ProfileError(f"{where}: 'spread_floor' must be between 0 and 1 (alpha's factor when the ranks "
+                                   f"arrive apart), got {floor}. Recalibrate or remove the key.")
             collective = Collective(_num(a, "alpha_us", where, positive=False) * 1e-6, _num(a, "gbps", where) * 1e9,
                                     _num(a, "wakeup_us", where, positive=False, default=0) * 1e-6,
-                                    _num(a, "idle_threshold_us", where, positive=False, default=0) * 1e-6)
+                                    _num(a, "idle_threshold_us", where, positive=False, default=0) * 1e-6,
+                                    floor, _num(a, "spread_us", where, positive=False, default=0) * 1e-6)
     crowded = _oversubscribed_from(cal["oversubscribed"], cal_path, intra) \
         if "oversubscribed" in cal and collective is not None else None
     return sampler, host_gather, intra, h2d, collective, efficiency, crowded
@@ -750,7 +771,11 @@ def _oversubscribed_from(block: Any, path: Path, intra: Link) -> Oversubscribed:
     ar = block["allreduce"]
     ar_where = Path(f"{where}.allreduce")
     return Oversubscribed(per_core, link, Collective(_num(ar, "alpha_us", ar_where, positive=False) * 1e-6,
-                                                     _num(ar, "gbps", ar_where) * 1e9))
+                                                     _num(ar, "gbps", ar_where) * 1e9,
+                                                     spread_floor=min(1.0, _num(ar, "spread_floor", ar_where,
+                                                                                positive=False, default=1.0)),
+                                                     spread_s=_num(ar, "spread_us", ar_where, positive=False,
+                                                                   default=0) * 1e-6))
 
 
 def load_node(name: str, device_override: str | None = None, trainers: int | None = None) -> Node:

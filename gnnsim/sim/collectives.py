@@ -94,14 +94,17 @@ class Collectives:
         return _last([e.value for e in events])
 
     # -- all-reduce -----------------------------------------------------------------
-    def allreduce(self, size: float, algorithm: str, tag: str) -> Proc:
+    def allreduce(self, size: float, algorithm: str, tag: str, latency_scale: float = 1.0) -> Proc:
+        """All-reduce of ``size`` bytes; ``latency_scale`` multiplies its alpha (the
+        calibrated library's factor for ranks that arrived apart, see
+        :meth:`gnnsim.hardware.profiles.Collective.latency_factor`)."""
         algo = self.cost.allreduce_algorithm(algorithm)
         n = self.cost.num_ranks
         if n <= 1 or size <= 0:
             return None
         if algo == "hierarchical":
             return (yield from self.hierarchical_allreduce(size, tag))
-        alpha = self.alpha_in if self.nodes == 1 else max(self.alpha_in, self.net_link.latency_s)
+        alpha = latency_scale * (self.alpha_in if self.nodes == 1 else max(self.alpha_in, self.net_link.latency_s))
         ranks = list(range(n))
         if algo == "tree":
             return (yield from self.tree_allreduce(ranks, size, alpha, tag))
@@ -149,13 +152,14 @@ class Collectives:
         return (yield from self.ring(list(range(n)), (n - 1) / n * total_bytes, (n - 1) * alpha, tag))
 
     # -- all-to-all -------------------------------------------------------------------
-    def alltoall(self, matrix: np.ndarray, tag: str) -> Proc:
+    def alltoall(self, matrix: np.ndarray, tag: str, latency_scale: float = 1.0) -> Proc:
         """All-to-all of ``matrix[src, dst]`` bytes among all ranks, as a coflow of port flows.
 
         Inside each node every rank sends its row total out of its fabric port and
         receives its column total into it; across nodes every node sends its off-node
         total up the tree from its NIC and receives its total down to its NIC (see
         the module docstring). Alone, it takes the pairwise-exchange closed form.
+        ``latency_scale`` multiplies its latencies (as for :meth:`allreduce`).
         """
         n = matrix.shape[0]
         if n <= 1:
@@ -167,7 +171,7 @@ class Collectives:
         intra = np.where(same, m, 0.0)
         events = []
         if p > 1:
-            latency = (p - 1) * self.cost.cluster.node.intra_link.latency_s
+            latency = latency_scale * (p - 1) * self.cost.cluster.node.intra_link.latency_s
             out_b, in_b = intra.sum(1).tolist(), intra.sum(0).tolist()
             for r in range(n):
                 up, down = self.topo.peer_port(r)
@@ -176,7 +180,7 @@ class Collectives:
         if nodes > 1:
             inter = np.where(same, 0.0, m)
             by_node = inter.reshape(nodes, p, nodes, p).sum(axis=(1, 3))
-            latency = (nodes - 1) * self.net_link.latency_s
+            latency = latency_scale * (nodes - 1) * self.net_link.latency_s
             events += self._tree_halves(by_node, latency, tag)
         return (yield from self._wait_all(events))
 

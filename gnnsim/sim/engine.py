@@ -216,11 +216,17 @@ class Simulator:
             arrivals = np.array([b.arrival[r][0] for r in range(self.n)])
 
             def starter(env=self.env) -> Generator[Any, Any, None]:
-                ends, via, parts = yield from run(tasks)
+                ends, via, parts = yield from run(tasks, float(arrivals.max() - arrivals.min()))
                 done.succeed((ends, self._wakeups(arrivals), via, b.last_pred(), parts))
 
             self.env.process(starter())
         return b.done
+
+    def _latency_factor(self, spread_s: float) -> float:
+        """Alpha's factor for a collective whose last rank arrived ``spread_s`` after the
+        first (a calibrated library stalls less when they arrive apart), else 1."""
+        coll = self.cost.cluster.node.collective
+        return coll.latency_factor(spread_s) if coll is not None else 1.0
 
     def _wakeups(self, arrivals: np.ndarray) -> np.ndarray | None:
         """Per rank, the wake-up a rank pays after idling at the barrier past the library's
@@ -231,8 +237,12 @@ class Simulator:
         waits = arrivals.max() - arrivals
         return np.array([coll.wakeup_penalty_s(w) for w in waits])
 
-    def _fetch(self, tasks: list[Task]) -> Generator[Any, Any, tuple[list, str, list]]:
+    def _fetch(self, tasks: list[Task], arrival_spread: float = 0.0) -> Generator[Any, Any, tuple[list, str, list]]:
         """Execute the cost model's fetch plan: exchanges as flows, host work on the hosts.
+
+        Each exchange's alpha takes the factor for the spread of its ranks' readiness
+        (:meth:`_latency_factor`); the first one's ranks are at least as far apart as they
+        arrived at the barrier (``arrival_spread``).
 
         Returns per rank its end (a time, or an event while its last host work still
         runs), the channel that limited the longest exchange, and per rank the seconds
@@ -263,10 +273,11 @@ class Simulator:
                 clock[:] = clock.max()
                 continue
             start = float(clock.max())
+            spread, arrival_spread = max(arrival_spread, start - float(clock.min())), 0.0
             charge(HOST_GATHER, start - clock)  # waiting for the slowest rank's host work
             if start > self.env.now:
                 yield self.env.timeout(start - self.env.now)
-            last = yield from self.coll.alltoall(phase.matrix, tag="fetch")
+            last = yield from self.coll.alltoall(phase.matrix, tag="fetch", latency_scale=self._latency_factor(spread))
             took = self.env.now - start
             charge(self._via(last) or "latency", np.full(n, took))
             clock[:] = self.env.now
@@ -296,15 +307,17 @@ class Simulator:
 
         return [self.env.process(worker(r, float(clock[r]))) for r in range(len(clock))]
 
-    def _allreduce(self, size: float) -> Generator[Any, Any, tuple[np.ndarray, str, None]]:
-        last = yield from self.coll.allreduce(size, self.algorithm, tag="allreduce")
+    def _allreduce(self, size: float, spread: float = 0.0) -> Generator[Any, Any, tuple[np.ndarray, str, None]]:
+        last = yield from self.coll.allreduce(size, self.algorithm, tag="allreduce",
+                                              latency_scale=self._latency_factor(spread))
         return np.full(self.n, self.env.now), self._via(last), None
 
     def _exchange_even(self, stage: str):
         """A collective the simulator has no plan for: each rank sends its bytes evenly to the others."""
-        def run(tasks: list[Task]) -> Generator[Any, Any, tuple[np.ndarray, str, None]]:
+        def run(tasks: list[Task], spread: float = 0.0) -> Generator[Any, Any, tuple[np.ndarray, str, None]]:
             out = np.array([t.bytes for t in tasks]) / max(1, self.n - 1)
-            last = yield from self.coll.alltoall(np.repeat(out[:, None], self.n, axis=1), tag=stage)
+            last = yield from self.coll.alltoall(np.repeat(out[:, None], self.n, axis=1), tag=stage,
+                                                 latency_scale=self._latency_factor(spread))
             return np.full(self.n, self.env.now), self._via(last), None
         return run
 
@@ -312,7 +325,7 @@ class Simulator:
         """A collective whose tasks say how many rows each rank receives from each peer
         (``rows_from``): a halo exchange (the owners send ``row_bytes`` per row), or remote
         sampling requests (ids out to the owners, sampled edges back, once per round)."""
-        def run(tasks: list[Task]) -> Generator[Any, Any, tuple[np.ndarray, str, None]]:
+        def run(tasks: list[Task], spread: float = 0.0) -> Generator[Any, Any, tuple[np.ndarray, str, None]]:
             n = self.n
             rows = np.array([t.rows_from for t in tasks], dtype=float).reshape(n, n)  # [receiver, owner]
             np.fill_diagonal(rows, 0.0)
@@ -325,9 +338,9 @@ class Simulator:
             else:
                 phases = [(rows * np.array([t.row_bytes for t in tasks], dtype=float)[:, None]).T]
             via, longest = "", -1.0
-            for matrix in phases:
-                start = self.env.now
-                last = yield from self.coll.alltoall(matrix, tag=stage)
+            for matrix in phases:  # the ranks enter the later phases together
+                start, scale, spread = self.env.now, self._latency_factor(spread), 0.0
+                last = yield from self.coll.alltoall(matrix, tag=stage, latency_scale=scale)
                 if self.env.now - start > longest:
                     longest, via = self.env.now - start, self._via(last)
             return np.full(n, self.env.now), via, None
@@ -340,7 +353,7 @@ class Simulator:
             run = self._fetch
         elif task.stage == "allreduce":
             size = task.bytes
-            run = lambda tasks: self._allreduce(size)  # noqa: E731
+            run = lambda tasks, spread: self._allreduce(size, spread)  # noqa: E731
         elif len(task.rows_from) == self.n:
             run = self._rows_exchange(task.stage)
         else:

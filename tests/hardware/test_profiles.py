@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -280,3 +281,16 @@ def test_nodes_per_host(catalog):
     edit(catalog, "clusters/netns-veth-1gbit.yaml", lambda d: d.update(nodes_per_host=0))
     with pytest.raises(ProfileError, match=r"netns-veth-1gbit.yaml: 'nodes_per_host' must be > 0"):
         load_cluster("netns-veth-1gbit")
+
+
+def test_calibrated_arrival_spread_factor_is_read_and_checked(catalog):
+    cpu = {**GPU_CAL, "intra_link": {"bw_gbps": 1.0, "latency_us": 500.0},
+           "allreduce": {"alpha_us": 400.0, "gbps": 1.0, "spread_floor": 0.4, "spread_us": 30.0}}
+    (catalog / "calibrated/spread.yaml").write_text(yaml.safe_dump(cpu))
+    coll = load_node("localhost", device_override="calibrated/spread").collective
+    assert coll.latency_factor(0.0) == 1.0 and coll.latency_factor(1e-3) == pytest.approx(0.4, abs=1e-6)
+    assert coll.latency_factor(30e-6) == pytest.approx(0.4 + 0.6 / np.e)
+    cpu["allreduce"]["spread_floor"] = 1.5
+    (catalog / "calibrated/spread.yaml").write_text(yaml.safe_dump(cpu))
+    with pytest.raises(ProfileError, match=r"spread.yaml: allreduce.*'spread_floor' must be between 0 and 1"):
+        load_node("localhost", device_override="calibrated/spread")

@@ -158,3 +158,20 @@ def test_oversubscribed_fat_tree_slows_a_uniform_alltoall():
     latency = 7 * net_link.latency_s
     assert times[1] == pytest.approx(latency + 7 * s / net_link.bytes_per_s, rel=1e-9)
     assert times[2] == pytest.approx(latency + 8 * s / net_link.bytes_per_s, rel=1e-9)
+
+
+def test_latency_scale_multiplies_alpha_only():
+    """A collective whose ranks arrived apart (``latency_scale`` < 1) saves on alpha, not
+    on the bytes; the all-to-all's latencies scale the same way."""
+    c = load_cluster("localhost-cpu")
+    from dataclasses import replace
+    coll = Collective(alpha_s=400e-6, bytes_per_s=1e9, spread_floor=0.25, spread_s=50e-6)
+    cost = CostModel(replace(c, node=replace(c.node, collective=coll)))
+    together, _ = elapsed(cost, lambda col: col.allreduce(1e6, "auto", "allreduce"))
+    apart, _ = elapsed(cost, lambda col: col.allreduce(1e6, "auto", "allreduce",
+                                                       latency_scale=coll.latency_factor(1.0)))
+    assert together - apart == pytest.approx(2 * 400e-6 * 0.75, rel=1e-6)  # 2 steps of alpha, 3/4 of each saved
+    matrix = np.array([[0.0, 1e5], [1e5, 0.0]])
+    a2a_together, _ = elapsed(cost, lambda col: col.alltoall(matrix, "fetch"))
+    a2a_apart, _ = elapsed(cost, lambda col: col.alltoall(matrix, "fetch", latency_scale=0.5))
+    assert a2a_together - a2a_apart == pytest.approx(0.5 * c.node.intra_link.latency_s, rel=1e-6)
