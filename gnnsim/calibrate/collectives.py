@@ -23,7 +23,7 @@ from gnnsim.realrun import procs as procs_mod
 
 
 PRE_WORK_ROWS = 30_000  # rows of the table each rank gathers from before a timed collective
-SPREADS_S = (0.0, 25e-6, 100e-6, 300e-6, 1e-3)  # how late the last rank arrives, in the spread sweep
+SPREADS_S = (0.0, 10e-6, 25e-6, 50e-6, 100e-6, 200e-6, 400e-6, 1e-3)  # how late the last rank arrives (spread sweep)
 SPREAD_BYTES = 2**10  # the message size of the spread sweep (one of every sweep's sizes)
 
 

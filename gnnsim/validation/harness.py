@@ -605,16 +605,17 @@ LIMITS = """\
   which a per-kernel benchmark cannot see, so its error depends on the step's size
   (forward too slow on the small mini-batches). Autograd's bookkeeping between kernels
   is in no kernel class.
-- **Collective stalls.** About a quarter of gloo's small collectives on this VM stall for
-  3-10 ms, and only when the ranks enter them together: measured with 1 ms of work
-  before a 68 KB all-reduce, 27% of calls took over 2 ms (mean 1.15 ms, median 0.25)
-  when both ranks arrived at once, and almost none (mean 0.22-0.26 ms) when one rank
-  arrived 0.1-2 ms later. The calibration fits the collectives to their means at equal
-  arrival, so balanced scenarios come out right on average, but a step whose ranks are
-  out of step (R-MAT with METIS: one rank samples 4354 edges per batch, the other 750)
-  pays no stalls, and its fetch and all-reduce come out too slow (which also swaps the
-  R-MAT partitioner ranking). A stall that depends on the ranks' arrival spread is not
-  modelled yet.
+- **Collective stalls.** gloo's small collectives on this VM stall for 3-10 ms now and
+  then, most often when the ranks enter them together (in one hour 30% of 1 KB
+  all-reduces after a barrier, 2-5% with the ranks up to 1 ms apart; in another hour
+  9% after the barrier). The calibration times them both ways (ranks together over
+  every size; one rank 0-1000 us late at 1 KB) and the simulator scales each
+  collective's alpha by the arrival spread it sees there. How often the ranks' entry
+  stalls still drifts by hours, and the simulator's spreads come only from its
+  calibrated jitter and the batches' sizes, so fetch and all-reduce carry most of the
+  run-to-run error. The all-reduce comes out too fast: in the model its ranks arrive
+  closer together than in reality (107 us apart at the median in a measured run, 500 us
+  at the 90th percentile), so less of the stage is waiting for the later rank.
 - **Shaped links.** `tc tbf` limits the rate of a veth; TCP over a token bucket has
   slow-start and burst effects that the alpha-beta link model (one latency, one rate)
   does not capture, so mid-sized messages (tens of KB to a few MB) take longer than
