@@ -17,7 +17,10 @@ trainer waits there until every trainer has arrived, and the waiting is part of 
 step's span, as a ``perf_counter`` around the call in a real run sees it. Then the
 collective runs as flows on the topology (:mod:`gnnsim.sim.collectives`), sharing links
 with whatever else is in flight: another trainer's host-to-device copy through the same
-PCIe switch, the next batch's feature exchange under the current all-reduce.
+PCIe switch, the next batch's feature exchange under the current all-reduce. A
+calibrated collective library's alpha is scaled by how far apart its ranks arrived
+(:meth:`gnnsim.hardware.profiles.Collective.latency_factor`: gloo stalls most when they
+enter together).
 
 CPU trainers share their host's CPU: every piece of CPU work (sampling, forward,
 backward, the optimizer, the host gathers inside the feature exchange) is a flow of
