@@ -282,7 +282,7 @@ def _oversubscribed(world: int, quick: bool, residuals: dict, progress) -> dict:
     processes = OVERSUBSCRIPTION * world
     progress(f"calibrate: the same on {processes} processes sharing {world} cores ...", end=" ", flush=True)
     with pinned(0, world):  # the benchmark's processes inherit these cores and share them
-        coll = run_collectives(processes, quick)
+        coll = run_collectives(processes, quick, crowded=True)
     intra_block, ar_block = _collective_blocks(coll, processes, residuals, "_oversubscribed")
     progress(f"all-reduce alpha {ar_block['alpha_us']:.0f} us, all-to-all {intra_block['latency_us']:.0f} us")
     return {"processes": processes, "cores": world, "intra_link": intra_block, "allreduce": ar_block}

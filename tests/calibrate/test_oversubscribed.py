@@ -13,8 +13,8 @@ def test_oversubscribed_block_recovers_alpha_beta_on_shared_cores(monkeypatch):
     alpha_ar, alpha_a2a, bw = 450e-6, 1000e-6, 1e9
     seen = {}
 
-    def fake_collectives(world, quick):
-        seen["world"] = world
+    def fake_collectives(world, quick, crowded=False):
+        seen["world"], seen["crowded"] = world, crowded
         seen["cores"] = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
         sizes = [2.0**e for e in (10, 14, 18, 22)]
         ar = [[s, 2 * (world - 1) * alpha_ar + 2 * (world - 1) / world * s / bw] for s in sizes]
@@ -25,7 +25,7 @@ def test_oversubscribed_block_recovers_alpha_beta_on_shared_cores(monkeypatch):
     before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     residuals = {}
     block = run._oversubscribed(2, quick=True, residuals=residuals, progress=lambda *a, **k: None)
-    assert seen["world"] == 4 and block["processes"] == 4 and block["cores"] == 2
+    assert seen["world"] == 4 and seen["crowded"] and block["processes"] == 4 and block["cores"] == 2
     if before is not None:  # the benchmark ran on the first 2 cores, and this process got its own back
         assert len(seen["cores"]) == min(2, len(before)) and os.sched_getaffinity(0) == before
     assert block["allreduce"]["alpha_us"] == pytest.approx(450.0, rel=1e-3)
