@@ -54,7 +54,7 @@ from gnnsim.sim.collectives import Collectives
 from gnnsim.sim.cpu import HostCpus
 from gnnsim.sim.network import Flow, Network
 from gnnsim.workload.builder import ID_BYTES, Task, Workload
-from gnnsim.workload.model import layer_dims
+from gnnsim.workload.model import Kernel, layer_dims
 
 LOADER_STAGES = ("sample", "fetch", "h2d")
 COMPUTE_STAGES = ("forward", "backward", "optimizer")
@@ -324,14 +324,30 @@ class Simulator:
             return np.full(self.n, self.env.now), self._via(last), None
         return run
 
+    def _row_copies(self, rows: np.ndarray, row_bytes: np.ndarray, name: str) -> list[simpy.Event]:
+        """Each rank copies its ``rows`` rows of ``row_bytes`` on its device (an
+        ``index_select`` or ``index_copy``, priced as a gather): one event per rank."""
+        rate = self.cost.device.kernel("gather")
+        return [self._compute(r, kernel_time(rate, Kernel("gather", 0.0, 2.0 * rows[r] * row_bytes[r], name,
+                                                          rows[r] * row_bytes[r], float(rows[r]))))
+                for r in range(len(rows))]
+
     def _rows_exchange(self, stage: str):
         """A collective whose tasks say how many rows each rank receives from each peer
         (``rows_from``): a halo exchange (the owners send ``row_bytes`` per row), or remote
-        sampling requests (ids out to the owners, sampled edges back, once per round)."""
-        def run(tasks: list[Task], spread: float = 0.0) -> Generator[Any, Any, tuple[np.ndarray, str, None]]:
+        sampling requests (ids out to the owners, sampled edges back, once per round).
+
+        A halo exchange also packs the rows each rank sends into one buffer before the
+        all-to-all (every rank must have packed before it starts) and places the rows it
+        received after it, each rank on its own, as the real trainer's ``index_select`` and
+        ``index_copy`` do; the stage lasts until a rank's own rows are in place."""
+        def run(tasks: list[Task], spread: float = 0.0) -> Generator[Any, Any, tuple[list, str, None]]:
             n = self.n
             rows = np.array([t.rows_from for t in tasks], dtype=float).reshape(n, n)  # [receiver, owner]
             np.fill_diagonal(rows, 0.0)
+            width = np.array([t.row_bytes for t in tasks], dtype=float)
+            if stage == "halo":
+                yield self.env.all_of(self._row_copies(rows.sum(0), width, "halo.pack"))
             if stage == "sample":
                 rounds = max(1, tasks[0].rounds)
                 asked = rows.sum(1)
@@ -339,14 +355,16 @@ class Simulator:
                 share = rows / np.maximum(asked, 1.0)[:, None]
                 phases = [rows * ID_BYTES / rounds, (share * back[:, None]).T / rounds] * rounds
             else:
-                phases = [(rows * np.array([t.row_bytes for t in tasks], dtype=float)[:, None]).T]
+                phases = [(rows * width[:, None]).T]
             via, longest = "", -1.0
             for matrix in phases:  # the ranks enter the later phases together
                 start, scale, spread = self.env.now, self._latency_factor(spread), 0.0
                 last = yield from self.coll.alltoall(matrix, tag=stage, latency_scale=scale)
                 if self.env.now - start > longest:
                     longest, via = self.env.now - start, self._via(last)
-            return np.full(n, self.env.now), via, None
+            if stage == "halo":
+                return self._row_copies(rows.sum(1), width, "halo.place"), via, None
+            return list(np.full(n, self.env.now)), via, None
         return run
 
     def _collective(self, rank: int, task: Task, it: int, index: int, track: str,

@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from gnnsim.cost.model import CostModel
+from gnnsim.cost.model import CostModel, kernel_time
 from gnnsim.hardware.profiles import Collective, load_cluster
 from gnnsim.sim.engine import simulate_workload
+from gnnsim.workload.model import Kernel
 
 from .conftest import synthetic_workload
 
@@ -176,7 +177,12 @@ def test_halo_exchange_moves_the_rows_each_rank_receives():
                 [Task("halo", "collective", rows_from=(300, 0), row_bytes=512)]]]
     tl = simulate_workload(w, cost)
     link = cluster.node.intra_link
-    assert [s.duration_s for s in tl.spans] == pytest.approx([link.latency_s + 300 * 512 / link.bytes_per_s] * 2)
+
+    def copy(rows):  # packing the rows to send, or placing the rows received (a gather each)
+        return kernel_time(cost.device.kernel("gather"), Kernel("gather", 0.0, 2.0 * rows * 512, "x", rows * 512.0,
+                                                                float(rows)))
+    exchange = copy(300) + link.latency_s + 300 * 512 / link.bytes_per_s  # every rank waits for the larger pack
+    assert [s.duration_s for s in tl.spans] == pytest.approx([exchange + copy(100), exchange + copy(300)])
     assert tl.channels["node0/loopback0.up"]["bytes"] == 300 * 512
 
 
