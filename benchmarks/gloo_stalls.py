@@ -9,10 +9,11 @@ median time of the late rank and the share of calls over 2 ms; then the three
 all-to-alls of a feature exchange (counts, ids, rows) and an all-reduce after 2 ms of
 identical work on both ranks. Measured on the 2-vCPU dev VM: 37% of calls stall at 0 us,
 14% at 25 us, 4% at 50 us; the exchange's three all-to-alls stall at 14%, 22% and 23%.
-The simulator charges the mean (calibration fits collectives to their means at equal
-arrival), so a run whose ranks are out of step is predicted too slow; see
-docs/architecture.md, "Collective stalls". Every loop is bounded; the group is killed
-after ``--timeout`` seconds.
+A day later the same run gave 9% at 0 us and 8% at 50 us: the stall rate drifts. The
+calibration measures the collectives with the ranks together and with one rank late,
+every time, and the simulator scales alpha by the arrival spread it sees; see
+docs/architecture.md, "Collective stalls, and when they strike". Every loop is bounded;
+the group is killed after ``--timeout`` seconds.
 """
 
 from __future__ import annotations
