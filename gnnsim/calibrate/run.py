@@ -186,7 +186,9 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
 
     ``device="cpu"`` times the kernels alone on this process's core, measures the node's
     effective cores apart (:mod:`gnnsim.calibrate.capacity`, for the simulator's CPU
-    sharing) and fits gloo's collectives on ``world`` local processes; ``twin_load`` times
+    sharing) and fits gloo's collectives on ``world`` local processes, with the ranks
+    arriving together and with one late (the ``spread_*`` factor), and, unless
+    ``quick``, on two processes per core (the ``oversubscribed:`` block); ``twin_load`` times
     the kernels beside ``world - 1`` busy twins instead (the rates of an always-busy node,
     the mode before CPU sharing). ``device="cuda"`` times the kernels on GPU 0, the
     host-device copies, and the host's own work (the sampler and the feature gather on
