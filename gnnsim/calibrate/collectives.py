@@ -32,6 +32,16 @@ def sizes_bytes(quick: bool) -> list[int]:
     return [2**e for e in exps]
 
 
+def alltoall_sent_bytes(size: int, world: int) -> int:
+    """Bytes one rank sends to its peers in the benchmark's all-to-all of a ``size``-byte
+    buffer (float32, split evenly over the ``world`` ranks, its own share stays home).
+
+    >>> alltoall_sent_bytes(4096, 2), alltoall_sent_bytes(4, 4)
+    (2048, 12)
+    """
+    return max(1, size // 4 // world) * 4 * (world - 1)
+
+
 def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bool = False) -> None:
     import torch
     import torch.distributed as dist
@@ -91,7 +101,7 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bo
         ops = (("allreduce", lambda: dist.all_reduce(buf)), ("alltoall", lambda: dist.all_to_all_single(recv, send)))
         for name, op in ops:
             last = own_times(op, small_repeats if size < 2**20 else repeats)
-            sent = size if name == "allreduce" else per_peer * 4 * (world - 1)
+            sent = size if name == "allreduce" else alltoall_sent_bytes(size, world)
             # bytes, mean, median
             results[name].append([float(sent), float(last.mean().item()), float(last.median().item())])
         if size == SPREAD_BYTES:

@@ -24,7 +24,8 @@ import yaml
 
 from gnnsim.calibrate import bench
 from gnnsim.calibrate.capacity import measure_capacity
-from gnnsim.calibrate.collectives import SPREAD_BYTES, fit_spread, fit_wakeup, run_collectives
+from gnnsim.calibrate.collectives import (SPREAD_BYTES, alltoall_sent_bytes, fit_spread, fit_wakeup,
+                                         run_collectives)
 from gnnsim.calibrate.fit import Demands, LinearFit, fit_linear_nonneg, fit_roofline, roofline_kfold_mape
 from gnnsim.calibrate.twin import twins
 from gnnsim.errors import GnnsimError
@@ -261,7 +262,7 @@ def _collective_blocks(coll: dict, world: int, residuals: dict, suffix: str) -> 
     # the size sweep's prediction for the spread sweep's message, each collective's form
     small = float(SPREAD_BYTES)
     together = (ar_fit.coef @ [2.0 * (world - 1), 2.0 * (world - 1) / world * small],
-                a2a_fit.coef @ [float(world - 1), (small // 4 // world) * 4 * (world - 1)])
+                a2a_fit.coef @ [float(world - 1), alltoall_sent_bytes(SPREAD_BYTES, world)])
     floor, spread_s = fit_spread(coll.get("spread", []), together)
     return _link_block(a2a_fit), {"alpha_us": _round(ar_fit.coef[0] * 1e6),
                                   "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9),

@@ -107,8 +107,13 @@ class CostModel:
         link = self.cluster.node.h2d_link
         if rows <= 0 or self.device.kind != "gpu" or link is None:
             return 0.0
+        return 2 * self.device_gather_time(rows, row_bytes) + 2 * link.transfer_time_s(rows * ID_BYTES)
+
+    def device_gather_time(self, rows: float, row_bytes: float) -> float:
+        """Copying ``rows`` rows of ``row_bytes`` on the trainer's device (``index_select``
+        or ``index_copy``): a gather kernel, rows read once and written once."""
         rows_kernel = Kernel("gather", 0.0, 2.0 * rows * row_bytes, "device_gather", float(rows) * row_bytes, float(rows))
-        return 2 * kernel_time(self.device.kernel("gather"), rows_kernel) + 2 * link.transfer_time_s(rows * ID_BYTES)
+        return kernel_time(self.device.kernel("gather"), rows_kernel)
 
     # -- communication -----------------------------------------------------------
     @property

@@ -739,18 +739,22 @@ def _apply_calibration(cal_name: str, device: Device, sampler: SamplerCost, host
     if isinstance(cal.get("allreduce"), dict):
         a = cal["allreduce"]
         if _same_fabric(str(a.get("over", measured_over)), intra.kind):
-            where = Path(f"{cal_path}: allreduce")
-            floor = _num(a, "spread_floor", where, positive=False, default=1.0)
-            if floor > 1.0:
-                raise ProfileError(f"{where}: 'spread_floor' must be between 0 and 1 (alpha's factor when the ranks "
-                                   f"arrive apart), got {floor}. Recalibrate or remove the key.")
-            collective = Collective(_num(a, "alpha_us", where, positive=False) * 1e-6, _num(a, "gbps", where) * 1e9,
-                                    _num(a, "wakeup_us", where, positive=False, default=0) * 1e-6,
-                                    _num(a, "idle_threshold_us", where, positive=False, default=0) * 1e-6,
-                                    floor, _num(a, "spread_us", where, positive=False, default=0) * 1e-6)
+            collective = _collective_from(a, Path(f"{cal_path}: allreduce"))
     crowded = _oversubscribed_from(cal["oversubscribed"], cal_path, intra) \
         if "oversubscribed" in cal and collective is not None else None
     return sampler, host_gather, intra, h2d, collective, efficiency, crowded
+
+
+def _collective_from(block: dict[str, Any], where: Path) -> Collective:
+    """A calibrated ``allreduce:`` block (alpha, bandwidth, wake-up, arrival-spread factor)."""
+    floor = _num(block, "spread_floor", where, positive=False, default=1.0)
+    if floor > 1.0:
+        raise ProfileError(f"{where}: 'spread_floor' must be between 0 and 1 (alpha's factor when the ranks "
+                           f"arrive apart), got {floor}. Recalibrate or remove the key.")
+    return Collective(_num(block, "alpha_us", where, positive=False) * 1e-6, _num(block, "gbps", where) * 1e9,
+                      _num(block, "wakeup_us", where, positive=False, default=0) * 1e-6,
+                      _num(block, "idle_threshold_us", where, positive=False, default=0) * 1e-6,
+                      floor, _num(block, "spread_us", where, positive=False, default=0) * 1e-6)
 
 
 def _oversubscribed_from(block: Any, path: Path, intra: Link) -> Oversubscribed:
@@ -768,14 +772,7 @@ def _oversubscribed_from(block: Any, path: Path, intra: Link) -> Oversubscribed:
                            f"measures), got {block['processes']} on {block['cores']}")
     link = _link_from({**block["intra_link"], "kind": intra.kind, "sources": [str(path)]},
                       Path(f"{where}.intra_link"), f"calibrated-{intra.kind}-oversubscribed")
-    ar = block["allreduce"]
-    ar_where = Path(f"{where}.allreduce")
-    return Oversubscribed(per_core, link, Collective(_num(ar, "alpha_us", ar_where, positive=False) * 1e-6,
-                                                     _num(ar, "gbps", ar_where) * 1e9,
-                                                     spread_floor=min(1.0, _num(ar, "spread_floor", ar_where,
-                                                                                positive=False, default=1.0)),
-                                                     spread_s=_num(ar, "spread_us", ar_where, positive=False,
-                                                                   default=0) * 1e-6))
+    return Oversubscribed(per_core, link, _collective_from(block["allreduce"], Path(f"{where}.allreduce")))
 
 
 def load_node(name: str, device_override: str | None = None, trainers: int | None = None) -> Node:

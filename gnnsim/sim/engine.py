@@ -54,7 +54,7 @@ from gnnsim.sim.collectives import Collectives
 from gnnsim.sim.cpu import HostCpus
 from gnnsim.sim.network import Flow, Network
 from gnnsim.workload.builder import ID_BYTES, Task, Workload
-from gnnsim.workload.model import Kernel, layer_dims
+from gnnsim.workload.model import layer_dims
 
 LOADER_STAGES = ("sample", "fetch", "h2d")
 COMPUTE_STAGES = ("forward", "backward", "optimizer")
@@ -324,13 +324,10 @@ class Simulator:
             return np.full(self.n, self.env.now), self._via(last), None
         return run
 
-    def _row_copies(self, rows: np.ndarray, row_bytes: np.ndarray, name: str) -> list[simpy.Event]:
+    def _row_copies(self, rows: np.ndarray, row_bytes: np.ndarray) -> list[simpy.Event]:
         """Each rank copies its ``rows`` rows of ``row_bytes`` on its device (an
         ``index_select`` or ``index_copy``, priced as a gather): one event per rank."""
-        rate = self.cost.device.kernel("gather")
-        return [self._compute(r, kernel_time(rate, Kernel("gather", 0.0, 2.0 * rows[r] * row_bytes[r], name,
-                                                          rows[r] * row_bytes[r], float(rows[r]))))
-                for r in range(len(rows))]
+        return [self._compute(r, self.cost.device_gather_time(rows[r], row_bytes[r])) for r in range(len(rows))]
 
     def _rows_exchange(self, stage: str):
         """A collective whose tasks say how many rows each rank receives from each peer
@@ -347,7 +344,7 @@ class Simulator:
             np.fill_diagonal(rows, 0.0)
             width = np.array([t.row_bytes for t in tasks], dtype=float)
             if stage == "halo":
-                yield self.env.all_of(self._row_copies(rows.sum(0), width, "halo.pack"))
+                yield self.env.all_of(self._row_copies(rows.sum(0), width))
             if stage == "sample":
                 rounds = max(1, tasks[0].rounds)
                 asked = rows.sum(1)
@@ -363,7 +360,7 @@ class Simulator:
                 if self.env.now - start > longest:
                     longest, via = self.env.now - start, self._via(last)
             if stage == "halo":
-                return self._row_copies(rows.sum(1), width, "halo.place"), via, None
+                return self._row_copies(rows.sum(1), width), via, None
             return list(np.full(n, self.env.now)), via, None
         return run
 
