@@ -10,6 +10,19 @@ finishes first leaves its share to the others. On a host with one effective core
 ranks that compute at once each take twice as long; a rank that computes while the
 other waits at a collective runs at full speed.
 
+That holds while every trainer has cores of its own. With more trainers than cores
+(``trainers x threads`` over the host's cores), the OS pins them round-robin and runs
+the ones that share a core in turns, each for a time slice; a trainer that blocks at a
+collective hands the core to the next. Measured on the 2-core dev VM with 4 ranks, a
+compute stage took 1.26-1.42 times its 2-rank time, not the 2 times that processor
+sharing gives: a stage runs at full speed once it holds the core, and the wait falls to
+whoever queued behind it (often a rank just out of a collective). So there each core (a
+block of ``threads`` cores) is a *slot* that its trainers take in turns, first come,
+first served, each at the speed it would have alone among the busy slots. A trainer
+keeps its slot while it computes piece after piece (a backward pass in segments) and
+gives it up when it waits for anything else, or at a piece's end once it has held the
+slot for a time slice (``SLICE_S``) while others wait.
+
 This is exactly how flows share a link, so a :class:`HostCpus` is a
 :class:`gnnsim.sim.network.Network` whose channels are the hosts' CPUs, whose flows
 carry core-seconds, and whose per-flow rate cap is the cores a process can use. With
@@ -27,6 +40,13 @@ nothing else computing on the host, every piece takes its closed-form time from
 >>> env.run()
 >>> round(a.value.end_s * 1e3, 9), round(b.value.end_s * 1e3, 9)   # 1 ms alone, 2 ms together
 (2.0, 2.0)
+>>> c = load_cluster("localhost-cpu", trainers_per_node=4)   # 4 trainers, 2 cores
+>>> env = simpy.Environment()
+>>> cpus = HostCpus(env, c)
+>>> pieces = [cpus.run(rank, 1e-3, cores=1) for rank in (0, 1, 2, 3)]   # ranks 0, 2 on core 0
+>>> env.run()
+>>> [round(p.value.end_s * 1e3, 9) for p in pieces]   # in turns, not 4 ms each
+[1.0, 1.0, 2.0, 2.0]
 """
 
 from __future__ import annotations
@@ -37,20 +57,47 @@ from gnnsim.hardware.profiles import Cluster
 from gnnsim.sim.network import Network
 
 
+SLICE_S = 4e-3  # Linux's time slice between two busy processes on one core, measured here (realrun/affinity.py)
+
+
+class _Slot:
+    """A block of cores that trainers take in turns (see the module's docstring)."""
+
+    def __init__(self, env: simpy.Environment):
+        self.cores = simpy.Resource(env, capacity=1)
+        self.turn: simpy.Event | None = None  # the holder's granted request
+        self.holder: int | None = None
+        self.since = 0.0  # when the holder took it
+        self.busy = False  # a piece of the holder's runs
+
+
 class HostCpus:
     """One shared CPU per host; :meth:`run` starts a piece of CPU work on a rank's host."""
 
-    def __init__(self, env: simpy.Environment, cluster: Cluster):
+    def __init__(self, env: simpy.Environment, cluster: Cluster, threads: int = 1):
         node = cluster.node
+        self.env = env
         self.per_node = node.trainers
         self.nodes_per_host = max(1, cluster.nodes_per_host)
         hosts = -(-cluster.num_nodes // self.nodes_per_host)
         nodes_on = [min(self.nodes_per_host, cluster.num_nodes - h * self.nodes_per_host) for h in range(hosts)]
         self.capacity = [node.compute_cores * k for k in nodes_on]  # effective cores per host
         self.net = Network(env, self.capacity, [f"host{h}/cpu" for h in range(hosts)])
+        # time slices where a host's trainers outnumber its slots (blocks of `threads` cores)
+        slots = [max(1, node.host_cpu_cores * k // max(1, threads)) for k in nodes_on]
+        self.slots = [[_Slot(env) for _ in range(n)] if node.trainers * k > n else [] for n, k in zip(slots, nodes_on)]
 
     def host_of(self, rank: int) -> int:
         return rank // self.per_node // self.nodes_per_host
+
+    def slot_of(self, rank: int) -> _Slot | None:
+        """The core block ``rank`` shares with others in turns, round-robin as the real
+        runs pin them (:func:`gnnsim.realrun.affinity.cores_for`); None where every
+        trainer has cores of its own."""
+        slots = self.slots[self.host_of(rank)]
+        if not slots:
+            return None
+        return slots[rank % (self.per_node * self.nodes_per_host) % len(slots)]
 
     def run(self, rank: int, seconds: float, cores: float, tag: str = "") -> simpy.Event:
         """CPU work of ``rank`` that takes ``seconds`` alone on ``cores`` cores; the event
@@ -61,7 +108,38 @@ class HostCpus:
         """
         host = self.host_of(rank)
         own = min(float(cores), self.capacity[host])
-        return self.net.transfer((host,), seconds * own, max_rate=own, tag=tag)
+        slot = self.slot_of(rank)
+        if slot is None:
+            return self.net.transfer((host,), seconds * own, max_rate=own, tag=tag)
+        done = self.env.event()
+        self.env.process(self._in_turn(slot, rank, host, seconds * own, own, tag, done))
+        return done
+
+    def _in_turn(self, slot: _Slot, rank: int, host: int, core_seconds: float, rate: float, tag: str,
+                 done: simpy.Event):
+        """Take the slot (or keep it), run the piece, and hand the slot on unless the same
+        rank starts its next piece at once (``done`` fires when the piece ends)."""
+        env = self.env
+        if slot.holder == rank and not slot.busy and slot.cores.queue and env.now - slot.since >= SLICE_S:
+            self._give_up(slot)  # its time slice is over and others wait
+        if slot.holder != rank or slot.busy:
+            turn = slot.cores.request()
+            yield turn
+            slot.turn, slot.holder, slot.since = turn, rank, env.now
+        slot.busy = True
+        flow = yield self.net.transfer((host,), core_seconds, max_rate=rate, tag=tag)
+        slot.busy = False
+        done.succeed(flow)
+        # the rank resumes on `done` and, if it computes on, starts its next piece now,
+        # before this zero wait ends (a new process starts ahead of a timeout)
+        yield env.timeout(0)
+        if not slot.busy and slot.holder == rank:
+            self._give_up(slot)
+
+    @staticmethod
+    def _give_up(slot: _Slot) -> None:
+        slot.cores.release(slot.turn)
+        slot.turn, slot.holder = None, None
 
     @property
     def core_seconds(self) -> list[float]:

@@ -131,7 +131,7 @@ class Simulator:
         self.net = Network(self.env, self.topo.capacities, self.topo.names, record=record_links)
         self.coll = Collectives(self.env, self.net, self.topo, cost)
         # CPU trainers share their host's effective cores; GPU trainers compute on their devices
-        self.cpus = HostCpus(self.env, cost.cluster) if cost.device.kind == "cpu" else None
+        self.cpus = HostCpus(self.env, cost.cluster, cost.device.threads) if cost.device.kind == "cpu" else None
         self.threads = cost.device.threads
         n, iters = workload.num_ranks, workload.iterations
         self.n, self.iters = n, iters

@@ -7,7 +7,7 @@ import simpy
 
 from gnnsim.cost.model import CostModel
 from gnnsim.hardware.profiles import load_cluster
-from gnnsim.sim.cpu import HostCpus
+from gnnsim.sim.cpu import SLICE_S, HostCpus
 from gnnsim.sim.engine import simulate_workload
 
 from .conftest import synthetic_workload
@@ -54,13 +54,54 @@ def test_enough_cores_give_the_times_alone(cores):
     assert ends(cpu_cluster(2, cores), work) == pytest.approx([3 * MS, 1.5 * MS])
 
 
-def test_four_ranks_on_two_cores_share_them_and_never_exceed_their_own_core():
-    # 1, 2, 3, 4 ms alone. All four at 0.5 core until the 1 ms piece ends at 2 ms (the others
-    # have 1, 2, 3 ms left); three at 2/3 core until the next ends at 3.5 ms (1 and 2 ms left);
-    # the last two at one core each, ending at 4.5 and 5.5 ms; the very last alone, still at
-    # one core (its thread's), not at the host's two
+def test_two_ranks_on_two_vcpus_worth_one_core_share_it_without_turns():
+    # a trainer per nominal core: no time slices, but the two vCPUs are one effective
+    # core: both at half speed until the 1 ms piece ends at 2 ms, then the other alone
+    work = [(r, 0.0, (r + 1) * MS, 1) for r in range(2)]
+    assert ends(cpu_cluster(2, 1.0), work) == pytest.approx([2 * MS, 3 * MS])
+
+
+def test_more_trainers_than_cores_take_their_core_in_turns():
+    # 4 trainers pinned round-robin on 2 cores: ranks 0 and 2 share core 0, 1 and 3 core 1.
+    # 1, 2, 3, 4 ms alone, all wanting their core at 0: the first on each core runs at full
+    # speed, the second after it (first come, first served), not all four at half speed
     work = [(r, 0.0, (r + 1) * MS, 1) for r in range(4)]
-    assert ends(cpu_cluster(4, 2.0), work) == pytest.approx([2 * MS, 3.5 * MS, 4.5 * MS, 5.5 * MS])
+    assert ends(cpu_cluster(4, 2.0), work) == pytest.approx([1 * MS, 2 * MS, 4 * MS, 6 * MS])
+
+
+def ends_in_sequence(cluster, work):
+    """work: (rank, start_s, [seconds of each piece, back to back]) -> each rank's end."""
+    env = simpy.Environment()
+    cpus = HostCpus(env, cluster)
+    out = {}
+
+    def pieces(i, rank, start, seconds):
+        yield env.timeout(start)
+        for s in seconds:
+            yield cpus.run(rank, s, 1)
+        out[i] = env.now
+
+    for i, w in enumerate(work):
+        env.process(pieces(i, *w))
+    env.run()
+    return [out[i] for i in range(len(work))]
+
+
+def test_a_trainer_keeps_its_core_while_it_computes_piece_after_piece():
+    # rank 0 computes 1 + 1 ms (a backward pass in segments); rank 2, on the same core,
+    # wants it from 0.5 ms: it waits for both pieces, not just the first
+    work = [(0, 0.0, [1 * MS, 1 * MS]), (2, 0.5 * MS, [1 * MS])]
+    assert ends_in_sequence(cpu_cluster(4, 2.0), work) == pytest.approx([2 * MS, 3 * MS])
+
+
+def test_a_trainer_gives_up_its_core_after_a_time_slice_when_others_wait():
+    # rank 0: 3 pieces of 3 ms. After two (6 ms >= the 4 ms slice) rank 2, waiting since
+    # 1 ms, takes the core for its 1 ms; rank 0's last piece runs after it
+    assert SLICE_S == 4 * MS
+    work = [(0, 0.0, [3 * MS] * 3), (2, 1 * MS, [1 * MS])]
+    assert ends_in_sequence(cpu_cluster(4, 2.0), work) == pytest.approx([10 * MS, 7 * MS])
+    # with nobody waiting it keeps the core throughout
+    assert ends_in_sequence(cpu_cluster(4, 2.0), work[:1]) == pytest.approx([9 * MS])
 
 
 def test_one_rank_alone_on_a_host_with_fewer_cores_than_threads_takes_its_time_alone():
@@ -99,7 +140,7 @@ def stage_means(tl):
     return {k: sum(v) / len(v) for k, v in out.items()}
 
 
-@pytest.mark.parametrize("trainers, cores", [(2, 1.0), (4, 2.0)])
+@pytest.mark.parametrize("trainers, cores", [(2, 1.0), (2, 1.5)])
 def test_ranks_in_lockstep_take_their_share_of_the_cores(trainers, cores):
     crowded, roomy = cpu_cluster(trainers, cores), cpu_cluster(trainers, float(trainers))
     w = lockstep_workload(crowded)
@@ -110,6 +151,22 @@ def test_ranks_in_lockstep_take_their_share_of_the_cores(trainers, cores):
         assert slow[stage] == pytest.approx(share * fast[stage], rel=1e-9), stage
     # the exchange's host gathers are shared too; its all-to-alls are not CPU work
     assert fast["fetch"] < slow["fetch"] < share * fast["fetch"]
+
+
+def test_crowded_ranks_in_lockstep_run_their_stages_at_full_speed_in_turns():
+    crowded = cpu_cluster(4, 2.0)
+    w = lockstep_workload(crowded, iterations=1)
+    cost = CostModel(crowded)
+    spans = {}
+    for s in simulate_workload(w, cost).spans:
+        spans.setdefault(s.stage, []).append(s.duration_s)
+    forward = next(t for t in w.tasks[0][0] if t.stage == "forward")
+    alone = cost.compute_time(forward)
+    # the rank that holds its core computes at full speed (it may first wait out its
+    # core-mate's last gather); the core-mate waits for its turn, here the whole forward
+    # and backward pass of the first; processor sharing would give 2x alone to all
+    assert min(spans["forward"]) < 1.25 * alone
+    assert max(spans["forward"]) > 2.0 * alone
 
 
 def test_a_rank_that_computes_while_the_other_waits_runs_at_full_speed():
