@@ -27,6 +27,7 @@ from gnnsim.calibrate.capacity import measure_capacity
 from gnnsim.calibrate.collectives import (SPREAD_BYTES, alltoall_sent_bytes, fit_spread, fit_wakeup,
                                          run_collectives)
 from gnnsim.calibrate.fit import Demands, LinearFit, fit_linear_nonneg, fit_roofline, roofline_kfold_mape
+from gnnsim.calibrate.timeslice import SPIN_S, measure_time_slice
 from gnnsim.calibrate.twin import twins
 from gnnsim.errors import GnnsimError
 from gnnsim.realrun.affinity import pinned
@@ -312,6 +313,12 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         sampler = _fit_sampler(quick, repeats, residuals, progress)
     # CPU sharing: how many cores' worth the node's busy trainers really get (not with twin_load)
     sharing = measure_capacity(world - 1, threads, quick, progress) if world > 1 and not twin_load else None
+    if sharing is not None:
+        # the turns that trainers sharing a core take (used where trainers outnumber cores)
+        slice_s = measure_time_slice(SPIN_S / 2 if quick else SPIN_S)
+        if slice_s is not None:
+            sharing["time_slice_ms"] = _round(slice_s * 1e3)
+            progress(f"calibrate: time slice between two busy processes on one core: {slice_s * 1e3:.2f} ms")
 
     progress(f"calibrate: gloo all-reduce and all-to-all on {world} local processes ...", end=" ", flush=True)
     coll = run_collectives(world, quick)

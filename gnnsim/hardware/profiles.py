@@ -89,7 +89,8 @@ ALLOWED_KEYS: dict[str, set[str]] = {
     "software.overheads": {"per_iteration_us", "per_layer_forward_us", "per_layer_backward_us"},
     "software.sampler": {"per_batch_us", "node_scale", "edge_scale"},
     # a calibrated profile's measured compute capacity (gnnsim/calibrate/capacity.py)
-    "calibrated.cpu_sharing": {"effective_cores", "demand_cores", "processes", "threads", "alone_ms", "together_ms"},
+    "calibrated.cpu_sharing": {"effective_cores", "demand_cores", "processes", "threads", "alone_ms", "together_ms",
+                               "time_slice_ms"},
     "calibrated.oversubscribed": {"processes", "cores", "intra_link", "allreduce"},
 }
 
@@ -307,6 +308,10 @@ class Node:
     cpu_efficiency: float = 1.0
     # gloo's collectives measured with more processes than cores (calibrated CPU nodes)
     oversubscribed: Oversubscribed | None = None
+    # How long the OS runs a busy process before another on its core gets a turn
+    # (``cpu_sharing.time_slice_ms``, measured by calibration; 4 ms on the dev VM's Linux,
+    # the default). Used where the trainers outnumber the cores (:mod:`gnnsim.sim.cpu`).
+    time_slice_s: float = 4e-3
 
     @property
     def compute_cores(self) -> float:
@@ -702,11 +707,16 @@ def _cpu_efficiency_from(block: Any, path: Path) -> float:
     return min(1.0, _num(block, "effective_cores", where) / _num(block, "demand_cores", where))
 
 
-def _apply_calibration(cal_name: str, device: Device, sampler: SamplerCost, host_gather: KernelRate,
-                       intra: Link, h2d: Link | None
-                       ) -> tuple[SamplerCost, KernelRate, Link, Link | None, Collective | None, float,
-                                  Oversubscribed | None]:
-    """Replace a node's nominal numbers by those measured in ``calibrated/CAL_NAME``.
+def _time_slice_from(block: Any, path: Path) -> float | None:
+    """The measured time slice of a calibrated ``cpu_sharing`` block, in seconds (None: not measured)."""
+    if not isinstance(block, dict) or "time_slice_ms" not in block:
+        return None
+    return _num(block, "time_slice_ms", Path(f"{path}: cpu_sharing")) * 1e-3
+
+
+def _calibrated_fields(cal_name: str, device: Device, intra: Link, h2d: Link | None) -> dict[str, Any]:
+    """The :class:`Node` fields measured in ``calibrated/CAL_NAME``, to replace the
+    node's nominal ones.
 
     ``sampler`` and ``host_gather`` (host CPU costs) always apply. ``h2d_link`` applies
     when the trainers are GPUs and the node has a host-to-device link. ``intra_link``
@@ -714,17 +724,21 @@ def _apply_calibration(cal_name: str, device: Device, sampler: SamplerCost, host
     the node's own (their ``kind:``/``over:`` key, default ``loopback``, the gloo path
     that ``gnnsim calibrate --device cpu`` measures), so that gloo-over-TCP numbers from
     a laptop never replace NVLink on a DGX. ``cpu_sharing`` gives the node's cores the
-    measured efficiency (effective cores per busy core; see :attr:`Node.compute_cores`).
+    measured efficiency (effective cores per busy core; see :attr:`Node.compute_cores`)
+    and, where measured, the OS's time slice.
     """
     cal, cal_path = _read_yaml("calibrated", cal_name)
+    fields: dict[str, Any] = {}
     collective = None
-    efficiency = _cpu_efficiency_from(cal["cpu_sharing"], cal_path) if "cpu_sharing" in cal else 1.0
+    if "cpu_sharing" in cal:
+        fields["cpu_efficiency"] = _cpu_efficiency_from(cal["cpu_sharing"], cal_path)
+        time_slice = _time_slice_from(cal["cpu_sharing"], cal_path)
+        if time_slice is not None:
+            fields["time_slice_s"] = time_slice
     if isinstance(cal.get("sampler"), dict):
-        sampler = _sampler_from(cal["sampler"], Path(f"{cal_path}: sampler"))
+        fields["sampler"] = _sampler_from(cal["sampler"], Path(f"{cal_path}: sampler"))
     if isinstance(cal.get("host_gather"), dict):
-        g = cal["host_gather"]
-        where = Path(f"{cal_path}: host_gather")
-        host_gather = _host_gather_from(g, where)
+        fields["host_gather"] = _host_gather_from(cal["host_gather"], Path(f"{cal_path}: host_gather"))
     if isinstance(cal.get("h2d_link"), dict) and h2d is not None and device.kind == "gpu":
         block = cal["h2d_link"]
         h2d = _link_from({**block, "kind": block.get("kind", h2d.kind), "sources": [str(cal_path)]},
@@ -742,7 +756,7 @@ def _apply_calibration(cal_name: str, device: Device, sampler: SamplerCost, host
             collective = _collective_from(a, Path(f"{cal_path}: allreduce"))
     crowded = _oversubscribed_from(cal["oversubscribed"], cal_path, intra) \
         if "oversubscribed" in cal and collective is not None else None
-    return sampler, host_gather, intra, h2d, collective, efficiency, crowded
+    return {**fields, "intra_link": intra, "h2d_link": h2d, "collective": collective, "oversubscribed": crowded}
 
 
 def _collective_from(block: dict[str, Any], where: Path) -> Collective:
@@ -796,14 +810,10 @@ def load_node(name: str, device_override: str | None = None, trainers: int | Non
         raise ProfileError(f"{path}: missing key 'intra_link' (the link between trainers of one node, e.g. nvlink3)")
     intra = load_link(str(data["intra_link"]))
     h2d = load_link(str(data["h2d_link"])) if data.get("h2d_link") else None
-    collective, efficiency, crowded = None, 1.0, None
-    if device_override and device_override.startswith("calibrated/"):
-        sampler, host_gather, intra, h2d, collective, efficiency, crowded = _apply_calibration(
-            device_override.split("/", 1)[1], device, sampler, host_gather, intra, h2d)
     n_trainers = trainers or _count(data, "trainers", path, default=0)
     if n_trainers <= 0:
         raise ProfileError(f"{path}: 'trainers' must be a positive count of trainer devices per node")
-    return Node(
+    node = Node(
         name=str(data.get("name", name)),
         trainer_device=device,
         trainers=n_trainers,
@@ -816,11 +826,11 @@ def load_node(name: str, device_override: str | None = None, trainers: int | Non
         nic=load_link(str(data["nic"])) if data.get("nic") else None,
         price_per_hour=_num(data, "price_per_hour", path, positive=False, default=0.0),
         sources=_sources(data, path),
-        collective=collective,
         nic_count=_count(data, "nic_count", path, default=1),
-        cpu_efficiency=efficiency,
-        oversubscribed=crowded,
     )
+    if device_override and device_override.startswith("calibrated/"):
+        node = replace(node, **_calibrated_fields(device_override.split("/", 1)[1], device, intra, h2d))
+    return node
 
 
 def load_cluster(name: str, *, num_nodes: int | None = None, trainers_per_node: int | None = None,

@@ -21,7 +21,7 @@ block of ``threads`` cores) is a *slot* that its trainers take in turns, first c
 first served, each at the speed it would have alone among the busy slots. A trainer
 keeps its slot while it computes piece after piece (a backward pass in segments) and
 gives it up when it waits for anything else, or at a piece's end once it has held the
-slot for a time slice (``SLICE_S``) while others wait.
+slot for a time slice (``Node.time_slice_s``, measured by calibration) while others wait.
 
 This is exactly how flows share a link, so a :class:`HostCpus` is a
 :class:`gnnsim.sim.network.Network` whose channels are the hosts' CPUs, whose flows
@@ -57,7 +57,6 @@ from gnnsim.hardware.profiles import Cluster
 from gnnsim.sim.network import Network
 
 
-SLICE_S = 4e-3  # Linux's time slice between two busy processes on one core, measured here (realrun/affinity.py)
 
 
 class _Slot:
@@ -86,6 +85,7 @@ class HostCpus:
         # time slices where a host's trainers outnumber its slots (blocks of `threads` cores)
         slots = [max(1, node.host_cpu_cores * k // max(1, threads)) for k in nodes_on]
         self.slots = [[_Slot(env) for _ in range(n)] if node.trainers * k > n else [] for n, k in zip(slots, nodes_on)]
+        self.time_slice_s = node.time_slice_s
 
     def host_of(self, rank: int) -> int:
         return rank // self.per_node // self.nodes_per_host
@@ -120,7 +120,7 @@ class HostCpus:
         """Take the slot (or keep it), run the piece, and hand the slot on unless the same
         rank starts its next piece at once (``done`` fires when the piece ends)."""
         env = self.env
-        if slot.holder == rank and not slot.busy and slot.cores.queue and env.now - slot.since >= SLICE_S:
+        if slot.holder == rank and not slot.busy and slot.cores.queue and env.now - slot.since >= self.time_slice_s:
             self._give_up(slot)  # its time slice is over and others wait
         if slot.holder != rank or slot.busy:
             turn = slot.cores.request()

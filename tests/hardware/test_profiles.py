@@ -263,11 +263,19 @@ def test_cpu_sharing_gives_the_node_its_measured_effective_cores(catalog):
     assert load_node("localhost").compute_cores == 2.0
 
 
+def test_a_measured_time_slice_replaces_the_default(catalog):
+    with_cpu_sharing(catalog, {"effective_cores": 2.0, "demand_cores": 2, "time_slice_ms": 1.0})
+    assert load_node("localhost", device_override="calibrated/vm").time_slice_s == pytest.approx(1e-3)
+    with_cpu_sharing(catalog, {"effective_cores": 2.0, "demand_cores": 2})
+    assert load_node("localhost", device_override="calibrated/vm").time_slice_s == pytest.approx(4e-3)
+
+
 @pytest.mark.parametrize("block, expected", [
     ({"effective_core": 1.0, "demand_cores": 2}, r"vm.yaml: unknown key 'cpu_sharing.effective_core'.*effective_cores"),
     ({"effective_cores": 0, "demand_cores": 2}, r"vm.yaml: cpu_sharing: 'effective_cores' must be > 0"),
     ({"demand_cores": 2}, r"vm.yaml: cpu_sharing: missing key 'effective_cores'"),
     (1.0, r"vm.yaml: 'cpu_sharing' must be a mapping"),
+    ({"effective_cores": 2.0, "demand_cores": 2, "time_slice_ms": -4}, r"vm.yaml: cpu_sharing: 'time_slice_ms' must be > 0"),
 ])
 def test_bad_cpu_sharing_names_the_file_and_key(catalog, block, expected):
     with_cpu_sharing(catalog, block)

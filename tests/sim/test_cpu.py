@@ -7,7 +7,7 @@ import simpy
 
 from gnnsim.cost.model import CostModel
 from gnnsim.hardware.profiles import load_cluster
-from gnnsim.sim.cpu import SLICE_S, HostCpus
+from gnnsim.sim.cpu import HostCpus
 from gnnsim.sim.engine import simulate_workload
 
 from .conftest import synthetic_workload
@@ -97,11 +97,15 @@ def test_a_trainer_keeps_its_core_while_it_computes_piece_after_piece():
 def test_a_trainer_gives_up_its_core_after_a_time_slice_when_others_wait():
     # rank 0: 3 pieces of 3 ms. After two (6 ms >= the 4 ms slice) rank 2, waiting since
     # 1 ms, takes the core for its 1 ms; rank 0's last piece runs after it
-    assert SLICE_S == 4 * MS
+    c = cpu_cluster(4, 2.0)
+    c = replace(c, node=replace(c.node, time_slice_s=4 * MS))
     work = [(0, 0.0, [3 * MS] * 3), (2, 1 * MS, [1 * MS])]
-    assert ends_in_sequence(cpu_cluster(4, 2.0), work) == pytest.approx([10 * MS, 7 * MS])
-    # with nobody waiting it keeps the core throughout
-    assert ends_in_sequence(cpu_cluster(4, 2.0), work[:1]) == pytest.approx([9 * MS])
+    assert ends_in_sequence(c, work) == pytest.approx([10 * MS, 7 * MS])
+    # with nobody waiting it keeps the core throughout; with a slice of 7 ms it gives up
+    # the core only after its third piece
+    assert ends_in_sequence(c, work[:1]) == pytest.approx([9 * MS])
+    c = replace(c, node=replace(c.node, time_slice_s=7 * MS))
+    assert ends_in_sequence(c, work) == pytest.approx([9 * MS, 10 * MS])
 
 
 def test_one_rank_alone_on_a_host_with_fewer_cores_than_threads_takes_its_time_alone():
