@@ -629,11 +629,12 @@ LIMITS = """\
   wake-up cost) but any misfit of either shows there first.
 - **4 ranks on 2 cores.** Their collectives take the numbers the calibration measured
   with two processes per core (every gloo message waits for its receiver's next time
-  slice: a small all-to-all 3 ms there against 0.6 ms between two ranks), and their
-  compute shares the node's effective cores (processor sharing, fine-grained). The
-  real scheduler runs a ~1 ms stage within one time slice while the rank beside it
-  waits inside its collective, so compute stages come out about twice as long as
-  measured and fetch and all-reduce shorter; the iteration, their sum, is close.
+  slice: a small all-to-all 3 ms there against 0.6 ms between two ranks), and two
+  ranks that share a core take it in turns (a rank keeps it while it computes, up to
+  the calibrated time slice, 4 ms here). The real ranks' compute stages each stretch
+  by 1.25-1.4x; in the model the second rank on a core waits for the first's whole
+  forward and backward, so its forward comes out too long and its backward short,
+  and the all-reduce short; the iteration, their sum, is close.
 - **Only what the real trainer runs.** Scenarios the real trainer (gnnsim/realrun)
   cannot run yet are skipped with its reason (see above), not compared.
 """
@@ -654,7 +655,8 @@ def _calibration_figures(cal: dict[str, Any]) -> str:
     sharing = cal.get("cpu_sharing") or {}
     if sharing:
         parts.append(f"kernels timed alone; node capacity {sharing.get('effective_cores', 0):.2f} effective cores "
-                     f"for {sharing.get('demand_cores', 0)} busy cores")
+                     f"for {sharing.get('demand_cores', 0)} busy cores"
+                     + (f", time slice {sharing['time_slice_ms']:.2f} ms" if "time_slice_ms" in sharing else ""))
     wall = (cal.get("provenance") or {}).get("wall_s")
     return (" Calibrated: " + "; ".join(parts) + (f" (calibration took {wall:.0f} s)" if wall else "") + ".") if parts else ""
 
