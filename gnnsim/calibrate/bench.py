@@ -12,6 +12,7 @@ as a training step queues them; the sweeps reach the larger shapes a GPU trains 
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import time
 from collections.abc import Callable
@@ -38,15 +39,46 @@ class Samples:
         self.cvs.append(cv)
 
 
-def _release_free_memory() -> Callable[[], object]:
-    """glibc's ``malloc_trim(0)``, or a no-op where there is no glibc."""
+def _libc() -> ctypes.CDLL | None:
     try:
-        return ctypes.CDLL("libc.so.6").malloc_trim
+        libc = ctypes.CDLL("libc.so.6")
     except OSError:
-        return lambda *_: 0
+        return None
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    return libc
 
 
-RELEASE_FREE_MEMORY = _release_free_memory()
+_LIBC = _libc()
+# glibc's ``malloc_trim(0)``, or a no-op where there is no glibc
+RELEASE_FREE_MEMORY = _LIBC.malloc_trim if _LIBC is not None else (lambda *_: 0)
+SHIFT_MAX_BYTES = 8192  # the heap is shifted by up to this much before each cold run
+
+
+class HeapShift:
+    """Holds a small block of a random size (seeded) during each cold run, so that the
+    timed call's allocations land at a different heap offset every run.
+
+    After ``malloc_trim`` a small output may start on a page the heap still has or on a
+    fresh one, depending on where the heap's top happens to be; with one layout for all
+    runs of a shape, a 1000-element op read 1.1 us in one sweep and 3-5 us in the next,
+    and the elementwise fit's 5-fold held-out error was 17-21%. Training's allocations
+    land at a different offset from batch to batch; shifted, the same op reads 2-4 us
+    in every sweep and the held-out error 11-15%."""
+
+    def __init__(self, seed: int = 0):
+        self.rng = np.random.default_rng(seed)
+        self.block = None
+
+    def __enter__(self) -> HeapShift:
+        if _LIBC is not None:
+            self.block = _LIBC.malloc(int(self.rng.integers(16, SHIFT_MAX_BYTES)))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.block is not None:
+            _LIBC.free(self.block)
+            self.block = None
 
 
 # glibc's largest dynamic mmap threshold (64-bit): a freed block under this size stays in
@@ -71,7 +103,8 @@ def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: boo
     With ``cold`` (the default) freed memory goes back to the OS before every run, so the
     kernel's output lands on fresh pages as in training, where PyTorch's CPU allocator
     does not cache and every batch's tensors differ in size: measured here, a 10 MB
-    output costs about 2 ms more in page faults than on reused pages.
+    output costs about 2 ms more in page faults than on reused pages. The heap is also
+    shifted by a random few KB for each cold run (:class:`HeapShift`).
     """
     start = time.perf_counter()
     for _ in range(warmup):
@@ -79,14 +112,16 @@ def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: boo
     per_call = (time.perf_counter() - start) / max(warmup, 1)
     runs = int(min(MAX_REPEATS, max(repeats, SHAPE_BUDGET_S / max(per_call, 1e-9))))
     times = []
+    shift = HeapShift() if cold else contextlib.nullcontext()
     for _ in range(runs):
         if before is not None:
             before()
         if cold:
             RELEASE_FREE_MEMORY(0)
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
+        with shift:
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
     return _mean_cv(times)
 
 
