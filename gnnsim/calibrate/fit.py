@@ -91,9 +91,18 @@ def _mape(pred: np.ndarray, meas: np.ndarray) -> float:
 
 
 def holdout_mask(n: int, every: int = 5) -> np.ndarray:
-    """Every ``every``-th sample (deterministic) is held out of the fit."""
+    """One in ``every`` samples, drawn with a fixed seed, is held out of the fit.
+
+    Drawn, not every ``every``-th in order: the sweeps are grids listed size by size,
+    and a stride equal to a grid's width (the optimizer's 5 sizes per tensor count)
+    held out the largest size every time, an extrapolation rather than a held-out
+    shape (27-29% error there, 10% cross-validated).
+
+    >>> int(holdout_mask(10).sum()), holdout_mask(10).tolist() == holdout_mask(10).tolist()
+    (2, True)
+    """
     mask = np.zeros(n, dtype=bool)
-    mask[every - 1::every] = True
+    mask[np.random.default_rng(0).permutation(n)[:n // every]] = True
     return mask
 
 
@@ -108,7 +117,7 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
     memory time has a cache tier (size and speed), with ``first_touch`` a cost per byte of
     new output, with ``per_item`` a cost per item, and with ``gemm_shape`` the sizes of k
     and n at which a GEMM's FLOP rate halves. ``held`` marks the samples kept out of the
-    fit (default: every fifth, see :func:`holdout_mask`).
+    fit (default: one in five, drawn with a fixed seed, see :func:`holdout_mask`).
 
     >>> f = np.array([1e6, 1e7, 1e8, 1e9, 2e9, 4e9, 1e6, 1e7, 1e8, 1e9])
     >>> b = np.array([1e6, 1e6, 1e6, 1e6, 1e6, 1e6, 1e6, 1e7, 1e8, 1e9])

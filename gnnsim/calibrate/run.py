@@ -5,7 +5,7 @@ kernel, the sampler, and on a CPU the node's effective cores and gloo's collecti
 a GPU the host-device copies and the host's feature gather), never from the end-to-end
 runs it is later judged on. It records its provenance (host, CPU or GPU model, library
 versions, date, threads) and, per kernel class, the fit error on the shapes used, on
-every fifth shape held out of the fit, and 5-fold cross-validated.
+one shape in five (drawn with a fixed seed) held out of the fit, and 5-fold cross-validated.
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
                "device": {"name": f"calibrated-{Path(out).stem}", **device_block, "sources": [source + " (measured)"]},
                **blocks, "residuals": residuals, "provenance": provenance, "sources": [source]}
     header = ("# Calibrated by `gnnsim calibrate` from micro-benchmarks only (never from end-to-end runs).\n"
-              "# residuals: relative fit error on the benchmarked shapes, on held-out shapes (every 5th)\n"
+              "# residuals: relative fit error on the benchmarked shapes, on held-out shapes (one in five, seeded)\n"
               "# and 5-fold cross-validated (every shape judged by a fit that did not see it).\n")
     write_atomic(out, header + yaml.safe_dump(profile, sort_keys=False))
     if samples_out is not None:

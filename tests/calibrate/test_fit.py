@@ -84,3 +84,12 @@ def test_a_term_no_fitted_sample_exercises_is_left_out():
     fit = fit_roofline(d, roofline(truth, d), first_touch=True, per_item=True)
     assert fit.first_touch_s_per_byte == 0.0 and fit.per_item_s == 0.0
     assert fit.holdout_mape < 0.01
+
+
+def test_held_out_shapes_are_spread_over_a_grid_not_one_corner():
+    # the optimizer's sweep: 3 tensor counts x 5 sizes, listed size by size; every fifth
+    # in order would hold out the largest size three times over
+    from gnnsim.calibrate.fit import holdout_mask
+    held = holdout_mask(15)
+    assert held.sum() == 3
+    assert len({i % 5 for i in np.flatnonzero(held)}) > 1
