@@ -57,8 +57,6 @@ from gnnsim.hardware.profiles import Cluster
 from gnnsim.sim.network import Network
 
 
-
-
 class _Slot:
     """A block of cores that trainers take in turns (see the module's docstring)."""
 
