@@ -29,7 +29,9 @@ from gnnsim.calibrate.collectives import (SPREAD_BYTES, alltoall_sent_bytes, fit
 from gnnsim.calibrate.fit import Demands, LinearFit, fit_linear_nonneg, fit_roofline, roofline_kfold_mape
 from gnnsim.calibrate.timeslice import SPIN_S, measure_time_slice
 from gnnsim.calibrate.twin import twins
+from gnnsim.calibrate.warmup import calibrate_warmup
 from gnnsim.errors import GnnsimError
+from gnnsim.hardware.profiles import Warmup
 from gnnsim.realrun.affinity import pinned
 from gnnsim.report.files import write_atomic
 
@@ -319,6 +321,15 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         if slice_s is not None:
             sharing["time_slice_ms"] = _round(slice_s * 1e3)
             progress(f"calibrate: time slice between two busy processes on one core: {slice_s * 1e3:.2f} ms")
+        progress("calibrate: warm-up after idling ...", end=" ", flush=True)
+        warm = calibrate_warmup()
+        if warm is not None:
+            sharing.update(warm)
+            idle = Warmup(warm["warmup_us"] * 1e-6, warm["warmup_idle_ms"] * 1e-3, warm["warmup_ramp_ms"] * 1e-3)
+            progress(f"+{idle.extra_s(0.03) * 1e3:.2f} ms of compute after 30 ms idle, "
+                     f"+{idle.extra_s(0.003) * 1e3:.2f} ms after 3 ms (paid over {warm['warmup_ramp_ms']:.0f} ms of work)")
+        else:
+            progress("none measured")
 
     progress(f"calibrate: gloo all-reduce and all-to-all on {world} local processes ...", end=" ", flush=True)
     coll = run_collectives(world, quick)

@@ -90,7 +90,7 @@ ALLOWED_KEYS: dict[str, set[str]] = {
     "software.sampler": {"per_batch_us", "node_scale", "edge_scale"},
     # a calibrated profile's measured compute capacity (gnnsim/calibrate/capacity.py)
     "calibrated.cpu_sharing": {"effective_cores", "demand_cores", "processes", "threads", "alone_ms", "together_ms",
-                               "time_slice_ms"},
+                               "time_slice_ms", "warmup_us", "warmup_idle_ms", "warmup_ramp_ms"},
     "calibrated.oversubscribed": {"processes", "cores", "intra_link", "allreduce"},
 }
 
@@ -281,6 +281,26 @@ class Oversubscribed:
     collective: Collective
 
 
+@dataclass(frozen=True)
+class Warmup:
+    """Extra compute time after a core sat idle (``cpu_sharing.warmup_*``, measured by
+    :mod:`gnnsim.calibrate.warmup`): ``max_s (1 - exp(-idle / idle_s))`` after ``idle``
+    seconds idle, paid over the work that follows, ``exp(-work / ramp_s)`` of it still
+    owed after ``work`` seconds of it.
+
+    >>> w = Warmup(max_s=4e-3, idle_s=0.1, ramp_s=5e-3)
+    >>> round(w.extra_s(0.1) * 1e3, 2), w.extra_s(0.0)
+    (2.53, 0.0)
+    """
+
+    max_s: float
+    idle_s: float
+    ramp_s: float
+
+    def extra_s(self, idle_s: float) -> float:
+        return self.max_s * -math.expm1(-max(idle_s, 0.0) / self.idle_s)
+
+
 def _lerp_link(a: Link, b: Link, w: float) -> Link:
     """``a`` moved a fraction ``w`` of the way to ``b`` (latency and seconds per byte)."""
     return replace(a, latency_us=(1 - w) * a.latency_us + w * b.latency_us,
@@ -312,6 +332,8 @@ class Node:
     # (``cpu_sharing.time_slice_ms``, measured by calibration; 4 ms on the dev VM's Linux,
     # the default). Used where the trainers outnumber the cores (:mod:`gnnsim.sim.cpu`).
     time_slice_s: float = 4e-3
+    # Extra compute time after a core sat idle (calibrated CPU nodes; None: not charged)
+    warmup: Warmup | None = None
 
     @property
     def compute_cores(self) -> float:
@@ -714,6 +736,15 @@ def _time_slice_from(block: Any, path: Path) -> float | None:
     return _num(block, "time_slice_ms", Path(f"{path}: cpu_sharing")) * 1e-3
 
 
+def _warmup_from(block: Any, path: Path) -> Warmup | None:
+    """The warm-up after idling of a calibrated ``cpu_sharing`` block (None: not measured)."""
+    if not isinstance(block, dict) or "warmup_us" not in block:
+        return None
+    where = Path(f"{path}: cpu_sharing")
+    return Warmup(_num(block, "warmup_us", where) * 1e-6, _num(block, "warmup_idle_ms", where) * 1e-3,
+                  _num(block, "warmup_ramp_ms", where) * 1e-3)
+
+
 def _calibrated_fields(cal_name: str, device: Device, intra: Link, h2d: Link | None) -> dict[str, Any]:
     """The :class:`Node` fields measured in ``calibrated/CAL_NAME``, to replace the
     node's nominal ones.
@@ -735,6 +766,7 @@ def _calibrated_fields(cal_name: str, device: Device, intra: Link, h2d: Link | N
         time_slice = _time_slice_from(cal["cpu_sharing"], cal_path)
         if time_slice is not None:
             fields["time_slice_s"] = time_slice
+        fields["warmup"] = _warmup_from(cal["cpu_sharing"], cal_path)
     if isinstance(cal.get("sampler"), dict):
         fields["sampler"] = _sampler_from(cal["sampler"], Path(f"{cal_path}: sampler"))
     if isinstance(cal.get("host_gather"), dict):

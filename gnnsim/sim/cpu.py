@@ -23,6 +23,12 @@ keeps its slot while it computes piece after piece (a backward pass in segments)
 gives it up when it waits for anything else, or at a piece's end once it has held the
 slot for a time slice (``Node.time_slice_s``, measured by calibration) while others wait.
 
+A core that sat idle computes slower for a while when work comes back (its clock,
+caches and the hypervisor's scheduling recover): where the node has a calibrated
+:class:`gnnsim.hardware.profiles.Warmup`, the work that follows an idle core (a rank's
+own cores, or a shared slot) carries ``extra(idle)`` more seconds, paid over its first
+``ramp`` of work, and the debt decays only with work, never with more idling.
+
 This is exactly how flows share a link, so a :class:`HostCpus` is a
 :class:`gnnsim.sim.network.Network` whose channels are the hosts' CPUs, whose flows
 carry core-seconds, and whose per-flow rate cap is the cores a process can use. With
@@ -50,6 +56,8 @@ nothing else computing on the host, every piece takes its closed-form time from
 """
 
 from __future__ import annotations
+
+import math
 
 import simpy
 
@@ -84,6 +92,12 @@ class HostCpus:
         slots = [max(1, node.host_cpu_cores * k // max(1, threads)) for k in nodes_on]
         self.slots = [[_Slot(env) for _ in range(n)] if node.trainers * k > n else [] for n, k in zip(slots, nodes_on)]
         self.time_slice_s = node.time_slice_s
+        self.warmup = node.warmup
+        # per core (a rank's own, or a shared slot): when it last stopped computing, the
+        # pieces running on it, and the warm-up it still owes (seconds)
+        self._last_end: dict[object, float] = {}
+        self._running: dict[object, int] = {}
+        self._debt: dict[object, float] = {}
 
     def host_of(self, rank: int) -> int:
         return rank // self.per_node // self.nodes_per_host
@@ -108,12 +122,34 @@ class HostCpus:
         own = min(float(cores), self.capacity[host])
         slot = self.slot_of(rank)
         if slot is None:
-            return self.net.transfer((host,), seconds * own, max_rate=own, tag=tag)
+            seconds += self._start(rank, seconds)
+            flow = self.net.transfer((host,), seconds * own, max_rate=own, tag=tag)
+            flow.callbacks.append(lambda _: self._end(rank))
+            return flow
         done = self.env.event()
-        self.env.process(self._in_turn(slot, rank, host, seconds * own, own, tag, done))
+        self.env.process(self._in_turn(slot, rank, host, seconds, own, tag, done))
         return done
 
-    def _in_turn(self, slot: _Slot, rank: int, host: int, core_seconds: float, rate: float, tag: str,
+    def _start(self, core: object, seconds: float) -> float:
+        """A piece of ``seconds`` starts on ``core`` now: the warm-up it pays (0 without
+        a calibrated warm-up, or when the core was not idle)."""
+        running = self._running.get(core, 0)
+        self._running[core] = running + 1
+        if self.warmup is None:
+            return 0.0
+        debt = self._debt.get(core, 0.0)
+        if running == 0 and core in self._last_end:
+            debt = max(debt, self.warmup.extra_s(self.env.now - self._last_end[core]))
+        paid = debt * -math.expm1(-seconds / self.warmup.ramp_s) if self.warmup.ramp_s > 0 else debt
+        self._debt[core] = debt - paid
+        return paid
+
+    def _end(self, core: object) -> None:
+        self._running[core] -= 1
+        if self._running[core] == 0:
+            self._last_end[core] = self.env.now
+
+    def _in_turn(self, slot: _Slot, rank: int, host: int, seconds: float, rate: float, tag: str,
                  done: simpy.Event):
         """Take the slot (or keep it), run the piece, and hand the slot on unless the same
         rank starts its next piece at once (``done`` fires when the piece ends)."""
@@ -125,7 +161,9 @@ class HostCpus:
             yield turn
             slot.turn, slot.holder, slot.since = turn, rank, env.now
         slot.busy = True
-        flow = yield self.net.transfer((host,), core_seconds, max_rate=rate, tag=tag)
+        seconds += self._start(slot, seconds)
+        flow = yield self.net.transfer((host,), seconds * rate, max_rate=rate, tag=tag)
+        self._end(slot)
         slot.busy = False
         done.succeed(flow)
         # the rank resumes on `done` and, if it computes on, starts its next piece now,

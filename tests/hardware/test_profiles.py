@@ -263,6 +263,18 @@ def test_cpu_sharing_gives_the_node_its_measured_effective_cores(catalog):
     assert load_node("localhost").compute_cores == 2.0
 
 
+def test_a_measured_warm_up_after_idling_is_read(catalog):
+    with_cpu_sharing(catalog, {"effective_cores": 2.0, "demand_cores": 2, "warmup_us": 2000, "warmup_idle_ms": 50,
+                               "warmup_ramp_ms": 5})
+    w = load_node("localhost", device_override="calibrated/vm").warmup
+    assert (w.max_s, w.idle_s, w.ramp_s) == pytest.approx((2e-3, 0.05, 5e-3))
+    with_cpu_sharing(catalog, {"effective_cores": 2.0, "demand_cores": 2})
+    assert load_node("localhost", device_override="calibrated/vm").warmup is None
+    with_cpu_sharing(catalog, {"effective_cores": 2.0, "demand_cores": 2, "warmup_us": 2000, "warmup_idle_ms": 50})
+    with pytest.raises(ProfileError, match=r"vm.yaml: cpu_sharing: missing key 'warmup_ramp_ms'"):
+        load_node("localhost", device_override="calibrated/vm")
+
+
 def test_a_measured_time_slice_replaces_the_default(catalog):
     with_cpu_sharing(catalog, {"effective_cores": 2.0, "demand_cores": 2, "time_slice_ms": 1.0})
     assert load_node("localhost", device_override="calibrated/vm").time_slice_s == pytest.approx(1e-3)

@@ -1,5 +1,6 @@
 """Host CPUs shared by CPU trainers: processor sharing worked out by hand."""
 
+import math
 from dataclasses import replace
 
 import pytest
@@ -194,3 +195,47 @@ def test_gpu_trainers_do_not_share_the_host_cpu():
     spans = {(s.rank, s.stage): s.duration_s for s in simulate_workload(w, cost).spans}
     forward = next(t for t in w.tasks[0][0] if t.stage == "forward")
     assert spans[(0, "forward")] == pytest.approx(cost.compute_time(forward), rel=1e-9)
+
+
+# -- warm-up after idling ---------------------------------------------------------------
+
+def test_work_after_an_idle_core_pays_the_calibrated_warm_up_over_its_ramp():
+    from gnnsim.hardware.profiles import Warmup
+
+    c = cpu_cluster(2, 2.0)
+    c = replace(c, node=replace(c.node, warmup=Warmup(max_s=1 * MS, idle_s=10 * MS, ramp_s=1 * MS)))
+    env = simpy.Environment()
+    cpus = HostCpus(env, c)
+    ends = []
+
+    def rank0():
+        yield cpus.run(0, 1 * MS, 1)            # no history: no warm-up
+        ends.append(env.now)
+        yield env.timeout(20 * MS)               # the core idles 20 ms
+        yield cpus.run(0, 1 * MS, 1)
+        ends.append(env.now)
+        yield cpus.run(0, 1 * MS, 1)             # straight on: pays what is still owed
+        ends.append(env.now)
+
+    env.process(rank0())
+    env.run()
+    debt = 1 * MS * (1 - math.exp(-2.0))         # 20 ms idle, scale 10 ms
+    first = debt * (1 - math.exp(-1.0))           # 1 ms of work, ramp 1 ms
+    second = (debt - first) * (1 - math.exp(-1.0))
+    assert ends == pytest.approx([1 * MS, 22 * MS + first, 23 * MS + first + second])
+
+
+def test_without_a_calibrated_warm_up_idling_costs_nothing():
+    c = cpu_cluster(2, 2.0)
+    assert c.node.warmup is None
+    env = simpy.Environment()
+    cpus = HostCpus(env, c)
+
+    def rank0():
+        yield cpus.run(0, 1 * MS, 1)
+        yield env.timeout(50 * MS)
+        yield cpus.run(0, 1 * MS, 1)
+
+    env.process(rank0())
+    env.run()
+    assert env.now == pytest.approx(52 * MS)
