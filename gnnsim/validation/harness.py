@@ -569,9 +569,15 @@ def _drift_note(results: dict[str, Any]) -> list[str]:
             "CPU's kernels, sampler and gathers scaled by that factor (`gnnsim whatif` knobs gpu.compute, "
             "cpu.sampling, cpu.gather): a micro-benchmark, never the run's own times. It separates the model's error "
             "from the host's speed changing between calibration and run; the headline figures above are without it. "
-            "Per-stage MAPE with the drift taken out: "
-            + ", ".join(f"{s} {v:.0%} ({acc['stage_mean_signed_error'].get(s, 0.0):+.0%})"
-                        for s, v in acc["stage_mape"].items()) + "."]
+            "Per-stage MAPE with the drift taken out: " + _stage_mapes(acc) + "."]
+
+
+def _stage_mapes(acc: dict[str, Any]) -> str:
+    """``stage MAPE (signed)`` for each stage, in pipeline order (results.json, read back
+    for ``--render``, may hold them in any order)."""
+    mape, signed = acc["stage_mape"], acc.get("stage_mean_signed_error", {})
+    order = [s for s in STAGES if s in mape] + sorted(s for s in mape if s not in STAGES)
+    return ", ".join(f"{s} {mape[s]:.0%} ({signed.get(s, 0.0):+.0%})" for s in order)
 
 
 def _ms(x: float | None) -> str:
@@ -620,7 +626,11 @@ LIMITS = """\
   slow-start and burst effects that the alpha-beta link model (one latency, one rate)
   does not capture, so mid-sized messages (tens of KB to a few MB) take longer than
   the fit predicts (see the link fit error above). No delay could be added where the
-  kernel has no `netem` qdisc.
+  kernel has no `netem` qdisc. The ranks wait ~30 ms in every fetch over a slow link,
+  and a core that sat idle computes slower for a while: the calibration measures that
+  warm-up on a training-like step and the simulator charges it, which accounts for
+  about half of why those runs' compute stages are slower than on loopback (the rest
+  is unexplained; the step's working set is not every stage's).
 - **Waiting is timed as the next stage.** The real trainer times each stage on each
   rank from the end of the previous one, so a rank that finished backward early spends
   its wait for the slower rank inside `allreduce` (and inside `fetch`, whose
@@ -684,8 +694,7 @@ def _cuda_markdown(cuda: dict[str, Any]) -> list[str]:
              f"{acc['stage_errors_total']} stage errors within {TARGET_STAGE_ERROR:.0%}; "
              f"{sum(g.get('order_kept', False) for g in cuda['rankings'])} of "
              f"{sum(bool(g.get('compared')) for g in cuda['rankings'])} ranking groups in measured order. "
-             "Per-stage MAPE: " + ", ".join(f"{s} {v:.0%} ({acc['stage_mean_signed_error'][s]:+.0%})"
-                                             for s, v in acc["stage_mape"].items()) + ".",
+             "Per-stage MAPE: " + _stage_mapes(acc) + ".",
              "",
              "| scenario | measured | predicted | error | " + " | ".join(s for s in STAGES if s != "halo") + " |",
              "|---|---|---|---|" + "---|" * (len(STAGES) - 1)]
@@ -771,8 +780,7 @@ def results_markdown(results: dict[str, Any], cuda: dict[str, Any] | None = None
         *_drift_summary(results),
         "",
         "Per-stage MAPE over the suite (mean signed error in brackets; negative = the model is too fast): "
-        + ", ".join(f"{s} {v:.0%} ({acc.get('stage_mean_signed_error', {}).get(s, 0.0):+.0%})"
-                    for s, v in acc["stage_mape"].items()) + ".",
+        + _stage_mapes(acc) + ".",
         *_drift_note(results),
         "",
         "## Scenarios",
