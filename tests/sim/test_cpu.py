@@ -239,3 +239,14 @@ def test_without_a_calibrated_warm_up_idling_costs_nothing():
     env.process(rank0())
     env.run()
     assert env.now == pytest.approx(52 * MS)
+
+
+@pytest.mark.parametrize("depth", [0, 2])
+def test_crowded_ranks_with_a_prefetching_loader_finish_every_iteration(depth):
+    # each rank's loader samples ahead while its trainer computes: both take the rank's
+    # core in turns, and the run ends with every iteration done
+    crowded = cpu_cluster(4, 2.0)
+    w = lockstep_workload(crowded, iterations=3)
+    tl = simulate_workload(w, CostModel(crowded), prefetch_depth=depth)
+    assert {(s.rank, s.iteration) for s in tl.spans if s.stage == "optimizer"} == {(r, i) for r in range(4)
+                                                                                  for i in range(3)}
