@@ -31,7 +31,7 @@ from gnnsim.calibrate.timeslice import SPIN_S, measure_time_slice
 from gnnsim.calibrate.twin import twins
 from gnnsim.calibrate.warmup import calibrate_warmup
 from gnnsim.errors import GnnsimError
-from gnnsim.hardware.profiles import Warmup
+from gnnsim.hardware.profiles import warmup_from
 from gnnsim.realrun.affinity import pinned
 from gnnsim.report.files import write_atomic
 
@@ -325,7 +325,7 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         warm = calibrate_warmup()
         if warm is not None:
             sharing.update(warm)
-            idle = Warmup(warm["warmup_us"] * 1e-6, warm["warmup_idle_ms"] * 1e-3, warm["warmup_ramp_ms"] * 1e-3)
+            idle = warmup_from(warm, Path("calibrate"))
             progress(f"+{idle.extra_s(0.03) * 1e3:.2f} ms of compute after 30 ms idle, "
                      f"+{idle.extra_s(0.003) * 1e3:.2f} ms after 3 ms (paid over {warm['warmup_ramp_ms']:.0f} ms of work)")
         else:

@@ -130,8 +130,7 @@ def ramp_of(runs: dict[float, list[tuple[np.ndarray, np.ndarray]]]) -> float:
     no-idle stretches, so that the stretches' own noise cancels)."""
     longest = max(runs)
     grid = np.linspace(0.0, BUSY_S, 31)[1:]
-    paid = np.array([float(np.median([excess(s, t, b) for s, t in runs[longest]]))
-                     - float(np.median([excess(s, t, b) for s, t in runs[0.0]])) for b in grid])
+    paid = np.array([extras(runs, b)[longest] for b in grid])
     if paid[-1] <= 0:
         return 0.0
     return float(grid[int(np.argmax(paid >= (1 - np.exp(-1)) * paid[-1]))])

@@ -729,16 +729,19 @@ def _cpu_efficiency_from(block: Any, path: Path) -> float:
     return min(1.0, _num(block, "effective_cores", where) / _num(block, "demand_cores", where))
 
 
-def _time_slice_from(block: Any, path: Path) -> float | None:
-    """The measured time slice of a calibrated ``cpu_sharing`` block, in seconds (None: not measured)."""
-    if not isinstance(block, dict) or "time_slice_ms" not in block:
-        return None
-    return _num(block, "time_slice_ms", Path(f"{path}: cpu_sharing")) * 1e-3
+def _cpu_sharing_fields(block: Any, path: Path) -> dict[str, Any]:
+    """The :class:`Node` fields of a calibrated ``cpu_sharing`` block: the cores'
+    efficiency, and where measured the OS's time slice and the warm-up after idling."""
+    fields: dict[str, Any] = {"cpu_efficiency": _cpu_efficiency_from(block, path), "warmup": warmup_from(block, path)}
+    if "time_slice_ms" in block:
+        fields["time_slice_s"] = _num(block, "time_slice_ms", Path(f"{path}: cpu_sharing")) * 1e-3
+    return fields
 
 
-def _warmup_from(block: Any, path: Path) -> Warmup | None:
-    """The warm-up after idling of a calibrated ``cpu_sharing`` block (None: not measured)."""
-    if not isinstance(block, dict) or "warmup_us" not in block:
+def warmup_from(block: dict[str, Any], path: Path) -> Warmup | None:
+    """The warm-up after idling of a ``cpu_sharing`` block's ``warmup_*`` keys (None: not
+    measured); ``path`` names the file in errors."""
+    if "warmup_us" not in block:
         return None
     where = Path(f"{path}: cpu_sharing")
     return Warmup(_num(block, "warmup_us", where) * 1e-6, _num(block, "warmup_idle_ms", where) * 1e-3,
@@ -762,11 +765,7 @@ def _calibrated_fields(cal_name: str, device: Device, intra: Link, h2d: Link | N
     fields: dict[str, Any] = {}
     collective = None
     if "cpu_sharing" in cal:
-        fields["cpu_efficiency"] = _cpu_efficiency_from(cal["cpu_sharing"], cal_path)
-        time_slice = _time_slice_from(cal["cpu_sharing"], cal_path)
-        if time_slice is not None:
-            fields["time_slice_s"] = time_slice
-        fields["warmup"] = _warmup_from(cal["cpu_sharing"], cal_path)
+        fields.update(_cpu_sharing_fields(cal["cpu_sharing"], cal_path))
     if isinstance(cal.get("sampler"), dict):
         fields["sampler"] = _sampler_from(cal["sampler"], Path(f"{cal_path}: sampler"))
     if isinstance(cal.get("host_gather"), dict):

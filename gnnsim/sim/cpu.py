@@ -73,7 +73,6 @@ class _Slot:
         self.turn: simpy.Event | None = None  # the holder's granted request
         self.holder: int | None = None
         self.since = 0.0  # when the holder took it
-        self.busy = False  # a piece of the holder's runs
 
 
 class HostCpus:
@@ -154,23 +153,26 @@ class HostCpus:
         """Take the slot (or keep it), run the piece, and hand the slot on unless the same
         rank starts its next piece at once (``done`` fires when the piece ends)."""
         env = self.env
-        if slot.holder == rank and not slot.busy and slot.cores.queue and env.now - slot.since >= self.time_slice_s:
+        if slot.holder == rank and not self._busy(slot) and slot.cores.queue \
+                and env.now - slot.since >= self.time_slice_s:
             self._give_up(slot)  # its time slice is over and others wait
-        if slot.holder != rank or slot.busy:
+        if slot.holder != rank or self._busy(slot):
             turn = slot.cores.request()
             yield turn
             slot.turn, slot.holder, slot.since = turn, rank, env.now
-        slot.busy = True
         seconds += self._start(slot, seconds)
         flow = yield self.net.transfer((host,), seconds * rate, max_rate=rate, tag=tag)
         self._end(slot)
-        slot.busy = False
         done.succeed(flow)
         # the rank resumes on `done` and, if it computes on, starts its next piece now,
         # before this zero wait ends (a new process starts ahead of a timeout)
         yield env.timeout(0)
-        if not slot.busy and slot.holder == rank:
+        if not self._busy(slot) and slot.holder == rank:
             self._give_up(slot)
+
+    def _busy(self, core: object) -> bool:
+        """A piece runs on ``core`` now."""
+        return self._running.get(core, 0) > 0
 
     @staticmethod
     def _give_up(slot: _Slot) -> None:
