@@ -103,15 +103,18 @@ def extras(runs: dict[float, list[tuple[np.ndarray, np.ndarray]]], within_s: flo
 
 def fit_warmup(idles_s: np.ndarray, extras_s: np.ndarray, ramp_s: float) -> dict | None:
     """The ``cpu_sharing`` keys: ``extra(idle) = max (1 - exp(-idle / scale))`` fitted to
-    the measured extras, and the ramp; None where idling cost nothing measurable.
+    the measured extras, and the ramp; None where idling cost nothing measurable, or no
+    recovery over the work was seen (a ramp of 0, which a profile may not hold).
 
     >>> idles = np.array([0.001, 0.003, 0.01, 0.03, 0.1])
     >>> fit = fit_warmup(idles, 8e-4 * (1 - np.exp(-idles / 0.04)), 0.005)
     >>> fit["warmup_us"], fit["warmup_idle_ms"], fit["warmup_ramp_ms"]
     (800.0, 40.0, 5.0)
+    >>> fit_warmup(idles, 8e-4 * (1 - np.exp(-idles / 0.04)), 0.0) is None
+    True
     """
     top = float(np.max(extras_s))
-    if top <= 0:
+    if top <= 0 or ramp_s <= 0:
         return None
 
     def residual(p: np.ndarray) -> np.ndarray:
