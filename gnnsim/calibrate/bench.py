@@ -106,11 +106,7 @@ def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: boo
     output costs about 2 ms more in page faults than on reused pages. The heap is also
     shifted by a random few KB for each cold run (:class:`HeapShift`).
     """
-    start = time.perf_counter()
-    for _ in range(warmup):
-        fn()
-    per_call = (time.perf_counter() - start) / max(warmup, 1)
-    runs = int(min(MAX_REPEATS, max(repeats, SHAPE_BUDGET_S / max(per_call, 1e-9))))
+    runs = _runs_for(fn, repeats, warmup)
     times = []
     shift = HeapShift() if cold else contextlib.nullcontext()
     for _ in range(runs):
@@ -123,6 +119,54 @@ def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: boo
             fn()
             times.append(time.perf_counter() - start)
     return _mean_cv(times)
+
+
+def _runs_for(fn: Callable[[], object], repeats: int, warmup: int, most: int = MAX_REPEATS) -> int:
+    """Run ``fn`` ``warmup`` times; how many timed runs it gets: at least ``repeats``, more
+    for a short call, until its runs add up to about ``SHAPE_BUDGET_S`` (at most ``most``)."""
+    per_call = float("inf")
+    for _ in range(max(warmup, 1)):  # the last warm-up call: the first may pay one-off set-up
+        start = time.perf_counter()
+        fn()
+        per_call = time.perf_counter() - start
+    return int(min(most, max(repeats, SHAPE_BUDGET_S / max(per_call, 1e-9))))
+
+
+INTERLEAVED_MAX_REPEATS = 1000
+
+
+def mean_times_interleaved(fns: list[Callable[[], object]], repeats: int, warmup: int = 2,
+                           seed: int = 0) -> list[tuple[float, float]]:
+    """Cold mean time and CV of each call in ``fns`` (as :func:`mean_time` with ``cold``),
+    the calls timed in turns: each round runs every call that still needs runs once, in a
+    seeded random order.
+
+    Back to back, a 1-2 us call's mean swings with the phases of the machine (the share
+    of runs that land on a fresh page, an interrupt's 0.1-0.8 ms): two sweeps of 200 runs
+    read 1.7 and 2.3 us for the same 10-element op here, and ops of the same size
+    disagreed by up to 40% within one sweep, which is what a fit's held-out error then
+    measures. In turns, the calls of a sweep share the phases (ops of one size agree
+    within 5% in each of three sweeps). Each timed run follows an untimed run of the same
+    call: in training an op reads what the op before it has just written, so its inputs
+    are in cache (timed cold, an aggregation's 5-fold held-out error went from 7% to 20%),
+    while its output lands on fresh pages. Short calls get up to
+    ``INTERLEAVED_MAX_REPEATS`` runs, and a longer call's fewer runs are spread evenly
+    over the rounds."""
+    targets = np.array([_runs_for(fn, repeats, warmup, INTERLEAVED_MAX_REPEATS) for fn in fns])
+    times: list[list[float]] = [[] for _ in fns]
+    rng, shift = np.random.default_rng(seed), HeapShift(seed)
+    rounds = int(targets.max(initial=0))
+    for r in range(rounds):
+        # a call with fewer runs than there are rounds runs in evenly spaced rounds
+        due = np.flatnonzero((r + 1) * targets // rounds > r * targets // rounds)
+        for j in rng.permutation(due):
+            fns[j]()  # untimed: its inputs in cache, as an op reads what the op before it wrote
+            RELEASE_FREE_MEMORY(0)
+            with shift:
+                start = time.perf_counter()
+                fns[j]()
+                times[j].append(time.perf_counter() - start)
+    return [_mean_cv(t) for t in times]
 
 
 def _mean_cv(times: list[float]) -> tuple[float, float]:
@@ -194,6 +238,33 @@ def synchronised(fn: Callable[[], object], device: str) -> Callable[[], object]:
     return run
 
 
+# a shape's label, its demands, and what makes its inputs and returns the call to time
+Case = tuple[str, m.Kernel, Callable[[], Callable[[], object]]]
+
+
+def time_cases(cases: list[Case], repeats: int, device: str, cold: bool = True, in_turns: bool = False) -> Samples:
+    """Time each case's call: with ``in_turns``, cold calls on the CPU in turns
+    (:func:`mean_times_interleaved`, every case's inputs made first); otherwise one shape
+    after the other (:func:`timer`), each shape's inputs made just before it is timed and
+    freed after it (a GPU sweep's inputs add up to more than a 16 GB device holds).
+
+    Turns suit the memory-bound sweeps of microsecond calls (gathers, elementwise ops),
+    whose back-to-back means swing with the machine's phases. Measured here over two
+    sweeps each (5-fold held-out error, back to back -> in turns): gather 9-11% -> 7-8%,
+    elementwise 13-14% -> 9%; but GEMMs 10% -> 20-25% and aggregation 7% -> 11-21%, whose
+    library calls keep per-shape state (packing buffers, kernel choices) that another
+    shape in between throws away. Those stay back to back."""
+    if device == "cpu" and cold and in_turns:
+        timed = mean_times_interleaved([make() for _, _, make in cases], repeats)
+    else:
+        time_it = timer(device)
+        timed = [time_it(make(), repeats, cold=cold) for _, _, make in cases]
+    out = Samples()
+    for (shape, kernel, _), (t, cv) in zip(cases, timed):
+        out.add(kernel, t, shape, cv)
+    return out
+
+
 def sweep(device: str, cpu: list, cuda: list) -> list:
     """The shapes to benchmark: a GPU trains on batches tens of times larger."""
     return cpu if device == "cpu" else cuda
@@ -202,34 +273,34 @@ def sweep(device: str, cpu: list, cuda: list) -> list:
 def bench_gemm(quick: bool, repeats: int, device: str = "cpu") -> Samples:
     import torch
 
-    out = Samples()
     ms = sweep(device, [64, 1024, 8192] if quick else [64, 512, 2048, 8192, 32768],
                [256, 8192, 131072] if quick else [256, 2048, 16384, 65536, 262144])
     kns = [(128, 128), (128, 8), (256, 256), (32, 64)] if quick else [(128, 128), (128, 8), (8, 128), (256, 256), (64, 64), (512, 128)]
-    time_it = timer(device)
+    cases = []
     for mm in ms:
         for k, n in kns:
-            a, b = torch.randn(mm, k, device=device), torch.randn(k, n, device=device)
-            t, cv = time_it(lambda: torch.mm(a, b), repeats)
-            out.add(m.gemm(mm, k, n), t, f"{mm}x{k}x{n}", cv)
-    return out
+            def make(mm=mm, k=k, n=n):
+                a, b = torch.randn(mm, k, device=device), torch.randn(k, n, device=device)
+                return lambda: torch.mm(a, b)
+            cases.append((f"{mm}x{k}x{n}", m.gemm(mm, k, n), make))
+    return time_cases(cases, repeats, device)
 
 
 def bench_gemm_tn(quick: bool, repeats: int, device: str = "cpu") -> Samples:
     """Weight-gradient GEMMs: ``x^T @ dy`` with x (K x M) and dy (K x N), K the batch rows."""
     import torch
 
-    out = Samples()
     ks = sweep(device, [1024, 8192, 32768] if quick else [512, 2048, 8192, 16384, 32768],
                [1024, 32768, 262144] if quick else [1024, 8192, 32768, 131072, 262144])
     mns = [(128, 128), (128, 8), (32, 64)] if quick else [(128, 128), (128, 8), (8, 128), (256, 256), (64, 64), (512, 128)]
-    time_it = timer(device)
+    cases = []
     for k in ks:
         for mm, n in mns:
-            x, dy = torch.randn(k, mm, device=device), torch.randn(k, n, device=device)
-            t, cv = time_it(lambda: torch.mm(x.t(), dy), repeats)
-            out.add(m.gemm(mm, k, n, cls="gemm_tn"), t, f"{mm}x{k}x{n}", cv)
-    return out
+            def make(k=k, mm=mm, n=n):
+                x, dy = torch.randn(k, mm, device=device), torch.randn(k, n, device=device)
+                return lambda: torch.mm(x.t(), dy)
+            cases.append((f"{mm}x{k}x{n}", m.gemm(mm, k, n, cls="gemm_tn"), make))
+    return time_cases(cases, repeats, device)
 
 
 _EVICT: list = []
@@ -294,23 +365,23 @@ def bench_aggregate(quick: bool, repeats: int, device: str = "cpu") -> Samples:
 
     from gnnsim.realrun.model import aggregate_sum
 
-    out = Samples()
     rng = np.random.default_rng(0)
     edges = sweep(device, [2_000, 25_000, 150_000] if quick else [1_000, 5_000, 15_000, 30_000, 60_000, 150_000, 400_000],
                   [5_000, 150_000, 2_000_000] if quick else [5_000, 30_000, 150_000, 600_000, 2_000_000, 4_000_000])
     dims = [16, 128] if quick else [16, 64, 128, 256]
-    time_it = timer(device)
+    cases = []
     for index, e in enumerate(edges):
         # sampled blocks have a few edges per destination and about one new source per edge
         per_dst = (5, 10)[index % 2]
         num_dst, num_src = max(1, e // per_dst), max(2, e * 4 // 5)
-        src = torch.from_numpy(rng.integers(0, num_src, e)).to(device)
-        dst = torch.from_numpy(np.sort(rng.integers(0, num_dst, e))).to(device)
+        src, dst = rng.integers(0, num_src, e), np.sort(rng.integers(0, num_dst, e))
         for d in dims:
-            h = torch.randn(num_src, d, device=device)
-            t, cv = time_it(lambda: aggregate_sum(h, src, dst, num_dst), repeats)
-            out.add(m.aggregate(e, num_dst, d), t, f"E{e}xd{d}", cv)
-    return out
+            def make(src=src, dst=dst, num_src=num_src, num_dst=num_dst, d=d):
+                h = torch.randn(num_src, d, device=device)
+                s, t = torch.from_numpy(src).to(device), torch.from_numpy(dst).to(device)
+                return lambda: aggregate_sum(h, s, t, num_dst)
+            cases.append((f"E{e}xd{d}", m.aggregate(e, num_dst, d), make))
+    return time_cases(cases, repeats, device)
 
 
 def bench_gather(quick: bool, repeats: int, device: str = "cpu", host_for_gpu: bool = False) -> Samples:
@@ -326,7 +397,6 @@ def bench_gather(quick: bool, repeats: int, device: str = "cpu", host_for_gpu: b
     """
     import torch
 
-    out = Samples()
     rng = np.random.default_rng(1)
     table_rows = sweep(device, [400_000 if host_for_gpu else 60_000], [2_000_000])[0]
     if host_for_gpu:
@@ -335,34 +405,38 @@ def bench_gather(quick: bool, repeats: int, device: str = "cpu", host_for_gpu: b
         rows = sweep(device, [100, 5_000, 40_000] if quick else [100, 1_000, 5_000, 20_000, 60_000],
                      [1_000, 50_000, 1_000_000] if quick else [1_000, 10_000, 50_000, 200_000, 1_000_000])
     dims = [16, 128] if quick else ([32, 100, 256] if host_for_gpu else [16, 64, 128, 256])
-    time_it = timer(device)
+    cases = []
+    tables: dict[int, object] = {}  # the table of the latest width (the calls hold theirs)
     for d in dims:
-        table = torch.randn(table_rows, d, device=device)
         for r in rows:
-            idx = torch.from_numpy(rng.integers(0, table_rows, r)).to(device)
-            t, cv = time_it(lambda: table.index_select(0, idx), repeats, cold=not host_for_gpu)
-            out.add(m.gather(r, d), t, f"{r}x{d}", cv)
-    return out
+            def make(d=d, idx=rng.integers(0, table_rows, r)):
+                if d not in tables:
+                    tables.clear()
+                    tables[d] = torch.randn(table_rows, d, device=device)
+                table, index = tables[d], torch.from_numpy(idx).to(device)
+                return lambda: table.index_select(0, index)
+            cases.append((f"{r}x{d}", m.gather(r, d), make))
+    return time_cases(cases, repeats, device, cold=not host_for_gpu, in_turns=True)
 
 
 def bench_elementwise(quick: bool, repeats: int, device: str = "cpu") -> Samples:
     """Elementwise ops of the kinds the model runs: activation, add, scale, zero-fill."""
     import torch
 
-    out = Samples()
     sizes = sweep(device, [100, 10_000, 300_000, 3_000_000] if quick else [10, 1_000, 10_000, 100_000, 300_000, 1_000_000, 3_000_000, 10_000_000],
                   [1_000, 300_000, 30_000_000] if quick else [1_000, 30_000, 300_000, 3_000_000, 10_000_000, 30_000_000, 100_000_000])
-    time_it = timer(device)
+    cases = []
     for n in sizes:
-        x, y = torch.randn(n, device=device), torch.randn(n, device=device)
-        # the models scale by a broadcast tensor (a row's 1/degree), never by a Python
-        # number, which costs a scalar tensor's creation per call (+1.2 us here)
-        factor = torch.full((1,), 0.5, device=device)
-        for name, op, reads in (("relu", lambda: torch.relu(x), 1), ("add", lambda: x + y, 2),
-                                ("scale", lambda: x * factor, 1), ("zero", lambda: torch.zeros(n, device=device), 0)):
-            t, cv = time_it(op, repeats)
-            out.add(m.elementwise(n, reads=reads), t, f"{name}{n}", cv)
-    return out
+        def make(op, n=n):
+            x, y = torch.randn(n, device=device), torch.randn(n, device=device)
+            # the models scale by a broadcast tensor (a row's 1/degree), never by a Python
+            # number, which costs a scalar tensor's creation per call (+1.2 us here)
+            factor = torch.full((1,), 0.5, device=device)
+            return {"relu": lambda: torch.relu(x), "add": lambda: x + y, "scale": lambda: x * factor,
+                    "zero": lambda: torch.zeros(n, device=device)}[op]
+        cases += [(f"{op}{n}", m.elementwise(n, reads=reads), lambda op=op, make=make: make(op))
+                  for op, reads in (("relu", 1), ("add", 2), ("scale", 1), ("zero", 0))]
+    return time_cases(cases, repeats, device, in_turns=True)
 
 
 SAMPLER_GRAPH_NODES = (8_000, 60_000, 250_000)  # the smallest is the reference size

@@ -1,0 +1,48 @@
+"""Kernel sweeps timed in turns (bench.mean_times_interleaved, bench.time_cases)."""
+
+import time
+
+from gnnsim.calibrate import bench
+from gnnsim.workload import model as m
+
+
+def test_calls_in_turns_each_get_their_runs_spread_over_the_sweep(monkeypatch):
+    monkeypatch.setattr(bench, "INTERLEAVED_MAX_REPEATS", 40)
+    log: list[str] = []
+
+    def quick():
+        log.append("quick")
+
+    def slow():  # about 2 ms: the budget gives it only the minimum runs
+        log.append("slow")
+        end = time.perf_counter() + 0.002
+        while time.perf_counter() < end:
+            pass
+
+    (q_mean, _), (s_mean, _) = bench.mean_times_interleaved([quick, slow], repeats=5, warmup=2)
+    assert s_mean > 10 * q_mean > 0
+    # two warm-up calls each, then every timed run follows an untimed run of the same call
+    timed = log[4:]
+    assert timed.count("quick") == 2 * 40 and timed.count("slow") == 2 * 5
+    assert all(a == b for a, b in zip(timed[::2], timed[1::2]))
+    # the slow call's five runs are spread over the 40 rounds, not bunched at the start
+    slow_at = [i for i, name in enumerate(timed[::2]) if name == "slow"]
+    assert slow_at[-1] > 0.8 * len(timed) / 2 and slow_at[0] < 0.3 * len(timed) / 2
+
+
+def test_cases_keep_their_labels_and_demands_in_order():
+    made = []
+
+    def case(label, n):
+        def make():
+            made.append(label)
+            return lambda: sum(range(n))
+        return (label, m.elementwise(n), make)
+
+    cases = [case("a", 10), case("b", 1000), case("c", 100)]
+    for in_turns in (False, True):
+        made.clear()
+        out = bench.time_cases(cases, repeats=3, device="cpu", in_turns=in_turns)
+        assert out.shapes == ["a", "b", "c"] and made == ["a", "b", "c"]
+        assert [k.bytes for k in out.kernels] == [k.bytes for _, k, _ in cases]
+        assert all(t > 0 for t in out.times_s)
