@@ -54,7 +54,7 @@ from gnnsim.sim.collectives import Collectives
 from gnnsim.sim.cpu import HostCpus
 from gnnsim.sim.network import Flow, Network
 from gnnsim.workload.builder import ID_BYTES, Task, Workload
-from gnnsim.workload.model import layer_dims
+from gnnsim.workload.model import GRAD_PACK, layer_dims
 
 LOADER_STAGES = ("sample", "fetch", "h2d")
 COMPUTE_STAGES = ("forward", "backward", "optimizer")
@@ -473,13 +473,28 @@ class Simulator:
         return list(total * parts / parts.sum()) if parts.sum() > 0 else [total / len(segments)] * len(segments)
 
     def _bucket(self, rank: int, it: int, index: int, task: Task, after: simpy.Event | None,
-                ready_span: int) -> Generator[Any, Any, int]:
+                ready_span: int, share: float = 1.0) -> Generator[Any, Any, int]:
+        """One gradient bucket's all-reduce (``share`` of the gradient bytes): its copy into
+        the flat buffer, the collective after the bucket before it, and its copies back."""
         prev = ready_span
         if after is not None:
             prev_comm = yield after
             prev = self._latest(prev, prev_comm)
+        prev = yield from self._gradient_copies(rank, it, task, True, share, prev)
         span = yield from self._collective(rank, task, it, index, "comm", prev)
-        return span
+        return (yield from self._gradient_copies(rank, it, task, False, share, span))
+
+    def _gradient_copies(self, rank: int, it: int, task: Task, before: bool, share: float,
+                         prev: int) -> Generator[Any, Any, int]:
+        """A bucket's share of the gradient copies before (``before``) or after its
+        all-reduce, computed on the trainer's device and counted in the allreduce stage."""
+        kernels = tuple(k for k in task.kernels if (k.name == GRAD_PACK) == before)
+        if not kernels:
+            return prev
+        start = self.env.now
+        seconds = self.cost.compute_time(replace(task, kernels=kernels)) * share
+        yield self._compute(rank, self._jittered(rank, seconds))
+        return self._span(rank, self.device_track, "allreduce", it, start, self.env.now, pred=prev)
 
     def _trainer(self, rank: int) -> Generator[Any, Any, None]:
         prev = -1
@@ -510,7 +525,7 @@ class Simulator:
                         if ar is not None and bucket > 0:
                             after = pending[-1] if pending else None
                             pending.append(self.env.process(
-                                self._bucket(rank, it, index, replace(ar, bytes=bucket), after, prev)))
+                                self._bucket(rank, it, index, replace(ar, bytes=bucket), after, prev, bucket / ar.bytes)))
                     if ar is not None and not pending:
                         pending.append(self.env.process(self._bucket(rank, it, 0, ar, None, prev)))
                 elif task.kind == "transfer" and self.cost.cluster.node.h2d_link is not None:

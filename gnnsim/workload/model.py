@@ -141,6 +141,22 @@ def sage_backward(blocks: list[tuple[int, int, int]], dims: list[tuple[int, int]
     return kernels
 
 
+GRAD_PACK = "grad.pack"  # the gradient copy that runs before the all-reduce (the others run after it)
+
+
+def gradient_copy_kernels(param_count: int, param_tensors: int, dtype_bytes: int = 4) -> list[Kernel]:
+    """The host work around a gradient all-reduce besides the collective, as the real
+    trainer (``gnnsim.realrun.worker.allreduce_gradients``) and DDP's gradient buckets do
+    it: every gradient copied into one flat buffer before it (``grad.pack``, a new buffer),
+    and after it the buffer divided by the number of ranks in place (``grad.average``) and
+    each tensor's share copied back into its gradient (one ``grad.unpack`` per tensor)."""
+    nbytes = float(dtype_bytes) * param_count
+    per_tensor = max(1, param_count // max(1, param_tensors))
+    return ([Kernel("elementwise", 0.0, 2.0 * nbytes, GRAD_PACK, nbytes),
+             Kernel("elementwise", float(param_count), 2.0 * nbytes, "grad.average")]
+            + [Kernel("elementwise", 0.0, 2.0 * dtype_bytes * per_tensor, "grad.unpack") for _ in range(param_tensors)])
+
+
 # Memory accesses per element in one optimizer step: Adam reads param, grad and two
 # moments and writes param and both moments; SGD reads two and writes one.
 OPTIMIZER_ACCESSES = {"adam": (4, 3, 10.0), "sgd": (2, 1, 2.0)}

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from gnnsim.cost.model import CostModel, kernel_time
 from gnnsim.hardware.profiles import Collective, load_cluster
 from gnnsim.sim.engine import simulate_workload
-from gnnsim.workload.model import Kernel
+from gnnsim.workload.model import GRAD_PACK, Kernel, gradient_copy_kernels, sage_param_tensors
 
 from .conftest import synthetic_workload
 
@@ -29,7 +29,10 @@ def reference_ends(workload, cost):
         if "h2d" in by[0]:
             b = b + np.array([cost.h2d_time(c["h2d"]) for c in by])
         c_ = b + np.array([cost.compute_time(c["forward"]) + cost.compute_time(c["backward"]) for c in by])
-        d = c_.max() + cost.allreduce_time(by[0]["allreduce"].bytes)
+        ar = by[0]["allreduce"]  # with its gradient copies (if any) before and after the collective
+        pack, unpack = (cost.compute_time(replace(ar, kernels=tuple(k for k in ar.kernels if (k.name == GRAD_PACK) == before)))
+                        for before in (True, False))
+        d = (c_ + pack).max() + cost.allreduce_time(ar.bytes) + unpack
         t = d + np.array([cost.compute_time(c["optimizer"]) for c in by])
         ends.append(t.max())
     return ends
@@ -45,6 +48,28 @@ def test_localhost_reduces_to_the_closed_forms(calibrated):
     w = synthetic_workload(cluster, 6, seed=3)
     tl = simulate_workload(w, cost)
     assert tl.iteration_end_s == pytest.approx(reference_ends(w, cost), rel=1e-9)
+
+
+def test_gradient_copies_run_before_and_after_the_allreduce_in_its_stage():
+    cluster = load_cluster("localhost-cpu")
+    cost = CostModel(cluster)
+    w = synthetic_workload(cluster, 4, seed=5)
+    plain = simulate_workload(w, cost)
+    copies = tuple(gradient_copy_kernels(w.param_count, sage_param_tensors(2)))
+    for chains in w.tasks:
+        for chain in chains:
+            chain[:] = [replace(t, kernels=copies) if t.stage == "allreduce" else t for t in chain]
+    tl = simulate_workload(w, cost)
+    assert tl.iteration_end_s == pytest.approx(reference_ends(w, cost), rel=1e-9)
+    stage = defaultdict(float)
+    for timeline, sign in ((tl, 1), (plain, -1)):
+        for s in timeline.spans:
+            if s.stage == "allreduce" and s.rank == 0:
+                stage[s.iteration] += sign * s.duration_s
+    # every iteration's allreduce stage grows by exactly the copies' compute time
+    copy_s = cost.compute_time(replace(w.tasks[0][0][0], stage="allreduce", kernels=copies))
+    assert copy_s > 0
+    assert list(stage.values()) == pytest.approx([copy_s] * 4, rel=1e-6)
 
 
 @pytest.mark.parametrize("name", ["netns-veth-200mbit-1ms", "netns-veth-1gbit"])
