@@ -504,12 +504,9 @@ def bench_framework(repeats: int, device: str = "cpu") -> dict[str, dict[str, tu
 
     from gnnsim.realrun.model import block_tensors
     from gnnsim.realrun.models import build_model
-    from gnnsim.workload import models as workload_models
 
     blocks = tiny_blocks()
-    shapes = [(b.num_src, b.num_dst, b.num_edges) for b in blocks]
     in_dim, hidden, classes = TINY_DIMS
-    dims = m.layer_dims(in_dim, hidden, classes, len(blocks))
     sync = device_sync(device)
     out = {}
     for name in FRAMEWORK_MODELS:
@@ -532,11 +529,24 @@ def bench_framework(repeats: int, device: str = "cpu") -> dict[str, dict[str, tu
             if i >= 2:
                 fwd.append(mid - start)
                 bwd.append(end - mid)
-        spec = workload_models.get_model(name)
-        out[name] = {"forward": (float(np.mean(fwd)), spec.forward_kernels(shapes, dims, 4, 2)),
-                     "backward": (float(np.mean(bwd)), spec.backward_kernels(shapes, dims, blocks[-1].num_dst,
-                                                                             classes, 4, 2))}
+        kernels = framework_kernels(name)
+        out[name] = {"forward": (float(np.mean(fwd)), kernels["forward"]),
+                     "backward": (float(np.mean(bwd)), kernels["backward"])}
     return out
+
+
+def framework_kernels(name: str) -> dict[str, list]:
+    """The workload model's forward and backward kernels of model ``name`` on the tiny
+    block pair that :func:`bench_framework` times (what the kernel rates already price)."""
+    from gnnsim.workload import models as workload_models
+
+    blocks = tiny_blocks()
+    shapes = [(b.num_src, b.num_dst, b.num_edges) for b in blocks]
+    in_dim, hidden, classes = TINY_DIMS
+    dims = m.layer_dims(in_dim, hidden, classes, len(blocks))
+    spec = workload_models.get_model(name)
+    return {"forward": spec.forward_kernels(shapes, dims, 4, 2),
+            "backward": spec.backward_kernels(shapes, dims, blocks[-1].num_dst, classes, 4, 2)}
 
 
 COPY_DIRECTIONS = ("h2d_pageable", "h2d_pinned", "d2h_pageable", "d2h_pinned")

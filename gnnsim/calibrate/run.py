@@ -53,7 +53,13 @@ def _round(x: float, digits: int = 4) -> float:
 KERNEL_BENCHMARKS = (("gemm", bench.bench_gemm), ("gemm_tn", bench.bench_gemm_tn), ("aggregate", bench.bench_aggregate),
                      ("gather", bench.bench_gather), ("elementwise", bench.bench_elementwise),
                      ("optimizer", bench.bench_optimizer))
-MEMORY_ONLY = ("gather", "optimizer")  # kernels whose FLOPs do not bound them
+# Kernels whose FLOPs do not bound them. An elementwise op does a few FLOPs per 8-12
+# bytes, far below every catalogued device's ridge point (H100 20 FLOP/B, a CPU core
+# ~14), and a unary op's FLOPs are proportional to its bytes: a fitted FLOP rate only
+# opens a degeneracy. On the committed H100 measurements the roofline fit landed on a
+# FLOP-bound elementwise with 1.6e18 GB/s of memory (5-fold 14.8%, held-out 45%);
+# memory-only it fits 2777 GB/s, 5-fold 8.0%. On this VM's CPU the two agree (6.5% and 7.1%).
+MEMORY_ONLY = ("gather", "optimizer", "elementwise")
 ITEMIZED = ("aggregate", "gather", "optimizer")  # kernels with fixed work per item (see Kernel.items)
 GEMMS = ("gemm", "gemm_tn")  # kernels whose FLOP rate depends on the shape (see Kernel.k_dim)
 # A CPU's GEMMs are fitted without the cache tier: at the shapes GNNs run they are bound
@@ -115,7 +121,8 @@ def _fit_kernels(quick: bool, repeats: int, progress, device: str, samples: dict
 def _record(samples: dict, cls: str, s: bench.Samples) -> None:
     samples[cls] = [{"shape": shape, "seconds": t, "cv": cv, "flops": k.flops, "bytes": k.bytes,
                      "out_bytes": k.out_bytes, "items": k.items,
-                     **({"out_parts": list(k.out_parts)} if k.out_parts else {})}
+                     **({"out_parts": list(k.out_parts)} if k.out_parts else {}),
+                     **({"k_dim": k.k_dim, "n_dim": k.n_dim} if k.k_dim or k.n_dim else {})}
                     for shape, t, cv, k in zip(s.shapes, s.times_s, s.cvs, s.kernels)]
 
 
@@ -129,10 +136,22 @@ def _link_block(fit: LinearFit) -> dict:
     return {"latency_us": _round(fit.coef[0] * 1e6), "bw_gbps": _round(1.0 / max(fit.coef[1], 1e-18) / 1e9)}
 
 
-def _fit_framework(kernels: dict, device: str, repeats: int, progress, samples: dict) -> dict:
+def _measure_framework(kernels: dict, device: str, repeats: int, progress, samples: dict) -> dict:
+    """Time every model's step on a tiny block (:func:`bench.bench_framework`), record it in
+    ``samples`` and fit the framework cost per kernel (:func:`_fit_framework`)."""
+    progress("calibrate: framework cost per kernel (every model on a tiny block) ...", end=" ", flush=True)
+    measured = bench.bench_framework(repeats, device)
+    samples["framework"] = {name: {stage: t for stage, (t, _) in by.items()} for name, by in measured.items()}
+    out = _fit_framework(kernels, device, measured, samples)
+    progress(f"forward {out['forward']:g} us, backward {out['backward']:g} us per kernel")
+    return out
+
+
+def _fit_framework(kernels: dict, device: str, measured: dict, samples: dict) -> dict:
     """Host seconds per kernel of a forward and a backward step beyond the kernels' own
-    costs: every model's step on a tiny block (:func:`bench.bench_framework`) minus its
-    kernels' costs, pooled over the models.
+    costs: every model's step on a tiny block (``measured``: per model and stage, the
+    step's mean seconds and its workload kernels, as :func:`bench.bench_framework` returns
+    them) minus its kernels' costs, pooled over the models.
 
     A kernel of the tiny block is charged at least the fastest shape its class measured
     (``samples``), not only what the fitted rates predict: the fits trade their launch
@@ -142,7 +161,6 @@ def _fit_framework(kernels: dict, device: str, repeats: int, progress, samples: 
     from gnnsim.cost.model import kernel_time
     from gnnsim.hardware.profiles import device_from_mapping
 
-    progress("calibrate: framework cost per kernel (every model on a tiny block) ...", end=" ", flush=True)
     rates = device_from_mapping({**_device_block("cpu" if device == "cpu" else "gpu", 1, 1, kernels, 0.0),
                                  "sources": ["this calibration, in progress"]}, "<calibration in progress>")
     fastest = {cls: min(r["seconds"] for r in samples[cls]) for cls, _ in KERNEL_BENCHMARKS}
@@ -150,26 +168,32 @@ def _fit_framework(kernels: dict, device: str, repeats: int, progress, samples: 
     def own_cost(k) -> float:
         return max(kernel_time(rates.kernel(k.cls), k), fastest.get(k.cls, 0.0))
 
-    measured = bench.bench_framework(repeats, device)
     out = {}
     for stage in ("forward", "backward"):
         extra = sum(t - sum(own_cost(k) for k in ks) for t, ks in (measured[name][stage] for name in measured))
         count = sum(len(measured[name][stage][1]) for name in measured)
         out[stage] = _round(max(0.0, extra / count) * 1e6)
-    samples["framework"] = {name: {stage: t for stage, (t, _) in by.items()} for name, by in measured.items()}
-    progress(f"forward {out['forward']:g} us, backward {out['backward']:g} us per kernel")
     return out
 
 
 HOST_GATHER_KEYS = ("launch_us", "gbps", "cache_mb", "cache_gbps", "first_touch_us_per_mb", "per_item_ns")
 
 
-def _fit_sampler(quick: bool, repeats: int, residuals: dict, progress) -> dict:
+def _measure_sampler(quick: bool, repeats: int, residuals: dict, progress, samples: dict) -> dict:
     progress("calibrate: sampler ...", end=" ", flush=True)
-    X, y, _ = bench.bench_sampler(quick, repeats)
+    X, y, shapes = bench.bench_sampler(quick, repeats)
+    samples["sampler"] = [{"shape": shape, "seconds": float(t), "features": [float(x) for x in row]}
+                          for shape, t, row in zip(shapes, y, X)]
+    block = _fit_sampler(X, y, residuals)
+    progress(f"{y.size} batches, fit error {residuals['sampler']['fit_mape']:.1%}")
+    return block
+
+
+def _fit_sampler(X: np.ndarray, y: np.ndarray, residuals: dict) -> dict:
+    """The sampler's per batch, node, edge and locality costs from the batches' features
+    (see :func:`bench.bench_sampler`) and times."""
     sfit = fit_linear_nonneg(X, y)
     residuals["sampler"] = _linear_residuals(sfit, int(y.size))
-    progress(f"{y.size} batches, fit error {sfit.fit_mape:.1%}")
     return {"per_batch_us": _round(sfit.coef[0] * 1e6), "per_node_ns": _round(sfit.coef[1] * 1e9),
             "per_edge_ns": _round(sfit.coef[2] * 1e9), "per_edge_doubling_ns": _round(sfit.coef[3] * 1e9),
             "reference_nodes": bench.SAMPLER_GRAPH_NODES[0]}
@@ -311,8 +335,8 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
              if twin_load else "calibrate: timing kernels alone")
     with twins(world - 1 if twin_load else 0, threads), pinned(0, threads):  # this process is trainer 0
         kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress, "cpu", samples)
-        framework = _fit_framework(kernels, "cpu", repeats, progress, samples)
-        sampler = _fit_sampler(quick, repeats, residuals, progress)
+        framework = _measure_framework(kernels, "cpu", repeats, progress, samples)
+        sampler = _measure_sampler(quick, repeats, residuals, progress, samples)
     # CPU sharing: how many cores' worth the node's busy trainers really get (not with twin_load)
     sharing = measure_capacity(world - 1, threads, quick, progress) if world > 1 and not twin_load else None
     if sharing is not None:
@@ -357,11 +381,16 @@ def _fit_copies(quick: bool, repeats: int, residuals: dict, progress, samples: d
     copies = {}
     for direction, (size, seconds) in bench.bench_copies(quick, repeats).items():
         samples[f"copy_{direction}"] = [{"bytes": float(b), "seconds": float(t)} for b, t in zip(size, seconds)]
-        fit = fit_linear_nonneg(np.column_stack([np.ones_like(size), size]), seconds)
-        copies[direction] = _link_block(fit)
-        residuals[f"copy_{direction}"] = _linear_residuals(fit, int(size.size))
+        copies[direction] = _fit_copy(direction, size, seconds, residuals)
     progress(", ".join(f"{d} {c['bw_gbps']:g} GB/s" for d, c in copies.items()))
     return copies
+
+
+def _fit_copy(direction: str, size: np.ndarray, seconds: np.ndarray, residuals: dict) -> dict:
+    """One copy direction's ``latency + bytes / bandwidth``; its residuals go under ``copy_DIRECTION``."""
+    fit = fit_linear_nonneg(np.column_stack([np.ones_like(size), size]), seconds)
+    residuals[f"copy_{direction}"] = _linear_residuals(fit, int(size.size))
+    return _link_block(fit)
 
 
 def _measure_cuda(quick: bool, repeats: int, threads: int, world: int, progress,
@@ -372,7 +401,7 @@ def _measure_cuda(quick: bool, repeats: int, threads: int, world: int, progress,
     progress(f"calibrate: timing kernels on {gpu} (queued back to back, one synchronisation per batch)")
     with pinned(0, threads):  # trainer 0's host thread issues the kernels, samples and gathers
         kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress, "cuda", samples)
-        framework = _fit_framework(kernels, "cuda", repeats, progress, samples)
+        framework = _measure_framework(kernels, "cuda", repeats, progress, samples)
         copies = _fit_copies(quick, repeats, residuals, progress, samples)
         progress("calibrate: host feature gather ...", end=" ", flush=True)
         host_samples = bench.bench_gather(quick, repeats, "cpu", host_for_gpu=True)
@@ -380,7 +409,7 @@ def _measure_cuda(quick: bool, repeats: int, threads: int, world: int, progress,
         host, residuals["host_gather"] = _fit_class("gather", host_samples, cpu=True,
                                                     touch_above=bench.MMAP_THRESHOLD_MAX_BYTES)
         progress(f"fit error {residuals['host_gather']['fit_mape']:.1%}")
-        sampler = _fit_sampler(quick, repeats, residuals, progress)
+        sampler = _measure_sampler(quick, repeats, residuals, progress, samples)
     blocks = {
         "sampler": sampler,
         "host_gather": {k: host[k] for k in HOST_GATHER_KEYS + ("first_touch_above_mb",)},

@@ -42,6 +42,11 @@ def cmd_realrun(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
+    if args.refit:
+        from gnnsim.calibrate.refit import refit
+
+        refit(args.refit, args.out)
+        return 0
     from gnnsim.calibrate.run import calibrate
 
     calibrate(device=args.device, out=args.out, quick=args.quick, threads=args.threads, twin_load=args.twin_load,
@@ -83,7 +88,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("calibrate", help="fit the cost model to this machine from micro-benchmarks",
                        epilog="examples:\n  gnnsim calibrate --device cpu --out hwprofiles/calibrated/localhost.yaml\n"
-                              "  gnnsim calibrate --device cuda --out hwprofiles/calibrated/h100.yaml   # on the GPU's machine\n"
+                              "  gnnsim calibrate --device cuda --out hwprofiles/calibrated/h100.yaml --samples h100.json"
+                              "   # on the GPU's machine\n"
+                              "  gnnsim calibrate --refit h100.json --out hwprofiles/calibrated/h100.yaml"
+                              "   # anywhere: fit again, measure nothing\n"
                               "Use the result in a scenario with cluster.device_profile: calibrated/NAME.",
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
@@ -92,6 +100,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads per trainer to calibrate for (default 1)")
     p.add_argument("--samples", metavar="SAMPLES.json",
                    help="also write every benchmarked shape and its measured time (to inspect or refit)")
+    p.add_argument("--refit", metavar="SAMPLES.json",
+                   help="measure nothing: fit the profile at --out again from the measurements a calibration wrote "
+                        "with --samples (kernels, framework, sampler, copies, host gather); its other blocks stay")
     p.add_argument("--twin-load", action="store_true",
                    help="time kernels beside busy twin trainers (always-busy rates) instead of alone and "
                         "measuring the node's effective cores for the simulator's CPU sharing")

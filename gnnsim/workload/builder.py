@@ -230,11 +230,12 @@ def compute_kind(cluster: Cluster) -> str:
     return "gpu_kernel" if cluster.node.trainer_device.kind == "gpu" else "cpu_compute"
 
 
-def gradient_allreduce(param_count: int, param_tensors: int, dtype_bytes: int) -> Task:
+def gradient_allreduce(param_count: int, param_tensors: int, dtype_bytes: int, num_ranks: int) -> Task:
     """The all-reduce of every gradient, with the copies into and out of its flat buffer
-    (:func:`gnnsim.workload.model.gradient_copy_kernels`, run on the trainer's device)."""
-    return Task("allreduce", "collective", bytes=float(param_count * dtype_bytes),
-                kernels=tuple(m.gradient_copy_kernels(param_count, param_tensors, dtype_bytes)))
+    (:func:`gnnsim.workload.model.gradient_copy_kernels`, run on the trainer's device).
+    A lone trainer has nothing to average and copies nothing, as the real one."""
+    copies = m.gradient_copy_kernels(param_count, param_tensors, dtype_bytes) if num_ranks > 1 else []
+    return Task("allreduce", "collective", bytes=float(param_count * dtype_bytes), kernels=tuple(copies))
 
 
 def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks: int, scenario: Scenario,
@@ -275,7 +276,7 @@ def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
         Task("forward", kind, kernels=tuple(spec.forward_kernels(shapes, dims, dtype_bytes, heads))),
         Task("backward", kind, kernels=tuple(spec.backward_kernels(shapes, dims, int(mb.seeds.size), graph.num_classes,
                                                                    dtype_bytes, heads))),
-        gradient_allreduce(param_count, spec.param_tensors(len(dims)), dtype_bytes),
+        gradient_allreduce(param_count, spec.param_tensors(len(dims)), dtype_bytes, num_ranks),
         Task("optimizer", kind, kernels=tuple(m.optimizer_kernels(param_count, spec.param_tensors(len(dims)), t.optimizer))),
     ]
     return tasks
@@ -419,7 +420,7 @@ def fullbatch_tasks(rank: int, block: tuple[int, int, int], halo: np.ndarray, tr
     chain += [
         Task("backward", kind, kernels=tuple(spec.backward_kernels([block] * num_layers, dims, train_rows,
                                                                    graph.num_classes, dtype_bytes, heads))),
-        gradient_allreduce(param_count, spec.param_tensors(num_layers), dtype_bytes),
+        gradient_allreduce(param_count, spec.param_tensors(num_layers), dtype_bytes, cluster.num_trainers),
         Task("optimizer", kind, kernels=tuple(m.optimizer_kernels(param_count, spec.param_tensors(num_layers), t.optimizer))),
     ]
     return chain

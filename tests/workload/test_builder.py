@@ -54,3 +54,21 @@ def test_iterations_per_epoch_is_slowest_trainer():
     w = build_workload(s, g, p, c)
     assert w.iterations_per_epoch == max(-(-n // 64) for n in w.train_per_rank)
     assert w.iterations == min(4, w.iterations_per_epoch)
+
+
+def test_the_gradient_allreduce_carries_its_copies_only_where_there_is_something_to_average():
+    for extra, ranks in (({}, None), ({"cluster": {"trainers_per_node": 1}}, 1),
+                         ({"training": {"mode": "full-batch", "fanouts": [4, 3]}, "cluster": {"trainers_per_node": 1}}, 1)):
+        s, g, c, p = _setup(extra)
+        assert ranks is None or c.num_trainers == ranks
+        w = build_workload(s, g, p, c)
+        ar = next(t for t in w.tasks[0][0] if t.stage == "allreduce")
+        assert ar.bytes == w.param_count * 4
+        if c.num_trainers == 1:
+            assert ar.kernels == ()  # a lone trainer averages nothing (worker.allreduce_gradients returns)
+        else:
+            # every gradient read and written into the flat buffer, averaged in place, copied back per tensor
+            by = {name: sum(k.bytes for k in ar.kernels if k.name == name) for name in ("grad.pack", "grad.average")}
+            unpack = [k.bytes for k in ar.kernels if k.name == "grad.unpack"]
+            assert by == {"grad.pack": 8.0 * w.param_count, "grad.average": 8.0 * w.param_count}
+            assert 8.0 * (w.param_count - len(unpack)) <= sum(unpack) <= 8.0 * w.param_count
