@@ -545,6 +545,40 @@ def _drift_accuracy(results: dict[str, Any]) -> dict[str, Any] | None:
     return acc if acc.get("scenarios_ok") else None
 
 
+def host_stability(rows: list[dict[str, Any]]) -> dict[str, float] | None:
+    """How steady the host ran over a suite: the reference load's probes, taken before
+    and after every real run (``speed.probes_ms``), as their slowest over their fastest
+    and their coefficient of variation; None where no run was probed.
+
+    The model cannot be judged more finely than the host holds still: on an AMD EPYC VM
+    (session 8) the same load took 5.2-12.0 ms within one suite run, on the Intel VM
+    of the earlier runs 3.1-3.8 ms.
+
+    >>> host_stability([{"speed": {"probes_ms": [4.0, 6.0]}}, {"speed": {"probes_ms": [5.0]}}, {}])
+    {'fastest_ms': 4.0, 'slowest_ms': 6.0, 'spread': 1.5, 'cv': 0.1633, 'probes': 3}
+    """
+    probes = np.array([p for r in rows for p in (r.get("speed") or {}).get("probes_ms", [])], dtype=float)
+    if probes.size == 0:
+        return None
+    return {"fastest_ms": float(probes.min()), "slowest_ms": float(probes.max()),
+            "spread": round(float(probes.max() / probes.min()), 4), "cv": round(float(probes.std() / probes.mean()), 4),
+            "probes": int(probes.size)}
+
+
+def _stability_summary(results: dict[str, Any]) -> list[str]:
+    """The summary-table row of the host's own steadiness (none for results without probes)."""
+    steady = host_stability(results["scenarios"])
+    if steady is None:
+        return []
+    target = results["targets"]["iteration_mape"]
+    noisy = steady["cv"] > target
+    return [f"| host speed over the run (a fixed reference load, {steady['probes']} probes) | "
+            f"{steady['fastest_ms']:.2f}-{steady['slowest_ms']:.2f} ms (x{steady['spread']:.2f}, CV "
+            f"{steady['cv']:.0%}) | CV <= {target:.0%} | "
+            + ("**too noisy**: the host's own speed varied more than the target, so errors of that size cannot "
+               "be told from its noise |" if noisy else "steady enough |")]
+
+
 def _drift_summary(results: dict[str, Any]) -> list[str]:
     """Summary-table rows of the drift-corrected comparison (none for older results)."""
     acc = _drift_accuracy(results)
@@ -778,6 +812,7 @@ def results_markdown(results: dict[str, Any], cuda: dict[str, Any] | None = None
         f"{acc['stage_errors_total']} | all | {_verdict(acc['stage_errors_within_target'] == acc['stage_errors_total'])} |",
         f"| ranking groups in measured order | {kept} of {len(compared)} | all | {_verdict(kept == len(compared))} |",
         *_drift_summary(results),
+        *_stability_summary(results),
         "",
         "Per-stage MAPE over the suite (mean signed error in brackets; negative = the model is too fast): "
         + _stage_mapes(acc) + ".",

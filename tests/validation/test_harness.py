@@ -133,6 +133,12 @@ def test_drift_corrected_figures_sit_beside_the_headline():
     assert "| iteration time MAPE | 15.0% | <= 10% | **missed** |" in text
     assert "| iteration time MAPE with the host's drift taken out (see below) | 5.0% | <= 10% | met |" in text
     assert "| x0.80 | +5.0% |" in text and "*Host speed*" in text
+    # the probes' own spread says how steady the host was: here 3.6 and 3.9 ms, a CV of 4%
+    assert "| 3.60-3.90 ms (x1.08, CV 4%) | CV <= 10% | steady enough |" in text
+    rows[1]["speed"] = {"reference_ms": 3.0, "probes_ms": [3.0, 7.0], "factor": speed_factor(3.0, [3.0, 7.0])}
+    rows[1]["report_drift_corrected"] = {"relative_error": {"iteration_time": 0.3}}
+    assert "3.00-7.00 ms (x2.33, CV 35%) | CV <= 10% | **too noisy**" in results_markdown(
+        {**_results_stub(accuracy(rows), rows), "accuracy_drift_corrected": accuracy(rows, "report_drift_corrected")})
     # results written before the probe existed render as before
     old = results_markdown(_results_stub(accuracy(rows), [_row("b", 20.0, 22.0)]))
-    assert "drift taken out (see below)" not in old and "*Host speed*" not in old
+    assert "drift taken out (see below)" not in old and "*Host speed*" not in old and "host speed over" not in old
