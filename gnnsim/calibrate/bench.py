@@ -3,8 +3,10 @@
 Each benchmark times one operation on a sweep of shapes and records, for each shape,
 the demands (FLOPs and bytes) that the workload builder would assign to it, computed by
 the very same functions (:mod:`gnnsim.workload.model`). The fit then relates demands to
-seconds. On the CPU the times are means of several repeats after a warm-up, taken alone
-on the calibrating process's core (``gnnsim calibrate --twin-load`` takes them beside
+seconds. On the CPU the times are means of several repeats after a warm-up, each run
+with the heap in steady state and the caches emptied of data before it, as an op runs in
+a training step (:data:`STEADY_HEAP`, :data:`EVICT_BEFORE_KERNELS`), taken alone on the
+calibrating process's core (``gnnsim calibrate --twin-load`` takes them beside
 busy twins, :mod:`gnnsim.calibrate.twin`). On a GPU (``device="cuda"``) kernels are queued back to
 back and the device is synchronised once per batch of calls (:func:`mean_time_queued`),
 as a training step queues them; the sweeps reach the larger shapes a GPU trains on.
@@ -17,6 +19,7 @@ import ctypes
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -84,11 +87,33 @@ class HeapShift:
 # glibc's largest dynamic mmap threshold (64-bit): a freed block under this size stays in
 # the heap and the next allocation may reuse its pages; larger ones are mapped afresh
 MMAP_THRESHOLD_MAX_BYTES = 32 * 2**20
+# Kernels and the sampler are timed with the heap in steady state (``cold=False``), as a
+# training step runs: counted with getrusage's minor faults in a training loop on this
+# VM (GraphSAGE, one core), the step's new outputs fault on 2.5% of their pages on the
+# suite's sbm-metis (37 of ~1500 a step, none in the elementwise ops, backward or the
+# sampler) and 7% on validate-small (most in the aggregation's gathered rows): freed
+# blocks under the mmap threshold are reused. Cold runs (``malloc_trim`` before each)
+# faulted every output page, and a page fault costs 2.1 us on this host (a 1.8 MB
+# elementwise op: 1013 us cold, 59 us warm): the cold calibration, used until session 8,
+# predicted the suite's forward 2.5x too slow on this (AMD EPYC) VM and charged the
+# faults to the aggregation's FLOP rate, where no threshold could take them back out.
+# Outputs of at least the threshold are mapped afresh every time, in the benchmark as in
+# training, so the fits charge first touch above it only (``first_touch_above_mb``).
+STEADY_HEAP = True
+# A CPU kernel is timed after its data have left the caches and its code has been run
+# again (:func:`evict_all_caches`): in a step, an op reads what others wrote a while and
+# many megabytes ago, while the dispatcher's code ran microseconds ago. Measured on the
+# suite (AMD EPYC VM, session 8), iteration MAPE and mean signed error: cold +30.1%
+# signed (31.8%), steady and warm -27% (27.2%), steady and evicted 15.4% (-12.5%), with
+# forward 16% (-5%) and backward 15% (+4%). Evicting the code too charged every small op
+# 30 us (launch) that training does not pay.
+EVICT_BEFORE_KERNELS = True
+EVICTED_MAX_REPEATS = 100  # runs of a kernel timed after an eviction (each costs a few ms)
 SHAPE_BUDGET_S = 0.01  # time each shape's timed runs should add up to, at most MAX_REPEATS runs
 MAX_REPEATS = 200
 
 
-def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: bool = True,
+def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: bool = not STEADY_HEAP,
               before: Callable[[], object] | None = None) -> tuple[float, float]:
     """Mean wall time of ``fn`` over at least ``repeats`` runs, and the coefficient of
     variation of those runs.
@@ -100,13 +125,13 @@ def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: boo
     The mean, not the median: the model predicts mean stage times, and the occasional
     slow run (a page-fault storm, a descheduled core) is part of what training pays.
 
-    With ``cold`` (the default) freed memory goes back to the OS before every run, so the
-    kernel's output lands on fresh pages as in training, where PyTorch's CPU allocator
-    does not cache and every batch's tensors differ in size: measured here, a 10 MB
-    output costs about 2 ms more in page faults than on reused pages. The heap is also
-    shifted by a random few KB for each cold run (:class:`HeapShift`).
+    By default the heap is in steady state, as in training (see :data:`STEADY_HEAP`):
+    an output under glibc's mmap threshold reuses memory an earlier run freed, a larger
+    one is mapped afresh and pays its page faults. With ``cold`` freed memory goes back
+    to the OS before every run, so every output lands on fresh pages, and the heap is
+    shifted by a random few KB for each run (:class:`HeapShift`).
     """
-    runs = _runs_for(fn, repeats, warmup)
+    runs = _runs_for(fn, repeats, warmup, MAX_REPEATS if before is None else EVICTED_MAX_REPEATS)
     times = []
     shift = HeapShift() if cold else contextlib.nullcontext()
     for _ in range(runs):
@@ -136,8 +161,9 @@ INTERLEAVED_MAX_REPEATS = 1000
 
 
 def mean_times_interleaved(fns: list[Callable[[], object]], repeats: int, warmup: int = 2,
-                           seed: int = 0) -> list[tuple[float, float]]:
-    """Cold mean time and CV of each call in ``fns`` (as :func:`mean_time` with ``cold``),
+                           seed: int = 0, cold: bool = not STEADY_HEAP,
+                           before: Callable[[], object] | None = None) -> list[tuple[float, float]]:
+    """Mean time and CV of each call in ``fns`` (as :func:`mean_time`, steady or ``cold``),
     the calls timed in turns: each round runs every call that still needs runs once, in a
     seeded random order.
 
@@ -148,20 +174,25 @@ def mean_times_interleaved(fns: list[Callable[[], object]], repeats: int, warmup
     measures. In turns, the calls of a sweep share the phases (ops of one size agree
     within 5% in each of three sweeps). Each timed run follows an untimed run of the same
     call: in training an op reads what the op before it has just written, so its inputs
-    are in cache (timed cold, an aggregation's 5-fold held-out error went from 7% to 20%),
-    while its output lands on fresh pages. Short calls get up to
+    are in cache (timed cold, an aggregation's 5-fold held-out error went from 7% to 20%).
+    Short calls get up to
     ``INTERLEAVED_MAX_REPEATS`` runs, and a longer call's fewer runs are spread evenly
     over the rounds."""
-    targets = np.array([_runs_for(fn, repeats, warmup, INTERLEAVED_MAX_REPEATS) for fn in fns])
+    most = INTERLEAVED_MAX_REPEATS if before is None else EVICTED_MAX_REPEATS
+    targets = np.array([_runs_for(fn, repeats, warmup, most) for fn in fns])
     times: list[list[float]] = [[] for _ in fns]
-    rng, shift = np.random.default_rng(seed), HeapShift(seed)
+    rng = np.random.default_rng(seed)
+    shift = HeapShift(seed) if cold else contextlib.nullcontext()
     rounds = int(targets.max(initial=0))
     for r in range(rounds):
         # a call with fewer runs than there are rounds runs in evenly spaced rounds
         due = np.flatnonzero((r + 1) * targets // rounds > r * targets // rounds)
         for j in rng.permutation(due):
             fns[j]()  # untimed: its inputs in cache, as an op reads what the op before it wrote
-            RELEASE_FREE_MEMORY(0)
+            if before is not None:
+                before()
+            if cold:
+                RELEASE_FREE_MEMORY(0)
             with shift:
                 start = time.perf_counter()
                 fns[j]()
@@ -242,8 +273,9 @@ def synchronised(fn: Callable[[], object], device: str) -> Callable[[], object]:
 Case = tuple[str, m.Kernel, Callable[[], Callable[[], object]]]
 
 
-def time_cases(cases: list[Case], repeats: int, device: str, cold: bool = True, in_turns: bool = False) -> Samples:
-    """Time each case's call: with ``in_turns``, cold calls on the CPU in turns
+def time_cases(cases: list[Case], repeats: int, device: str, cold: bool = not STEADY_HEAP,
+               in_turns: bool = False) -> Samples:
+    """Time each case's call: with ``in_turns``, the calls on the CPU in turns
     (:func:`mean_times_interleaved`, every case's inputs made first); otherwise one shape
     after the other (:func:`timer`), each shape's inputs made just before it is timed and
     freed after it (a GPU sweep's inputs add up to more than a 16 GB device holds).
@@ -254,11 +286,12 @@ def time_cases(cases: list[Case], repeats: int, device: str, cold: bool = True, 
     elementwise 13-14% -> 9%; but GEMMs 10% -> 20-25% and aggregation 7% -> 11-21%, whose
     library calls keep per-shape state (packing buffers, kernel choices) that another
     shape in between throws away. Those stay back to back."""
-    if device == "cpu" and cold and in_turns:
-        timed = mean_times_interleaved([make() for _, _, make in cases], repeats)
+    before = evict_all_caches if device == "cpu" and EVICT_BEFORE_KERNELS else None
+    if device == "cpu" and in_turns:
+        timed = mean_times_interleaved([make() for _, _, make in cases], repeats, cold=cold, before=before)
     else:
         time_it = timer(device)
-        timed = [time_it(make(), repeats, cold=cold) for _, _, make in cases]
+        timed = [time_it(make(), repeats, cold=cold, before=before) for _, _, make in cases]
     out = Samples()
     for (shape, kernel, _), (t, cv) in zip(cases, timed):
         out.add(kernel, t, shape, cv)
@@ -318,6 +351,36 @@ def evict_caches() -> None:
 
 
 EVICT_BYTES = 32 * 2**20  # well above this machine's 2 MiB of L2 per core
+
+
+def cache_bytes(index: int = 3, default: int = 32 * 2**20) -> int:
+    """The size of core 0's cache ``index`` (2: L2, 3: the last level; sysfs), or
+    ``default`` where the system does not say."""
+    try:
+        text = Path(f"/sys/devices/system/cpu/cpu0/cache/index{index}/size").read_text().strip()
+        return int(text[:-1]) * {"K": 2**10, "M": 2**20}[text[-1]] if text[-1] in "KM" else int(text)
+    except (OSError, ValueError, KeyError, IndexError):
+        return default
+
+
+_EVICT_STREAM: list = []
+
+
+def evict_all_caches() -> None:
+    """Stream over twice the last-level cache, so that a kernel's inputs and the reused
+    pages its output lands on come from memory, as in a training step; then run the
+    common ops once on tiny tensors, so that the dispatcher's and the kernels' code is
+    warm, as it is between the ops of a step."""
+    import torch
+
+    if not _EVICT_STREAM:
+        x = torch.randn(64, 16)
+        _EVICT_STREAM.append((torch.zeros(2 * cache_bytes() // 4), x, torch.arange(8), torch.randn(16, 16)))
+    stream, x, idx, w = _EVICT_STREAM[0]
+    stream.sum()
+    torch.relu(x + x * 2.0)
+    torch.zeros(8, 16).index_add_(0, idx, x.index_select(0, idx))
+    torch.mm(x, w)
 
 
 def bench_optimizer(quick: bool, repeats: int, device: str = "cpu") -> Samples:
@@ -389,8 +452,8 @@ def bench_gather(quick: bool, repeats: int, device: str = "cpu", host_for_gpu: b
     memory of a GPU trainer, whose batches of tens to hundreds of thousands of rows come
     from the whole graph's feature table (larger than the last-level cache).
 
-    The host gathers of a GPU trainer are timed in steady state (``cold=False``): a batch's
-    matrix reuses the memory the previous batch freed as long as it is under glibc's mmap
+    Timed in steady state, as every CPU sweep is (:data:`STEADY_HEAP`): a batch's matrix
+    reuses the memory the previous batch freed as long as it is under glibc's mmap
     threshold (``MMAP_THRESHOLD_MAX_BYTES``), and is mapped afresh, page faults and all,
     above it (measured on an H100 host: 60 MB gathered into new pages at about 0.6 ms/MB).
     The fit charges first touch only above that size.
@@ -405,18 +468,24 @@ def bench_gather(quick: bool, repeats: int, device: str = "cpu", host_for_gpu: b
         rows = sweep(device, [100, 5_000, 40_000] if quick else [100, 1_000, 5_000, 20_000, 60_000],
                      [1_000, 50_000, 1_000_000] if quick else [1_000, 10_000, 50_000, 200_000, 1_000_000])
     dims = [16, 128] if quick else ([32, 100, 256] if host_for_gpu else [16, 64, 128, 256])
+    shapes = [(r, d) for d in dims for r in rows]
+    if device == "cpu" and not (host_for_gpu or quick):
+        # outputs of 77 and 154 MB, far above the mmap threshold, pin the first-touch term
+        # (with the grid alone one shape was, and a fit that held it out had none). Not
+        # 38 MB: between 32 and 64 MiB an output fits in the heap's free top or not,
+        # depending on what came before (a 150k x 64 gather took 7.4 ms, no faults).
+        shapes += [(150_000, 128), (150_000, 256)]
     cases = []
     tables: dict[int, object] = {}  # the table of the latest width (the calls hold theirs)
-    for d in dims:
-        for r in rows:
-            def make(d=d, idx=rng.integers(0, table_rows, r)):
-                if d not in tables:
-                    tables.clear()
-                    tables[d] = torch.randn(table_rows, d, device=device)
-                table, index = tables[d], torch.from_numpy(idx).to(device)
-                return lambda: table.index_select(0, index)
-            cases.append((f"{r}x{d}", m.gather(r, d), make))
-    return time_cases(cases, repeats, device, cold=not host_for_gpu, in_turns=True)
+    for r, d in shapes:
+        def make(d=d, idx=rng.integers(0, table_rows, r)):
+            if d not in tables:
+                tables.clear()
+                tables[d] = torch.randn(table_rows, d, device=device)
+            table, index = tables[d], torch.from_numpy(idx).to(device)
+            return lambda: table.index_select(0, index)
+        cases.append((f"{r}x{d}", m.gather(r, d), make))
+    return time_cases(cases, repeats, device, in_turns=True)
 
 
 def bench_elementwise(quick: bool, repeats: int, device: str = "cpu") -> Samples:

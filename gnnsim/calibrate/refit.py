@@ -166,6 +166,10 @@ def refit(samples_path: str | Path, out: str | Path, progress=print) -> dict:
                           f"{'GPU' if 'host_gather' in samples else 'CPU'}, but {out} is a {device['kind']} profile; "
                           "refit the profile the samples came from")
 
+    if cpu and provenance.get("heap") != "steady":
+        raise GnnsimError(f"{samples_path}: these CPU kernels were timed with a cold heap (every output on fresh "
+                          "pages, the calibration before session 8), which the fits no longer read; calibrate "
+                          "again to refit this profile")
     # every record is read and checked before the first (slow) fit
     sweeps = {cls: kernel_samples(cls, _rows(samples, cls, samples_path), samples_path) for cls, _ in KERNEL_BENCHMARKS}
     if not cpu:  # a GPU host's feature gather, a gather sweep of its own
@@ -196,9 +200,8 @@ def refit(samples_path: str | Path, out: str | Path, progress=print) -> dict:
     if cpu:
         profile["host_gather"] = {k: kernels["gather"][k] for k in HOST_GATHER_KEYS}
     else:
-        fitted, residuals["host_gather"] = _fit_class("gather", sweeps["host_gather"], cpu=True,
-                                                      touch_above=bench.MMAP_THRESHOLD_MAX_BYTES)
-        profile["host_gather"] = {k: fitted[k] for k in HOST_GATHER_KEYS + ("first_touch_above_mb",)}
+        fitted, residuals["host_gather"] = _fit_class("gather", sweeps["host_gather"], cpu=True)
+        profile["host_gather"] = {k: fitted[k] for k in HOST_GATHER_KEYS}
         progress(f"refit: host gather: 5-fold cross-validated {residuals['host_gather']['kfold_mape']:.1%}")
         copies = dict(profile.get("copies") or {})
         for direction, (size, seconds) in copy_rows.items():

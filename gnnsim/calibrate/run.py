@@ -74,10 +74,12 @@ CPU_UNTIERED = GEMMS
 JITTER_MIN_TIME_S = 1e-3  # spread of kernels shorter than this is timer noise, not jitter
 
 
-def _fit_class(cls: str, s: bench.Samples, cpu: bool, touch_above: float = 0.0) -> tuple[dict, dict]:
+def _fit_class(cls: str, s: bench.Samples, cpu: bool,
+               touch_above: float = bench.MMAP_THRESHOLD_MAX_BYTES) -> tuple[dict, dict]:
     """One kernel class's fitted rates (profile units) and its residuals. A CPU kernel
-    (``cpu``) has a first-touch cost, charged only to allocations of at least
-    ``touch_above`` bytes (``Kernel.fresh_bytes``)."""
+    (``cpu``, timed with the heap in steady state: :data:`bench.STEADY_HEAP`) has a
+    first-touch cost, charged only to allocations of at least ``touch_above`` bytes
+    (``Kernel.fresh_bytes``), in the fit as in the profile it writes."""
     untiered = cpu and cls in CPU_UNTIERED
     options = dict(memory_only=cls in MEMORY_ONLY, first_touch=cpu, per_item=cls in ITEMIZED,
                    gemm_shape=cls in GEMMS, tiered=not untiered)
@@ -91,7 +93,7 @@ def _fit_class(cls: str, s: bench.Samples, cpu: bool, touch_above: float = 0.0) 
              "per_item_ns": _round(fit.per_item_s * 1e9), "k_half": _round(fit.k_half), "n_half": _round(fit.n_half)}
     if untiered:  # the fit's one-byte stand-in for "no cache tier"
         rates["cache_mb"], rates["cache_gbps"] = 0.0, rates["gbps"]
-    if touch_above:
+    if cpu and touch_above:
         rates["first_touch_above_mb"] = round(touch_above / 1e6, 6)  # exact: 32 MiB is 33.554432 MB
     residuals = {"fit_mape": _round(fit.fit_mape, 3), "holdout_mape": _round(fit.holdout_mape, 3),
                  "kfold_mape": _round(kfold, 3), "samples": fit.samples}
@@ -176,7 +178,8 @@ def _fit_framework(kernels: dict, device: str, measured: dict, samples: dict) ->
     return out
 
 
-HOST_GATHER_KEYS = ("launch_us", "gbps", "cache_mb", "cache_gbps", "first_touch_us_per_mb", "per_item_ns")
+HOST_GATHER_KEYS = ("launch_us", "gbps", "cache_mb", "cache_gbps", "first_touch_us_per_mb", "per_item_ns",
+                    "first_touch_above_mb")
 
 
 def _measure_sampler(quick: bool, repeats: int, residuals: dict, progress, samples: dict) -> dict:
@@ -259,7 +262,7 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
         provenance.update(gpu_model=torch.cuda.get_device_name(0), cuda=str(torch.version.cuda))
         del provenance["world"]
     else:
-        provenance["twin_load"] = twin_load
+        provenance.update(twin_load=twin_load, heap="steady")  # see bench.STEADY_HEAP
     source = (f"gnnsim calibrate --device {device} on {provenance['host']} ({what}), {now}, "
               f"torch {torch.__version__}")
     profile = {"name": Path(out).stem,
@@ -406,13 +409,12 @@ def _measure_cuda(quick: bool, repeats: int, threads: int, world: int, progress,
         progress("calibrate: host feature gather ...", end=" ", flush=True)
         host_samples = bench.bench_gather(quick, repeats, "cpu", host_for_gpu=True)
         _record(samples, "host_gather", host_samples)
-        host, residuals["host_gather"] = _fit_class("gather", host_samples, cpu=True,
-                                                    touch_above=bench.MMAP_THRESHOLD_MAX_BYTES)
+        host, residuals["host_gather"] = _fit_class("gather", host_samples, cpu=True)
         progress(f"fit error {residuals['host_gather']['fit_mape']:.1%}")
         sampler = _measure_sampler(quick, repeats, residuals, progress, samples)
     blocks = {
         "sampler": sampler,
-        "host_gather": {k: host[k] for k in HOST_GATHER_KEYS + ("first_touch_above_mb",)},
+        "host_gather": {k: host[k] for k in HOST_GATHER_KEYS},
         # the trainer copies the freshly gathered (pageable) batch; pinned is there to compare
         "h2d_link": dict(copies["h2d_pageable"]),
         "copies": copies,

@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parents[2]
 H100_SAMPLES = ROOT / "validation/cuda/measured/calibration-samples.json"
 LOCALHOST = ROOT / "hwprofiles/calibrated/localhost.yaml"
 
-# the machine the synthetic measurements come from: no cache tier, first touch on every output
-TRUTH = KernelRate(launch_s=5e-6, flops_per_s=1e11, bytes_per_s=1e10, first_touch_s_per_byte=1e-10)
+# the machine the synthetic measurements come from, timed with the heap in steady state:
+# no cache tier, first touch on the outputs that glibc maps afresh (32 MiB and more)
+TRUTH = KernelRate(launch_s=5e-6, flops_per_s=1e11, bytes_per_s=1e10, first_touch_s_per_byte=1e-10,
+                   first_touch_above_bytes=bench.MMAP_THRESHOLD_MAX_BYTES)
 FRAMEWORK_S = 10e-6  # per kernel of a tiny step, beyond the kernels' own costs
 SAMPLER = np.array([200e-6, 30e-9, 40e-9, 5e-9])  # per batch, node, edge, edge x doubling
 
@@ -53,7 +55,8 @@ def synthetic_samples(path: Path) -> dict:
     X = np.column_stack([np.ones(30), rng.uniform(1e3, 1e5, 30), rng.uniform(1e4, 1e6, 30), rng.uniform(0, 3e6, 30)])
     samples["sampler"] = [{"shape": f"b{i}", "seconds": float(x @ SAMPLER), "features": x.tolist()}
                           for i, x in enumerate(X)]
-    data = {"provenance": {"host": "synthetic", "date": "2026-12-03T00:00:00+00:00"}, "samples": samples}
+    data = {"provenance": {"host": "synthetic", "date": "2026-12-03T00:00:00+00:00", "heap": "steady"},
+            "samples": samples}
     path.write_text(json.dumps(data))
     return data
 
@@ -79,6 +82,7 @@ def test_refit_recovers_the_machine_the_measurements_came_from_and_keeps_the_res
         assert predicted == pytest.approx(np.array(shapes.times_s), rel=0.03), cls
         assert after["residuals"][cls]["fit_mape"] < 0.01
     assert after["device"]["kernels"]["gemm"]["tflops"] == pytest.approx(0.1, rel=0.03)
+    assert {k["first_touch_above_mb"] for k in after["device"]["kernels"].values()} == {32 * 2**20 / 1e6}
     assert after["device"]["framework_us_per_kernel"]["forward"] == pytest.approx(FRAMEWORK_S * 1e6, rel=0.05)
     assert after["device"]["framework_us_per_kernel"]["backward"] == pytest.approx(FRAMEWORK_S * 1e6, rel=0.05)
     sampler = after["sampler"]
@@ -134,6 +138,11 @@ def test_bad_samples_name_the_file_and_the_entry_and_leave_the_profile_alone(tmp
     with pytest.raises(GnnsimError, match=r"lack the kernel classes \['optimizer'\]"):
         refit(samples, profile, progress=lambda *a, **k: None)
     assert profile.read_bytes() == original
+    data = synthetic_samples(samples)
+    del data["provenance"]["heap"]
+    samples.write_text(json.dumps(data))
+    with pytest.raises(GnnsimError, match="timed with a cold heap .* calibrate again"):
+        refit(samples, profile, progress=lambda *a, **k: None)
     with pytest.raises(GnnsimError, match="measured on a GPU, but .* is a cpu profile"):
         refit(H100_SAMPLES, profile, progress=lambda *a, **k: None)
     with pytest.raises(ProfileError, match="missing.yaml: no such profile; --refit rewrites"):

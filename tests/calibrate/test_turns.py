@@ -46,3 +46,25 @@ def test_cases_keep_their_labels_and_demands_in_order():
         assert out.shapes == ["a", "b", "c"] and made == ["a", "b", "c"]
         assert [k.bytes for k in out.kernels] == [k.bytes for _, k, _ in cases]
         assert all(t > 0 for t in out.times_s)
+
+
+def test_cpu_kernels_run_on_a_steady_heap_after_an_eviction_each(monkeypatch):
+    """Every timed CPU run follows one eviction and none of glibc's trims (a steady heap);
+    a cold run trims before each."""
+    calls = {"evict": 0, "trim": 0}
+    monkeypatch.setattr(bench, "evict_all_caches", lambda: calls.__setitem__("evict", calls["evict"] + 1))
+    monkeypatch.setattr(bench, "RELEASE_FREE_MEMORY", lambda *_: calls.__setitem__("trim", calls["trim"] + 1))
+    monkeypatch.setattr(bench, "EVICTED_MAX_REPEATS", 7)
+    cases = [("a", m.elementwise(10), lambda: (lambda: None)), ("b", m.elementwise(20), lambda: (lambda: None))]
+    for in_turns in (False, True):
+        calls.update(evict=0, trim=0)
+        bench.time_cases(cases, repeats=3, device="cpu", in_turns=in_turns)
+        assert calls == {"evict": 2 * 7, "trim": 0}  # a microsecond call gets the most runs an eviction allows
+    calls.update(evict=0, trim=0)
+    bench.mean_time(lambda: None, repeats=3, cold=True)
+    assert calls["trim"] == bench.MAX_REPEATS and calls["evict"] == 0
+
+
+def test_cache_sizes_come_from_sysfs_or_a_default():
+    assert bench.cache_bytes(3) > 0
+    assert bench.cache_bytes(99, default=123) == 123  # no such cache level
