@@ -631,20 +631,22 @@ LIMITS = """\
   whatever else runs; a 2-core VM also steals time (vCPU wake-ups after idling at a
   collective are modelled only through the calibrated wake-up cost). The machine's
   speed drifts between the calibration and the runs (the same fixed load took 3.1 to
-  7 ms from minute to minute on the dev VM), which moves every stage's error together:
+  7 ms from minute to minute on the Intel dev VM, 4.1 to 12 ms on an AMD EPYC VM; the
+  summary's "host speed over the run" row says how much in this run), which moves every
+  stage's error together:
   the sampler, whose model is the same in every run, came out -15% to +12% between
   suite runs. Each scenario measures 150 iterations: gloo stalls of 3-10 ms hit about
   a third of the iterations' feature exchanges, and 20 iterations left the mean of a
   stage 30-80% apart between runs.
 - **Micro-benchmarks vs a training step.** Kernels are calibrated one shape at a time,
-  alone, on freshly allocated outputs (first-touch page faults fitted separately); the
-  simulator shares the node's measured effective cores among ranks that compute at
-  once. The real steps fault far fewer pages than that assumes (per iteration and
-  rank: 0.15 MB for the GraphSAGE mini-batches, 5 MB for GAT, 15 MB for full-batch);
-  the first-touch term stands in for the step's data being beyond the core's L2,
-  which a per-kernel benchmark cannot see, so its error depends on the step's size
-  (forward too slow on the small mini-batches). Autograd's bookkeeping between kernels
-  is in no kernel class.
+  alone, with the heap in steady state and the data streamed out of the caches before
+  each run (code warm), as an op runs inside a step; first touch is charged only to
+  allocations of 32 MiB and more, which glibc maps afresh. Counted in a training loop,
+  the step's outputs fault on 2.5-7% of their pages (all in the aggregation's gathered
+  rows), which the model does not charge; between 32 and 64 MiB an output reuses the
+  heap's free top or not depending on what came before. How much of a step's data
+  really sits in the last-level cache depends on its size, which a per-kernel
+  benchmark cannot see; autograd's bookkeeping between kernels is in no kernel class.
 - **Collective stalls.** gloo's small collectives on this VM stall for 3-10 ms now and
   then, most often when the ranks enter them together (in one hour 30% of 1 KB
   all-reduces after a barrier, 2-5% with the ranks up to 1 ms apart; in another hour
