@@ -632,7 +632,7 @@ LIMITS = """\
   collective are modelled only through the calibrated wake-up cost). The machine's
   speed drifts between the calibration and the runs (the same fixed load took 3.1 to
   7 ms from minute to minute on the Intel dev VM, 4.1 to 12 ms on an AMD EPYC VM; the
-  summary's "host speed over the run" row says how much in this run), which moves every
+  summary says how steady the host was in this run), which moves every
   stage's error together:
   the sampler, whose model is the same in every run, came out -15% to +12% between
   suite runs. Each scenario measures 150 iterations: gloo stalls of 3-10 ms hit about
