@@ -201,7 +201,13 @@ def fit_spread(rows: list[list[float]], together_s: tuple[float, float] | None =
         model = floor + (1.0 - floor) * np.exp(-late / np.exp(log_scale))
         return (ratios - model[:, None]).ravel()
 
-    sol = least_squares(residual, [0.5, np.log(5e-5)], bounds=([0.0, np.log(1e-6)], [1.0, np.log(1e-2)]))
+    # the scale stays within the spreads measured: beyond the latest arrival the sweep saw,
+    # a floor is an extrapolation (one calibration here fitted a floor of 0 with a 9.5 ms
+    # scale to a factor that had only fallen to 0.9 at 1 ms, so alpha vanished for ranks
+    # arriving more than a few ms apart)
+    longest = max(float(late.max()), 2e-6)
+    sol = least_squares(residual, [0.5, np.log(min(5e-5, longest / 2))],
+                        bounds=([0.0, np.log(1e-6)], [1.0, np.log(longest)]))
     floor, scale = float(sol.x[0]), float(np.exp(sol.x[1]))
     if floor >= 0.95:
         return 1.0, 0.0
