@@ -21,11 +21,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-import yaml
 
 from gnnsim.calibrate import bench
-from gnnsim.calibrate.run import (GEMMS, HOST_GATHER_KEYS, JITTER_MIN_TIME_S, KERNEL_BENCHMARKS, _device_block,
-                                  _fit_class, _fit_copy, _fit_framework, _fit_sampler)
+from gnnsim.calibrate.run import (GEMMS, HOST_GATHER_KEYS, KERNEL_BENCHMARKS, _device_block, _fit_class, _fit_copy,
+                                  _fit_framework, _fit_sampler, fit_sweeps, profile_text)
 from gnnsim.errors import GnnsimError, ProfileError, read_yaml_mapping
 from gnnsim.report.files import write_atomic
 from gnnsim.workload.model import Kernel
@@ -179,22 +178,19 @@ def refit(samples_path: str | Path, out: str | Path, progress=print) -> dict:
     copy_rows = {} if cpu else _copy_rows(samples, samples_path)
     sampler_rows = _sampler_rows(samples, samples_path)
 
-    residuals = dict(profile.get("residuals") or {})
-    kernels, cvs = {}, []
-    for cls, _ in KERNEL_BENCHMARKS:
-        s = sweeps[cls]
-        kernels[cls], residuals[cls] = _fit_class(cls, s, cpu=cpu)
-        cvs += [cv for cv, t in zip(s.cvs, s.times_s) if t >= JITTER_MIN_TIME_S]
-        r = residuals[cls]
-        progress(f"refit: {cls}: {len(s.times_s)} shapes, fit error {r['fit_mape']:.1%}, held-out "
-                 f"{r['holdout_mape']:.1%}, 5-fold cross-validated {r['kfold_mape']:.1%}")
+    def announced():
+        for cls, _ in KERNEL_BENCHMARKS:
+            progress(f"refit: {cls}:", end=" ", flush=True)
+            yield cls, sweeps[cls]
+    kernels, fitted_residuals, jitter_cv = fit_sweeps(announced(), cpu, progress)
+    residuals = {**(profile.get("residuals") or {}), **fitted_residuals}
     framework = device.get("framework_us_per_kernel")
     if framework_steps:
         framework = _fit_framework(kernels, "cpu" if cpu else "cuda", framework_steps, samples)
         progress(f"refit: framework: forward {framework['forward']:g} us, backward {framework['backward']:g} us "
                  "per kernel")
     block = _device_block(device["kind"], int(device.get("threads", 1)), int(device.get("memory_bytes", 0)),
-                          kernels, float(np.mean(cvs)) if cvs else 0.0, framework)
+                          kernels, jitter_cv, framework)
     profile["device"] = {**device, **block}
 
     if cpu:
@@ -223,11 +219,7 @@ def refit(samples_path: str | Path, out: str | Path, progress=print) -> dict:
     profile["sources"] = [*(profile.get("sources") or []),
                           f"refitted by `gnnsim calibrate --refit {samples_path.name}` on {now} from the "
                           f"measurements taken on {measured_on}"]
-    header = ("# Calibrated by `gnnsim calibrate` from micro-benchmarks only (never from end-to-end runs),\n"
-              f"# refitted on {now} from the recorded measurements ({samples_path.name}).\n"
-              "# residuals: relative fit error on the benchmarked shapes, on held-out shapes (one in five, seeded)\n"
-              "# and 5-fold cross-validated (every shape judged by a fit that did not see it).\n")
-    write_atomic(out, header + yaml.safe_dump(profile, sort_keys=False))
+    write_atomic(out, profile_text(profile, f"on {now} from the recorded measurements ({samples_path.name})"))
     progress(f"refit: wrote {out}")
     return profile
 

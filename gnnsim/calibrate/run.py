@@ -101,18 +101,29 @@ def _fit_class(cls: str, s: bench.Samples, cpu: bool,
 
 
 def _fit_kernels(quick: bool, repeats: int, progress, device: str, samples: dict) -> tuple[dict, dict, float]:
-    """Fit every kernel class; also return the mean run-to-run CV of kernels >= 1 ms.
+    """Measure and fit every kernel class; also return the mean run-to-run CV of kernels
+    >= 1 ms (:func:`fit_sweeps`). Each class's measurements are added to ``samples``."""
+    def measured():
+        for cls, fn in KERNEL_BENCHMARKS:
+            progress(f"calibrate: {cls} ...", end=" ", flush=True)
+            s = fn(quick, repeats, device)
+            _record(samples, cls, s)
+            yield cls, s
+    return fit_sweeps(measured(), device == "cpu", progress)
+
+
+def fit_sweeps(sweeps, cpu: bool, progress) -> tuple[dict, dict, float]:
+    """Fit each (class, :class:`bench.Samples`) of ``sweeps`` in turn, reporting each
+    class's errors; return the rates, the residuals and the mean
+    run-to-run CV of kernels >= 1 ms (the device's jitter).
 
     A GPU's caching allocator reuses device memory, so its kernels have no first-touch
-    cost to fit; a CPU's outputs land on fresh pages (see :func:`bench.mean_time`).
-    Each class's measurements are added to ``samples``.
+    cost to fit; a CPU's outputs of 32 MiB and more are mapped afresh (see
+    :data:`bench.STEADY_HEAP`).
     """
     kernels, residuals, cvs = {}, {}, []
-    for cls, fn in KERNEL_BENCHMARKS:
-        progress(f"calibrate: {cls} ...", end=" ", flush=True)
-        s = fn(quick, repeats, device)
-        _record(samples, cls, s)
-        kernels[cls], residuals[cls] = _fit_class(cls, s, cpu=device == "cpu")
+    for cls, s in sweeps:
+        kernels[cls], residuals[cls] = _fit_class(cls, s, cpu=cpu)
         r = residuals[cls]
         progress(f"{len(s.times_s)} shapes, fit error {r['fit_mape']:.1%}, held-out {r['holdout_mape']:.1%}, "
                  f"5-fold cross-validated {r['kfold_mape']:.1%}")
@@ -268,15 +279,22 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
     profile = {"name": Path(out).stem,
                "device": {"name": f"calibrated-{Path(out).stem}", **device_block, "sources": [source + " (measured)"]},
                **blocks, "residuals": residuals, "provenance": provenance, "sources": [source]}
-    header = ("# Calibrated by `gnnsim calibrate` from micro-benchmarks only (never from end-to-end runs).\n"
-              "# residuals: relative fit error on the benchmarked shapes, on held-out shapes (one in five, seeded)\n"
-              "# and 5-fold cross-validated (every shape judged by a fit that did not see it).\n")
-    write_atomic(out, header + yaml.safe_dump(profile, sort_keys=False))
+    write_atomic(out, profile_text(profile))
     if samples_out is not None:
         write_atomic(samples_out, json.dumps({"provenance": provenance, "samples": samples}, indent=1) + "\n")
         progress(f"calibrate: wrote the measurements to {samples_out}")
     progress(f"calibrate: wrote {out} in {provenance['wall_s']} s")
     return profile
+
+
+def profile_text(profile: dict, refitted: str = "") -> str:
+    """A calibrated profile as written: a header that says what it is (and, with
+    ``refitted``, when and from what it was fitted again), then the YAML."""
+    return ("# Calibrated by `gnnsim calibrate` from micro-benchmarks only (never from end-to-end runs)"
+            + (f",\n# refitted {refitted}.\n" if refitted else ".\n")
+            + "# residuals: relative fit error on the benchmarked shapes, on held-out shapes (one in five, seeded)\n"
+              "# and 5-fold cross-validated (every shape judged by a fit that did not see it).\n"
+            + yaml.safe_dump(profile, sort_keys=False))
 
 
 def _device_block(kind: str, threads: int, memory_bytes: int, kernels: dict, jitter_cv: float,
