@@ -52,46 +52,62 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bo
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     repeats = 9 if quick else 21
-    # a stall (3-10 ms) hits some small collectives: their mean needs many calls, and
+    # a stall (2-10 ms) hits some small collectives: their mean needs many calls, and
     # they are cheap
     small_repeats = 4 * repeats
     # In training a collective follows memory-heavy work (gathers, aggregation), so every
-    # rank does the same such work before each call. The sweep over sizes sends the ranks
-    # in together (after a barrier), as a feature exchange's all-to-alls are entered
-    # (measured in a 2-rank run: 12 us apart at the median); the sweep over arrival
-    # spreads then delays one rank, as the ranks reach an all-reduce after unequal
-    # backward passes (107 us apart at the median, 500 us at the 90th percentile). gloo
-    # stalls most when the ranks arrive together (on the dev VM 30% of small calls in
-    # one hour, 9% in another), so the simulator scales alpha by the spread it sees
-    # (:meth:`gnnsim.hardware.profiles.Collective.latency_factor`). Each call's time is
-    # the one of the rank that arrived last (the minimum over ranks): the collective's
-    # own time, which the simulator adds after its barrier has waited for the last
-    # arrival. With more processes than cores (``crowded``) it is the slowest rank's
-    # instead: there the ranks wait for peers that sit descheduled behind another
-    # process on their core, a wait that is the collective's cost and that no barrier
-    # of the simulator sees (taking the last arrival's time there put the 4-rank
-    # scenario at -28% instead of -8 to -12%). Rows keep the mean (stalls included,
-    # what the fit uses) and the median.
+    # rank does the same such work before each call of the size sweep (after a barrier).
+    # Every call is timed on the host's one monotonic clock (shared by all processes,
+    # also across network namespaces): its *skew* is how far apart the ranks entered it
+    # (last start - first start) and its *cost* the time from the last entry to the last
+    # exit, the collective's own time, which the simulator adds after its barrier has
+    # waited for the last arrival (and which includes a stall on either rank's side).
+    # With more processes than cores (``crowded``) the cost is the slowest rank's own
+    # time instead: there the ranks wait for peers that sit descheduled behind another
+    # process on their core, a wait that is the collective's cost and that no barrier of
+    # the simulator sees (taking the last arrival's time there put the 4-rank scenario at
+    # -28% instead of -8 to -12%). Size rows keep the mean cost (stalls included, what
+    # the fit uses) and the median.
+    #
+    # gloo stalls for a scheduler time slice (2-4 ms) far more often when the ranks enter
+    # within a few tens of microseconds of each other. Measured on the dev VM (AMD EPYC,
+    # 2 vCPUs): a 1 KB all-to-all cost 0.65-1.8 ms on average entered under 20 us apart
+    # and 0.2 ms entered further apart; the barrier-and-gather entry of the size sweep
+    # leaves the ranks 700-900 us apart at the median, where a chain of collectives (a
+    # feature exchange's three all-to-alls, a halo exchange) enters them 10-15 us apart.
+    # So the skew sweep times the ``SPREAD_BYTES`` message both ways: back to back
+    # (chained, the tight skews) and after the barrier with one rank ``SPREADS_S`` late
+    # (the loose ones), and keeps every call's (skew, cost) for the fit of alpha's factor
+    # against the skew (:func:`fit_spread`, :meth:`gnnsim.hardware.profiles.Collective.latency_factor`).
     table = torch.randn(PRE_WORK_ROWS, 128)
     rows = torch.from_numpy(np.random.default_rng(rank).integers(0, PRE_WORK_ROWS, PRE_WORK_ROWS // 8))
 
-    def own_times(op, calls: int, late_by: float = 0.0) -> torch.Tensor:
-        times = []
-        for i in range(calls + 2):
+    def timed(op, calls: int, late_by: float = 0.0, chained: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per call after two warm-ups: (skew, cost) in seconds, the same on every rank."""
+        starts, ends = [], []
+        if chained:
             dist.barrier()
-            table.index_select(0, rows)
-            if rank == 0 and late_by > 0:
-                _busy(late_by)
+        for i in range(calls + 2):
+            if not chained:
+                dist.barrier()
+                table.index_select(0, rows)
+                if rank == 0 and late_by > 0:
+                    _busy(late_by)
             start = time.perf_counter()
             op()
             if i >= 2:
-                times.append(time.perf_counter() - start)
-        last = torch.tensor(times)
-        # per call: the rank that arrived last, or when crowded the slowest
-        dist.all_reduce(last, op=dist.ReduceOp.MAX if crowded else dist.ReduceOp.MIN)
-        return last
+                starts.append(start)
+                ends.append(time.perf_counter())
+        first_in = -torch.tensor(starts, dtype=torch.float64)
+        last_in = torch.tensor(starts, dtype=torch.float64)
+        last_out = torch.tensor(ends, dtype=torch.float64)
+        own = last_out - last_in
+        for t in (first_in, last_in, last_out, own):
+            dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        skew = last_in + first_in
+        return skew, (own if crowded else last_out - last_in)
 
-    results: dict[str, list[list[float]]] = {"allreduce": [], "alltoall": [], "spread": []}
+    results: dict[str, list] = {"allreduce": [], "alltoall": [], "skew": {"allreduce": [], "alltoall": []}}
     for size in sizes_bytes(quick):
         n = size // 4
         buf = torch.randn(n)
@@ -100,14 +116,16 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bo
         recv = torch.empty_like(send)
         ops = (("allreduce", lambda: dist.all_reduce(buf)), ("alltoall", lambda: dist.all_to_all_single(recv, send)))
         for name, op in ops:
-            last = own_times(op, small_repeats if size < 2**20 else repeats)
+            _, cost = timed(op, small_repeats if size < 2**20 else repeats)
             sent = size if name == "allreduce" else alltoall_sent_bytes(size, world)
             # bytes, mean, median
-            results[name].append([float(sent), float(last.mean().item()), float(last.median().item())])
+            results[name].append([float(sent), float(cost.mean().item()), float(cost.median().item())])
         if size == SPREAD_BYTES:
-            for late_by in SPREADS_S:
-                means = [float(own_times(op, small_repeats, late_by).mean().item()) for _, op in ops]
-                results["spread"].append([late_by, *means])  # seconds late, all-reduce, all-to-all
+            for name, op in ops:
+                pairs = [timed(op, small_repeats, chained=True)]
+                pairs += [timed(op, small_repeats // 2, late_by) for late_by in SPREADS_S]
+                results["skew"][name] = [[float(a), float(b)] for skew, cost in pairs
+                                         for a, b in zip(skew.tolist(), cost.tolist())]
     results["wakeup"] = _wakeup(dist, torch, rank, 9 if quick else 21)
     if rank == 0:
         Path(out).write_text(json.dumps(results))
@@ -172,46 +190,58 @@ def fit_wakeup(rows: list[list[float]]) -> tuple[float, float]:
 MIN_WAKEUP_S = 5e-5
 
 
-def fit_spread(rows: list[list[float]], together_s: tuple[float, float] | None = None) -> tuple[float, float]:
-    """(floor, scale seconds) of ``factor(d) = floor + (1 - floor) exp(-d / scale)``, the
-    small collectives' time with the last rank ``d`` late over their time when all arrive
-    together, from [[d, all-reduce s, all-to-all s]] rows (both collectives pooled).
-    ``together_s`` is that time as the size sweep's alpha-beta fit predicts it for each
-    collective (default: the rows' own first point, d = 0); anchoring at the fit makes
-    ``alpha x factor`` reproduce the measured times of late arrivals, the steadier end
-    (the first point is a single, stall-prone mean). (1.0, 0.0), no dependence, when the
-    rows do not show one.
+SKEW_EDGES_S = (0.0, 5e-6, 10e-6, 20e-6, 40e-6, 80e-6, 160e-6, 320e-6, 640e-6, 1.28e-3, 2.56e-3, np.inf)
+MIN_PER_BIN = 3  # calls a skew bin needs to count in the fit
 
-    >>> d = [0.0, 25e-6, 100e-6, 300e-6, 1e-3]
-    >>> f, scale = fit_spread([[x, 1e-3 * (0.4 + 0.6 * np.exp(-x / 5e-5)), 5e-4 * (0.4 + 0.6 * np.exp(-x / 5e-5))]
-    ...                        for x in d])
-    >>> round(f, 3), round(scale * 1e6, 1)
-    (0.4, 50.0)
+
+def fit_spread(pairs: list[list[float]], together_s: float) -> tuple[float, float, float]:
+    """(peak, floor, scale seconds) of one collective's cost against its entry skew:
+    ``ratio(d) = floor + (peak - floor) exp(-d / scale)``, its mean cost with the ranks
+    entering ``d`` apart over ``together_s`` (the size sweep's prediction for the same
+    message), fitted to the calls' [[skew, cost]] pairs averaged in skew bins (stalls
+    are rare and long: a mean needs the bin's every call). ``peak`` is the ratio when the
+    ranks enter together, ``floor`` far apart. Where the pairs show no fall with the
+    skew, ``peak == floor`` (their mean ratio) and the scale is 0.
+
+    The scale stays within the skews measured: beyond the loosest entry the sweep saw, a
+    floor would be an extrapolation (one calibration here fitted a floor of 0 with a
+    9.5 ms scale to a factor that had only fallen to 0.9 at 1 ms, so alpha vanished for
+    ranks arriving more than a few ms apart).
+
+    >>> rng = np.random.default_rng(0)
+    >>> d = rng.uniform(0, 1e-3, 4000)
+    >>> cost = 2e-4 * (1.0 + 3.0 * np.exp(-d / 3e-5)) * rng.uniform(0.9, 1.1, d.size)
+    >>> peak, floor, scale = fit_spread(np.column_stack([d, cost]).tolist(), 2e-4)
+    >>> round(peak, 1), round(floor, 2), round(scale * 1e6, -1)
+    (4.0, 1.0, 30.0)
     """
     from scipy.optimize import least_squares
 
-    table = np.asarray(rows, dtype=float)
-    if table.shape[0] < 3:
-        return 1.0, 0.0
-    late = table[:, 0]
-    ratios = table[:, 1:] / (np.asarray(together_s, dtype=float) if together_s is not None else table[0, 1:])
+    table = np.asarray(pairs, dtype=float).reshape(-1, 2)
+    if table.shape[0] == 0 or together_s <= 0:
+        return 1.0, 1.0, 0.0
+    ratio = table[:, 1] / together_s
+    level = float(ratio.mean())
+    which = np.digitize(table[:, 0], SKEW_EDGES_S[1:-1])
+    bins = [np.flatnonzero(which == b) for b in range(len(SKEW_EDGES_S) - 1)]
+    bins = [b for b in bins if b.size >= MIN_PER_BIN]
+    if len(bins) < 3:
+        return round(level, 4), round(level, 4), 0.0
+    skew = np.array([table[b, 0].mean() for b in bins])
+    mean = np.array([ratio[b].mean() for b in bins])
+    weight = np.sqrt([b.size for b in bins])
 
     def residual(p):
-        floor, log_scale = p
-        model = floor + (1.0 - floor) * np.exp(-late / np.exp(log_scale))
-        return (ratios - model[:, None]).ravel()
+        peak, floor, log_scale = p
+        return weight * (floor + (peak - floor) * np.exp(-skew / np.exp(log_scale)) - mean)
 
-    # the scale stays within the spreads measured: beyond the latest arrival the sweep saw,
-    # a floor is an extrapolation (one calibration here fitted a floor of 0 with a 9.5 ms
-    # scale to a factor that had only fallen to 0.9 at 1 ms, so alpha vanished for ranks
-    # arriving more than a few ms apart)
-    longest = max(float(late.max()), 2e-6)
-    sol = least_squares(residual, [0.5, np.log(min(5e-5, longest / 2))],
-                        bounds=([0.0, np.log(1e-6)], [1.0, np.log(longest)]))
-    floor, scale = float(sol.x[0]), float(np.exp(sol.x[1]))
-    if floor >= 0.95:
-        return 1.0, 0.0
-    return round(floor, 4), round(scale, 9)
+    longest = max(float(skew.max()), 2e-6)
+    start = [max(mean[0], mean[-1]), min(mean[0], mean[-1]), np.log(min(3e-5, longest / 2))]
+    sol = least_squares(residual, start, bounds=([0.0, 0.0, np.log(1e-6)], [1e3, 1e3, np.log(longest)]))
+    peak, floor, scale = float(sol.x[0]), float(sol.x[1]), float(np.exp(sol.x[2]))
+    if peak <= 1.05 * floor:  # no fall with the skew (or a rise, the wake-up's, fitted apart)
+        return round(level, 4), round(level, 4), 0.0
+    return round(peak, 4), round(floor, 4), round(scale, 9)
 
 
 def run_collectives(world: int, quick: bool, timeout_s: float = 300.0, netns=None,

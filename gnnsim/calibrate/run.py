@@ -318,14 +318,22 @@ def _collective_blocks(coll: dict, world: int, residuals: dict, suffix: str) -> 
     a2a_fit = _fit_collective(coll["alltoall"], steps=float(world - 1), wire=1.0)
     for name, fit in (("allreduce", ar_fit), ("alltoall", a2a_fit)):
         residuals[name + suffix] = _linear_residuals(fit, len(coll[name]))
-    # the size sweep's prediction for the spread sweep's message, each collective's form
+    # alpha's factor against the ranks' entry skew, each collective apart, relative to the
+    # size sweep's prediction for the skew sweep's message (see fit_spread); the profile's
+    # alpha is the one of ranks entering together, its floor the factor far apart
     small = float(SPREAD_BYTES)
-    together = (ar_fit.coef @ [2.0 * (world - 1), 2.0 * (world - 1) / world * small],
-                a2a_fit.coef @ [float(world - 1), alltoall_sent_bytes(SPREAD_BYTES, world)])
-    floor, spread_s = fit_spread(coll.get("spread", []), together)
-    return _link_block(a2a_fit), {"alpha_us": _round(ar_fit.coef[0] * 1e6),
-                                  "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9),
-                                  "spread_floor": floor, "spread_us": _round(spread_s * 1e6)}
+    sweep_s = {"allreduce": ar_fit.coef @ [2.0 * (world - 1), 2.0 * (world - 1) / world * small],
+               "alltoall": a2a_fit.coef @ [float(world - 1), alltoall_sent_bytes(SPREAD_BYTES, world)]}
+    skew = coll.get("skew", {})
+    factor = {name: fit_spread(skew.get(name, []), float(sweep_s[name])) for name in sweep_s}
+    (ar_peak, ar_floor, ar_scale), (a2a_peak, a2a_floor, a2a_scale) = factor["allreduce"], factor["alltoall"]
+    intra = _link_block(a2a_fit)
+    intra["latency_us"] = _round(intra["latency_us"] * a2a_peak)
+    return intra, {"alpha_us": _round(ar_fit.coef[0] * ar_peak * 1e6),
+                   "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9),
+                   "spread_floor": _round(min(1.0, ar_floor / ar_peak)), "spread_us": _round(ar_scale * 1e6),
+                   "alltoall_spread_floor": _round(min(1.0, a2a_floor / a2a_peak)),
+                   "alltoall_spread_us": _round(a2a_scale * 1e6)}
 
 
 OVERSUBSCRIPTION = 2  # processes per core in the oversubscribed collective benchmark
@@ -382,7 +390,8 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
     wakeup_s, idle_s = fit_wakeup(coll["wakeup"])
     progress(f"all-reduce fit error {residuals['allreduce']['fit_mape']:.1%}, "
              f"all-to-all {residuals['alltoall']['fit_mape']:.1%}, "
-             f"x{ar_block['spread_floor']:.2f} when the ranks arrive apart (scale {ar_block['spread_us']:.0f} us), "
+             f"alpha x{ar_block['spread_floor']:.2f} (all-to-all x{ar_block['alltoall_spread_floor']:.2f}) when the "
+             f"ranks enter apart (scale {ar_block['spread_us']:.0f} us, {ar_block['alltoall_spread_us']:.0f} us), "
              f"wake-up after idling {wakeup_s * 1e6:.0f} us (past {idle_s * 1e6:.0f} us)")
     blocks = {
         "sampler": sampler,

@@ -252,23 +252,30 @@ class Collective:
     idle_threshold_s: float = 0.0
     # alpha holds for ranks that arrive together; arriving ``d`` apart it is scaled by
     # ``spread_floor + (1 - spread_floor) exp(-d / spread_s)`` (gloo stalls less then).
+    # The all-to-all (whose alpha is the node's ``intra_link`` latency) has its own
+    # factor, ``alltoall_spread_*``; profiles from before it was measured apart give
+    # it the all-reduce's.
     spread_floor: float = 1.0
     spread_s: float = 0.0
+    alltoall_spread_floor: float = 1.0
+    alltoall_spread_s: float = 0.0
 
     def wakeup_penalty_s(self, wait_s: float) -> float:
         return self.wakeup_s if wait_s > self.idle_threshold_s and self.wakeup_s > 0 else 0.0
 
-    def latency_factor(self, spread_s: float) -> float:
-        """Alpha's factor when the last rank arrives ``spread_s`` after the first.
+    def latency_factor(self, spread_s: float, kind: str = "allreduce") -> float:
+        """Alpha's factor when the last rank arrives ``spread_s`` after the first, for the
+        ``allreduce`` or the ``alltoall``.
 
-        >>> Collective(1e-4, 1e9, spread_floor=0.4, spread_s=5e-5).latency_factor(0.0)
-        1.0
-        >>> round(Collective(1e-4, 1e9, spread_floor=0.4, spread_s=5e-5).latency_factor(1e-3), 3)
-        0.4
+        >>> c = Collective(1e-4, 1e9, spread_floor=0.4, spread_s=5e-5, alltoall_spread_floor=0.2, alltoall_spread_s=1e-5)
+        >>> c.latency_factor(0.0), round(c.latency_factor(1e-3), 3), round(c.latency_factor(1e-3, "alltoall"), 3)
+        (1.0, 0.4, 0.2)
         """
-        if self.spread_s <= 0 or self.spread_floor >= 1.0:
+        floor, scale = ((self.alltoall_spread_floor, self.alltoall_spread_s) if kind == "alltoall"
+                        else (self.spread_floor, self.spread_s))
+        if scale <= 0 or floor >= 1.0:
             return 1.0
-        return self.spread_floor + (1.0 - self.spread_floor) * math.exp(-max(0.0, spread_s) / self.spread_s)
+        return floor + (1.0 - floor) * math.exp(-max(0.0, spread_s) / scale)
 
 
 @dataclass(frozen=True)
@@ -369,7 +376,8 @@ class Node:
         own, other = self.collective, crowded.collective
         collective = Collective((1 - w) * own.alpha_s + w * other.alpha_s,
                                 1.0 / ((1 - w) / own.bytes_per_s + w / other.bytes_per_s),
-                                (1 - w) * own.wakeup_s, own.idle_threshold_s, other.spread_floor, other.spread_s)
+                                (1 - w) * own.wakeup_s, own.idle_threshold_s, other.spread_floor, other.spread_s,
+                                other.alltoall_spread_floor, other.alltoall_spread_s)
         return replace(self, intra_link=_lerp_link(self.intra_link, crowded.intra_link, w), collective=collective)
 
 
@@ -792,14 +800,19 @@ def _calibrated_fields(cal_name: str, device: Device, intra: Link, h2d: Link | N
 
 def _collective_from(block: dict[str, Any], where: Path) -> Collective:
     """A calibrated ``allreduce:`` block (alpha, bandwidth, wake-up, arrival-spread factor)."""
-    floor = _num(block, "spread_floor", where, positive=False, default=1.0)
-    if floor > 1.0:
-        raise ProfileError(f"{where}: 'spread_floor' must be between 0 and 1 (alpha's factor when the ranks "
-                           f"arrive apart), got {floor}. Recalibrate or remove the key.")
+    floors = {}
+    for key, default in (("spread_floor", 1.0), ("alltoall_spread_floor", None)):
+        floor = _num(block, key, where, positive=False, default=floors.get("spread_floor", default))
+        if floor > 1.0:
+            raise ProfileError(f"{where}: '{key}' must be between 0 and 1 (alpha's factor when the ranks "
+                               f"arrive apart), got {floor}. Recalibrate or remove the key.")
+        floors[key] = floor
+    spread_us = _num(block, "spread_us", where, positive=False, default=0)
     return Collective(_num(block, "alpha_us", where, positive=False) * 1e-6, _num(block, "gbps", where) * 1e9,
                       _num(block, "wakeup_us", where, positive=False, default=0) * 1e-6,
                       _num(block, "idle_threshold_us", where, positive=False, default=0) * 1e-6,
-                      floor, _num(block, "spread_us", where, positive=False, default=0) * 1e-6)
+                      floors["spread_floor"], spread_us * 1e-6, floors["alltoall_spread_floor"],
+                      _num(block, "alltoall_spread_us", where, positive=False, default=spread_us) * 1e-6)
 
 
 def _oversubscribed_from(block: Any, path: Path, intra: Link) -> Oversubscribed:

@@ -225,11 +225,12 @@ class Simulator:
             self.env.process(starter())
         return b.done
 
-    def _latency_factor(self, spread_s: float) -> float:
-        """Alpha's factor for a collective whose last rank arrived ``spread_s`` after the
-        first (a calibrated library stalls less when they arrive apart), else 1."""
+    def _latency_factor(self, spread_s: float, kind: str = "allreduce") -> float:
+        """Alpha's factor for a collective (``allreduce`` or ``alltoall``) whose last rank
+        arrived ``spread_s`` after the first (a calibrated library stalls less when they
+        arrive apart), else 1."""
         coll = self.cost.cluster.node.collective
-        return coll.latency_factor(spread_s) if coll is not None else 1.0
+        return coll.latency_factor(spread_s, kind) if coll is not None else 1.0
 
     def _wakeups(self, arrivals: np.ndarray) -> np.ndarray | None:
         """Per rank, the wake-up a rank pays after idling at the barrier past the library's
@@ -280,7 +281,8 @@ class Simulator:
             charge(HOST_GATHER, start - clock)  # waiting for the slowest rank's host work
             if start > self.env.now:
                 yield self.env.timeout(start - self.env.now)
-            last = yield from self.coll.alltoall(phase.matrix, tag="fetch", latency_scale=self._latency_factor(spread))
+            last = yield from self.coll.alltoall(phase.matrix, tag="fetch",
+                                                  latency_scale=self._latency_factor(spread, "alltoall"))
             took = self.env.now - start
             charge(self._via(last) or "latency", np.full(n, took))
             clock[:] = self.env.now
@@ -320,7 +322,7 @@ class Simulator:
         def run(tasks: list[Task], spread: float = 0.0) -> Generator[Any, Any, tuple[np.ndarray, str, None]]:
             out = np.array([t.bytes for t in tasks]) / max(1, self.n - 1)
             last = yield from self.coll.alltoall(np.repeat(out[:, None], self.n, axis=1), tag=stage,
-                                                 latency_scale=self._latency_factor(spread))
+                                                 latency_scale=self._latency_factor(spread, "alltoall"))
             return np.full(self.n, self.env.now), self._via(last), None
         return run
 
@@ -355,7 +357,7 @@ class Simulator:
                 phases = [(rows * width[:, None]).T]
             via, longest = "", -1.0
             for matrix in phases:  # the ranks enter the later phases together
-                start, scale, spread = self.env.now, self._latency_factor(spread), 0.0
+                start, scale, spread = self.env.now, self._latency_factor(spread, "alltoall"), 0.0
                 last = yield from self.coll.alltoall(matrix, tag=stage, latency_scale=scale)
                 if self.env.now - start > longest:
                     longest, via = self.env.now - start, self._via(last)

@@ -2,22 +2,47 @@
 
 import numpy as np
 
-from gnnsim.calibrate.collectives import SPREADS_S, fit_spread
+from gnnsim.calibrate.collectives import fit_spread
 
 
-def test_the_spread_factor_is_not_extrapolated_past_the_latest_arrival_measured():
-    # the factor falls slowly and has only reached 0.9 at the sweep's last spread (1 ms):
-    # left free, the scale ran to 9.5 ms and the floor to 0 (alpha gone for late ranks)
-    late = np.array(SPREADS_S)
-    factor = 1.0 - 0.1 * late / late.max()
-    floor, scale = fit_spread([[d, 1e-3 * f, 5e-4 * f] for d, f in zip(late, factor)])
-    assert scale <= late.max() + 1e-12
-    assert 0.8 <= floor < 0.95
-    # the fitted curve reproduces what was measured, within the noise a fit leaves
-    fitted = floor + (1 - floor) * np.exp(-late / scale)
-    assert np.max(np.abs(fitted - factor)) < 0.03
+def _pairs(skew, ratio, anchor=1e-3):
+    return np.column_stack([skew, ratio * anchor]).tolist()
 
 
-def test_no_dependence_on_the_spread_gives_no_factor():
-    rows = [[d, 1e-3, 5e-4] for d in SPREADS_S]
-    assert fit_spread(rows) == (1.0, 0.0)
+def test_the_factor_against_the_skew_is_recovered_from_noisy_stalling_calls():
+    # stalls: a 3 ms slice hits 40% of the calls entered together, 4% of those entered
+    # apart; the fit must find the mean cost's levels and the skew where it falls
+    rng = np.random.default_rng(1)
+    skew = np.concatenate([rng.uniform(0, 2e-5, 2000), rng.uniform(1e-4, 1e-3, 2000)])
+    p_stall = 0.04 + 0.36 * np.exp(-skew / 1e-5)
+    cost = 2e-4 + 3e-3 * (rng.random(skew.size) < p_stall)
+    peak, floor, scale = fit_spread(np.column_stack([skew, cost]).tolist(), 2e-4)
+    mean_together = 1 + 15 * 0.36 * np.exp(-1e-5 / 1e-5) + 15 * 0.04  # roughly, at a 10 us skew
+    assert peak > floor > 0
+    assert abs(floor - (1 + 15 * 0.04)) < 0.25  # 1.6: the far-apart mean over the anchor
+    assert peak > mean_together * 0.8
+    assert 2e-6 < scale < 1e-4
+
+
+def test_the_scale_is_not_extrapolated_past_the_loosest_entry_measured():
+    # the factor falls slowly and has only reached 0.9 at the loosest skew (1 ms): left
+    # free, the scale ran to 9.5 ms and the floor to 0 (alpha gone for late ranks)
+    skew = np.linspace(0, 1e-3, 400)
+    ratio = 1.0 - 0.1 * skew / skew.max()
+    peak, floor, scale = fit_spread(_pairs(skew, ratio), 1e-3)
+    assert scale <= skew.max() + 1e-12
+    assert 0.8 <= floor / peak < 0.95
+
+
+def test_no_fall_with_the_skew_gives_one_level_and_no_factor():
+    skew = np.linspace(0, 1e-3, 200)
+    assert fit_spread(_pairs(skew, np.full(skew.size, 1.5)), 1e-3) == (1.5, 1.5, 0.0)
+    # a rise (the idle rank's wake-up, fitted apart) is not a factor either
+    peak, floor, scale = fit_spread(_pairs(skew, 1.0 + skew / 1e-3), 1e-3)
+    assert peak == floor and scale == 0.0
+
+
+def test_too_few_calls_or_no_anchor_give_no_factor():
+    assert fit_spread([], 1e-3) == (1.0, 1.0, 0.0)
+    assert fit_spread([[0.0, 1e-3], [1e-3, 5e-4]], 1e-3)[2] == 0.0
+    assert fit_spread([[0.0, 1e-3]] * 10, 0.0) == (1.0, 1.0, 0.0)

@@ -310,7 +310,16 @@ def test_calibrated_arrival_spread_factor_is_read_and_checked(catalog):
     coll = load_node("localhost", device_override="calibrated/spread").collective
     assert coll.latency_factor(0.0) == 1.0 and coll.latency_factor(1e-3) == pytest.approx(0.4, abs=1e-6)
     assert coll.latency_factor(30e-6) == pytest.approx(0.4 + 0.6 / np.e)
-    cpu["allreduce"]["spread_floor"] = 1.5
+    # a profile from before the all-to-all's factor was measured apart gives it the all-reduce's
+    assert coll.latency_factor(30e-6, "alltoall") == coll.latency_factor(30e-6)
+    cpu["allreduce"].update(alltoall_spread_floor=0.1, alltoall_spread_us=10.0)
     (catalog / "calibrated/spread.yaml").write_text(yaml.safe_dump(cpu))
-    with pytest.raises(ProfileError, match=r"spread.yaml: allreduce.*'spread_floor' must be between 0 and 1"):
-        load_node("localhost", device_override="calibrated/spread")
+    coll = load_node("localhost", device_override="calibrated/spread").collective
+    assert coll.latency_factor(1e-3) == pytest.approx(0.4, abs=1e-6)
+    assert coll.latency_factor(1e-3, "alltoall") == pytest.approx(0.1, abs=1e-6)
+    assert coll.latency_factor(10e-6, "alltoall") == pytest.approx(0.1 + 0.9 / np.e)
+    for key in ("spread_floor", "alltoall_spread_floor"):
+        bad = {**cpu, "allreduce": {**cpu["allreduce"], key: 1.5}}
+        (catalog / "calibrated/spread.yaml").write_text(yaml.safe_dump(bad))
+        with pytest.raises(ProfileError, match=rf"spread.yaml: allreduce.*'{key}' must be between 0 and 1"):
+            load_node("localhost", device_override="calibrated/spread")
