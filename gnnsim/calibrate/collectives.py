@@ -75,10 +75,10 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bo
     # and 0.2 ms entered further apart; the barrier-and-gather entry of the size sweep
     # leaves the ranks 700-900 us apart at the median, where a chain of collectives (a
     # feature exchange's three all-to-alls, a halo exchange) enters them 10-15 us apart.
-    # So the skew sweep times the ``SPREAD_BYTES`` message both ways: back to back
-    # (chained, the tight skews) and after the barrier with one rank ``SPREADS_S`` late
-    # (the loose ones), and keeps every call's (skew, cost) for the fit of alpha's factor
-    # against the skew (:func:`fit_spread`, :meth:`gnnsim.hardware.profiles.Collective.latency_factor`).
+    # So the skew sweep times the ``SPREAD_BYTES`` message both ways, back to back
+    # (chained) and after the barrier and gather, each with one rank ``SPREADS_S`` late
+    # (a chain then enters about that far apart, from 10 us), and keeps every call's
+    # (skew, cost) for the fit of alpha's factor against the skew (:func:`fit_spread`, :meth:`gnnsim.hardware.profiles.Collective.latency_factor`).
     table = torch.randn(PRE_WORK_ROWS, 128)
     rows = torch.from_numpy(np.random.default_rng(rank).integers(0, PRE_WORK_ROWS, PRE_WORK_ROWS // 8))
 
@@ -91,8 +91,8 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bo
             if not chained:
                 dist.barrier()
                 table.index_select(0, rows)
-                if rank == 0 and late_by > 0:
-                    _busy(late_by)
+            if rank == 0 and late_by > 0:
+                _busy(late_by)
             start = time.perf_counter()
             op()
             if i >= 2:
@@ -122,8 +122,8 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bo
             results[name].append([float(sent), float(cost.mean().item()), float(cost.median().item())])
         if size == SPREAD_BYTES:
             for name, op in ops:
-                pairs = [timed(op, small_repeats, chained=True)]
-                pairs += [timed(op, small_repeats // 2, late_by) for late_by in SPREADS_S]
+                pairs = [timed(op, small_repeats // 2, late_by, chained) for chained in (True, False)
+                         for late_by in SPREADS_S]
                 results["skew"][name] = [[float(a), float(b)] for skew, cost in pairs
                                          for a, b in zip(skew.tolist(), cost.tolist())]
     results["wakeup"] = _wakeup(dist, torch, rank, 9 if quick else 21)
