@@ -647,17 +647,22 @@ LIMITS = """\
   heap's free top or not depending on what came before. How much of a step's data
   really sits in the last-level cache depends on its size, which a per-kernel
   benchmark cannot see; autograd's bookkeeping between kernels is in no kernel class.
-- **Collective stalls.** gloo's small collectives on this VM stall for 3-10 ms now and
-  then, most often when the ranks enter them together (in one hour 30% of 1 KB
-  all-reduces after a barrier, 2-5% with the ranks up to 1 ms apart; in another hour
-  9% after the barrier). The calibration times them both ways (ranks together over
-  every size; one rank 0-1000 us late at 1 KB) and the simulator scales each
-  collective's alpha by the arrival spread it sees there. How often the ranks' entry
-  stalls still drifts by hours, and the simulator's spreads come only from its
-  calibrated jitter and the batches' sizes, so fetch and all-reduce carry most of the
-  run-to-run error. The all-reduce comes out too fast: in the model its ranks arrive
-  closer together than in reality (107 us apart at the median in a measured run, 500 us
-  at the 90th percentile), so less of the stage is waiting for the later rank.
+- **Collective stalls.** gloo's small collectives on this VM stall for a scheduler
+  time slice (2-4 ms) now and then: each rank's gloo event-loop thread shares the
+  rank's one core and spins in `epoll_wait`, and the worker that must finish the
+  collective waits out its slice. The all-to-all stalls mostly when the ranks enter it
+  under ~20 us apart (1 KB: 1.1-1.6 ms on average then, 0.2-0.3 ms further apart), the
+  all-reduce at any skew (1.1-2.1 ms). The calibration measures every call's entry skew
+  and cost on the host's shared clock and fits alpha's factor against the skew, per
+  collective; the simulator scales each collective's alpha by the spread it sees there.
+  How often they stall drifts by hours, so fetch and all-reduce carry most of the
+  run-to-run error. The all-reduce still comes out too fast: in a measured 2-rank run
+  its cost alone (the last arrival's time) averaged 1.74 ms against the calibration's
+  1.4-1.5 ms for ranks entering 80 us apart (that run's median), and the ranks' waits
+  for each other added 0.2 ms. Full-batch training's per-layer compute varies by
+  36-39% from iteration to iteration, independently on each rank (correlation -0.02;
+  mini-batch stages: 0.5-0.8 between ranks), so the halo exchange waits far longer for
+  the later rank than the simulator's calibrated jitter (CV 0.11) makes it.
 - **Shaped links.** `tc tbf` limits the rate of a veth; TCP over a token bucket has
   slow-start and burst effects that the alpha-beta link model (one latency, one rate)
   does not capture, so mid-sized messages (tens of KB to a few MB) take longer than
