@@ -309,6 +309,7 @@ def run_scenario(vs: ValidationScenario, progress: Callable = print,
         report = compare(predicted, measured)
         row.update(status="ok", real_wall_s=round(real_s, 2), report=report.to_dict(),
                    measured_iteration_times_s=measured.iteration_times_s,
+                   measured_page_faults=measured.page_faults(),
                    rows_remote_fraction=_remote_fraction(measured))
         if reference_s:
             probes.append(reference_step_s())
@@ -644,7 +645,17 @@ LIMITS = """\
   allocations of 32 MiB and more, which glibc maps afresh. Counted in a training loop,
   the step's outputs fault on 2.5-7% of their pages (all in the aggregation's gathered
   rows), which the model does not charge; between 32 and 64 MiB an output reuses the
-  heap's free top or not depending on what came before. How much of a step's data
+  heap's free top or not depending on what came before. Full-batch steps fault far more
+  (the trainer counts every stage's faults, the last column of the per-stage tables):
+  about 1,600 pages in the forward and as many in the backward of sbm-metis-fullbatch,
+  some 3 ms each at ~2 us a fault. glibc raises its mmap threshold to the largest block
+  freed so far and trims the heap's top once more than twice that lies free; a step
+  whose transient peak exceeds it gives the memory back after every step and faults it
+  in again. Timed alone, that layer stack's forward took 8.5-10 ms with 4,100 faults a
+  step (time and faults correlated 0.86-0.93) and 5.0 ms with none when the heap was
+  held (`MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1000000000`; setting the
+  trim threshold alone turns the dynamic mmap threshold off and made it 16.5 ms with
+  10,700). The model has no step-level heap, so it charges none of this. How much of a step's data
   really sits in the last-level cache depends on its size, which a per-kernel
   benchmark cannot see; autograd's bookkeeping between kernels is in no kernel class.
 - **Collective stalls.** gloo's small collectives on this VM stall for a scheduler
@@ -828,7 +839,10 @@ def results_markdown(results: dict[str, Any], cuda: dict[str, Any] | None = None
         "## Scenarios",
         "",
         "Times are per iteration (ms): a stage is the mean over ranks and iterations, the iteration the mean of the "
-        "slowest rank's time. Error = (predicted - measured) / measured.",
+        "slowest rank's time. Error = (predicted - measured) / measured. *Measured page faults*: minor faults per "
+        "iteration and rank in the stage (fresh 4 KiB pages, ~2 us each here; the model charges first touch only "
+        "to allocations of 32 MiB and more; a full-batch step's large peak makes glibc give freed memory back to "
+        "the OS and fault it in again every step).",
         "",
         "| scenario | ranks | link | measured | spread (CV) | predicted | error | worst stage | host speed | "
         "error, drift out |",
@@ -852,15 +866,19 @@ def results_markdown(results: dict[str, Any], cuda: dict[str, Any] | None = None
         if r["status"] != "ok":
             continue
         rep = r["report"]
+        faults = r.get("measured_page_faults") or {}
         lines += [f"**{r['name']}** ({r['file']}): {r['description']}", "",
-                  "| stage | measured ms | predicted ms | error |", "|---|---|---|---|"]
+                  "| stage | measured ms | predicted ms | error | measured page faults |", "|---|---|---|---|---|"]
         stages = [s for s in STAGES if s in rep["measured"]["breakdown"] or rep["predicted"]["breakdown"].get(s, {}).get("time_s")]
         for s in stages:
             m = rep["measured"]["breakdown"].get(s, {}).get("time_s")
             p = rep["predicted"]["breakdown"].get(s, {}).get("time_s")
-            lines.append(f"| {s} | {_ms(m)} | {_ms(p)} | {_pct(rep['relative_error'].get(s))} |")
+            counted = f"{faults[s]:.0f}" if s in faults else ""
+            lines.append(f"| {s} | {_ms(m)} | {_ms(p)} | {_pct(rep['relative_error'].get(s))} | {counted} |")
+        total = f"{sum(faults.values()):.0f}" if faults else ""
         lines += [f"| **iteration** | {_ms(rep['measured']['iteration_time_s'])} | "
-                  f"{_ms(rep['predicted']['iteration_time_s'])} | {_pct(rep['relative_error']['iteration_time'])} |", ""]
+                  f"{_ms(rep['predicted']['iteration_time_s'])} | {_pct(rep['relative_error']['iteration_time'])} | "
+                  f"{total} |", ""]
     lines += ["## Ranking groups", "",
               "Same job with one thing varied; the order is by iteration time, fastest first. *Measured gaps "
               "resolved*: of the neighbouring pairs in measured order, how many differ by more than twice the "

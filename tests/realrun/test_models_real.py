@@ -75,6 +75,10 @@ def test_real_minibatch_gcn_and_gat(name):
         for it in rank["iterations"]:
             assert set(it["stages"]) == {"sample", "fetch", "forward", "backward", "allreduce", "optimizer"}
             assert np.isfinite(it["loss"])
+            # each stage's page faults are counted (fresh pages; none can be negative)
+            assert set(it["page_faults"]) == set(it["stages"])
+            assert all(isinstance(n, int) and n >= 0 for n in it["page_faults"].values())
+    assert set(run.page_faults()) == set(run.breakdown())
 
 
 @pytest.mark.realrun
@@ -85,6 +89,9 @@ def test_real_fullbatch_graphsage_times_halo():
         for it in rank["iterations"]:
             assert set(it["stages"]) == {"halo", "forward", "backward", "allreduce", "optimizer"}
             assert it["stages"]["halo"] > 0 and it["rows_remote"] > 0 and np.isfinite(it["loss"])
+            # the halo exchange's faults fall in the layers around it
+            assert set(it["page_faults"]) == {"forward", "backward", "allreduce", "optimizer"}
+    assert "page faults/iter" in run.summary()
 
 
 @pytest.mark.realrun
