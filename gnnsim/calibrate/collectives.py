@@ -24,6 +24,13 @@ from gnnsim.realrun import procs as procs_mod
 
 PRE_WORK_ROWS = 30_000  # rows of the table each rank gathers from before a timed collective
 SPREADS_S = (0.0, 10e-6, 25e-6, 50e-6, 100e-6, 200e-6, 400e-6, 1e-3)  # how late the last rank arrives (spread sweep)
+# How long the ranks computed since their previous collective (the busy-gap sweep), and
+# the spread of their extra compute on top (so that they enter apart, as after unequal
+# work). Measured on the dev VM (AMD EPYC): a 68 KB all-reduce cost 1.4-1.7 ms on average
+# 0-0.5 ms after the last collective, 2.3 ms after 2 ms of compute and 2.6 ms after 4 ms
+# (stalls 40% -> 62%); a training all-reduce follows the whole forward and backward.
+GAPS_S = (0.0, 0.5e-3, 1e-3, 2e-3, 4e-3, 8e-3)
+GAP_SKEW_S = 3e-4
 TIGHT_S = 10e-6  # chained entries this close measure the together level
 SPREAD_BYTES = 2**10  # the message size of the spread sweep (one of every sweep's sizes)
 
@@ -83,13 +90,20 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bo
     table = torch.randn(PRE_WORK_ROWS, 128)
     rows = torch.from_numpy(np.random.default_rng(rank).integers(0, PRE_WORK_ROWS, PRE_WORK_ROWS // 8))
 
-    def timed(op, calls: int, late_by: float = 0.0, chained: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """Per call after two warm-ups: (skew, cost) in seconds, the same on every rank."""
+    jitter = np.random.default_rng(1000 + rank)
+
+    def timed(op, calls: int, late_by: float = 0.0, chained: bool = False,
+              work_s: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per call after two warm-ups: (skew, cost) in seconds, the same on every rank.
+        With ``work_s`` every rank computes that long plus up to ``GAP_SKEW_S`` more (its
+        own draw) before each call, chained."""
         starts, ends = [], []
-        if chained:
+        if chained or work_s is not None:
             dist.barrier()
         for i in range(calls + 2):
-            if not chained:
+            if work_s is not None:
+                _compute(table, rows, work_s + jitter.uniform(0.0, GAP_SKEW_S))
+            elif not chained:
                 dist.barrier()
                 table.index_select(0, rows)
             if rank == 0 and late_by > 0:
@@ -132,6 +146,10 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bo
                          for chained in (True, False) for late_by in SPREADS_S]
                 results["skew"][name] = [[float(a), float(b)] for skew, cost in pairs
                                          for a, b in zip(skew.tolist(), cost.tolist())]
+                # the busy-gap sweep: [[compute since the last collective, skew, cost]]
+                results.setdefault("gap", {})[name] = [
+                    [gap, float(a), float(b)] for gap in GAPS_S
+                    for a, b in zip(*(t.tolist() for t in timed(op, small_repeats, work_s=gap)))]
     results["wakeup"] = _wakeup(dist, torch, rank, 9 if quick else 21)
     if rank == 0:
         Path(out).write_text(json.dumps(results))
@@ -141,6 +159,13 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bo
 
 WAKEUP_DELAYS_S = (0.0, 1e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3)
 BUSY_S = 2e-3
+
+
+def _compute(table, rows, seconds: float) -> None:
+    """Gather rows of ``table`` for ``seconds``: a rank computing between collectives."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        table.index_select(0, rows)
 
 
 def _busy(seconds: float) -> None:
@@ -248,6 +273,45 @@ def fit_spread(pairs: list[list[float]], together_s: float) -> tuple[float, floa
     if peak <= 1.05 * floor:  # no fall with the skew (or a rise, the wake-up's, fitted apart)
         return round(level, 4), round(level, 4), 0.0
     return round(peak, 4), round(floor, 4), round(scale, 9)
+
+
+def fit_busy_gap(rows: list[list[float]]) -> tuple[float, float]:
+    """(rise, scale seconds) of ``factor(g) = 1 + rise (1 - exp(-g / scale))``, one
+    collective's mean cost after ``g`` seconds of compute since the ranks' previous
+    collective over its cost right after it, from the busy-gap sweep's
+    [[gap, skew, cost]] rows (every gap has the same spread of entries, so the ratio of
+    the means is the gap's own effect). (0, 0), no factor, when the costs do not rise.
+
+    >>> rng = np.random.default_rng(0)
+    >>> rows = [[g, 0.0, 1e-3 * (1 + 0.8 * (1 - np.exp(-g / 2e-3))) * rng.uniform(0.9, 1.1)]
+    ...         for g in (0.0, 5e-4, 1e-3, 2e-3, 4e-3, 8e-3) for _ in range(200)]
+    >>> rise, scale = fit_busy_gap(rows)
+    >>> round(rise, 1), round(scale * 1e3, 1)
+    (0.8, 2.0)
+    """
+    from scipy.optimize import least_squares
+
+    table = np.asarray(rows, dtype=float).reshape(-1, 3)
+    gaps = np.unique(table[:, 0])
+    if gaps.size < 3 or not (table[:, 0] == gaps[0]).any():
+        return 0.0, 0.0
+    means = np.array([table[table[:, 0] == g, 2].mean() for g in gaps])
+    counts = np.array([(table[:, 0] == g).sum() for g in gaps])
+    if means[0] <= 0:
+        return 0.0, 0.0
+    ratio, weight = means / means[0], np.sqrt(counts)
+    longest = float(gaps.max())
+
+    def residual(p):
+        rise, log_scale = p
+        return weight * (1.0 + rise * (1.0 - np.exp(-gaps / np.exp(log_scale))) - ratio)
+
+    sol = least_squares(residual, [max(0.0, float(ratio.max()) - 1.0), np.log(longest / 4)],
+                        bounds=([0.0, np.log(1e-4)], [20.0, np.log(longest)]))
+    rise, scale = float(sol.x[0]), float(np.exp(sol.x[1]))
+    if rise < 0.05:
+        return 0.0, 0.0
+    return round(rise, 4), round(scale, 9)
 
 
 def run_collectives(world: int, quick: bool, timeout_s: float = 300.0, netns=None,

@@ -24,8 +24,8 @@ import yaml
 
 from gnnsim.calibrate import bench
 from gnnsim.calibrate.capacity import measure_capacity
-from gnnsim.calibrate.collectives import (SPREAD_BYTES, alltoall_sent_bytes, fit_spread, fit_wakeup,
-                                         run_collectives)
+from gnnsim.calibrate.collectives import (SPREAD_BYTES, alltoall_sent_bytes, fit_busy_gap, fit_spread,
+                                         fit_wakeup, run_collectives)
 from gnnsim.calibrate.fit import Demands, LinearFit, fit_linear_nonneg, fit_roofline, roofline_kfold_mape
 from gnnsim.calibrate.timeslice import SPIN_S, measure_time_slice
 from gnnsim.calibrate.twin import twins
@@ -329,11 +329,16 @@ def _collective_blocks(coll: dict, world: int, residuals: dict, suffix: str) -> 
     (ar_peak, ar_floor, ar_scale), (a2a_peak, a2a_floor, a2a_scale) = factor["allreduce"], factor["alltoall"]
     intra = _link_block(a2a_fit)
     intra["latency_us"] = _round(intra["latency_us"] * a2a_peak)
+    # and its factor against the compute since the ranks' previous collective
+    gap = coll.get("gap", {})
+    (ar_rise, ar_busy), (a2a_rise, a2a_busy) = (fit_busy_gap(gap.get(name, [])) for name in ("allreduce", "alltoall"))
     return intra, {"alpha_us": _round(ar_fit.coef[0] * ar_peak * 1e6),
                    "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9),
                    "spread_floor": _round(min(1.0, ar_floor / ar_peak)), "spread_us": _round(ar_scale * 1e6),
                    "alltoall_spread_floor": _round(min(1.0, a2a_floor / a2a_peak)),
-                   "alltoall_spread_us": _round(a2a_scale * 1e6)}
+                   "alltoall_spread_us": _round(a2a_scale * 1e6),
+                   "busy_rise": ar_rise, "busy_us": _round(ar_busy * 1e6),
+                   "alltoall_busy_rise": a2a_rise, "alltoall_busy_us": _round(a2a_busy * 1e6)}
 
 
 OVERSUBSCRIPTION = 2  # processes per core in the oversubscribed collective benchmark
@@ -392,6 +397,8 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
              f"all-to-all {residuals['alltoall']['fit_mape']:.1%}, "
              f"alpha x{ar_block['spread_floor']:.2f} (all-to-all x{ar_block['alltoall_spread_floor']:.2f}) when the "
              f"ranks enter apart (scale {ar_block['spread_us']:.0f} us, {ar_block['alltoall_spread_us']:.0f} us), "
+             f"x{1 + ar_block['busy_rise']:.2f} (x{1 + ar_block['alltoall_busy_rise']:.2f}) after long compute "
+             f"(scale {ar_block['busy_us'] / 1e3:.1f} ms, {ar_block['alltoall_busy_us'] / 1e3:.1f} ms), "
              f"wake-up after idling {wakeup_s * 1e6:.0f} us (past {idle_s * 1e6:.0f} us)")
     blocks = {
         "sampler": sampler,

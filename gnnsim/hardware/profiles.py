@@ -259,6 +259,13 @@ class Collective:
     spread_s: float = 0.0
     alltoall_spread_floor: float = 1.0
     alltoall_spread_s: float = 0.0
+    # after ``g`` seconds of compute since the ranks' previous collective alpha is also
+    # scaled by ``1 + busy_rise (1 - exp(-g / busy_s))`` (gloo stalls more often then);
+    # the all-to-all has its own, ``alltoall_busy_*``. 0: no such factor.
+    busy_rise: float = 0.0
+    busy_s: float = 0.0
+    alltoall_busy_rise: float = 0.0
+    alltoall_busy_s: float = 0.0
 
     def wakeup_penalty_s(self, wait_s: float) -> float:
         return self.wakeup_s if wait_s > self.idle_threshold_s and self.wakeup_s > 0 else 0.0
@@ -276,6 +283,20 @@ class Collective:
         if scale <= 0 or floor >= 1.0:
             return 1.0
         return floor + (1.0 - floor) * math.exp(-max(0.0, spread_s) / scale)
+
+    def busy_factor(self, gap_s: float, kind: str = "allreduce") -> float:
+        """Alpha's factor after ``gap_s`` seconds of compute since the ranks' previous
+        collective, for the ``allreduce`` or the ``alltoall``.
+
+        >>> c = Collective(1e-4, 1e9, busy_rise=0.5, busy_s=2e-3)
+        >>> c.busy_factor(0.0), round(c.busy_factor(2e-3), 3), c.busy_factor(1.0, "alltoall")
+        (1.0, 1.316, 1.0)
+        """
+        rise, scale = ((self.alltoall_busy_rise, self.alltoall_busy_s) if kind == "alltoall"
+                       else (self.busy_rise, self.busy_s))
+        if rise <= 0 or scale <= 0:
+            return 1.0
+        return 1.0 + rise * (1.0 - math.exp(-max(0.0, gap_s) / scale))
 
 
 @dataclass(frozen=True)
@@ -377,7 +398,9 @@ class Node:
         collective = Collective((1 - w) * own.alpha_s + w * other.alpha_s,
                                 1.0 / ((1 - w) / own.bytes_per_s + w / other.bytes_per_s),
                                 (1 - w) * own.wakeup_s, own.idle_threshold_s, other.spread_floor, other.spread_s,
-                                other.alltoall_spread_floor, other.alltoall_spread_s)
+                                other.alltoall_spread_floor, other.alltoall_spread_s,
+                                (1 - w) * own.busy_rise, own.busy_s, (1 - w) * own.alltoall_busy_rise,
+                                own.alltoall_busy_s)
         return replace(self, intra_link=_lerp_link(self.intra_link, crowded.intra_link, w), collective=collective)
 
 
@@ -808,11 +831,15 @@ def _collective_from(block: dict[str, Any], where: Path) -> Collective:
                                f"arrive apart), got {floor}. Recalibrate or remove the key.")
         floors[key] = floor
     spread_us = _num(block, "spread_us", where, positive=False, default=0)
+    busy = {key: _num(block, key, where, positive=False, default=0)
+            for key in ("busy_rise", "busy_us", "alltoall_busy_rise", "alltoall_busy_us")}
     return Collective(_num(block, "alpha_us", where, positive=False) * 1e-6, _num(block, "gbps", where) * 1e9,
                       _num(block, "wakeup_us", where, positive=False, default=0) * 1e-6,
                       _num(block, "idle_threshold_us", where, positive=False, default=0) * 1e-6,
                       floors["spread_floor"], spread_us * 1e-6, floors["alltoall_spread_floor"],
-                      _num(block, "alltoall_spread_us", where, positive=False, default=spread_us) * 1e-6)
+                      _num(block, "alltoall_spread_us", where, positive=False, default=spread_us) * 1e-6,
+                      busy["busy_rise"], busy["busy_us"] * 1e-6, busy["alltoall_busy_rise"],
+                      busy["alltoall_busy_us"] * 1e-6)
 
 
 def _oversubscribed_from(block: Any, path: Path, intra: Link) -> Oversubscribed:

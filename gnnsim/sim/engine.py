@@ -149,6 +149,7 @@ class Simulator:
         self.jitter_sigma = float(np.sqrt(np.log1p(cv * cv)))
         seed = workload.scenario.simulation.seed
         self.jitter_rng = [rng_for(seed, "jitter", r) for r in range(n)]
+        self.last_collective_end = 0.0  # when the ranks' latest collective finished
 
     def _sampler_parallelism(self, task: Task) -> int:
         """How many batches a trainer's sampler workers produce at once: its workers, as
@@ -226,11 +227,18 @@ class Simulator:
         return b.done
 
     def _latency_factor(self, spread_s: float, kind: str = "allreduce") -> float:
-        """Alpha's factor for a collective (``allreduce`` or ``alltoall``) whose last rank
-        arrived ``spread_s`` after the first (a calibrated library stalls less when they
-        arrive apart), else 1."""
+        """Alpha's factor for a collective (``allreduce`` or ``alltoall``) starting now,
+        whose last rank arrived ``spread_s`` after the first (a calibrated library stalls
+        less when they arrive apart) and whose ranks computed since the previous
+        collective ended (it stalls more after long compute), else 1."""
         coll = self.cost.cluster.node.collective
-        return coll.latency_factor(spread_s, kind) if coll is not None else 1.0
+        if coll is None:
+            return 1.0
+        gap = self.env.now - self.last_collective_end
+        return coll.latency_factor(spread_s, kind) * coll.busy_factor(gap, kind)
+
+    def _collective_ended(self) -> None:
+        self.last_collective_end = max(self.last_collective_end, self.env.now)
 
     def _wakeups(self, arrivals: np.ndarray) -> np.ndarray | None:
         """Per rank, the wake-up a rank pays after idling at the barrier past the library's
@@ -283,6 +291,7 @@ class Simulator:
                 yield self.env.timeout(start - self.env.now)
             last = yield from self.coll.alltoall(phase.matrix, tag="fetch",
                                                   latency_scale=self._latency_factor(spread, "alltoall"))
+            self._collective_ended()
             took = self.env.now - start
             charge(self._via(last) or "latency", np.full(n, took))
             clock[:] = self.env.now
@@ -315,6 +324,7 @@ class Simulator:
     def _allreduce(self, size: float, spread: float = 0.0) -> Generator[Any, Any, tuple[np.ndarray, str, None]]:
         last = yield from self.coll.allreduce(size, self.algorithm, tag="allreduce",
                                               latency_scale=self._latency_factor(spread))
+        self._collective_ended()
         return np.full(self.n, self.env.now), self._via(last), None
 
     def _exchange_even(self, stage: str):
@@ -323,6 +333,7 @@ class Simulator:
             out = np.array([t.bytes for t in tasks]) / max(1, self.n - 1)
             last = yield from self.coll.alltoall(np.repeat(out[:, None], self.n, axis=1), tag=stage,
                                                  latency_scale=self._latency_factor(spread, "alltoall"))
+            self._collective_ended()
             return np.full(self.n, self.env.now), self._via(last), None
         return run
 
@@ -359,6 +370,7 @@ class Simulator:
             for matrix in phases:  # the ranks enter the later phases together
                 start, scale, spread = self.env.now, self._latency_factor(spread, "alltoall"), 0.0
                 last = yield from self.coll.alltoall(matrix, tag=stage, latency_scale=scale)
+                self._collective_ended()
                 if self.env.now - start > longest:
                     longest, via = self.env.now - start, self._via(last)
             if stage == "halo":

@@ -46,3 +46,28 @@ def test_too_few_calls_or_no_anchor_give_no_factor():
     assert fit_spread([], 1e-3) == (1.0, 1.0, 0.0)
     assert fit_spread([[0.0, 1e-3], [1e-3, 5e-4]], 1e-3)[2] == 0.0
     assert fit_spread([[0.0, 1e-3]] * 10, 0.0) == (1.0, 1.0, 0.0)
+
+
+def test_the_busy_gap_factor_is_recovered_from_stalling_calls():
+    # after longer compute more calls stall: 20% right after a collective, 50% after 4 ms
+    from gnnsim.calibrate.collectives import GAPS_S, fit_busy_gap
+
+    rng = np.random.default_rng(2)
+    rows = []
+    for gap in GAPS_S:
+        p_stall = 0.2 + 0.3 * (1 - np.exp(-gap / 2e-3))
+        cost = 3e-4 + 3e-3 * (rng.random(3000) < p_stall)
+        rows += [[gap, 1e-4, c] for c in cost]
+    rise, scale = fit_busy_gap(rows)
+    expected = (3e-4 + 3e-3 * 0.5) / (3e-4 + 3e-3 * 0.2) - 1  # the mean's rise far out: 1.0
+    assert abs(rise - expected) < 0.2
+    assert 1e-3 < scale < 4e-3
+
+
+def test_no_rise_with_the_gap_or_too_few_gaps_give_no_busy_factor():
+    from gnnsim.calibrate.collectives import GAPS_S, fit_busy_gap
+
+    assert fit_busy_gap([[g, 0.0, 1e-3] for g in GAPS_S for _ in range(5)]) == (0.0, 0.0)
+    assert fit_busy_gap([[g, 0.0, 1e-3 / (1 + g)] for g in GAPS_S]) == (0.0, 0.0)  # a fall is not a rise
+    assert fit_busy_gap([[0.0, 0.0, 1e-3], [1e-3, 0.0, 2e-3]]) == (0.0, 0.0)
+    assert fit_busy_gap([]) == (0.0, 0.0)

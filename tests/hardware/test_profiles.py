@@ -318,6 +318,13 @@ def test_calibrated_arrival_spread_factor_is_read_and_checked(catalog):
     assert coll.latency_factor(1e-3) == pytest.approx(0.4, abs=1e-6)
     assert coll.latency_factor(1e-3, "alltoall") == pytest.approx(0.1, abs=1e-6)
     assert coll.latency_factor(10e-6, "alltoall") == pytest.approx(0.1 + 0.9 / np.e)
+    # the factor after long compute since the last collective, per collective
+    assert coll.busy_factor(1.0) == 1.0  # none calibrated
+    cpu["allreduce"].update(busy_rise=0.5, busy_us=2000.0, alltoall_busy_rise=1.0, alltoall_busy_us=1000.0)
+    (catalog / "calibrated/spread.yaml").write_text(yaml.safe_dump(cpu))
+    coll = load_node("localhost", device_override="calibrated/spread").collective
+    assert coll.busy_factor(0.0) == 1.0 and coll.busy_factor(1.0) == pytest.approx(1.5)
+    assert coll.busy_factor(1e-3, "alltoall") == pytest.approx(1 + (1 - 1 / np.e))
     for key in ("spread_floor", "alltoall_spread_floor"):
         bad = {**cpu, "allreduce": {**cpu["allreduce"], key: 1.5}}
         (catalog / "calibrated/spread.yaml").write_text(yaml.safe_dump(bad))

@@ -50,6 +50,28 @@ def test_localhost_reduces_to_the_closed_forms(calibrated):
     assert tl.iteration_end_s == pytest.approx(reference_ends(w, cost), rel=1e-9)
 
 
+def test_collectives_after_long_compute_take_the_busy_factor_on_alpha():
+    """The calibrated library stalls more after its ranks computed long since their last
+    collective: the all-reduce, which follows forward and backward, pays more alpha; an
+    all-to-all right after another (the feature exchange's chain) pays almost none."""
+    cluster = load_cluster("localhost-cpu")
+    plain = Collective(alpha_s=400e-6, bytes_per_s=1e9)
+    busy = replace(plain, busy_rise=1.0, busy_s=1e-3)
+    stage = {}
+    for name, coll in (("plain", plain), ("busy", busy)):
+        cost = CostModel(replace(cluster, node=replace(cluster.node, collective=coll)))
+        tl = simulate_workload(synthetic_workload(cluster, 4, seed=3), cost)
+        per = defaultdict(float)
+        for s in tl.spans:
+            if s.rank == 0:
+                per[s.stage] += s.duration_s
+        stage[name] = per
+    gap_s = stage["plain"]["forward"] / 4 + stage["plain"]["backward"] / 4  # compute since the fetch, per iteration
+    extra = 2 * 400e-6 * (1 - np.exp(-gap_s / 1e-3)) * 4  # two ring steps of alpha, four iterations
+    assert stage["busy"]["allreduce"] - stage["plain"]["allreduce"] == pytest.approx(extra, rel=0.1)
+    assert stage["busy"]["forward"] == pytest.approx(stage["plain"]["forward"])
+
+
 def test_gradient_copies_run_before_and_after_the_allreduce_in_its_stage():
     cluster = load_cluster("localhost-cpu")
     cost = CostModel(cluster)
