@@ -243,8 +243,8 @@ def fit_spread(pairs: list[list[float]], together_s: float) -> tuple[float, floa
     >>> d = rng.uniform(0, 1e-3, 4000)
     >>> cost = 2e-4 * (1.0 + 3.0 * np.exp(-d / 3e-5)) * rng.uniform(0.9, 1.1, d.size)
     >>> peak, floor, scale = fit_spread(np.column_stack([d, cost]).tolist(), 2e-4)
-    >>> round(peak, 1), round(floor, 2), round(scale * 1e6, -1)
-    (4.0, 1.0, 30.0)
+    >>> round(peak, 1), round(floor, 2), round(scale * 1e6, -1)  # (the peak: the tightest bin's level)
+    (3.8, 1.0, 30.0)
     """
     from scipy.optimize import least_squares
 
@@ -266,9 +266,14 @@ def fit_spread(pairs: list[list[float]], together_s: float) -> tuple[float, floa
         peak, floor, log_scale = p
         return weight * (floor + (peak - floor) * np.exp(-skew / np.exp(log_scale)) - mean)
 
-    longest = max(float(skew.max()), 2e-6)
-    start = [max(mean[0], mean[-1]), min(mean[0], mean[-1]), np.log(min(3e-5, longest / 2))]
-    sol = least_squares(residual, start, bounds=([0.0, 0.0, np.log(1e-6)], [1e3, 1e3, np.log(longest)]))
+    # Nor does the curve leave the levels measured: its peak stays at or below the highest
+    # bin's mean, its fall no sharper than the first bin is wide (one calibration fitted a
+    # 1 us spike to 6.4x the floor on a few long stalls in the tightest bin, alpha 5.6 ms).
+    longest = max(float(skew.max()), 2 * SKEW_EDGES_S[1])
+    top = float(mean.max())
+    start = [top, min(float(mean.min()), top), np.log(min(3e-5, longest / 2))]
+    sol = least_squares(residual, start, bounds=([0.0, 0.0, np.log(SKEW_EDGES_S[1])], [top * (1 + 1e-9), top * (1 + 1e-9),
+                                                                                   np.log(longest)]))
     peak, floor, scale = float(sol.x[0]), float(sol.x[1]), float(np.exp(sol.x[2]))
     if peak <= 1.05 * floor:  # no fall with the skew (or a rise, the wake-up's, fitted apart)
         return round(level, 4), round(level, 4), 0.0
