@@ -666,11 +666,13 @@ LIMITS = """\
   all-reduce at any skew (1.1-2.1 ms). The calibration measures every call's entry skew
   and cost on the host's shared clock and fits alpha's factor against the skew, per
   collective; the simulator scales each collective's alpha by the spread it sees there.
-  How often they stall drifts by hours, so fetch and all-reduce carry most of the
-  run-to-run error. The all-reduce still comes out too fast: in a measured 2-rank run
-  its cost alone (the last arrival's time) averaged 1.74 ms against the calibration's
-  1.4-1.5 ms for ranks entering 80 us apart (that run's median), and the ranks' waits
-  for each other added 0.2 ms. Full-batch training's per-layer compute varies by
+  Both stall more after longer compute since the previous collective (a 68 KB
+  all-reduce: 1.4-1.7 ms right after one, 2.6 ms after 4 ms of compute), which the
+  calibration measures too (the busy-gap factor). How often they stall drifts within
+  minutes: the calibrated all-to-all alpha ranged 0.7-1.6 ms and the all-reduce's
+  busy rise 0.18-1.67 between calibrations of one afternoon, so fetch and all-reduce
+  carry most of the run-to-run error (suite MAPE 12.6-21.5% over runs of nearly the
+  same code in session 9). Full-batch training's per-layer compute varies by
   36-39% from iteration to iteration, independently on each rank (correlation -0.02;
   mini-batch stages: 0.5-0.8 between ranks), so the halo exchange waits far longer for
   the later rank than the simulator's calibrated jitter (CV 0.11) makes it.
