@@ -137,12 +137,9 @@ def _run(spec: dict, rank: int) -> dict:
         t["optimizer"], f["optimizer"] = clock(), page_faults()
         if it < warmup:
             continue
-        stages, prev = {}, start
-        for stage in stage_names:
-            stages[stage] = t[stage] - prev
-            prev = t[stage]
-        records.append({"iteration": it - warmup, "stages": stages, "iteration_time_s": prev - start,
-                        "page_faults": per_stage_faults(faults_at_start, f, stage_names),
+        stages = stage_deltas(start, t, stage_names)
+        records.append({"iteration": it - warmup, "stages": stages, "iteration_time_s": t[stage_names[-1]] - start,
+                        "page_faults": stage_deltas(faults_at_start, f, stage_names),
                         "loss": float(loss.detach()), "input_nodes": int(mb.input_nodes.size),
                         "sampled_edges": mb.num_sampled_edges, "rows_local": n_local, "rows_remote": n_remote,
                         "rows_cached": int(mb.input_nodes.size - missing_at.size)})
@@ -180,14 +177,15 @@ def page_faults() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_minflt)
 
 
-def per_stage_faults(at_start: int, after: dict[str, int], stages) -> dict[str, int]:
-    """Faults in each stage from the counts ``after`` each one (in order) and at the start.
+def stage_deltas(at_start, after: dict, stages) -> dict:
+    """Each stage's share of a running count (the clock, the page faults) from its value
+    ``after`` each stage (in order) and at the start.
 
-    Every fault is a fresh page the stage's memory touched first (about 2 us each on the
+    A page fault is a fresh page the stage's memory touched first (about 2 us each on the
     dev VMs): allocations the heap gave back to the OS and took again, which the cost
     model charges only to allocations of 32 MiB and more (see ``KernelRate``).
 
-    >>> per_stage_faults(100, {"forward": 130, "backward": 131}, ("forward", "backward"))
+    >>> stage_deltas(100, {"forward": 130, "backward": 131}, ("forward", "backward"))
     {'forward': 30, 'backward': 1}
     """
     out, prev = {}, at_start
@@ -365,8 +363,8 @@ def _run_fullbatch(spec: dict, rank: int, scenario, graph, assignment: np.ndarra
                   "allreduce": t_allreduce - t_backward, "optimizer": t_optimizer - t_allreduce}
         records.append({"iteration": it - sim.warmup_iterations, "stages": stages,
                         # (the halo exchange's faults are counted in the layer around it)
-                        "page_faults": per_stage_faults(faults_at_start, f, ("forward", "backward", "allreduce",
-                                                                             "optimizer")),
+                        "page_faults": stage_deltas(faults_at_start, f, ("forward", "backward", "allreduce",
+                                                                         "optimizer")),
                         "iteration_time_s": t_optimizer - start, "loss": float(loss.detach()),
                         "input_nodes": int(own.size + halo.size), "sampled_edges": int(block.num_edges),
                         "rows_local": int(own.size), "rows_remote": int(halo.size)})
