@@ -395,12 +395,13 @@ class Node:
             return self
         w = min(1.0, (per_core - 1.0) / max(crowded.per_core - 1.0, 1e-9))
         own, other = self.collective, crowded.collective
-        collective = Collective((1 - w) * own.alpha_s + w * other.alpha_s,
-                                1.0 / ((1 - w) / own.bytes_per_s + w / other.bytes_per_s),
-                                (1 - w) * own.wakeup_s, own.idle_threshold_s, other.spread_floor, other.spread_s,
-                                other.alltoall_spread_floor, other.alltoall_spread_s,
-                                (1 - w) * own.busy_rise, own.busy_s, (1 - w) * own.alltoall_busy_rise,
-                                own.alltoall_busy_s)
+        collective = replace(own, alpha_s=(1 - w) * own.alpha_s + w * other.alpha_s,
+                             bytes_per_s=1.0 / ((1 - w) / own.bytes_per_s + w / other.bytes_per_s),
+                             wakeup_s=(1 - w) * own.wakeup_s, busy_rise=(1 - w) * own.busy_rise,
+                             alltoall_busy_rise=(1 - w) * own.alltoall_busy_rise,
+                             spread_floor=other.spread_floor, spread_s=other.spread_s,
+                             alltoall_spread_floor=other.alltoall_spread_floor,
+                             alltoall_spread_s=other.alltoall_spread_s)
         return replace(self, intra_link=_lerp_link(self.intra_link, crowded.intra_link, w), collective=collective)
 
 
@@ -823,13 +824,15 @@ def _calibrated_fields(cal_name: str, device: Device, intra: Link, h2d: Link | N
 
 def _collective_from(block: dict[str, Any], where: Path) -> Collective:
     """A calibrated ``allreduce:`` block (alpha, bandwidth, wake-up, arrival-spread factor)."""
-    floors = {}
-    for key, default in (("spread_floor", 1.0), ("alltoall_spread_floor", None)):
-        floor = _num(block, key, where, positive=False, default=floors.get("spread_floor", default))
-        if floor > 1.0:
+    def floor(key: str, default: float) -> float:
+        value = _num(block, key, where, positive=False, default=default)
+        if value > 1.0:
             raise ProfileError(f"{where}: '{key}' must be between 0 and 1 (alpha's factor when the ranks "
-                               f"arrive apart), got {floor}. Recalibrate or remove the key.")
-        floors[key] = floor
+                               f"arrive apart), got {value}. Recalibrate or remove the key.")
+        return value
+
+    floors = {"spread_floor": floor("spread_floor", 1.0)}
+    floors["alltoall_spread_floor"] = floor("alltoall_spread_floor", floors["spread_floor"])
     spread_us = _num(block, "spread_us", where, positive=False, default=0)
     busy = {key: _num(block, key, where, positive=False, default=0)
             for key in ("busy_rise", "busy_us", "alltoall_busy_rise", "alltoall_busy_us")}
