@@ -64,7 +64,7 @@ def model_forward(scenario, graph, partition, cluster) -> tuple[dict[str, list[f
                 rate = device.kernel(k.cls)
                 flops_rate = rate.flops_per_s
                 if rate.k_half or rate.n_half:
-                    flops_rate *= gemm_shape_efficiency(k.k_dim, k.n_dim, rate.k_half, rate.n_half)
+                    flops_rate *= gemm_shape_efficiency(k.k_dim, k.n_dim, rate.k_half, rate.n_half, rate.shape_power)
                 t = terms[k.name]
                 t[0] += rate.launch_s
                 t[1] += max(k.flops / flops_rate, rate.memory_time_s(k.bytes))

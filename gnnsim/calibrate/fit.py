@@ -50,16 +50,21 @@ NONE = 1e-30  # log-space stand-in for "no such cost" (first touch, per item, na
 NEGLIGIBLE = 1e-20  # a fitted optional term below this is reported as 0 (far below any effect)
 
 
+SHAPE_POWER_RANGE = (0.5, 4.0)  # the steepness of the narrow-GEMM penalty the fit may choose
+
+
 def roofline(log_params: np.ndarray, d: Demands) -> np.ndarray:
     """``launch + max(flops / (F * narrow), min(B, C)/Bc + max(B - C, 0)/B) + T * out + I *
     items``: a roofline whose first C bytes move at cache speed, whose GEMMs run slower
     when their k or n is narrow, plus a first-touch cost per byte of new output and a fixed
     cost per item (the same formula as ``cost.model.kernel_time``). ``log_params`` holds
-    the logs of launch, F, B, C, Bc, T, I, k_half and n_half."""
+    the logs of launch, F, B, C, Bc, T, I, k_half, n_half and the narrow penalty's power p
+    (``cost.model.gemm_shape_efficiency``; held within :data:`SHAPE_POWER_RANGE`)."""
     # (clipped: a start that wanders off must not overflow)
-    launch, rate_f, rate_b, cache, rate_c, touch, item, k_half, n_half = np.exp(np.clip(log_params, -700.0, 700.0))
+    launch, rate_f, rate_b, cache, rate_c, touch, item, k_half, n_half, power = np.exp(np.clip(log_params, -700.0, 700.0))
+    power = np.clip(power, *SHAPE_POWER_RANGE)
     fast = np.minimum(d.bytes, cache)
-    compute = d.flops / (rate_f * gemm_shape_efficiency(d.k_dim, d.n_dim, k_half, n_half))
+    compute = d.flops / (rate_f * gemm_shape_efficiency(d.k_dim, d.n_dim, k_half, n_half, power))
     return launch + np.maximum(compute, fast / rate_c + (d.bytes - fast) / rate_b) + touch * d.out_bytes + item * d.items
 
 
@@ -74,6 +79,7 @@ class RooflineFit:
     per_item_s: float  # each item of fixed work (edge aggregated, row gathered, optimizer step)
     k_half: float  # GEMM inner size at which the FLOP rate halves (0: no narrow-k penalty)
     n_half: float  # GEMM output width at which the FLOP rate halves (0: no narrow-n penalty)
+    shape_power: float  # how steeply a narrow GEMM's rate falls (1: k/(k + k_half))
     fit_mape: float
     holdout_mape: float
     samples: int
@@ -81,7 +87,7 @@ class RooflineFit:
     def log_params(self) -> np.ndarray:
         return np.log([max(x, NONE) for x in (self.launch_s, self.flops_per_s, self.bytes_per_s, self.cache_bytes,
                                               self.cache_bytes_per_s, self.first_touch_s_per_byte, self.per_item_s,
-                                              self.k_half, self.n_half)])
+                                              self.k_half, self.n_half, self.shape_power)])
 
     def predict(self, d: Demands) -> np.ndarray:
         return roofline(self.log_params(), d)
@@ -112,6 +118,11 @@ TINY_CACHE_BYTES = 1.0  # a "cache" of one byte: the plain roofline
 
 SCOUT_EVALS = 15  # residual evaluations each start of the roofline fit gets before the cut
 POLISHED_STARTS = 8  # starts the roofline fit runs to convergence (plus each group's best)
+# A GEMM fit's half sizes and power trade off in its first steps: on noise-free GEMMs the
+# default cut kept a basin 0.6% off (k_half 9 for 6, power 0.9 for 1); scouted deeper, it
+# finds the truth. GEMM sweeps are small, so this costs under a second per fit.
+GEMM_SCOUT_EVALS = 40
+GEMM_POLISHED_STARTS = 12
 
 
 def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, tiered: bool = True,
@@ -121,7 +132,7 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
     ``memory_only`` F is pinned far above reach (and FLOPs ignored), with ``tiered`` the
     memory time has a cache tier (size and speed), with ``first_touch`` a cost per byte of
     new output, with ``per_item`` a cost per item, and with ``gemm_shape`` the sizes of k
-    and n at which a GEMM's FLOP rate halves. ``held`` marks the samples kept out of the
+    and n at which a GEMM's FLOP rate halves and how steeply it falls below them. ``held`` marks the samples kept out of the
     fit (default: one in five, drawn with a fixed seed, see :func:`holdout_mask`).
 
     >>> f = np.array([1e6, 1e7, 1e8, 1e9, 2e9, 4e9, 1e6, 1e7, 1e8, 1e9])
@@ -144,7 +155,8 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
         launch, rate_f, rate_b = p[0], (np.log(big) if memory_only else p[1]), p[2]
         cache, rate_c = (p[3], p[4]) if tiered else (np.log(TINY_CACHE_BYTES), p[2])
         return np.array([launch, rate_f, rate_b, cache, rate_c, p[5] if first_touch else none,
-                         p[6] if per_item else none, p[7] if gemm_shape else none, p[8] if gemm_shape else none])
+                         p[6] if per_item else none, p[7] if gemm_shape else none, p[8] if gemm_shape else none,
+                         p[9] if gemm_shape else 0.0])
 
     d_train, t_train = d[train], times[train]
     # a term no fitted sample exercises would float free: leave it out
@@ -164,11 +176,12 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
     touches = (1e-10, 1e-12) if first_touch else (NONE,)
     # per item: from nothing, through a serial scatter of one short row, to a whole call
     per_items = (1e-10, 2e-8, t_min) if per_item else (NONE,)
-    halves = (2.0, 16.0) if gemm_shape else (NONE,)
+    # the half sizes with the power each suits: gentle from small halves, steep from large
+    halves = tuple(product((2.0, 16.0), (1.0, 2.0))) if gemm_shape else ((NONE, 1.0),)
     # (the optional terms' starting values, the rates' and the cache's)
     starts = [((touch, item, half), np.log([t_min / 2, max(rate_f0 * shrink, 1.0), max(rate_b0 * shrink * dram, 1.0),
-                                            cache, max(rate_b0 * shrink, 1.0), touch, item, half, half]))
-              for touch, item, half in product(touches, per_items, halves)
+                                            cache, max(rate_b0 * shrink, 1.0), touch, item, half, half, power]))
+              for touch, item, (half, power) in product(touches, per_items, halves)
               for shrink, cache, dram in product((1.0, 0.5, 0.2), caches, (0.05, 0.3) if tiered else (1.0,))]
 
     def solve(start: np.ndarray, budget: int | None):
@@ -178,15 +191,17 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
     # choice of the optional terms' starts (a term's basin can look poor early) go on
     # to convergence. A full run of every start cost 4x the time (~40 s per refit) and
     # fitted the same parameters.
-    if len(starts) > POLISHED_STARTS:
-        scouts = sorted(((solve(x, SCOUT_EVALS), group) for group, x in starts), key=lambda pair: pair[0].cost)
-        kept = scouts[:POLISHED_STARTS]
+    scout_evals, polished = (GEMM_SCOUT_EVALS, GEMM_POLISHED_STARTS) if gemm_shape else (SCOUT_EVALS, POLISHED_STARTS)
+    if len(starts) > polished:
+        scouts = sorted(((solve(x, scout_evals), group) for group, x in starts), key=lambda pair: pair[0].cost)
+        kept = scouts[:polished]
         kept += [next(pair for pair in scouts if pair[1] == group) for group in dict.fromkeys(g for _, g in scouts)]
         finals = [sol.x for sol, _ in kept]
     else:
         finals = [x for _, x in starts]
     best = min((solve(x, None) for x in finals), key=lambda sol: sol.cost)
     params = [float(x) for x in np.exp(unpack(best.x))]
+    params[9] = float(np.clip(params[9], *SHAPE_POWER_RANGE)) if gemm_shape else 1.0
     for index, fitted in ((5, first_touch), (6, per_item), (7, gemm_shape), (8, gemm_shape)):
         # an optional term the fit drove to its log-space floor is absent, not 1e-47
         params[index] = params[index] if fitted and params[index] > NEGLIGIBLE else 0.0

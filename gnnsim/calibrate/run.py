@@ -91,6 +91,8 @@ def _fit_class(cls: str, s: bench.Samples, cpu: bool,
              "cache_gbps": _round(fit.cache_bytes_per_s / 1e9),
              "first_touch_us_per_mb": _round(fit.first_touch_s_per_byte * 1e12),
              "per_item_ns": _round(fit.per_item_s * 1e9), "k_half": _round(fit.k_half), "n_half": _round(fit.n_half)}
+    if options["gemm_shape"]:
+        rates["shape_power"] = _round(fit.shape_power)
     if untiered:  # the fit's one-byte stand-in for "no cache tier"
         rates["cache_mb"], rates["cache_gbps"] = 0.0, rates["gbps"]
     if cpu and touch_above:

@@ -35,21 +35,29 @@ from gnnsim.workload.builder import ID_BYTES, Task
 from gnnsim.workload.model import Kernel
 
 
-def gemm_shape_efficiency(k_dim, n_dim, k_half, n_half):
-    """Fraction of the FLOP rate a GEMM reaches: ``k/(k + k_half) * n/(n + n_half)``, the
-    half-performance sizes of its inner dimension and output width (1 for kernels that
-    are not GEMMs, whose k and n are 0). Works on numbers and numpy arrays alike."""
+def gemm_shape_efficiency(k_dim, n_dim, k_half, n_half, power=1.0):
+    """Fraction of the FLOP rate a GEMM reaches: ``1/(1 + (k_half/k)^p) * 1/(1 + (n_half/n)^p)``
+    with ``p = power``, the half-performance sizes of its inner dimension and output width
+    (1 for kernels that are not GEMMs, whose k and n are 0). ``power`` 1 is
+    ``k/(k + k_half) * n/(n + n_half)``; a larger one falls off more steeply below the
+    half sizes and saturates sooner above them. Works on numbers and numpy arrays alike.
+
+    >>> gemm_shape_efficiency(8, 128, 8, 0), round(gemm_shape_efficiency(64, 64, 16, 16, 2.0), 3)
+    (0.5, 0.886)
+    """
     if np.ndim(k_dim) == 0 and np.ndim(n_dim) == 0:  # one kernel: plain floats, no array overhead
-        return k_dim / (k_dim + k_half) * n_dim / (n_dim + n_half) if k_dim > 0 and n_dim > 0 else 1.0
+        if k_dim <= 0 or n_dim <= 0:
+            return 1.0
+        return 1.0 / (1.0 + (k_half / k_dim) ** power) / (1.0 + (n_half / n_dim) ** power)
     gemm = (np.asarray(k_dim) > 0) & (np.asarray(n_dim) > 0)
     k, n = np.where(gemm, k_dim, 1.0), np.where(gemm, n_dim, 1.0)
-    return np.where(gemm, k / (k + k_half) * n / (n + n_half), 1.0)
+    return np.where(gemm, 1.0 / (1.0 + (k_half / k) ** power) / (1.0 + (n_half / n) ** power), 1.0)
 
 
 def kernel_time(rate: KernelRate, k: Kernel) -> float:
     compute_rate = rate.flops_per_s
     if rate.k_half or rate.n_half:
-        compute_rate *= gemm_shape_efficiency(k.k_dim, k.n_dim, rate.k_half, rate.n_half)
+        compute_rate *= gemm_shape_efficiency(k.k_dim, k.n_dim, rate.k_half, rate.n_half, rate.shape_power)
     return (rate.launch_s + max(k.flops / compute_rate, rate.memory_time_s(k.bytes))
             + rate.first_touch_s(k) + rate.per_item_s * k.items)
 
