@@ -200,7 +200,7 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
     else:
         finals = [x for _, x in starts]
     best = min((solve(x, None) for x in finals), key=lambda sol: sol.cost)
-    params = [float(x) for x in np.exp(unpack(best.x))]
+    params = [float(x) for x in np.exp(np.clip(unpack(best.x), -700.0, 700.0))]
     params[9] = float(np.clip(params[9], *SHAPE_POWER_RANGE)) if gemm_shape else 1.0
     for index, fitted in ((5, first_touch), (6, per_item), (7, gemm_shape), (8, gemm_shape)):
         # an optional term the fit drove to its log-space floor is absent, not 1e-47
