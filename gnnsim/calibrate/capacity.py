@@ -14,7 +14,7 @@ vCPUs.)
 2. time the same load, pinned as trainer 0, in rounds that alternate between the twins
    paused (alone) and running (together), so that a slow drift of the machine (other
    VMs on the host: the time of a step alone varies 3-7 ms here from minute to minute)
-   hits both alike; keep the median of each.
+   hits both alike; keep the median of each pair's slow-down (together over alone).
 
 With ``k + 1`` processes of ``threads`` threads each, every one gets
 ``capacity / (k + 1)`` cores while all are busy, so
@@ -39,8 +39,13 @@ import numpy as np
 from gnnsim.calibrate.twin import training_like_step, twins
 from gnnsim.realrun.affinity import pinned
 
-ROUND_S = 0.25  # each timed round runs the load for about this long alone
-ROUNDS = 5  # timed rounds per condition; the median is kept
+ROUND_S = 0.2  # each timed round runs the load for about this long alone
+# Timed rounds per condition; the median of the pairs' slow-downs is kept. With 5 rounds
+# and the medians of each condition taken apart, this VM measured 1.15 effective cores
+# in one suite's calibration (the runs after it were 23% faster than that predicted:
+# 1.62-1.99 in six measurements minutes later); adjacent rounds share the machine's
+# phase, and 12 pairs outvote a few seconds of a slow one.
+ROUNDS = 12
 
 
 def usable_cores() -> int:
@@ -101,7 +106,9 @@ def measure_capacity(others: int, threads: int, quick: bool = False, progress=pr
 
 
 def _alone_and_together(others: int, threads: int, quick: bool, progress) -> tuple[float, float]:
-    """Seconds per load step alone and beside ``others`` busy twins, in alternating rounds.
+    """Seconds per load step alone (the median round) and beside ``others`` busy twins
+    (that times the median slow-down of a round beside them over the round alone just
+    before it), in alternating rounds.
 
     The twins run throughout and are paused (SIGSTOP) for the rounds alone, so a slow
     drift of the machine (other VMs on the host) hits both conditions alike. They are
@@ -111,7 +118,7 @@ def _alone_and_together(others: int, threads: int, quick: bool, progress) -> tup
     import torch
 
     torch.set_num_threads(threads)
-    rounds = 3 if quick else ROUNDS
+    rounds = 4 if quick else ROUNDS
     progress(f"calibrate: node capacity: a training-like load alone and beside {others} busy twin(s) ...",
              end=" ", flush=True)
     with twins(others, threads) as procs, pinned(0, threads):
@@ -124,7 +131,8 @@ def _alone_and_together(others: int, threads: int, quick: bool, progress) -> tup
             alone += _round_times(step, steps, 1)
             _pause(procs, False)
             together += _round_times(step, steps, 1)
-    return float(np.median(alone)) / steps, float(np.median(together)) / steps
+    alone_s = float(np.median(alone)) / steps
+    return alone_s, alone_s * float(np.median(np.array(together) / np.array(alone)))
 
 
 def _pause(procs, stop: bool) -> None:

@@ -185,7 +185,10 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
               for shrink, cache, dram in product((1.0, 0.5, 0.2), caches, (0.05, 0.3) if tiered else (1.0,))]
 
     def solve(start: np.ndarray, budget: int | None):
-        return least_squares(residual, start, method="trf", loss="soft_l1", f_scale=0.1, max_nfev=budget)
+        # a start far off overflows on its way (a rate of 1e300): the step is rejected,
+        # and the warning would only litter the calibration's output
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            return least_squares(residual, start, method="trf", loss="soft_l1", f_scale=0.1, max_nfev=budget)
 
     # Every start runs a short budget first; the best few overall and the best of each
     # choice of the optional terms' starts (a term's basin can look poor early) go on
