@@ -14,7 +14,9 @@ vCPUs.)
 2. time the same load, pinned as trainer 0, in rounds that alternate between the twins
    paused (alone) and running (together), so that a slow drift of the machine (other
    VMs on the host: the time of a step alone varies 3-7 ms here from minute to minute)
-   hits both alike; keep the median of each pair's slow-down (together over alone).
+   hits both alike; keep the median of each pair's slow-down (together over alone),
+   pooled over the pairs timed at the start and at the end of a calibration (the
+   capacity itself drifts: 1.15 to 1.98 in two calibrations half an hour apart).
 
 With ``k + 1`` processes of ``threads`` threads each, every one gets
 ``capacity / (k + 1)`` cores while all are busy, so
@@ -86,29 +88,49 @@ def effective_cores(processes: int, threads: int, alone_s: float, together_s: fl
     return processes * threads * alone_s / together_s
 
 
-def measure_capacity(others: int, threads: int, quick: bool = False, progress=print) -> dict:
+def measure_capacity(others: int, threads: int, quick: bool = False, progress=print,
+                     earlier: list[tuple[float, float]] | None = None) -> dict:
     """Time the load alone and beside ``others`` twins; return the ``cpu_sharing`` block.
 
-    This process pins itself as trainer 0 while it times, like the kernel benchmarks,
-    and the twins pin themselves to the other trainers' cores.
+    ``earlier`` holds (alone, together) step seconds of round pairs timed before
+    (:func:`capacity_rounds`, e.g. at the start of a calibration): they are pooled with
+    this measurement's, so that the capacity speaks for more than one moment. This
+    process pins itself as trainer 0 while it times, like the kernel benchmarks, and the
+    twins pin themselves to the other trainers' cores.
     """
-    if others < 1:
-        raise ValueError("measure_capacity needs at least one twin (others >= 1)")
     processes = others + 1
     demand = min(processes * threads, usable_cores())
-    alone_s, together_s = _alone_and_together(others, threads, quick, progress)
+    progress(f"calibrate: node capacity: a training-like load alone and beside {others} busy twin(s) ...",
+             end=" ", flush=True)
+    pairs = list(earlier or []) + capacity_rounds(others, threads, quick)
+    alone_s, together_s = pooled(pairs)
     capacity = effective_cores(processes, threads, alone_s, together_s)
+    slowdowns = [t / a for a, t in pairs]
     progress(f"{capacity:.2f} effective cores for {processes} processes of {threads} thread(s) "
-             f"({alone_s * 1e3:.2f} ms a step alone, {together_s * 1e3:.2f} ms together)")
+             f"({alone_s * 1e3:.2f} ms a step alone, {together_s * 1e3:.2f} ms together; "
+             f"{len(pairs)} round pairs, slow-down {min(slowdowns):.2f}-{max(slowdowns):.2f})")
     return {"effective_cores": float(f"{capacity:.3g}"), "demand_cores": demand, "processes": processes,
             "threads": threads, "alone_ms": float(f"{alone_s * 1e3:.4g}"),
             "together_ms": float(f"{together_s * 1e3:.4g}")}
 
 
-def _alone_and_together(others: int, threads: int, quick: bool, progress) -> tuple[float, float]:
-    """Seconds per load step alone (the median round) and beside ``others`` busy twins
-    (that times the median slow-down of a round beside them over the round alone just
-    before it), in alternating rounds.
+def pooled(pairs: list[tuple[float, float]]) -> tuple[float, float]:
+    """Step seconds alone (the median round) and together (that times the median
+    slow-down of a round beside the twins over the round alone just before it): adjacent
+    rounds share the machine's phase, so a drift between them cancels.
+
+    >>> pooled([(2.0, 4.0), (1.0, 2.2), (2.0, 4.4), (9.0, 9.0)])
+    (2.0, 4.2)
+    """
+    alone = np.array([a for a, _ in pairs])
+    together = np.array([t for _, t in pairs])
+    alone_s = float(np.median(alone))
+    return alone_s, alone_s * float(np.median(together / alone))
+
+
+def capacity_rounds(others: int, threads: int, quick: bool = False) -> list[tuple[float, float]]:
+    """Seconds per load step alone and beside ``others`` busy twins, one (alone,
+    together) pair per round, the rounds alternating.
 
     The twins run throughout and are paused (SIGSTOP) for the rounds alone, so a slow
     drift of the machine (other VMs on the host) hits both conditions alike. They are
@@ -117,22 +139,25 @@ def _alone_and_together(others: int, threads: int, quick: bool, progress) -> tup
     cores and measure one core shared by all, whatever the machine."""
     import torch
 
+    if others < 1:
+        raise ValueError("measure_capacity needs at least one twin (others >= 1)")
+    old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     rounds = 4 if quick else ROUNDS
-    progress(f"calibrate: node capacity: a training-like load alone and beside {others} busy twin(s) ...",
-             end=" ", flush=True)
-    with twins(others, threads) as procs, pinned(0, threads):
-        step = training_like_step()
-        _pause(procs, True)
-        steps = _steps_per_round(step, ROUND_S)
-        alone, together = [], []
-        for _ in range(rounds):
+    try:
+        with twins(others, threads) as procs, pinned(0, threads):
+            step = training_like_step()
             _pause(procs, True)
-            alone += _round_times(step, steps, 1)
-            _pause(procs, False)
-            together += _round_times(step, steps, 1)
-    alone_s = float(np.median(alone)) / steps
-    return alone_s, alone_s * float(np.median(np.array(together) / np.array(alone)))
+            steps = _steps_per_round(step, ROUND_S)
+            pairs = []
+            for _ in range(rounds):
+                _pause(procs, True)
+                alone = _round_times(step, steps, 1)[0]
+                _pause(procs, False)
+                pairs.append((alone / steps, _round_times(step, steps, 1)[0] / steps))
+    finally:
+        torch.set_num_threads(old_threads)
+    return pairs
 
 
 def _pause(procs, stop: bool) -> None:

@@ -23,7 +23,7 @@ import numpy as np
 import yaml
 
 from gnnsim.calibrate import bench
-from gnnsim.calibrate.capacity import measure_capacity
+from gnnsim.calibrate.capacity import capacity_rounds, measure_capacity
 from gnnsim.calibrate.collectives import (SPREAD_BYTES, SPREADS_S, alltoall_sent_bytes, fit_busy_gap,
                                          fit_spread, fit_wakeup, run_collectives)
 from gnnsim.calibrate.fit import Demands, LinearFit, fit_linear_nonneg, fit_roofline, roofline_kfold_mape
@@ -367,6 +367,9 @@ def _oversubscribed(world: int, quick: bool, residuals: dict, progress) -> dict:
 
 def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
                  samples: dict, twin_load: bool = False) -> tuple[dict, dict, dict, str]:
+    # the node's capacity is timed now and again after the kernels, and the two pooled
+    share_cores = world > 1 and not twin_load
+    early = capacity_rounds(world - 1, threads, quick) if share_cores else []
     progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running a training-like load"
              if twin_load else "calibrate: timing kernels alone")
     with twins(world - 1 if twin_load else 0, threads), pinned(0, threads):  # this process is trainer 0
@@ -374,7 +377,7 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         framework = _measure_framework(kernels, "cpu", repeats, progress, samples)
         sampler = _measure_sampler(quick, repeats, residuals, progress, samples)
     # CPU sharing: how many cores' worth the node's busy trainers really get (not with twin_load)
-    sharing = measure_capacity(world - 1, threads, quick, progress) if world > 1 and not twin_load else None
+    sharing = measure_capacity(world - 1, threads, quick, progress, earlier=early) if share_cores else None
     if sharing is not None:
         # the turns that trainers sharing a core take (used where trainers outnumber cores)
         slice_s = measure_time_slice(SPIN_S / 2 if quick else SPIN_S)

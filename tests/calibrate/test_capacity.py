@@ -22,6 +22,12 @@ def test_capacity_block_from_alone_and_together_rounds(monkeypatch):
     assert block["alone_ms"] == pytest.approx(0.2 / 3 * 1e3, rel=1e-3)
     assert block["processes"] == 2 and block["threads"] == 1
     assert block["demand_cores"] == min(2, capacity.usable_cores())
+    # rounds timed earlier are pooled: a slow-down of 1.1 in each of 2 * ROUNDS pairs
+    # before outvotes this measurement's 2.2
+    times = iter([[0.2], [0.44]] * capacity.ROUNDS)
+    earlier = [(0.002, 0.0022)] * (2 * capacity.ROUNDS)
+    block = capacity.measure_capacity(1, 1, progress=lambda *a, **k: None, earlier=earlier)
+    assert block["effective_cores"] == pytest.approx(2 / 1.1, rel=3e-3)
 
 
 def test_capacity_needs_a_twin():
