@@ -369,7 +369,12 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
                  samples: dict, twin_load: bool = False) -> tuple[dict, dict, dict, str]:
     # the node's capacity is timed now and again after the kernels, and the two pooled
     share_cores = world > 1 and not twin_load
-    early = capacity_rounds(world - 1, threads, quick) if share_cores else []
+    early = []
+    if share_cores:
+        progress(f"calibrate: node capacity, first look (a training-like load alone and beside {world - 1} "
+                 "busy twin(s); looked at again after the kernels) ...", end=" ", flush=True)
+        early = capacity_rounds(world - 1, threads, quick)
+        progress(f"{len(early)} round pairs")
     progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running a training-like load"
              if twin_load else "calibrate: timing kernels alone")
     with twins(world - 1 if twin_load else 0, threads), pinned(0, threads):  # this process is trainer 0

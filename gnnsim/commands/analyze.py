@@ -20,7 +20,7 @@ EPILOG_WHATIF = """examples:
   gnnsim whatif S.yaml --scale network.bw=2 --scale gpu.peak=1.5 --json whatif.json
 
 knobs (factor 2 = twice as fast): gpu.peak gpu.mem_bw gpu.compute gpu.launch pcie.bw nvlink.bw
-network.bw network.latency cpu.sampling cpu.gather. The what-if replays the same sampled
+network.bw network.latency cpu.sampling cpu.gather cpu.cores. The what-if replays the same sampled
 batches, so the difference is the hardware's alone."""
 
 

@@ -17,6 +17,8 @@ knob               what changes
 ``network.latency``the network latency (factor 2 halves it)
 ``cpu.sampling``   the sampler's per-batch, per-node and per-edge costs
 ``cpu.gather``     the host feature-gather rate
+``cpu.cores``      the node's effective cores for its busy trainers (at most one per
+                   nominal core: a factor cannot add cores the host does not have)
 =================  =============================================================
 
 ``device.*`` is a synonym of ``gpu.*`` (CPU trainers have a device too), ``intra.*``
@@ -37,7 +39,7 @@ from gnnsim.errors import GnnsimError, did_you_mean
 from gnnsim.hardware.profiles import Cluster, KernelRate, Link
 
 KNOBS = ("gpu.peak", "gpu.mem_bw", "gpu.compute", "gpu.launch", "pcie.bw", "nvlink.bw", "nvlink.latency",
-         "network.bw", "network.latency", "cpu.sampling", "cpu.gather")
+         "network.bw", "network.latency", "cpu.sampling", "cpu.gather", "cpu.cores")
 SYNONYMS = {"device.": "gpu.", "intra.": "nvlink."}
 
 # Resource class -> the knob that makes it faster, for sensitivity analysis.
@@ -123,4 +125,6 @@ def scale_cluster(cluster: Cluster, factors: dict[str, float]) -> Cluster:
                                                  per_edge_doubling_s=s.per_edge_doubling_s / f))
         elif knob == "cpu.gather":
             node = replace(node, host_gather=_rate(node.host_gather, mem=f, launch=f, fixed=f))
+        elif knob == "cpu.cores":
+            node = replace(node, cpu_efficiency=min(1.0, node.cpu_efficiency * f))
     return replace(cluster, node=node, network=network)

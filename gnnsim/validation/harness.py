@@ -257,7 +257,7 @@ def speed_factor(reference_s: float, probes_s: list[float]) -> float:
 
 
 def run_scenario(vs: ValidationScenario, progress: Callable = print,
-                 reference_s: float | None = None) -> dict[str, Any]:
+                 reference_s: float | None = None, sharing: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run one scenario real and simulated; never raises for a failed run (the row says why).
 
     With ``reference_s`` (the calibration's ``cpu_sharing.alone_ms``, in seconds) the same
@@ -265,6 +265,9 @@ def run_scenario(vs: ValidationScenario, progress: Callable = print,
     prediction re-simulated with the CPU's work scaled by the machine's speed then
     (``report_drift_corrected``, ``speed``): what the error is once the host's drift
     between calibration and run is taken out. The plain ``report`` stays the headline.
+    With ``sharing`` (the calibration's ``cpu_sharing`` block) the node's effective
+    cores are probed too, a few alone/together round pairs before and after the run
+    (``capacity.capacity_rounds``), and the correction scales them as well (``cpu.cores``).
     """
     from gnnsim.analysis.whatif import whatif
     from gnnsim.calibrate.capacity import reference_step_s
@@ -293,6 +296,7 @@ def run_scenario(vs: ValidationScenario, progress: Callable = print,
                 return run_real(scenario, ranks=vs.ranks, timeout_s=vs.timeout_s, progress=quiet, netns=net)
 
         probes = [reference_step_s()] if reference_s else []
+        cores_probe = _capacity_probe(sharing)
         try:
             measured = attempt()
         except RealRunError as exc:
@@ -316,7 +320,11 @@ def run_scenario(vs: ValidationScenario, progress: Callable = print,
             factor = speed_factor(reference_s, probes)
             row["speed"] = {"reference_ms": reference_s * 1e3, "probes_ms": [p * 1e3 for p in probes],
                             "factor": factor}
-            corrected = whatif(predicted, {knob: factor for knob in DRIFT_KNOBS})
+            knobs = {knob: factor for knob in DRIFT_KNOBS}
+            if cores_probe:
+                row["capacity"] = _capacity_row(sharing, cores_probe + _capacity_probe(sharing))
+                knobs["cpu.cores"] = row["capacity"]["factor"]
+            corrected = whatif(predicted, knobs)
             row["report_drift_corrected"] = compare(corrected, measured).to_dict()
     except (NetnsUnavailable, _Skip) as exc:
         row.update(status="skipped", error=str(exc))
@@ -329,6 +337,30 @@ def run_scenario(vs: ValidationScenario, progress: Callable = print,
     row["leftover_namespaces"] = [n for n in gnnsim_namespaces() if n.startswith(f"gnnsim-{os.getpid()}-")]
     row["as_expected"] = (row["status"] == "ok") == (vs.expect == "success") or row["status"] == "skipped"
     return row
+
+
+def _capacity_probe(sharing: dict[str, Any] | None) -> list[tuple[float, float]]:
+    """(alone, together) round pairs of the calibration's capacity measurement, a quick
+    few (none without a calibrated ``cpu_sharing`` block)."""
+    if not sharing or not sharing.get("effective_cores"):
+        return []
+    from gnnsim.calibrate.capacity import capacity_rounds
+
+    return capacity_rounds(int(sharing["processes"]) - 1, int(sharing["threads"]), quick=True)
+
+
+def _capacity_row(sharing: dict[str, Any], pairs: list[tuple[float, float]]) -> dict[str, Any]:
+    """The probed effective cores against the calibrated ones: ``factor`` is their ratio
+    (the ``cpu.cores`` what-if knob).
+
+    >>> _capacity_row({"effective_cores": 1.6, "processes": 2, "threads": 1}, [(1.0, 1.25), (2.0, 2.5)])
+    {'calibrated_cores': 1.6, 'probed_cores': 1.6, 'factor': 1.0, 'pairs': 2}
+    """
+    from gnnsim.calibrate.capacity import effective_cores, pooled
+
+    probed = effective_cores(int(sharing["processes"]), int(sharing["threads"]), *pooled(pairs))
+    return {"calibrated_cores": sharing["effective_cores"], "probed_cores": round(probed, 3),
+            "factor": round(probed / sharing["effective_cores"], 4), "pairs": len(pairs)}
 
 
 def _remote_fraction(measured) -> float:
@@ -462,7 +494,7 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
         rows = []
         for i, vs in enumerate(suite, 1):
             progress(f"[{i}/{len(suite)}] {vs.name}: {vs.description} ...", end=" ", flush=True)
-            row = run_scenario(vs, progress, reference_s)
+            row = run_scenario(vs, progress, reference_s, sharing)
             rows.append(row)
             if row["status"] == "ok":
                 rep = row["report"]
@@ -537,7 +569,8 @@ def _speed(row: dict[str, Any]) -> str:
     if "speed" not in row:
         return " | "
     corrected = row["report_drift_corrected"]["relative_error"]["iteration_time"]
-    return f"x{row['speed']['factor']:.2f} | {_pct(corrected)}"
+    cores = f", cores x{row['capacity']['factor']:.2f}" if "capacity" in row else ""
+    return f"x{row['speed']['factor']:.2f}{cores} | {_pct(corrected)}"
 
 
 def _drift_accuracy(results: dict[str, Any]) -> dict[str, Any] | None:
@@ -604,6 +637,9 @@ def _drift_note(results: dict[str, Any]) -> list[str]:
             "CPU's kernels, sampler and gathers scaled by that factor (`gnnsim whatif` knobs gpu.compute, "
             "cpu.sampling, cpu.gather): a micro-benchmark, never the run's own times. It separates the model's error "
             "from the host's speed changing between calibration and run; the headline figures above are without it. "
+            "Where the row says *cores*, the node's effective cores for busy ranks were probed too (a few alone/"
+            "together round pairs of the calibration's capacity load before and after the run; cores x0.90: 10% "
+            "fewer than calibrated) and the re-simulation also scales them (knob cpu.cores). "
             "Per-stage MAPE with the drift taken out: " + _stage_mapes(acc) + "."]
 
 
@@ -634,7 +670,10 @@ LIMITS = """\
   speed drifts between the calibration and the runs (the same fixed load took 3.1 to
   7 ms from minute to minute on the Intel dev VM, 4.1 to 12 ms on an AMD EPYC VM; the
   summary says how steady the host was in this run), which moves every
-  stage's error together:
+  stage's error together; so does the node's effective capacity for two busy ranks,
+  which the calibration measures (1.15 and 1.98 cores in two calibrations of one
+  afternoon, before it pooled round pairs from two moments; the suite came out +23%
+  and -24% signed after them):
   the sampler, whose model is the same in every run, came out -15% to +12% between
   suite runs. Each scenario measures 150 iterations: gloo stalls of 3-10 ms hit about
   a third of the iterations' feature exchanges, and 20 iterations left the mean of a

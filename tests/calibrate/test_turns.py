@@ -8,6 +8,7 @@ from gnnsim.workload import model as m
 
 def test_calls_in_turns_each_get_their_runs_spread_over_the_sweep(monkeypatch):
     monkeypatch.setattr(bench, "INTERLEAVED_MAX_REPEATS", 40)
+    monkeypatch.setattr(bench, "SHAPE_BUDGET_S", 0.01)
     log: list[str] = []
 
     def quick():

@@ -109,6 +109,8 @@ def test_quick_subset_writes_well_formed_results(tmp_path):
     assert set(rep["measured"]["breakdown"]) == {"sample", "fetch", "forward", "backward", "allreduce", "optimizer"}
     scenario = yaml.safe_load((SUITE / "01-sbm-metis.yaml").read_text())
     assert len(ok["measured_iteration_times_s"]) == scenario["simulation"]["iterations"]
+    if data["calibration"]["cpu_sharing"]:  # the node's effective cores probed around the run
+        assert ok["capacity"]["pairs"] == 8 and ok["capacity"]["probed_cores"] > 0
     crash = next(r for r in data["scenarios"] if r["name"] == "robust-crash")
     assert "rank 0" in crash["error"] and crash["as_expected"]
     assert all(not r["leftover_processes"] and not r["leftover_namespaces"] for r in data["scenarios"])
@@ -139,6 +141,9 @@ def test_drift_corrected_figures_sit_beside_the_headline():
     rows[1]["report_drift_corrected"] = {"relative_error": {"iteration_time": 0.3}}
     assert "3.00-7.00 ms (x2.33, CV 35%) | CV <= 10% | **too noisy**" in results_markdown(
         {**_results_stub(accuracy(rows), rows), "accuracy_drift_corrected": accuracy(rows, "report_drift_corrected")})
+    # a probe of the node's effective cores shows beside the speed
+    rows[0]["capacity"] = {"calibrated_cores": 2.0, "probed_cores": 1.8, "factor": 0.9, "pairs": 8}
+    assert "| x0.80, cores x0.90 | +5.0% |" in results_markdown(results)
     # results written before the probe existed render as before
     old = results_markdown(_results_stub(accuracy(rows), [_row("b", 20.0, 22.0)]))
     assert "drift taken out (see below)" not in old and "*Host speed*" not in old and "host speed over" not in old
