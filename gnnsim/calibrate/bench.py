@@ -42,6 +42,22 @@ class Samples:
         self.cvs.append(cv)
 
 
+def merged(passes: list[Samples]) -> Samples:
+    """One sweep from several passes over the same shapes: each shape's mean time and CV
+    over the passes.
+
+    >>> k = m.elementwise(10)
+    >>> a, b = Samples([k], [1.0], ["s"], [0.1]), Samples([k], [3.0], ["s"], [0.3])
+    >>> s = merged([a, b]); s.times_s, s.shapes, [round(c, 2) for c in s.cvs]
+    ([2.0], ['s'], [0.2])
+    """
+    first = passes[0]
+    if any(p.shapes != first.shapes for p in passes):
+        raise ValueError("passes of a sweep must time the same shapes in the same order")
+    return Samples(list(first.kernels), [float(np.mean(ts)) for ts in zip(*(p.times_s for p in passes))],
+                   list(first.shapes), [float(np.mean(cs)) for cs in zip(*(p.cvs for p in passes))])
+
+
 def _libc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL("libc.so.6")
