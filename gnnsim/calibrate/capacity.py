@@ -140,7 +140,7 @@ def capacity_rounds(others: int, threads: int, quick: bool = False) -> list[tupl
     import torch
 
     if others < 1:
-        raise ValueError("measure_capacity needs at least one twin (others >= 1)")
+        raise ValueError("the capacity measurement needs at least one twin (others >= 1)")
     old_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
     rounds = 4 if quick else ROUNDS
