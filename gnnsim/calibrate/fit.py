@@ -51,6 +51,7 @@ NEGLIGIBLE = 1e-20  # a fitted optional term below this is reported as 0 (far be
 
 
 SHAPE_POWER_RANGE = (0.5, 4.0)  # the steepness of the narrow-GEMM penalty the fit may choose
+SHAPE_POWER_MIN_SAMPLES = 16  # fitted shapes below which the power stays 1 (k/(k + k_half))
 
 
 def roofline(log_params: np.ndarray, d: Demands) -> np.ndarray:
@@ -156,12 +157,15 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
         cache, rate_c = (p[3], p[4]) if tiered else (np.log(TINY_CACHE_BYTES), p[2])
         return np.array([launch, rate_f, rate_b, cache, rate_c, p[5] if first_touch else none,
                          p[6] if per_item else none, p[7] if gemm_shape else none, p[8] if gemm_shape else none,
-                         p[9] if gemm_shape else 0.0])
+                         p[9] if free_power else 0.0])
 
     d_train, t_train = d[train], times[train]
     # a term no fitted sample exercises would float free: leave it out
     first_touch = first_touch and bool((d_train.out_bytes > 0).any())
     per_item = per_item and bool((d_train.items > 0).any())
+    # the penalty's power only where enough shapes pin it (a quick sweep's 9 weight-gradient
+    # GEMMs fitted a power that predicted a tiny model's backward 5x too slow)
+    free_power = gemm_shape and t_train.size >= SHAPE_POWER_MIN_SAMPLES
 
     def residual(p: np.ndarray) -> np.ndarray:
         return roofline(unpack(p), d_train) / t_train - 1.0
@@ -177,7 +181,7 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
     # per item: from nothing, through a serial scatter of one short row, to a whole call
     per_items = (1e-10, 2e-8, t_min) if per_item else (NONE,)
     # the half sizes with the power each suits: gentle from small halves, steep from large
-    halves = tuple(product((2.0, 16.0), (1.0, 2.0))) if gemm_shape else ((NONE, 1.0),)
+    halves = tuple(product((2.0, 16.0), (1.0, 2.0) if free_power else (1.0,))) if gemm_shape else ((NONE, 1.0),)
     # (the optional terms' starting values, the rates' and the cache's)
     starts = [((touch, item, half), np.log([t_min / 2, max(rate_f0 * shrink, 1.0), max(rate_b0 * shrink * dram, 1.0),
                                             cache, max(rate_b0 * shrink, 1.0), touch, item, half, half, power]))
@@ -204,7 +208,7 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
         finals = [x for _, x in starts]
     best = min((solve(x, None) for x in finals), key=lambda sol: sol.cost)
     params = [float(x) for x in np.exp(np.clip(unpack(best.x), -700.0, 700.0))]
-    params[9] = float(np.clip(params[9], *SHAPE_POWER_RANGE)) if gemm_shape else 1.0
+    params[9] = float(np.clip(params[9], *SHAPE_POWER_RANGE)) if free_power else 1.0
     for index, fitted in ((5, first_touch), (6, per_item), (7, gemm_shape), (8, gemm_shape)):
         # an optional term the fit drove to its log-space floor is absent, not 1e-47
         params[index] = params[index] if fitted and params[index] > NEGLIGIBLE else 0.0

@@ -42,16 +42,33 @@ def gemm_shape_efficiency(k_dim, n_dim, k_half, n_half, power=1.0):
     ``k/(k + k_half) * n/(n + n_half)``; a larger one falls off more steeply below the
     half sizes and saturates sooner above them. Works on numbers and numpy arrays alike.
 
+    With p > 1 the time ``d (1 + (half/d)^p)`` of a dimension d would grow again as d
+    shrinks below ``half (p - 1)^(1/p)``, as if a narrower GEMM cost more: below that
+    size a dimension costs what that size costs (the kernel pads it to its width), so a
+    4-column GEMM extrapolated from sweeps that start at 8 is not 100x off.
+
     >>> gemm_shape_efficiency(8, 128, 8, 0), round(gemm_shape_efficiency(64, 64, 16, 16, 2.0), 3)
     (0.5, 0.886)
+    >>> gemm_shape_efficiency(128, 4, 0, 16, 2.0) == gemm_shape_efficiency(128, 16, 0, 16, 2.0) / 4
+    True
     """
     if np.ndim(k_dim) == 0 and np.ndim(n_dim) == 0:  # one kernel: plain floats, no array overhead
         if k_dim <= 0 or n_dim <= 0:
             return 1.0
-        return 1.0 / (1.0 + (k_half / k_dim) ** power) / (1.0 + (n_half / n_dim) ** power)
+        return _side_efficiency(k_dim, k_half, power) * _side_efficiency(n_dim, n_half, power)
     gemm = (np.asarray(k_dim) > 0) & (np.asarray(n_dim) > 0)
     k, n = np.where(gemm, k_dim, 1.0), np.where(gemm, n_dim, 1.0)
-    return np.where(gemm, 1.0 / (1.0 + (k_half / k) ** power) / (1.0 + (n_half / n) ** power), 1.0)
+    return np.where(gemm, _side_efficiency(k, k_half, power) * _side_efficiency(n, n_half, power), 1.0)
+
+
+def _side_efficiency(dim, half: float, power: float):
+    """One dimension's factor of :func:`gemm_shape_efficiency` (a number or an array of
+    dimensions; plain float arithmetic for a number)."""
+    if power <= 1.0 or half <= 0:
+        return 1.0 / (1.0 + (half / dim) ** power)
+    floor = half * (power - 1.0) ** (1.0 / power)  # where d (1 + (half/d)^p) is least
+    padded = np.maximum(dim, floor) if np.ndim(dim) else max(dim, floor)
+    return dim / padded / (1.0 + (half / padded) ** power)
 
 
 def kernel_time(rate: KernelRate, k: Kernel) -> float:

@@ -35,6 +35,10 @@ class SAGELayer(nn.Module):
 class LayerStack(nn.Module):
     """Layers applied in turn to a list of blocks, with an activation between them."""
 
+    # whether the layers read each block's inverse in-degree (GraphSAGE's mean); the
+    # trainer computes it only then, as the workload model's ``degree`` kernel counts it
+    uses_inverse_degree = False
+
     def __init__(self, layers: list[nn.Module], activation=torch.relu):
         super().__init__()
         self.layers = nn.ModuleList(layers)
@@ -50,6 +54,8 @@ class LayerStack(nn.Module):
 
 
 class GraphSAGE(LayerStack):
+    uses_inverse_degree = True
+
     def __init__(self, in_dim: int, hidden_dim: int, out_dim: int, num_layers: int):
         super().__init__([SAGELayer(i, o) for i, o in layer_dims(in_dim, hidden_dim, out_dim, num_layers)])
 
@@ -60,13 +66,18 @@ def block_indices(blocks, device: str | torch.device = "cpu") -> list[tuple[torc
             for b in blocks]
 
 
-def with_degrees(indices) -> list[tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]]:
+def with_degrees(indices, inverse_degree: bool = True) -> list[tuple[torch.Tensor, torch.Tensor, int, torch.Tensor | None]]:
     """Each block's indices plus the inverse in-degree of its destinations, computed where
-    the indices are (the workload model's ``degree`` kernel, part of the forward pass)."""
+    the indices are (the workload model's ``degree`` kernel, part of the forward pass);
+    None in its place without ``inverse_degree`` (a model that does not read it: GCN
+    counts its own degrees in each layer, GAT and GIN use none)."""
     out = []
     for edge_src, edge_dst, num_dst in indices:
-        deg = torch.bincount(edge_dst, minlength=num_dst).clamp_(min=1).to(torch.float32)
-        out.append((edge_src, edge_dst, num_dst, (1.0 / deg).unsqueeze(1)))
+        inv = None
+        if inverse_degree:
+            deg = torch.bincount(edge_dst, minlength=num_dst).clamp_(min=1).to(torch.float32)
+            inv = (1.0 / deg).unsqueeze(1)
+        out.append((edge_src, edge_dst, num_dst, inv))
     return out
 
 

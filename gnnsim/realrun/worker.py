@@ -124,7 +124,7 @@ def _run(spec: dict, rank: int) -> dict:
         if device.type == "cuda":
             x = cache.copy_in(cached, x, missing_at)
             t["h2d"], f["h2d"] = clock(), page_faults()
-        logits = model(with_degrees(indices), x)
+        logits = model(with_degrees(indices, model.uses_inverse_degree), x)
         t["forward"], f["forward"] = clock(), page_faults()
         loss = torch.nn.functional.cross_entropy(logits, labels[seeds_at])
         loss.backward()

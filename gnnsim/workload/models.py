@@ -99,6 +99,14 @@ def gcn_project_first(i: int, o: int) -> bool:
     return i > o
 
 
+def _gcn_degree_norm(num_edges: int, num_nodes: int, name: str) -> list:
+    """A GCN layer's degree norm ``deg^-1/2`` of one side, counted in the layer as DGL's
+    GraphConv does: a bincount over the edges (as GraphSAGE's ``degree`` kernel), then
+    clamp, cast and power over the nodes."""
+    return [elementwise(num_edges, reads=1, writes=0, name=name),
+            *(elementwise(num_nodes, name=f"{name}.{op}") for op in ("clamp", "cast", "pow"))]
+
+
 def _gcn_forward(blocks, dims, dtype_bytes, heads):
     kernels = []
     for layer, is_last, (ns, nd, ne), (i, o) in m.layers(blocks, dims):
@@ -108,8 +116,10 @@ def _gcn_forward(blocks, dims, dtype_bytes, heads):
             w = o
         else:
             w = i
+        kernels += _gcn_degree_norm(ne, ns, p + "src_degree")
         kernels.append(elementwise(ns * w, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_src"))
         kernels.append(aggregate(ne, nd, w, dtype_bytes, p + "aggregate"))
+        kernels += _gcn_degree_norm(ne, nd, p + "dst_degree")
         kernels.append(elementwise(nd * w, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_dst"))
         if not gcn_project_first(i, o):
             kernels.append(gemm(nd, i, o, dtype_bytes, p + "lin"))

@@ -111,3 +111,18 @@ def test_held_out_shapes_are_spread_over_a_grid_not_one_corner():
     held = holdout_mask(15)
     assert held.sum() == 3
     assert len({i % 5 for i in np.flatnonzero(held)}) > 1
+
+
+def test_a_small_gemm_sweep_keeps_the_gentle_penalty():
+    """Under SHAPE_POWER_MIN_SAMPLES fitted shapes the power is not fitted (p = 1): a quick
+    sweep's few GEMMs cannot pin it, and a free one extrapolated 5x off."""
+    from gnnsim.calibrate.fit import SHAPE_POWER_MIN_SAMPLES
+
+    k = np.array([8, 32, 128, 8, 32, 128, 8, 32, 128])
+    n = np.array([128, 128, 128, 8, 8, 8, 32, 32, 32])
+    m = np.full(k.size, 4096)
+    assert k.size < SHAPE_POWER_MIN_SAMPLES
+    d = Demands.arrays(2.0 * m * k * n, 4.0 * (m * k + k * n + m * n), None, None, k, n)
+    t = roofline(np.log([5e-6, 8e10, 1e18, 1.0, 1e18, 1e-30, 1e-30, 16.0, 16.0, 2.5]), d)
+    fit = fit_roofline(d, t, tiered=False, gemm_shape=True)
+    assert fit.shape_power == 1.0 and fit.k_half > 0
