@@ -133,8 +133,10 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
     ``memory_only`` F is pinned far above reach (and FLOPs ignored), with ``tiered`` the
     memory time has a cache tier (size and speed), with ``first_touch`` a cost per byte of
     new output, with ``per_item`` a cost per item, and with ``gemm_shape`` the sizes of k
-    and n at which a GEMM's FLOP rate halves and how steeply it falls below them. ``held`` marks the samples kept out of the
-    fit (default: one in five, drawn with a fixed seed, see :func:`holdout_mask`).
+    and n at which a GEMM's FLOP rate halves and how steeply it falls below them (the
+    power from :data:`SHAPE_POWER_MIN_SAMPLES` fitted shapes up, else 1). ``held`` marks
+    the samples kept out of the fit (default: one in five, drawn with a fixed seed, see
+    :func:`holdout_mask`).
 
     >>> f = np.array([1e6, 1e7, 1e8, 1e9, 2e9, 4e9, 1e6, 1e7, 1e8, 1e9])
     >>> b = np.array([1e6, 1e6, 1e6, 1e6, 1e6, 1e6, 1e6, 1e7, 1e8, 1e9])
