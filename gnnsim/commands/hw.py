@@ -60,6 +60,21 @@ def _line(kind: str, s: dict[str, Any]) -> str:
     return _fmt(s)
 
 
+# Rates beyond any device's: a fit that found no such bound drove them off (a memory-only
+# class's FLOP rate is pinned at 1e6 TFLOP/s; a CPU GEMM's memory rate fits ~1e6-1e48 GB/s)
+UNBOUND_TFLOPS = 1e5
+UNBOUND_GBPS = 1e5
+
+
+def _rate(value: float, unit: str, unbound: float) -> str:
+    """A kernel rate for ``hw show``, or what a rate beyond any device's means.
+
+    >>> _rate(24.28, "GB/s", UNBOUND_GBPS), _rate(1.5e48, "GB/s", UNBOUND_GBPS)
+    ('24.28 GB/s', 'no GB/s bound (1.5e+48)')
+    """
+    return f"{value:g} {unit}" if value < unbound else f"no {unit} bound ({value:.2g})"
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from gnnsim.hardware.catalog import catalog
 
@@ -101,7 +116,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         print("\nas the cost model uses it:")
         if "kernels" in derived:
             for cls, k in derived["kernels"].items():
-                print(f"  {cls:12} launch {k['launch_us']:g} us, {k['tflops']:g} TFLOP/s, {k['gbps']:g} GB/s")
+                print(f"  {cls:12} launch {k['launch_us']:g} us, {_rate(k['tflops'], 'TFLOP/s', UNBOUND_TFLOPS)}, "
+                      f"{_rate(k['gbps'], 'GB/s', UNBOUND_GBPS)}")
             if derived.get("calibrated_as_device_profile"):
                 print(f"  also replaces the node's: {', '.join(derived['calibrated_as_device_profile'])} "
                       "(where measured on the same kind of link)")
