@@ -694,7 +694,13 @@ LIMITS = """\
   step (time and faults correlated 0.86-0.93) and 5.0 ms with none when the heap was
   held (`MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=1000000000`; setting the
   trim threshold alone turns the dynamic mmap threshold off and made it 16.5 ms with
-  10,700). The model has no step-level heap, so it charges none of this. How much of a step's data
+  10,700). The model has no step-level heap, so it charges none of this; since session
+  10 the real trainer's ranks run with glibc's heap held steady
+  (`realrun.launch.STEADY_HEAP_ENV`: the 32 MiB mmap threshold fixed, no trimming; what
+  jemalloc or tcmalloc give CPU training setups), as the calibration and the model
+  assume. On sbm-metis-fullbatch that took the forward from 7.5-9.0 ms (CV 0.33 per
+  rank, uncorrelated between the ranks, each waiting ~4.5 ms at the halo for the other)
+  to 4.7-5.0 ms (CV 0.05-0.12). How much of a step's data
   really sits in the last-level cache depends on its size, which a per-kernel
   benchmark cannot see; autograd's bookkeeping between kernels is in no kernel class.
 - **Collective stalls.** gloo's small collectives on this VM stall for a scheduler
