@@ -54,6 +54,11 @@ SHAPE_POWER_RANGE = (0.5, 4.0)  # the steepness of the narrow-GEMM penalty the f
 SHAPE_POWER_MIN_SAMPLES = 16  # fitted shapes below which the power stays 1 (k/(k + k_half))
 
 
+def _unlog(log_params: np.ndarray) -> np.ndarray:
+    """The parameters from their logs, clipped: a start that wanders off must not overflow."""
+    return np.exp(np.clip(log_params, -700.0, 700.0))
+
+
 def roofline(log_params: np.ndarray, d: Demands) -> np.ndarray:
     """``launch + max(flops / (F * narrow), min(B, C)/Bc + max(B - C, 0)/B) + T * out + I *
     items``: a roofline whose first C bytes move at cache speed, whose GEMMs run slower
@@ -61,8 +66,7 @@ def roofline(log_params: np.ndarray, d: Demands) -> np.ndarray:
     cost per item (the same formula as ``cost.model.kernel_time``). ``log_params`` holds
     the logs of launch, F, B, C, Bc, T, I, k_half, n_half and the narrow penalty's power p
     (``cost.model.gemm_shape_efficiency``; held within :data:`SHAPE_POWER_RANGE`)."""
-    # (clipped: a start that wanders off must not overflow)
-    launch, rate_f, rate_b, cache, rate_c, touch, item, k_half, n_half, power = np.exp(np.clip(log_params, -700.0, 700.0))
+    launch, rate_f, rate_b, cache, rate_c, touch, item, k_half, n_half, power = _unlog(log_params)
     power = np.clip(power, *SHAPE_POWER_RANGE)
     fast = np.minimum(d.bytes, cache)
     compute = d.flops / (rate_f * gemm_shape_efficiency(d.k_dim, d.n_dim, k_half, n_half, power))
@@ -209,7 +213,7 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
     else:
         finals = [x for _, x in starts]
     best = min((solve(x, None) for x in finals), key=lambda sol: sol.cost)
-    params = [float(x) for x in np.exp(np.clip(unpack(best.x), -700.0, 700.0))]
+    params = [float(x) for x in _unlog(unpack(best.x))]
     params[9] = float(np.clip(params[9], *SHAPE_POWER_RANGE)) if free_power else 1.0
     for index, fitted in ((5, first_touch), (6, per_item), (7, gemm_shape), (8, gemm_shape)):
         # an optional term the fit drove to its log-space floor is absent, not 1e-47

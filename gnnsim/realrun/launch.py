@@ -14,6 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from gnnsim.calibrate.bench import MMAP_THRESHOLD_MAX_BYTES
 from gnnsim.config import Scenario
 from gnnsim.errors import RealRunError
 from gnnsim.pipeline import cluster_for
@@ -31,7 +32,7 @@ def scenario_for_ranks(scenario: Scenario, ranks: int) -> Scenario:
 
 
 # glibc's heap as the cost model and the calibration assume it (a steady heap; allocations
-# of 32 MiB and more mapped afresh): a fixed mmap threshold and no trimming. By default
+# of 32 MiB, the calibration's MMAP_THRESHOLD_MAX_BYTES, and more mapped afresh): a fixed mmap threshold and no trimming. By default
 # glibc raises its mmap threshold to the largest block freed and trims the heap's top
 # when more than twice that lies free, so a step whose transient peak exceeds it gives
 # its memory back after every step and faults it in again. Measured on sbm-metis-
@@ -39,7 +40,7 @@ def scenario_for_ranks(scenario: Scenario, ranks: int) -> Scenario:
 # uncorrelated between the ranks, so each waited ~4.5 ms at the halo exchange for the
 # other; with these settings forward 4.7-4.8 ms, CV 0.05-0.09, a 0.17 ms difference.
 # CPU training setups get the same from jemalloc or tcmalloc. The user's own settings win.
-STEADY_HEAP_ENV = {"MALLOC_MMAP_THRESHOLD_": str(32 * 2**20), "MALLOC_TRIM_THRESHOLD_": str(2**30)}
+STEADY_HEAP_ENV = {"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD_MAX_BYTES), "MALLOC_TRIM_THRESHOLD_": str(2**30)}
 
 
 def worker_env(threads: int) -> dict[str, str]:

@@ -257,16 +257,15 @@ def speed_factor(reference_s: float, probes_s: list[float]) -> float:
 
 
 def run_scenario(vs: ValidationScenario, progress: Callable = print,
-                 reference_s: float | None = None, sharing: dict[str, Any] | None = None) -> dict[str, Any]:
+                 sharing: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run one scenario real and simulated; never raises for a failed run (the row says why).
 
-    With ``reference_s`` (the calibration's ``cpu_sharing.alone_ms``, in seconds) the same
-    reference load is timed before and after the real run, and the row also gets the
+    With ``sharing`` (the calibration's ``cpu_sharing`` block) its reference load
+    (``alone_ms``) is timed again before and after the real run, and the row also gets the
     prediction re-simulated with the CPU's work scaled by the machine's speed then
     (``report_drift_corrected``, ``speed``): what the error is once the host's drift
     between calibration and run is taken out. The plain ``report`` stays the headline.
-    With ``sharing`` (the calibration's ``cpu_sharing`` block) the node's effective
-    cores are probed too, a few alone/together round pairs before and after the run
+    The node's effective cores are probed too, a few alone/together round pairs before and after the run
     (``capacity.capacity_rounds``), and the correction scales them as well (``cpu.cores``).
     """
     from gnnsim.analysis.whatif import whatif
@@ -295,8 +294,9 @@ def run_scenario(vs: ValidationScenario, progress: Callable = print,
             with shaped_link(shape, vs.ranks) as net:
                 return run_real(scenario, ranks=vs.ranks, timeout_s=vs.timeout_s, progress=quiet, netns=net)
 
+        reference_s = sharing["alone_ms"] / 1e3 if sharing and sharing.get("alone_ms") else None
         probes = [reference_step_s()] if reference_s else []
-        cores_probe = _capacity_probe(sharing)
+        cores_probe = _capacity_probe(sharing) if reference_s else []
         try:
             measured = attempt()
         except RealRunError as exc:
@@ -489,12 +489,11 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
     with calibrated_profiles(quick, progress) as root:
         calibration = yaml.safe_load((root / "calibrated" / f"{CALIBRATED_NAME}.yaml").read_text())
         sharing = calibration.get("cpu_sharing") or {}
-        reference_s = sharing["alone_ms"] / 1e3 if sharing.get("alone_ms") else None
         links = measure_shaped_links(suite, root, quick, progress)
         rows = []
         for i, vs in enumerate(suite, 1):
             progress(f"[{i}/{len(suite)}] {vs.name}: {vs.description} ...", end=" ", flush=True)
-            row = run_scenario(vs, progress, reference_s, sharing)
+            row = run_scenario(vs, progress, sharing)
             rows.append(row)
             if row["status"] == "ok":
                 rep = row["report"]

@@ -75,6 +75,11 @@ def elementwise(elements: int, reads: int = 1, writes: int = 1, flops_per: float
                   float(dtype_bytes) * elements * writes)
 
 
+def degree(num_edges: int, name: str = "degree") -> Kernel:
+    """Counting each node's edges (a bincount over the edge list): one read per edge."""
+    return elementwise(num_edges, reads=1, writes=0, name=name)
+
+
 def layer_dims(in_dim: int, hidden_dim: int, out_dim: int, num_layers: int) -> list[tuple[int, int]]:
     """(in, out) of each layer, input layer first."""
     dims = [in_dim] + [hidden_dim] * (num_layers - 1) + [out_dim]
@@ -107,8 +112,8 @@ def sage_forward(blocks: list[tuple[int, int, int]], dims: list[tuple[int, int]]
     """Kernels of a forward pass; ``blocks`` holds (num_src, num_dst, num_edges) per layer."""
     kernels = []
     for layer, is_last, (num_src, num_dst, num_edges), (i, o) in layers(blocks, dims):
-        # in-degree of every destination (bincount over the edges) for the mean
-        kernels.append(elementwise(num_edges, reads=1, writes=0, name=f"L{layer}.degree"))
+        # in-degree of every destination for the mean
+        kernels.append(degree(num_edges, f"L{layer}.degree"))
         kernels.append(aggregate(num_edges, num_dst, i, dtype_bytes, f"L{layer}.aggregate"))
         kernels.append(elementwise(num_dst * i, name=f"L{layer}.mean"))
         kernels.append(gemm(num_dst, i, o, dtype_bytes, f"L{layer}.lin_neigh"))

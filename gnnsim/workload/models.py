@@ -101,9 +101,9 @@ def gcn_project_first(i: int, o: int) -> bool:
 
 def _gcn_degree_norm(num_edges: int, num_nodes: int, name: str) -> list:
     """A GCN layer's degree norm ``deg^-1/2`` of one side, counted in the layer as DGL's
-    GraphConv does: a bincount over the edges (as GraphSAGE's ``degree`` kernel), then
+    GraphConv does: a bincount over the edges (GraphSAGE's ``degree`` kernel), then
     clamp, cast and power over the nodes."""
-    return [elementwise(num_edges, reads=1, writes=0, name=name),
+    return [m.degree(num_edges, name),
             *(elementwise(num_nodes, name=f"{name}.{op}") for op in ("clamp", "cast", "pow"))]
 
 
