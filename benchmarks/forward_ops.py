@@ -48,7 +48,7 @@ OPS = ("degree", "aggregate", "mean", "lin_neigh", "lin_root", "bias_add", "relu
 def model_forward(scenario, graph, partition, cluster) -> tuple[dict[str, list[float]], int]:
     """Per kernel name: the model's (launch, roofline, first touch, per item) seconds and
     new output pages, summed over rank 0's batches, and the number of batches."""
-    from gnnsim.cost.model import CostModel, gemm_shape_efficiency
+    from gnnsim.cost.model import CostModel, flops_rate
     from gnnsim.workload.builder import build_workload
 
     workload = build_workload(scenario, graph, partition, cluster)
@@ -62,12 +62,9 @@ def model_forward(scenario, graph, partition, cluster) -> tuple[dict[str, list[f
             batches += 1
             for k in task.kernels:
                 rate = device.kernel(k.cls)
-                flops_rate = rate.flops_per_s
-                if rate.k_half or rate.n_half:
-                    flops_rate *= gemm_shape_efficiency(k.k_dim, k.n_dim, rate.k_half, rate.n_half, rate.shape_power)
                 t = terms[k.name]
                 t[0] += rate.launch_s
-                t[1] += max(k.flops / flops_rate, rate.memory_time_s(k.bytes))
+                t[1] += max(k.flops / flops_rate(rate, k), rate.memory_time_s(k.bytes))
                 t[2] += rate.first_touch_s(k)
                 t[3] += rate.per_item_s * k.items
                 t[4] += k.out_bytes / PAGE_BYTES

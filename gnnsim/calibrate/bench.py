@@ -328,6 +328,11 @@ def sweep(device: str, cpu: list, cuda: list) -> list:
 
 
 def bench_gemm(quick: bool, repeats: int, device: str = "cpu") -> Samples:
+    """Forward GEMMs as a linear layer runs them: ``x @ W^T`` with W stored out x in
+    (``nn.Linear``), the layout training uses. On this VM's CPU a narrow output ran 2.2x
+    faster than from a k x n matrix stored as is (4001 x 64 x 4: 90 vs 247 us), and a
+    narrow k the same either way (a backward ``dy @ W``, W stored as is, is priced by the
+    same sweep)."""
     import torch
 
     ms = sweep(device, [64, 1024, 8192] if quick else [64, 512, 2048, 8192, 32768],
@@ -337,14 +342,16 @@ def bench_gemm(quick: bool, repeats: int, device: str = "cpu") -> Samples:
     for mm in ms:
         for k, n in kns:
             def make(mm=mm, k=k, n=n):
-                a, b = torch.randn(mm, k, device=device), torch.randn(k, n, device=device)
-                return lambda: torch.mm(a, b)
+                a, w = torch.randn(mm, k, device=device), torch.randn(n, k, device=device)
+                return lambda: torch.mm(a, w.t())
             cases.append((f"{mm}x{k}x{n}", m.gemm(mm, k, n), make))
     return time_cases(cases, repeats, device)
 
 
 def bench_gemm_tn(quick: bool, repeats: int, device: str = "cpu") -> Samples:
-    """Weight-gradient GEMMs: ``x^T @ dy`` with x (K x M) and dy (K x N), K the batch rows."""
+    """Weight-gradient GEMMs as autograd runs them: ``dy^T @ x`` with dy (K x M) and x
+    (K x N), K the batch rows, M the layer's outputs and N its inputs (see
+    ``workload.model.weight_grad``)."""
     import torch
 
     ks = sweep(device, [1024, 8192, 32768] if quick else [512, 2048, 8192, 16384, 32768],
@@ -354,8 +361,8 @@ def bench_gemm_tn(quick: bool, repeats: int, device: str = "cpu") -> Samples:
     for k in ks:
         for mm, n in mns:
             def make(k=k, mm=mm, n=n):
-                x, dy = torch.randn(k, mm, device=device), torch.randn(k, n, device=device)
-                return lambda: torch.mm(x.t(), dy)
+                dy, x = torch.randn(k, mm, device=device), torch.randn(k, n, device=device)
+                return lambda: torch.mm(dy.t(), x)
             cases.append((f"{mm}x{k}x{n}", m.gemm(mm, k, n, cls="gemm_tn"), make))
     return time_cases(cases, repeats, device)
 

@@ -13,7 +13,7 @@ from itertools import product
 import numpy as np
 from scipy.optimize import least_squares
 
-from gnnsim.cost.model import gemm_shape_efficiency
+from gnnsim.cost.model import gemm_rows, gemm_shape_efficiency
 from gnnsim.workload.model import Kernel
 
 
@@ -51,7 +51,7 @@ NEGLIGIBLE = 1e-20  # a fitted optional term below this is reported as 0 (far be
 
 
 SHAPE_POWER_RANGE = (0.5, 4.0)  # the steepness of the narrow-GEMM penalty the fit may choose
-SHAPE_POWER_MIN_SAMPLES = 16  # fitted shapes below which the power stays 1 (k/(k + k_half))
+SHAPE_POWER_MIN_SAMPLES = 16  # fitted shapes below which the power stays 1 (k/(k + k_half)) and m is left out
 
 
 def _unlog(log_params: np.ndarray) -> np.ndarray:
@@ -62,14 +62,17 @@ def _unlog(log_params: np.ndarray) -> np.ndarray:
 def roofline(log_params: np.ndarray, d: Demands) -> np.ndarray:
     """``launch + max(flops / (F * narrow), min(B, C)/Bc + max(B - C, 0)/B) + T * out + I *
     items``: a roofline whose first C bytes move at cache speed, whose GEMMs run slower
-    when their k or n is narrow, plus a first-touch cost per byte of new output and a fixed
-    cost per item (the same formula as ``cost.model.kernel_time``). ``log_params`` holds
-    the logs of launch, F, B, C, Bc, T, I, k_half, n_half and the narrow penalty's power p
-    (``cost.model.gemm_shape_efficiency``; held within :data:`SHAPE_POWER_RANGE`)."""
-    launch, rate_f, rate_b, cache, rate_c, touch, item, k_half, n_half, power = _unlog(log_params)
+    when their k, n or m is narrow, plus a first-touch cost per byte of new output and a
+    fixed cost per item (the same formula as ``cost.model.kernel_time``). ``log_params``
+    holds the logs of launch, F, B, C, Bc, T, I, k_half, n_half, the narrow penalty's power
+    p (``cost.model.gemm_shape_efficiency``; held within :data:`SHAPE_POWER_RANGE`) and
+    m_half."""
+    launch, rate_f, rate_b, cache, rate_c, touch, item, k_half, n_half, power, m_half = _unlog(log_params)
     power = np.clip(power, *SHAPE_POWER_RANGE)
     fast = np.minimum(d.bytes, cache)
-    compute = d.flops / (rate_f * gemm_shape_efficiency(d.k_dim, d.n_dim, k_half, n_half, power))
+    narrow = gemm_shape_efficiency(d.k_dim, d.n_dim, k_half, n_half, power, gemm_rows(d.flops, d.k_dim, d.n_dim),
+                                   m_half if m_half > NEGLIGIBLE else 0.0)
+    compute = d.flops / (rate_f * narrow)
     return launch + np.maximum(compute, fast / rate_c + (d.bytes - fast) / rate_b) + touch * d.out_bytes + item * d.items
 
 
@@ -85,6 +88,7 @@ class RooflineFit:
     k_half: float  # GEMM inner size at which the FLOP rate halves (0: no narrow-k penalty)
     n_half: float  # GEMM output width at which the FLOP rate halves (0: no narrow-n penalty)
     shape_power: float  # how steeply a narrow GEMM's rate falls (1: k/(k + k_half))
+    m_half: float  # GEMM output rows at which the FLOP rate halves (0: no few-rows penalty)
     fit_mape: float
     holdout_mape: float
     samples: int
@@ -92,7 +96,7 @@ class RooflineFit:
     def log_params(self) -> np.ndarray:
         return np.log([max(x, NONE) for x in (self.launch_s, self.flops_per_s, self.bytes_per_s, self.cache_bytes,
                                               self.cache_bytes_per_s, self.first_touch_s_per_byte, self.per_item_s,
-                                              self.k_half, self.n_half, self.shape_power)])
+                                              self.k_half, self.n_half, self.shape_power, self.m_half)])
 
     def predict(self, d: Demands) -> np.ndarray:
         return roofline(self.log_params(), d)
@@ -138,7 +142,8 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
     memory time has a cache tier (size and speed), with ``first_touch`` a cost per byte of
     new output, with ``per_item`` a cost per item, and with ``gemm_shape`` the sizes of k
     and n at which a GEMM's FLOP rate halves and how steeply it falls below them (the
-    power from :data:`SHAPE_POWER_MIN_SAMPLES` fitted shapes up, else 1). ``held`` marks
+    power, and the half size of its rows m, from :data:`SHAPE_POWER_MIN_SAMPLES` fitted
+    shapes up; else 1 and none). ``held`` marks
     the samples kept out of the fit (default: one in five, drawn with a fixed seed, see
     :func:`holdout_mask`).
 
@@ -163,7 +168,7 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
         cache, rate_c = (p[3], p[4]) if tiered else (np.log(TINY_CACHE_BYTES), p[2])
         return np.array([launch, rate_f, rate_b, cache, rate_c, p[5] if first_touch else none,
                          p[6] if per_item else none, p[7] if gemm_shape else none, p[8] if gemm_shape else none,
-                         p[9] if free_power else 0.0])
+                         p[9] if free_power else 0.0, p[10] if free_power else none])
 
     d_train, t_train = d[train], times[train]
     # a term no fitted sample exercises would float free: leave it out
@@ -190,7 +195,8 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
     halves = tuple(product((2.0, 16.0), (1.0, 2.0) if free_power else (1.0,))) if gemm_shape else ((NONE, 1.0),)
     # (the optional terms' starting values, the rates' and the cache's)
     starts = [((touch, item, half), np.log([t_min / 2, max(rate_f0 * shrink, 1.0), max(rate_b0 * shrink * dram, 1.0),
-                                            cache, max(rate_b0 * shrink, 1.0), touch, item, half, half, power]))
+                                            cache, max(rate_b0 * shrink, 1.0), touch, item, half, half, power,
+                                            half]))
               for touch, item, (half, power) in product(touches, per_items, halves)
               for shrink, cache, dram in product((1.0, 0.5, 0.2), caches, (0.05, 0.3) if tiered else (1.0,))]
 
@@ -215,7 +221,7 @@ def fit_roofline(d: Demands, times: np.ndarray, *, memory_only: bool = False, ti
     best = min((solve(x, None) for x in finals), key=lambda sol: sol.cost)
     params = [float(x) for x in _unlog(unpack(best.x))]
     params[9] = float(np.clip(params[9], *SHAPE_POWER_RANGE)) if free_power else 1.0
-    for index, fitted in ((5, first_touch), (6, per_item), (7, gemm_shape), (8, gemm_shape)):
+    for index, fitted in ((5, first_touch), (6, per_item), (7, gemm_shape), (8, gemm_shape), (10, free_power)):
         # an optional term the fit drove to its log-space floor is absent, not 1e-47
         params[index] = params[index] if fitted and params[index] > NEGLIGIBLE else 0.0
     pred = roofline(unpack(best.x), d)

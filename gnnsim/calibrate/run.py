@@ -99,7 +99,7 @@ def _fit_class(cls: str, s: bench.Samples, cpu: bool,
              "first_touch_us_per_mb": _round(fit.first_touch_s_per_byte * 1e12),
              "per_item_ns": _round(fit.per_item_s * 1e9), "k_half": _round(fit.k_half), "n_half": _round(fit.n_half)}
     if options["gemm_shape"]:
-        rates["shape_power"] = _round(fit.shape_power)
+        rates["shape_power"], rates["m_half"] = _round(fit.shape_power), _round(fit.m_half)
     if untiered:  # the fit's one-byte stand-in for "no cache tier"
         rates["cache_mb"], rates["cache_gbps"] = 0.0, rates["gbps"]
     if cpu and touch_above:

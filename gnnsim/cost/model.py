@@ -5,7 +5,7 @@
   + per_item * items`` with the device's effective rates (datasheet x efficiency, or
   fitted by ``gnnsim calibrate``, which adds a cache tier to the memory time, the
   first-touch cost, a fixed cost per item: an edge aggregated, a row gathered, an
-  optimizer step, and a lower FLOP rate for GEMMs with a narrow k or n).
+  optimizer step, and a lower FLOP rate for GEMMs with a narrow k, n or m).
 - CPU sampling costs ``per_batch + per_node * nodes + per_edge * edges``, the per-edge
   cost growing with the graph's size where calibrated.
 - Transfers are alpha-beta: ``latency + bytes / bandwidth``.
@@ -35,12 +35,14 @@ from gnnsim.workload.builder import ID_BYTES, Task
 from gnnsim.workload.model import Kernel
 
 
-def gemm_shape_efficiency(k_dim, n_dim, k_half, n_half, power=1.0):
-    """Fraction of the FLOP rate a GEMM reaches: ``1/(1 + (k_half/k)^p) * 1/(1 + (n_half/n)^p)``
-    with ``p = power``, the half-performance sizes of its inner dimension and output width
-    (1 for kernels that are not GEMMs, whose k and n are 0). ``power`` 1 is
-    ``k/(k + k_half) * n/(n + n_half)``; a larger one falls off more steeply below the
-    half sizes and saturates sooner above them. Works on numbers and numpy arrays alike.
+def gemm_shape_efficiency(k_dim, n_dim, k_half, n_half, power=1.0, m_dim=0.0, m_half=0.0):
+    """Fraction of the FLOP rate a GEMM reaches: ``1/(1 + (k_half/k)^p) * 1/(1 + (n_half/n)^p)
+    * 1/(1 + (m_half/m)^p)`` with ``p = power``, the half-performance sizes of its inner
+    dimension, its output width and its output rows (1 for kernels that are not GEMMs,
+    whose k and n are 0; ``m_half`` 0, as in profiles fitted before it, leaves m out).
+    ``power`` 1 is ``k/(k + k_half) * n/(n + n_half)``; a larger one falls off more steeply
+    below the half sizes and saturates sooner above them. Works on numbers and numpy
+    arrays alike.
 
     With p > 1 the time ``d (1 + (half/d)^p)`` of a dimension d would grow again as d
     shrinks below ``half (p - 1)^(1/p)``, as if a narrower GEMM cost more: below that
@@ -51,14 +53,21 @@ def gemm_shape_efficiency(k_dim, n_dim, k_half, n_half, power=1.0):
     (0.5, 0.886)
     >>> gemm_shape_efficiency(128, 4, 0, 16, 2.0) == gemm_shape_efficiency(128, 16, 0, 16, 2.0) / 4
     True
+    >>> gemm_shape_efficiency(128, 128, 0, 0, 1.0, m_dim=8, m_half=8)
+    0.5
     """
-    if np.ndim(k_dim) == 0 and np.ndim(n_dim) == 0:  # one kernel: plain floats, no array overhead
+    if np.ndim(k_dim) == 0 and np.ndim(n_dim) == 0 and np.ndim(m_dim) == 0:  # one kernel: plain floats
         if k_dim <= 0 or n_dim <= 0:
             return 1.0
-        return _side_efficiency(k_dim, k_half, power) * _side_efficiency(n_dim, n_half, power)
+        rows = _side_efficiency(m_dim, m_half, power) if m_half > 0 and m_dim > 0 else 1.0
+        return _side_efficiency(k_dim, k_half, power) * _side_efficiency(n_dim, n_half, power) * rows
     gemm = (np.asarray(k_dim) > 0) & (np.asarray(n_dim) > 0)
     k, n = np.where(gemm, k_dim, 1.0), np.where(gemm, n_dim, 1.0)
-    return np.where(gemm, _side_efficiency(k, k_half, power) * _side_efficiency(n, n_half, power), 1.0)
+    eff = _side_efficiency(k, k_half, power) * _side_efficiency(n, n_half, power)
+    if m_half > 0:
+        m = np.broadcast_to(np.asarray(m_dim, dtype=float), np.shape(eff))
+        eff = eff * np.where(m > 0, _side_efficiency(np.where(m > 0, m, 1.0), m_half, power), 1.0)
+    return np.where(gemm, eff, 1.0)
 
 
 def _side_efficiency(dim, half: float, power: float):
@@ -71,11 +80,28 @@ def _side_efficiency(dim, half: float, power: float):
     return dim / padded / (1.0 + (half / padded) ** power)
 
 
+def gemm_rows(flops, k_dim, n_dim):
+    """A GEMM's output rows m from its ``2 m k n`` FLOPs (0 for kernels that are not GEMMs).
+
+    >>> gemm_rows(2 * 64 * 128 * 8, 128, 8), gemm_rows(1e6, 0, 0)
+    (64.0, 0.0)
+    """
+    if np.ndim(flops) == 0 and np.ndim(k_dim) == 0 and np.ndim(n_dim) == 0:
+        return float(flops / (2.0 * k_dim * n_dim)) if k_dim > 0 and n_dim > 0 else 0.0
+    kn = np.asarray(k_dim, dtype=float) * np.asarray(n_dim, dtype=float)
+    return np.where(kn > 0, np.asarray(flops, dtype=float) / (2.0 * np.where(kn > 0, kn, 1.0)), 0.0)
+
+
+def flops_rate(rate: KernelRate, k: Kernel) -> float:
+    """The FLOP rate kernel ``k`` reaches: the class's rate, less for a narrow GEMM."""
+    if rate.k_half or rate.n_half or rate.m_half:
+        return rate.flops_per_s * gemm_shape_efficiency(k.k_dim, k.n_dim, rate.k_half, rate.n_half, rate.shape_power,
+                                                        gemm_rows(k.flops, k.k_dim, k.n_dim), rate.m_half)
+    return rate.flops_per_s
+
+
 def kernel_time(rate: KernelRate, k: Kernel) -> float:
-    compute_rate = rate.flops_per_s
-    if rate.k_half or rate.n_half:
-        compute_rate *= gemm_shape_efficiency(k.k_dim, k.n_dim, rate.k_half, rate.n_half, rate.shape_power)
-    return (rate.launch_s + max(k.flops / compute_rate, rate.memory_time_s(k.bytes))
+    return (rate.launch_s + max(k.flops / flops_rate(rate, k), rate.memory_time_s(k.bytes))
             + rate.first_touch_s(k) + rate.per_item_s * k.items)
 
 

@@ -67,8 +67,8 @@ ALLOWED_KEYS: dict[str, set[str]] = {
     "devices.peak_tflops": set(DTYPES),
     "devices.kernels": set(KERNEL_CLASSES) | set(OPTIONAL_KERNEL_CLASSES),
     "devices.kernels.*": {"launch_us", "compute_eff", "memory_eff", "tflops", "gbps", "cache_mb", "cache_gbps",
-                          "first_touch_us_per_mb", "per_item_ns", "k_half", "n_half", "shape_power",
-                          "first_touch_above_mb"},
+                          "first_touch_us_per_mb", "per_item_ns", "k_half", "n_half", "m_half",
+                          "shape_power", "first_touch_above_mb"},
     "links": {"name", "kind", "bw_gbps", "latency_us", "duplex", "sources", "nominal_bw_gbps",
               "measured_bw_gbps", "bw_basis", "notes"},
     "nodes": {"name", "trainer_device", "trainers", "host_cpu_cores", "intra_link", "h2d_link", "nic",
@@ -132,10 +132,10 @@ class KernelRate:
     # Seconds per item of fixed work (edge aggregated, row gathered, optimizer step; see
     # ``Kernel.items``; CPU only, fitted by calibration, 0 elsewhere).
     per_item_s: float = 0.0
-    # GEMMs: the inner size k and output width n at which the FLOP rate halves, and how
-    # steeply it falls below them (``rate / (1 + (k_half/k)^p) / (1 + (n_half/n)^p)``,
-    # p = ``shape_power``; fitted by calibration, 0 and 1 elsewhere: see
-    # ``cost.model.gemm_shape_efficiency``).
+    # GEMMs: the inner size k, output width n (and output rows m) at which the FLOP rate
+    # halves, and how steeply it falls below them (``rate / (1 + (k_half/k)^p) / (1 +
+    # (n_half/n)^p) / (1 + (m_half/m)^p)``, p = ``shape_power``; fitted by calibration, 0
+    # and 1 elsewhere: see ``cost.model.gemm_shape_efficiency``).
     k_half: float = 0.0
     n_half: float = 0.0
     # Only allocations of at least this many bytes cost first touch: smaller ones reuse
@@ -143,6 +143,7 @@ class KernelRate:
     # most 32 MiB, from the heap; larger ones are mapped afresh every time). 0: every output.
     first_touch_above_bytes: float = 0.0
     shape_power: float = 1.0
+    m_half: float = 0.0
 
     def first_touch_s(self, kernel) -> float:
         """Page-fault seconds of a kernel's new outputs (a :class:`gnnsim.workload.model.Kernel`),
@@ -621,7 +622,7 @@ def _kernel_rates(data: dict[str, Any], path: Path, peak_tflops: float, mem_bw_g
 def _rate_from(block: dict[str, Any], where: Path, flops_per_s: float, bytes_per_s: float) -> KernelRate:
     """A :class:`KernelRate` from ``launch_us`` and the optional ``cache_mb``,
     ``cache_gbps``, ``first_touch_us_per_mb``, ``per_item_ns``, ``k_half``, ``n_half``,
-    ``first_touch_above_mb`` and ``shape_power`` of a profile block."""
+    ``first_touch_above_mb``, ``shape_power`` and ``m_half`` of a profile block."""
     return KernelRate(
         _num(block, "launch_us", where, positive=False) * 1e-6, flops_per_s, bytes_per_s,
         _num(block, "cache_mb", where, positive=False, default=0) * 1e6,
@@ -632,6 +633,7 @@ def _rate_from(block: dict[str, Any], where: Path, flops_per_s: float, bytes_per
         _num(block, "n_half", where, positive=False, default=0),
         _num(block, "first_touch_above_mb", where, positive=False, default=0) * 1e6,
         _num(block, "shape_power", where, default=1),
+        _num(block, "m_half", where, positive=False, default=0),
     )
 
 

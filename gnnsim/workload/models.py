@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 from gnnsim.errors import ScenarioError, did_you_mean
 from gnnsim.workload import model as m
-from gnnsim.workload.model import Kernel, aggregate, elementwise, gather, gemm
+from gnnsim.workload.model import Kernel, aggregate, elementwise, gather, gemm, weight_grad
 
 BlockShape = tuple[int, int, int]  # (num_src, num_dst, num_edges)
 Dims = list[tuple[int, int]]
@@ -139,11 +139,11 @@ def _gcn_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads):
         if gcn_project_first(i, o):
             # the aggregation runs at width o, so its gradient is needed for dW even on layer 0
             kernels += _gcn_aggregation_grad(ns, nd, ne, o, dtype_bytes, p)
-            kernels.append(gemm(i, ns, o, dtype_bytes, p + "lin.dW", cls="gemm_tn"))
+            kernels.append(weight_grad(ns, i, o, dtype_bytes, p + "lin.dW"))
             if layer > 0:
                 kernels.append(gemm(ns, o, i, dtype_bytes, p + "lin.dX"))
         else:
-            kernels.append(gemm(i, nd, o, dtype_bytes, p + "lin.dW", cls="gemm_tn"))
+            kernels.append(weight_grad(nd, i, o, dtype_bytes, p + "lin.dW"))
             if layer > 0:
                 kernels.append(gemm(nd, o, i, dtype_bytes, p + "lin.dX"))
                 kernels += _gcn_aggregation_grad(ns, nd, ne, i, dtype_bytes, p)
@@ -188,11 +188,11 @@ def _gin_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads):
         if not is_last:
             kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "relu_grad"))
         kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "mlp1.bias_grad"))
-        kernels.append(gemm(o, nd, o, dtype_bytes, p + "mlp1.dW", cls="gemm_tn"))
+        kernels.append(weight_grad(nd, o, o, dtype_bytes, p + "mlp1.dW"))
         kernels.append(gemm(nd, o, o, dtype_bytes, p + "mlp1.dX"))
         kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "mlp0.relu_grad"))
         kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "mlp0.bias_grad"))
-        kernels.append(gemm(i, nd, o, dtype_bytes, p + "mlp0.dW", cls="gemm_tn"))
+        kernels.append(weight_grad(nd, i, o, dtype_bytes, p + "mlp0.dW"))
         if layer > 0:
             kernels.append(gemm(nd, o, i, dtype_bytes, p + "mlp0.dX"))
             kernels.append(elementwise(ns * i, reads=0, dtype_bytes=dtype_bytes, name=p + "grad_zero"))
@@ -269,7 +269,7 @@ def _gat_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads):
         kernels.append(aggregate(ne, nd, h, dtype_bytes, p + "attn_dst_scatter"))
         kernels.append(elementwise(ns * f, reads=2, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_src_grad"))
         kernels.append(elementwise(nd * f, reads=2, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_dst_grad"))
-        kernels.append(gemm(i, ns, f, dtype_bytes, p + "fc.dW", cls="gemm_tn"))
+        kernels.append(weight_grad(ns, i, f, dtype_bytes, p + "fc.dW"))
         if layer > 0:
             kernels.append(gemm(ns, f, i, dtype_bytes, p + "fc.dX"))
     return kernels
