@@ -542,11 +542,15 @@ def bench_elementwise(quick: bool, repeats: int, device: str = "cpu") -> Samples
 SAMPLER_GRAPH_NODES = (8_000, 60_000, 250_000)  # the smallest is the reference size
 
 
+SAMPLER_FEATURES = 7  # 1, sampled nodes, sampled edges, edges x graph doublings, hops, draws, checks
+
+
 def bench_sampler(quick: bool, repeats: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Sampler timings with their (1, sampled nodes, sampled edges, edges x log2(graph /
-    smallest graph)) features, on graphs of several sizes (cache locality)."""
+    smallest graph), hops, draw rounds, duplicate checks) features
+    (``workload.sampler.sampling_work``), on graphs of several sizes (cache locality)."""
     from gnnsim.graph.generators import sbm
-    from gnnsim.workload.sampler import sample_minibatch
+    from gnnsim.workload.sampler import sample_minibatch, sampling_work
 
     rng = np.random.default_rng(2)
     features, times, shapes = [], [], []
@@ -563,7 +567,7 @@ def bench_sampler(quick: bool, repeats: int) -> tuple[np.ndarray, np.ndarray, li
                 t, _ = mean_time(lambda: sample_minibatch(graph.indptr, graph.indices, seeds, fanouts, rng), repeats,
                               before=evict_caches)
                 e = mb.num_sampled_edges
-                features.append([1.0, mb.num_sampled_nodes, e, e * doublings])
+                features.append([1.0, mb.num_sampled_nodes, e, e * doublings, *sampling_work(graph.indptr, mb, fanouts)])
                 times.append(t)
                 shapes.append(f"n{nodes}b{bs}f{fanouts}")
     return np.array(features), np.array(times), shapes

@@ -278,6 +278,6 @@ def fit_linear_nonneg(features: np.ndarray, times: np.ndarray) -> LinearFit:
 
     sol = least_squares(lambda c: Xs[train] @ c / y[train] - 1.0, np.full(X.shape[1], y[train].mean() / max(Xs.shape[1], 1)),
                         bounds=(0.0, np.inf), method="trf")
-    coef = sol.x / scale
+    coef = np.where(X[train].any(axis=0), sol.x / scale, 0.0)  # a feature no sample has costs nothing
     pred = X @ coef
     return LinearFit(coef, _mape(pred[train], y[train]), _mape(pred[held], y[held]))

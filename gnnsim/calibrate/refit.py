@@ -123,16 +123,20 @@ def _copy_rows(samples: dict, path: Path) -> dict[str, tuple[np.ndarray, np.ndar
 
 
 def _sampler_rows(samples: dict, path: Path) -> tuple[np.ndarray, np.ndarray] | None:
-    """The recorded sampler batches' features (1, nodes, edges, edges x doublings) and seconds."""
+    """The recorded sampler batches' features (1, nodes, edges, edges x doublings, hops,
+    draws, checks) and seconds; measurements recorded before the last three have 4
+    features, and their fit leaves those terms out (0)."""
     if "sampler" not in samples:
         return None
     rows = _rows(samples, "sampler", path)
     X = []
     for i, row in enumerate(rows):
         features = row.get("features")
-        if not isinstance(features, list) or len(features) != 4:
-            raise GnnsimError(f"{path}: samples.sampler[{i}]: 'features' must be 4 numbers (1, sampled nodes, sampled "
-                              "edges, edges x graph doublings), as `gnnsim calibrate --samples` writes them")
+        if not isinstance(features, list) or len(features) not in (4, bench.SAMPLER_FEATURES):
+            raise GnnsimError(f"{path}: samples.sampler[{i}]: 'features' must be {bench.SAMPLER_FEATURES} numbers (1, sampled "
+                              "nodes, sampled edges, edges x graph doublings, hops, draws, checks; or the first 4 "
+                              "as older calibrations wrote them), as `gnnsim calibrate --samples` writes them")
+        features = features + [0.0] * (bench.SAMPLER_FEATURES - len(features))
         X.append([_finite(v, f"features[{j}]", f"{path}: samples.sampler[{i}]") for j, v in enumerate(features)])
     y = np.array([_number(r, "seconds", f"{path}: samples.sampler[{i}]") for i, r in enumerate(rows)])
     X = np.array(X)

@@ -232,13 +232,14 @@ def _measure_sampler(quick: bool, repeats: int, residuals: dict, progress, sampl
 
 
 def _fit_sampler(X: np.ndarray, y: np.ndarray, residuals: dict) -> dict:
-    """The sampler's per batch, node, edge and locality costs from the batches' features
-    (see :func:`bench.bench_sampler`) and times."""
+    """The sampler's per batch, node, edge, locality, hop, draw and check costs from the
+    batches' features (see :func:`bench.bench_sampler`) and times."""
     sfit = fit_linear_nonneg(X, y)
     residuals["sampler"] = _linear_residuals(sfit, int(y.size))
-    return {"per_batch_us": _round(sfit.coef[0] * 1e6), "per_node_ns": _round(sfit.coef[1] * 1e9),
-            "per_edge_ns": _round(sfit.coef[2] * 1e9), "per_edge_doubling_ns": _round(sfit.coef[3] * 1e9),
-            "reference_nodes": bench.SAMPLER_GRAPH_NODES[0]}
+    c = sfit.coef
+    return {"per_batch_us": _round(c[0] * 1e6), "per_node_ns": _round(c[1] * 1e9), "per_edge_ns": _round(c[2] * 1e9),
+            "per_edge_doubling_ns": _round(c[3] * 1e9), "reference_nodes": bench.SAMPLER_GRAPH_NODES[0],
+            "per_hop_us": _round(c[4] * 1e6), "per_draw_us": _round(c[5] * 1e6), "per_check_ns": _round(c[6] * 1e9)}
 
 
 def _fit_collective(rows: list[list[float]], steps: float, wire: float) -> LinearFit:

@@ -7,7 +7,8 @@
   first-touch cost, a fixed cost per item: an edge aggregated, a row gathered, an
   optimizer step, and a lower FLOP rate for GEMMs with a narrow k, n or m).
 - CPU sampling costs ``per_batch + per_node * nodes + per_edge * edges``, the per-edge
-  cost growing with the graph's size where calibrated.
+  cost growing with the graph's size where calibrated, plus its hops, draw rounds and
+  duplicate checks (``workload.sampler.sampling_work``) where calibrated.
 - Transfers are alpha-beta: ``latency + bytes / bandwidth``.
 - The feature exchange is a plan of phases (:meth:`CostModel.fetch_plan`): all-to-alls
   of row counts, ids and rows, with the owners' gathers between them. The gradient
@@ -137,7 +138,8 @@ class CostModel:
 
     def sample_time(self, task: Task) -> float:
         s = self.sampler_cost
-        return s.per_batch_s + s.per_node_s * task.nodes + s.edge_cost_s(task.graph_nodes) * task.edges
+        return (s.per_batch_s + s.per_node_s * task.nodes + s.edge_cost_s(task.graph_nodes) * task.edges
+                + s.per_hop_s * task.hops + s.per_draw_s * task.draws + s.per_check_s * task.checks)
 
     def gather_time(self, rows: int, row_bytes: int) -> float:
         if rows <= 0:

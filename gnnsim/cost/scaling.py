@@ -15,7 +15,7 @@ knob               what changes
 ``nvlink.latency`` the intra-node link latency and the calibrated collective's alpha
 ``network.bw``     the network and NIC bandwidth
 ``network.latency``the network latency (factor 2 halves it)
-``cpu.sampling``   the sampler's per-batch, per-node and per-edge costs
+``cpu.sampling``   every cost of the sampler (per batch, node, edge, hop, draw, check)
 ``cpu.gather``     the host feature-gather rate
 ``cpu.cores``      the node's effective cores for its busy trainers (at most one per
                    nominal core: a factor cannot add cores the host does not have)
@@ -119,10 +119,7 @@ def scale_cluster(cluster: Cluster, factors: dict[str, float]) -> Cluster:
             if cluster.num_nodes > 1:
                 network = _link(network, latency=f)
         elif knob == "cpu.sampling":
-            s = node.sampler
-            node = replace(node, sampler=replace(s, per_batch_s=s.per_batch_s / f, per_node_s=s.per_node_s / f,
-                                                 per_edge_s=s.per_edge_s / f,
-                                                 per_edge_doubling_s=s.per_edge_doubling_s / f))
+            node = replace(node, sampler=node.sampler.faster(f))
         elif knob == "cpu.gather":
             node = replace(node, host_gather=_rate(node.host_gather, mem=f, launch=f, fixed=f))
         elif knob == "cpu.cores":

@@ -38,7 +38,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -77,7 +77,8 @@ ALLOWED_KEYS: dict[str, set[str]] = {
               # read by gnnsim/hardware/topology.py (intra-node topology)
               "gpus_per_pcie_switch", "gpus_per_nic", "numa_nodes", "pcie_switches", "topology"},
     "nodes.host": {"sampler_workers", "sampler", "gather"},
-    "nodes.host.sampler": {"per_batch_us", "per_node_ns", "per_edge_ns", "per_edge_doubling_ns", "reference_nodes"},
+    "nodes.host.sampler": {"per_batch_us", "per_node_ns", "per_edge_ns", "per_edge_doubling_ns", "reference_nodes",
+                           "per_hop_us", "per_draw_us", "per_check_ns"},
     "nodes.host.gather": {"launch_us", "gbps", "cache_mb", "cache_gbps", "first_touch_us_per_mb", "per_item_ns",
                           "first_touch_above_mb"},
     "clusters": {"name", "node", "num_nodes", "network", "nic", "nic_count", "sources", "notes",
@@ -166,6 +167,21 @@ class SamplerCost:
     # edge (the graph's arrays fall out of cache). 0 where not calibrated.
     per_edge_doubling_s: float = 0.0
     reference_nodes: float = 0.0
+    # The sampler's work beyond nodes and edges (``workload.sampler.sampling_work``): each
+    # hop's fixed numpy passes, each round of draws, each duplicate check. 0 where not
+    # calibrated (profiles fitted before these terms put their cost in per batch and edge).
+    per_hop_s: float = 0.0
+    per_draw_s: float = 0.0
+    per_check_s: float = 0.0
+
+    def faster(self, factor: float) -> SamplerCost:
+        """The same sampler ``factor`` times faster: every cost divided by it.
+
+        >>> SamplerCost(2e-4, 1e-7, 4e-8, per_hop_s=1e-4).faster(2).per_hop_s
+        5e-05
+        """
+        return replace(self, **{f.name: getattr(self, f.name) / factor for f in fields(self)
+                                if f.name.startswith("per_")})
 
     def edge_cost_s(self, graph_nodes: int = 0) -> float:
         """Seconds per sampled edge on a graph of ``graph_nodes`` nodes (0 = unknown)."""
@@ -747,6 +763,9 @@ def _sampler_from(data: dict[str, Any], path: Path) -> SamplerCost:
         per_edge_s=_num(data, "per_edge_ns", path, positive=False) * 1e-9,
         per_edge_doubling_s=_num(data, "per_edge_doubling_ns", path, positive=False, default=0) * 1e-9,
         reference_nodes=_num(data, "reference_nodes", path, positive=False, default=0),
+        per_hop_s=_num(data, "per_hop_us", path, positive=False, default=0) * 1e-6,
+        per_draw_s=_num(data, "per_draw_us", path, positive=False, default=0) * 1e-6,
+        per_check_s=_num(data, "per_check_ns", path, positive=False, default=0) * 1e-9,
     )
 
 

@@ -88,12 +88,15 @@ class SoftwareProfile:
 
         >>> p = SoftwareProfile("x", "pyg", sampler_per_batch_s=1e-4, sampler_edge_scale=0.5)
         >>> p.sampler_cost(SamplerCost(1e-4, 1e-7, 4e-8))
-        SamplerCost(per_batch_s=0.0002, per_node_s=1e-07, per_edge_s=2e-08, per_edge_doubling_s=0.0, reference_nodes=0.0)
+        SamplerCost(per_batch_s=0.0002, per_node_s=1e-07, per_edge_s=2e-08, per_edge_doubling_s=0.0, reference_nodes=0.0, per_hop_s=0.0, per_draw_s=0.0, per_check_s=0.0)
         """
+        # (the draws and their checks are per-edge work; a hop's fixed passes are not scaled)
         return replace(base, per_batch_s=base.per_batch_s + self.sampler_per_batch_s,
                        per_node_s=base.per_node_s * self.sampler_node_scale,
                        per_edge_s=base.per_edge_s * self.sampler_edge_scale,
-                       per_edge_doubling_s=base.per_edge_doubling_s * self.sampler_edge_scale)
+                       per_edge_doubling_s=base.per_edge_doubling_s * self.sampler_edge_scale,
+                       per_draw_s=base.per_draw_s * self.sampler_edge_scale,
+                       per_check_s=base.per_check_s * self.sampler_edge_scale)
 
 
 def _block(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:

@@ -49,7 +49,8 @@ from gnnsim.workload import model as m
 from gnnsim.workload.cache import FeatureCache, build_cache
 from gnnsim.workload.memory import footprint, memory_report
 from gnnsim.workload.models import get_model
-from gnnsim.workload.sampler import MiniBatch, all_neighbors, induced_minibatch, sample_minibatch, seed_batches
+from gnnsim.workload.sampler import (MiniBatch, all_neighbors, induced_minibatch, sample_minibatch, sampling_work,
+                                    seed_batches)
 
 STAGES = ("sample", "fetch", "h2d", "forward", "backward", "halo", "allreduce", "optimizer")
 ID_BYTES = 8  # int64 node ids in a feature request
@@ -78,6 +79,10 @@ class Task:
     workers: int = 1  # sample: CPU sampler workers of the trainer
     graph_nodes: int = 0  # sample: nodes of the graph sampled on (bigger graphs miss caches more)
     rounds: int = 0  # sample collective: request round trips (one per hop); h2d: separate copies
+    # sample: the sampler's hops, draw rounds and duplicate checks (workload.sampler.sampling_work)
+    hops: int = 0
+    draws: int = 0
+    checks: float = 0.0
 
 
 @dataclass
@@ -259,8 +264,10 @@ def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
     row_bytes = graph.feature_dim * dtype_bytes
     on_gpu = cluster.node.trainer_device.kind == "gpu"
     kind = compute_kind(cluster)
+    hops, draws, checks = sampling_work(graph.indptr, mb, sampler_fanouts(scenario), t.replace)
     tasks = [Task("sample", "cpu_compute", seeds=int(mb.seeds.size), nodes=mb.num_sampled_nodes,
-                  edges=mb.num_sampled_edges, workers=t.sampler_workers, graph_nodes=graph.num_nodes)]
+                  edges=mb.num_sampled_edges, workers=t.sampler_workers, graph_nodes=graph.num_nodes,
+                  hops=hops, draws=draws, checks=checks)]
     if t.graph_store == "partitioned" and t.mode == "minibatch" and num_ranks > 1:
         # every trainer joins the request exchange, also when it needs nothing remote
         r_nodes, r_edges = remote_sampling(mb, assignment, rank, num_ranks)

@@ -251,6 +251,32 @@ def sample_minibatch(indptr: np.ndarray, indices: np.ndarray, seeds: np.ndarray,
     return MiniBatch(seeds, blocks[::-1])
 
 
+def sampling_work(indptr: np.ndarray, mb: MiniBatch, fanouts: list[int | None], replace: bool = False) -> tuple[int, int, float]:
+    """What :func:`sample_minibatch` does beyond its nodes and edges, which its time follows
+    too: ``(hops, draws, checks)``. Every hop is a fixed run of numpy passes; a hop that
+    samples without replacement draws ``fanout`` rounds (one pass over its high-degree
+    nodes each, Floyd's algorithm in :func:`sample_neighbors`), and round j compares each
+    draw with the j taken before it: ``nb f (f - 1) / 2`` checks for nb nodes of degree
+    above f. A cluster-GCN batch (one induced subgraph) is one hop with neither.
+
+    >>> indptr = np.array([0, 3, 4, 6, 8])  # degrees 3, 1, 2, 2
+    >>> mb = sample_minibatch(indptr, np.array([1, 2, 3, 0, 0, 3, 0, 2]), np.array([0]), [2, 1], np.random.default_rng(0))
+    >>> sampling_work(indptr, mb, [2, 1])[:2]
+    (2, 3)
+    """
+    if mb.shared_blocks:
+        return 1, 0, 0.0
+    draws, checks = 0, 0.0
+    degrees = np.diff(indptr)
+    for block, fanout in zip(mb.blocks[::-1], fanouts):  # hop-from-seed first
+        if fanout is None or replace:
+            continue
+        big = int((degrees[block.src_nodes[:block.num_dst]] > fanout).sum())
+        draws += int(fanout)
+        checks += big * fanout * (fanout - 1) / 2.0
+    return len(mb.blocks), draws, checks
+
+
 def seed_batches(train_ids: np.ndarray, batch_size: int, num_batches: int, rng: np.random.Generator) -> list[np.ndarray]:
     """``num_batches`` batches of a shuffled pass over ``train_ids``, wrapping around when a
     trainer has fewer seeds than the epoch's slowest trainer needs."""

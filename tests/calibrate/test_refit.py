@@ -25,7 +25,7 @@ LOCALHOST = ROOT / "hwprofiles/calibrated/localhost.yaml"
 TRUTH = KernelRate(launch_s=5e-6, flops_per_s=1e11, bytes_per_s=1e10, first_touch_s_per_byte=1e-10,
                    first_touch_above_bytes=bench.MMAP_THRESHOLD_MAX_BYTES)
 FRAMEWORK_S = 10e-6  # per kernel of a tiny step, beyond the kernels' own costs
-SAMPLER = np.array([200e-6, 30e-9, 40e-9, 5e-9])  # per batch, node, edge, edge x doubling
+SAMPLER = np.array([200e-6, 30e-9, 40e-9, 5e-9, 80e-6, 2e-6, 4e-9])  # per batch, node, edge, edge x doubling, hop, draw, check
 
 
 def trimmed(rows: list, keep: int = 12) -> list:
@@ -52,7 +52,8 @@ def synthetic_samples(path: Path) -> dict:
         samples["framework"][name] = {stage: sum(max(kernel_time(TRUTH, k), fastest[k.cls]) + FRAMEWORK_S
                                                  for k in ks) for stage, ks in by.items()}
     rng = np.random.default_rng(1)
-    X = np.column_stack([np.ones(30), rng.uniform(1e3, 1e5, 30), rng.uniform(1e4, 1e6, 30), rng.uniform(0, 3e6, 30)])
+    X = np.column_stack([np.ones(30), rng.uniform(1e3, 1e5, 30), rng.uniform(1e4, 1e6, 30), rng.uniform(0, 3e6, 30),
+                         rng.integers(1, 4, 30), rng.integers(5, 40, 30), rng.uniform(0, 1e6, 30)])
     samples["sampler"] = [{"shape": f"b{i}", "seconds": float(x @ SAMPLER), "features": x.tolist()}
                           for i, x in enumerate(X)]
     data = {"provenance": {"host": "synthetic", "date": "2026-12-03T00:00:00+00:00", "heap": "steady"},
@@ -86,14 +87,28 @@ def test_refit_recovers_the_machine_the_measurements_came_from_and_keeps_the_res
     assert after["device"]["framework_us_per_kernel"]["forward"] == pytest.approx(FRAMEWORK_S * 1e6, rel=0.05)
     assert after["device"]["framework_us_per_kernel"]["backward"] == pytest.approx(FRAMEWORK_S * 1e6, rel=0.05)
     sampler = after["sampler"]
-    assert [sampler["per_batch_us"], sampler["per_node_ns"], sampler["per_edge_ns"], sampler["per_edge_doubling_ns"]] \
-        == pytest.approx([200, 30, 40, 5], rel=0.01)
+    assert [sampler["per_batch_us"], sampler["per_node_ns"], sampler["per_edge_ns"], sampler["per_edge_doubling_ns"],
+            sampler["per_hop_us"], sampler["per_draw_us"], sampler["per_check_ns"]] \
+        == pytest.approx([200, 30, 40, 5, 80, 2, 4], rel=0.01)
     assert after["host_gather"]["gbps"] == after["device"]["kernels"]["gather"]["gbps"]  # a CPU's own gather
     # what the samples do not hold stays as it was
     for block in ("intra_link", "allreduce", "cpu_sharing", "oversubscribed"):
         assert after[block] == before[block], block
     assert after["provenance"]["host"] == "synthetic" and after["provenance"]["refit"]["samples"] == "samples.json"
     assert "refitted" in after["sources"][-1] and after["sources"][:-1] == before["sources"]
+
+
+def test_sampler_measurements_recorded_before_the_hop_terms_refit_without_them(tmp_path, profile):
+    """Samples written before the sampler had hop, draw and check features hold 4 features:
+    they refit as before, the new terms 0 (the simulator then charges none)."""
+    data = synthetic_samples(tmp_path / "samples.json")
+    for row in data["samples"]["sampler"]:
+        row["features"] = row["features"][:4]
+        row["seconds"] = float(np.array(row["features"]) @ SAMPLER[:4])
+    (tmp_path / "samples.json").write_text(json.dumps(data))
+    sampler = refit(tmp_path / "samples.json", profile, progress=lambda *a, **k: None)["sampler"]
+    assert [sampler["per_batch_us"], sampler["per_edge_ns"]] == pytest.approx([200, 40], rel=0.01)
+    assert sampler["per_hop_us"] == sampler["per_draw_us"] == sampler["per_check_ns"] == 0
 
 
 def test_refit_of_the_committed_h100_measurements_writes_a_profile_the_simulator_loads(tmp_path):

@@ -100,3 +100,18 @@ def test_sampler_cost_closed_form():
     p = SoftwareProfile("x", "pyg", sampler_per_batch_s=2e-4, sampler_node_scale=2.0, sampler_edge_scale=0.25)
     out = p.sampler_cost(SamplerCost(1e-4, 1e-7, 8e-8))
     assert (out.per_batch_s, out.per_node_s, out.per_edge_s) == pytest.approx((3e-4, 2e-7, 2e-8))
+
+
+def test_the_sampler_prices_its_hops_draws_and_checks_where_calibrated():
+    from dataclasses import replace
+
+    from gnnsim.workload.builder import Task
+
+    plain = CostModel(load_cluster("localhost-cpu"))
+    task = Task("sample", "cpu_compute", nodes=1000, edges=8000, hops=2, draws=12, checks=5000.0)
+    base = plain.sample_time(task)
+    node = replace(plain.cluster.node, sampler=replace(plain.cluster.node.sampler, per_hop_s=1e-4, per_draw_s=2e-6,
+                                                         per_check_s=3e-9))
+    priced = CostModel(replace(plain.cluster, node=node)).sample_time(task)
+    assert priced - base == pytest.approx(2 * 1e-4 + 12 * 2e-6 + 5000 * 3e-9)
+    assert SamplerCost(1e-4, 1e-8, 1e-8, per_hop_s=1e-4).faster(2).per_hop_s == pytest.approx(5e-5)

@@ -106,3 +106,21 @@ def test_blocks_chain(fanouts):
         assert inner.num_dst == outer.num_src
         assert np.array_equal(inner.src_nodes[:inner.num_dst], outer.src_nodes)
     assert np.array_equal(mb.blocks[-1].src_nodes[:mb.blocks[-1].num_dst], mb.seeds)
+
+
+def test_sampling_work_counts_hops_draw_rounds_and_the_draws_duplicate_checks():
+    """Floyd's draw compares round j's draw with the j taken before it, for each node of
+    degree above the fan-out: nb f (f - 1) / 2 checks per hop (brute force over the hops)."""
+    from gnnsim.workload.sampler import sampling_work
+
+    g = sbm(2000, 4, 10.0, 0.8, seed=1)
+    rng = np.random.default_rng(3)
+    fanouts = [6, 3]
+    mb = sample_minibatch(g.indptr, g.indices, g.train_ids[:64], fanouts, rng)
+    degrees = np.diff(g.indptr)
+    checks = sum(int((degrees[b.src_nodes[:b.num_dst]] > f).sum()) * f * (f - 1) / 2
+                 for b, f in zip(mb.blocks[::-1], fanouts))
+    assert sampling_work(g.indptr, mb, fanouts) == (2, 9, checks) and checks > 0
+    # drawing with replacement or taking every neighbour runs no Floyd rounds
+    assert sampling_work(g.indptr, mb, fanouts, replace=True) == (2, 0, 0.0)
+    assert sampling_work(g.indptr, mb, [None, None]) == (2, 0, 0.0)
