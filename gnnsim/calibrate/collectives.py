@@ -35,16 +35,6 @@ TIGHT_S = 10e-6  # chained entries this close measure the together level
 SPREAD_BYTES = 2**10  # the message size of the spread sweep (one of every sweep's sizes)
 
 
-# The probe: a gradient-sized all-reduce after a training-like stretch of compute, the
-# same every time, so that its mean cost now against its mean at calibration says how
-# gloo's stalls drifted (on the dev VM the share of such calls that stall for a time
-# slice moved between 31% and 74% over minutes, for identical runs). The harness probes
-# around each real run (``validation.harness``), as it probes the CPU's speed.
-PROBE_BYTES = 2**15
-PROBE_GAP_S = 2e-3
-PROBE_CALLS = 60
-
-
 def sizes_bytes(quick: bool) -> list[int]:
     exps = [10, 14, 17, 20, 22, 24] if quick else [8, 10, 12, 14, 16, 18, 20, 21, 22, 23, 24]
     return [2**e for e in exps]
@@ -60,10 +50,7 @@ def alltoall_sent_bytes(size: int, world: int) -> int:
     return max(1, size // 4 // world) * 4 * (world - 1)
 
 
-def _worker(port: int, rank: int, world: int, out: str, quick: bool, mode: str = "own") -> None:
-    """One rank of the benchmark. ``mode``: ``own`` (a core each: every sweep, then the
-    probe), ``crowded`` (more processes than cores: the size sweep), ``probe`` (the probe
-    only)."""
+def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bool = False) -> None:
     import torch
     import torch.distributed as dist
 
@@ -71,7 +58,6 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, mode: str =
 
     pin_to_own_cores(rank, 1)
     torch.set_num_threads(1)
-    crowded = mode == "crowded"
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     repeats = 9 if quick else 21
     # a stall (2-10 ms) hits some small collectives: their mean needs many calls, and
@@ -137,14 +123,6 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, mode: str =
         return skew, (own if crowded else last_out - last_in)
 
     results: dict[str, list] = {"allreduce": [], "alltoall": [], "skew": {"allreduce": [], "alltoall": []}}
-    probe_buf = torch.randn(PROBE_BYTES // 4)
-    if mode == "probe":
-        _, cost = timed(lambda: dist.all_reduce(probe_buf), PROBE_CALLS, work_s=PROBE_GAP_S)
-        if rank == 0:
-            Path(out).write_text(json.dumps({"probe": cost.tolist()}))
-        dist.barrier()
-        dist.destroy_process_group()
-        return
     for size in sizes_bytes(quick):
         n = size // 4
         buf = torch.randn(n)
@@ -173,8 +151,6 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, mode: str =
                     [gap, float(a), float(b)] for gap in GAPS_S
                     for a, b in zip(*(t.tolist() for t in timed(op, small_repeats, work_s=gap)))]
     results["wakeup"] = _wakeup(dist, torch, rank, 9 if quick else 60)
-    if not crowded:
-        results["probe"] = timed(lambda: dist.all_reduce(probe_buf), PROBE_CALLS, work_s=PROBE_GAP_S)[1].tolist()
     if rank == 0:
         Path(out).write_text(json.dumps(results))
     dist.barrier()
@@ -222,11 +198,6 @@ def _wakeup(dist, torch, rank: int, repeats: int) -> list[list[float]]:
         dist.broadcast(t, src=0)
         rows.append([delay, float(t.item())])
     return rows
-
-
-def probe_s(world: int = 2, timeout_s: float = 60.0) -> float:
-    """The probe's mean cost now, on ``world`` local processes (see :data:`PROBE_BYTES`)."""
-    return float(np.mean(run_collectives(world, quick=True, timeout_s=timeout_s, probe=True)["probe"]))
 
 
 def fit_wakeup(rows: list[list[float]]) -> tuple[float, float]:
@@ -352,13 +323,12 @@ def fit_busy_gap(rows: list[list[float]]) -> tuple[float, float]:
 
 
 def run_collectives(world: int, quick: bool, timeout_s: float = 300.0, netns=None,
-                    crowded: bool = False, probe: bool = False) -> dict[str, list[list[float]]]:
+                    crowded: bool = False) -> dict[str, list[list[float]]]:
     """Run the collective benchmark on ``world`` local processes and return its rows
-    ([[bytes, mean s, median s]] per collective, plus the wake-up rows and the probe's
-    costs). With ``netns`` (a :class:`gnnsim.realrun.netns.NetnsSetup`) each rank runs in
-    its own namespace and the traffic crosses its shaped link. ``crowded`` says the
-    processes share cores (each call is then timed as its slowest rank saw it, see
-    :func:`_worker`); ``probe`` runs only the probe (:data:`PROBE_CALLS` calls)."""
+    ([[bytes, mean s, median s]] per collective, plus the wake-up rows). With ``netns``
+    (a :class:`gnnsim.realrun.netns.NetnsSetup`) each rank runs in its own namespace and
+    the traffic crosses its shaped link. ``crowded`` says the processes share cores
+    (each call is then timed as its slowest rank saw it, see :func:`_worker`)."""
     with tempfile.TemporaryDirectory(prefix="gnnsim-calib-") as tmp:
         out = Path(tmp) / "collectives.json"
         port = procs_mod.free_port()
@@ -367,7 +337,7 @@ def run_collectives(world: int, quick: bool, timeout_s: float = 300.0, netns=Non
         procs = procs_mod.spawn(
             [(netns.command_prefix(r) if netns is not None else [])
              + [sys.executable, "-m", "gnnsim.calibrate.collectives", str(port), str(r), str(world), str(out),
-                "1" if quick else "0", "probe" if probe else "crowded" if crowded else "own"] for r in range(world)],
+                "1" if quick else "0", "crowded" if crowded else "own"] for r in range(world)],
             [{**env, **(netns.rank_env(r) if netns is not None else {})} for r in range(world)])
         timed_out = procs_mod.wait(procs, timeout_s, also_kill=helpers)
         if not out.exists():
@@ -380,4 +350,4 @@ def run_collectives(world: int, quick: bool, timeout_s: float = 300.0, netns=Non
 
 if __name__ == "__main__":
     _worker(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1",
-            sys.argv[6] if len(sys.argv) > 6 else "own")
+            len(sys.argv) > 6 and sys.argv[6] == "crowded")

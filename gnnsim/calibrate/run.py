@@ -444,8 +444,7 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         "sampler": sampler,
         "host_gather": {k: kernels["gather"][k] for k in HOST_GATHER_KEYS},
         "intra_link": intra_block,
-        "allreduce": {**ar_block, "wakeup_us": _round(wakeup_s * 1e6), "idle_threshold_us": _round(idle_s * 1e6),
-                      "probe_us": _round(float(np.mean(coll["probe"])) * 1e6)},
+        "allreduce": {**ar_block, "wakeup_us": _round(wakeup_s * 1e6), "idle_threshold_us": _round(idle_s * 1e6)},
         **({"cpu_sharing": sharing} if sharing else {}),
     }
     if not quick and world > 1:

@@ -257,23 +257,19 @@ def speed_factor(reference_s: float, probes_s: list[float]) -> float:
 
 
 def run_scenario(vs: ValidationScenario, progress: Callable = print,
-                 calibration: dict[str, Any] | None = None) -> dict[str, Any]:
+                 sharing: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run one scenario real and simulated; never raises for a failed run (the row says why).
 
-    With ``calibration`` (the calibrated profile the suite measured) the reference load of
-    its ``cpu_sharing`` block (``alone_ms``) is timed again before and after the real run,
-    and the row also gets the prediction re-simulated with the CPU's work scaled by the
-    machine's speed then (``report_drift_corrected``, ``speed``): what the error is once
-    the host's drift between calibration and run is taken out. The plain ``report`` stays
-    the headline. The node's effective cores are probed too, a few alone/together round
-    pairs before and after the run (``capacity.capacity_rounds``), and the correction
-    scales them as well (``cpu.cores``); so is gloo's probe all-reduce where the
-    calibration timed it (``allreduce.probe_us``), whose drift scales the collectives'
-    alpha (``nvlink.latency``, ``network.latency``).
+    With ``sharing`` (the calibration's ``cpu_sharing`` block) its reference load
+    (``alone_ms``) is timed again before and after the real run, and the row also gets the
+    prediction re-simulated with the CPU's work scaled by the machine's speed then
+    (``report_drift_corrected``, ``speed``): what the error is once the host's drift
+    between calibration and run is taken out. The plain ``report`` stays the headline.
+    The node's effective cores are probed too, a few alone/together round pairs before and after the run
+    (``capacity.capacity_rounds``), and the correction scales them as well (``cpu.cores``).
     """
     from gnnsim.analysis.whatif import whatif
     from gnnsim.calibrate.capacity import reference_step_s
-    from gnnsim.calibrate.collectives import probe_s
     from gnnsim.pipeline import simulate
     from gnnsim.realrun.launch import run_real, scenario_for_ranks
     from gnnsim.realrun.netns import NetnsUnavailable, gnnsim_namespaces, shaped_link
@@ -298,12 +294,9 @@ def run_scenario(vs: ValidationScenario, progress: Callable = print,
             with shaped_link(shape, vs.ranks) as net:
                 return run_real(scenario, ranks=vs.ranks, timeout_s=vs.timeout_s, progress=quiet, netns=net)
 
-        sharing = (calibration or {}).get("cpu_sharing") or {}
-        reference_s = sharing["alone_ms"] / 1e3 if sharing.get("alone_ms") else None
-        probe_ref_s = ((calibration or {}).get("allreduce") or {}).get("probe_us", 0.0) * 1e-6
+        reference_s = sharing["alone_ms"] / 1e3 if sharing and sharing.get("alone_ms") else None
         probes = [reference_step_s()] if reference_s else []
         cores_probe = _capacity_probe(sharing) if reference_s else []
-        gloo_probes = [probe_s()] if reference_s and probe_ref_s else []
         try:
             measured = attempt()
         except RealRunError as exc:
@@ -331,12 +324,6 @@ def run_scenario(vs: ValidationScenario, progress: Callable = print,
             if cores_probe:
                 row["capacity"] = _capacity_row(sharing, cores_probe + _capacity_probe(sharing))
                 knobs["cpu.cores"] = row["capacity"]["factor"]
-            if gloo_probes:
-                gloo_probes.append(probe_s())
-                gloo = speed_factor(probe_ref_s, gloo_probes)
-                row["gloo"] = {"reference_us": probe_ref_s * 1e6, "probes_us": [p * 1e6 for p in gloo_probes],
-                               "factor": gloo}
-                knobs.update({"nvlink.latency": gloo, "network.latency": gloo})
             corrected = whatif(predicted, knobs)
             row["report_drift_corrected"] = compare(corrected, measured).to_dict()
     except (NetnsUnavailable, _Skip) as exc:
@@ -501,11 +488,12 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
     load_start = list(os.getloadavg())
     with calibrated_profiles(quick, progress) as root:
         calibration = yaml.safe_load((root / "calibrated" / f"{CALIBRATED_NAME}.yaml").read_text())
+        sharing = calibration.get("cpu_sharing") or {}
         links = measure_shaped_links(suite, root, quick, progress)
         rows = []
         for i, vs in enumerate(suite, 1):
             progress(f"[{i}/{len(suite)}] {vs.name}: {vs.description} ...", end=" ", flush=True)
-            row = run_scenario(vs, progress, calibration)
+            row = run_scenario(vs, progress, sharing)
             rows.append(row)
             if row["status"] == "ok":
                 rep = row["report"]
@@ -581,8 +569,7 @@ def _speed(row: dict[str, Any]) -> str:
         return " | "
     corrected = row["report_drift_corrected"]["relative_error"]["iteration_time"]
     cores = f", cores x{row['capacity']['factor']:.2f}" if "capacity" in row else ""
-    gloo = f", gloo x{row['gloo']['factor']:.2f}" if "gloo" in row else ""
-    return f"x{row['speed']['factor']:.2f}{cores}{gloo} | {_pct(corrected)}"
+    return f"x{row['speed']['factor']:.2f}{cores} | {_pct(corrected)}"
 
 
 def _drift_accuracy(results: dict[str, Any]) -> dict[str, Any] | None:
@@ -651,11 +638,7 @@ def _drift_note(results: dict[str, Any]) -> list[str]:
             "from the host's speed changing between calibration and run; the headline figures above are without it. "
             "Where the row says *cores*, the node's effective cores for busy ranks were probed too (a few alone/"
             "together round pairs of the calibration's capacity load before and after the run; cores x0.90: 10% "
-            "fewer than calibrated) and the re-simulation also scales them (knob cpu.cores). Where it says *gloo*, "
-            "the calibration's probe all-reduce (32 KB after 2 ms of compute, 60 calls, on 2 fresh processes; "
-            "`calibrate/collectives.py`) was timed again before and after the run (gloo x0.80: its mean cost, "
-            "stalls included, 25% above the calibration's) and the re-simulation scales the collectives' alpha by "
-            "it (knobs nvlink.latency, network.latency). "
+            "fewer than calibrated) and the re-simulation also scales them (knob cpu.cores). "
             "Per-stage MAPE with the drift taken out: " + _stage_mapes(acc) + "."]
 
 
