@@ -134,7 +134,10 @@ class CostModel:
     def compute_time(self, task: Task) -> float:
         t = sum(kernel_time(self.device.kernel(k.cls), k) for k in task.kernels)
         t += len(task.kernels) * self.device.framework_s(task.stage)  # the host's cost of issuing each kernel
-        return t + self.framework_overhead_s(task.stage)
+        overhead = self.framework_overhead_s(task.stage)
+        if task.layers and self.num_layers:  # a task of some layers (full-batch) pays their share
+            overhead *= task.layers / self.num_layers
+        return t + overhead
 
     def sample_time(self, task: Task) -> float:
         s = self.sampler_cost

@@ -518,14 +518,15 @@ class Simulator:
             if self.depth > 0 and it + self.depth <= self.iters:
                 self.load_ok[rank][it + self.depth].succeed(prev)
             _, chain = self._split(self.workload.tasks[it][rank])
+            last_backward = max((i for i, t in enumerate(chain) if t.stage == "backward"), default=-1)
             pending: list[simpy.Process] = []
-            for task in chain:
+            for position, task in enumerate(chain):
                 start = self.env.now
                 if task.stage == "allreduce" and task.kind == "collective":
                     continue  # issued by the backward buckets below
                 if task.kind == "collective":  # a halo exchange: on its own track, apart from the buckets
                     prev = yield from self._collective(rank, task, it, 0, task.stage, prev)
-                elif task.stage == "backward":
+                elif task.stage == "backward" and position == last_backward:  # (a full-batch chain has one per layer)
                     ar = next((t for t in chain if t.stage == "allreduce" and t.kind == "collective"), None)
                     segments = self._backward_segments(task, ar.bytes if ar else 0.0)
                     factor = self._jittered(rank, 1.0)

@@ -29,9 +29,12 @@ host, a peer on the same node, another node). Samplers (``training.sampler``):
 ``neighbor`` (fan-outs, with or without replacement), ``full`` (every neighbour) and
 ``cluster-gcn`` (batches of METIS clusters, the induced subgraph as every layer's block).
 
-The engine's limits, for now: a ``sample`` or ``halo`` collective sends each trainer's
-bytes evenly to all others (``rows_from`` keeps the real per-peer counts), and the
-backward halo exchanges run before the backward kernels instead of between layers.
+A full-batch chain runs its layers one task each, as autograd does: forward layer by
+layer with a halo exchange before each but the first, then backward from the output
+layer, each layer's gradient for the halo rows sent back to their owners before the
+layer below computes (``Task.layers`` = 1 charges a framework's per-layer overhead once
+per layer). The all-reduce's buckets are issued by the last backward task (a large
+model's earlier buckets would start sooner in DDP).
 """
 
 from __future__ import annotations
@@ -79,6 +82,7 @@ class Task:
     workers: int = 1  # sample: CPU sampler workers of the trainer
     graph_nodes: int = 0  # sample: nodes of the graph sampled on (bigger graphs miss caches more)
     rounds: int = 0  # sample collective: request round trips (one per hop); h2d: separate copies
+    layers: int = 0  # forward/backward: the GNN layers this task computes (0: all of them)
     # sample: the sampler's hops, draw rounds and duplicate checks (workload.sampler.sampling_work)
     hops: int = 0
     draws: int = 0
@@ -403,7 +407,8 @@ def halo_matrix(graph: Graph, assignment: np.ndarray, num_parts: int) -> np.ndar
 def fullbatch_tasks(rank: int, block: tuple[int, int, int], halo: np.ndarray, train_rows: int, scenario: Scenario,
                     graph: Graph, cluster: Cluster, param_count: int) -> list[Task]:
     """One full-batch iteration of trainer ``rank``: per layer halo exchange then compute,
-    then the backward halos, the backward pass, the all-reduce and the optimizer."""
+    then per layer from the output down its backward and its halo rows' gradients sent
+    back, the all-reduce and the optimizer."""
     t = scenario.training
     spec = get_model(scenario.model.name)
     heads = scenario.model.heads
@@ -412,21 +417,30 @@ def fullbatch_tasks(rank: int, block: tuple[int, int, int], halo: np.ndarray, tr
     dtype_bytes = m.DTYPE_BYTES[scenario.model.dtype]
     kind = compute_kind(cluster)
     forward = spec.forward_kernels([block] * num_layers, dims, dtype_bytes, heads)
+    backward = spec.backward_kernels([block] * num_layers, dims, train_rows, graph.num_classes, dtype_bytes, heads)
     sent, received = halo[rank, :], halo[:, rank]  # rows this trainer sends / receives per layer
+
+    def of_layer(kernels, layer: int) -> tuple:
+        return tuple(k for k in kernels if k.name.startswith(f"L{layer}."))
+
     chain = []
     for layer in range(num_layers):
         if layer > 0:
             width = dims[layer][0] * dtype_bytes
             chain.append(Task("halo", "collective", nodes=int(received.sum()), rows_from=tuple(int(x) for x in received),
                               row_bytes=width, bytes=float(sent.sum() * width)))
-        chain.append(Task("forward", kind, kernels=tuple(k for k in forward if k.name.startswith(f"L{layer}."))))
-    for layer in range(num_layers - 1, 0, -1):  # gradients of the halo rows go back to their owners
-        width = dims[layer][0] * dtype_bytes
-        chain.append(Task("halo", "collective", nodes=int(sent.sum()), rows_from=tuple(int(x) for x in sent),
-                          row_bytes=width, bytes=float(received.sum() * width)))
+        chain.append(Task("forward", kind, kernels=of_layer(forward, layer), layers=1))
+    # backward from the output layer (the loss first); each layer's gradients of the halo
+    # rows go back to their owners before the layer below computes
+    loss = tuple(k for k in backward if not k.name.startswith("L"))
+    for layer in range(num_layers - 1, -1, -1):
+        chain.append(Task("backward", kind, kernels=(loss if layer == num_layers - 1 else ()) + of_layer(backward, layer),
+                          layers=1))
+        if layer > 0:
+            width = dims[layer][0] * dtype_bytes
+            chain.append(Task("halo", "collective", nodes=int(sent.sum()), rows_from=tuple(int(x) for x in sent),
+                              row_bytes=width, bytes=float(received.sum() * width)))
     chain += [
-        Task("backward", kind, kernels=tuple(spec.backward_kernels([block] * num_layers, dims, train_rows,
-                                                                   graph.num_classes, dtype_bytes, heads))),
         gradient_allreduce(param_count, spec.param_tensors(num_layers), dtype_bytes, cluster.num_trainers),
         Task("optimizer", kind, kernels=tuple(m.optimizer_kernels(param_count, spec.param_tensors(num_layers), t.optimizer))),
     ]

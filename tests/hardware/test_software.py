@@ -115,3 +115,16 @@ def test_the_sampler_prices_its_hops_draws_and_checks_where_calibrated():
     priced = CostModel(replace(plain.cluster, node=node)).sample_time(task)
     assert priced - base == pytest.approx(2 * 1e-4 + 12 * 2e-6 + 5000 * 3e-9)
     assert SamplerCost(1e-4, 1e-8, 1e-8, per_hop_s=1e-4).faster(2).per_hop_s == pytest.approx(5e-5)
+
+
+def test_a_full_batch_chain_pays_the_per_layer_overheads_once_per_layer():
+    """Full-batch runs each layer as its own task: a framework's per-layer overhead is
+    charged once per layer, as for a mini-batch's one forward task of every layer."""
+    from gnnsim.workload.builder import Task
+
+    dgl = load_software("dgl")
+    framed = CostModel(load_cluster("localhost-cpu")).with_software(dgl, 3)
+    whole = Task("forward", "cpu_compute")
+    per_layer = [Task("forward", "cpu_compute", layers=1) for _ in range(3)]
+    assert sum(framed.compute_time(t) for t in per_layer) == pytest.approx(framed.compute_time(whole))
+    assert framed.compute_time(whole) == pytest.approx(3 * dgl.per_layer_forward_s)

@@ -133,7 +133,13 @@ def test_fullbatch_chain_conserves_halo_bytes():
     for r, chain in enumerate(chains):
         halos = stage(chain, "halo")
         assert len(halos) == 2 * (3 - 1)  # forward and backward, every layer but the input one
-        assert len(stage(chain, "forward")) == 3 and len(stage(chain, "backward")) == 1
+        assert len(stage(chain, "forward")) == 3 and len(stage(chain, "backward")) == 3
+        # autograd's order: each layer's backward, then its halo rows' gradients go home
+        assert [t.stage for t in chain] == ["forward", "halo", "forward", "halo", "forward", "backward", "halo",
+                                            "backward", "halo", "backward", "allreduce", "optimizer"]
+        backs = stage(chain, "backward")
+        assert backs[0].kernels[0].name == "loss" and {k.name[:2] for k in backs[0].kernels[1:]} == {"L2"}
+        assert {k.name[:2] for k in backs[2].kernels} == {"L0"} and all(t.layers == 1 for t in backs)
         inner = (a == r).sum()
         fwd = stage(chain, "forward")[0].kernels
         agg = next(k for k in fwd if k.name == "L0.aggregate")
