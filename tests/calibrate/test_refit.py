@@ -111,6 +111,18 @@ def test_sampler_measurements_recorded_before_the_hop_terms_refit_without_them(t
     assert sampler["per_hop_us"] == sampler["per_draw_us"] == sampler["per_check_ns"] == 0
 
 
+def test_the_committed_cpu_calibration_prices_held_out_shapes_within_15_percent(tmp_path, profile):
+    """Issue 6's mark on real measurements: every kernel class of the committed CPU
+    calibration (`localhost-samples.json`, one full `gnnsim calibrate --device cpu` run),
+    fitted without one shape in five, prices those shapes within 15% of their measured
+    times. The data are fixed, so this guards the fit: a change that fits these sweeps
+    worse fails here. (Held out: 13.2% worst, gather; 5-fold cross-validated: 12.8%.)"""
+    written = refit(LOCALHOST.with_name("localhost-samples.json"), profile, progress=lambda *a, **k: None)
+    for cls, _ in KERNEL_BENCHMARKS:
+        residual = written["residuals"][cls]
+        assert residual["samples"] >= 15 and residual["holdout_mape"] < 0.15, (cls, residual)
+
+
 def test_refit_of_the_committed_h100_measurements_writes_a_profile_the_simulator_loads(tmp_path):
     out = tmp_path / "h100.yaml"
     shutil.copy(ROOT / "hwprofiles/calibrated/h100-80gb-hbm3.yaml", out)
