@@ -1,6 +1,6 @@
 """Run the validation suite: every scenario in validation/scenarios/ real and simulated.
 
-    python validation/run.py            # the whole suite (a few minutes; keep the machine quiet)
+    python validation/run.py            # the whole suite, every job measured twice (~14 minutes; keep the machine quiet)
     python validation/run.py --quick    # the CI subset (under 2 minutes)
     python validation/run.py --only sbm-metis sbm-random --out /tmp/v
 
@@ -29,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these scenarios (by name)")
     parser.add_argument("--scenarios", default=str(HERE / "scenarios"), help="folder of scenario YAMLs")
     parser.add_argument("--out", default=str(HERE), help="folder for RESULTS.md and results.json")
+    parser.add_argument("--repeat", action=argparse.BooleanOptionalAction, default=None,
+                        help="run every job real a second time after the first pass, in reverse order, and report "
+                             "how far apart the two measurements are (the host's noise floor); on by default "
+                             "without --quick (adds about 4 minutes)")
     parser.add_argument("--render", action="store_true",
                         help="only rewrite RESULTS.md from the results.json in --out (no runs)")
     args = parser.parse_args(argv)
@@ -45,7 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     # a plain SIGTERM would skip the teardown of network namespaces; make it an exception
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        results = run_suite(args.scenarios, args.out, quick=args.quick, only=args.only)
+        results = run_suite(args.scenarios, args.out, quick=args.quick, only=args.only,
+                            repeat=not args.quick if args.repeat is None else args.repeat)
     except GnnsimError as exc:
         print(f"validation: error: {exc}", file=sys.stderr)
         return 2

@@ -65,7 +65,8 @@ def cmd_validate_suite(args: argparse.Namespace) -> int:
 
     from gnnsim.validation.harness import run_suite
 
-    results = run_suite(args.scenarios, args.out or Path(args.scenarios).parent, quick=args.quick, only=args.only)
+    results = run_suite(args.scenarios, args.out or Path(args.scenarios).parent, quick=args.quick, only=args.only,
+                        repeat=not args.quick if args.repeat is None else args.repeat)
     unexpected = [r["name"] for r in results["scenarios"] if not r["as_expected"]]
     if unexpected:
         print(f"not as expected: {', '.join(unexpected)}", file=sys.stderr)
@@ -87,6 +88,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        epilog=EPILOG_SUITE, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="only the scenarios marked quick: true, quick calibration")
     p.add_argument("--only", nargs="+", metavar="NAME", help="run only these scenarios")
+    p.add_argument("--repeat", action=argparse.BooleanOptionalAction, default=None,
+                   help="run every job real a second time after the first pass, in reverse order, and report how "
+                        "far apart the two measurements are (the host's noise floor); on by default without --quick")
     p.add_argument("--scenarios", default="validation/scenarios", help="folder of validation scenarios")
     p.add_argument("--out", help="folder for RESULTS.md and results.json (default: the scenarios' parent)")
     p.set_defaults(func=cmd_validate_suite)

@@ -271,15 +271,14 @@ def run_scenario(vs: ValidationScenario, progress: Callable = print,
     from gnnsim.analysis.whatif import whatif
     from gnnsim.calibrate.capacity import reference_step_s
     from gnnsim.pipeline import simulate
-    from gnnsim.realrun.launch import run_real, scenario_for_ranks
-    from gnnsim.realrun.netns import NetnsUnavailable, gnnsim_namespaces, shaped_link
+    from gnnsim.realrun.launch import scenario_for_ranks
+    from gnnsim.realrun.netns import NetnsUnavailable, gnnsim_namespaces
     from gnnsim.validation.compare import compare
 
     row: dict[str, Any] = {"name": vs.name, "file": vs.path.name, "description": vs.description, "ranks": vs.ranks,
                            "groups": vs.groups, "expect": vs.expect, "cluster": vs.scenario.cluster.profile,
                            "shaped_link": None}
     started = time.perf_counter()
-    quiet = lambda *a, **k: None  # noqa: E731
     try:
         scenario = scenario_for_ranks(vs.scenario, vs.ranks)
         reason = realrun_unsupported(scenario)
@@ -287,27 +286,10 @@ def run_scenario(vs: ValidationScenario, progress: Callable = print,
             raise _Skip(reason)
         shape = link_shape_for(vs) if vs.shaped_link else None
         row["shaped_link"] = shape.describe() if shape else None
-
-        def attempt():
-            if shape is None:
-                return run_real(scenario, ranks=vs.ranks, timeout_s=vs.timeout_s, progress=quiet)
-            with shaped_link(shape, vs.ranks) as net:
-                return run_real(scenario, ranks=vs.ranks, timeout_s=vs.timeout_s, progress=quiet, netns=net)
-
         reference_s = sharing["alone_ms"] / 1e3 if sharing and sharing.get("alone_ms") else None
         probes = [reference_step_s()] if reference_s else []
         cores_probe = _capacity_probe(sharing) if reference_s else []
-        try:
-            measured = attempt()
-        except RealRunError as exc:
-            # One retry for a run meant to succeed whose ranks failed without timing out: a
-            # rare start-up race of the gloo rendezvous must not cost a scenario. The first
-            # error stays in the row, and a real failure fails again.
-            if vs.expect != "success" or "timed out" in str(exc):
-                raise
-            row["first_attempt_error"] = str(exc)
-            progress(f"(retrying after: {str(exc)[:120]})", end=" ", flush=True)
-            measured = attempt()
+        measured = _measure(vs, scenario, row, progress)
         real_s = time.perf_counter() - started
         predicted = simulate(scenario, sensitivity=False)
         report = compare(predicted, measured)
@@ -337,6 +319,53 @@ def run_scenario(vs: ValidationScenario, progress: Callable = print,
     row["leftover_namespaces"] = [n for n in gnnsim_namespaces() if n.startswith(f"gnnsim-{os.getpid()}-")]
     row["as_expected"] = (row["status"] == "ok") == (vs.expect == "success") or row["status"] == "skipped"
     return row
+
+
+def _measure(vs: ValidationScenario, scenario: Scenario, row: dict[str, Any], progress: Callable):
+    """The scenario's real run (over its shaped link, if any), retried once where a run
+    meant to succeed failed without timing out: a rare start-up race of the gloo
+    rendezvous must not cost a scenario. The first error goes into ``row``, and a real
+    failure fails again."""
+    from gnnsim.realrun.launch import run_real
+    from gnnsim.realrun.netns import shaped_link
+
+    quiet = lambda *a, **k: None  # noqa: E731
+    shape = link_shape_for(vs) if vs.shaped_link else None
+
+    def attempt():
+        if shape is None:
+            return run_real(scenario, ranks=vs.ranks, timeout_s=vs.timeout_s, progress=quiet)
+        with shaped_link(shape, vs.ranks) as net:
+            return run_real(scenario, ranks=vs.ranks, timeout_s=vs.timeout_s, progress=quiet, netns=net)
+
+    try:
+        return attempt()
+    except RealRunError as exc:
+        if vs.expect != "success" or "timed out" in str(exc):
+            raise
+        row["first_attempt_error"] = str(exc)
+        progress(f"(retrying after: {str(exc)[:120]})", end=" ", flush=True)
+        return attempt()
+
+
+def measure_again(vs: ValidationScenario, progress: Callable = print) -> dict[str, Any]:
+    """The scenario's real run once more, later in the suite, against the same prediction:
+    ``{"report", "measured_iteration_times_s", "wall_s"}``, or ``{"error"}`` where it
+    failed. The two measurements of one job say how far apart this host measures it
+    minutes apart, the noise floor below which no model's error can be told."""
+    from gnnsim.pipeline import simulate
+    from gnnsim.realrun.launch import scenario_for_ranks
+    from gnnsim.validation.compare import compare
+
+    started = time.perf_counter()
+    scenario = scenario_for_ranks(vs.scenario, vs.ranks)
+    try:
+        measured = _measure(vs, scenario, {}, progress)
+    except GnnsimError as exc:
+        return {"error": str(exc)}
+    return {"report": compare(simulate(scenario, sensitivity=False), measured).to_dict(),
+            "measured_iteration_times_s": measured.iteration_times_s,
+            "wall_s": round(time.perf_counter() - started, 2)}
 
 
 def _capacity_probe(sharing: dict[str, Any] | None) -> list[tuple[float, float]]:
@@ -428,6 +457,38 @@ def rankings(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _measured_twice(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    return [(r, r["repeat"]) for r in rows if r["status"] == "ok" and "report" in (r.get("repeat") or {})]
+
+
+def second_pass_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows measured twice, their ``report`` the prediction against the second run."""
+    return [{**r, "report": again["report"], "measured_iteration_times_s": again.get("measured_iteration_times_s")}
+            for r, again in _measured_twice(rows)]
+
+
+def between_passes_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows measured twice, their ``report`` the first measurement in the place of a
+    prediction of the second: :func:`accuracy` and :func:`rankings` of these say how far
+    apart the host measured the same jobs (the noise floor of the model's figures).
+
+    >>> row = {"name": "a", "status": "ok", "expect": "success", "groups": [],
+    ...        "report": {"measured": {"iteration_time_s": 10.0, "breakdown": {"fetch": {"time_s": 4.0}}}},
+    ...        "repeat": {"report": {"measured": {"iteration_time_s": 12.5, "breakdown": {"fetch": {"time_s": 5.0}}}}}}
+    >>> between_passes_rows([row])[0]["report"]["relative_error"]
+    {'fetch': -0.2, 'iteration_time': -0.2}
+    """
+    out = []
+    for r, again in _measured_twice(rows):
+        first, second = r["report"]["measured"], again["report"]["measured"]
+        errors = {s: (first["breakdown"].get(s, {}).get("time_s", 0.0) - v["time_s"]) / v["time_s"]
+                  for s, v in second["breakdown"].items() if v["time_s"] > 0}
+        errors["iteration_time"] = (first["iteration_time_s"] - second["iteration_time_s"]) / second["iteration_time_s"]
+        out.append({**r, "report": {"measured": second, "predicted": first, "relative_error": errors},
+                    "measured_iteration_times_s": again.get("measured_iteration_times_s")})
+    return out
+
+
 def _stderr_s(row: dict[str, Any]) -> float | None:
     """Standard error of a run's mean iteration time (from its per-iteration times)."""
     times = row.get("measured_iteration_times_s")
@@ -473,8 +534,12 @@ def _plain(value: Any) -> Any:
 
 
 def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only: list[str] | None = None,
-              progress: Callable = print) -> dict[str, Any]:
-    """Calibrate, run every scenario real and simulated, write ``RESULTS.md`` and ``results.json``."""
+              progress: Callable = print, repeat: bool = False) -> dict[str, Any]:
+    """Calibrate, run every scenario real and simulated, write ``RESULTS.md`` and ``results.json``.
+
+    With ``repeat`` every scenario that ran is run real once more after the first pass,
+    in reverse order (so the two runs of a job sit minutes apart, the first and last ones
+    furthest), against the same prediction (:func:`measure_again`)."""
     from gnnsim.realrun.netns import cleanup_stale, netem_available
 
     suite = load_suite(folder, quick=quick, only=only)
@@ -502,9 +567,21 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
                          f"({rep['relative_error']['iteration_time']:+.1%})  [{row['wall_s']:.0f} s]")
             else:
                 progress(f"{row['status']}{' (expected)' if row['as_expected'] else ''}: {row['error'][:160]}")
+        again = [(vs, row) for vs, row in zip(suite, rows) if row["status"] == "ok"][::-1] if repeat else []
+        for i, (vs, row) in enumerate(again, 1):
+            progress(f"[again {i}/{len(again)}] {vs.name} ...", end=" ", flush=True)
+            row["repeat"] = measure_again(vs, progress)
+            if "report" in row["repeat"]:
+                first, second = (rep["measured"]["iteration_time_s"] for rep in (row["report"], row["repeat"]["report"]))
+                progress(f"measured {second * 1e3:.2f} ms (first {first * 1e3:.2f} ms, {second / first - 1:+.1%})")
+            else:
+                progress(f"failed: {row['repeat']['error'][:160]}")
+    twice = between_passes_rows(rows)
     results = {
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "python validation/run.py" + (" --quick" if quick else ""),
+        "command": "python validation/run.py" + (" --quick" if quick else "")
+                   + (" --repeat" if quick and repeat else " --no-repeat" if not quick and not repeat else ""),
+        "repeated": repeat,
         "quick": quick,
         "host": {**host_description(), "load_average_start": load_start, "load_average_end": list(os.getloadavg())},
         "netem_available": netem_available() if os.geteuid() == 0 else False,
@@ -517,6 +594,9 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
         "accuracy": accuracy(rows),
         "accuracy_drift_corrected": accuracy(rows, "report_drift_corrected"),
         "rankings": rankings(rows),
+        **({"repeat": {"accuracy": accuracy(second_pass_rows(rows)), "rankings": rankings(second_pass_rows(rows)),
+                       "between_passes": accuracy(twice), "rankings_between_passes": rankings(twice)}}
+           if twice else {}),
         "scenarios": rows,
         "wall_s": round(time.perf_counter() - started, 1),
     }
@@ -640,6 +720,69 @@ def _drift_note(results: dict[str, Any]) -> list[str]:
             "together round pairs of the calibration's capacity load before and after the run; cores x0.90: 10% "
             "fewer than calibrated) and the re-simulation also scales them (knob cpu.cores). "
             "Per-stage MAPE with the drift taken out: " + _stage_mapes(acc) + "."]
+
+
+def _repeat_summary(results: dict[str, Any]) -> list[str]:
+    """Summary-table rows of the second pass (none where the jobs were measured once)."""
+    rep = results.get("repeat")
+    if not rep:
+        return []
+    floor, second, target = rep["between_passes"], rep["accuracy"], results["targets"]
+    stable = [g for g in rep["rankings_between_passes"] if g.get("compared")]
+    kept = [g for g in rep["rankings"] if g.get("compared")]
+    return [f"| the same jobs measured again later in the run (see *Measured twice*): iteration time, first "
+            f"pass against the second (MAPE) | {floor['iteration_mape']:.1%} | | the host's own noise floor: "
+            f"model errors below it cannot be told apart |",
+            f"| stages within {target['stage_error']:.0%} between the two passes | {floor['stage_errors_within_target']} "
+            f"of {floor['stage_errors_total']} | | |",
+            f"| ranking groups in the same measured order in both passes | {sum(g['order_kept'] for g in stable)} of "
+            f"{len(stable)} | | |",
+            f"| iteration time MAPE against the second pass | {second['iteration_mape']:.1%} | "
+            f"<= {target['iteration_mape']:.0%} | {_verdict(second['iteration_mape'] <= target['iteration_mape'])} |",
+            f"| ranking groups in the second pass's measured order | {sum(g['order_kept'] for g in kept)} of "
+            f"{len(kept)} | all | {_verdict(all(g['order_kept'] for g in kept))} |"]
+
+
+def _repeat_section(results: dict[str, Any]) -> list[str]:
+    """The *Measured twice* section: each job's two measurements against the one prediction."""
+    rep = results.get("repeat")
+    if not rep:
+        return []
+    lines = ["", "## Measured twice", "",
+             "After the first pass every job that ran was run real once more, in reverse order (a job's two runs "
+             "sit minutes apart). The prediction is the same for both; how far apart the two measurements are is "
+             "the host's run-to-run noise. *Stage furthest apart*: the stage whose two measurements differ most "
+             "(first against second).", "",
+             "| scenario | first ms | second ms | first vs second | predicted ms | error vs first | error vs second | "
+             "stage furthest apart |",
+             "|---|---|---|---|---|---|---|---|"]
+    between = {r["name"]: r["report"]["relative_error"] for r in between_passes_rows(results["scenarios"])}
+    for r in results["scenarios"]:
+        again = r.get("repeat")
+        if r["status"] != "ok" or not again:
+            continue
+        if "report" not in again:
+            lines.append(f"| {r['name']} | {_ms(r['report']['measured']['iteration_time_s'])} | failed: "
+                         f"`{again['error'].splitlines()[0][:120]}` | | | | | |")
+            continue
+        first, second = r["report"], again["report"]
+        apart = {s: e for s, e in between[r["name"]].items() if s != "iteration_time"}
+        far = max(apart, key=lambda s: abs(apart[s])) if apart else ""
+        lines.append(f"| {r['name']} | {_ms(first['measured']['iteration_time_s'])} | "
+                     f"{_ms(second['measured']['iteration_time_s'])} | {_pct(between[r['name']]['iteration_time'])} | "
+                     f"{_ms(first['predicted']['iteration_time_s'])} | {_pct(first['relative_error']['iteration_time'])} | "
+                     f"{_pct(second['relative_error']['iteration_time'])} | {far} {_pct(apart.get(far))} |")
+    lines += ["", "Per-stage, first pass against the second (MAPE, signed in brackets): "
+              + _stage_mapes(rep["between_passes"]) + ". The model against the second pass: "
+              + _stage_mapes(rep["accuracy"]) + ".", "",
+              "| group | first pass order | second pass order | same order | predicted order |",
+              "|---|---|---|---|---|"]
+    for g in rep["rankings_between_passes"]:
+        if g.get("compared"):
+            predicted = next((x for x in results["rankings"] if x["group"] == g["group"]), {}).get("predicted_order", [])
+            lines.append(f"| {g['group']} | {' < '.join(g['predicted_order'])} | {' < '.join(g['measured_order'])} | "
+                         f"{'yes' if g['order_kept'] else '**no**'} | {' < '.join(predicted)} |")
+    return lines
 
 
 def _stage_mapes(acc: dict[str, Any]) -> str:
@@ -877,6 +1020,7 @@ def results_markdown(results: dict[str, Any], cuda: dict[str, Any] | None = None
         f"| ranking groups in measured order | {kept} of {len(compared)} | all | {_verdict(kept == len(compared))} |",
         *_drift_summary(results),
         *_stability_summary(results),
+        *_repeat_summary(results),
         "",
         "Per-stage MAPE over the suite (mean signed error in brackets; negative = the model is too fast): "
         + _stage_mapes(acc) + ".",
@@ -941,6 +1085,7 @@ def results_markdown(results: dict[str, Any], cuda: dict[str, Any] | None = None
         resolved = "n/a" if gaps is None else f"{sum(gaps)} of {len(gaps)}"
         lines.append(f"| {g['group']} | {' < '.join(g['measured_order'])} | {' < '.join(g['predicted_order'])} | "
                      f"{rho} | {'yes' if g['order_kept'] else '**no**'} | {resolved} |")
+    lines += _repeat_section(results)
     problems = [r for r in rows if r["status"] != "ok"]
     if problems:
         lines += ["", "## Failed and skipped runs", "",

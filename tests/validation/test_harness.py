@@ -96,8 +96,8 @@ def test_ranking_gaps_within_noise_are_flagged():
 
 @pytest.mark.realrun
 def test_quick_subset_writes_well_formed_results(tmp_path):
-    """The whole --quick subset, as `validation/run.py --quick` runs it (CI runs this)."""
-    results = run_suite(SUITE, tmp_path, quick=True, progress=lambda *a, **k: None)
+    """The whole --quick subset, as `validation/run.py --quick --repeat` runs it (CI runs this)."""
+    results = run_suite(SUITE, tmp_path, quick=True, progress=lambda *a, **k: None, repeat=True)
     data = json.loads((tmp_path / "results.json").read_text())
     assert data["quick"] is True and data["host"]["cpu_cores"] == os.cpu_count()
     status = {r["name"]: r["status"] for r in data["scenarios"]}
@@ -119,6 +119,11 @@ def test_quick_subset_writes_well_formed_results(tmp_path):
     assert md.startswith("# Validation results") and data["host"]["host"] in md
     assert "| sbm-metis | 2 | loopback |" in md and "**robust-crash** failed (expected" in md
     assert results["accuracy"] == data["accuracy"]
+    # every job that ran was measured a second time, against the same prediction
+    again = next(r for r in data["scenarios"] if r["name"] == "sbm-metis")["repeat"]
+    assert again["report"]["predicted"] == rep["predicted"] and again["report"]["measured"]["iteration_time_s"] > 0
+    assert data["repeat"]["between_passes"]["scenarios_ok"] == data["accuracy"]["scenarios_ok"]
+    assert "## Measured twice" in md and data["command"].endswith("--quick --repeat")
 
 
 def test_drift_corrected_figures_sit_beside_the_headline():
@@ -147,3 +152,39 @@ def test_drift_corrected_figures_sit_beside_the_headline():
     # results written before the probe existed render as before
     old = results_markdown(_results_stub(accuracy(rows), [_row("b", 20.0, 22.0)]))
     assert "drift taken out (see below)" not in old and "*Host speed*" not in old and "host speed over" not in old
+
+
+def test_a_second_pass_reports_the_hosts_noise_floor_beside_the_model():
+    """Jobs measured twice: how far apart the two runs are, the model against the second,
+    and whether the measured order of a group held between the passes."""
+    from gnnsim.validation.harness import between_passes_rows, second_pass_rows
+
+    rows = [_row("a", 10.0, 11.0, ["g"]), _row("b", 12.0, 12.0, ["g"]), _row("c", 5.0, 5.0, [], status="failed")]
+    for r, second in ((rows[0], 12.5), (rows[1], 12.0)):
+        bd = {"fetch": {"time_s": second / 2}}
+        r["report"]["measured"]["breakdown"] = {"fetch": {"time_s": r["report"]["measured"]["iteration_time_s"] / 2}}
+        r["repeat"] = {"report": {"measured": {"iteration_time_s": second, "breakdown": bd},
+                                  "predicted": r["report"]["predicted"],
+                                  "relative_error": {"iteration_time": (r["report"]["predicted"]["iteration_time_s"]
+                                                                        - second) / second}}}
+    between = accuracy(between_passes_rows(rows))
+    assert between["scenarios_ok"] == 2
+    assert between["iteration_mape"] == pytest.approx((0.2 + 0.0) / 2)  # a: 10 against 12.5
+    assert between["stage_mape"]["fetch"] == pytest.approx(0.1)
+    second = accuracy(second_pass_rows(rows))
+    assert second["iteration_mape"] == pytest.approx((0.12 + 0.0) / 2)  # a: 11 against 12.5
+    (order,) = rankings(between_passes_rows(rows))
+    assert order["order_kept"] is False  # a < b first, b < a (12 < 12.5) second
+    results = {**_results_stub(accuracy(rows), rows),
+               "repeat": {"accuracy": second, "rankings": rankings(second_pass_rows(rows)),
+                          "between_passes": between, "rankings_between_passes": rankings(between_passes_rows(rows))}}
+    text = results_markdown(json.loads(json.dumps(results)))
+    assert "iteration time, first pass against the second (MAPE) | 10.0% |" in text
+    assert "| ranking groups in the same measured order in both passes | 0 of 1 |" in text
+    assert "| iteration time MAPE against the second pass | 6.0% | <= 10% | met |" in text
+    assert "| a | 10000.00 | 12500.00 | -20.0% | 11000.00 | +10.0% | -12.0% | fetch -20.0% |" in text
+    assert "| g | a < b | b < a | **no** | a < b |" in text
+    # a second run that failed says so; results without a second pass render as before
+    rows[1]["repeat"] = {"error": "real run failed: rank 1: boom"}
+    assert "| b | 12000.00 | failed: `real run failed: rank 1: boom` |" in results_markdown(results)
+    assert "Measured twice" not in results_markdown(_results_stub(accuracy(rows), rows))
