@@ -157,7 +157,7 @@ def test_drift_corrected_figures_sit_beside_the_headline():
 def test_a_second_pass_reports_the_hosts_noise_floor_beside_the_model():
     """Jobs measured twice: how far apart the two runs are, the model against the second,
     and whether the measured order of a group held between the passes."""
-    from gnnsim.validation.harness import between_passes_rows, second_pass_rows
+    from gnnsim.validation.harness import between_passes_rows, mean_of_passes_rows, second_pass_rows
 
     rows = [_row("a", 10.0, 11.0, ["g"]), _row("b", 12.0, 12.0, ["g"]), _row("c", 5.0, 5.0, [], status="failed")]
     for r, second in ((rows[0], 12.5), (rows[1], 12.0)):
@@ -175,15 +175,20 @@ def test_a_second_pass_reports_the_hosts_noise_floor_beside_the_model():
     assert second["iteration_mape"] == pytest.approx((0.12 + 0.0) / 2)  # a: 11 against 12.5
     (order,) = rankings(between_passes_rows(rows))
     assert order["order_kept"] is False  # a < b first, b < a (12 < 12.5) second
+    mean = accuracy(mean_of_passes_rows(rows))
+    assert mean["iteration_mape"] == pytest.approx((11.0 / 11.25 - 1) * -1 / 2)  # a: 11 against 11.25; b exact
     results = {**_results_stub(accuracy(rows), rows),
                "repeat": {"accuracy": second, "rankings": rankings(second_pass_rows(rows)),
-                          "between_passes": between, "rankings_between_passes": rankings(between_passes_rows(rows))}}
+                          "between_passes": between, "rankings_between_passes": rankings(between_passes_rows(rows)),
+                          "accuracy_mean": mean, "rankings_mean": rankings(mean_of_passes_rows(rows))}}
     text = results_markdown(json.loads(json.dumps(results)))
     assert "iteration time, first pass against the second (MAPE) | 10.0% |" in text
     assert "| ranking groups in the same measured order in both passes | 0 of 1 |" in text
     assert "| iteration time MAPE against the second pass | 6.0% | <= 10% | met |" in text
     assert "| a | 10000.00 | 12500.00 | -20.0% | 11000.00 | +10.0% | -12.0% | fetch -20.0% |" in text
     assert "| g | a < b | b < a | **no** | a < b |" in text
+    assert "| iteration time MAPE against the mean of both passes | 1.1% (-1.1% signed) | <= 10% | met |" in text
+    assert "| ranking groups in the order of the mean of both passes | 1 of 1 | all | met |" in text
     # a second run that failed says so; results without a second pass render as before
     rows[1]["repeat"] = {"error": "real run failed: rank 1: boom"}
     assert "| b | 12000.00 | failed: `real run failed: rank 1: boom` |" in results_markdown(results)
