@@ -912,7 +912,10 @@ LIMITS = """\
   minutes: the calibrated all-to-all alpha ranged 0.7-1.6 ms and the all-reduce's
   busy rise 0.18-1.67 between calibrations of one afternoon, so fetch and all-reduce
   carry most of the run-to-run error (suite MAPE 12.6-21.5% over runs of nearly the
-  same code in session 9). Full-batch training's per-layer compute varies by
+  same code in session 9). Measured directly since session 12 (*Measured twice*): the
+  same jobs run again minutes later came out 10-12% MAPE apart, 14-25 of 101 stages
+  more than 20% apart, and 2-4 of the 9 ranking groups reversed their measured order,
+  so on this host no model can be shown to meet the suite's targets. Full-batch training's per-layer compute varies by
   36-39% from iteration to iteration, independently on each rank (correlation -0.02;
   mini-batch stages: 0.5-0.8 between ranks), so the halo exchange waits far longer for
   the later rank than the simulator's calibrated jitter (CV 0.11) makes it.
