@@ -192,4 +192,4 @@ def test_a_second_pass_reports_the_hosts_noise_floor_beside_the_model():
     # a second run that failed says so; results without a second pass render as before
     rows[1]["repeat"] = {"error": "real run failed: rank 1: boom"}
     assert "| b | 12000.00 | failed: `real run failed: rank 1: boom` |" in results_markdown(results)
-    assert "Measured twice" not in results_markdown(_results_stub(accuracy(rows), rows))
+    assert "## Measured twice" not in results_markdown(_results_stub(accuracy(rows), rows))
