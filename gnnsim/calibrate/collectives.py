@@ -320,9 +320,8 @@ def fit_busy_gap(rows: list[list[float]], expected=None) -> tuple[float, float]:
         gaps = gaps[gaps > 0]
         if gaps.size < 3:
             return 0.0, 0.0
-        means = np.array([table[table[:, 0] == g, 2].mean() / np.mean(expected(table[table[:, 0] == g, 1]))
+        ratio = np.array([table[table[:, 0] == g, 2].mean() / np.mean(expected(table[table[:, 0] == g, 1]))
                           for g in gaps])
-        ratio = means
     else:
         if gaps.size < 3 or not (table[:, 0] == gaps[0]).any():
             return 0.0, 0.0

@@ -47,21 +47,32 @@ class ValidationReport:
         return "\n".join(lines)
 
 
+def relative_errors(predicted: dict[str, Any], measured: dict[str, Any]) -> dict[str, float]:
+    """``(predicted - measured) / measured`` per measured stage and for the iteration
+    (``iteration_time``), from two ``{"iteration_time_s", "breakdown"}`` mappings.
+
+    >>> relative_errors({"iteration_time_s": 9.0, "breakdown": {"fetch": {"time_s": 3.0}}},
+    ...                 {"iteration_time_s": 10.0, "breakdown": {"fetch": {"time_s": 4.0}, "halo": {"time_s": 0.0}}})
+    {'fetch': -0.25, 'iteration_time': -0.1}
+    """
+    errors = {stage: (predicted["breakdown"].get(stage, {}).get("time_s", 0.0) - row["time_s"]) / row["time_s"]
+              for stage, row in measured["breakdown"].items() if row["time_s"] > 0}
+    errors["iteration_time"] = (predicted["iteration_time_s"] - measured["iteration_time_s"]) / measured["iteration_time_s"]
+    return errors
+
+
 def compare(sim: SimResult, measured: MeasuredRun) -> ValidationReport:
     pred_bd = {s: {"time_s": v["time_s"]} for s, v in sim.analysis.breakdown.items()}
     meas_bd = {s: {"time_s": v["time_s"]} for s, v in measured.breakdown().items()}
-    errors: dict[str, float] = {}
-    for stage, row in meas_bd.items():
-        if row["time_s"] > 0:
-            errors[stage] = (pred_bd.get(stage, {}).get("time_s", 0.0) - row["time_s"]) / row["time_s"]
-    errors["iteration_time"] = (sim.analysis.iteration_time_s - measured.iteration_time_s) / measured.iteration_time_s
+    predicted = {"iteration_time_s": sim.analysis.iteration_time_s, "breakdown": pred_bd}
+    measured_times = {"iteration_time_s": measured.iteration_time_s, "breakdown": meas_bd}
     device = f"{measured.meta.get('host')} ({measured.meta.get('machine')}, torch {measured.meta.get('torch')}, " \
              f"{len(measured.ranks)} gloo ranks)"
     return ValidationReport(
         scenario_name=str(sim.scenario.name),
-        predicted={"iteration_time_s": sim.analysis.iteration_time_s, "breakdown": pred_bd},
-        measured={"iteration_time_s": measured.iteration_time_s, "breakdown": meas_bd},
-        relative_error=errors,
+        predicted=predicted,
+        measured=measured_times,
+        relative_error=relative_errors(predicted, measured_times),
         device=device,
     )
 

@@ -488,13 +488,13 @@ def between_passes_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     >>> between_passes_rows([row])[0]["report"]["relative_error"]
     {'fetch': -0.2, 'iteration_time': -0.2}
     """
+    from gnnsim.validation.compare import relative_errors
+
     out = []
     for r, again in _measured_twice(rows):
         first, second = r["report"]["measured"], again["report"]["measured"]
-        errors = {s: (first["breakdown"].get(s, {}).get("time_s", 0.0) - v["time_s"]) / v["time_s"]
-                  for s, v in second["breakdown"].items() if v["time_s"] > 0}
-        errors["iteration_time"] = (first["iteration_time_s"] - second["iteration_time_s"]) / second["iteration_time_s"]
-        out.append({**r, "report": {"measured": second, "predicted": first, "relative_error": errors},
+        out.append({**r, "report": {"measured": second, "predicted": first,
+                                    "relative_error": relative_errors(first, second)},
                     "measured_iteration_times_s": again.get("measured_iteration_times_s")})
     return out
 
@@ -511,6 +511,8 @@ def mean_of_passes_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     >>> {k: round(v, 3) for k, v in mean_of_passes_rows([row])[0]["report"]["relative_error"].items()}
     {'fetch': 0.0, 'iteration_time': 0.0}
     """
+    from gnnsim.validation.compare import relative_errors
+
     out = []
     for r, again in _measured_twice(rows):
         first, second, predicted = r["report"]["measured"], again["report"]["measured"], r["report"]["predicted"]
@@ -519,10 +521,8 @@ def mean_of_passes_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "breakdown": {st: {"time_s": (first["breakdown"].get(st, {}).get("time_s", 0.0)
                                               + second["breakdown"].get(st, {}).get("time_s", 0.0)) / 2}
                               for st in sorted(stages)}}
-        errors = {st: (predicted["breakdown"].get(st, {}).get("time_s", 0.0) - v["time_s"]) / v["time_s"]
-                  for st, v in mean["breakdown"].items() if v["time_s"] > 0}
-        errors["iteration_time"] = (predicted["iteration_time_s"] - mean["iteration_time_s"]) / mean["iteration_time_s"]
-        out.append({**r, "report": {"measured": mean, "predicted": predicted, "relative_error": errors},
+        out.append({**r, "report": {"measured": mean, "predicted": predicted,
+                                    "relative_error": relative_errors(predicted, mean)},
                     "measured_iteration_times_s": None})
     return out
 
@@ -618,7 +618,6 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": "python validation/run.py" + (" --quick" if quick else "")
                    + (" --repeat" if quick and repeat else " --no-repeat" if not quick and not repeat else ""),
-        "repeated": repeat,
         "quick": quick,
         "host": {**host_description(), "load_average_start": load_start, "load_average_end": list(os.getloadavg())},
         "netem_available": netem_available() if os.geteuid() == 0 else False,
@@ -783,9 +782,7 @@ def _repeat_summary(results: dict[str, Any]) -> list[str]:
 
 
 def _mean_summary(rep: dict[str, Any], target: dict[str, float]) -> list[str]:
-    """Summary-table rows of the model against the mean of both passes (none in older results)."""
-    if "accuracy_mean" not in rep:
-        return []
+    """Summary-table rows of the model against the mean of both passes."""
     acc, kept = rep["accuracy_mean"], [g for g in rep["rankings_mean"] if g.get("compared")]
     return [f"| iteration time MAPE against the mean of both passes | {acc['iteration_mape']:.1%} "
             f"({_pct(acc['iteration_mean_signed_error'])} signed) | <= {target['iteration_mape']:.0%} | "
@@ -828,9 +825,8 @@ def _repeat_section(results: dict[str, Any]) -> list[str]:
                      f"{_pct(second['relative_error']['iteration_time'])} | {far} {_pct(apart.get(far))} |")
     lines += ["", "Per-stage, first pass against the second (MAPE, signed in brackets): "
               + _stage_mapes(rep["between_passes"]) + ". The model against the second pass: "
-              + _stage_mapes(rep["accuracy"]) + "."
-              + (" Against the mean of both: " + _stage_mapes(rep["accuracy_mean"]) + "." if "accuracy_mean" in rep
-                 else ""), "",
+              + _stage_mapes(rep["accuracy"]) + ". Against the mean of both: "
+              + _stage_mapes(rep["accuracy_mean"]) + ".", "",
               "| group | first pass order | second pass order | same order | predicted order |",
               "|---|---|---|---|---|"]
     for g in rep["rankings_between_passes"]:
