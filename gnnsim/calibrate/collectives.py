@@ -228,6 +228,19 @@ SKEW_EDGES_S = (0.0, 5e-6, 10e-6, 20e-6, 40e-6, 80e-6, 160e-6, 320e-6, 640e-6, 1
 MIN_PER_BIN = 3  # calls a skew bin needs to count in the fit
 
 
+def spread_ratio(skew, peak: float, floor: float, scale: float):
+    """:func:`fit_spread`'s curve: a collective's cost over the together prediction with
+    its ranks entering ``skew`` seconds apart, ``floor + (peak - floor) exp(-skew / scale)``
+    (``floor`` at any skew where ``scale`` is 0, the fit's "no fall"). Numbers or arrays.
+
+    >>> round(float(spread_ratio(3e-5, 4.0, 1.0, 3e-5)), 3), float(spread_ratio(0.0, 2.0, 2.0, 0.0))
+    (2.104, 2.0)
+    """
+    if scale <= 0:
+        return floor + 0.0 * np.asarray(skew, dtype=float)
+    return floor + (peak - floor) * np.exp(-np.asarray(skew, dtype=float) / scale)
+
+
 def fit_spread(pairs: list[list[float]], together_s: float) -> tuple[float, float, float]:
     """(peak, floor, scale seconds) of one collective's cost against its entry skew:
     ``ratio(d) = floor + (peak - floor) exp(-d / scale)``, its mean cost with the ranks
@@ -267,7 +280,7 @@ def fit_spread(pairs: list[list[float]], together_s: float) -> tuple[float, floa
 
     def residual(p):
         peak, floor, log_scale = p
-        return weight * (floor + (peak - floor) * np.exp(-skew / np.exp(log_scale)) - mean)
+        return weight * (spread_ratio(skew, peak, floor, np.exp(log_scale)) - mean)
 
     # Nor does the curve leave the levels measured: its peak stays at or below the highest
     # bin's mean, its fall no sharper than the first bin is wide (one calibration fitted a

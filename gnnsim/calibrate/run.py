@@ -25,7 +25,7 @@ import yaml
 from gnnsim.calibrate import bench
 from gnnsim.calibrate.capacity import capacity_rounds, measure_capacity
 from gnnsim.calibrate.collectives import (SPREAD_BYTES, SPREADS_S, alltoall_sent_bytes, fit_busy_gap,
-                                         fit_spread, fit_wakeup, run_collectives)
+                                         fit_spread, fit_wakeup, run_collectives, spread_ratio)
 from gnnsim.calibrate.fit import Demands, LinearFit, fit_linear_nonneg, fit_roofline, roofline_kfold_mape
 from gnnsim.calibrate.timeslice import SPIN_S, measure_time_slice
 from gnnsim.calibrate.twin import twins
@@ -361,12 +361,9 @@ def _collective_blocks(coll: dict, world: int, residuals: dict, suffix: str) -> 
     # and its factor against the compute since the ranks' previous collective
     gap = coll.get("gap", {})
     # (over what the skew factor above predicts for the same calls, so the two agree)
-    def expected(name: str, peak: float, floor: float, scale: float):
-        decay = (lambda d: np.exp(-np.asarray(d) / scale)) if scale > 0 else (lambda d: np.zeros(np.shape(d)))
-        return lambda skew: float(sweep_s[name]) * (floor + (peak - floor) * decay(skew))
-
-    (ar_rise, ar_busy), (a2a_rise, a2a_busy) = (fit_busy_gap(gap.get(name, []), expected(name, *factor[name]))
-                                                for name in ("allreduce", "alltoall"))
+    (ar_rise, ar_busy), (a2a_rise, a2a_busy) = (
+        fit_busy_gap(gap.get(name, []), lambda skew, name=name: float(sweep_s[name]) * spread_ratio(skew, *factor[name]))
+        for name in ("allreduce", "alltoall"))
     return intra, {"alpha_us": _round(ar_fit.coef[0] * ar_peak * 1e6),
                    "gbps": _round(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9),
                    "spread_floor": _round(min(1.0, ar_floor / ar_peak)), "spread_us": _round(ar_scale * 1e6),
