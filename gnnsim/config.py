@@ -14,17 +14,45 @@ samples 10 neighbours of each seed, then 5 of each of those. DGL's
 from __future__ import annotations
 
 import json
+import math
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator,
+)
 
-from gnnsim.errors import ScenarioError, did_you_mean
+from gnnsim.errors import ScenarioError, did_you_mean, read_text_file
+
+
+def _takes_bool(annotation: Any) -> bool:
+    """Whether a field's type admits true/false (or anything, as ``dict[str, Any]`` does)."""
+    if annotation is bool or annotation is Any:
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is dict:
+        return True
+    return any(_takes_bool(a) for a in typing.get_args(annotation)) if origin is not list else False
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    """A scenario section: unknown keys are errors, numbers must be finite, and true/false
+    is not a number (pydantic would read ``batch_size: true`` as 1)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if field is None or _takes_bool(field.annotation):
+            return value
+        items = value if isinstance(value, list) else [value]
+        if any(isinstance(v, bool) for v in items):
+            raise ValueError("true/false is not a valid value here: give a number (or a string where one is asked)")
+        return value
 
 
 class GraphConfig(_Section):
@@ -206,7 +234,35 @@ def _explain(err: dict[str, Any], source: str) -> str:
     msg = err["msg"]
     if err["type"] == "literal_error" and "expected" in err.get("ctx", {}):
         msg = f"must be one of {err['ctx']['expected']}"
-    return f"{source}: {path}: {msg} (got {err.get('input')!r})."
+    elif err["type"] == "finite_number":
+        msg = "must be a finite number (NaN and infinity are not allowed); give a plain number"
+    elif err["type"] == "value_error":
+        msg = msg.removeprefix("Value error, ")
+    got = err.get("input")
+    shown = repr(got) if not isinstance(got, (dict, list)) or len(repr(got)) < 80 else f"a {type(got).__name__}"
+    return f"{source}: {path}: {msg} (got {shown})."
+
+
+def non_finite_paths(data: Any, prefix: str = "") -> list[str]:
+    """The dotted key paths of every NaN or infinite number in ``data`` (nested mappings and lists).
+
+    >>> non_finite_paths({"a": {"b": float("nan"), "c": [1, float("inf")]}, "d": 2.0})
+    ['a.b', 'a.c[1]']
+    """
+    if isinstance(data, float):
+        return [] if math.isfinite(data) else [prefix or "<top level>"]
+    if isinstance(data, dict):
+        return [p for k, v in data.items() for p in non_finite_paths(v, f"{prefix}.{k}" if prefix else str(k))]
+    if isinstance(data, list):
+        return [p for i, v in enumerate(data) for p in non_finite_paths(v, f"{prefix}[{i}]")]
+    return []
+
+
+def _check_finite(data: Any, source: str) -> None:
+    bad = non_finite_paths(data)
+    if bad:
+        raise ScenarioError(f"{source}: {', '.join(bad)}: must be a finite number (NaN and infinity are not "
+                            "allowed); give a plain number.")
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -217,7 +273,17 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     parts = [p for p in key.strip().split(".") if p]
     if not parts:
         raise ScenarioError(f"--set {text!r}: the key is empty; expected e.g. training.fanouts=[15,10]")
-    return parts, yaml.safe_load(raw) if raw.strip() else None
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else None
+    except yaml.YAMLError as exc:
+        why = str(getattr(exc, "problem", None) or exc).splitlines()[0]
+        raise ScenarioError(f"--set {text!r}: the value of {'.'.join(parts)} is not valid YAML ({why}); quote it or "
+                            "write it as YAML, e.g. training.fanouts=[15,10]") from None
+    bad = non_finite_paths(value, ".".join(parts))
+    if bad:
+        raise ScenarioError(f"--set {text!r}: {', '.join(bad)}: must be a finite number (NaN and infinity are not "
+                            "allowed); give a plain number.")
+    return parts, value
 
 
 def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
@@ -247,6 +313,7 @@ def scenario_from_dict(data: Any, source: str = "<scenario>", base_dir: str = ".
                             f"training, cluster, simulation), got {type(data).__name__}")
     if "base_dir" in data:
         raise ScenarioError(f"{source}: base_dir: this key is set by gnnsim; remove it from the file")
+    _check_finite(data, source)
     data = apply_overrides(data, overrides or [])
     try:
         return Scenario.model_validate({**data, "base_dir": base_dir})
@@ -263,13 +330,15 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
     256
     """
     path = Path(path)
-    if not path.is_file():
-        raise ScenarioError(f"{path}: no such scenario file; give the path of a .yaml or .json file")
-    text = path.read_text()
+    text = read_text_file(path, "scenario", ScenarioError)
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise ScenarioError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: nested too deeply to be a scenario; see examples/quickstart.yaml") from None
+    if data is None:
+        raise ScenarioError(f"{path}: empty scenario; see examples/quickstart.yaml for one to start from")
     name = data.get("name", path.stem) if isinstance(data, dict) else path.stem
     if isinstance(data, dict):
         data = {**data, "name": name}

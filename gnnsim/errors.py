@@ -48,15 +48,39 @@ def did_you_mean(name: str, candidates: Iterable[str]) -> str:
     return f" Did you mean '{match}'?" if match else ""
 
 
+def read_text_file(path: Path, what: str, error: type[GnnsimError]) -> str:
+    """The text of the UTF-8 file ``path`` (a ``what``: scenario, profile ...); a folder,
+    a missing or unreadable file, or bytes that are not UTF-8 text raise ``error`` naming it."""
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"{path}: is a folder; give the path of a {what} file (.yaml or .json)")
+    if not path.exists():
+        raise error(f"{path}: no such {what} file; give the path of a .yaml or .json file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what} file: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{path}: not a text file (byte 0x{data[exc.start]:02x} at offset {exc.start} is not UTF-8); "
+                    f"a {what} is a YAML or JSON text file") from None
+    if "\x00" in text:
+        raise error(f"{path}: not a text file (it holds NUL bytes); a {what} is a YAML or JSON text file")
+    return text
+
+
 def read_yaml_mapping(path: Path, error: type[GnnsimError]) -> dict:
     """The mapping a YAML file holds (an empty file is an empty mapping); a file that is
     not valid YAML, or holds something else, raises ``error`` naming the file."""
     import yaml
 
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = yaml.safe_load(read_text_file(path, "YAML", error)) or {}
     except yaml.YAMLError as exc:
         raise error(f"{path}: not valid YAML: {exc}") from None
+    except RecursionError:
+        raise error(f"{path}: nested too deeply to be read") from None
     if not isinstance(data, dict):
         raise error(f"{path}: expected a mapping of keys, got {type(data).__name__}")
     return data

@@ -468,7 +468,35 @@ def _read_yaml(kind: str, name: str) -> tuple[dict[str, Any], Path]:
             f"unknown {_KIND_LABEL.get(kind, kind)} profile '{name}' (looked for {path}).{did_you_mean(name, known)} "
             f"Known: {', '.join(known) or 'none'}. Run 'gnnsim hw list' to see the catalog."
         )
-    return read_yaml_mapping(path, ProfileError), path
+    data = read_yaml_mapping(path, ProfileError)
+    check_finite(data, path)
+    return data, path
+
+
+# Top-level blocks that describe a profile (fit quality, provenance) and that the model
+# never reads: a calibration writes NaN there for "not measured".
+_DESCRIPTIVE_KEYS = ("residuals", "provenance", "sources", "notes")
+
+
+def check_finite(data: dict[str, Any], path: Path) -> None:
+    """Raise :class:`ProfileError` naming the first NaN or infinite number in a profile
+    (outside its descriptive blocks, :data:`_DESCRIPTIVE_KEYS`).
+
+    >>> check_finite({"bw_gbps": float("nan")}, Path("links/x.yaml"))
+    Traceback (most recent call last):
+    ...
+    gnnsim.errors.ProfileError: links/x.yaml: 'bw_gbps' is nan; every number in a profile must be finite. Fix the profile.
+    """
+    from gnnsim.config import non_finite_paths
+
+    for key, value in data.items():
+        if key in _DESCRIPTIVE_KEYS:
+            continue
+        for at in non_finite_paths(value, str(key)):
+            got = value
+            for part in at.replace("[", ".[").split(".")[1:]:
+                got = got[int(part[1:-1])] if part.startswith("[") else got[part]
+            raise ProfileError(f"{path}: '{at}' is {got}; every number in a profile must be finite. Fix the profile.")
 
 
 def read_profile(kind: str, name: str) -> tuple[dict[str, Any], Path]:
@@ -595,6 +623,8 @@ def _num(data: dict[str, Any], key: str, path: Path, *, positive: bool = True, d
     value = data[key]
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ProfileError(f"{path}: '{key}' must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ProfileError(f"{path}: '{key}' is {value}; it must be a finite number. Fix the profile.")
     if value < 0 or (positive and value == 0):
         raise ProfileError(f"{path}: '{key}' must be {'> 0' if positive else '>= 0'}, got {value}. Fix the profile.")
     return float(value)
