@@ -21,7 +21,8 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator,
+    BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, ValidationError, ValidationInfo, field_validator,
+    model_serializer, model_validator,
 )
 
 from gnnsim.errors import ScenarioError, did_you_mean, read_text_file
@@ -120,6 +121,40 @@ class CacheConfig(_Section):
         return self
 
 
+class SamplingConfig(_Section):
+    """Where mini-batches are sampled (:mod:`gnnsim.cost.placement` prices each)."""
+
+    device: Literal["cpu", "gpu", "uva"] = Field(
+        "cpu", description="cpu (loader workers on the host's cores) | gpu (graph structure in GPU memory, sampled "
+                           "by GPU kernels: DGL graph.to('cuda')) | uva (structure in pinned host memory, the same "
+                           "kernels reading it over PCIe: DGL use_uva=True)")
+
+
+class FeaturesConfig(_Section):
+    """Where the input feature rows live; ``training.cache`` sits in front of any placement."""
+
+    placement: Literal["host", "uva", "gpu"] = Field(
+        "host", description="host (workers gather rows on the CPU into pinned buffers, then one H2D copy) | uva "
+                            "(the GPU gathers rows from pinned host memory over PCIe, zero copy) | gpu (all rows "
+                            "resident in GPU memory, a device gather; single-node-multigpu)")
+
+
+class LoaderConfig(_Section):
+    """The data loader's worker processes (PyG/DGL ``num_workers``)."""
+
+    workers: int | None = Field(
+        None, ge=0, description="worker processes per trainer: CPU sampling and host feature gathers of one "
+                                "trainer run in this many workers, at most the node's cores shared by its trainers "
+                                "(hwprofiles node host_cpu_cores); 0 = in the training process (no overlap with "
+                                "compute). Default: training.sampler_workers sample and the feature gather is one "
+                                "serial stream in the fetch")
+
+
+# training's placement sections appear in a result's scenario only when set, so results of
+# scenarios written before them stay byte-identical
+_PLACEMENT_SECTIONS = ("sampling", "features", "loader")
+
+
 class TrainingConfig(_Section):
     mode: Literal["minibatch", "single-node-multigpu", "full-batch"] = Field(
         "minibatch", description="minibatch (distributed, DistDGL-like: each trainer owns a partition) | "
@@ -135,6 +170,9 @@ class TrainingConfig(_Section):
                                   "does) | partitioned (DistDGL: a neighbour owned by another part costs a remote "
                                   "sampling request to its owner)")
     cache: CacheConfig = Field(default_factory=CacheConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    features: FeaturesConfig = Field(default_factory=FeaturesConfig)
+    loader: LoaderConfig = Field(default_factory=LoaderConfig)
     num_clusters: int | None = Field(None, gt=0, description="cluster-gcn: clusters of the whole graph "
                                                              "(default: about batch_size / clusters_per_batch nodes each)")
     clusters_per_batch: int = Field(1, gt=0, description="cluster-gcn: clusters joined into one batch")
@@ -156,6 +194,24 @@ class TrainingConfig(_Section):
         25 * 2**20, gt=0, description="gradient bucket size; full buckets are all-reduced while backward goes on "
                                       "(PyTorch DDP's bucket_cap_mb=25 default: https://pytorch.org/docs/stable/"
                                       "generated/torch.nn.parallel.DistributedDataParallel.html)")
+
+    @model_validator(mode="after")
+    def _placement_fits_mode(self) -> "TrainingConfig":
+        if self.mode == "full-batch" and (self.sampling.device != "cpu" or self.features.placement != "host"):
+            raise ValueError("training.sampling and training.features: full-batch training samples nothing and keeps "
+                             "its partition on the device; remove them or use mode minibatch/single-node-multigpu")
+        if self.sampling.device != "cpu" and self.graph_store == "partitioned":
+            raise ValueError(f"training.sampling.device {self.sampling.device!r} samples the whole graph on each GPU: "
+                             "set training.graph_store: replicated, or sample on the cpu")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_placement(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        for key in _PLACEMENT_SECTIONS:
+            if key in data and getattr(self, key) == type(getattr(self, key))():
+                del data[key]
+        return data
 
     @field_validator("fanouts")
     @classmethod
