@@ -20,6 +20,7 @@ COMMAND_MODULES = [
     "gnnsim.commands.partition",
     "gnnsim.commands.analyze",
     "gnnsim.commands.validation",
+    "gnnsim.commands.published",
 ]
 
 

@@ -84,3 +84,7 @@ def read_yaml_mapping(path: Path, error: type[GnnsimError]) -> dict:
     if not isinstance(data, dict):
         raise error(f"{path}: expected a mapping of keys, got {type(data).__name__}")
     return data
+
+
+class RecordError(GnnsimError):
+    """A measured-run record file (published or the user's own runs, JSON lines) is invalid."""

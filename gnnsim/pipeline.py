@@ -99,14 +99,16 @@ def partition_for(scenario: Scenario, graph: Graph, num_ranks: int) -> Partition
 
 
 def simulate(scenario: Scenario, *, sensitivity: bool = True, record_links: bool = False,
-             allreduce_algorithm: str = "auto") -> SimResult:
+             allreduce_algorithm: str = "auto", graph: Graph | None = None) -> SimResult:
     """Run the whole pipeline for ``scenario`` and return its :class:`SimResult`.
 
     ``sensitivity`` also re-simulates the same batches with each resource class 2x
-    faster; ``record_links`` keeps per-link traffic spans for the Chrome trace.
+    faster; ``record_links`` keeps per-link traffic spans for the Chrome trace;
+    ``graph`` is the scenario's graph when the caller already built it (many
+    predictions on one graph build it once).
     """
     cluster = cluster_for(scenario)
-    graph = build_graph(scenario)
+    graph = build_graph(scenario) if graph is None else graph
     partition = partition_for(scenario, graph, cluster.num_trainers)
     metrics = metrics_of(graph, partition)  # with partitioning time and vertex-cut replication
     workload = build_workload(scenario, graph, partition, cluster)
