@@ -103,8 +103,8 @@ def predict_records(records: list[RunRecord], *, source: str = "<records>", quic
     """One :class:`Row` per record, predicting every expressible one (``only``: these ids)."""
     graphs: dict[tuple, Any] = {}
     rows = []
-    for i, rec in enumerate(records):
-        m = record_scenario(rec, quick=quick)
+    mappings = [record_scenario(rec, quick=quick) for rec in records]  # every record checked before any runs
+    for i, (rec, m) in enumerate(zip(records, mappings)):
         skip = only is not None and rec.id not in only
         if progress and m.scenario is not None and not skip:
             progress(f"[{i + 1}/{len(records)}] {rec.id}: simulating {m.scenario['graph']['source']} "

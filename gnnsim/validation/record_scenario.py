@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from gnnsim.config import Scenario
+from gnnsim.errors import RecordError
 from gnnsim.graph.presets import PRESETS
 from gnnsim.validation.records import RunRecord
 
@@ -94,8 +95,10 @@ def _hardware(rec: RunRecord, out: Mapping) -> dict[str, Any] | None:
     else:
         hit = next(((d, c) for pat, d, c in GPU_CATALOG if re.search(pat, hw.gpu, re.I)), None)
         if hit is None:
-            out.missing.append(f"GPU not in the catalog: {hw.gpu}")
-            return None
+            families = ", ".join(sorted({pat.split(".")[0].split("\\")[0] for pat, _, _ in GPU_CATALOG}))
+            raise RecordError(f"{rec.where}: hardware.gpu: unknown GPU {hw.gpu!r}. Known families: {families}. "
+                              "Add its device profile to hwprofiles/devices/ and an entry to GPU_CATALOG in "
+                              "gnnsim/validation/record_scenario.py, or set hardware_stated: false for a ratio-only record")
         device, cluster = hit
         if "variant not stated" in hw.gpu or "inferred" in hw.gpu:
             out.approximations.append(f"GPU variant not stated: {device}")

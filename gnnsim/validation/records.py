@@ -26,7 +26,7 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from gnnsim.errors import RecordError, did_you_mean
 
@@ -113,6 +113,11 @@ class RunRecord(_Part):
     hardware_stated: bool = True
     config_from_script_defaults: bool | None = None
     notes: str | None = None
+    _where: str = PrivateAttr("<record>")  # "FILE:LINE" it was read from, for errors found later
+
+    @property
+    def where(self) -> str:
+        return self._where
 
 
 def _field_path(loc: tuple) -> str:
@@ -143,10 +148,12 @@ def parse_record(line: str, path: str | Path, lineno: int) -> RunRecord:
     if not isinstance(data, dict):
         raise RecordError(f"{where}: expected a JSON object (one record a line), got {type(data).__name__}")
     try:
-        return RunRecord.model_validate(data)
+        rec = RunRecord.model_validate(data)
     except ValidationError as exc:
         raise RecordError(_explain(exc.errors()[0], where)
                           + (f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else "")) from None
+    rec._where = where
+    return rec
 
 
 def load_records(path: str | Path) -> list[RunRecord]:
