@@ -36,6 +36,10 @@ class RealRunError(GnnsimError):
     """A real distributed run failed (a rank crashed, hung or timed out)."""
 
 
+class OutputError(GnnsimError):
+    """An output file cannot be written (a missing or read-only folder, a folder given as a file)."""
+
+
 def closest(name: str, candidates: Iterable[str]) -> str | None:
     """Return the candidate closest to ``name`` or None when nothing is close."""
     matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.5)

@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import math
+
 import itertools
 from dataclasses import dataclass
 from typing import Any
@@ -61,8 +63,9 @@ def parse_scale(text: str) -> tuple[str, float]:
         factor = float(value)
     except ValueError:
         factor = float("nan")
-    if not sep or not factor > 0:
-        raise ScenarioError(f"--scale {text!r}: expected KNOB=FACTOR with a factor > 0, for example network.bw=2")
+    if not sep or not factor > 0 or not math.isfinite(factor):
+        raise ScenarioError(f"--scale {text!r}: expected KNOB=FACTOR with a finite factor > 0, for example "
+                            "network.bw=2")
     return canonical_knob(key.strip()), factor
 
 

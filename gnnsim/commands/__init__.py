@@ -4,8 +4,39 @@ pieces every command shares: a subcommand that reads one scenario, and saving an
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from pathlib import Path
+
+
+def _number(text: str, kind: type, what: str, ok) -> float | int:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+    if not ok(value) or (kind is float and not math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
+    return value
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a duration in seconds, finite and > 0 (``--timeout -1`` is refused)."""
+    return _number(text, float, "a number of seconds > 0", lambda v: v > 0)
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: a whole number >= 1 (ranks, parts, threads)."""
+    return _number(text, int, "a whole number >= 1", lambda v: v >= 1)
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number >= 0 (iterations to skip, a seed)."""
+    return _number(text, int, "a whole number >= 0", lambda v: v >= 0)
+
+
+def fraction(text: str) -> float:
+    """An argparse type: a share in (0, 1]."""
+    return _number(text, float, "a number in (0, 1]", lambda v: 0 < v <= 1)
 
 
 def scenario_command(sub: argparse._SubParsersAction, name: str, help: str, epilog: str,

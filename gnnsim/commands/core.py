@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from gnnsim.commands import save, scenario_command
+from gnnsim.commands import positive_int, positive_seconds, save, scenario_command
 
 EPILOG_SIMULATE = """examples:
   gnnsim simulate examples/quickstart.yaml
@@ -68,8 +68,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def _add_real_run_args(p: argparse.ArgumentParser) -> None:
     """The real run's options, shared by realrun and validate."""
-    p.add_argument("--ranks", type=int, default=2, help="processes to spawn (default 2)")
-    p.add_argument("--timeout", type=float, default=600.0, help="kill the whole group after this many seconds")
+    p.add_argument("--ranks", type=positive_int, default=2, help="processes to spawn (default 2)")
+    p.add_argument("--timeout", type=positive_seconds, default=600.0,
+                   help="kill the whole group after this many seconds")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -97,7 +98,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--out", required=True, metavar="PROFILE.yaml", help="calibrated profile to write")
     p.add_argument("--quick", action="store_true", help="fewer shapes and repeats (under a minute)")
-    p.add_argument("--threads", type=int, default=1, help="torch threads per trainer to calibrate for (default 1)")
+    p.add_argument("--threads", type=positive_int, default=1, help="torch threads per trainer to calibrate for (default 1)")
     p.add_argument("--samples", metavar="SAMPLES.json",
                    help="also write every benchmarked shape and its measured time (to inspect or refit)")
     p.add_argument("--refit", metavar="SAMPLES.json",

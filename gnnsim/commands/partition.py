@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from gnnsim.commands import save
+from gnnsim.commands import count, fraction, positive_int, save
 
 EPILOG = """examples:
   gnnsim partition --graph preset:ogbn-products?scale=0.01 --method metis --parts 8 --out parts.npy --json m.json
@@ -95,14 +95,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--graph", required=True, metavar="PATH_OR_SPEC",
                    help="graph file/folder, preset:NAME?scale=S, or sbm?/rmat?/chung-lu?key=value")
     p.add_argument("--method", metavar="NAME", help="partitioner, options as NAME?key=value, or file:PATH")
-    p.add_argument("--parts", type=int, required=True, metavar="K", help="number of parts (1..nodes)")
+    p.add_argument("--parts", type=positive_int, required=True, metavar="K", help="number of parts (1..nodes)")
     p.add_argument("--compare", metavar="M1,M2,...", help="run several methods and print one ranked table")
     p.add_argument("--out", metavar="PARTS.npy", help="write the int32 assignment (one part id per node)")
     p.add_argument("--json", metavar="METRICS.json", help="write the metrics as JSON")
     p.add_argument("--format", choices=["edgelist", "npz", "ogb", "pyg", "dgl"], help="force the file format")
-    p.add_argument("--seed", type=int, default=0, help="seed of generators and randomized partitioners (default 0)")
-    p.add_argument("--feature-dim", type=int, help="feature width where the file does not give it (default 128)")
-    p.add_argument("--train-fraction", type=float, help="train share where the file has no split (default 0.5)")
+    p.add_argument("--seed", type=count, default=0, help="seed of generators and randomized partitioners (default 0)")
+    p.add_argument("--feature-dim", type=positive_int, help="feature width where the file does not give it (default 128)")
+    p.add_argument("--train-fraction", type=fraction, help="train share where the file has no split (default 0.5)")
     p.add_argument("--directed", action="store_true", help="do not add reverse edges (default: symmetrize)")
     p.add_argument("--self-loops", action="store_true", help="keep v->v edges (default: drop)")
     p.add_argument("--keep-duplicates", action="store_true", help="keep repeated edges (default: one copy)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from gnnsim.commands import save
+from gnnsim.commands import count, save
 
 EPILOG_IMPORT = """examples:
   gnnsim import-trace rank0.json rank1.json --out measured.json
@@ -80,7 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", metavar="MEASURED.json", help="write the measured run here")
     p.add_argument("--stage-map", action="append", default=[], metavar="LABEL=STAGE",
                    help="count record_function LABEL as STAGE (repeatable)")
-    p.add_argument("--skip-first", type=int, default=0, metavar="N", help="drop N warm-up iterations per rank")
+    p.add_argument("--skip-first", type=count, default=0, metavar="N", help="drop N warm-up iterations per rank")
     p.add_argument("--scenario", metavar="SCENARIO.yaml", help="the scenario the traces ran (stored with the run)")
     p.set_defaults(func=cmd_import_trace)
 

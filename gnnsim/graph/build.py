@@ -95,4 +95,23 @@ def build_graph(scenario: Scenario) -> Graph:
         known = [*GRAPH_SOURCES, *("preset:" + p for p in PRESETS)]
         raise ScenarioError(f"graph.source: unknown source '{source}'. Known: {', '.join(known)}."
                             f"{did_you_mean(source, known)}")
+    if scenario.graph.path and source in FILE_SOURCES:
+        _check_graph_path(scenario, source)
     return GRAPH_SOURCES[source](scenario)
+
+
+# What each file source reads at graph.path: a file, or a folder.
+FILE_SOURCES = {"edgelist": "file", "npz": "file", "ogb": "folder", "pyg": "folder"}
+
+
+def _check_graph_path(scenario: Scenario, source: str) -> None:
+    path = scenario.resolve(scenario.graph.path or "")
+    wants = FILE_SOURCES[source]
+    if not path.exists():
+        raise ScenarioError(f"graph.path: {path}: no such {wants}; graph.source '{source}' reads a {wants} "
+                            "(a relative path is relative to the scenario file's folder)")
+    if wants == "file" and path.is_dir():
+        raise ScenarioError(f"graph.path: {path}: is a folder; graph.source '{source}' reads a file (for an OGB "
+                            "or PyG folder set graph.source: ogb or pyg)")
+    if wants == "folder" and not path.is_dir():
+        raise ScenarioError(f"graph.path: {path}: is a file; graph.source '{source}' reads a folder")

@@ -58,8 +58,9 @@ def plot_breakdown(labels: list[str], breakdowns: list[dict[str, dict[str, float
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right", fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    fig.savefig(tmp, dpi=120)
-    plt.close(fig)
-    tmp.replace(path)
+    from gnnsim.report.files import write_atomic_with
+
+    try:
+        write_atomic_with(path, lambda fh: fig.savefig(fh, format=path.suffix.lower()[1:], dpi=120), binary=True)
+    finally:
+        plt.close(fig)
