@@ -186,7 +186,11 @@ class TrainingConfig(_Section):
     learning_rate: float = Field(0.003, gt=0)
     framework: Literal["torch", "dgl", "pyg"] = Field(
         "torch", description="whose per-iteration overheads and sampler to model (hwprofiles/software/NAME.yaml); "
-                             "torch adds nothing to calibrated costs")
+                             "torch adds nothing to calibrated costs; also what each layer computes "
+                             "(gnnsim.workload.frameworks: blocks for torch/dgl, the whole sampled subgraph for pyg)")
+    pyg_trim_to_layer: bool = Field(
+        False, description="framework pyg: PyG's trim_to_layer (layer l drops the last l hops' nodes and edges); "
+                           "off, every PyG layer computes the whole sampled subgraph")
     prefetch_depth: int = Field(
         0, ge=0, description="batches the loader may prepare ahead of training (0 = no overlap: sample, fetch and "
                              "copy each batch after the previous iteration ends)")
@@ -203,6 +207,9 @@ class TrainingConfig(_Section):
         if self.sampling.device != "cpu" and self.graph_store == "partitioned":
             raise ValueError(f"training.sampling.device {self.sampling.device!r} samples the whole graph on each GPU: "
                              "set training.graph_store: replicated, or sample on the cpu")
+        if self.pyg_trim_to_layer and self.framework != "pyg":
+            raise ValueError(f"training.pyg_trim_to_layer is PyG's trimming: set training.framework: pyg "
+                             f"(it is {self.framework!r}) or remove it")
         return self
 
     @model_serializer(mode="wrap")
@@ -211,6 +218,8 @@ class TrainingConfig(_Section):
         for key in _PLACEMENT_SECTIONS:
             if key in data and getattr(self, key) == type(getattr(self, key))():
                 del data[key]
+        if not self.pyg_trim_to_layer:  # (unset: existing results stay byte-identical)
+            data.pop("pyg_trim_to_layer", None)
         return data
 
     @field_validator("fanouts")

@@ -142,7 +142,8 @@ class CostModel:
     def sample_time(self, task: Task) -> float:
         s = self.sampler_cost
         return (s.per_batch_s + s.per_node_s * task.nodes + s.edge_cost_s(task.graph_nodes) * task.edges
-                + s.per_hop_s * task.hops + s.per_draw_s * task.draws + s.per_check_s * task.checks)
+                + s.per_hop_s * task.hops + s.per_draw_s * task.draws + s.per_check_s * task.checks
+                + self.framework_overhead_s("sample"))  # the framework loader's per-batch work
 
     def gather_time(self, rows: int, row_bytes: int) -> float:
         if rows <= 0:
@@ -291,7 +292,7 @@ class CostModel:
         return self
 
     def framework_overhead_s(self, stage: str) -> float:
-        """Framework host time added to ``stage`` (forward, backward, optimizer); 0 without a profile."""
+        """Framework host time added to ``stage`` (sample, forward, backward); 0 without a profile."""
         return self.software.stage_overhead_s(stage, self.num_layers) if self.software is not None else 0.0
 
     @property

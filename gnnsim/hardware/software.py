@@ -6,9 +6,10 @@ loader that builds sampled blocks, a message-passing layer that inspects its arg
 an autograd graph with more nodes) and its own neighbour sampler. A software profile
 (``hwprofiles/software/NAME.yaml``) names those costs as parameters with sources:
 
-- ``per_iteration_us``: host time per training step outside the layers (data-loader
-  ``next()``, collation, loss, ``zero_grad``, optimizer bookkeeping), charged to the
-  ``optimizer`` stage;
+- ``per_iteration_us``: host time per training step outside the layers, most of it the
+  data loader's (``next()``, building the batch object: PyG's ``filter_data`` into a
+  ``Data``, DGL's ``DGLBlock`` wrappers), charged to the ``sample`` stage, where a real
+  trainer's loader spends it (so a prefetching loader hides it as it hides sampling);
 - ``per_layer_forward_us`` / ``per_layer_backward_us``: host time per GNN layer in the
   forward and backward pass (argument checks, graph objects, autograd nodes), charged
   to the ``forward`` and ``backward`` stages;
@@ -61,27 +62,27 @@ class SoftwareProfile:
         """Framework host time charged to ``stage`` for a model of ``num_layers`` GNN layers.
 
         >>> p = SoftwareProfile("x", "dgl", per_iteration_s=1e-3, per_layer_forward_s=1e-4, per_layer_backward_s=5e-5)
-        >>> p.stage_overhead_s("forward", 2), p.stage_overhead_s("backward", 2), p.stage_overhead_s("optimizer", 2)
+        >>> p.stage_overhead_s("forward", 2), p.stage_overhead_s("backward", 2), p.stage_overhead_s("sample", 2)
         (0.0002, 0.0001, 0.001)
-        >>> p.stage_overhead_s("fetch", 2)
-        0.0
+        >>> p.stage_overhead_s("optimizer", 2), p.stage_overhead_s("fetch", 2)
+        (0.0, 0.0)
         """
         if stage == "forward":
             return self.per_layer_forward_s * num_layers
         if stage == "backward":
             return self.per_layer_backward_s * num_layers
-        if stage == "optimizer":
+        if stage == "sample":
             return self.per_iteration_s
         return 0.0
 
     def iteration_overhead_s(self, num_layers: int) -> float:
-        """All framework host time of one training step, sampling excluded.
+        """All framework host time of one training step (the sampler's own costs excluded).
 
         >>> p = SoftwareProfile("x", "dgl", per_iteration_s=1e-3, per_layer_forward_s=1e-4, per_layer_backward_s=5e-5)
         >>> round(p.iteration_overhead_s(2), 9)
         0.0013
         """
-        return sum(self.stage_overhead_s(s, num_layers) for s in ("forward", "backward", "optimizer"))
+        return sum(self.stage_overhead_s(s, num_layers) for s in ("sample", "forward", "backward"))
 
     def sampler_cost(self, base: SamplerCost) -> SamplerCost:
         """``base`` (gnnsim's sampler on this host) as this framework's sampler costs it.

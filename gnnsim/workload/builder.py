@@ -50,6 +50,7 @@ from gnnsim.partition.registry import Partition
 from gnnsim.rng import rng_for
 from gnnsim.workload import model as m
 from gnnsim.workload.cache import FeatureCache, build_cache
+from gnnsim.workload.frameworks import training_shapes
 from gnnsim.workload.memory import footprint, memory_report
 from gnnsim.workload.models import get_model
 from gnnsim.workload.sampler import (MiniBatch, all_neighbors, induced_minibatch, sample_minibatch, sampling_work,
@@ -254,7 +255,7 @@ def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
     heads = scenario.model.heads
     dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, len(t.fanouts))
     dtype_bytes = m.DTYPE_BYTES[scenario.model.dtype]
-    shapes = [(b.num_src, b.num_dst, b.num_edges) for b in mb.blocks]
+    shapes = training_shapes(mb, t)  # what the framework's layers compute (gnnsim.workload.frameworks)
     inputs = mb.input_nodes
     missing = inputs if cache is None or cache.rows == 0 else inputs[~cache.mask[inputs]]
     cached = int(inputs.size - missing.size)
@@ -363,7 +364,7 @@ def build_workload(scenario: Scenario, graph: Graph, partition: Partition, clust
             edges.append(mb.num_sampled_edges)
             inputs.append(mb.input_nodes.size)
             hops.append(mb.nodes_per_hop)
-            shapes_by_rank[r].append(([(b.num_src, b.num_dst, b.num_edges) for b in mb.blocks], int(mb.input_nodes.size),
+            shapes_by_rank[r].append((training_shapes(mb, t), int(mb.input_nodes.size),
                                       sum(b.num_edges for b in mb.blocks)))
     stats = {"sampled_edges_mean": float(np.mean(edges)), "input_nodes_mean": float(np.mean(inputs))}
     if (t.mode, t.sampler, t.replace, t.cache.policy, t.graph_store, scenario.model.name) != (

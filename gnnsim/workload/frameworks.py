@@ -1,0 +1,77 @@
+"""What each framework's layers compute on one sampled mini-batch: a shape per layer.
+
+The sampler hands every framework the same hops; the frameworks differ in which rows
+and edges each GNN layer then runs on. A layer's shape is ``(num_src, num_dst,
+num_edges)`` as :mod:`gnnsim.workload.models` prices it: ``num_src`` rows come in, the
+first ``num_dst`` of them are computed, ``num_edges`` edges are aggregated.
+
+- ``torch`` (gnnsim's own trainer) and ``dgl``: message-flow blocks. Layer ``l`` (input
+  layer first) reads the nodes within ``L - l`` hops of the seeds and computes only the
+  nodes within ``L - l - 1`` hops, on the edges of hop ``L - l``; the last layer
+  computes the seeds alone (DGL's ``NeighborSampler.sample_blocks`` builds one block per
+  hop with ``to_block``; ``SAGEConv`` reads ``feat[:num_dst_nodes]`` as the root).
+- ``pyg`` (a plain ``model(x, edge_index)[:batch_size]``): every layer runs on the whole
+  sampled subgraph. ``NodeLoader`` returns one ``Data`` with all sampled nodes and all
+  sampled edges of every hop; ``SAGEConv`` turns ``x`` into ``(x, x)``, aggregates
+  every edge into its destination and projects every node, so each layer computes all
+  ``N`` nodes on all ``E`` edges, and only the seeds' rows are kept at the end.
+- ``pyg`` with ``training.pyg_trim_to_layer``: PyG's ``trim_to_layer`` drops, before
+  layer ``l``, the nodes and edges of the last ``l`` hops
+  (``num_sampled_nodes_per_hop``/``num_sampled_edges_per_hop``): layer ``l`` computes
+  every node within ``L - l`` hops on the edges of hops ``1 .. L - l``.
+
+``docs/architecture.md`` ("What each framework computes per layer") names the PyG and
+DGL source files this follows. A cluster-GCN batch is one induced subgraph that every
+layer computes whole, in every framework.
+"""
+
+from __future__ import annotations
+
+from gnnsim.workload.sampler import MiniBatch
+
+BlockShape = tuple[int, int, int]  # (num_src, num_dst, num_edges)
+
+
+def block_shapes(mb: MiniBatch) -> list[BlockShape]:
+    """The message-flow blocks as sampled (torch, DGL), input layer first."""
+    return [(b.num_src, b.num_dst, b.num_edges) for b in mb.blocks]
+
+
+def pyg_shapes(mb: MiniBatch, trim_to_layer: bool = False) -> list[BlockShape]:
+    """PyG's layers on the sampled subgraph, input layer first.
+
+    Block ``l`` (input first) is hop ``L - l``: its sources are the nodes within
+    ``L - l`` hops, its edges those sampled in that hop. Untrimmed, every layer sees all
+    nodes (block 0's sources) and every hop's edges; trimmed, layer ``l`` sees block
+    ``l``'s sources and the edges of blocks ``l ..``.
+
+    >>> from gnnsim.workload.sampler import Block
+    >>> import numpy as np
+    >>> hop2 = Block(np.arange(9), 3, np.zeros(12, dtype=np.int64), np.zeros(12, dtype=np.int64))
+    >>> hop1 = Block(np.arange(3), 1, np.zeros(2, dtype=np.int64), np.zeros(2, dtype=np.int64))
+    >>> mb = MiniBatch(np.array([0]), [hop2, hop1])
+    >>> pyg_shapes(mb), pyg_shapes(mb, trim_to_layer=True)
+    ([(9, 9, 14), (9, 9, 14)], [(9, 9, 14), (3, 3, 2)])
+    """
+    if mb.shared_blocks:
+        return block_shapes(mb)
+    if not trim_to_layer:
+        nodes, edges = mb.blocks[0].num_src, sum(b.num_edges for b in mb.blocks)
+        return [(nodes, nodes, edges)] * len(mb.blocks)
+    shapes = []
+    for layer, block in enumerate(mb.blocks):
+        edges = sum(b.num_edges for b in mb.blocks[layer:])
+        shapes.append((block.num_src, block.num_src, edges))
+    return shapes
+
+
+def layer_shapes(mb: MiniBatch, framework: str, trim_to_layer: bool = False) -> list[BlockShape]:
+    """What ``framework`` computes per layer on ``mb`` (``training.framework``)."""
+    if framework == "pyg":
+        return pyg_shapes(mb, trim_to_layer)
+    return block_shapes(mb)
+
+
+def training_shapes(mb: MiniBatch, training) -> list[BlockShape]:
+    """:func:`layer_shapes` for a scenario's ``training`` section."""
+    return layer_shapes(mb, training.framework, training.pyg_trim_to_layer)

@@ -1,0 +1,102 @@
+"""What each framework's layers compute (gnnsim.workload.frameworks), checked by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from gnnsim.config import scenario_from_dict
+from gnnsim.errors import ScenarioError
+from gnnsim.graph.build import build_graph
+from gnnsim.partition.registry import partition_graph
+from gnnsim.pipeline import cluster_for
+from gnnsim.workload.builder import build_workload, rank_minibatches, rank_seeds
+from gnnsim.workload.frameworks import layer_shapes
+from gnnsim.workload.models import get_model
+from gnnsim.workload.sampler import full_minibatch, induced_minibatch
+
+# 0 <- {1, 2}; 1 <- {3}; 2 <- {3, 4}; 3, 4 have no in-neighbours
+INDPTR = np.array([0, 2, 3, 5, 5, 5])
+INDICES = np.array([1, 2, 3, 3, 4])
+
+
+def _two_hop():
+    """Seed 0, every neighbour, two hops. Hop 1 samples 0's two edges (nodes 0, 1, 2);
+    hop 2 samples again from 0, 1 and 2 (2 + 1 + 2 = 5 edges; nodes 0..4)."""
+    return full_minibatch(INDPTR, INDICES, np.array([0]), 2)
+
+
+def test_blocks_for_torch_and_dgl():
+    mb = _two_hop()
+    assert layer_shapes(mb, "torch") == [(5, 3, 5), (3, 1, 2)]
+    assert layer_shapes(mb, "dgl") == layer_shapes(mb, "torch")
+
+
+def test_pyg_untrimmed_layers_compute_the_whole_sampled_subgraph():
+    mb = _two_hop()
+    # all 5 sampled nodes and the 2 + 5 edges of both hops, in both layers
+    assert layer_shapes(mb, "pyg") == [(5, 5, 7), (5, 5, 7)]
+    kernels = {k.name: k for k in get_model("graphsage").forward_kernels(layer_shapes(mb, "pyg"), [(8, 4), (4, 2)])}
+    # layer 0's GEMM rows are the total sampled nodes (flops = 2 m k n), its aggregation every edge
+    assert kernels["L0.lin_neigh"].flops == 2 * 5 * 8 * 4
+    assert kernels["L0.aggregate"].items == 7
+    # the output layer projects all 5 rows too, though only the seed's is kept
+    assert kernels["L1.lin_root"].flops == 2 * 5 * 4 * 2
+
+
+def test_pyg_trim_to_layer_drops_the_last_hops():
+    mb = _two_hop()
+    # layer 0: everything; layer 1: nodes within one hop (0, 1, 2) and hop 1's 2 edges
+    assert layer_shapes(mb, "pyg", trim_to_layer=True) == [(5, 5, 7), (3, 3, 2)]
+
+
+def test_three_hops_trimmed_by_hand():
+    # a path 0 <- 1 <- 2 <- 3: one node and one edge per hop, but hop h re-samples
+    # every node reached so far (blocks): hop edges 1, 2, 3
+    indptr, indices = np.array([0, 1, 2, 3, 3]), np.array([1, 2, 3])
+    mb = full_minibatch(indptr, indices, np.array([0]), 3)
+    assert layer_shapes(mb, "torch") == [(4, 3, 3), (3, 2, 2), (2, 1, 1)]
+    assert layer_shapes(mb, "pyg") == [(4, 4, 6)] * 3
+    assert layer_shapes(mb, "pyg", trim_to_layer=True) == [(4, 4, 6), (3, 3, 3), (2, 2, 1)]
+
+
+def test_a_cluster_gcn_batch_is_the_same_subgraph_in_every_framework():
+    mb = induced_minibatch(INDPTR, INDICES, np.array([0, 1, 2]), np.array([0]), 2)
+    # inside {0, 1, 2} only 0 <- 1 and 0 <- 2 remain
+    assert layer_shapes(mb, "pyg") == layer_shapes(mb, "torch") == [(3, 3, 2)] * 2
+
+
+SMALL = {"graph": {"num_nodes": 2000, "num_communities": 4, "avg_degree": 6},
+         "training": {"batch_size": 32, "fanouts": [4, 3]}, "simulation": {"iterations": 2}}
+
+
+def _workload(training):
+    s = scenario_from_dict({**SMALL, "training": {**SMALL["training"], **training}})
+    g = build_graph(s)
+    c = cluster_for(s)
+    p = partition_graph(g, s.partition.method, c.num_trainers, seed=0)
+    return s, g, c, p, build_workload(s, g, p, c)
+
+
+def test_the_workload_prices_pyg_layers_on_every_sampled_node():
+    s, g, c, p, w = _workload({"framework": "pyg"})
+    seeds = rank_seeds(g, p, c.num_trainers)
+    mb = rank_minibatches(g, seeds[0], 0, s, 1, w.iterations_per_epoch)[0]
+    forward = next(t for t in w.tasks[0][0] if t.stage == "forward")
+    lin = next(k for k in forward.kernels if k.name == "L0.lin_neigh")
+    i, o = g.feature_dim, s.model.hidden_dim
+    assert lin.flops == 2 * mb.input_nodes.size * i * o
+    agg = next(k for k in forward.kernels if k.name == "L1.aggregate")
+    assert agg.items == mb.num_sampled_edges
+    # torch: the same batch's blocks, as before
+    *_, plain = _workload({})
+    lin_t = next(k for k in next(t for t in plain.tasks[0][0] if t.stage == "forward").kernels if k.name == "L0.lin_neigh")
+    assert lin_t.flops == 2 * mb.blocks[0].num_dst * i * o
+
+
+def test_pyg_trim_to_layer_needs_pyg_and_stays_out_of_the_echo_when_unset():
+    with pytest.raises(ScenarioError, match="pyg_trim_to_layer"):
+        scenario_from_dict({"training": {"pyg_trim_to_layer": True}})
+    assert "pyg_trim_to_layer" not in scenario_from_dict({}).model_dump()["training"]
+    on = scenario_from_dict({"training": {"framework": "pyg", "pyg_trim_to_layer": True}})
+    assert on.model_dump()["training"]["pyg_trim_to_layer"] is True
