@@ -137,7 +137,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("records", help="records file: one JSON object a line (shared/published-dev/runs.jsonl format)")
     p.add_argument("--quick", action="store_true",
-                   help=f"only {QUICK_RECORDS} records, on graphs at scale 0.02 and 3 iterations (a smoke test)")
+                   help=f"only {QUICK_RECORDS} records, on graphs of about a million edges and 3 iterations (a smoke test)")
     p.add_argument("--only", nargs="+", metavar="ID", help="predict only these record ids")
     p.add_argument("--json", metavar="OUT.json", help="write every record's prediction, scenario and the scores")
     p.add_argument("--md", metavar="OUT.md", help="write the Markdown report")

@@ -44,6 +44,7 @@ class Row:
     scenario: dict[str, Any] | None = None
     predict_s: float | None = None  # wall time of the prediction (graph build included when not shared)
     graph_scale: float = 1.0
+    iteration_s: float | None = None  # the simulated iteration time
     skipped: bool = False  # expressible but left out of this run (--quick, --only)
     breakdown_ms: dict[str, float] = field(default_factory=dict)
 
@@ -91,6 +92,7 @@ def predict_one(m: Mapping, graphs: dict[tuple, Any], source: str, skip: bool = 
     result = simulate(scenario, sensitivity=False, graph=graphs[key])
     row.predict_s = time.perf_counter() - start
     row.predicted = _predicted_value(m, result)
+    row.iteration_s = result.analysis.iteration_time_s
     row.error = _as_time(m.metric, row.predicted) / _as_time(m.metric, row.measured) - 1.0
     b = result.analysis.bottleneck
     row.bottleneck = f"{b['stage']} on {b['resource']} ({100 * float(b['share']):.0f}%)" if b.get("stage") else ""

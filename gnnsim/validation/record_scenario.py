@@ -48,7 +48,7 @@ MODELS = (("graphsage", r"sage"), ("gat", r"\bgat"), ("gcn", r"\bgcn"), ("gin", 
 # preset name -> scale the prediction runs at (1.0: the real size); larger graphs are
 # predicted per iteration on a scaled preset and the epoch from the real iteration count
 DATASET_SCALE = {"ogbn-products": 1.0, "reddit": 1.0, "ogbn-arxiv": 1.0, "ogbn-papers100M": 0.02}
-QUICK_SCALE = 0.02
+QUICK_EDGES = 1_000_000  # --quick: graphs of about this many undirected edges (a smoke test)
 
 
 @dataclass
@@ -164,7 +164,8 @@ def _dataset(rec: RunRecord, out: Mapping, quick: bool) -> dict[str, Any] | None
         else:
             out.missing.append(f"no graph preset for {name}")
         return None
-    scale = QUICK_SCALE if quick else DATASET_SCALE.get(name, 1.0)
+    full = DATASET_SCALE.get(name, 1.0)
+    scale = min(full, float(f"{QUICK_EDGES / PRESETS[name].undirected_edges:.2g}")) if quick else full
     out.graph_scale = scale
     if scale < 1.0:
         out.approximations.append(f"{name} at scale {scale:g}: iteration simulated on the scaled preset, "
