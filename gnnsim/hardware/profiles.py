@@ -62,7 +62,8 @@ SOURCE_KEYS = frozenset({"url", "text", "basis", "confidence", "covers", "note"}
 # the topology keys are listed here already so files that use them always load.
 ALLOWED_KEYS: dict[str, set[str]] = {
     "devices": {"name", "kind", "threads", "jitter_cv", "memory_bytes", "mem_bw_gbps", "peak_tflops", "kernels",
-                "sources", "tdp_w", "memory_type", "form_factor", "notes", "framework_us_per_kernel"},
+                "sources", "tdp_w", "memory_type", "form_factor", "notes", "framework_us_per_kernel",
+                "random_read_gbps"},
     "devices.framework_us_per_kernel": {"forward", "backward"},
     "devices.peak_tflops": set(DTYPES),
     "devices.kernels": set(KERNEL_CLASSES) | set(OPTIONAL_KERNEL_CLASSES),
@@ -70,7 +71,7 @@ ALLOWED_KEYS: dict[str, set[str]] = {
                           "first_touch_us_per_mb", "per_item_ns", "k_half", "n_half", "m_half",
                           "shape_power", "first_touch_above_mb"},
     "links": {"name", "kind", "bw_gbps", "latency_us", "duplex", "sources", "nominal_bw_gbps",
-              "measured_bw_gbps", "bw_basis", "notes"},
+              "measured_bw_gbps", "bw_basis", "notes", "uva_read_gbps"},
     "nodes": {"name", "trainer_device", "trainers", "host_cpu_cores", "intra_link", "h2d_link", "nic",
               "nic_count", "price_per_hour", "host", "sources", "notes", "cpu", "host_memory_bytes",
               "instance_type",
@@ -223,6 +224,9 @@ class Device:
     # calls, autograd's graph), by stage: {"forward": s, "backward": s}; measured by
     # calibration on a tiny block, where the kernels' own work is negligible
     framework_s_per_kernel: dict[str, float] = field(default_factory=dict)
+    # measured rate of irregular reads of small records (CSR rows) as a share of
+    # mem_bw_gbps (``random_read_gbps`` in the profile); 0: gnnsim.cost.placement's default
+    random_read_share: float = 0.0
 
     def framework_s(self, stage: str) -> float:
         """Framework host seconds per kernel of ``stage`` (0 where not calibrated)."""
@@ -246,6 +250,9 @@ class Link:
     nominal_bw_gbps: float | None = None  # datasheet / line rate per direction
     measured_bw_gbps: float | None = None  # a published or calibrated measurement
     bw_basis: str = ""  # which of the two bw_gbps is: nominal | measured
+    # GPU kernels' irregular reads of pinned host memory (UVA, zero copy) as a share of
+    # bw_gbps (``uva_read_gbps`` in the profile); 0: gnnsim.cost.placement's default
+    uva_read_share: float = 0.0
 
     @property
     def bytes_per_s(self) -> float:
@@ -713,6 +720,7 @@ def _device_from(data: dict[str, Any], path: Path, name: str, fallback_sources: 
         threads=_count(data, "threads", path, default=1),
         jitter_cv=_num(data, "jitter_cv", path, positive=False, default=0),
         framework_s_per_kernel=_framework_costs(data, path),
+        random_read_share=_num(data, "random_read_gbps", path, positive=False, default=0) / mem_bw,
     )
 
 
@@ -783,6 +791,7 @@ def _link_from(data: dict[str, Any], path: Path, name: str) -> Link:
         nominal_bw_gbps=nominal,
         measured_bw_gbps=measured,
         bw_basis=basis,
+        uva_read_share=_num(data, "uva_read_gbps", path, positive=False, default=0) / bw,
     )
 
 

@@ -52,8 +52,10 @@ from gnnsim.errors import GnnsimError
 from gnnsim.rng import rng_for
 from gnnsim.sim.collectives import Collectives
 from gnnsim.sim.cpu import HostCpus
+from gnnsim.sim.loader import PlacedLoader, loader_depth
 from gnnsim.sim.network import Flow, Network
 from gnnsim.workload.builder import ID_BYTES, Task, Workload
+from gnnsim.workload.loader import LOADER_KINDS
 from gnnsim.workload.model import GRAD_PACK, layer_dims
 
 LOADER_STAGES = ("sample", "fetch", "h2d")
@@ -123,7 +125,7 @@ class Simulator:
                  bucket_bytes: float | None = None, allreduce_algorithm: str = "auto", record_links: bool = False):
         training = workload.scenario.training
         self.workload, self.cost = workload, cost
-        self.depth = int(training.prefetch_depth if prefetch_depth is None else prefetch_depth)
+        self.depth = loader_depth(training, int(training.prefetch_depth if prefetch_depth is None else prefetch_depth))
         self.bucket_bytes = float(training.ddp_bucket_bytes if bucket_bytes is None else bucket_bytes)
         self.algorithm = allreduce_algorithm
         self.env = simpy.Environment()
@@ -150,6 +152,7 @@ class Simulator:
         seed = workload.scenario.simulation.seed
         self.jitter_rng = [rng_for(seed, "jitter", r) for r in range(n)]
         self.last_collective_end = 0.0  # when the ranks' latest collective finished
+        self.placed = PlacedLoader(self)  # GPU/UVA sampling, worker and UVA gathers (gnnsim.sim.loader)
 
     def _sampler_parallelism(self, task: Task) -> int:
         """How many batches a trainer's sampler workers produce at once: its workers, as
@@ -416,7 +419,9 @@ class Simulator:
             loader_tasks, _ = self._split(self.workload.tasks[it][rank])
             for task in loader_tasks:
                 start = self.env.now
-                if task.kind == "collective":
+                if task.kind in LOADER_KINDS:
+                    prev = yield from self.placed.run(rank, task, it, prev)
+                elif task.kind == "collective":
                     prev = yield from self._collective(rank, task, it, 0, "loader", prev)
                 elif task.stage == "sample":
                     workers = self._sampler_parallelism(task)  # each on a core of its own

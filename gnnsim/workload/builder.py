@@ -51,6 +51,7 @@ from gnnsim.rng import rng_for
 from gnnsim.workload import model as m
 from gnnsim.workload.cache import FeatureCache, build_cache
 from gnnsim.workload.frameworks import training_shapes
+from gnnsim.workload.loader import check_placement, placed, placed_tasks, resident_bytes
 from gnnsim.workload.memory import footprint, memory_report
 from gnnsim.workload.models import get_model
 from gnnsim.workload.sampler import (MiniBatch, all_neighbors, induced_minibatch, sample_minibatch, sampling_work,
@@ -291,6 +292,8 @@ def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
         gradient_allreduce(param_count, spec.param_tensors(len(dims)), dtype_bytes, num_ranks),
         Task("optimizer", kind, kernels=tuple(m.optimizer_kernels(param_count, spec.param_tensors(len(dims)), t.optimizer))),
     ]
+    if placed(t):  # sampling, features or loader workers placed (gnnsim.workload.loader)
+        tasks = placed_tasks(tasks, scenario, mb, int(missing.size), cached, t.mode == "single-node-multigpu")
     return tasks
 
 
@@ -313,8 +316,9 @@ def trainer_caches(scenario: Scenario, graph: Graph, seeds: list[np.ndarray], cl
 
 def _memory(scenario: Scenario, graph: Graph, cluster: Cluster, param_count: int,
             per_rank_batches: list[list[tuple[list[tuple[int, int, int]], int, int]]],
-            caches: list[FeatureCache | None], graph_on_gpu: bool) -> dict:
-    """Peak footprint per trainer over its simulated batches: (blocks, input rows, edges)."""
+            caches: list[FeatureCache | None], graph_on_gpu: bool, resident: dict[str, int] | None = None) -> dict:
+    """Peak footprint per trainer over its simulated batches: (blocks, input rows, edges),
+    with what the loader's placement keeps resident (``resident``) added to each."""
     t = scenario.training
     dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, len(t.fanouts))
     dtype_bytes = m.DTYPE_BYTES[scenario.model.dtype]
@@ -326,6 +330,7 @@ def _memory(scenario: Scenario, graph: Graph, cluster: Cluster, param_count: int
         for shapes, input_rows, edges in batches:
             fp = footprint(scenario.model.name, dims, shapes, scenario.model.heads, param_count, t.optimizer,
                            dtype_bytes, input_rows, row_bytes, cache_bytes, edges if graph_on_gpu else 0)
+            fp.update(resident or {})
             if not best or sum(fp.values()) > sum(best.values()):
                 best = fp
         per_rank.append(best)
@@ -349,6 +354,7 @@ def build_workload(scenario: Scenario, graph: Graph, partition: Partition, clust
     dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, len(t.fanouts))
     params = spec.param_count(dims, scenario.model.heads)
     caches = trainer_caches(scenario, graph, seeds, clusters, per_epoch)
+    check_placement(scenario, graph, cluster, max((c.bytes for c in caches if c is not None), default=0))
     tasks: list[list[list[Task]]] = [[[] for _ in range(num_ranks)] for _ in range(k)]
     hit_rate = [[0.0] * num_ranks for _ in range(k)]
     edges, inputs, hops = [], [], []
@@ -358,9 +364,12 @@ def build_workload(scenario: Scenario, graph: Graph, partition: Partition, clust
         for i, mb in enumerate(rank_minibatches(graph, seeds[r], r, scenario, k, per_epoch, clusters)):
             chain = iteration_tasks(mb, partition.assignment, r, num_ranks, scenario, graph, cluster, params, caches[r])
             tasks[i][r] = chain
-            fetch = next(x for x in chain if x.stage == "fetch")
-            sources += (fetch.cached_rows, fetch.local_rows, fetch.peer_rows, fetch.remote_rows)
-            hit_rate[i][r] = fetch.cached_rows / max(1, mb.input_nodes.size)
+            fetch = next((x for x in chain if x.stage == "fetch"), None)
+            if fetch is None:  # features resident on the GPU: every row is the trainer's own
+                sources[1] += mb.input_nodes.size
+            else:
+                sources += (fetch.cached_rows, fetch.local_rows, fetch.peer_rows, fetch.remote_rows)
+                hit_rate[i][r] = fetch.cached_rows / max(1, mb.input_nodes.size)
             edges.append(mb.num_sampled_edges)
             inputs.append(mb.input_nodes.size)
             hops.append(mb.nodes_per_hop)
@@ -379,7 +388,7 @@ def build_workload(scenario: Scenario, graph: Graph, partition: Partition, clust
         if t.cache.policy != "none":  # per iteration, mean over the trainers
             stats["cache_hit_rate_per_iteration"] = [float(np.mean(row)) for row in hit_rate]
     memory = _memory(scenario, graph, cluster, params, shapes_by_rank, caches,
-                     graph_on_gpu=cluster.node.trainer_device.kind == "gpu")
+                     graph_on_gpu=cluster.node.trainer_device.kind == "gpu", resident=resident_bytes(scenario, graph))
     return Workload(scenario, num_ranks, per_epoch, k, tasks, params,
                     [int(s.size) for s in seeds], stats, memory, hit_rate, t.prefetch_depth, t.sampler_workers,
                     spec.layer_param_counts(dims, scenario.model.heads))

@@ -1,0 +1,99 @@
+"""The placed loader's steps in the replay: GPU and UVA sampling, the worker pool's host
+gather, the GPU's UVA gather (the task kinds of :mod:`gnnsim.workload.loader`).
+
+- ``gpu_sample``: the sampler's kernels on the trainer's GPU, in closed form
+  (:mod:`gnnsim.cost.placement`), on the ``gpusampler`` track.
+- ``uva_sample``: the same kernels, but the structure reads are a flow over the GPU's
+  PCIe route (through its PCIe switch, if it shares one), so GPUs that sample or copy
+  through the same switch at once slow each other; the flow does the work of its bytes
+  at the link's UVA read rate (``work = bytes x link rate / UVA rate``, as a calibrated
+  collective does in :mod:`gnnsim.sim.network`).
+- ``host_gather``: the uncached rows gathered on the CPU by the trainer's worker pool
+  into pinned buffers; like sampling, W workers deliver a batch's gather every t / W
+  (at most the node's cores per trainer, and as far as the prefetch queue lets batches
+  run ahead), on the ``workers`` track.
+- ``uva_gather``: the GPU reads the uncached rows' sectors over its PCIe route (zero
+  copy), a flow like the UVA sampler's.
+
+Rows in the device cache are assembled on the device after any of them, as in the
+feature exchange. A span's ``via`` names the PCIe channel that limited a UVA flow when
+the flow was most of the step, so the bottleneck line can name a shared PCIe switch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from gnnsim.config import TrainingConfig
+from gnnsim.cost.placement import (gpu_sampling_fixed_s, gpu_sampling_work, structure_read_s, uva_gather_bytes,
+                                   uva_read_rate)
+from gnnsim.workload.builder import Task
+
+if TYPE_CHECKING:  # the engine imports this module
+    from gnnsim.sim.engine import Simulator
+
+
+def loader_depth(training: TrainingConfig, depth: int) -> int:
+    """Batches the loader may prepare ahead: none when CPU sampling runs in the training
+    process itself (``training.loader.workers: 0``), else ``depth``."""
+    if training.loader.workers == 0 and training.sampling.device == "cpu":
+        return 0
+    return depth
+
+
+class PlacedLoader:
+    """Runs a trainer's placed loader steps on the simulator's clock and links."""
+
+    def __init__(self, sim: Simulator):
+        self.sim = sim
+        self.link = sim.cost.cluster.node.h2d_link
+
+    def run(self, rank: int, task: Task, it: int, prev: int) -> Generator[Any, Any, int]:
+        """Run ``task`` for ``rank``'s iteration ``it``; returns its span's index."""
+        start = self.sim.env.now
+        if task.kind in ("gpu_sample", "uva_sample"):
+            via = yield from self._gpu_sample(rank, task)
+            return self.sim._span(rank, "gpusampler", "sample", it, start, self.sim.env.now, pred=prev, via=via)
+        if task.kind == "host_gather":
+            workers = self.sim._sampler_parallelism(task)
+            seconds = self.sim.cost.gather_time(task.local_rows, task.row_bytes) / workers
+            yield self.sim._compute(rank, self.sim._jittered(rank, seconds), cores=workers)
+            yield from self._cached_rows(task)
+            return self.sim._span(rank, "workers", "fetch", it, start, self.sim.env.now, pred=prev,
+                                  bytes_=float(task.local_rows * task.row_bytes))
+        if task.kind == "uva_gather":
+            size = uva_gather_bytes(task.local_rows, task.row_bytes)
+            launch = self.sim.cost.device.kernel("gather").launch_s
+            via = (yield from self._uva_flow(rank, size, launch, "fetch")) if size > 0 else ""
+            yield from self._cached_rows(task)
+            return self.sim._span(rank, "loader", "fetch", it, start, self.sim.env.now, pred=prev, via=via,
+                                  bytes_=size)
+        raise ValueError(f"not a placed loader task: {task.kind!r}")
+
+    def _gpu_sample(self, rank: int, task: Task) -> Generator[Any, Any, str]:
+        dev = self.sim.cost.device
+        work = gpu_sampling_work(task.nodes, task.edges, task.hops)
+        fixed = self.sim._jittered(rank, gpu_sampling_fixed_s(work, dev, self.link))
+        via = ""
+        if task.kind == "uva_sample":
+            started = self.sim.env.now
+            link_via = yield from self._uva_flow(rank, work.structure_bytes, 0.0, "sample")
+            via = link_via if self.sim.env.now - started >= fixed else ""
+        else:
+            fixed += structure_read_s(work, dev, self.link, over_link=False)
+        yield self.sim.env.timeout(fixed)
+        return via
+
+    def _uva_flow(self, rank: int, size: float, latency: float, tag: str) -> Generator[Any, Any, str]:
+        """GPU kernels reading ``size`` bytes of pinned host memory over the rank's PCIe
+        route: alone at the link's UVA read rate, shared max-min with other flows."""
+        route = self.sim.topo.h2d_route(rank)
+        work = size * self.link.bytes_per_s / uva_read_rate(self.link)
+        flow = yield self.sim.net.transfer(route.channels, size, latency, work_bytes=work, tag=tag)
+        return self.sim._via(flow)
+
+    def _cached_rows(self, task: Task) -> Generator[Any, Any, None]:
+        seconds = self.sim.cost.cached_rows_time(task.cached_rows, task.row_bytes)
+        if seconds > 0:
+            yield self.sim.env.timeout(seconds)

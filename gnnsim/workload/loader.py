@@ -1,0 +1,160 @@
+"""The data loader's tasks when sampling and features are placed (``training.sampling``,
+``training.features``, ``training.loader``).
+
+A scenario that sets none of them keeps the chain of :func:`gnnsim.workload.builder.
+iteration_tasks` as it is: sampling in ``training.sampler_workers`` CPU workers and the
+feature gather as one serial stream in the fetch. Setting any of them places the
+loader's steps (:func:`placed_tasks` rewrites that chain):
+
+- ``sample``: ``cpu`` in ``training.loader.workers`` worker processes (``cpu_compute``);
+  ``gpu`` and ``uva`` as GPU kernels (``gpu_sample``, ``uva_sample``; priced by
+  :mod:`gnnsim.cost.placement`), whose sampled blocks are born on the device, so the
+  H2D copy carries no edge indices.
+- ``fetch`` of a single-node job (every row in this node's host memory): ``host`` is a
+  gather by the worker pool into pinned buffers (``host_gather``) followed by the H2D
+  copy; ``uva`` a GPU gather over PCIe (``uva_gather``, no copy); ``gpu`` no loader step
+  at all: the rows are resident and the forward pass starts with a device gather of its
+  input rows. A distributed job's fetch stays the feature exchange (its rows arrive in
+  host memory), so there only ``host`` is allowed.
+- rows in ``training.cache`` skip all of this for any placement and are assembled on the
+  device, as before.
+
+:func:`check_placement` turns a placement the cluster cannot run into a
+:class:`~gnnsim.errors.ScenarioError`; :func:`resident_bytes` is what a placement keeps
+in GPU memory for the whole run (the memory report adds it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from gnnsim.config import Scenario, TrainingConfig
+from gnnsim.cost.placement import structure_bytes
+from gnnsim.errors import ScenarioError
+from gnnsim.graph.graph import Graph
+from gnnsim.hardware.profiles import Cluster
+from gnnsim.workload import model as m
+from gnnsim.workload.sampler import MiniBatch
+
+GIB = 2**30
+ID_BYTES = 8  # int64 ids, as gnnsim.workload.builder.ID_BYTES
+SAMPLE_KINDS = {"gpu": "gpu_sample", "uva": "uva_sample"}
+GATHER_KINDS = {"host": "host_gather", "uva": "uva_gather"}
+LOADER_KINDS = frozenset({*SAMPLE_KINDS.values(), *GATHER_KINDS.values()})
+FEATURE_GATHER = "features.gather"  # the forward pass's device gather of resident input rows
+
+
+def placed(training: TrainingConfig) -> bool:
+    """Whether the scenario places its loader (sets any of sampling, features, loader)."""
+    return (training.loader.workers is not None or training.sampling.device != "cpu"
+            or training.features.placement != "host")
+
+
+def loader_workers(training: TrainingConfig) -> int:
+    """Worker processes per trainer: ``training.loader.workers``, else ``sampler_workers``."""
+    return training.sampler_workers if training.loader.workers is None else training.loader.workers
+
+
+def resident_bytes(scenario: Scenario, graph: Graph) -> dict[str, int]:
+    """What the placement keeps in each GPU's memory for the whole run, by category:
+    ``graph_structure`` (gpu sampling) and ``resident_features`` (gpu features); only
+    the categories that are not zero, so the memory report of other jobs is unchanged."""
+    t = scenario.training
+    out = {}
+    if t.sampling.device == "gpu":
+        out["graph_structure"] = structure_bytes(graph.num_nodes, graph.num_edges)
+    if t.features.placement == "gpu":
+        out["resident_features"] = graph.num_nodes * graph.feature_dim * m.DTYPE_BYTES[scenario.model.dtype]
+    return out
+
+
+def check_placement(scenario: Scenario, graph: Graph, cluster: Cluster, cache_bytes: int = 0) -> None:
+    """Raise a :class:`ScenarioError` naming the key and the fix for a placement the
+    cluster cannot run: GPU or UVA work on CPU trainers, UVA without a host link,
+    resident features in a distributed job, or what must stay in GPU memory (the graph,
+    the features, the cache) larger than the GPU."""
+    t = scenario.training
+    node = cluster.node
+    dev = node.trainer_device
+    wanted = [(key, value) for key, value, default in (("training.sampling.device", t.sampling.device, "cpu"),
+                                                       ("training.features.placement", t.features.placement, "host"))
+              if value != default]
+    if dev.kind != "gpu" and wanted:
+        key, value = wanted[0]
+        raise ScenarioError(f"{key}: {value!r} needs GPU trainers, but cluster '{cluster.name}' trains on "
+                            f"{dev.name} ({dev.kind}). Use {key}: {'cpu' if 'sampling' in key else 'host'}, or a "
+                            "GPU cluster profile (gnnsim hw list)")
+    uva = [key for key, value in wanted if value == "uva"]
+    if uva and node.h2d_link is None:
+        raise ScenarioError(f"{uva[0]}: 'uva' reads pinned host memory over the host link, and node '{node.name}' "
+                            "has no h2d_link. Use gpu or the cpu/host default")
+    if t.features.placement != "host" and t.mode == "minibatch" and cluster.num_trainers > 1:
+        raise ScenarioError(f"training.features.placement: {t.features.placement!r} is modelled for one node's "
+                            "trainers (training.mode: single-node-multigpu); a distributed minibatch job's fetch "
+                            "brings rows from their owners into host memory. Use placement host, or mode "
+                            "single-node-multigpu")
+    if dev.kind != "gpu":
+        return
+    resident = resident_bytes(scenario, graph)
+    capacity = dev.memory_bytes
+    if cache_bytes > capacity:
+        raise ScenarioError(f"training.cache: the cache holds {cache_bytes / GIB:.2f} GiB of feature rows per GPU, "
+                            f"more than the {capacity / GIB:.2f} GiB of {dev.name}. Lower training.cache.budget_bytes "
+                            "or budget_fraction")
+    needed = sum(resident.values()) + cache_bytes
+    if needed > capacity:
+        what = " and ".join(f"{k.replace('_', ' ')} {v / GIB:.2f} GiB" for k, v in resident.items())
+        key = "training.features.placement" if "resident_features" in resident else "training.sampling.device"
+        raise ScenarioError(f"{key}: each GPU would hold {what}{' and a cache' if cache_bytes else ''}: "
+                            f"{needed / GIB:.2f} GiB, more than the {capacity / GIB:.2f} GiB of {dev.name}. Use "
+                            "uva (pinned host memory read over PCIe), or features.placement host with a GPU cache "
+                            "(training.cache) in front")
+
+
+def placed_tasks(tasks: list, scenario: Scenario, mb: MiniBatch, missing_rows: int, cached_rows: int,
+                 single_node: bool) -> list:
+    """The chain of :func:`~gnnsim.workload.builder.iteration_tasks` for batch ``mb``
+    with the loader placed (see the module docstring); ``missing_rows`` of its input
+    rows are not in the cache, ``cached_rows`` are."""
+    t = scenario.training
+    device, placement, workers = t.sampling.device, t.features.placement, loader_workers(t)
+    row_bytes = scenario.graph.feature_dim * m.DTYPE_BYTES[scenario.model.dtype]
+    inputs = int(mb.input_nodes.size)
+    out = []
+    for task in tasks:
+        if task.stage == "sample" and task.kind == "cpu_compute":
+            task = replace(task, workers=workers, kind=SAMPLE_KINDS.get(device, "cpu_compute"))
+        elif task.stage == "fetch" and single_node:
+            if placement == "gpu":
+                continue
+            task = replace(task, kind=GATHER_KINDS[placement], workers=workers)
+        elif task.stage == "h2d":
+            size, copies = placed_h2d(mb, missing_rows * row_bytes if placement == "host" else 0, cached_rows > 0,
+                                      device == "cpu")
+            if size <= 0:
+                continue
+            task = replace(task, bytes=size, rounds=copies)
+        elif task.stage == "forward" and placement == "gpu":
+            gather = m.Kernel("gather", 0.0, 2.0 * inputs * row_bytes, FEATURE_GATHER, float(inputs) * row_bytes,
+                              float(inputs))
+            task = replace(task, kernels=(gather, *task.kernels))
+        out.append(task)
+    return out
+
+
+def placed_h2d(mb: MiniBatch, feature_bytes: int, cached: bool, sampled_on_host: bool) -> tuple[float, int]:
+    """Bytes and separate copies of a placed loader's H2D copy
+    (:func:`gnnsim.workload.builder.h2d_task` copies both parts): the uncached feature
+    rows (``feature_bytes``, 0 unless features are on the host, and their positions'
+    copy when some rows were cached) and, when sampled on the host, each block's edge
+    index pair and the seed ids. Zero bytes: nothing crosses.
+
+    >>> import numpy as np
+    >>> from gnnsim.workload.sampler import Block, MiniBatch
+    >>> mb = MiniBatch(np.arange(2), [Block(np.arange(5), 2, np.zeros(4, int), np.zeros(4, int))])
+    >>> placed_h2d(mb, 400, False, True), placed_h2d(mb, 400, True, False), placed_h2d(mb, 0, False, False)
+    ((480.0, 4), (400.0, 2), (0.0, 0))
+    """
+    index_bytes = ID_BYTES * (2 * sum(b.num_edges for b in mb.blocks) + mb.seeds.size) if sampled_on_host else 0
+    copies = (2 * len(mb.blocks) + 1 if sampled_on_host else 0) + (feature_bytes > 0) * (2 if cached else 1)
+    return float(feature_bytes + index_bytes), int(copies)
