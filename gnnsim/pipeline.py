@@ -15,6 +15,7 @@ from gnnsim.hardware.profiles import Cluster, load_cluster
 from gnnsim.hardware.software import load_software
 from gnnsim.partition.metrics import PartitionMetrics, metrics_of
 from gnnsim.partition.registry import Partition, partition_graph
+from gnnsim.preflight import check_memory
 from gnnsim.sim.engine import Timeline, simulate_workload
 from gnnsim.workload.builder import Workload, build_workload
 
@@ -91,6 +92,11 @@ def partition_for(scenario: Scenario, graph: Graph, num_ranks: int) -> Partition
         from gnnsim.errors import ScenarioError
         raise ScenarioError(f"partition.num_parts is {parts} but the cluster has {num_ranks} trainers; "
                             "each trainer owns one part: remove partition.num_parts or make them equal")
+    if parts > graph.num_nodes:
+        from gnnsim.errors import ScenarioError
+        key = "partition.num_parts" if scenario.partition.num_parts else "cluster.num_nodes x cluster.trainers_per_node"
+        raise ScenarioError(f"{key}: {parts} trainers, each owning a part, but the graph has only {graph.num_nodes:,} "
+                            "nodes; make the cluster smaller or the graph larger (graph.num_nodes)")
     method = scenario.partition.method
     if method.startswith("file:"):
         # an assignment file named in the scenario is relative to the scenario's folder
@@ -108,11 +114,13 @@ def simulate(scenario: Scenario, *, sensitivity: bool = True, record_links: bool
     predictions on one graph build it once).
     """
     cluster = cluster_for(scenario)
-    graph = build_graph(scenario) if graph is None else graph
+    software = load_software(scenario.training.framework)  # framework overheads (torch adds none)
+    if graph is None:
+        check_memory(scenario, cluster.num_trainers)  # before anything large is allocated
+        graph = build_graph(scenario)
     partition = partition_for(scenario, graph, cluster.num_trainers)
     metrics = metrics_of(graph, partition)  # with partitioning time and vertex-cut replication
     workload = build_workload(scenario, graph, partition, cluster)
-    software = load_software(scenario.training.framework)  # framework overheads (torch adds none)
     cost = CostModel(cluster).with_software(software, len(scenario.training.fanouts))
     timeline = simulate_workload(workload, cost, record_links=record_links, allreduce_algorithm=allreduce_algorithm)
     analysis = analyze(timeline, workload.num_ranks, workload.iterations_per_epoch)

@@ -24,6 +24,7 @@ files need DGL), so it is refused here with a pointer to ``--method file:CONFIG.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -60,6 +61,45 @@ def _check_kwargs(spec: str, fn: Callable, kwargs: dict) -> None:
         if key not in allowed:
             raise GraphFormatError(f"graph spec {spec!r}: unknown option '{key}'. Allowed: {', '.join(allowed)}."
                                    f"{did_you_mean(key, allowed)}")
+
+
+# Options of generators and presets that are sizes (> 0) or shares ([0, 1]).
+_POSITIVE_OPTIONS = ("num_nodes", "num_communities", "avg_degree", "feature_dim", "num_classes", "scale", "exponent",
+                     "max_degree")
+_SHARE_OPTIONS = ("intra_fraction", "train_fraction", "a", "b", "c")
+
+
+def _check_numbers(spec: str, fn: Callable, kwargs: dict) -> None:
+    """Every option of a generator or preset that is a number in its signature is a finite
+    number (not true/false, not text) in its range, and every required one is given."""
+    params = inspect.signature(fn).parameters
+    for name, p in params.items():
+        if p.default is inspect.Parameter.empty and p.kind is not p.VAR_KEYWORD and name not in kwargs:
+            raise GraphFormatError(f"graph spec {spec!r}: give {name}, e.g. {spec.split('?')[0]}?num_nodes=10000"
+                                   f"&{name}=10" if name != "num_nodes" else f"graph spec {spec!r}: give num_nodes")
+    for key, value in kwargs.items():
+        if key not in _POSITIVE_OPTIONS + _SHARE_OPTIONS or (key == "max_degree" and value is None):
+            continue
+        whole = "int" in str(params[key].annotation) and "float" not in str(params[key].annotation) \
+            if key in params else False
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or (whole and value != int(value)):
+            raise GraphFormatError(f"graph spec {spec!r}: {key} must be a finite {'whole ' if whole else ''}number, "
+                                   f"got {value!r}")
+        if key in _POSITIVE_OPTIONS and value <= 0 or key in _SHARE_OPTIONS and not 0 <= value <= 1:
+            raise GraphFormatError(f"graph spec {spec!r}: {key} must be "
+                                   f"{'> 0' if key in _POSITIVE_OPTIONS else 'between 0 and 1'}, got {value!r}")
+
+
+def _check_size(spec: str, key: str, nodes: float, edges: float) -> None:
+    """Refuse a generated graph too large for the memory available now (:mod:`gnnsim.preflight`)."""
+    from gnnsim.preflight import fmt_bytes, available_bytes, graph_bytes
+
+    need, avail = graph_bytes(nodes, edges), available_bytes()
+    if need > avail:
+        raise GraphFormatError(f"graph spec {spec!r}: {key}: the graph ({nodes:.3g} nodes, {edges:.3g} stored edges) "
+                               f"needs at least {fmt_bytes(need)} of memory, but {fmt_bytes(avail)} is available. "
+                               f"Make {key} smaller.")
 
 
 def detect_format(path: Path) -> str:
@@ -133,6 +173,10 @@ def load_graph(spec: str | Path, *, fmt: str | None = None, seed: int = 0, featu
         _check_kwargs(text, preset_graph, kwargs)
         if feature_dim is not None:
             kwargs.setdefault("feature_dim", feature_dim)
+        _check_numbers(text, preset_graph, {"name": preset, **kwargs})
+        if preset in PRESETS:
+            scale = float(kwargs.get("scale", 1.0))
+            _check_size(text, "scale", PRESETS[preset].nodes * scale, 2.0 * PRESETS[preset].undirected_edges * scale)
         return preset_graph(preset, **kwargs)
     if name in GENERATORS:
         fn = GENERATORS[name]
@@ -144,6 +188,10 @@ def load_graph(spec: str | Path, *, fmt: str | None = None, seed: int = 0, featu
         elif "num_nodes" not in kwargs:
             kwargs["num_nodes"] = SBM_DEFAULTS["num_nodes"]
         _check_kwargs(text, fn, kwargs)
+        _check_numbers(text, fn, kwargs)
+        degree = kwargs.get("avg_degree", inspect.signature(fn).parameters["avg_degree"].default)
+        _check_size(text, "avg_degree" if degree > kwargs["num_nodes"] else "num_nodes", float(kwargs["num_nodes"]),
+                    float(kwargs["num_nodes"]) * float(degree))
         try:
             return fn(**kwargs)
         except (TypeError, ValueError) as exc:

@@ -265,6 +265,18 @@ def graph_from_edges(src: np.ndarray, dst: np.ndarray, num_nodes: int, *, name: 
                  np.asarray(labels, dtype=np.int64), name=name)
 
 
+def check_node_count(path: str | Path, num_nodes: int, num_edges: int) -> None:
+    """Refuse a node count (the largest id plus one) whose arrays cannot fit in the memory
+    available now: an id of 10^11 in a small file is a typo, not a graph."""
+    from gnnsim.preflight import fmt_bytes, available_bytes, graph_bytes
+
+    need, avail = graph_bytes(num_nodes, 2.0 * num_edges), available_bytes()
+    if need > avail:
+        raise GraphFormatError(f"{path}: the largest node id is {num_nodes - 1:,}, so the graph has {num_nodes:,} "
+                               f"nodes and needs at least {fmt_bytes(need)} of memory, but {fmt_bytes(avail)} is "
+                               "available. Node ids must run from 0 to the node count - 1: renumber them.")
+
+
 def load_edge_list_graph(path: str | Path, *, feature_dim: int, num_classes: int, train_fraction: float,
                          symmetrize: bool = True, seed: int = 0, self_loops: bool = False, dedup: bool = True,
                          num_nodes: int | None = None) -> Graph:
@@ -274,6 +286,7 @@ def load_edge_list_graph(path: str | Path, *, feature_dim: int, num_classes: int
     """
     src, dst = read_edge_list(path, num_nodes=num_nodes)
     n = num_nodes if num_nodes is not None else int(max(src.max(), dst.max())) + 1
+    check_node_count(path, n, src.size)
     return graph_from_edges(src, dst, n, name=Path(path).name.split(".")[0], feature_dim=feature_dim,
                             num_classes=num_classes, train_fraction=train_fraction,
                             options=EdgeOptions(symmetrize, self_loops, dedup), seed=seed)
@@ -340,6 +353,7 @@ def read_npz(path: str | Path) -> tuple[np.ndarray, np.ndarray, int, dict[str, n
                                "(scipy.sparse.save_npz) or an 'edge_index' array of shape (2, E)")
     if num_nodes == 0:
         raise GraphFormatError(f"{path}: the graph has no nodes")
+    check_node_count(path, num_nodes, src.size)
     if "train_ids" in arrays:
         extras["train_ids"] = _npz_int_array(path, arrays, "train_ids").astype(np.int64)
     elif "train_mask" in arrays:

@@ -18,6 +18,7 @@ from gnnsim.calibrate.bench import MMAP_THRESHOLD_MAX_BYTES
 from gnnsim.config import Scenario
 from gnnsim.errors import RealRunError
 from gnnsim.pipeline import cluster_for
+from gnnsim.preflight import check_memory
 from gnnsim.realrun import procs as procs_mod
 from gnnsim.validation.measured import MeasuredRun
 
@@ -65,6 +66,7 @@ def run_real(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progr
         raise RealRunError(f"--ranks must be at least 1, got {ranks}")
     scenario = scenario_for_ranks(scenario, ranks)
     threads = cluster_for(scenario).node.trainer_device.threads
+    check_memory(scenario, ranks, real_run=True)  # every rank builds the graph, features and model
     with tempfile.TemporaryDirectory(prefix="gnnsim-realrun-") as tmp:
         spec = {"scenario": scenario.model_dump(mode="json", exclude={"base_dir"}), "base_dir": scenario.base_dir,
                 "world": ranks, "port": procs_mod.free_port(), "out_dir": tmp, "threads": threads, "timeout_s": timeout_s}
