@@ -124,6 +124,8 @@ def _spearman(a: list[float], b: list[float]) -> float:
 
     if len(a) == 2:  # two points: the same order or the reverse
         return 1.0 if (a[1] - a[0]) * (b[1] - b[0]) > 0 else (-1.0 if (a[1] - a[0]) * (b[1] - b[0]) < 0 else 0.0)
+    if len(set(a)) == 1 or len(set(b)) == 1:  # a constant side has no order to compare
+        return 0.0
     rho = spearmanr(a, b).statistic
     return 0.0 if rho is None or math.isnan(rho) else float(rho)
 
