@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "gnnsim.commands.analyze",
     "gnnsim.commands.validation",
     "gnnsim.commands.published",
+    "gnnsim.commands.search",
 ]
 
 
