@@ -10,9 +10,13 @@ only on its scenario, so the ranking is the same for one process or a hundred wo
 - :func:`run_dask` submits one task per distinct graph and per distinct partition (the
   partition task takes the graph's future), and one task per point that takes both
   futures: Dask builds each once, on one worker, and copies it to the workers whose
-  points need it. Points are submitted a window at a time, in plan order, so only the
-  graphs of the points in flight are held in memory, and a graph's futures are dropped
-  once its last point is back.
+  points need it. Points are submitted a few per worker thread at a time, in plan
+  order, so only the graphs of the points in flight are held in memory, and a graph's
+  futures are dropped once its last point is back. Each point goes to the worker with
+  the fewest points in flight: left to itself, Dask would keep every point on the
+  worker that holds the graph (moving tens of megabytes looks dearer than waiting), and
+  the other workers would idle. The choice is a preference, not a pin: if that worker
+  is lost, the point runs on another.
 """
 
 from __future__ import annotations
@@ -59,21 +63,30 @@ def run_serial(points: list[Point], on_record: OnRecord) -> None:
         on_record(record)
 
 
-def run_dask(points: list[Point], client: Any, on_record: OnRecord, window: int | None = None) -> None:
-    """Every point as a task on ``client``'s cluster, at most ``window`` in flight
-    (default: four per worker thread)."""
+def run_dask(points: list[Point], client: Any, on_record: OnRecord, per_thread: int = 2) -> None:
+    """Every point as a task on ``client``'s cluster, ``per_thread`` points in flight per
+    worker thread (one running, one ready to start)."""
     from distributed import as_completed
 
-    if window is None:
-        window = 4 * max(1, sum(client.nthreads().values()))
     run = uuid.uuid4().hex[:8]  # keys unique to this search on a scheduler others may share
     futures: dict[str, Any] = {}  # graph/partition key -> its future, while points that need it are left
     left = Counter(k for p in points for k in (p.graph_key, p.partition_key))
-    in_flight: dict[str, Point] = {}
+    in_flight: dict[str, tuple[Point, str | None]] = {}  # point task key -> the point, the worker it was sent to
+    load: Counter[str | None] = Counter()  # worker -> points in flight there
     todo: Iterator[Point] = iter(points)
     done = as_completed(loop=client.loop)
 
+    def least_loaded() -> tuple[str | None, int]:
+        threads = client.nthreads()  # workers may come and go on a shared cluster
+        if not threads:  # none at the moment: the scheduler holds the point until one joins
+            return None, per_thread
+        worker = min(threads, key=lambda w: (load[w] / max(threads[w], 1), w))
+        return worker, per_thread * sum(max(1, n) for n in threads.values())
+
     def submit_next() -> bool:
+        worker, window = least_loaded()
+        if len(in_flight) >= window:
+            return False
         p = next(todo, None)
         if p is None:
             return False
@@ -84,16 +97,18 @@ def run_dask(points: list[Point], client: Any, on_record: OnRecord, window: int 
             futures[p.partition_key] = client.submit(build_partition_for, p.scenario, graph,
                                                      key=f"gnnsim-partition-{p.partition_key}-{run}")
         future = client.submit(run_point, p.index, p.settings, p.scenario, graph, futures[p.partition_key],
-                               key=f"gnnsim-point-{p.index}-{run}")
-        in_flight[future.key] = p
+                               key=f"gnnsim-point-{p.index}-{run}", workers=[worker] if worker else None,
+                               allow_other_workers=bool(worker))
+        in_flight[future.key] = (p, worker)
+        load[worker] += 1
         done.add(future)
         return True
 
-    for _ in range(window):
-        if not submit_next():
-            break
+    while submit_next():
+        pass
     for future in done:
-        p = in_flight.pop(future.key)
+        p, worker = in_flight.pop(future.key)
+        load[worker] -= 1
         try:
             record = future.result()
         except Exception as exc:  # noqa: BLE001 - a failed graph/partition task, a lost worker
@@ -104,4 +119,5 @@ def run_dask(points: list[Point], client: Any, on_record: OnRecord, window: int 
             if left[key] == 0:
                 futures.pop(key).release()
         on_record(record)
-        submit_next()
+        while submit_next():
+            pass
