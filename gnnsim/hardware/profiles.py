@@ -76,7 +76,9 @@ ALLOWED_KEYS: dict[str, set[str]] = {
               "nic_count", "price_per_hour", "host", "sources", "notes", "cpu", "host_memory_bytes",
               "instance_type",
               # read by gnnsim/hardware/topology.py (intra-node topology)
-              "gpus_per_pcie_switch", "gpus_per_nic", "numa_nodes", "pcie_switches", "topology"},
+              "gpus_per_pcie_switch", "gpus_per_nic", "numa_nodes", "pcie_switches", "topology",
+              # read by gnnsim/sim/loader.py (host DRAM shared by a placed loader's gathers and copies)
+              "host_mem_bw_gbps"},
     "nodes.host": {"sampler_workers", "sampler", "gather"},
     "nodes.host.sampler": {"per_batch_us", "per_node_ns", "per_edge_ns", "per_edge_doubling_ns", "reference_nodes",
                            "per_hop_us", "per_draw_us", "per_check_ns"},

@@ -52,7 +52,7 @@ from gnnsim.errors import GnnsimError
 from gnnsim.rng import rng_for
 from gnnsim.sim.collectives import Collectives
 from gnnsim.sim.cpu import HostCpus
-from gnnsim.sim.loader import PlacedLoader, loader_depth
+from gnnsim.sim.loader import PlacedLoader, loader_depth, with_host_memory
 from gnnsim.sim.network import Flow, Network
 from gnnsim.workload.builder import ID_BYTES, Task, Workload
 from gnnsim.workload.loader import LOADER_KINDS
@@ -129,7 +129,7 @@ class Simulator:
         self.bucket_bytes = float(training.ddp_bucket_bytes if bucket_bytes is None else bucket_bytes)
         self.algorithm = allreduce_algorithm
         self.env = simpy.Environment()
-        self.topo = cost.topology
+        self.topo, dram = with_host_memory(cost.topology, cost.cluster, training)  # + DRAM for a placed loader
         self.net = Network(self.env, self.topo.capacities, self.topo.names, record=record_links)
         self.coll = Collectives(self.env, self.net, self.topo, cost)
         # CPU trainers share their host's effective cores; GPU trainers compute on their devices
@@ -152,7 +152,7 @@ class Simulator:
         seed = workload.scenario.simulation.seed
         self.jitter_rng = [rng_for(seed, "jitter", r) for r in range(n)]
         self.last_collective_end = 0.0  # when the ranks' latest collective finished
-        self.placed = PlacedLoader(self)  # GPU/UVA sampling, worker and UVA gathers (gnnsim.sim.loader)
+        self.placed = PlacedLoader(self, dram)  # GPU/UVA sampling, worker and UVA gathers (gnnsim.sim.loader)
 
     def _sampler_parallelism(self, task: Task) -> int:
         """How many batches a trainer's sampler workers produce at once: its workers, as

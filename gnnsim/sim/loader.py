@@ -14,6 +14,14 @@ gather, the GPU's UVA gather (the task kinds of :mod:`gnnsim.workload.loader`).
   run ahead), on the ``workers`` track.
 - ``uva_gather``: the GPU reads the uncached rows' sectors over its PCIe route (zero
   copy), a flow like the UVA sampler's.
+- ``pinned_copy``: the H2D copy of the pinned batch, a flow over the PCIe route.
+
+Where the node profile gives its host memory bandwidth (``host_mem_bw_gbps``), a placed
+loader's replay adds one ``node<i>/dram`` channel per node, and every host gather
+(reads and writes), UVA read and H2D copy of the node's trainers also flows through it,
+so eight GPUs' loaders that outrun the node's DRAM slow each other and the bottleneck
+line names ``memory``. A node without the key has no such channel, and an unplaced
+loader never uses one (its results stay as they were).
 
 Rows in the device cache are assembled on the device after any of them, as in the
 feature exchange. A span's ``via`` names the PCIe channel that limited a UVA flow when
@@ -23,12 +31,17 @@ the flow was most of the step, so the bottleneck line can name a shared PCIe swi
 from __future__ import annotations
 
 from collections.abc import Generator
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from gnnsim.config import TrainingConfig
 from gnnsim.cost.placement import (gpu_sampling_fixed_s, gpu_sampling_work, structure_read_s, uva_gather_bytes,
                                    uva_read_rate)
+from gnnsim.errors import ProfileError
+from gnnsim.hardware.profiles import Cluster
+from gnnsim.hardware.topology import Channel, Topology, _optional_yaml
 from gnnsim.workload.builder import Task
+from gnnsim.workload.loader import placed
 
 if TYPE_CHECKING:  # the engine imports this module
     from gnnsim.sim.engine import Simulator
@@ -42,12 +55,33 @@ def loader_depth(training: TrainingConfig, depth: int) -> int:
     return depth
 
 
+def with_host_memory(topo: Topology, cluster: Cluster, training: TrainingConfig) -> tuple[Topology, list[int]]:
+    """``topo`` with one host-memory channel per node (``node<i>/dram``, the node
+    profile's ``host_mem_bw_gbps``) when the loader is placed and the profile has it,
+    and those channels' indices (empty: ``topo`` unchanged)."""
+    if not placed(training):
+        return topo, []
+    value = _optional_yaml("nodes", cluster.node.name).get("host_mem_bw_gbps")
+    if value is None:
+        return topo, []
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise ProfileError(f"hwprofiles/nodes/{cluster.node.name}.yaml: host_mem_bw_gbps must be a positive number "
+                           f"(GB/s of the host's DRAM), got {value!r}")
+    first = len(topo.channels)
+    dram = [Channel(f"node{n}/dram", "memory", float(value) * 1e9, 0.0, n) for n in range(cluster.num_nodes)]
+    return replace(topo, channels=[*topo.channels, *dram]), list(range(first, first + len(dram)))
+
+
 class PlacedLoader:
     """Runs a trainer's placed loader steps on the simulator's clock and links."""
 
-    def __init__(self, sim: Simulator):
+    def __init__(self, sim: Simulator, dram: list[int]):
         self.sim = sim
         self.link = sim.cost.cluster.node.h2d_link
+        self.dram = dram  # host-memory channel per node (see with_host_memory); empty: none
+
+    def _dram(self, rank: int) -> tuple[int, ...]:
+        return (self.dram[self.sim.topo.node_of(rank)],) if self.dram else ()
 
     def run(self, rank: int, task: Task, it: int, prev: int) -> Generator[Any, Any, int]:
         """Run ``task`` for ``rank``'s iteration ``it``; returns its span's index."""
@@ -57,11 +91,23 @@ class PlacedLoader:
             return self.sim._span(rank, "gpusampler", "sample", it, start, self.sim.env.now, pred=prev, via=via)
         if task.kind == "host_gather":
             workers = self.sim._sampler_parallelism(task)
-            seconds = self.sim.cost.gather_time(task.local_rows, task.row_bytes) / workers
-            yield self.sim._compute(rank, self.sim._jittered(rank, seconds), cores=workers)
+            seconds = self.sim._jittered(rank, self.sim.cost.gather_time(task.local_rows, task.row_bytes) / workers)
+            via = ""
+            if self.dram and self.sim.cpus is None and seconds > 0:  # rows read once and written once
+                moved = 2.0 * task.local_rows * task.row_bytes
+                flow = yield self.sim.net.transfer(self._dram(rank), moved, tag="fetch", max_rate=moved / seconds)
+                via = self.sim._via(flow)
+            else:
+                yield self.sim._compute(rank, seconds, cores=workers)
             yield from self._cached_rows(task)
-            return self.sim._span(rank, "workers", "fetch", it, start, self.sim.env.now, pred=prev,
+            return self.sim._span(rank, "workers", "fetch", it, start, self.sim.env.now, pred=prev, via=via,
                                   bytes_=float(task.local_rows * task.row_bytes))
+        if task.kind == "pinned_copy":
+            route = self.sim.topo.h2d_route(rank)
+            latency = route.latency_s * max(1, task.rounds)  # one per separate copy
+            flow = yield self.sim.net.transfer(route.channels + self._dram(rank), task.bytes, latency, tag=task.stage)
+            return self.sim._span(rank, "loader", task.stage, it, start, self.sim.env.now, bytes_=task.bytes,
+                                  pred=prev, via=self.sim._via(flow))
         if task.kind == "uva_gather":
             size = uva_gather_bytes(task.local_rows, task.row_bytes)
             launch = self.sim.cost.device.kernel("gather").launch_s
@@ -90,7 +136,7 @@ class PlacedLoader:
         route: alone at the link's UVA read rate, shared max-min with other flows."""
         route = self.sim.topo.h2d_route(rank)
         work = size * self.link.bytes_per_s / uva_read_rate(self.link)
-        flow = yield self.sim.net.transfer(route.channels, size, latency, work_bytes=work, tag=tag)
+        flow = yield self.sim.net.transfer(route.channels + self._dram(rank), size, latency, work_bytes=work, tag=tag)
         return self.sim._via(flow)
 
     def _cached_rows(self, task: Task) -> Generator[Any, Any, None]:

@@ -12,7 +12,7 @@ loader's steps (:func:`placed_tasks` rewrites that chain):
   H2D copy carries no edge indices.
 - ``fetch`` of a single-node job (every row in this node's host memory): ``host`` is a
   gather by the worker pool into pinned buffers (``host_gather``) followed by the H2D
-  copy; ``uva`` a GPU gather over PCIe (``uva_gather``, no copy); ``gpu`` no loader step
+  copy (``pinned_copy``); ``uva`` a GPU gather over PCIe (``uva_gather``, no copy); ``gpu`` no loader step
   at all: the rows are resident and the forward pass starts with a device gather of its
   input rows. A distributed job's fetch stays the feature exchange (its rows arrive in
   host memory), so there only ``host`` is allowed.
@@ -40,7 +40,7 @@ GIB = 2**30
 ID_BYTES = 8  # int64 ids, as gnnsim.workload.builder.ID_BYTES
 SAMPLE_KINDS = {"gpu": "gpu_sample", "uva": "uva_sample"}
 GATHER_KINDS = {"host": "host_gather", "uva": "uva_gather"}
-LOADER_KINDS = frozenset({*SAMPLE_KINDS.values(), *GATHER_KINDS.values()})
+LOADER_KINDS = frozenset({*SAMPLE_KINDS.values(), *GATHER_KINDS.values(), "pinned_copy"})
 FEATURE_GATHER = "features.gather"  # the forward pass's device gather of resident input rows
 
 
@@ -133,7 +133,7 @@ def placed_tasks(tasks: list, scenario: Scenario, mb: MiniBatch, missing_rows: i
                                       device == "cpu")
             if size <= 0:
                 continue
-            task = replace(task, bytes=size, rounds=copies)
+            task = replace(task, kind="pinned_copy", bytes=size, rounds=copies)
         elif task.stage == "forward" and placement == "gpu":
             gather = m.Kernel("gather", 0.0, 2.0 * inputs * row_bytes, FEATURE_GATHER, float(inputs) * row_bytes,
                               float(inputs))

@@ -76,3 +76,19 @@ def test_worker_pool_divides_the_host_gather_and_zero_workers_end_prefetch():
     assert fetch_time(serial) == pytest.approx(fetch_time(one))
     gpu = run(loader={"workers": 0}, prefetch_depth=4, sampling={"device": "gpu"})
     assert Simulator(gpu.workload, gpu.cost).depth == 4  # a GPU sampler prefetches from the main process
+
+
+def test_host_memory_is_a_shared_channel_only_for_placed_loaders(monkeypatch):
+    from gnnsim.sim import loader
+
+    plain = run()
+    assert not any(name.endswith("/dram") for name in plain.timeline.channels)  # unplaced: as before
+    assert "node0/dram" in run(loader={"workers": 2}).timeline.channels  # the DGX A100 profile's 409.6 GB/s
+    # a host whose DRAM moves 0.2 GB/s: the worker pool's gathers and the copies wait for it
+    monkeypatch.setattr(loader, "_optional_yaml", lambda kind, name: {"host_mem_bw_gbps": 0.2})
+    slow = run(trainers=2, loader={"workers": 2})
+    fetch = spans(slow, "fetch")
+    assert all(sp.via == "node0/dram" for sp in fetch)
+    assert all(sp.duration_s >= 2 * sp.bytes / 0.2e9 * (1 - 1e-9) for sp in fetch)  # rows read and written
+    assert slow.analysis.bottleneck["resource"] == "memory"
+    assert slow.analysis.bottleneck["instance"] == "node0/dram"
