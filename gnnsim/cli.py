@@ -98,9 +98,10 @@ def main(argv: list[str] | None = None) -> int:
         print("gnnsim: error: out of memory: the job is larger than this machine's memory; make it smaller "
               "(graph.num_nodes, graph.avg_degree, training.batch_size, training.fanouts, graph.scale)", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("gnnsim: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", 2)  # realrun's Terminated carries SIGTERM or SIGHUP
+        print(f"gnnsim: {'interrupted' if signum == 2 else 'terminated'}; nothing was written", file=sys.stderr)
+        return 128 + signum
     except BrokenPipeError:
         _stdout_to_devnull()
         return 141  # 128 + SIGPIPE, what a shell reports for a process its pipe's reader left

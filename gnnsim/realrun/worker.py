@@ -407,6 +407,9 @@ def allreduce_gradients(params, world: int, group=None) -> None:
 
 
 def main() -> int:
+    from gnnsim.realrun.procs import die_with_parent
+
+    die_with_parent()  # a rank never outlives its launcher
     spec_path, rank = Path(sys.argv[1]), int(sys.argv[2])
     spec = json.loads(spec_path.read_text())
     out = Path(spec["out_dir"]) / f"rank{rank}.json"
