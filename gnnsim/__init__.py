@@ -10,7 +10,8 @@ from gnnsim.config import Scenario, load_scenario, scenario_from_dict
 from gnnsim.errors import GnnsimError, GraphFormatError, PartitionError, ProfileError, ScenarioError
 from gnnsim.partition.registry import partition_graph
 from gnnsim.pipeline import SimResult, simulate
+from gnnsim.search import search  # the function; its package's modules by full name (gnnsim.search.rank)
 
 __all__ = ["GnnsimError", "GraphFormatError", "PartitionError", "ProfileError", "Scenario", "ScenarioError",
-           "SimResult", "load_scenario", "partition_graph", "scenario_from_dict", "simulate"]
+           "SimResult", "load_scenario", "partition_graph", "scenario_from_dict", "search", "simulate"]
 __version__ = "0.1.0"
