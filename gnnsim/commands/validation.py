@@ -15,7 +15,8 @@ Each file is one rank's torch.profiler Chrome trace (prof.export_chrome_trace(PA
 Stages come from record_function labels named after gnnsim's stages (sample, fetch, h2d,
 forward, backward, halo, allreduce, optimizer); ProfilerStep#N markers (prof.step() under a
 schedule) delimit iterations. NCCL kernels (ncclKernel_*, ncclDevKernel_*), other kernels and
-memcpys are counted per iteration and stage."""
+memcpys are counted per iteration and stage. A DDP all-reduce nested in backward (gloo's
+gloo:all_reduce, or a block labelled allreduce) is its own allreduce stage, taken out of backward."""
 
 EPILOG_SUITE = """examples:
   gnnsim validate-suite --quick                       # the CI subset, under 2 minutes
@@ -50,6 +51,9 @@ def cmd_import_trace(args: argparse.Namespace) -> int:
     n_iter = len(run.ranks[0]["iterations"])
     print(f"imported {len(run.ranks)} rank(s) x {n_iter} iteration(s) "
           f"(iterations from {', '.join(run.meta['iteration_markers'])})")
+    m = run.meta
+    print(f"the traces say: host {m['host'] or '?'}, {m['device']} ({m['machine'] or 'no device named'}), backend "
+          f"{m['backend'] or '?'}, torch {m['torch'] or '? (not in the trace)'}")
     print(f"{'stage':<10} {'time/iter':>12} {'share':>7}")
     for stage, row in run.breakdown().items():
         derived = " (from NCCL kernels / HtoD copies)" if stage in run.meta["derived_stages"] else ""

@@ -9,7 +9,17 @@ microseconds and a category ``cat``:
   after gnnsim's stages (sample, fetch, h2d, forward, backward, halo, allreduce,
   optimizer; also ``stage:forward`` or ``forward#3``, any case) give the stage times. Other
   labels can be mapped with ``stage_map={"DDP.reducer": "allreduce"}``. A stage block
-  inside another stage block is not counted twice (only the outermost counts).
+  inside another stage block is not counted twice (only the outermost counts), except
+  ``allreduce`` (below).
+- The all-reduce of a DDP run: DDP launches its gradient buckets from autograd hooks
+  inside ``loss.backward()``, and gloo runs them on its own threads (``gloo:all_reduce``
+  user annotations). Those events, and any block labelled (or mapped to) ``allreduce``,
+  are the ``allreduce`` stage wherever they nest: the union of their intervals in the
+  iteration, on every thread, and the time it overlaps another stage's blocks (the
+  ``backward`` that waits for the buckets) is taken out of that stage, so nothing is
+  counted twice and the stages still add up to the labelled time. One launched inside a
+  stage block ends, for the trainer, no later than that block (a busy host may let
+  gloo's thread close its event after ``backward`` has returned).
 - ``ProfilerStep#N`` user annotations (written by ``prof.step()`` under a profiler
   ``schedule``) delimit the iterations. Without them an iteration starts wherever the
   sequence of stage labels wraps around (a stage that comes no later in the fixed order
@@ -55,6 +65,7 @@ STAGES = ("sample", "fetch", "h2d", "forward", "backward", "halo", "allreduce", 
 NCCL_PREFIXES = ("ncclKernel_", "ncclDevKernel_")
 GPU_CATS = ("kernel", "gpu_memcpy", "gpu_memset")
 STEP_RE = re.compile(r"^ProfilerStep#(\d+)$")
+HOST_ALLREDUCE_RE = re.compile(r"^gloo:all_?reduce", re.IGNORECASE)  # gloo's worker-thread all-reduce
 US = 1e-6  # trace times are microseconds
 
 
@@ -114,6 +125,31 @@ def _outermost(spans: list[tuple]) -> list[tuple]:
     return out
 
 
+def merged(intervals: list[tuple[float, float]]) -> np.ndarray:
+    """The union of ``(start, end)`` intervals as sorted, disjoint rows of an (n, 2) array.
+
+    >>> merged([(5, 7), (0, 2), (1, 3)]).tolist()
+    [[0.0, 3.0], [5.0, 7.0]]
+    """
+    if not intervals:
+        return np.zeros((0, 2))
+    iv = np.array(sorted(intervals), dtype=float)
+    reach = np.maximum.accumulate(iv[:, 1])
+    new = np.concatenate([[True], iv[1:, 0] > reach[:-1]])  # starts after everything before it ends
+    return np.column_stack([iv[new, 0], np.maximum.reduceat(iv[:, 1], np.flatnonzero(new))])
+
+
+def overlap(union: np.ndarray, start: float, end: float) -> float:
+    """Length of ``[start, end]`` covered by the disjoint intervals ``union``.
+
+    >>> overlap(merged([(0, 3), (5, 7)]), 2, 6)
+    2.0
+    """
+    if union.size == 0:
+        return 0.0
+    return float(np.clip(np.minimum(union[:, 1], end) - np.maximum(union[:, 0], start), 0.0, None).sum())
+
+
 def _iteration_windows(steps: list[tuple[float, float]], spans: list[tuple]) -> list[tuple[float, float]]:
     if steps:
         return sorted(steps)
@@ -136,26 +172,30 @@ def rank_from_trace(trace: dict[str, Any], rank: int = 0, stage_map: dict[str, s
         raise TraceFormatError(f"{source}: no 'traceEvents' list; expected a Chrome trace from "
                                "torch.profiler's export_chrome_trace()")
     complete = [e for e in events if isinstance(e, dict) and e.get("ph") == "X" and "ts" in e and "dur" in e]
-    steps, spans, gpu, launches = [], [], [], {}
+    steps, spans, comm, gpu, launches = [], [], [], [], {}
     for e in complete:
         cat, name = e.get("cat"), str(e.get("name", ""))
         ts, dur = float(e["ts"]), float(e["dur"])
-        if cat == "user_annotation":
-            if STEP_RE.match(name):
-                steps.append((ts, ts + dur))
-            elif (stage := stage_of(name, stage_map)) is not None:
+        if cat == "user_annotation" and STEP_RE.match(name):
+            steps.append((ts, ts + dur))
+        elif cat in ("user_annotation", "cpu_op") and (
+                stage_of(name, stage_map) == "allreduce" or (HOST_ALLREDUCE_RE.match(name) and not stage_map_hides(
+                    name, stage_map))):
+            comm.append((ts, ts + dur, "allreduce", (e.get("pid"), e.get("tid")), dur))
+        elif cat == "user_annotation":
+            if (stage := stage_of(name, stage_map)) is not None:
                 spans.append((ts, ts + dur, stage, (e.get("pid"), e.get("tid")), dur))
         elif cat in GPU_CATS:
             gpu.append(e)
         elif cat in ("cuda_runtime", "cuda_driver", "runtime") and "correlation" in (e.get("args") or {}):
             launches[e["args"]["correlation"]] = ts
     spans = _outermost(spans)
-    if not spans and not steps:
+    if not spans and not steps and not comm:
         raise TraceFormatError(
             f"{source}: no record_function labels named after a stage ({', '.join(STAGES)}) and no ProfilerStep#N "
             "markers; wrap each stage in torch.profiler.record_function('forward') etc., or pass a stage map "
             "(--stage-map LABEL=STAGE)")
-    windows = _iteration_windows(steps, spans)
+    windows = _iteration_windows(steps, sorted(spans + comm))
     starts = np.array([w[0] for w in windows])
     ends = np.array([w[1] for w in windows])
     step_dur = {a: b - a for a, b in steps}
@@ -169,12 +209,25 @@ def rank_from_trace(trace: dict[str, Any], rank: int = 0, stage_map: dict[str, s
         return i if 0 <= i < len(windows) and t <= ends[i] else None
 
     stage_spans_by_iter: list[list[tuple[float, float, str]]] = [[] for _ in windows]
+    comm_by_iter: list[list[tuple[float, float]]] = [[] for _ in windows]
+    for start, end, _, _, _ in comm:
+        # launched inside a stage block (DDP: backward, which returns only once its buckets are reduced):
+        # it ends for the trainer when that block does, though gloo's thread may close its event later
+        end = min([end] + [b for a, b, _, _, _ in spans if a <= start < b])
+        if (i := window_of(start)) is not None:
+            comm_by_iter[i].append((start, end))
+            stage_spans_by_iter[i].append((start, end, "allreduce"))  # GPU work launched here is the all-reduce's
+    unions = [merged(c) for c in comm_by_iter]
+    for i, union in enumerate(unions):
+        if union.size:
+            iterations[i]["stages"]["allreduce"] = float((union[:, 1] - union[:, 0]).sum()) * US
     for start, end, stage, _, dur in spans:
         i = window_of(start)
         if i is None:
             continue
         stages = iterations[i]["stages"]
-        stages[stage] = stages.get(stage, 0.0) + dur * US  # dur, not end - start: ts is large, dur exact
+        # dur, not end - start: ts is large, dur exact; less the all-reduce it waited for
+        stages[stage] = stages.get(stage, 0.0) + (dur - overlap(unions[i], start, end)) * US
         stage_spans_by_iter[i].append((start, end, stage))
     for e in gpu:
         launched = launches.get((e.get("args") or {}).get("correlation"), float(e["ts"]))
@@ -191,6 +244,9 @@ def rank_from_trace(trace: dict[str, Any], rank: int = 0, stage_map: dict[str, s
         stage = next((s for a, b, s in stage_spans_by_iter[i] if a <= launched <= b), "unlabelled")
         by = dev["by_stage"].setdefault(stage, {})
         by[kind] = by.get(kind, 0.0) + dur_s
+    for it, union in zip(iterations, unions):
+        if union.size:  # the all-reduce in the order of the stages (it was entered first)
+            it["stages"] = {s: it["stages"][s] for s in STAGES if s in it["stages"]}
     derived = []
     for it in iterations:
         dev = it["device"]
@@ -206,7 +262,32 @@ def rank_from_trace(trace: dict[str, Any], rank: int = 0, stage_map: dict[str, s
             "iteration_markers": "ProfilerStep" if steps else "stage sequence",
             "derived_stages": sorted(set(derived)), "source": source,
             "host": trace.get("host_name") if isinstance(trace, dict) else None,
-            "distributed": dist if isinstance(dist, dict) else None}
+            "distributed": dist if isinstance(dist, dict) else None, "machine": trace_machine(trace),
+            "gpu_events": len(gpu)}
+
+
+def stage_map_hides(label: str, stage_map: dict[str, str] | None) -> bool:
+    """Whether the stage map sends ``label`` to a stage other than allreduce."""
+    return bool(stage_map) and label in stage_map and stage_map[label] != "allreduce"
+
+
+def trace_machine(trace: Any) -> dict[str, Any]:
+    """What a trace says about where it ran: host, backend and world size, the GPUs
+    (``deviceProperties``) and any library versions it names (``nccl_version``,
+    ``cuda_runtime_version`` ...; PyTorch's own version is in none that torch 2.x writes).
+
+    >>> trace_machine({"host_name": "a", "distributedInfo": {"backend": "gloo", "world_size": 2}})["backend"]
+    'gloo'
+    """
+    if not isinstance(trace, dict):
+        return {}
+    dist = trace.get("distributedInfo") if isinstance(trace.get("distributedInfo"), dict) else {}
+    gpus = [str(d.get("name")) for d in trace.get("deviceProperties") or [] if isinstance(d, dict) and d.get("name")]
+    versions = {k: v for k, v in {**trace, **dist}.items()
+                if k.endswith("_version") and isinstance(v, (str, int, float))}
+    torch = next((str(versions.pop(k)) for k in ("pytorch_version", "torch_version") if k in versions), None)
+    return {"host": trace.get("host_name"), "backend": dist.get("backend"), "world_size": dist.get("world_size"),
+            "gpus": gpus, "torch": torch, "versions": versions}
 
 
 def read_trace(path: str | Path) -> dict[str, Any]:
@@ -252,9 +333,18 @@ def import_traces(paths: list[str | Path], stage_map: dict[str, str] | None = No
         for i, it in enumerate(r["iterations"]):
             it["iteration"] = i
     hosts = sorted({str(r["host"]) for r in ranks if r["host"]})
+    said = [r.pop("machine") for r in ranks]
+    gpu_events = sum(r.pop("gpu_events") for r in ranks)
+    gpus = sorted({g for m in said for g in m.get("gpus", [])})
     meta = {"source": "torch.profiler (Kineto) Chrome trace", "files": [r["source"] for r in ranks],
             "host": ", ".join(hosts) or None, "backend": next((r["distributed"].get("backend") for r in ranks
                                                                 if r["distributed"]), None),
+            # what the traces say about the machine: the GPUs they list (a CPU trace names none), library
+            # versions; PyTorch's own version only where a trace carries one
+            "machine": ", ".join(gpus) or None, "device": "cuda" if gpus or gpu_events else "cpu",
+            "torch": next((m["torch"] for m in said if m.get("torch")), None),
+            "versions": {k: v for m in said for k, v in m.get("versions", {}).items()},
+            "world_size": next((m["world_size"] for m in said if m.get("world_size")), None),
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "skip_first": skip_first,
             "iteration_markers": sorted({r["iteration_markers"] for r in ranks}),
             "derived_stages": sorted({s for r in ranks for s in r["derived_stages"]}),
