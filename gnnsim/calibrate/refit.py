@@ -25,7 +25,7 @@ import numpy as np
 from gnnsim.calibrate import bench
 from gnnsim.calibrate.run import (GEMMS, HOST_GATHER_KEYS, KERNEL_BENCHMARKS, _device_block, _fit_class, _fit_copy,
                                   _fit_framework, _fit_sampler, fit_sweeps, profile_text)
-from gnnsim.errors import GnnsimError, ProfileError, read_yaml_mapping
+from gnnsim.errors import GnnsimError, ProfileError, read_text_file, read_yaml_mapping
 from gnnsim.report.files import write_atomic
 from gnnsim.workload.model import Kernel
 
@@ -77,10 +77,10 @@ def kernel_samples(cls: str, rows: list[dict], path: Path, key: str = "") -> ben
 def load_samples(path: str | Path) -> tuple[dict, dict]:
     """The (provenance, samples) of a ``--samples`` file, checked."""
     path = Path(path)
+    if not path.exists():
+        raise GnnsimError(f"{path}: no such file; write one with `gnnsim calibrate ... --samples {path}`")
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise GnnsimError(f"{path}: no such file; write one with `gnnsim calibrate ... --samples {path}`") from None
+        data = json.loads(read_text_file(path, "samples", GnnsimError))
     except json.JSONDecodeError as exc:
         raise GnnsimError(f"{path}: not valid JSON ({exc}); it should be the file `gnnsim calibrate --samples` "
                           "wrote") from None

@@ -293,6 +293,8 @@ def trace_machine(trace: Any) -> dict[str, Any]:
 def read_trace(path: str | Path) -> dict[str, Any]:
     """Parse one trace file (``.json`` or ``.json.gz``)."""
     path = Path(path)
+    if path.is_dir():
+        raise TraceFormatError(f"{path}: is a folder; give the JSON file that export_chrome_trace() wrote")
     if not path.is_file():
         raise TraceFormatError(f"{path}: no such trace file; give the JSON that export_chrome_trace() wrote")
     try:
