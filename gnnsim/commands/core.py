@@ -56,10 +56,13 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from gnnsim.config import load_scenario
-    from gnnsim.validation.compare import validate
+    from gnnsim.validation.compare import validate, validate_measured
 
     scenario = load_scenario(args.scenario, args.overrides)
-    report = validate(scenario, ranks=args.ranks, timeout_s=args.timeout)
+    if args.measured:  # a run measured elsewhere: compare only, launch nothing
+        report = validate_measured(scenario, args.measured)
+    else:
+        report = validate(scenario, ranks=args.ranks, timeout_s=args.timeout)
     print(report.table())
     if args.json:
         save(args.json, report.to_json())
@@ -110,6 +113,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_calibrate)
 
     p = scenario_command(sub, "validate", "run the scenario for real and simulated, print the errors",
-                         "example: gnnsim validate examples/validate-small.yaml --ranks 2 --json out.json", cmd_validate)
+                         "examples:\n  gnnsim validate examples/validate-small.yaml --ranks 2 --json out.json\n"
+                         "  gnnsim validate S.yaml --measured RUN.json   # a run from realrun, import-trace or your own "
+                         "tooling; launches nothing", cmd_validate)
     _add_real_run_args(p)
+    p.add_argument("--measured", metavar="RUN.json",
+                   help="compare with this measured run (gnnsim realrun --out, gnnsim import-trace --out, or the same "
+                        "JSON from your own tooling) instead of launching gnnsim's trainer")
     p.add_argument("--json", metavar="OUT.json", help="also write the comparison as JSON")

@@ -9,7 +9,7 @@ real run feeds the prediction: errors are reported as measured,
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from gnnsim.config import Scenario
@@ -25,10 +25,12 @@ class ValidationReport:
     measured: dict[str, Any]
     relative_error: dict[str, float]
     device: str
+    notes: list[str] = field(default_factory=list)  # --measured: where the file's run differs from the scenario
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scenario": self.scenario_name, "device": self.device, "predicted": self.predicted,
-                "measured": self.measured, "relative_error": self.relative_error}
+        out = {"scenario": self.scenario_name, "device": self.device, "predicted": self.predicted,
+               "measured": self.measured, "relative_error": self.relative_error}
+        return out | ({"notes": self.notes} if self.notes else {})
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True)
@@ -44,7 +46,7 @@ class ValidationReport:
             lines.append(f"{stage:<10} {p * 1e3:9.3f} ms {m * 1e3:9.3f} ms {err:>+8.1%}")
         p, m = self.predicted["iteration_time_s"], self.measured["iteration_time_s"]
         lines.append(f"{'iteration':<10} {p * 1e3:9.3f} ms {m * 1e3:9.3f} ms {self.relative_error['iteration_time']:>+8.1%}")
-        return "\n".join(lines)
+        return "\n".join(lines + [f"note: {n}" for n in self.notes])
 
 
 def relative_errors(predicted: dict[str, Any], measured: dict[str, Any]) -> dict[str, float]:
@@ -66,8 +68,9 @@ def compare(sim: SimResult, measured: MeasuredRun) -> ValidationReport:
     meas_bd = {s: {"time_s": v["time_s"]} for s, v in measured.breakdown().items()}
     predicted = {"iteration_time_s": sim.analysis.iteration_time_s, "breakdown": pred_bd}
     measured_times = {"iteration_time_s": measured.iteration_time_s, "breakdown": meas_bd}
-    device = f"{measured.meta.get('host')} ({measured.meta.get('machine')}, torch {measured.meta.get('torch')}, " \
-             f"{len(measured.ranks)} gloo ranks)"
+    meta = measured.meta
+    device = f"{meta.get('host')} ({meta.get('machine')}, torch {meta.get('torch')}, " \
+             f"{len(measured.ranks)} {str(meta.get('backend') or 'gloo').split()[0]} ranks)"
     return ValidationReport(
         scenario_name=str(sim.scenario.name),
         predicted=predicted,
@@ -92,3 +95,23 @@ def validate(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progr
     measured = run_real(scenario, ranks=ranks, timeout_s=timeout_s, progress=progress)
     progress("simulating the same scenario ...")
     return compare(simulate(scenario), measured)
+
+
+def validate_measured(scenario: Scenario, path: str) -> ValidationReport:
+    """The scenario simulated against a measured run read from ``path`` (``realrun``,
+    ``import-trace`` or the user's own tooling, :mod:`gnnsim.validation.measured_file`);
+    nothing is launched. The scenario must simulate as many trainers as the file has
+    ranks; keys where the file's own scenario differs are listed in the report's notes."""
+    from gnnsim.validation.measured_file import load_measured, scenario_differences
+
+    measured = load_measured(path)
+    trainers = cluster_for(scenario).num_trainers
+    if trainers != len(measured.ranks):
+        raise ScenarioError(
+            f"{path} has {len(measured.ranks)} rank(s) but the scenario simulates {trainers} trainer(s) "
+            f"(cluster {scenario.cluster.profile!r}); make them the same job, e.g. --set cluster.num_nodes=1 "
+            f"--set cluster.trainers_per_node={len(measured.ranks)}")
+    report = compare(simulate(scenario), measured)
+    report.notes = [f"the measured run's scenario differs: {d}"
+                    for d in scenario_differences(measured.scenario, scenario.to_dict())]
+    return report
