@@ -41,11 +41,13 @@ def free_port():
     (["--vary", "training.batch_size=32", "--scheduler", "tcp://127.0.0.1:{port}", "--connect-timeout-s", "1"],
      ["--scheduler tcp://127.0.0.1:", "cannot connect within 1 s"]),
     (["--vary", "training.batch_size=32", "--resume"], ["--resume: give the results file"]),
+    (["--vary", "training.batch_size=32", "--scheduler", "tcp://127.0.0.1:1", "--workers", "2"],
+     ["--workers and --scheduler: give one"]),
 ])
 def test_errors_are_one_line_exit_2_and_write_nothing(tiny, tmp_path, capsys, args, words):
     outputs = [tmp_path / "s.json", tmp_path / "s.csv", tmp_path / "s.png"]
     args = [a.replace("{port}", str(free_port())) for a in args]
-    extra = [] if "--resume" in args else ["--workers", "0"] if "--scheduler" not in args else []
+    extra = [] if "--resume" in args or "--scheduler" in args else ["--workers", "0"]
     code = main(["search", str(tiny), *args, *extra, "--json", str(outputs[0]), "--csv", str(outputs[1]),
                  "--plot", str(outputs[2])] + ([] if "--resume" in args else ["--out", str(tmp_path / "s.jsonl")]))
     err = capsys.readouterr().err
