@@ -26,6 +26,7 @@ COMMAND_MODULES = [
     "gnnsim.commands.validation",
     "gnnsim.commands.published",
     "gnnsim.commands.search",
+    "gnnsim.commands.cache",
 ]
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gnnsim.analysis.breakdown import Analysis, analyze
+from gnnsim.cache.graphs import cached_partition
 from gnnsim.config import Scenario
 from gnnsim.cost.model import CostModel
 from gnnsim.graph.build import build_graph
@@ -86,6 +87,22 @@ def cluster_for(scenario: Scenario) -> Cluster:
                         device_profile=c.device_profile)
 
 
+def partition_and_metrics_for(scenario: Scenario, graph: Graph, num_ranks: int) -> tuple[Partition, PartitionMetrics]:
+    """:func:`partition_for` and its metrics, from the on-disk cache when the graph came from it."""
+    partition = None
+
+    def compute() -> tuple[Partition, PartitionMetrics]:
+        part = partition if partition is not None else partition_for(scenario, graph, num_ranks)
+        return part, metrics_of(graph, part)  # with partitioning time and vertex-cut replication
+
+    if graph.cache_key is None or scenario.partition.method.startswith("file:"):
+        return compute()
+    parts = scenario.partition.num_parts or num_ranks
+    if parts != num_ranks:
+        partition = partition_for(scenario, graph, num_ranks)  # raises the scenario error
+    return cached_partition(graph, scenario.partition.method, parts, scenario.simulation.seed, compute)
+
+
 def partition_for(scenario: Scenario, graph: Graph, num_ranks: int) -> Partition:
     parts = scenario.partition.num_parts or num_ranks
     if parts != num_ranks:
@@ -118,8 +135,7 @@ def simulate(scenario: Scenario, *, sensitivity: bool = True, record_links: bool
     if graph is None:
         check_memory(scenario, cluster.num_trainers)  # before anything large is allocated
         graph = build_graph(scenario)
-    partition = partition_for(scenario, graph, cluster.num_trainers)
-    metrics = metrics_of(graph, partition)  # with partitioning time and vertex-cut replication
+    partition, metrics = partition_and_metrics_for(scenario, graph, cluster.num_trainers)
     workload = build_workload(scenario, graph, partition, cluster)
     cost = CostModel(cluster).with_software(software, len(scenario.training.fanouts))
     timeline = simulate_workload(workload, cost, record_links=record_links, allreduce_algorithm=allreduce_algorithm)

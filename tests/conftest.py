@@ -11,6 +11,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _session_cache(tmp_path_factory):
+    """Built graphs and partitions go to a temporary cache, never the user's ~/.cache/gnnsim."""
+    os.environ["GNNSIM_CACHE"] = str(tmp_path_factory.mktemp("gnnsim-cache"))
+
+
 @pytest.fixture(autouse=True)
 def _repo_root_cwd(monkeypatch):
     """Examples name paths relative to the repository root; run every test from there."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from gnnsim.cache.graphs import cached_graph
 from gnnsim.config import Scenario
 from gnnsim.errors import ScenarioError, did_you_mean
 from gnnsim.graph.generators import chung_lu, rmat, sbm
@@ -73,7 +74,8 @@ def _preset(s: Scenario, name: str) -> Graph:
     g = s.graph
     dim = g.feature_dim if "feature_dim" in g.model_fields_set else None
     intra = g.intra_fraction if "intra_fraction" in g.model_fields_set else None
-    return preset_graph(name, scale=g.scale, seed=s.simulation.seed, intra_fraction=intra, exponent=g.exponent,
+    exponent = g.exponent if "exponent" in g.model_fields_set else None  # else the preset's fitted one
+    return preset_graph(name, scale=g.scale, seed=s.simulation.seed, intra_fraction=intra, exponent=exponent,
                         feature_dim=dim)
 
 
@@ -83,21 +85,33 @@ GRAPH_SOURCES: dict[str, Callable[[Scenario], Graph]] = {
 
 
 def build_graph(scenario: Scenario) -> Graph:
-    """The scenario's graph; the same scenario and seed always give the same graph."""
+    """The scenario's graph; the same scenario and seed always give the same graph.
+
+    Generated graphs (presets, sbm, rmat, chung-lu) come from the on-disk cache when it
+    holds a sound entry for the same ``graph`` section and seed (:mod:`gnnsim.cache`).
+    """
     source = scenario.graph.source
     if source.startswith("preset:"):
         name = source.split(":", 1)[1]
         if name not in PRESETS:
             raise ScenarioError(f"graph.source: unknown preset '{name}'. Known: "
                                 f"{', '.join('preset:' + p for p in PRESETS)}.{did_you_mean(name, PRESETS)}")
-        return _preset(scenario, name)
+        return cached_graph(graph_spec(scenario), lambda: _preset(scenario, name))
     if source not in GRAPH_SOURCES:
         known = [*GRAPH_SOURCES, *("preset:" + p for p in PRESETS)]
         raise ScenarioError(f"graph.source: unknown source '{source}'. Known: {', '.join(known)}."
                             f"{did_you_mean(source, known)}")
     if scenario.graph.path and source in FILE_SOURCES:
         _check_graph_path(scenario, source)
-    return GRAPH_SOURCES[source](scenario)
+    return cached_graph(graph_spec(scenario), lambda: GRAPH_SOURCES[source](scenario))
+
+
+def graph_spec(scenario: Scenario) -> dict | None:
+    """What decides a generated graph (the cache key), or None for a file, which can change under us."""
+    g = scenario.graph
+    if g.source in FILE_SOURCES:
+        return None
+    return {"graph": g.model_dump(mode="json"), "set": sorted(g.model_fields_set), "seed": scenario.simulation.seed}
 
 
 # What each file source reads at graph.path: a file, or a folder.

@@ -97,7 +97,13 @@ def distinct_undirected_pairs(draw, target: int, num_nodes: int,
         lo, hi = np.minimum(src, dst), np.maximum(src, dst)
         keep = lo != hi
         before = keys.size
-        keys = _sorted_unique(np.concatenate([keys, lo[keep] * n + hi[keep]]))
+        fresh = _sorted_unique(lo[keep] * n + hi[keep])
+        del src, dst, lo, hi, keep
+        if keys.size:  # two sorted runs: a stable (run-merging) sort joins them in linear time
+            fresh = np.concatenate([keys, fresh])
+            fresh.sort(kind="stable")
+            fresh = _sorted_unique(fresh, presorted=True)
+        keys = fresh
         if keys.size >= target:
             break
         # Redraw the deficit, inflated by the share of this round's draws that were new.
@@ -109,9 +115,10 @@ def distinct_undirected_pairs(draw, target: int, num_nodes: int,
     return keys // n, keys % n
 
 
-def _sorted_unique(keys: np.ndarray) -> np.ndarray:
+def _sorted_unique(keys: np.ndarray, presorted: bool = False) -> np.ndarray:
     """Sorted distinct values (sort + neighbour compare; faster than np.unique's hashing here)."""
-    keys.sort()
+    if not presorted:
+        keys.sort()
     if keys.size == 0:
         return keys
     keep = np.empty(keys.size, dtype=bool)
@@ -170,18 +177,25 @@ def _offset_for_max_degree(num_nodes: int, alpha: float, num_edges: int, max_deg
 
 
 def power_law_communities(num_nodes: int, num_edges: int, *, num_communities: int = 1, intra_fraction: float = 0.0,
-                          exponent: float = 2.5, max_degree: float | None = None,
+                          exponent: float = 2.5, max_degree: float | None = None, offset_fraction: float | None = None,
+                          local_fraction: float = 0.0, local_window: int = 0,
                           rng: np.random.Generator) -> tuple[sp.csr_matrix, np.ndarray]:
     """Degree-corrected SBM with power-law expected degrees (Chung-Lu inside communities).
 
     Node ranks ``r`` get expected degrees proportional to ``(r + offset)^(-1/(exponent-1))``,
     the Chung-Lu sequence whose degree distribution has tail exponent ``exponent``. The
-    offset is set so that the heaviest node's expected degree is ``max_degree``
-    (default ``sqrt(n * mean degree)``, the natural cut-off of an uncorrelated scale-free
-    graph). Rank ``r`` lies in community ``r mod k``. Each edge draws its source by
-    degree; with probability ``intra_fraction`` its other end is drawn by degree inside
-    the source's community, else by degree anywhere. Finally node ids are randomly
-    permuted so that ids carry neither degree nor community.
+    offset is ``offset_fraction * num_nodes`` when given (a fit to published degree
+    statistics, :func:`gnnsim.graph.degrees.fit_power_law`, kept when a graph is scaled),
+    else set so that the heaviest node's expected degree is ``max_degree`` (default
+    ``sqrt(n * mean degree)``, the natural cut-off of an uncorrelated scale-free graph).
+    Rank ``r`` lies in community ``r mod k``. A share ``local_fraction`` of the edges are
+    local: a uniform source and one of the ``2 * local_window`` nodes nearest it on a ring
+    that lists communities one after another (a sparse ring lattice: closed triangles
+    around low-degree nodes, as co-purchases and citations have, while hubs keep their
+    edges global). Every other edge draws its source by degree and, with probability
+    ``intra_fraction``, its other end by degree inside the source's community, else by
+    degree anywhere. Finally node ids are randomly permuted so that ids carry
+    neither degree nor community.
 
     Returns the symmetric CSR with exactly ``num_edges`` distinct undirected edges (when
     possible) and the community of every node.
@@ -191,10 +205,15 @@ def power_law_communities(num_nodes: int, num_edges: int, *, num_communities: in
     k = max(1, min(int(num_communities), num_nodes))
     alpha = 1.0 / (exponent - 1.0)
     mean_degree = 2.0 * num_edges / max(num_nodes, 1)
-    if max_degree is None:
-        max_degree = np.sqrt(num_nodes * mean_degree)
-    max_degree = float(min(max(max_degree, mean_degree * 1.01), num_nodes - 1))
-    offset = _offset_for_max_degree(num_nodes, alpha, num_edges, max_degree)
+    if offset_fraction is not None:
+        offset = max(float(offset_fraction) * num_nodes, 1e-6)
+    else:
+        if max_degree is None:
+            max_degree = np.sqrt(num_nodes * mean_degree)
+        max_degree = float(min(max(max_degree, mean_degree * 1.01), num_nodes - 1))
+        offset = _offset_for_max_degree(num_nodes, alpha, num_edges, max_degree)
+    window = int(min(max(local_window, 1), max((num_nodes - 1) // 2, 1)))
+    ring_node, ring_pos = _community_ring(num_nodes, k, rng) if local_fraction > 0 else (None, None)
 
     def draw(count: int) -> tuple[np.ndarray, np.ndarray]:
         src = _power_law_positions(count, num_nodes, alpha, offset, rng)
@@ -205,6 +224,12 @@ def power_law_communities(num_nodes: int, num_edges: int, *, num_communities: in
             snapped = (other // k) * k + src % k
             snapped = np.where(snapped >= num_nodes, snapped - k, snapped)
             other = np.where(intra, snapped, other)
+        if ring_node is not None:
+            local = np.flatnonzero(rng.random(count) < local_fraction)
+            src[local] = rng.integers(0, num_nodes, size=local.size)
+            step = rng.integers(1, window + 1, size=local.size)
+            step = np.where(rng.random(local.size) < 0.5, -step, step)
+            other[local] = ring_node[(ring_pos[src[local]] + step) % num_nodes]
         return src, other
 
     u, v = distinct_undirected_pairs(draw, num_edges, num_nodes, rng)
@@ -213,6 +238,16 @@ def power_law_communities(num_nodes: int, num_edges: int, *, num_communities: in
     community = np.empty(num_nodes, dtype=np.int64)
     community[perm] = np.arange(num_nodes) % k
     return csr, community
+
+
+def _community_ring(num_nodes: int, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Ranks in ring order (community by community, shuffled inside each) and each rank's place."""
+    dtype = np.int32 if num_nodes < 2**31 else np.int64
+    key = (np.arange(num_nodes, dtype=np.int64) % k) * num_nodes + rng.permutation(num_nodes)
+    ring_node = np.argsort(key, kind="stable").astype(dtype)
+    ring_pos = np.empty(num_nodes, dtype=dtype)
+    ring_pos[ring_node] = np.arange(num_nodes, dtype=dtype)
+    return ring_node, ring_pos
 
 
 def chung_lu(num_nodes: int, avg_degree: float, *, exponent: float = 2.5, max_degree: float | None = None,

@@ -23,6 +23,7 @@ class Graph:
     train_ids: np.ndarray  # int64, sorted
     labels: np.ndarray  # int64 class per node
     name: str = "graph"
+    cache_key: str | None = None  # names the cached build (gnnsim.cache), so partitions of it can be cached too
 
     @property
     def num_nodes(self) -> int:
