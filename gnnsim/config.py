@@ -25,7 +25,7 @@ from pydantic import (
     model_serializer, model_validator,
 )
 
-from gnnsim.errors import ScenarioError, did_you_mean, read_text_file
+from gnnsim.errors import ScenarioError, did_you_mean, read_text_file, yaml_problem
 
 
 def _takes_bool(annotation: Any) -> bool:
@@ -341,7 +341,7 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError as exc:
-        why = str(getattr(exc, "problem", None) or exc).splitlines()[0]
+        why = yaml_problem(exc)
         raise ScenarioError(f"--set {text!r}: the value of {'.'.join(parts)} is not valid YAML ({why}); quote it or "
                             "write it as YAML, e.g. training.fanouts=[15,10]") from None
     bad = non_finite_paths(value, ".".join(parts))
@@ -398,8 +398,10 @@ def load_scenario(path: str | Path, overrides: list[str] | None = None) -> Scena
     text = read_text_file(path, "scenario", ScenarioError)
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (yaml.YAMLError, json.JSONDecodeError) as exc:
-        raise ScenarioError(f"{path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
+    except json.JSONDecodeError as exc:
+        raise ScenarioError(f"{path}: not valid JSON: {exc}") from None
     except RecursionError:
         raise ScenarioError(f"{path}: nested too deeply to be a scenario; see examples/quickstart.yaml") from None
     if data is None:

@@ -74,6 +74,21 @@ def read_text_file(path: Path, what: str, error: type[GnnsimError]) -> str:
     return text
 
 
+def yaml_problem(exc: Exception) -> str:
+    """A YAML parser error in one line: where (line, column) and what.
+
+    >>> import yaml
+    >>> try:
+    ...     yaml.safe_load("a: [1,")
+    ... except yaml.YAMLError as exc:
+    ...     yaml_problem(exc)
+    "line 1, column 7: expected the node content, but found '<stream end>'"
+    """
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark is not None else str(problem)
+
+
 def read_yaml_mapping(path: Path, error: type[GnnsimError]) -> dict:
     """The mapping a YAML file holds (an empty file is an empty mapping); a file that is
     not valid YAML, or holds something else, raises ``error`` naming the file."""
@@ -82,7 +97,7 @@ def read_yaml_mapping(path: Path, error: type[GnnsimError]) -> dict:
     try:
         data = yaml.safe_load(read_text_file(path, "YAML", error)) or {}
     except yaml.YAMLError as exc:
-        raise error(f"{path}: not valid YAML: {exc}") from None
+        raise error(f"{path}: not valid YAML: {yaml_problem(exc)}") from None
     except RecursionError:
         raise error(f"{path}: nested too deeply to be read") from None
     if not isinstance(data, dict):

@@ -59,6 +59,9 @@ def cmd_partition(args: argparse.Namespace) -> int:
     print(f"graph     {graph.name}: {graph.num_nodes:,} nodes, {graph.num_edges:,} stored edges "
           f"({graph.num_edges / max(graph.num_nodes, 1):.1f} per node), {graph.train_ids.size:,} train nodes, "
           f"{graph.feature_dim} features")
+    if args.parts > graph.num_nodes:
+        raise PartitionError(f"--parts {args.parts}: more parts than the graph's {graph.num_nodes:,} nodes; give at "
+                             f"most {graph.num_nodes}")
     methods = [m.strip() for m in args.compare.split(",") if m.strip()] if args.compare else [args.method]
     results = []
     for method in methods:
