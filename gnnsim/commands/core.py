@@ -34,7 +34,7 @@ def cmd_realrun(args: argparse.Namespace) -> int:
     from gnnsim.realrun.launch import run_real
 
     scenario = load_scenario(args.scenario, args.overrides)
-    measured = run_real(scenario, ranks=args.ranks, timeout_s=args.timeout)
+    measured = run_real(scenario, ranks=args.ranks, timeout_s=args.timeout, trainer=args.trainer)
     print(measured.summary())
     if args.out:
         save(args.out, measured.to_json())
@@ -62,7 +62,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if args.measured:  # a run measured elsewhere: compare only, launch nothing
         report = validate_measured(scenario, args.measured)
     else:
-        report = validate(scenario, ranks=args.ranks, timeout_s=args.timeout)
+        report = validate(scenario, ranks=args.ranks, timeout_s=args.timeout, trainer=args.trainer)
     print(report.table())
     if args.json:
         save(args.json, report.to_json())
@@ -74,6 +74,9 @@ def _add_real_run_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ranks", type=positive_int, default=2, help="processes to spawn (default 2)")
     p.add_argument("--timeout", type=positive_seconds, default=600.0,
                    help="kill the whole group after this many seconds")
+    p.add_argument("--trainer", choices=["torch", "pyg"], default="torch",
+                   help="torch: gnnsim's own trainer (default); pyg: a standard PyG DDP trainer (PyG's models and "
+                        "NodeLoader; needs training.framework: pyg and mode single-node-multigpu)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -75,7 +75,7 @@ def _rank_errors(tmp: Path, procs, failures: list[tuple[int, int]]) -> list[str]
 
 
 def run_real(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progress=print,
-             netns=None) -> MeasuredRun:
+             netns=None, trainer: str = "torch") -> MeasuredRun:
     """Train ``scenario`` for real on ``ranks`` gloo processes and return the measured run.
 
     ``netns`` (a :class:`gnnsim.realrun.netns.NetnsSetup`) runs each rank in its own
@@ -84,6 +84,9 @@ def run_real(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progr
     if ranks < 1:
         raise RealRunError(f"--ranks must be at least 1, got {ranks}")
     scenario = scenario_for_ranks(scenario, ranks)
+    from gnnsim.realrun.pyg_worker import worker_module  # torch: gnnsim's trainer; pyg: a standard PyG one
+
+    module = worker_module(trainer, scenario)
     threads = cluster_for(scenario).node.trainer_device.threads
     check_memory(scenario, ranks, real_run=True)  # every rank builds the graph, features and model
     with tempfile.TemporaryDirectory(prefix="gnnsim-realrun-") as tmp, procs_mod.signals_raise():
@@ -97,7 +100,7 @@ def run_real(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progr
             helpers = netns.start_rendezvous(spec["port"]) if netns is not None else []
             procs = procs_mod.spawn(
                 [(netns.command_prefix(r) if netns is not None else [])
-                 + [sys.executable, "-m", "gnnsim.realrun.worker", str(spec_path), str(r)] for r in range(ranks)],
+                 + [sys.executable, "-m", module, str(spec_path), str(r)] for r in range(ranks)],
                 [{**env, **(netns.rank_env(r) if netns is not None else {})} for r in range(ranks)])
             reaper = [procs_mod.start_reaper(procs + helpers, tmp)]
             where = f"network namespaces, {netns.shape.describe()}" if netns is not None else "loopback"

@@ -406,7 +406,9 @@ def allreduce_gradients(params, world: int, group=None) -> None:
         offset += n
 
 
-def main() -> int:
+def main(run=None) -> int:
+    """A rank's process: run ``run(spec, rank)`` (this trainer's :func:`_run` unless given)
+    and write its result or its error for the launcher."""
     from gnnsim.realrun.procs import die_with_parent
 
     die_with_parent()  # a rank never outlives its launcher
@@ -414,7 +416,7 @@ def main() -> int:
     spec = json.loads(spec_path.read_text())
     out = Path(spec["out_dir"]) / f"rank{rank}.json"
     try:
-        result = _run(spec, rank)
+        result = (run or _run)(spec, rank)
     except Exception as exc:  # reported to the launcher, which names the rank
         import traceback
         (Path(spec["out_dir"]) / f"rank{rank}.error").write_text(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")

@@ -80,7 +80,8 @@ def compare(sim: SimResult, measured: MeasuredRun) -> ValidationReport:
     )
 
 
-def validate(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progress=print) -> ValidationReport:
+def validate(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progress=print,
+             trainer: str = "torch") -> ValidationReport:
     """Real run on ``ranks`` local processes, then the simulation of the same scenario."""
     from gnnsim.realrun.launch import run_real, scenario_for_ranks
 
@@ -92,7 +93,7 @@ def validate(scenario: Scenario, ranks: int = 2, timeout_s: float = 600.0, progr
             "real run trains on this machine's CPUs with gloo, so the two would not describe the same job. "
             "Validate with a cluster of this machine, e.g. --set cluster.profile=localhost-cpu "
             "--set cluster.device_profile=calibrated/localhost (run `gnnsim calibrate --device cpu` first).")
-    measured = run_real(scenario, ranks=ranks, timeout_s=timeout_s, progress=progress)
+    measured = run_real(scenario, ranks=ranks, timeout_s=timeout_s, progress=progress, trainer=trainer)
     progress("simulating the same scenario ...")
     return compare(simulate(scenario), measured)
 
