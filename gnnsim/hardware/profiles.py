@@ -660,6 +660,9 @@ def _sources(data: dict[str, Any], path: Path) -> list[str]:
 def _kernel_rates(data: dict[str, Any], path: Path, peak_tflops: float, mem_bw_gbps: float) -> dict[str, KernelRate]:
     """Per-class rates: fitted values where given, else peak x efficiency."""
     spec = data.get("kernels") or {}
+    if not isinstance(spec, dict):
+        raise ProfileError(f"{path}: 'kernels' must be a mapping of kernel classes ({', '.join(KERNEL_CLASSES)}), "
+                           f"got {spec!r}")
     rates = {}
     for cls in (*KERNEL_CLASSES, *OPTIONAL_KERNEL_CLASSES):
         k = spec.get(cls)
@@ -940,6 +943,8 @@ def load_node(name: str, device_override: str | None = None, trainers: int | Non
     data, path = read_profile("nodes", name)
     device = load_device(device_override or str(data.get("trainer_device")))
     host = data.get("host") or {}
+    if not isinstance(host, dict):
+        raise ProfileError(f"{path}: 'host' must be a mapping with sampler and gather blocks, got {host!r}")
     sampler_data = host.get("sampler")
     gather = host.get("gather")
     if not isinstance(sampler_data, dict) or not isinstance(gather, dict):
