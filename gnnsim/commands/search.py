@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 
 from gnnsim.commands import count, positive_int, positive_seconds, save, scenario_command
 
@@ -42,6 +43,12 @@ def cmd_search(args: argparse.Namespace) -> int:
         if exc.result is not None:
             print(exc.result.text(args.top))
         raise
+    except KeyboardInterrupt:
+        if not args.out:
+            raise
+        print(f"gnnsim: interrupted; the points that finished are in {args.out}: run the same command with --resume "
+              "to go on", file=sys.stderr)
+        return 130
     print(result.text(args.top))
     if args.plot:
         from gnnsim.search.plot import plot_front

@@ -80,7 +80,8 @@ def dask_client(workers: int | None = None, scheduler: str | None = None,
             n = default_workers() if workers is None else workers
             try:
                 cluster = distributed.LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                                   dashboard_address=None, silence_logs=logging.ERROR)
+                                                   dashboard_address=None, silence_logs=logging.ERROR,
+                                                   preload=["gnnsim.search.worker_setup"])
             except (OSError, RuntimeError, TimeoutError) as exc:
                 raise SchedulerError(f"cannot start a local Dask cluster of {n} workers ({type(exc).__name__}: "
                                      f"{exc}); run in this process with --workers 0") from None
