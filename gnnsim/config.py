@@ -79,6 +79,16 @@ class GraphConfig(_Section):
     scale: float = Field(1.0, gt=0, le=1, description="preset:NAME size as a fraction of the real dataset")
     exponent: float = Field(2.5, gt=2, description="degree tail exponent of chung-lu and preset graphs")
     split: str | None = Field(None, description="OGB split folder to take train ids from (default: the only one)")
+    feature_dtype: Literal["float32", "float16", "bfloat16", "int8"] = Field(
+        "float32", description="how input feature rows are stored: float32 | float16 | bfloat16 | int8 (quantized); "
+                               "scales the bytes of every row gathered, copied and cached, and of resident rows")
+
+    @model_serializer(mode="wrap")
+    def _omit_default_feature_dtype(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if self.feature_dtype == "float32":  # (unset: existing results stay byte-identical)
+            data.pop("feature_dtype", None)
+        return data
 
 
 class PartitionConfig(_Section):
@@ -91,7 +101,11 @@ class ModelConfig(_Section):
         "graphsage", description="graphsage (mean) | gcn | gat (multi-head, edge softmax) | gin (MLP update); "
                                  "gnnsim/workload/models.py lists their kernels")
     hidden_dim: int = Field(128, gt=0)
-    dtype: Literal["float32"] = "float32"
+    dtype: Literal["float32", "tf32", "float16", "bfloat16"] = Field(
+        "float32", description="what the GNN computes in: float32 | tf32 (fp32 tensors, GEMMs on the tensor cores) | "
+                               "float16 | bfloat16 (torch.autocast: GEMMs at the dtype's peak, activations in 2 bytes, "
+                               "parameters, gradients and optimizer state float32); priced from the device profile's "
+                               "peak_tflops by dtype (gnnsim/cost/dtypes.py)")
     heads: int = Field(4, gt=0, description="GAT attention heads (hidden layers split hidden_dim over them)")
 
     @model_validator(mode="after")

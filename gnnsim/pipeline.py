@@ -9,6 +9,7 @@ from typing import Any
 from gnnsim.analysis.breakdown import Analysis, analyze
 from gnnsim.cache.graphs import cached_partition
 from gnnsim.config import Scenario
+from gnnsim.cost.dtypes import cluster_for_dtype
 from gnnsim.cost.model import CostModel
 from gnnsim.graph.build import build_graph
 from gnnsim.graph.graph import Graph
@@ -83,8 +84,9 @@ class SimResult:
 
 def cluster_for(scenario: Scenario) -> Cluster:
     c = scenario.cluster
-    return load_cluster(c.profile, num_nodes=c.num_nodes, trainers_per_node=c.trainers_per_node,
-                        device_profile=c.device_profile)
+    cluster = load_cluster(c.profile, num_nodes=c.num_nodes, trainers_per_node=c.trainers_per_node,
+                           device_profile=c.device_profile)
+    return cluster_for_dtype(cluster, scenario.model.dtype)  # GEMMs at model.dtype's peak (cost/dtypes.py)
 
 
 def partition_and_metrics_for(scenario: Scenario, graph: Graph, num_ranks: int) -> tuple[Partition, PartitionMetrics]:

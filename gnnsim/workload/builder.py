@@ -267,7 +267,8 @@ def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
         owners = np.bincount(assignment[missing], minlength=num_ranks)
     per_node = cluster.node.trainers
     same_node = np.arange(num_ranks) // per_node == rank // per_node
-    row_bytes = graph.feature_dim * dtype_bytes
+    feature_bytes = m.DTYPE_BYTES[scenario.graph.feature_dtype]
+    row_bytes = graph.feature_dim * feature_bytes
     on_gpu = cluster.node.trainer_device.kind == "gpu"
     kind = compute_kind(cluster)
     hops, draws, checks = sampling_work(graph.indptr, mb, sampler_fanouts(scenario), t.replace)
@@ -286,14 +287,15 @@ def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
     if on_gpu:
         tasks.append(h2d_task(mb, missing.size * row_bytes, cached > 0))
     tasks += [
-        Task("forward", kind, kernels=tuple(spec.forward_kernels(shapes, dims, dtype_bytes, heads))),
+        Task("forward", kind, kernels=(*m.feature_cast(int(inputs.size), graph.feature_dim, feature_bytes, dtype_bytes),
+                                       *spec.forward_kernels(shapes, dims, dtype_bytes, heads))),
         Task("backward", kind, kernels=tuple(spec.backward_kernels(shapes, dims, int(mb.seeds.size), graph.num_classes,
                                                                    dtype_bytes, heads))),
-        gradient_allreduce(param_count, spec.param_tensors(len(dims)), dtype_bytes, num_ranks),
+        gradient_allreduce(param_count, spec.param_tensors(len(dims)), m.PARAM_BYTES, num_ranks),
         Task("optimizer", kind, kernels=tuple(m.optimizer_kernels(param_count, spec.param_tensors(len(dims)), t.optimizer))),
     ]
     if placed(t):  # sampling, features or loader workers placed (gnnsim.workload.loader)
-        tasks = placed_tasks(tasks, scenario, mb, int(missing.size), cached, t.mode == "single-node-multigpu")
+        tasks = placed_tasks(tasks, scenario, mb, int(missing.size), cached, t.mode == "single-node-multigpu", row_bytes)
     return tasks
 
 
@@ -303,7 +305,7 @@ def trainer_caches(scenario: Scenario, graph: Graph, seeds: list[np.ndarray], cl
     cfg = scenario.training.cache
     if cfg.policy == "none":
         return [None] * len(seeds)
-    row_bytes = graph.feature_dim * m.DTYPE_BYTES[scenario.model.dtype]
+    row_bytes = graph.feature_dim * m.DTYPE_BYTES[scenario.graph.feature_dtype]
     degree = graph.degrees()
     if cfg.policy == "degree":  # the same static set on every trainer: build it once
         cache = build_cache(cfg, degree, row_bytes)
@@ -322,14 +324,15 @@ def _memory(scenario: Scenario, graph: Graph, cluster: Cluster, param_count: int
     t = scenario.training
     dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, len(t.fanouts))
     dtype_bytes = m.DTYPE_BYTES[scenario.model.dtype]
-    row_bytes = graph.feature_dim * dtype_bytes
+    row_bytes = graph.feature_dim * m.DTYPE_BYTES[scenario.graph.feature_dtype]
     per_rank = []
     for r, batches in enumerate(per_rank_batches):
         cache_bytes = caches[r].bytes if caches[r] is not None else 0
         best: dict[str, int] = {}
         for shapes, input_rows, edges in batches:
             fp = footprint(scenario.model.name, dims, shapes, scenario.model.heads, param_count, t.optimizer,
-                           dtype_bytes, input_rows, row_bytes, cache_bytes, edges if graph_on_gpu else 0)
+                           dtype_bytes, input_rows, row_bytes, cache_bytes, edges if graph_on_gpu else 0,
+                           param_bytes=m.PARAM_BYTES)
             fp.update(resident or {})
             if not best or sum(fp.values()) > sum(best.values()):
                 best = fp
@@ -426,7 +429,8 @@ def fullbatch_tasks(rank: int, block: tuple[int, int, int], halo: np.ndarray, tr
     dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, num_layers)
     dtype_bytes = m.DTYPE_BYTES[scenario.model.dtype]
     kind = compute_kind(cluster)
-    forward = spec.forward_kernels([block] * num_layers, dims, dtype_bytes, heads)
+    forward = [*m.feature_cast(block[0], graph.feature_dim, m.DTYPE_BYTES[scenario.graph.feature_dtype], dtype_bytes),
+               *spec.forward_kernels([block] * num_layers, dims, dtype_bytes, heads)]
     backward = spec.backward_kernels([block] * num_layers, dims, train_rows, graph.num_classes, dtype_bytes, heads)
     sent, received = halo[rank, :], halo[:, rank]  # rows this trainer sends / receives per layer
 
@@ -451,7 +455,7 @@ def fullbatch_tasks(rank: int, block: tuple[int, int, int], halo: np.ndarray, tr
             chain.append(Task("halo", "collective", nodes=int(sent.sum()), rows_from=tuple(int(x) for x in sent),
                               row_bytes=width, bytes=float(received.sum() * width)))
     chain += [
-        gradient_allreduce(param_count, spec.param_tensors(num_layers), dtype_bytes, cluster.num_trainers),
+        gradient_allreduce(param_count, spec.param_tensors(num_layers), m.PARAM_BYTES, cluster.num_trainers),
         Task("optimizer", kind, kernels=tuple(m.optimizer_kernels(param_count, spec.param_tensors(num_layers), t.optimizer))),
     ]
     return chain

@@ -64,7 +64,7 @@ def resident_bytes(scenario: Scenario, graph: Graph) -> dict[str, int]:
     if t.sampling.device == "gpu":
         out["graph_structure"] = structure_bytes(graph.num_nodes, graph.num_edges)
     if t.features.placement == "gpu":
-        out["resident_features"] = graph.num_nodes * graph.feature_dim * m.DTYPE_BYTES[scenario.model.dtype]
+        out["resident_features"] = graph.num_nodes * graph.feature_dim * m.DTYPE_BYTES[scenario.graph.feature_dtype]
     return out
 
 
@@ -112,13 +112,12 @@ def check_placement(scenario: Scenario, graph: Graph, cluster: Cluster, cache_by
 
 
 def placed_tasks(tasks: list, scenario: Scenario, mb: MiniBatch, missing_rows: int, cached_rows: int,
-                 single_node: bool) -> list:
+                 single_node: bool, row_bytes: int) -> list:
     """The chain of :func:`~gnnsim.workload.builder.iteration_tasks` for batch ``mb``
     with the loader placed (see the module docstring); ``missing_rows`` of its input
-    rows are not in the cache, ``cached_rows`` are."""
+    rows are not in the cache, ``cached_rows`` are; a feature row is ``row_bytes``."""
     t = scenario.training
     device, placement, workers = t.sampling.device, t.features.placement, loader_workers(t)
-    row_bytes = scenario.graph.feature_dim * m.DTYPE_BYTES[scenario.model.dtype]
     inputs = int(mb.input_nodes.size)
     out = []
     for task in tasks:

@@ -3,11 +3,13 @@
 What a trainer keeps in device memory at the peak of an iteration (after the forward
 pass, when every activation autograd saved is still alive):
 
-- ``parameters``, ``gradients``: ``param_count x dtype bytes`` each;
+- ``parameters``, ``gradients``: ``param_count x param bytes`` each (float32 also under
+  mixed precision: ``model.dtype`` float16/bfloat16 shrinks activations, not these);
 - ``optimizer_state``: Adam keeps two moments per parameter (``2 x`` parameters), plain
   SGD none;
 - ``cached_features``: the feature cache (:mod:`gnnsim.workload.cache`);
-- ``input_features``: the batch's input rows (full-batch: inner and halo rows);
+- ``input_features``: the batch's input rows (full-batch: inner and halo rows), at
+  ``graph.feature_dtype``'s bytes;
 - ``activations``: per layer, the tensors the backward pass needs, for the largest
   simulated batch (see :func:`activation_elements`);
 - ``graph``: the sampled blocks' edge indices (two int64 per edge) or, in full-batch
@@ -57,7 +59,7 @@ def activation_elements(model: str, block: tuple[int, int, int], i: int, o: int,
 
 def footprint(model: str, dims: list[tuple[int, int]], blocks: list[tuple[int, int, int]], heads: int,
               param_count: int, optimizer: str, dtype_bytes: int, input_rows: int, row_bytes: int,
-              cache_bytes: int, graph_edges_on_gpu: int) -> dict[str, int]:
+              cache_bytes: int, graph_edges_on_gpu: int, param_bytes: int | None = None) -> dict[str, int]:
     """Bytes by category for one trainer (the categories of the module docstring).
 
     >>> fp = footprint("graphsage", [(8, 2)], [(10, 4, 20)], 1, 34, "adam", 4, 10, 32, 0, 20)
@@ -67,7 +69,7 @@ def footprint(model: str, dims: list[tuple[int, int]], blocks: list[tuple[int, i
     last = len(dims) - 1
     acts = sum(activation_elements(model, b, i, o, layer == last, heads)
                for layer, (b, (i, o)) in enumerate(zip(blocks, dims)))
-    params = param_count * dtype_bytes
+    params = param_count * (dtype_bytes if param_bytes is None else param_bytes)
     parts = {
         "parameters": params,
         "gradients": params,

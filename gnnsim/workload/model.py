@@ -18,7 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-DTYPE_BYTES = {"float32": 4}
+# Bytes per element as stored: tf32 keeps float32 tensors (only the GEMMs' inputs are
+# rounded inside the tensor cores); int8 is quantized feature rows (graph.feature_dtype).
+DTYPE_BYTES = {"float32": 4, "tf32": 4, "float16": 2, "bfloat16": 2, "int8": 1}
+# Parameters, their gradients and the optimizer state stay float32 under torch.autocast
+# (mixed precision keeps float32 master weights), whatever model.dtype computes in.
+PARAM_BYTES = 4
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,23 @@ def elementwise(elements: int, reads: int = 1, writes: int = 1, flops_per: float
                 dtype_bytes: int = 4, name: str = "elementwise") -> Kernel:
     return Kernel("elementwise", flops_per * elements, float(dtype_bytes) * elements * (reads + writes), name,
                   float(dtype_bytes) * elements * writes)
+
+
+def feature_cast(rows: int, dim: int, feature_bytes: int, dtype_bytes: int, name: str = "L0.features.cast") -> list[Kernel]:
+    """The cast of a batch's input rows from their storage type (``graph.feature_dtype``,
+    ``feature_bytes`` per element) to the compute type (``dtype_bytes``): one elementwise
+    kernel that reads the rows once and writes them once (int8 rows are dequantized, a
+    multiply by their scale), or nothing when the two have the same size.
+
+    >>> k, = feature_cast(10, 8, 1, 4); (k.bytes, k.out_bytes, k.flops)
+    (400.0, 320.0, 80.0)
+    >>> feature_cast(10, 8, 4, 4)
+    []
+    """
+    if feature_bytes == dtype_bytes or rows <= 0:
+        return []
+    elements = float(rows) * dim
+    return [Kernel("elementwise", elements, elements * (feature_bytes + dtype_bytes), name, elements * dtype_bytes)]
 
 
 def degree(num_edges: int, name: str = "degree") -> Kernel:

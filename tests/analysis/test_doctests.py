@@ -5,7 +5,7 @@ import importlib
 
 import pytest
 
-MODULES = ["gnnsim.hardware.topology", "gnnsim.cost.collectives", "gnnsim.cost.scaling", "gnnsim.sim.network",
+MODULES = ["gnnsim.hardware.topology", "gnnsim.cost.collectives", "gnnsim.cost.scaling", "gnnsim.cost.dtypes", "gnnsim.sim.network",
            "gnnsim.sim.cpu", "gnnsim.calibrate.capacity",
            "gnnsim.analysis.utilization", "gnnsim.analysis.whatif"]
 
