@@ -9,10 +9,12 @@ can be checked against what a PyG user runs rather than against its own trainer:
 - a PyG ``NodeLoader`` over a ``Data`` object yields each batch; its sampler
   (:class:`GnnsimSampler`) implements PyG's ``BaseSampler`` on gnnsim's vectorized
   sampler, because ``NeighborLoader`` needs pyg-lib or torch-sparse, which have no wheels
-  for this torch. It returns PyG's ``SamplerOutput``: all sampled nodes (seeds first, then
-  each hop's new nodes), every hop's edges (hop 1 first) as ``row`` (neighbour) ->
-  ``col`` (the node sampled from), and the nodes and edges per hop that ``trim_to_layer``
-  reads. The batches are the simulator's own (same seeds, same random streams);
+  for this torch. It samples as pyg-lib does (each hop expands only the nodes the last
+  one added: :func:`gnnsim.workload.frameworks.pyg_minibatch`) and returns PyG's
+  ``SamplerOutput``: all sampled nodes (seeds first, then each hop's new nodes), every
+  hop's edges (hop 1 first) as ``row`` (neighbour) -> ``col`` (the node sampled from),
+  and the nodes and edges per hop that ``trim_to_layer`` reads. The batches are the
+  simulator's own for ``framework: pyg`` (same seeds, same random streams);
 - the model is PyG's ``GraphSAGE``/``GCN``/``GAT``/``GIN`` (``torch_geometric.nn.models``:
   ``SAGEConv``, ``GCNConv``, ``GATConv``, ``GINConv``) called as
   ``model(x, edge_index)[:batch_size]``, with ``num_sampled_nodes_per_hop`` and
@@ -93,9 +95,9 @@ class GnnsimSampler:
         import torch
         from torch_geometric.sampler import SamplerOutput
 
-        from gnnsim.workload.sampler import sample_minibatch
+        from gnnsim.workload.frameworks import pyg_minibatch
 
-        mb = sample_minibatch(self.indptr, self.indices, index.node.numpy(), self.fanouts, self.rng, self.replace)
+        mb = pyg_minibatch(self.indptr, self.indices, index.node.numpy(), self.fanouts, self.rng, self.replace)
         hops = mb.blocks[::-1]  # hop 1 first; a hop's block-local ids are the batch's own (sources extend the last)
         row = torch.from_numpy(np.concatenate([b.edge_src for b in hops]))
         col = torch.from_numpy(np.concatenate([b.edge_dst for b in hops]))

@@ -20,6 +20,11 @@ first ``num_dst`` of them are computed, ``num_edges`` edges are aggregated.
   (``num_sampled_nodes_per_hop``/``num_sampled_edges_per_hop``): layer ``l`` computes
   every node within ``L - l`` hops on the edges of hops ``1 .. L - l``.
 
+PyG also samples differently (:func:`pyg_minibatch`, which the builder uses for
+``framework: pyg``): pyg-lib's ``neighbor_sample`` expands at each hop only the nodes the
+previous hop added, where DGL (and gnnsim's :func:`~gnnsim.workload.sampler.sample_minibatch`)
+samples again from every node reached so far.
+
 ``docs/architecture.md`` ("What each framework computes per layer") names the PyG and
 DGL source files this follows. A cluster-GCN batch is one induced subgraph that every
 layer computes whole, in every framework.
@@ -27,7 +32,9 @@ layer computes whole, in every framework.
 
 from __future__ import annotations
 
-from gnnsim.workload.sampler import MiniBatch
+import numpy as np
+
+from gnnsim.workload.sampler import MiniBatch, sample_neighbors, to_block
 
 BlockShape = tuple[int, int, int]  # (num_src, num_dst, num_edges)
 
@@ -63,6 +70,32 @@ def pyg_shapes(mb: MiniBatch, trim_to_layer: bool = False) -> list[BlockShape]:
         edges = sum(b.num_edges for b in mb.blocks[layer:])
         shapes.append((block.num_src, block.num_src, edges))
     return shapes
+
+
+def pyg_minibatch(indptr: np.ndarray, indices: np.ndarray, seeds: np.ndarray, fanouts: list[int | None],
+                  rng: np.random.Generator, replace: bool = False) -> MiniBatch:
+    """PyG's neighbour sampling (pyg-lib's ``neighbor_sample``): hop h samples up to
+    ``fanouts[h]`` neighbours of each node that hop h - 1 added (the seeds for hop 1).
+
+    The batch has the builder's shape: block ``l`` (input first) is hop ``L - l``, its
+    sources every node within that many hops (seeds first, then each hop's new nodes),
+    its destinations the nodes within one hop less, and its edges only the ones that hop
+    sampled; ``frontier_only`` tells :func:`~gnnsim.workload.sampler.sampling_work` which
+    destinations were expanded.
+
+    >>> indptr, indices = np.array([0, 2, 3, 5, 5, 5]), np.array([1, 2, 3, 3, 4])  # 0<-{1,2}, 1<-3, 2<-{3,4}
+    >>> mb = pyg_minibatch(indptr, indices, np.array([0]), [None, None], np.random.default_rng(0))
+    >>> [(b.num_src, b.num_dst, b.num_edges) for b in mb.blocks], mb.num_sampled_nodes
+    ([(5, 3, 3), (3, 1, 2)], 3)
+    """
+    seeds = np.unique(np.asarray(seeds, dtype=np.int64))
+    nodes, begin, blocks = seeds, 0, []
+    for fanout in fanouts:
+        owner, neighbor = sample_neighbors(indptr, indices, nodes[begin:], fanout, rng, replace)
+        block = to_block(nodes, owner + begin, neighbor)
+        blocks.append(block)
+        begin, nodes = nodes.size, block.src_nodes
+    return MiniBatch(seeds, blocks[::-1], frontier_only=True)
 
 
 def layer_shapes(mb: MiniBatch, framework: str, trim_to_layer: bool = False) -> list[BlockShape]:

@@ -54,6 +54,9 @@ class MiniBatch:
     blocks: list[Block]  # input layer first
     # cluster-gcn: every layer uses the same induced subgraph, built once
     shared_blocks: bool = False
+    # PyG's sampling (workload.frameworks.pyg_minibatch): hop h expanded only the nodes hop
+    # h - 1 added, the first ones of its destinations are not sampled from again
+    frontier_only: bool = False
 
     @property
     def input_nodes(self) -> np.ndarray:
@@ -76,6 +79,8 @@ class MiniBatch:
     def num_sampled_nodes(self) -> int:
         """Nodes whose neighbours were sampled (the destination side of every block)."""
         if self.shared_blocks:
+            return self.blocks[0].num_dst
+        if self.frontier_only:  # every node within L - 1 hops was expanded once
             return self.blocks[0].num_dst
         return sum(b.num_dst for b in self.blocks)
 
@@ -266,11 +271,12 @@ def sampling_work(indptr: np.ndarray, mb: MiniBatch, fanouts: list[int | None], 
     """
     if mb.shared_blocks:
         return 1, 0, 0.0
-    draws, checks = 0, 0.0
+    draws, checks, expanded = 0, 0.0, 0
     for block, fanout in zip(mb.blocks[::-1], fanouts):  # hop-from-seed first
+        start, expanded = (expanded if mb.frontier_only else 0), block.num_dst
         if fanout is None or replace:
             continue
-        dst = block.src_nodes[:block.num_dst]  # (the hop's own nodes only: a graph-wide diff per batch is O(N))
+        dst = block.src_nodes[start:block.num_dst]  # (the hop's own nodes only: a graph-wide diff per batch is O(N))
         big = int((indptr[dst + 1] - indptr[dst] > fanout).sum())
         draws += int(fanout)
         checks += big * fanout * (fanout - 1) / 2.0

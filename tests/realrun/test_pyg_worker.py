@@ -11,8 +11,7 @@ import pytest
 from gnnsim.config import load_scenario
 from gnnsim.errors import RealRunError
 from gnnsim.realrun.pyg_worker import worker_module
-from gnnsim.workload.frameworks import layer_shapes
-from gnnsim.workload.sampler import full_minibatch
+from gnnsim.workload.frameworks import layer_shapes, pyg_minibatch
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("torch_geometric")
@@ -39,9 +38,9 @@ def _output():
 def test_the_sampler_speaks_pyg_by_hand():
     out = _output()
     assert out.node.tolist() == [0, 1, 2, 3, 4]  # seed first, then hop 1's new nodes, then hop 2's
-    # hop 1: 1 -> 0, 2 -> 0; hop 2 (every node reached so far again): 1 -> 0, 2 -> 0, 3 -> 1, 3 -> 2, 4 -> 2
-    assert list(zip(out.row.tolist(), out.col.tolist())) == [(1, 0), (2, 0), (1, 0), (2, 0), (3, 1), (3, 2), (4, 2)]
-    assert out.num_sampled_nodes == [1, 2, 2] and out.num_sampled_edges == [2, 5]
+    # hop 1: 1 -> 0, 2 -> 0; hop 2 expands only hop 1's new nodes 1 and 2: 3 -> 1, 3 -> 2, 4 -> 2
+    assert list(zip(out.row.tolist(), out.col.tolist())) == [(1, 0), (2, 0), (3, 1), (3, 2), (4, 2)]
+    assert out.num_sampled_nodes == [1, 2, 2] and out.num_sampled_edges == [2, 3]
 
 
 def test_pyg_itself_trims_and_computes_what_the_workload_prices():
@@ -52,9 +51,10 @@ def test_pyg_itself_trims_and_computes_what_the_workload_prices():
 
     out = _output()
     x, edge_index = torch.randn(5, 8), torch.stack([out.row, out.col])
-    expected = layer_shapes(full_minibatch(INDPTR, INDICES, np.array([0]), 2), "pyg", trim_to_layer=True)
-    assert SAGEConv(8, 4)(x, edge_index).shape[0] == layer_shapes(full_minibatch(INDPTR, INDICES, np.array([0]), 2),
-                                                                  "pyg")[0][1] == 5
+    mb = pyg_minibatch(INDPTR, INDICES, np.array([0]), [None, None], np.random.default_rng(0))
+    expected = layer_shapes(mb, "pyg", trim_to_layer=True)
+    assert expected == [(5, 5, 5), (3, 3, 2)]
+    assert SAGEConv(8, 4)(x, edge_index).shape[0] == layer_shapes(mb, "pyg")[0][1] == 5
     for layer, (n_src, n_dst, n_edges) in enumerate(expected):
         x_l, e_l, _ = trim_to_layer(layer, out.num_sampled_nodes, out.num_sampled_edges, x, edge_index)
         assert (x_l.shape[0], e_l.shape[1]) == (n_src, n_edges)

@@ -11,9 +11,9 @@ from gnnsim.graph.build import build_graph
 from gnnsim.partition.registry import partition_graph
 from gnnsim.pipeline import cluster_for
 from gnnsim.workload.builder import build_workload, rank_minibatches, rank_seeds
-from gnnsim.workload.frameworks import layer_shapes
+from gnnsim.workload.frameworks import layer_shapes, pyg_minibatch
 from gnnsim.workload.models import get_model
-from gnnsim.workload.sampler import full_minibatch, induced_minibatch
+from gnnsim.workload.sampler import full_minibatch, induced_minibatch, sample_minibatch, sampling_work
 
 # 0 <- {1, 2}; 1 <- {3}; 2 <- {3, 4}; 3, 4 have no in-neighbours
 INDPTR = np.array([0, 2, 3, 5, 5, 5])
@@ -58,6 +58,28 @@ def test_three_hops_trimmed_by_hand():
     assert layer_shapes(mb, "torch") == [(4, 3, 3), (3, 2, 2), (2, 1, 1)]
     assert layer_shapes(mb, "pyg") == [(4, 4, 6)] * 3
     assert layer_shapes(mb, "pyg", trim_to_layer=True) == [(4, 4, 6), (3, 3, 3), (2, 2, 1)]
+
+
+def test_pyg_sampling_expands_only_the_new_nodes():
+    mb = pyg_minibatch(INDPTR, INDICES, np.array([0]), [None, None], np.random.default_rng(0))
+    # hop 2 expands 1 and 2 only (not the seed again): 1 + 2 edges; the same 5 nodes
+    assert layer_shapes(mb, "torch") == [(5, 3, 3), (3, 1, 2)]
+    assert layer_shapes(mb, "pyg") == [(5, 5, 5), (5, 5, 5)]
+    assert layer_shapes(mb, "pyg", trim_to_layer=True) == [(5, 5, 5), (3, 3, 2)]
+    assert mb.num_sampled_nodes == 3  # 0, then 1 and 2, each expanded once
+
+
+def test_pyg_sampling_work_counts_each_expanded_node_once():
+    # a star: 0 <- 1..6, and each of 1..6 <- 0 and two leaves; fan-outs [2, 2]
+    src = [1, 2, 3, 4, 5, 6] + [0, 7, 8] * 6
+    indptr = np.concatenate([[0, 6], 6 + 3 * np.arange(1, 7), np.full(2, 24)])
+    rng = np.random.default_rng(0)
+    pyg = pyg_minibatch(indptr, np.array(src), np.array([0]), [2, 2], rng)
+    dgl = sample_minibatch(indptr, np.array(src), np.array([0]), [2, 2], np.random.default_rng(0))
+    # hop 1: node 0 (degree 6 > 2); hop 2: PyG expands the 2 new nodes (degree 3 > 2), DGL those and 0 again
+    assert sampling_work(indptr, pyg, [2, 2])[2] == (1 + 2) * 2 * 1 / 2
+    assert sampling_work(indptr, dgl, [2, 2])[2] == (1 + 3) * 2 * 1 / 2
+    assert pyg.num_sampled_edges == 2 + 2 * 2 and dgl.num_sampled_edges == 2 + 3 * 2
 
 
 def test_a_cluster_gcn_batch_is_the_same_subgraph_in_every_framework():
