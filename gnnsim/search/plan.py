@@ -10,7 +10,8 @@ so a runner can finish with one graph before it builds the next.
 
 A value that is invalid on its own (``--vary training.batch_size=-5``) is an error
 before anything runs; a combination that fails (a profile that does not exist, heads
-that do not divide the hidden width) becomes that point's recorded error.
+that do not divide the hidden width, a job larger than this machine's memory by
+:mod:`gnnsim.preflight`'s lower bound) becomes that point's recorded error.
 """
 
 from __future__ import annotations
@@ -96,6 +97,7 @@ def plan(base: Scenario, grid: Grid, indices: list[int]) -> list[Point]:
     """The points ``indices`` of ``grid`` over ``base``, sorted so that points sharing a
     graph, then a partition, are neighbours (then by number)."""
     from gnnsim.pipeline import cluster_for
+    from gnnsim.preflight import check_memory
 
     trainers_by_cluster: dict[str, int | str] = {}  # cluster section -> trainers, or the error it raised
     points = []
@@ -115,6 +117,11 @@ def plan(base: Scenario, grid: Grid, indices: list[int]) -> list[Point]:
         trainers = trainers_by_cluster[ckey]
         if isinstance(trainers, str):
             points.append(Point(index, settings, None, error=trainers))
+            continue
+        try:
+            check_memory(scenario, trainers)  # a point that cannot fit in this machine's memory never starts
+        except ScenarioError as exc:
+            points.append(Point(index, settings, None, error=f"ScenarioError: {str(exc).splitlines()[0]}"))
             continue
         points.append(Point(index, settings, scenario, graph_key(scenario), partition_key(scenario, trainers)))
     return sorted(points, key=lambda p: (p.graph_key, p.partition_key, p.index))

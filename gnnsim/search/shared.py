@@ -3,8 +3,10 @@
 A runner calls :func:`build_graph_for` once per distinct graph key and
 :func:`build_partition_for` once per distinct partition key (:mod:`gnnsim.search.plan`),
 then passes the results to every point that shares them. The partition's metrics (edge
-cut, halo, balance) depend on nothing else, so they are computed here too, once.
-These are plain functions on plain data, so Dask can run them as tasks on any worker.
+cut, halo, balance) depend on nothing else, so they are computed here too, once. Both
+come from gnnsim's on-disk cache when an earlier run stored them (:mod:`gnnsim.cache`),
+as :func:`gnnsim.simulate` takes them. These are plain functions on plain data, so Dask
+can run them as tasks on any worker.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 
 from gnnsim.config import Scenario
 from gnnsim.graph.graph import Graph
-from gnnsim.partition.metrics import PartitionMetrics, metrics_of
+from gnnsim.partition.metrics import PartitionMetrics
 from gnnsim.partition.registry import Partition
 
 
@@ -33,7 +35,6 @@ def build_graph_for(scenario: Scenario) -> Graph:
 def build_partition_for(scenario: Scenario, graph: Graph) -> SharedPartition:
     """The scenario's partition of ``graph`` and its metrics (the same for every scenario
     with the same partition key)."""
-    from gnnsim.pipeline import cluster_for, partition_for
+    from gnnsim.pipeline import cluster_for, partition_and_metrics_for
 
-    partition = partition_for(scenario, graph, cluster_for(scenario).num_trainers)
-    return SharedPartition(partition, metrics_of(graph, partition))
+    return SharedPartition(*partition_and_metrics_for(scenario, graph, cluster_for(scenario).num_trainers))

@@ -82,3 +82,12 @@ def test_a_sample_runs_only_its_points(tiny):
     result = search(tiny, GRID, workers=0, sample=3, seed=7)
     assert len(result.points) == 3 and result.grid_size == 8
     assert [p["index"] for p in result.points] == sorted(p["index"] for p in result.points)
+
+
+def test_a_point_larger_than_this_machine_is_refused_before_it_runs(tiny):
+    # 10^15 seeds a batch need 8 PB by the preflight's lower bound: recorded, never allocated
+    result = search(tiny, ["training.batch_size=32,1000000000000000"], workers=0)
+    refused = next(r for r in result.table if r.status == "error")
+    assert refused.settings["training.batch_size"] == "1000000000000000"
+    assert refused.record["error"].startswith("ScenarioError: training.batch_size: the job needs at least")
+    assert result.chosen.settings["training.batch_size"] == "32"
