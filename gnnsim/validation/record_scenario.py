@@ -48,6 +48,9 @@ MODELS = (("graphsage", r"sage"), ("gat", r"\bgat"), ("gcn", r"\bgcn"), ("gin", 
 # preset name -> scale the prediction runs at (1.0: the real size); larger graphs are
 # predicted per iteration on a scaled preset and the epoch from the real iteration count
 DATASET_SCALE = {"ogbn-products": 1.0, "reddit": 1.0, "ogbn-arxiv": 1.0, "ogbn-papers100M": 0.02}
+# torch.utils.data.DataLoader keeps prefetch_factor (default 2) batches per worker in flight;
+# PyG's loaders and DGL's DataLoader are DataLoaders (DGL refuses workers with GPU/UVA sampling)
+TORCH_PREFETCH_FACTOR = 2
 QUICK_EDGES = 1_000_000  # --quick: graphs of about this many undirected edges (a smoke test)
 
 
@@ -142,13 +145,12 @@ def _model(rec: RunRecord, out: Mapping) -> dict[str, Any] | None:
 
 def _framework(rec: RunRecord, out: Mapping) -> str:
     system = (rec.system or "").lower()
-    model = (rec.model.type or "").lower()
+    if "graphbolt" in system or "dgl" in system:
+        if "pyg" in system:  # GraphBolt's PyG examples run each layer on that layer's sampled subgraph
+            out.approximations.append("GraphBolt with PyG layers on per-layer sampled subgraphs: priced as DGL blocks")
+        return "dgl"
     if "pyg" in system or "quiver" in system:
         return "pyg"
-    if "dgl" in system or "graphbolt" in system:
-        if "pyg" in model:
-            out.approximations.append("GraphBolt loader with a PyG model: priced as DGL")
-        return "dgl"
     out.approximations.append("framework not stated: plain torch overheads")
     return "torch"
 
@@ -215,6 +217,8 @@ def _pipeline(rec: RunRecord, out: Mapping, training: dict[str, Any]) -> None:
     if p.num_workers is not None:
         if schema_has("training.loader.workers"):
             training["loader"] = {"workers": p.num_workers}
+            if p.num_workers > 0 and sampling == "cpu":
+                training["prefetch_depth"] = TORCH_PREFETCH_FACTOR * p.num_workers
         elif p.num_workers != 1:
             training["sampler_workers"] = max(1, p.num_workers)
             out.approximations.append(f"{p.num_workers} loader workers as {max(1, p.num_workers)} CPU sampler "
