@@ -257,6 +257,16 @@ class SimulationConfig(_Section):
     iterations: int = Field(20, gt=0, description="real sampled iterations to simulate per trainer")
     warmup_iterations: int = Field(3, ge=0, description="iterations a real run discards before timing")
     seed: int = Field(0, ge=0)
+    allreduce: Literal["auto", "ring", "tree", "hierarchical"] = Field(
+        "auto", description="gradient all-reduce algorithm (gnnsim/cost/collectives.py): auto (ring inside one node, "
+                            "hierarchical across nodes) | ring | tree | hierarchical")
+
+    @model_serializer(mode="wrap")
+    def _omit_auto_allreduce(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if self.allreduce == "auto":  # (unset: existing results stay byte-identical)
+            data.pop("allreduce", None)
+        return data
 
 
 class Scenario(_Section):

@@ -18,6 +18,7 @@ from gnnsim.hardware.software import load_software
 from gnnsim.partition.metrics import PartitionMetrics, metrics_of
 from gnnsim.partition.registry import Partition, partition_graph
 from gnnsim.preflight import check_memory
+from gnnsim.progress import progress
 from gnnsim.sim.engine import Timeline, simulate_workload
 from gnnsim.workload.builder import Workload, build_workload
 
@@ -32,6 +33,7 @@ class SimResult:
     analysis: Analysis
     sensitivity: dict[str, dict[str, Any]] | None = None  # resource class -> epoch time if 2x faster
     cost: CostModel | None = None  # the cost model it ran with (what-if analyses re-simulate with it)
+    allreduce: str = "auto"  # the all-reduce algorithm asked for (simulation.allreduce or the call's override)
 
     def to_dict(self) -> dict[str, Any]:
         a = self.analysis
@@ -46,6 +48,7 @@ class SimResult:
             "iterations_per_epoch": a.iterations_per_epoch,
             "simulated_iterations": a.simulated_iterations,
             "extrapolated": a.extrapolated,
+            **({"epoch_fixed_s": a.epoch_fixed["total_s"], "epoch_fixed": a.epoch_fixed} if a.epoch_fixed else {}),
             "breakdown": a.breakdown,
             "bottleneck": a.bottleneck,
             # partitioning wall time is left out: the same scenario and seed give byte-identical JSON
@@ -60,7 +63,10 @@ class SimResult:
             "utilization": a.utilization,
             "sensitivity": self.sensitivity,
             "simulator": {"flows": self.timeline.flows, "events": self.timeline.events,
-                          "prefetch_depth": self.timeline.prefetch_depth},
+                          "prefetch_depth": self.timeline.prefetch_depth,
+                          # the algorithm that ran, when one was asked for (auto leaves results as they were)
+                          **({"allreduce": self.cost.allreduce_algorithm(self.allreduce)}
+                             if self.allreduce != "auto" and self.cost is not None else {})},
         }
 
     def to_csv(self) -> str:
@@ -124,21 +130,28 @@ def partition_for(scenario: Scenario, graph: Graph, num_ranks: int) -> Partition
 
 
 def simulate(scenario: Scenario, *, sensitivity: bool = True, record_links: bool = False,
-             allreduce_algorithm: str = "auto", graph: Graph | None = None) -> SimResult:
+             allreduce_algorithm: str | None = None, graph: Graph | None = None) -> SimResult:
     """Run the whole pipeline for ``scenario`` and return its :class:`SimResult`.
 
     ``sensitivity`` also re-simulates the same batches with each resource class 2x
-    faster; ``record_links`` keeps per-link traffic spans for the Chrome trace;
+    faster; ``allreduce_algorithm`` overrides the scenario's ``simulation.allreduce``;
+    ``record_links`` keeps per-link traffic spans for the Chrome trace;
     ``graph`` is the scenario's graph when the caller already built it (many
     predictions on one graph build it once).
     """
+    if allreduce_algorithm is None:
+        allreduce_algorithm = scenario.simulation.allreduce
     cluster = cluster_for(scenario)
     software = load_software(scenario.training.framework)  # framework overheads (torch adds none)
+    # progress on stderr at each stage (gnnsim.progress); the simulation reports its own iterations
     if graph is None:
         check_memory(scenario, cluster.num_trainers)  # before anything large is allocated
-        graph = build_graph(scenario)
-    partition, metrics = partition_and_metrics_for(scenario, graph, cluster.num_trainers)
-    workload = build_workload(scenario, graph, partition, cluster)
+        with progress("graph"):
+            graph = build_graph(scenario)
+    with progress(f"partition: {scenario.partition.method}, {cluster.num_trainers} parts"):
+        partition, metrics = partition_and_metrics_for(scenario, graph, cluster.num_trainers)
+    with progress("workload"):
+        workload = build_workload(scenario, graph, partition, cluster)
     cost = CostModel(cluster).with_software(software, len(scenario.training.fanouts))
     timeline = simulate_workload(workload, cost, record_links=record_links, allreduce_algorithm=allreduce_algorithm)
     analysis = analyze(timeline, workload.num_ranks, workload.iterations_per_epoch)
@@ -146,5 +159,6 @@ def simulate(scenario: Scenario, *, sensitivity: bool = True, record_links: bool
     if sensitivity:
         from gnnsim.analysis.sensitivity import sensitivity as run_sensitivity
 
-        sens = run_sensitivity(workload, cost, analysis.epoch_time_s, allreduce_algorithm=allreduce_algorithm)
-    return SimResult(scenario, cluster, metrics, workload, timeline, analysis, sens, cost)
+        with progress("sensitivity: each resource class 2x faster"):
+            sens = run_sensitivity(workload, cost, analysis.epoch_time_s, allreduce_algorithm=allreduce_algorithm)
+    return SimResult(scenario, cluster, metrics, workload, timeline, analysis, sens, cost, allreduce_algorithm)
