@@ -3,14 +3,15 @@ flow, and short 2-rank gloo runs train GCN and GAT mini-batch and GraphSAGE full
 
 import numpy as np
 import pytest
-import torch
 
-from gnnsim.config import scenario_from_dict
-from gnnsim.realrun.model import block_tensors
-from gnnsim.realrun.models import GATLayer, build_model
-from gnnsim.workload.model import layer_dims
-from gnnsim.workload.models import get_model
-from gnnsim.workload.sampler import sample_minibatch
+torch = pytest.importorskip("torch")
+
+from gnnsim.config import scenario_from_dict  # noqa: E402 (after the torch check)
+from gnnsim.realrun.model import block_tensors  # noqa: E402
+from gnnsim.realrun.models import GATLayer, build_model  # noqa: E402
+from gnnsim.workload.model import layer_dims  # noqa: E402
+from gnnsim.workload.models import get_model  # noqa: E402
+from gnnsim.workload.sampler import sample_minibatch  # noqa: E402
 
 
 @pytest.mark.parametrize("name", ["graphsage", "gcn", "gat", "gin"])
