@@ -162,6 +162,9 @@ class LoaderConfig(_Section):
                                 "(hwprofiles node host_cpu_cores); 0 = in the training process (no overlap with "
                                 "compute). Default: training.sampler_workers sample and the feature gather is one "
                                 "serial stream in the fetch")
+    persistent_workers: bool = Field(
+        False, description="keep the workers alive between epochs (PyTorch DataLoader persistent_workers): their "
+                           "start-up is paid once, not in every epoch's fixed cost (epoch_fixed_s)")
 
 
 # training's placement sections appear in a result's scenario only when set, so results of

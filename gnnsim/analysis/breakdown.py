@@ -14,6 +14,10 @@ pipeline, once per epoch) plus the steady-state mean of the others for the rest.
 
 The bottleneck is the (stage, resource) with the largest share of the critical path
 (:mod:`gnnsim.analysis.critical_path`).
+
+A placed loader's per-epoch fixed costs (worker start-up, the first batch's latency:
+:mod:`gnnsim.analysis.epoch_fixed`) are their own entry; the start-up is added to the
+epoch, the first batch is already in its first iteration.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from gnnsim.analysis.critical_path import critical_path_summary
+from gnnsim.analysis.epoch_fixed import epoch_fixed
 from gnnsim.analysis.utilization import busy_and_exposed, utilization
 from gnnsim.sim.engine import Timeline
 from gnnsim.workload.builder import STAGES
@@ -45,6 +50,8 @@ class Analysis:
     critical_path: dict[str, object] = field(default_factory=dict)
     utilization: dict[str, dict[str, object]] = field(default_factory=dict)
     makespan_s: float = 0.0
+    # a placed loader's per-epoch fixed costs (gnnsim.analysis.epoch_fixed); {}: unplaced
+    epoch_fixed: dict[str, float] = field(default_factory=dict)
 
 
 def stage_times(timeline: Timeline, num_ranks: int, iterations: int) -> dict[str, float]:
@@ -83,6 +90,9 @@ def analyze(timeline: Timeline, num_ranks: int, iterations_per_epoch: int) -> An
     breakdown = {s: {"time_s": t, "share": t / total, "busy_s": t,
                      "exposed_s": exposure.get(s, {}).get("exposed_s", t)} for s, t in times.items()}
     epoch, lo, hi, extrapolated = epoch_estimate(ends, iterations_per_epoch, getattr(timeline, "prefetch_depth", 0) > 0)
+    fixed = epoch_fixed(timeline)
+    startup = fixed.get("loader_startup_s", 0.0)  # (the first batch is inside the simulated iterations already)
+    epoch, lo, hi = epoch + startup, lo + startup, hi + startup
     cp = critical_path_summary(timeline)
     rows = cp["by_stage_resource"]
     if rows:
@@ -105,4 +115,5 @@ def analyze(timeline: Timeline, num_ranks: int, iterations_per_epoch: int) -> An
         critical_path=cp,
         utilization=utilization(timeline),
         makespan_s=float(ends[-1]) if ends.size else 0.0,
+        epoch_fixed=fixed,
     )

@@ -291,6 +291,11 @@ class CostModel:
         self.software, self.num_layers = software, num_layers
         return self
 
+    @property
+    def worker_start_s(self) -> float:
+        """Seconds to start one data-loader worker (the software profile's; 0 without one)."""
+        return self.software.worker_start_s if self.software is not None else 0.0
+
     def framework_overhead_s(self, stage: str) -> float:
         """Framework host time added to ``stage`` (sample, forward, backward); 0 without a profile."""
         return self.software.stage_overhead_s(stage, self.num_layers) if self.software is not None else 0.0

@@ -16,7 +16,11 @@ an autograd graph with more nodes) and its own neighbour sampler. A software pro
 - ``sampler``: the framework's neighbour sampler relative to gnnsim's own vectorized
   sampler (the one the node profile or ``gnnsim calibrate`` describes): an extra
   ``per_batch_us`` and multipliers ``node_scale`` and ``edge_scale`` on the per-node and
-  per-edge costs.
+  per-edge costs;
+- ``loader.worker_start_ms``: starting one data-loader worker process (PyTorch's
+  ``DataLoader`` forks its ``num_workers`` one after another when an epoch's iterator is
+  created, and joins them at its end unless ``persistent_workers``), a per-epoch fixed
+  cost of a placed loader (:mod:`gnnsim.analysis.epoch_fixed`).
 
 ``torch`` is the reference: gnnsim's real trainer (``gnnsim realrun``) *is* plain PyTorch
 with gnnsim's sampler, so its calibrated costs already contain that overhead and the
@@ -32,10 +36,12 @@ from typing import Any
 
 from gnnsim.errors import ProfileError, did_you_mean
 from gnnsim.hardware.profiles import (
-    SamplerCost, Source, _num, check_keys, parse_sources, read_profile,
+    SamplerCost, Source, _num, allow_keys, check_keys, parse_sources, read_profile,
 )
 
 FRAMEWORKS = ("torch", "dgl", "pyg")
+allow_keys("software", "loader")
+allow_keys("software.loader", "worker_start_ms")
 
 
 
@@ -52,6 +58,7 @@ class SoftwareProfile:
     sampler_node_scale: float = 1.0
     sampler_edge_scale: float = 1.0
     sources: tuple[Source, ...] = ()
+    worker_start_s: float = 0.0  # one loader worker process started (per epoch without persistent workers)
 
     @property
     def sampler_scale(self) -> float:
@@ -125,6 +132,7 @@ def load_software(name: str) -> SoftwareProfile:
     sources = tuple(parse_sources(data, path))
     over = _block(data, "overheads", path)
     samp = _block(data, "sampler", path)
+    loader = _block(data, "loader", path)
     where_o, where_s = Path(f"{path}: overheads"), Path(f"{path}: sampler")
     return SoftwareProfile(
         name=str(data.get("name", name)),
@@ -136,4 +144,5 @@ def load_software(name: str) -> SoftwareProfile:
         sampler_node_scale=_num(samp, "node_scale", where_s, default=1),
         sampler_edge_scale=_num(samp, "edge_scale", where_s, default=1),
         sources=sources,
+        worker_start_s=_num(loader, "worker_start_ms", Path(f"{path}: loader"), positive=False, default=0) * 1e-3,
     )

@@ -54,6 +54,11 @@ def result_table(result: SimResult) -> str:
         + (f" (extrapolated from {a.simulated_iterations} simulated iterations, 95% interval "
            f"{_fmt_s(lo).strip()} .. {_fmt_s(hi).strip()})" if a.extrapolated else ""),
     ]
+    fixed = a.epoch_fixed
+    if fixed:  # a placed loader's per-epoch fixed costs, on their own line
+        lines.append(f"fixed     {_fmt_s(fixed['total_s']).strip()} per epoch: loader start-up "
+                     f"{_fmt_s(fixed['loader_startup_s']).strip()} (added), first batch "
+                     f"{_fmt_s(fixed['first_batch_s']).strip()} (in iteration 1)")
     if c.price_per_hour > 0:
         lines.append(f"cost      ${c.price_per_hour * a.epoch_time_s / 3600:.4f} per epoch at ${c.price_per_hour:.2f}/h")
     lines.append(f"bottleneck {bottleneck_sentence(result)}")

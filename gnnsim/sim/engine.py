@@ -52,7 +52,7 @@ from gnnsim.errors import GnnsimError
 from gnnsim.rng import rng_for
 from gnnsim.sim.collectives import Collectives
 from gnnsim.sim.cpu import HostCpus
-from gnnsim.sim.loader import PlacedLoader, loader_depth, with_host_memory
+from gnnsim.sim.loader import PlacedLoader, loader_depth, loader_startup_s, with_host_memory
 from gnnsim.sim.network import Flow, Network
 from gnnsim.workload.builder import ID_BYTES, Task, Workload
 from gnnsim.workload.loader import LOADER_KINDS
@@ -102,6 +102,8 @@ class Timeline:
     flows: int = 0
     makespan_s: float = 0.0
     prefetch_depth: int = 0
+    # a placed loader's worker start-up per epoch (gnnsim.sim.loader.loader_startup_s); None: unplaced
+    loader_startup_s: float | None = None
 
     def node_of(self, rank: int) -> int:
         return rank // max(1, self.ranks_per_node)
@@ -138,7 +140,8 @@ class Simulator:
         n, iters = workload.num_ranks, workload.iterations
         self.n, self.iters = n, iters
         self.per_node = cost.cluster.node.trainers
-        self.timeline = Timeline(num_ranks=n, ranks_per_node=self.per_node, prefetch_depth=self.depth)
+        self.timeline = Timeline(num_ranks=n, ranks_per_node=self.per_node, prefetch_depth=self.depth,
+                                 loader_startup_s=loader_startup_s(training, cost.worker_start_s))
         self.barriers: dict[tuple[str, int, int], _Barrier] = {}
         self.last_end = [0.0] * iters
         self.device_track = "gpu" if cost.device.kind == "gpu" else "cpu"

@@ -55,6 +55,31 @@ def loader_depth(training: TrainingConfig, depth: int) -> int:
     return depth
 
 
+def loader_startup_s(training: TrainingConfig, worker_start_s: float) -> float | None:
+    """Seconds a placed loader spends starting its workers at each epoch's start (each
+    trainer forks its own, one after another, all trainers at once), or None for an
+    unplaced loader, whose results carry no per-epoch fixed costs. The workers are
+    ``training.loader.workers`` where set, else ``sampler_workers`` where the pool has
+    work (CPU sampling or host gathers); persistent workers start once per run, not per
+    epoch.
+
+    >>> from gnnsim.config import TrainingConfig
+    >>> loader_startup_s(TrainingConfig(loader={"workers": 4}), 0.09), loader_startup_s(TrainingConfig(), 0.09)
+    (0.36, None)
+    >>> loader_startup_s(TrainingConfig(sampling={"device": "gpu"}, features={"placement": "uva"}), 0.09)
+    0.0
+    """
+    if not placed(training):
+        return None
+    if training.loader.persistent_workers:
+        return 0.0
+    workers = training.loader.workers
+    if workers is None:
+        busy = training.sampling.device == "cpu" or training.features.placement == "host"
+        workers = training.sampler_workers if busy else 0
+    return round(workers * worker_start_s, 12)
+
+
 def with_host_memory(topo: Topology, cluster: Cluster, training: TrainingConfig) -> tuple[Topology, list[int]]:
     """``topo`` with one host-memory channel per node (``node<i>/dram``, the node
     profile's ``host_mem_bw_gbps``) when the loader is placed and the profile has it,

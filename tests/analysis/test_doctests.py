@@ -7,7 +7,7 @@ import pytest
 
 MODULES = ["gnnsim.hardware.topology", "gnnsim.cost.collectives", "gnnsim.cost.scaling", "gnnsim.cost.dtypes", "gnnsim.sim.network",
            "gnnsim.sim.cpu", "gnnsim.calibrate.capacity",
-           "gnnsim.analysis.utilization", "gnnsim.analysis.whatif"]
+           "gnnsim.analysis.utilization", "gnnsim.analysis.whatif", "gnnsim.analysis.epoch_fixed", "gnnsim.sim.loader"]
 
 
 @pytest.mark.parametrize("name", MODULES)
