@@ -54,6 +54,17 @@ def fingerprint(scenario: Scenario) -> str:
     return _digest(base_data(scenario))
 
 
+def portable(scenario: Scenario) -> dict[str, Any]:
+    """``scenario`` as plain data for another process: a worker builds the
+    :class:`Scenario` again with its own gnnsim (:func:`from_portable`), so a pickled
+    model never has to match the worker's classes field for field."""
+    return {"data": base_data(scenario), "base_dir": scenario.base_dir}
+
+
+def from_portable(data: dict[str, Any]) -> Scenario:
+    return scenario_from_dict(data["data"], data["data"].get("name", "search"), data["base_dir"])
+
+
 def point_scenario(base: Scenario, settings: Mapping[str, str], source: str = "search") -> Scenario:
     """``base`` with every ``key=value`` of ``settings`` applied as a ``--set``."""
     sets = [f"{k}={v}" for k, v in settings.items()]

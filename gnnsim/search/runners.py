@@ -26,11 +26,27 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from gnnsim.search.plan import Point
+from gnnsim.graph.graph import Graph
+from gnnsim.search.plan import Point, from_portable, portable
 from gnnsim.search.point import error_record, error_text, run_point
-from gnnsim.search.shared import build_graph_for, build_partition_for
+from gnnsim.search.shared import SharedPartition, build_graph_for, build_partition_for
 
 OnRecord = Callable[[dict[str, Any]], None]
+
+
+# Dask tasks take each scenario as plain data (plan.portable) and build it again on the worker.
+
+def graph_task(scenario: dict[str, Any]) -> Graph:
+    return build_graph_for(from_portable(scenario))
+
+
+def partition_task(scenario: dict[str, Any], graph: Graph) -> SharedPartition:
+    return build_partition_for(from_portable(scenario), graph)
+
+
+def point_task(index: int, settings: dict[str, str], scenario: dict[str, Any], graph: Graph,
+               shared: SharedPartition) -> dict[str, Any]:
+    return run_point(index, settings, from_portable(scenario), graph, shared)
 
 
 def run_serial(points: list[Point], on_record: OnRecord) -> None:
@@ -90,13 +106,14 @@ def run_dask(points: list[Point], client: Any, on_record: OnRecord, per_thread: 
         p = next(todo, None)
         if p is None:
             return False
+        scenario = portable(p.scenario)
         if p.graph_key not in futures:
-            futures[p.graph_key] = client.submit(build_graph_for, p.scenario, key=f"gnnsim-graph-{p.graph_key}-{run}")
+            futures[p.graph_key] = client.submit(graph_task, scenario, key=f"gnnsim-graph-{p.graph_key}-{run}")
         graph = futures[p.graph_key]
         if p.partition_key not in futures:
-            futures[p.partition_key] = client.submit(build_partition_for, p.scenario, graph,
+            futures[p.partition_key] = client.submit(partition_task, scenario, graph,
                                                      key=f"gnnsim-partition-{p.partition_key}-{run}")
-        future = client.submit(run_point, p.index, p.settings, p.scenario, graph, futures[p.partition_key],
+        future = client.submit(point_task, p.index, p.settings, scenario, graph, futures[p.partition_key],
                                key=f"gnnsim-point-{p.index}-{run}", workers=[worker] if worker else None,
                                allow_other_workers=bool(worker))
         in_flight[future.key] = (p, worker)
