@@ -175,7 +175,7 @@ def _dataset(rec: RunRecord, out: Mapping, quick: bool) -> dict[str, Any] | None
     return {"source": f"preset:{name}", "scale": scale}
 
 
-def _pipeline(rec: RunRecord, out: Mapping, training: dict[str, Any]) -> None:
+def _pipeline(rec: RunRecord, out: Mapping, training: dict[str, Any], model: dict[str, Any]) -> None:
     p = rec.pipeline
     sampling = p.sampling_device or "cpu"
     if p.sampling_device is None:
@@ -224,8 +224,8 @@ def _pipeline(rec: RunRecord, out: Mapping, training: dict[str, Any]) -> None:
             out.approximations.append(f"{p.num_workers} loader workers as {max(1, p.num_workers)} CPU sampler "
                                       "workers (feature gathers stay serial)")
     if p.dtype not in (None, "float32"):
-        if schema_has("model.dtype") and p.dtype in ("float16", "bfloat16"):
-            pass
+        if p.dtype in ("tf32", "float16", "bfloat16"):
+            model["dtype"] = p.dtype
         else:
             out.missing.append(f"dtype {p.dtype}")
 
@@ -262,7 +262,7 @@ def record_scenario(rec: RunRecord, *, quick: bool = False, iterations: int = 8)
         training["fanouts"] = list(rec.model.fanouts_seed_first)
     if rec.model.batch_size is not None:
         training["batch_size"] = rec.model.batch_size
-    _pipeline(rec, out, training)
+    _pipeline(rec, out, training, model if model is not None else {})
     if out.missing:
         return out
     out.scenario = {

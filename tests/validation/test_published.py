@@ -177,3 +177,9 @@ def test_quick_picks_one_record_per_dataset_on_small_graphs(tmp_path):
     assert papers["scenario"]["graph"]["scale"] == 0.00062 and papers["graph_scale"] < 1
     # the epoch is the simulated iteration times the real graph's iterations: 1,207,179 train / 4 GPUs / 1000
     assert papers["predicted"] == pytest.approx(302 * papers["iteration_s"], rel=1e-9)
+
+
+def test_a_half_precision_record_sets_the_model_dtype():
+    m = record_scenario(parse_record(_line(pipeline__dtype="bfloat16"), "x.jsonl", 1))
+    assert m.scenario["model"]["dtype"] == "bfloat16"
+    assert record_scenario(parse_record(_line(pipeline__dtype="int4"), "x.jsonl", 1)).missing == ["dtype int4"]
