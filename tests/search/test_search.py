@@ -91,3 +91,16 @@ def test_a_point_larger_than_this_machine_is_refused_before_it_runs(tiny):
     assert refused.settings["training.batch_size"] == "1000000000000000"
     assert refused.record["error"].startswith("ScenarioError: training.batch_size: the job needs at least")
     assert result.chosen.settings["training.batch_size"] == "32"
+
+
+def test_points_that_do_not_fit_in_gpu_memory_are_marked_and_never_chosen(tiny):
+    # a third layer of 100,000 x 100,000 weights: 4e10 bytes each of weights, gradients and two Adam
+    # moments, 149 GiB at least against the A100's 80 GiB
+    deep = ["training.fanouts=[4,3,2]"]
+    result = search(tiny, ["model.hidden_dim=16,100000"], overrides=deep, workers=0)
+    big = next(r for r in result.table if r.settings["model.hidden_dim"] == "100000")
+    assert not big.fits and big.rank == 0 and not big.on_front
+    assert big.record["memory"]["peak_bytes"] > 4 * 4 * 100_000**2 > big.record["memory"]["capacity_bytes"]
+    assert result.chosen.settings["model.hidden_dim"] == "16"
+    with pytest.raises(NoFeasiblePointError, match="no point fits in GPU memory: the smallest needs"):
+        search(tiny, ["model.hidden_dim=100000"], overrides=deep, workers=0)
