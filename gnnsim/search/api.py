@@ -195,13 +195,9 @@ def search(scenario: Scenario | str | Path, varies: Sequence[str] | Mapping[str,
     with contextlib.ExitStack() as stack:
         client = None
         if runnable and workers != 0:
-            from gnnsim.search.cluster import dask_client
+            from gnnsim.search.cluster import dask_client, default_workers
 
-            size = None if workers is None and scheduler is None else workers
-            if scheduler is None:
-                from gnnsim.search.cluster import default_workers
-
-                size = min(size or default_workers(), len(runnable))
+            size = None if scheduler else min(workers or default_workers(), len(runnable))  # no idle local workers
             client = stack.enter_context(dask_client(size, scheduler, connect_timeout_s))
         if journal is not None:
             journal.open()
