@@ -182,6 +182,10 @@ class TrainingConfig(_Section):
                                 "cluster-gcn (batches of graph clusters, induced subgraph)")
     replace: bool = Field(False, description="neighbour sampling with replacement (fan-out draws per node)")
     sampler_workers: int = Field(1, gt=0, description="CPU sampler workers per trainer")
+    sampler_gpus: int = Field(
+        0, ge=0, description="GPUs of each node that only sample, for the node's other GPUs through a queue (GNNLab's "
+                             "factored design): the node's GPUs (cluster.trainers_per_node, else the profile's) minus "
+                             "these train; needs training.sampling.device gpu (structure in each sampler GPU) or uva")
     graph_store: Literal["replicated", "partitioned"] = Field(
         "replicated", description="replicated (every trainer holds the whole graph structure, as gnnsim realrun "
                                   "does) | partitioned (DistDGL: a neighbour owned by another part costs a remote "
@@ -224,6 +228,10 @@ class TrainingConfig(_Section):
         if self.sampling.device != "cpu" and self.graph_store == "partitioned":
             raise ValueError(f"training.sampling.device {self.sampling.device!r} samples the whole graph on each GPU: "
                              "set training.graph_store: replicated, or sample on the cpu")
+        if self.sampler_gpus and self.sampling.device == "cpu":
+            raise ValueError(f"training.sampler_gpus: {self.sampler_gpus} GPUs would sample, but "
+                             "training.sampling.device is 'cpu': set it to gpu (the structure in each sampler GPU's "
+                             "memory) or uva (read over PCIe), or remove sampler_gpus")
         if self.pyg_trim_to_layer and self.framework != "pyg":
             raise ValueError(f"training.pyg_trim_to_layer is PyG's trimming: set training.framework: pyg "
                              f"(it is {self.framework!r}) or remove it")
@@ -237,6 +245,8 @@ class TrainingConfig(_Section):
                 del data[key]
         if not self.pyg_trim_to_layer:  # (unset: existing results stay byte-identical)
             data.pop("pyg_trim_to_layer", None)
+        if not self.sampler_gpus:
+            data.pop("sampler_gpus", None)
         return data
 
     @field_validator("fanouts")

@@ -21,6 +21,7 @@ from gnnsim.preflight import check_memory
 from gnnsim.progress import progress
 from gnnsim.sim.engine import Timeline, simulate_workload
 from gnnsim.workload.builder import Workload, build_workload
+from gnnsim.workload.loader import training_gpus
 
 
 @dataclass
@@ -92,6 +93,10 @@ def cluster_for(scenario: Scenario) -> Cluster:
     c = scenario.cluster
     cluster = load_cluster(c.profile, num_nodes=c.num_nodes, trainers_per_node=c.trainers_per_node,
                            device_profile=c.device_profile)
+    trainers = training_gpus(scenario, cluster)  # the node's GPUs less training.sampler_gpus
+    if trainers != cluster.node.trainers:
+        cluster = load_cluster(c.profile, num_nodes=c.num_nodes, trainers_per_node=trainers,
+                               device_profile=c.device_profile)
     return cluster_for_dtype(cluster, scenario.model.dtype)  # GEMMs at model.dtype's peak (cost/dtypes.py)
 
 

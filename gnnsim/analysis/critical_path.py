@@ -25,7 +25,8 @@ from gnnsim.sim.engine import HOST_GATHER, Span, Timeline
 CHANNEL_CLASSES = {"pcie": "pcie", "nvlink": "nvlink", "nvswitch": "nvlink", "loopback": "loopback",
                    "ethernet": "network", "infiniband": "network", "fabric": "network", "memory": "memory"}
 TRACK_CLASSES = {"gpu": "gpu compute", "cpu": "cpu compute", "sampler": "cpu sampling", "loader": "loader",
-                 "comm": "collective", "gpusampler": "gpu sampling", "workers": "loader workers"}
+                 "comm": "collective", "gpusampler": "gpu sampling", "workers": "loader workers",
+                 "samplergpu": "sampler gpus"}
 
 
 def part_class(name: str, timeline: Timeline) -> str:

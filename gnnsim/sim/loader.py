@@ -15,6 +15,8 @@ gather, the GPU's UVA gather (the task kinds of :mod:`gnnsim.workload.loader`).
 - ``uva_gather``: the GPU reads the uncached rows' sectors over its PCIe route (zero
   copy), a flow like the UVA sampler's.
 - ``pinned_copy``: the H2D copy of the pinned batch, a flow over the PCIe route.
+- ``pool_sample``: the batch sampled by one of the node's sampler GPUs
+  (``training.sampler_gpus``, :mod:`gnnsim.sim.sampler_gpus`).
 
 Where the node profile gives its host memory bandwidth (``host_mem_bw_gbps``), a placed
 loader's replay adds one ``node<i>/dram`` channel per node, and every host gather
@@ -41,7 +43,8 @@ from gnnsim.errors import ProfileError
 from gnnsim.hardware.profiles import Cluster
 from gnnsim.hardware.topology import Channel, Topology, _optional_yaml
 from gnnsim.workload.builder import Task
-from gnnsim.workload.loader import placed
+from gnnsim.sim.sampler_gpus import SamplerGpus
+from gnnsim.workload.loader import POOL_SAMPLE, placed
 
 if TYPE_CHECKING:  # the engine imports this module
     from gnnsim.sim.engine import Simulator
@@ -104,6 +107,8 @@ class PlacedLoader:
         self.sim = sim
         self.link = sim.cost.cluster.node.h2d_link
         self.dram = dram  # host-memory channel per node (see with_host_memory); empty: none
+        k = sim.workload.scenario.training.sampler_gpus
+        self.sampler_gpus = SamplerGpus(sim, k) if k else None  # GNNLab's samplers (gnnsim.sim.sampler_gpus)
 
     def _dram(self, rank: int) -> tuple[int, ...]:
         return (self.dram[self.sim.topo.node_of(rank)],) if self.dram else ()
@@ -111,6 +116,8 @@ class PlacedLoader:
     def run(self, rank: int, task: Task, it: int, prev: int) -> Generator[Any, Any, int]:
         """Run ``task`` for ``rank``'s iteration ``it``; returns its span's index."""
         start = self.sim.env.now
+        if task.kind == POOL_SAMPLE and self.sampler_gpus is not None:
+            return (yield from self.sampler_gpus.run(rank, task, it, prev))
         if task.kind in ("gpu_sample", "uva_sample"):
             via = yield from self._gpu_sample(rank, task)
             return self.sim._span(rank, "gpusampler", "sample", it, start, self.sim.env.now, pred=prev, via=via)

@@ -18,6 +18,12 @@ loader's steps (:func:`placed_tasks` rewrites that chain):
   host memory), so there only ``host`` is allowed.
 - rows in ``training.cache`` skip all of this for any placement and are assembled on the
   device, as before.
+- with ``training.sampler_gpus: k`` (GNNLab's factored design) ``k`` GPUs of each node
+  only sample: the node's other GPUs are its trainers (:func:`training_gpus`), their
+  ``sample`` tasks become ``pool_sample`` (run by whichever sampler GPU of the node is
+  free, through a queue: :mod:`gnnsim.sim.sampler_gpus`), and the sampled blocks reach
+  the trainer through host memory, so its H2D copy carries them. The structure lives in
+  the sampler GPUs' memory (``gpu``), not the trainers'.
 
 :func:`check_placement` turns a placement the cluster cannot run into a
 :class:`~gnnsim.errors.ScenarioError`; :func:`resident_bytes` is what a placement keeps
@@ -40,7 +46,8 @@ GIB = 2**30
 ID_BYTES = 8  # int64 ids, as gnnsim.workload.builder.ID_BYTES
 SAMPLE_KINDS = {"gpu": "gpu_sample", "uva": "uva_sample"}
 GATHER_KINDS = {"host": "host_gather", "uva": "uva_gather"}
-LOADER_KINDS = frozenset({*SAMPLE_KINDS.values(), *GATHER_KINDS.values(), "pinned_copy"})
+POOL_SAMPLE = "pool_sample"  # sampled by one of the node's sampler GPUs (training.sampler_gpus)
+LOADER_KINDS = frozenset({*SAMPLE_KINDS.values(), *GATHER_KINDS.values(), "pinned_copy", POOL_SAMPLE})
 FEATURE_GATHER = "features.gather"  # the forward pass's device gather of resident input rows
 
 
@@ -48,6 +55,17 @@ def placed(training: TrainingConfig) -> bool:
     """Whether the scenario places its loader (sets any of sampling, features, loader)."""
     return (training.loader.workers is not None or training.sampling.device != "cpu"
             or training.features.placement != "host")
+
+
+def training_gpus(scenario: Scenario, cluster: Cluster) -> int:
+    """Trainers per node: the node's GPUs (``cluster``'s trainers per node) less
+    ``training.sampler_gpus``, which must leave at least one."""
+    k, gpus = scenario.training.sampler_gpus, cluster.node.trainers
+    if k and k >= gpus:
+        raise ScenarioError(f"training.sampler_gpus: {k} of the {gpus} GPUs per node of cluster '{cluster.name}' "
+                            f"would sample, leaving none to train. Use at most {gpus - 1}, or more GPUs per node "
+                            "(cluster.trainers_per_node counts all of them, samplers included)")
+    return gpus - k
 
 
 def loader_workers(training: TrainingConfig) -> int:
@@ -61,7 +79,7 @@ def resident_bytes(scenario: Scenario, graph: Graph) -> dict[str, int]:
     the categories that are not zero, so the memory report of other jobs is unchanged."""
     t = scenario.training
     out = {}
-    if t.sampling.device == "gpu":
+    if t.sampling.device == "gpu" and not t.sampler_gpus:  # (sampler GPUs hold it instead)
         out["graph_structure"] = structure_bytes(graph.num_nodes, graph.num_edges)
     if t.features.placement == "gpu":
         out["resident_features"] = graph.num_nodes * graph.feature_dim * m.DTYPE_BYTES[scenario.graph.feature_dtype]
@@ -97,6 +115,11 @@ def check_placement(scenario: Scenario, graph: Graph, cluster: Cluster, cache_by
         return
     resident = resident_bytes(scenario, graph)
     capacity = dev.memory_bytes
+    structure = structure_bytes(graph.num_nodes, graph.num_edges)
+    if t.sampler_gpus and t.sampling.device == "gpu" and structure > capacity:
+        raise ScenarioError(f"training.sampler_gpus: each sampler GPU holds the graph structure, "
+                            f"{structure / GIB:.2f} GiB, more than the {capacity / GIB:.2f} GiB of {dev.name}. Use "
+                            "training.sampling.device: uva (the samplers read it from pinned host memory)")
     if cache_bytes > capacity:
         raise ScenarioError(f"training.cache: the cache holds {cache_bytes / GIB:.2f} GiB of feature rows per GPU, "
                             f"more than the {capacity / GIB:.2f} GiB of {dev.name}. Lower training.cache.budget_bytes "
@@ -122,14 +145,16 @@ def placed_tasks(tasks: list, scenario: Scenario, mb: MiniBatch, missing_rows: i
     out = []
     for task in tasks:
         if task.stage == "sample" and task.kind == "cpu_compute":
-            task = replace(task, workers=workers, kind=SAMPLE_KINDS.get(device, "cpu_compute"))
+            kind = POOL_SAMPLE if t.sampler_gpus else SAMPLE_KINDS.get(device, "cpu_compute")
+            task = replace(task, workers=workers, kind=kind)
         elif task.stage == "fetch" and single_node:
             if placement == "gpu":
                 continue
             task = replace(task, kind=GATHER_KINDS[placement], workers=workers)
         elif task.stage == "h2d":
+            # blocks sampled on the host, or by a sampler GPU into the host queue, are copied up with the rows
             size, copies = placed_h2d(mb, missing_rows * row_bytes if placement == "host" else 0, cached_rows > 0,
-                                      device == "cpu")
+                                      device == "cpu" or t.sampler_gpus > 0)
             if size <= 0:
                 continue
             task = replace(task, kind="pinned_copy", bytes=size, rounds=copies)
