@@ -119,9 +119,9 @@ class ModelConfig(_Section):
 class CacheConfig(_Section):
     """A per-trainer feature cache in device memory: cached rows need no fetch and no copy."""
 
-    policy: Literal["none", "degree", "presample"] = Field(
+    policy: Literal["none", "degree", "presample", "random"] = Field(
         "none", description="none | degree (static, highest in-degree first, PaGraph) | presample (hottest nodes "
-                            "of a few pre-sampled batches, GNNLab)")
+                            "of a few pre-sampled batches, GNNLab) | random (uniform, seeded by simulation.seed)")
     budget_bytes: int | None = Field(None, ge=0, description="cache size in bytes of feature rows")
     budget_fraction: float | None = Field(None, ge=0, le=1, description="cache size as a fraction of all feature rows")
     presample_batches: int = Field(8, gt=0, description="batches pre-sampled per trainer to rank hotness (presample)")

@@ -309,8 +309,8 @@ def trainer_caches(scenario: Scenario, graph: Graph, seeds: list[np.ndarray], cl
         return [None] * len(seeds)
     row_bytes = graph.feature_dim * m.DTYPE_BYTES[scenario.graph.feature_dtype]
     degree = graph.degrees()
-    if cfg.policy == "degree":  # the same static set on every trainer: build it once
-        cache = build_cache(cfg, degree, row_bytes)
+    if cfg.policy in ("degree", "random"):  # the same static set on every trainer: build it once
+        cache = build_cache(cfg, degree, row_bytes, seed=scenario.simulation.seed)
         return [cache] * len(seeds)
     return [build_cache(cfg, degree, row_bytes,
                         lambda n, r=r: [mb.input_nodes for mb in rank_minibatches(

@@ -13,6 +13,9 @@ feature exchange nor the host-to-device copy. gnnsim models three policies
   before training (``presample_batches``, with its own random stream so the training
   batches are unchanged), counts how often each node appears among the input nodes and
   caches the hottest. Ties go to the higher degree, then the lower id.
+- ``random``: the budget's worth of nodes drawn uniformly without replacement from the
+  scenario seed's ``cache`` stream (:func:`gnnsim.rng.rng_for`), the same set on every
+  trainer: the baseline the two policies above are measured against (GNNLab's "Random").
 
 The budget is ``budget_bytes`` of feature rows or ``budget_fraction`` of all rows. The
 hit rate of an iteration is cached input rows / input rows.
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gnnsim.config import CacheConfig
+from gnnsim.rng import rng_for
 
 
 @dataclass(frozen=True)
@@ -101,17 +105,32 @@ def presample_cache(degree: np.ndarray, rows: int, row_bytes: int,
     return FeatureCache("presample", _mask(degree.size, top_nodes(hot, degree, rows)), row_bytes)
 
 
+def random_cache(num_nodes: int, rows: int, row_bytes: int, seed: int) -> FeatureCache:
+    """``rows`` nodes drawn uniformly without replacement from the ``cache`` stream of ``seed``.
+
+    >>> c = random_cache(10, 3, 8, seed=0); (c.policy, c.rows, c.bytes)
+    ('random', 3, 24)
+    >>> bool((c.mask == random_cache(10, 3, 8, seed=0).mask).all())  # the same seed, the same rows
+    True
+    """
+    ids = rng_for(seed, "cache").choice(num_nodes, size=rows, replace=False) if rows > 0 else np.zeros(0, np.int64)
+    return FeatureCache("random", _mask(num_nodes, ids), row_bytes)
+
+
 def no_cache(num_nodes: int, row_bytes: int) -> FeatureCache:
     return FeatureCache("none", np.zeros(0, dtype=bool), row_bytes)
 
 
 def build_cache(cfg: CacheConfig, degree: np.ndarray, row_bytes: int,
-                presample: Callable[[int], list[np.ndarray]] | None = None) -> FeatureCache:
-    """The cache that ``cfg`` describes; ``presample(n)`` returns n pre-sampled input-node arrays."""
+                presample: Callable[[int], list[np.ndarray]] | None = None, seed: int = 0) -> FeatureCache:
+    """The cache that ``cfg`` describes; ``presample(n)`` returns n pre-sampled input-node
+    arrays; ``seed`` is the scenario's (the random policy's stream)."""
     rows = budget_rows(cfg, degree.size, row_bytes)
     if cfg.policy == "none":
         return no_cache(degree.size, row_bytes)
     if cfg.policy == "degree":
         return degree_cache(degree, rows, row_bytes)
+    if cfg.policy == "random":
+        return random_cache(degree.size, rows, row_bytes, seed)
     inputs = presample(cfg.presample_batches) if presample is not None else []
     return presample_cache(degree, rows, row_bytes, inputs)
