@@ -6,6 +6,9 @@ Each command lives in a module of ``gnnsim.commands`` that defines
 so do output paths that cannot be written (checked before any work starts) and a job
 too large for memory. Ctrl-C ends with one line and exit code 130; a closed pipe
 (``gnnsim simulate ... | head -1``) ends quietly.
+
+Long steps report their progress on stderr when it is a terminal (:mod:`gnnsim.progress`);
+``--quiet``, before the command or after it, turns that off, as ``GNNSIM_QUIET=1`` does.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import importlib
 import os
 import sys
 
+from gnnsim import progress
 from gnnsim.errors import GnnsimError
 
 # One line per command module; a new command adds its module here.
@@ -29,6 +33,8 @@ COMMAND_MODULES = [
     "gnnsim.commands.cache",
 ]
 
+QUIET_HELP = "no progress lines on stderr (also GNNSIM_QUIET=1; they are drawn only on a terminal anyway)"
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -38,10 +44,22 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="start with: gnnsim simulate examples/quickstart.yaml",
     )
+    parser.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
+    for command in _leaf_parsers(sub):  # also after the command: gnnsim simulate S.yaml --quiet
+        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP)
     return parser
+
+
+def _leaf_parsers(sub: argparse._SubParsersAction) -> list[argparse.ArgumentParser]:
+    """The parsers that run a command (``hw list``, not ``hw``), each once (aliases share one)."""
+    leaves: list[argparse.ArgumentParser] = []
+    for p in dict.fromkeys(sub.choices.values()):
+        nested = next((a for a in p._actions if isinstance(a, argparse._SubParsersAction)), None)
+        leaves += _leaf_parsers(nested) if nested is not None else [p]
+    return leaves
 
 
 # Options that name an output file, where their metavar is a file name (OUT.json, PARTS.npy);
@@ -84,28 +102,37 @@ def _stdout_to_devnull() -> None:
         pass
 
 
+def _error(text: str) -> None:
+    """One line on stderr, after clearing a progress line the failed step left open."""
+    progress.abandon()
+    print(text, file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    was_quiet = progress.set_quiet(args.quiet)
     try:
         check_outputs(parser, args)
         code = args.func(args)
         sys.stdout.flush()
         return code
     except GnnsimError as exc:
-        print(f"gnnsim: error: {exc}", file=sys.stderr)
+        _error(f"gnnsim: error: {exc}")
         return 2
     except MemoryError:
-        print("gnnsim: error: out of memory: the job is larger than this machine's memory; make it smaller "
-              "(graph.num_nodes, graph.avg_degree, training.batch_size, training.fanouts, graph.scale)", file=sys.stderr)
+        _error("gnnsim: error: out of memory: the job is larger than this machine's memory; make it smaller "
+               "(graph.num_nodes, graph.avg_degree, training.batch_size, training.fanouts, graph.scale)")
         return 2
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", 2)  # realrun's Terminated carries SIGTERM or SIGHUP
-        print(f"gnnsim: {'interrupted' if signum == 2 else 'terminated'}; nothing was written", file=sys.stderr)
+        _error(f"gnnsim: {'interrupted' if signum == 2 else 'terminated'}; nothing was written")
         return 128 + signum
     except BrokenPipeError:
         _stdout_to_devnull()
         return 141  # 128 + SIGPIPE, what a shell reports for a process its pipe's reader left
+    finally:
+        progress.set_quiet(was_quiet)  # (main may run again in the same process: tests)
 
 
 if __name__ == "__main__":

@@ -35,8 +35,10 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from typing import TextIO
+from collections.abc import Callable, Iterable, Iterator, Sized
+from typing import TextIO, TypeVar
+
+T = TypeVar("T")
 
 TTY_INTERVAL_S = 0.25  # a terminal's line is redrawn at most this often
 LOG_INTERVAL_S = 2.0  # forced off a terminal: at most one line this often (a log stays readable)
@@ -100,19 +102,19 @@ class Progress:
     """One step's reporter (see the module doc); make it with :func:`progress`."""
 
     def __init__(self, label: str, total: int | None = None, unit: str = "", *, stream: TextIO | None = None,
-                 enabled: bool | None = None, clock: Callable[[], float] = time.monotonic):
+                 enabled: bool | None = None, lines: bool = False, clock: Callable[[], float] = time.monotonic):
         self.label = label
         self.total = total if total is None or total > 0 else None
         self.unit = unit
         self.stream = sys.stderr if stream is None else stream
         self.enabled = progress_enabled(self.stream) if enabled is None else enabled
-        self.inline = _isatty(self.stream)  # rewrite one line in place; else whole lines
+        self.inline = not lines and _isatty(self.stream)  # rewrite one line in place; else whole lines
         self.interval_s = TTY_INTERVAL_S if self.inline else LOG_INTERVAL_S
         self.clock = clock
         self.done = 0
         self.start = clock()
         self.outer: Progress | None = None
-        self._last_draw = float("-inf")
+        self._last_draw = self.start
         self._width = 0  # characters of this line on the terminal now
 
     # -- the caller's side ---------------------------------------------------------------
@@ -120,23 +122,30 @@ class Progress:
     def update(self, n: int = 1) -> None:
         """``n`` more units done; redraws if the last draw is old enough."""
         self.done += n
-        if self.enabled:
-            self._draw(force=self.total is not None and self.done >= self.total)
+        if self.enabled:  # (a terminal shows the last count; a log goes on to the done line)
+            self._draw(force=self.inline and self.total is not None and self.done >= self.total)
 
     def __enter__(self) -> Progress:
         stack = _stack()
         self.outer = stack[-1] if stack else None
         stack.append(self)
-        if self.enabled:
+        if self.enabled and self.inline:
             if self.outer is not None:
                 self.outer._width, self._width = 0, self.outer._width  # this line takes the outer's place
+            self._draw(force=True)
+        elif self.enabled and self.outer is None:  # a log says what started; an inner step's counts follow
             self._draw(force=True)
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
         stack = _stack()
-        if self in stack:
-            stack.remove(self)
+        if self not in stack:  # already closed, or abandoned by an outer reporter or abandon()
+            return
+        while stack[-1] is not self:  # inner reporters left open (a loop that raised): their line is this one's
+            orphan = stack.pop()
+            orphan.enabled = False
+            self._width = max(self._width, orphan._width)
+        stack.pop()
         if not self.enabled:
             return
         if self.outer is not None:  # hand the line back to the outer reporter
@@ -191,6 +200,33 @@ class Progress:
             self.enabled = False
 
 
+def tracked(items: Iterable[T], label: str, total: int | None = None, unit: str = "") -> Iterator[T]:
+    """``items`` one by one, under a reporter that counts them: the loop's one small call.
+
+    >>> [r for r in tracked(range(3), "workload: sampling", unit="trainers")]
+    [0, 1, 2]
+    """
+    if total is None and isinstance(items, Sized):
+        total = len(items)
+    with progress(label, total, unit) as report:
+        for item in items:
+            yield item
+            report.update()
+
+
+def abandon() -> None:
+    """Give up this thread's open reporters and clear their line, so that an error message
+    printed next starts a line of its own (the CLI calls it before printing one)."""
+    stack = _stack()
+    width = max((p._width for p in stack if p.enabled), default=0)
+    inline = next((p for p in stack if p.enabled and p.inline), None)
+    for p in stack:
+        p.enabled = False
+    stack.clear()
+    if inline is not None and width:
+        inline._write("\r" + " " * width + "\r")
+
+
 def _stack() -> list[Progress]:
     stack = getattr(_state, "stack", None)
     if stack is None:
@@ -199,7 +235,7 @@ def _stack() -> list[Progress]:
 
 
 def progress(label: str, total: int | None = None, unit: str = "", *, stream: TextIO | None = None,
-             enabled: bool | None = None, clock: Callable[[], float] = time.monotonic) -> Progress:
+             enabled: bool | None = None, lines: bool = False, clock: Callable[[], float] = time.monotonic) -> Progress:
     """A reporter for one step of work, used as a context manager (see the module doc).
 
     Parameters
@@ -214,6 +250,9 @@ def progress(label: str, total: int | None = None, unit: str = "", *, stream: Te
     stream, enabled, clock
         Where to write (stderr), whether to (``None``: see :func:`progress_enabled`)
         and the clock (tests give a fake one).
+    lines
+        Whole lines even on a terminal: for a step that prints its own lines on stdout
+        between updates (``gnnsim calibrate``), which a line rewritten in place would garble.
 
     Examples
     --------
@@ -226,7 +265,6 @@ def progress(label: str, total: int | None = None, unit: str = "", *, stream: Te
     >>> print(out.getvalue(), end="")
     sampling 0/4 trainers, 0.0s
     sampling 2/4 trainers, 2.5s, about 2.5s left
-    sampling 4/4 trainers, 3.0s
     sampling done in 4.0s
     """
-    return Progress(label, total, unit, stream=stream, enabled=enabled, clock=clock)
+    return Progress(label, total, unit, stream=stream, enabled=enabled, lines=lines, clock=clock)

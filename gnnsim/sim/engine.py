@@ -49,6 +49,7 @@ import simpy
 
 from gnnsim.cost.model import CostModel, Exchange, HostWork, kernel_time
 from gnnsim.errors import GnnsimError
+from gnnsim.progress import Progress, progress
 from gnnsim.rng import rng_for
 from gnnsim.sim.collectives import Collectives
 from gnnsim.sim.cpu import HostCpus
@@ -150,6 +151,7 @@ class Simulator:
         self.batch_ready = [[env.event() for _ in range(iters)] for _ in range(n)]
         self._grad_shares = self._layer_grad_shares()
         self.done_iterations = [0] * n
+        self.report: Progress = progress("simulation", enabled=False)  # run() opens the one it draws
         cv = cost.device.jitter_cv
         self.jitter_sigma = float(np.sqrt(np.log1p(cv * cv)))
         seed = workload.scenario.simulation.seed
@@ -571,6 +573,7 @@ class Simulator:
                 prev = self._latest(prev, *[p.value for p in pending])
             self.last_end[it] = max(self.last_end[it], self.env.now)
             self.done_iterations[rank] += 1
+            self.report.update()  # progress on stderr, per trainer iteration
             if self.depth == 0 and it + 1 <= self.iters:
                 self.load_ok[rank][it + 1].succeed(prev)
 
@@ -586,7 +589,8 @@ class Simulator:
         collecting = gc.isenabled()
         gc.disable()
         try:
-            self.env.run()
+            with progress("simulation", total=self.n * self.iters, unit="trainer iterations") as self.report:
+                self.env.run()
         finally:
             if collecting:
                 gc.enable()

@@ -47,6 +47,7 @@ from gnnsim.config import Scenario
 from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster
 from gnnsim.partition.registry import Partition
+from gnnsim.progress import tracked
 from gnnsim.rng import rng_for
 from gnnsim.workload import model as m
 from gnnsim.workload.cache import FeatureCache, build_cache
@@ -365,7 +366,7 @@ def build_workload(scenario: Scenario, graph: Graph, partition: Partition, clust
     edges, inputs, hops = [], [], []
     sources = np.zeros(4)  # cached, local, peer, remote rows
     shapes_by_rank: list[list] = [[] for _ in range(num_ranks)]
-    for r in range(num_ranks):
+    for r in tracked(range(num_ranks), "workload: sampling", unit="trainers"):  # progress on stderr
         for i, mb in enumerate(rank_minibatches(graph, seeds[r], r, scenario, k, per_epoch, clusters)):
             chain = iteration_tasks(mb, partition.assignment, r, num_ranks, scenario, graph, cluster, params, caches[r])
             tasks[i][r] = chain
