@@ -6,6 +6,13 @@ a GPU the host-device copies and the host's feature gather), never from the end-
 runs it is later judged on. It records its provenance (host, CPU or GPU model, library
 versions, date, threads) and, per kernel class, the fit error on the shapes used, on
 one shape in five (drawn with a fixed seed) held out of the fit, and 5-fold cross-validated.
+
+Calibrating on a busy host gives a profile several times off, so calibrate looks at the
+host's load before and after it measures and at the spread of its own repeats
+(:mod:`gnnsim.calibrate.host_load`): past a threshold it warns and marks the profile
+(``quality.busy_host: true``), and ``strict`` refuses. The narrative goes to stdout as it
+always has; the count of finished steps and the time left go to stderr on a terminal
+(:mod:`gnnsim.progress`), only between the narrative's lines.
 """
 
 from __future__ import annotations
@@ -13,7 +20,9 @@ from __future__ import annotations
 import json
 import platform
 import socket
+import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timezone
 from functools import partial
@@ -22,7 +31,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from gnnsim.calibrate import bench
+from gnnsim.calibrate import bench, host_load
 from gnnsim.calibrate.capacity import capacity_rounds, measure_capacity
 from gnnsim.calibrate.collectives import (SPREAD_BYTES, SPREADS_S, alltoall_sent_bytes, fit_busy_gap,
                                          fit_spread, fit_wakeup, run_collectives, spread_ratio)
@@ -32,6 +41,7 @@ from gnnsim.calibrate.twin import twins
 from gnnsim.calibrate.warmup import calibrate_warmup
 from gnnsim.errors import GnnsimError
 from gnnsim.hardware.profiles import warmup_from
+from gnnsim.progress import Progress
 from gnnsim.realrun.affinity import pinned
 from gnnsim.report.files import write_atomic
 
@@ -121,6 +131,7 @@ def _fit_kernels(quick: bool, repeats: int, progress, device: str, samples: dict
             progress(cls, end=" ", flush=True)
             earlier[cls].append(fn(quick, per_pass, device))
         progress("done")
+        progress.step()
 
     def measured():
         for cls, fn in KERNEL_BENCHMARKS:
@@ -128,6 +139,7 @@ def _fit_kernels(quick: bool, repeats: int, progress, device: str, samples: dict
             s = bench.merged(earlier[cls] + [fn(quick, per_pass, device)])
             _record(samples, cls, s)
             yield cls, s
+            progress.step()  # (fit_sweeps has fitted the class and ended its line)
     return fit_sweeps(measured(), device == "cpu", progress)
 
 
@@ -185,6 +197,7 @@ def _measure_framework(kernels: dict, device: str, repeats: int, progress, sampl
     samples["framework"] = {name: {stage: t for stage, (t, _) in by.items()} for name, by in measured.items()}
     out = _fit_framework(kernels, device, measured, samples)
     progress(f"forward {out['forward']:g} us, backward {out['backward']:g} us per kernel")
+    progress.step()
     return out
 
 
@@ -228,6 +241,7 @@ def _measure_sampler(quick: bool, repeats: int, residuals: dict, progress, sampl
                           for shape, t, row in zip(shapes, y, X)]
     block = _fit_sampler(X, y, residuals)
     progress(f"{y.size} batches, fit error {residuals['sampler']['fit_mape']:.1%}")
+    progress.step()
     return block
 
 
@@ -261,9 +275,63 @@ def _fit_collective(rows: list[list[float]], steps: float, wire: float) -> Linea
     return fit_linear_nonneg(np.column_stack([np.full(len(table), steps), wire * table[:, 0]]), table[:, 1])
 
 
+class Narration:
+    """The calibration's narrative (``say``: print, to stdout) and its count of finished
+    steps on stderr (``steps``); each measuring function takes it as ``progress`` and calls
+    :meth:`step` where a step ends and its narrative line is closed, so the two never
+    share a line."""
+
+    def __init__(self, say: Callable[..., object], steps: Progress):
+        self.say, self.steps = say, steps
+
+    def __call__(self, *args, **kwargs) -> None:
+        self.say(*args, **kwargs)
+
+    def step(self) -> None:
+        self.steps.update()
+
+
+def planned_steps(device: str, quick: bool, world: int, twin_load: bool) -> int:
+    """How many times a calibration calls :meth:`Narration.step` (for the time left).
+
+    >>> planned_steps("cpu", False, 2, False), planned_steps("cpu", True, 2, True), planned_steps("cuda", True, 2, False)
+    (15, 9, 10)
+    """
+    if device == "cuda":
+        return len(KERNEL_BENCHMARKS) + 4  # + framework, copies, host gather, sampler
+    share_cores = world > 1 and not twin_load
+    passes = 1 if quick else KERNEL_PASSES
+    return ((passes - 1) + len(KERNEL_BENCHMARKS) + 2  # kernel passes, classes, framework, sampler
+            + (4 if share_cores else 0)  # capacity before and after, time slice, warm-up
+            + 1 + (1 if not quick and world > 1 else 0))  # collectives, oversubscribed ones
+
+
+def warn(text: str) -> None:
+    """A warning in one line on stderr (not progress: ``--quiet`` keeps it)."""
+    print(f"gnnsim: warning: {text}", file=sys.stderr, flush=True)
+
+
+def check_host(quality: host_load.Quality, strict: bool, measured: bool, warn: Callable[[str], None] = warn) -> None:
+    """Refuse (``strict``: :class:`GnnsimError`, nothing written) or warn when ``quality``
+    says the host was busy; ``measured``: after the benchmarks, else before them."""
+    if not quality.busy_host:
+        return
+    why = host_load.summary(quality)
+    if strict:
+        done = "measured nothing" if not measured else "measured, but wrote nothing"
+        raise GnnsimError(f"calibrate --strict: the host is busy ({why}); {done}. Calibrate on an idle host "
+                          "(stop other jobs), or leave out --strict to write a profile marked quality.busy_host: true")
+    if measured:
+        warn(f"calibrate: the host was busy ({why}); the profile is marked quality.busy_host: true and may predict "
+             "several times too slow. Calibrate again on an idle host (--strict refuses a busy one)")
+    else:
+        warn(f"calibrate: the host is busy ({why}); measuring anyway, the profile will be marked "
+             "quality.busy_host: true (Ctrl-C to stop; --strict refuses a busy host)")
+
+
 def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/localhost.yaml", quick: bool = False,
               threads: int = 1, world: int = 2, progress=print, samples_out: str | Path | None = None,
-              twin_load: bool = False) -> dict:
+              twin_load: bool = False, strict: bool = False) -> dict:
     """Run the micro-benchmarks, fit, and write the calibrated profile to ``out``.
 
     ``device="cpu"`` times the kernels alone on this process's core, measures the node's
@@ -277,6 +345,10 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
     ``threads`` cores); collectives between GPUs need several GPUs and are left to the
     node's nominal links. With ``samples_out``, every benchmarked shape and its measured
     time are also written there (JSON), to refit or inspect without measuring again.
+
+    The profile's ``quality:`` block says how busy the host was (:mod:`.host_load`); on
+    a busy host calibrate warns on stderr, or with ``strict`` raises :class:`GnnsimError`
+    (before measuring when the host is busy already) and writes nothing.
     """
     if device not in ("cpu", "cuda"):
         raise GnnsimError(f"calibrate --device must be cpu or cuda, got {device!r}")
@@ -288,16 +360,24 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
                           "measured, or use --device cpu")
     torch.set_num_threads(threads)
     repeats = 5 if quick else 11
+    needed_cores = threads * (world if device == "cpu" else 1)  # the trainer and its twins or ranks
+    before = host_load.probe()
+    check_host(host_load.assess(before, needed_cores=needed_cores), strict, measured=False)
     started = time.perf_counter()
     measure = partial(_measure_cpu, twin_load=twin_load) if device == "cpu" else _measure_cuda
     samples: dict = {}
-    blocks, device_block, residuals, what = measure(quick, repeats, threads, world, progress, samples)
+    with Progress("calibrate", planned_steps(device, quick, world, twin_load), "steps", lines=True) as steps:
+        blocks, device_block, residuals, what = measure(quick, repeats, threads, world, Narration(progress, steps),
+                                                        samples)
+    wall_s = round(time.perf_counter() - started, 1)
+    quality = host_load.assess(before, host_load.probe(), device_block["jitter_cv"], needed_cores)
+    check_host(quality, strict, measured=True)
 
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     provenance = {"host": socket.gethostname(), "cpu_model": cpu_model(), "machine": platform.machine(),
                   "python": platform.python_version(), "torch": str(torch.__version__), "numpy": str(np.__version__),
                   "date": now, "threads": threads, "quick": quick, "world": world,
-                  "wall_s": round(time.perf_counter() - started, 1)}
+                  "wall_s": wall_s}
     if device == "cuda":
         provenance.update(gpu_model=torch.cuda.get_device_name(0), cuda=str(torch.version.cuda))
         del provenance["world"]
@@ -307,7 +387,8 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
               f"torch {torch.__version__}")
     profile = {"name": Path(out).stem,
                "device": {"name": f"calibrated-{Path(out).stem}", **device_block, "sources": [source + " (measured)"]},
-               **blocks, "residuals": residuals, "provenance": provenance, "sources": [source]}
+               **blocks, "residuals": residuals, "quality": quality.to_dict(), "provenance": provenance,
+               "sources": [source]}
     write_atomic(out, profile_text(profile))
     if samples_out is not None:
         write_atomic(samples_out, json.dumps({"provenance": provenance, "samples": samples}, indent=1) + "\n")
@@ -405,6 +486,7 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
                  "busy twin(s); looked at again after the kernels) ...", end=" ", flush=True)
         early = capacity_rounds(world - 1, threads, quick)
         progress(f"{len(early)} round pairs")
+        progress.step()
     progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running a training-like load"
              if twin_load else "calibrate: timing kernels alone")
     with twins(world - 1 if twin_load else 0, threads), pinned(0, threads):  # this process is trainer 0
@@ -414,11 +496,13 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
     # CPU sharing: how many cores' worth the node's busy trainers really get (not with twin_load)
     sharing = measure_capacity(world - 1, threads, quick, progress, earlier=early) if share_cores else None
     if sharing is not None:
+        progress.step()
         # the turns that trainers sharing a core take (used where trainers outnumber cores)
         slice_s = measure_time_slice(SPIN_S / 2 if quick else SPIN_S)
         if slice_s is not None:
             sharing["time_slice_ms"] = _round(slice_s * 1e3)
             progress(f"calibrate: time slice between two busy processes on one core: {slice_s * 1e3:.2f} ms")
+        progress.step()
         progress("calibrate: warm-up after idling ...", end=" ", flush=True)
         warm = calibrate_warmup()
         if warm is not None:
@@ -428,6 +512,7 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
                      f"+{idle.extra_s(0.003) * 1e3:.2f} ms after 3 ms (paid over {warm['warmup_ramp_ms']:.0f} ms of work)")
         else:
             progress("none measured")
+        progress.step()
 
     progress(f"calibrate: gloo all-reduce and all-to-all on {world} local processes ...", end=" ", flush=True)
     coll = run_collectives(world, quick)
@@ -443,6 +528,7 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
              f"x{1 + ar_block['busy_rise']:.2f} (x{1 + ar_block['alltoall_busy_rise']:.2f}) after long compute "
              f"(scale {ar_block['busy_us'] / 1e3:.1f} ms, {ar_block['alltoall_busy_us'] / 1e3:.1f} ms), "
              f"wake-up after idling {wakeup_s * 1e6:.0f} us (past {idle_s * 1e6:.0f} us)")
+    progress.step()
     blocks = {
         "sampler": sampler,
         "host_gather": {k: kernels["gather"][k] for k in HOST_GATHER_KEYS},
@@ -452,6 +538,7 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
     }
     if not quick and world > 1:
         blocks["oversubscribed"] = _oversubscribed(world, quick, residuals, progress)
+        progress.step()
     return blocks, _device_block("cpu", threads, 8589934592, kernels, jitter_cv, framework), residuals, cpu_model()
 
 
@@ -463,6 +550,7 @@ def _fit_copies(quick: bool, repeats: int, residuals: dict, progress, samples: d
         samples[f"copy_{direction}"] = [{"bytes": float(b), "seconds": float(t)} for b, t in zip(size, seconds)]
         copies[direction] = _fit_copy(direction, size, seconds, residuals)
     progress(", ".join(f"{d} {c['bw_gbps']:g} GB/s" for d, c in copies.items()))
+    progress.step()
     return copies
 
 
@@ -488,6 +576,7 @@ def _measure_cuda(quick: bool, repeats: int, threads: int, world: int, progress,
         _record(samples, "host_gather", host_samples)
         host, residuals["host_gather"] = _fit_class("gather", host_samples, cpu=True)
         progress(f"fit error {residuals['host_gather']['fit_mape']:.1%}")
+        progress.step()
         sampler = _measure_sampler(quick, repeats, residuals, progress, samples)
     blocks = {
         "sampler": sampler,

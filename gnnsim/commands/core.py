@@ -50,7 +50,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from gnnsim.calibrate.run import calibrate
 
     calibrate(device=args.device, out=args.out, quick=args.quick, threads=args.threads, twin_load=args.twin_load,
-              samples_out=args.samples)
+              samples_out=args.samples, strict=args.strict)
     return 0
 
 
@@ -113,6 +113,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--twin-load", action="store_true",
                    help="time kernels beside busy twin trainers (always-busy rates) instead of alone and "
                         "measuring the node's effective cores for the simulator's CPU sharing")
+    p.add_argument("--strict", action="store_true",
+                   help="refuse a busy host (load, other processes' CPU time, stolen time or the spread of repeated "
+                        "timings past their thresholds): exit 2 and write nothing, instead of warning and writing "
+                        "a profile marked quality.busy_host: true")
     p.set_defaults(func=cmd_calibrate)
 
     p = scenario_command(sub, "validate", "run the scenario for real and simulated, print the errors",

@@ -482,9 +482,9 @@ def _read_yaml(kind: str, name: str) -> tuple[dict[str, Any], Path]:
     return data, path
 
 
-# Top-level blocks that describe a profile (fit quality, provenance) and that the model
-# never reads: a calibration writes NaN there for "not measured".
-_DESCRIPTIVE_KEYS = ("residuals", "provenance", "sources", "notes")
+# Top-level blocks that describe a profile (fit quality, the host's load while calibrating,
+# provenance) and that the model never reads: a calibration writes NaN there for "not measured".
+_DESCRIPTIVE_KEYS = ("residuals", "quality", "provenance", "sources", "notes")
 
 
 def check_finite(data: dict[str, Any], path: Path) -> None:
