@@ -43,8 +43,9 @@ OTHERS_SLACK_CORES = 0.25
 # a speed that comes and goes with its neighbours'.
 STEAL_SHARE_MAX = 0.05
 # Twice the spread of the idle 2-core dev VM (jitter_cv 0.073, hwprofiles/calibrated/
-# localhost.yaml; an H100's is 0.009). The same VM with four other processes on its two
-# cores (load 4.3) gave 0.14 on the GEMM and 0.24 on the elementwise sweep (--quick).
+# localhost.yaml; an H100's is 0.009). The same VM with other processes on its two cores
+# gave 0.14 on the GEMM and 0.24 on the elementwise sweep (load 4.3), and 0.28 over a
+# whole --quick calibration (load 3.5).
 SPREAD_CV_MAX = 0.15
 
 
