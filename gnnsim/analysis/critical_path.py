@@ -23,7 +23,8 @@ from gnnsim.sim.engine import HOST_GATHER, Span, Timeline
 
 # Channel kind -> resource class, in the words of sensitivity analysis.
 CHANNEL_CLASSES = {"pcie": "pcie", "nvlink": "nvlink", "nvswitch": "nvlink", "loopback": "loopback",
-                   "ethernet": "network", "infiniband": "network", "fabric": "network", "memory": "memory"}
+                   "ethernet": "network", "infiniband": "network", "fabric": "network", "memory": "memory",
+                   "cpu": "cpu cores"}
 TRACK_CLASSES = {"gpu": "gpu compute", "cpu": "cpu compute", "sampler": "cpu sampling", "loader": "loader",
                  "comm": "collective", "gpusampler": "gpu sampling", "workers": "loader workers",
                  "samplergpu": "sampler gpus"}

@@ -53,7 +53,7 @@ from gnnsim.progress import Progress, progress
 from gnnsim.rng import rng_for
 from gnnsim.sim.collectives import Collectives
 from gnnsim.sim.cpu import HostCpus
-from gnnsim.sim.loader import PlacedLoader, loader_depth, loader_startup_s, with_host_memory
+from gnnsim.sim.loader import PlacedLoader, loader_depth, loader_startup_s, with_host_cores, with_host_memory
 from gnnsim.sim.network import Flow, Network
 from gnnsim.workload.builder import ID_BYTES, Task, Workload
 from gnnsim.workload.loader import LOADER_KINDS
@@ -133,6 +133,7 @@ class Simulator:
         self.algorithm = allreduce_algorithm
         self.env = simpy.Environment()
         self.topo, dram = with_host_memory(cost.topology, cost.cluster, training)  # + DRAM for a placed loader
+        self.topo, cores = with_host_cores(self.topo, cost.cluster, training)  # + its GPU node's cores
         self.net = Network(self.env, self.topo.capacities, self.topo.names, record=record_links)
         self.coll = Collectives(self.env, self.net, self.topo, cost)
         # CPU trainers share their host's effective cores; GPU trainers compute on their devices
@@ -157,7 +158,7 @@ class Simulator:
         seed = workload.scenario.simulation.seed
         self.jitter_rng = [rng_for(seed, "jitter", r) for r in range(n)]
         self.last_collective_end = 0.0  # when the ranks' latest collective finished
-        self.placed = PlacedLoader(self, dram)  # GPU/UVA sampling, worker and UVA gathers (gnnsim.sim.loader)
+        self.placed = PlacedLoader(self, dram, cores)  # GPU/UVA sampling, worker pools, UVA gathers (sim/loader.py)
 
     def _sampler_parallelism(self, task: Task) -> int:
         """How many batches a trainer's sampler workers produce at once: its workers, as
@@ -428,6 +429,8 @@ class Simulator:
                     prev = yield from self.placed.run(rank, task, it, prev)
                 elif task.kind == "collective":
                     prev = yield from self._collective(rank, task, it, 0, "loader", prev)
+                elif task.stage == "sample" and self.placed.cores:  # the pools share the node's cores
+                    prev = yield from self.placed.cpu_sample(rank, task, it, prev)
                 elif task.stage == "sample":
                     workers = self._sampler_parallelism(task)  # each on a core of its own
                     seconds = self.cost.sample_time(task) / workers

@@ -100,13 +100,39 @@ def with_host_memory(topo: Topology, cluster: Cluster, training: TrainingConfig)
     return replace(topo, channels=[*topo.channels, *dram]), list(range(first, first + len(dram)))
 
 
+def with_host_cores(topo: Topology, cluster: Cluster, training: TrainingConfig) -> tuple[Topology, list[int]]:
+    """``topo`` with one ``node<i>/cores`` channel per node when a placed loader's
+    trainers are GPUs: its capacity is the node's effective cores
+    (:attr:`~gnnsim.hardware.profiles.Node.compute_cores`) and its flows carry
+    core-seconds, so the worker pools of all the node's trainers share the cores max-min
+    fair instead of each taking a static ``cores / trainers``. Empty: ``topo`` unchanged
+    (CPU trainers share their cores through :mod:`gnnsim.sim.cpu` already)."""
+    if not placed(training) or cluster.node.trainer_device.kind != "gpu":
+        return topo, []
+    first = len(topo.channels)
+    cores = [Channel(f"node{n}/cores", "cpu", float(cluster.node.compute_cores), 0.0, n)
+             for n in range(cluster.num_nodes)]
+    return replace(topo, channels=[*topo.channels, *cores]), list(range(first, first + len(cores)))
+
+
+def pool_parallelism(depth: int, workers: int) -> int:
+    """Batches a trainer's worker pool prepares at once, and so the cores it can use:
+    its workers, as far as the prefetch queue lets batches run ahead (one without a queue).
+
+    >>> pool_parallelism(2, 8), pool_parallelism(4, 2), pool_parallelism(0, 8)
+    (3, 2, 1)
+    """
+    return 1 if depth <= 0 else max(1, min(workers, depth + 1))
+
+
 class PlacedLoader:
     """Runs a trainer's placed loader steps on the simulator's clock and links."""
 
-    def __init__(self, sim: Simulator, dram: list[int]):
+    def __init__(self, sim: Simulator, dram: list[int], cores: list[int] | None = None):
         self.sim = sim
         self.link = sim.cost.cluster.node.h2d_link
         self.dram = dram  # host-memory channel per node (see with_host_memory); empty: none
+        self.cores = cores or []  # the node's cores as a channel (see with_host_cores); empty: static shares
         k = sim.workload.scenario.training.sampler_gpus
         self.sampler_gpus = SamplerGpus(sim, k) if k else None  # GNNLab's samplers (gnnsim.sim.sampler_gpus)
 
@@ -122,13 +148,20 @@ class PlacedLoader:
             via = yield from self._gpu_sample(rank, task)
             return self.sim._span(rank, "gpusampler", "sample", it, start, self.sim.env.now, pred=prev, via=via)
         if task.kind == "host_gather":
-            workers = self.sim._sampler_parallelism(task)
+            workers = self._parallelism(task)
             seconds = self.sim._jittered(rank, self.sim.cost.gather_time(task.local_rows, task.row_bytes) / workers)
             via = ""
-            if self.dram and self.sim.cpus is None and seconds > 0:  # rows read once and written once
-                moved = 2.0 * task.local_rows * task.row_bytes
-                flow = yield self.sim.net.transfer(self._dram(rank), moved, tag="fetch", max_rate=moved / seconds)
-                via = self.sim._via(flow)
+            if (self.dram or self.cores) and self.sim.cpus is None and seconds > 0:
+                flows = []
+                if self.cores:  # the pool's core-seconds, shared with the node's other pools
+                    flows.append(self.sim.net.transfer(self._cores(rank), seconds * workers, tag="fetch",
+                                                       max_rate=workers))
+                if self.dram:  # rows read once and written once
+                    moved = 2.0 * task.local_rows * task.row_bytes
+                    flows.append(self.sim.net.transfer(self._dram(rank), moved, tag="fetch", max_rate=moved / seconds))
+                done = yield self.sim.env.all_of(flows)
+                last = max((ev.value for ev in done.events), key=lambda f: f.end_s)
+                via = self.sim._via(last)
             else:
                 yield self.sim._compute(rank, seconds, cores=workers)
             yield from self._cached_rows(task)
@@ -148,6 +181,26 @@ class PlacedLoader:
             return self.sim._span(rank, "loader", "fetch", it, start, self.sim.env.now, pred=prev, via=via,
                                   bytes_=size)
         raise ValueError(f"not a placed loader task: {task.kind!r}")
+
+    def _cores(self, rank: int) -> tuple[int, ...]:
+        return (self.cores[self.sim.topo.node_of(rank)],)
+
+    def _parallelism(self, task: Task) -> int:
+        """The pool's batches in flight: capped by the node's cores per trainer where they
+        are static shares, by the cores channel's max-min share where they are not."""
+        if not self.cores:
+            return self.sim._sampler_parallelism(task)
+        return pool_parallelism(self.sim.depth, task.workers)
+
+    def cpu_sample(self, rank: int, task: Task, it: int, prev: int) -> Generator[Any, Any, int]:
+        """CPU sampling in the trainer's worker pool, its core-seconds a flow on the node's
+        cores (``with_host_cores``); returns the span's index."""
+        start = self.sim.env.now
+        workers = self._parallelism(task)
+        seconds = self.sim._jittered(rank, self.sim.cost.sample_time(task))  # on one core
+        flow = yield self.sim.net.transfer(self._cores(rank), seconds, tag="sample", max_rate=workers)
+        return self.sim._span(rank, "sampler", "sample", it, start, self.sim.env.now, pred=prev,
+                              via=self.sim._via(flow))
 
     def _gpu_sample(self, rank: int, task: Task) -> Generator[Any, Any, str]:
         dev = self.sim.cost.device
