@@ -49,7 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(sub)
     for command in _leaf_parsers(sub):  # also after the command: gnnsim simulate S.yaml --quiet
-        command.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP)
+        flags = [f for f in ("-q", "--quiet") if f not in command._option_string_actions]  # (a command's own wins)
+        if flags:
+            command.add_argument(*flags, dest="quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP)
     return parser
 
 
