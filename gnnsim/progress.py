@@ -7,11 +7,15 @@ A step of work opens a reporter, says how far it got now and then, and closes it
             ...
             p.update()
 
+or, for a loop, in one call: ``for r in tracked(range(num_ranks), "workload: sampling",
+unit="trainers"):``.
+
 On a terminal this draws one line, rewritten in place at most four times a second,
 ``workload: sampling 3/8 trainers, 2.1s, about 4.9s left``, and ends with
 ``workload: sampling done in 7.0s``; a step that ends within :data:`SHOW_DONE_AFTER_S`
 leaves no line at all, so quick runs look as they always did. The line moves only when
-the work calls :meth:`Progress.update` (or a reporter inside it does).
+the work calls :meth:`Progress.update` (or a reporter inside it does). A step that prints
+its own lines on stdout between updates (calibrate) asks for whole lines (``lines=True``).
 
 A reporter opened while another is open (the workload builder's, inside the pipeline's
 stage) draws its own line in its place and leaves no done line; the outer one's line
