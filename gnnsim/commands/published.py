@@ -60,7 +60,7 @@ def run_published(records_path: str, *, quick: bool = False, only: list[str] | N
                   command: str = "gnnsim published") -> dict:
     """Predict every expressible record of ``records_path``; the report's JSON."""
     from gnnsim.errors import RecordError
-    from gnnsim.validation.published import predict_records, rows_json, stderr_progress, summarize
+    from gnnsim.validation.published import predict_records, rows_json, summarize
     from gnnsim.validation.records import load_records
 
     records = load_records(records_path)
@@ -69,7 +69,7 @@ def run_published(records_path: str, *, quick: bool = False, only: list[str] | N
         unknown = sorted(set(only) - {r.id for r in records})
         if unknown:
             raise RecordError(f"--only: no record {', '.join(unknown)} in {records_path}")
-    rows = predict_records(records, source=records_path, quick=quick, only=ids, progress=stderr_progress)
+    rows = predict_records(records, source=records_path, quick=quick, only=ids)
     meta = {"command": command, "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "commit": _commit(), "records_file": str(records_path), "quick": quick}
     return rows_json(rows, summarize(rows), meta)

@@ -14,11 +14,10 @@ time, or the time per sample of a throughput; ``error = predicted / measured - 1
 from __future__ import annotations
 
 import math
-import sys
 import time
 from collections import Counter, defaultdict
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -101,17 +100,21 @@ def predict_one(m: Mapping, graphs: dict[tuple, Any], source: str, skip: bool = 
 
 
 def predict_records(records: list[RunRecord], *, source: str = "<records>", quick: bool = False,
-                    only: set[str] | None = None, progress: Callable[[str], None] | None = None) -> list[Row]:
-    """One :class:`Row` per record, predicting every expressible one (``only``: these ids)."""
+                    only: set[str] | None = None) -> list[Row]:
+    """One :class:`Row` per record, predicting every expressible one (``only``: these ids).
+    Progress goes to stderr through :mod:`gnnsim.progress` (quiet off a terminal)."""
+    from gnnsim.progress import progress
+
     graphs: dict[tuple, Any] = {}
     rows = []
     mappings = [record_scenario(rec, quick=quick) for rec in records]  # every record checked before any runs
-    for i, (rec, m) in enumerate(zip(records, mappings)):
-        skip = only is not None and rec.id not in only
-        if progress and m.scenario is not None and not skip:
-            progress(f"[{i + 1}/{len(records)}] {rec.id}: simulating {m.scenario['graph']['source']} "
-                     f"x{m.scenario['cluster']['trainers_per_node']} GPUs")
-        rows.append(predict_one(m, graphs, source, skip))
+    runs = sum(m.scenario is not None and (only is None or m.record.id in only) for m in mappings)
+    with progress("published runs", total=runs, unit="records") as bar:
+        for rec, m in zip(records, mappings):
+            skip = only is not None and rec.id not in only
+            rows.append(predict_one(m, graphs, source, skip))
+            if m.scenario is not None and not skip:
+                bar.update(1)
     return rows
 
 
@@ -184,9 +187,3 @@ def summarize(rows: list[Row]) -> dict[str, Any]:
 
 def rows_json(rows: list[Row], summary: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
     return {"meta": meta, "summary": summary, "records": [asdict(r) for r in rows]}
-
-
-def stderr_progress(text: str) -> None:
-    """Progress lines on stderr when it is a terminal (quiet in pipes and CI logs)."""
-    if sys.stderr.isatty():
-        print(text, file=sys.stderr, flush=True)
