@@ -126,7 +126,7 @@ def _model(rec: RunRecord, out: Mapping) -> dict[str, Any] | None:
         return None
     if "unsupervised" in kind:
         out.missing.append("link-prediction (unsupervised) training: negative sampling and edge batches")
-    if "labor" in kind:
+    if "labor" in kind or "layer_neighbor" in kind:  # GraphBolt's sample_layer_neighbor is LABOR
         out.missing.append("LABOR sampler (layer-neighbor sampling)")
     unstated = [k for k in ("fanouts_seed_first", "hidden", "batch_size") if getattr(rec.model, k) is None]
     if unstated:

@@ -183,3 +183,9 @@ def test_a_half_precision_record_sets_the_model_dtype():
     m = record_scenario(parse_record(_line(pipeline__dtype="bfloat16"), "x.jsonl", 1))
     assert m.scenario["model"]["dtype"] == "bfloat16"
     assert record_scenario(parse_record(_line(pipeline__dtype="int4"), "x.jsonl", 1)).missing == ["dtype int4"]
+
+
+def test_graphbolt_layer_neighbor_sampling_is_labor():
+    m = record_scenario(parse_record(_line(model__type="GraphSAGE (PyG SAGEConv), sampler sample_layer_neighbor"),
+                                     "x.jsonl", 1))
+    assert m.missing == ["LABOR sampler (layer-neighbor sampling)"]
