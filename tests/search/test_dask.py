@@ -38,3 +38,18 @@ def test_a_failing_point_on_dask_is_recorded(tiny, cluster):
     status = {r.settings["partition.method"]: r.status for r in result.table}
     assert status == {"random": "ok", "nosuch": "error"}
     assert "unknown partition method" in next(r for r in result.table if r.status == "error").record["error"]
+
+
+def worker_environment():
+    import os
+    import signal
+
+    return os.environ.get("MALLOC_TRIM_THRESHOLD_"), signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+
+
+def test_the_search_own_workers_keep_glibc_malloc_defaults_and_leave_ctrl_c_to_it(monkeypatch):
+    from gnnsim.search.cluster import dask_client
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)  # another cluster in this process may have set it
+    with dask_client(1) as client:
+        assert client.submit(worker_environment, pure=False).result() == (None, True)
