@@ -55,11 +55,11 @@ def timed(fn):
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="8 points at scale 0.02")
-    ap.add_argument("--scale", type=float, default=None, help="graph.scale of the products preset (default 0.05)")
+    ap.add_argument("--scale", type=float, default=None, help="graph.scale of the products preset (default 0.1)")
     ap.add_argument("--workers", type=int, default=2, help="Dask workers of the parallel run (default 2)")
     ap.add_argument("--cold", action="store_true", help="no on-disk cache: each run builds the graph and partition")
     args = ap.parse_args()
-    scale = args.scale or (0.02 if args.quick else 0.05)
+    scale = args.scale or (0.02 if args.quick else 0.1)
     grid = QUICK_GRID if args.quick else GRID
     overrides = [f"graph.scale={scale}"]
     cache = None if args.cold else tempfile.mkdtemp(prefix="gnnsim-search-bench-")
