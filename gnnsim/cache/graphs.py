@@ -8,7 +8,8 @@ graph or partition changes its output, and every older entry becomes stale.
 
 Node ids and offsets are stored in 32 bits where they fit (``indices`` always below
 2^31 nodes; ``indptr`` while the edge count does), so an entry of ogbn-products is
-about 0.5 GB and of ogbn-papers100M about 13 GB.
+about 0.5 GB and of ogbn-papers100M about 13.8 GB; a graph of 2^31 stored edges or more
+comes back as a :class:`~gnnsim.graph.csr.CompactCSR` (no 64-bit copy of its ids).
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
-
 from gnnsim.cache import store
+from gnnsim.graph.csr import make_csr
 from gnnsim.graph.graph import Graph
 
-GRAPH_VERSION = 2  # 2: presets fitted to published degree statistics, with local (clustered) edges
+GRAPH_VERSION = 3  # 3: chunked generator (same distributions, other bytes); 2: fitted presets with local edges
 PARTITION_VERSION = 1
 
 
@@ -41,11 +41,10 @@ def graph_arrays(graph: Graph) -> dict[str, np.ndarray]:
 
 def graph_from_arrays(arrays: dict[str, np.ndarray], meta: dict[str, Any], key: str) -> Graph:
     indptr, indices = arrays["indptr"], arrays["indices"]
-    n = indptr.size - 1
-    csr = sp.csr_matrix((np.ones(indices.size, dtype=np.float32), indices, indptr), shape=(n, n), copy=False)
-    csr.has_sorted_indices = bool(meta.get("sorted_indices", True))
+    csr = make_csr(indptr, indices, indptr.size - 1)
     return Graph(csr, int(meta["feature_dim"]), int(meta["num_classes"]), arrays["train_ids"].astype(np.int64),
-                 arrays["labels"].astype(np.int64), name=str(meta["name"]), cache_key=key)
+                 arrays["labels"].astype(np.int64), name=str(meta["name"]), cache_key=key,
+                 undirected=bool(meta.get("undirected", False)))
 
 
 def cached_graph(spec: dict[str, Any] | None, build: Callable[[], Graph]) -> Graph:
@@ -60,7 +59,7 @@ def cached_graph(spec: dict[str, Any] | None, build: Callable[[], Graph]) -> Gra
     graph = build()
     graph.csr.sort_indices()
     meta = {"feature_dim": graph.feature_dim, "num_classes": graph.num_classes, "name": graph.name,
-            "sorted_indices": True, "describe": f"{graph.name}: {graph.num_nodes:,} nodes, {graph.num_edges:,} edges"}
+            "sorted_indices": True, "undirected": graph.undirected, "describe": f"{graph.name}: {graph.num_nodes:,} nodes, {graph.num_edges:,} edges"}
     store.save("graph", spec, graph_arrays(graph), meta)
     return dataclasses.replace(graph, cache_key=key)
 

@@ -24,6 +24,8 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 
+from gnnsim.graph.csr import rows_matrix
+
 EXACT_RANKS = 100_000  # ranks whose weight is summed exactly; the tail beyond is an integral
 
 
@@ -111,15 +113,17 @@ def average_clustering(csr: sp.csr_matrix, samples: int, rng: np.random.Generato
     """Mean local clustering coefficient of ``samples`` random nodes of degree >= 2.
 
     Triangles through node v are ``(A^2 ∘ A)[v].sum() / 2``, computed for the sampled rows
-    only (one sparse product), so it costs about the sampled nodes' two-hop edges.
+    only: the rows of their neighbours are taken out (:func:`~gnnsim.graph.csr.rows_matrix`)
+    and multiplied, so it costs about the sampled nodes' two-hop edges on a graph of any size.
     """
     deg = np.diff(csr.indptr)
     eligible = np.flatnonzero(deg >= 2)
     if eligible.size == 0:
         return 0.0
     rows = rng.choice(eligible, size=min(samples, eligible.size), replace=False)
-    adj = csr.astype(np.float32)
-    sub = adj[rows]
-    triangles = np.asarray((sub @ adj).multiply(sub).sum(axis=1)).ravel() / 2.0
+    sub = rows_matrix(csr, rows)
+    middle = np.unique(sub.indices)
+    paths = sub[:, middle] @ rows_matrix(csr, middle)  # two-hop paths from each sampled node
+    triangles = np.asarray(paths.multiply(sub).sum(axis=1)).ravel() / 2.0
     d = deg[rows].astype(np.float64)
     return float(np.mean(triangles / (d * (d - 1) / 2.0)))

@@ -8,8 +8,10 @@ Real graphs also have skewed degrees: a few hubs with thousands of neighbours, w
 dominate sampling fan-out and halo traffic. :func:`chung_lu` gives power-law degrees,
 :func:`rmat` the Graph500 Kronecker graph, and :func:`power_law_communities` both
 communities and power-law degrees (what the dataset presets in
-:mod:`gnnsim.graph.presets` use). All of them are vectorized: they draw every edge in a
-few numpy calls, so millions of edges take seconds (``benchmarks/partition.py``).
+:mod:`gnnsim.graph.presets` use). All of them are vectorized. :func:`power_law_communities`
+draws its edges chunk by chunk straight into the CSR (:mod:`gnnsim.graph.chunked_csr`:
+int32 ids, no 64-bit edge list), so full ogbn-papers100M builds in under 20 GB;
+``benchmarks/graphs.py`` and ``benchmarks/partition.py`` measure time and memory.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
+from gnnsim.graph.chunked_csr import CHUNK, distinct_edge_csr
+from gnnsim.graph.csr import CompactCSR, make_csr
 from gnnsim.graph.graph import Graph, csr_from_edges, csr_from_undirected_pairs, pick_train_ids
 from gnnsim.rng import rng_for
 
@@ -54,7 +58,7 @@ def sbm(num_nodes: int, num_communities: int, avg_degree: float, intra_fraction:
     csr = csr_from_edges(src, dst, num_nodes)
     labels = (block % num_classes).astype(np.int64)
     train = pick_train_ids(num_nodes, train_fraction, rng)
-    return Graph(csr, feature_dim, num_classes, train, labels, name=f"sbm-{num_nodes}")
+    return Graph(csr, feature_dim, num_classes, train, labels, name=f"sbm-{num_nodes}", undirected=True)
 
 
 # ---------------------------------------------------------------------------------------
@@ -179,7 +183,7 @@ def _offset_for_max_degree(num_nodes: int, alpha: float, num_edges: int, max_deg
 def power_law_communities(num_nodes: int, num_edges: int, *, num_communities: int = 1, intra_fraction: float = 0.0,
                           exponent: float = 2.5, max_degree: float | None = None, offset_fraction: float | None = None,
                           local_fraction: float = 0.0, local_window: int = 0,
-                          rng: np.random.Generator) -> tuple[sp.csr_matrix, np.ndarray]:
+                          rng: np.random.Generator) -> tuple[sp.csr_matrix | CompactCSR, np.ndarray]:
     """Degree-corrected SBM with power-law expected degrees (Chung-Lu inside communities).
 
     Node ranks ``r`` get expected degrees proportional to ``(r + offset)^(-1/(exponent-1))``,
@@ -198,7 +202,9 @@ def power_law_communities(num_nodes: int, num_edges: int, *, num_communities: in
     neither degree nor community.
 
     Returns the symmetric CSR with exactly ``num_edges`` distinct undirected edges (when
-    possible) and the community of every node.
+    possible; a :class:`~gnnsim.graph.csr.CompactCSR` from 2^31 stored edges up) and the
+    community of every node. Candidates are drawn in seeded chunks
+    (:func:`~gnnsim.graph.chunked_csr.distinct_edge_csr`): the same ``rng`` gives the same graph.
     """
     if exponent <= 2.0:
         raise ValueError(f"exponent must be > 2 for a finite mean degree, got {exponent}")
@@ -213,41 +219,48 @@ def power_law_communities(num_nodes: int, num_edges: int, *, num_communities: in
         max_degree = float(min(max(max_degree, mean_degree * 1.01), num_nodes - 1))
         offset = _offset_for_max_degree(num_nodes, alpha, num_edges, max_degree)
     window = int(min(max(local_window, 1), max((num_nodes - 1) // 2, 1)))
-    ring_node, ring_pos = _community_ring(num_nodes, k, rng) if local_fraction > 0 else (None, None)
+    perm = _shuffled_ids(num_nodes, rng)  # rank -> node id, so ids carry neither degree nor community
+    ring = perm[_community_ring(num_nodes, k, rng)] if local_fraction > 0 else None  # ring position -> node id
 
-    def draw(count: int) -> tuple[np.ndarray, np.ndarray]:
-        src = _power_law_positions(count, num_nodes, alpha, offset, rng)
-        other = _power_law_positions(count, num_nodes, alpha, offset, rng)
+    def draw(gen: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
+        local = int((gen.random(count) < local_fraction).sum()) if ring is not None else 0
+        src = _power_law_positions(count - local, num_nodes, alpha, offset, gen)
+        other = _power_law_positions(count - local, num_nodes, alpha, offset, gen)
         if k > 1:
-            intra = rng.random(count) < intra_fraction
+            intra = gen.random(src.size) < intra_fraction
             # Snap the other end to the source's community, keeping its degree rank.
             snapped = (other // k) * k + src % k
             snapped = np.where(snapped >= num_nodes, snapped - k, snapped)
             other = np.where(intra, snapped, other)
-        if ring_node is not None:
-            local = np.flatnonzero(rng.random(count) < local_fraction)
-            src[local] = rng.integers(0, num_nodes, size=local.size)
-            step = rng.integers(1, window + 1, size=local.size)
-            step = np.where(rng.random(local.size) < 0.5, -step, step)
-            other[local] = ring_node[(ring_pos[src[local]] + step) % num_nodes]
-        return src, other
+        a, b = perm[src], perm[other]
+        if local:  # a uniform ring position and one of its 2 * window nearest ring neighbours
+            pos = gen.integers(0, num_nodes, size=local)
+            step = gen.integers(1, window + 1, size=local)
+            step = np.where(gen.random(local) < 0.5, -step, step)
+            a = np.concatenate([a, ring[pos]])
+            b = np.concatenate([b, ring[(pos + step) % num_nodes]])
+        return a, b
 
-    u, v = distinct_undirected_pairs(draw, num_edges, num_nodes, rng)
-    perm = rng.permutation(num_nodes).astype(np.int64)
-    csr = csr_from_undirected_pairs(*_relabel_sorted(u, v, perm, num_nodes), num_nodes)
+    indptr, indices = distinct_edge_csr(draw, num_edges, num_nodes, rng, what=f"a {num_nodes:,}-node graph")
+    del ring
     community = np.empty(num_nodes, dtype=np.int64)
-    community[perm] = np.arange(num_nodes) % k
-    return csr, community
+    for s in range(0, num_nodes, CHUNK):  # community of rank r is r mod k, stored at the node's id
+        community[perm[s:s + CHUNK]] = np.arange(s, min(s + CHUNK, num_nodes), dtype=np.int64) % k
+    return make_csr(indptr, indices, num_nodes), community
 
 
-def _community_ring(num_nodes: int, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Ranks in ring order (community by community, shuffled inside each) and each rank's place."""
-    dtype = np.int32 if num_nodes < 2**31 else np.int64
-    key = (np.arange(num_nodes, dtype=np.int64) % k) * num_nodes + rng.permutation(num_nodes)
-    ring_node = np.argsort(key, kind="stable").astype(dtype)
-    ring_pos = np.empty(num_nodes, dtype=dtype)
-    ring_pos[ring_node] = np.arange(num_nodes, dtype=dtype)
-    return ring_node, ring_pos
+def _shuffled_ids(num_nodes: int, rng: np.random.Generator) -> np.ndarray:
+    """A seeded random permutation of ``0..n-1`` in 32 bits where ids fit (no 64-bit copy)."""
+    ids = np.arange(num_nodes, dtype=np.int32 if num_nodes < 2**31 else np.int64)
+    rng.shuffle(ids)
+    return ids
+
+
+def _community_ring(num_nodes: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Ranks in ring order: community by community (rank r is in community r mod k), shuffled inside each."""
+    ranks = _shuffled_ids(num_nodes, rng)
+    community = (ranks % k).astype(np.int16 if k < 2**15 else np.int64)
+    return ranks[np.argsort(community, kind="stable")]  # a radix sort on 16-bit keys
 
 
 def chung_lu(num_nodes: int, avg_degree: float, *, exponent: float = 2.5, max_degree: float | None = None,
@@ -270,7 +283,7 @@ def chung_lu(num_nodes: int, avg_degree: float, *, exponent: float = 2.5, max_de
     csr, _ = power_law_communities(num_nodes, edges, exponent=exponent, max_degree=max_degree, rng=rng)
     labels = rng.integers(0, num_classes, size=num_nodes)
     train = pick_train_ids(num_nodes, train_fraction, rng)
-    return Graph(csr, feature_dim, num_classes, train, labels, name=f"chung-lu-{num_nodes}")
+    return Graph(csr, feature_dim, num_classes, train, labels, name=f"chung-lu-{num_nodes}", undirected=True)
 
 
 GRAPH500_RMAT = (0.57, 0.19, 0.19)  # a, b, c of the Graph500 Kronecker generator (d = 0.05); graph500.org spec
@@ -317,4 +330,4 @@ def rmat(num_nodes: int, avg_degree: float = 32.0, *, a: float = GRAPH500_RMAT[0
     csr = csr_from_undirected_pairs(*_relabel_sorted(u, v, perm, num_nodes), num_nodes)
     labels = rng.integers(0, num_classes, size=num_nodes)
     train = pick_train_ids(num_nodes, train_fraction, rng)
-    return Graph(csr, feature_dim, num_classes, train, labels, name=f"rmat-{num_nodes}")
+    return Graph(csr, feature_dim, num_classes, train, labels, name=f"rmat-{num_nodes}", undirected=True)

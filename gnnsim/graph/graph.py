@@ -14,16 +14,20 @@ from functools import cached_property
 import numpy as np
 import scipy.sparse as sp
 
+from gnnsim.errors import GraphFormatError
+from gnnsim.graph.csr import CompactCSR
+
 
 @dataclass(frozen=True)
 class Graph:
-    csr: sp.csr_matrix
+    csr: sp.csr_matrix | CompactCSR  # CompactCSR above 2^31 stored edges (gnnsim.graph.csr)
     feature_dim: int
     num_classes: int
     train_ids: np.ndarray  # int64, sorted
     labels: np.ndarray  # int64 class per node
     name: str = "graph"
     cache_key: str | None = None  # names the cached build (gnnsim.cache), so partitions of it can be cached too
+    undirected: bool = False  # csr is known symmetric, loop-free and sorted (generators): it is its own symmetric view
 
     @property
     def num_nodes(self) -> int:
@@ -54,7 +58,13 @@ class Graph:
 
         Partitioners and metrics that reason about "neighbours" use this view; for a graph
         read with ``symmetrize=True`` (the default everywhere) it equals ``csr`` minus loops.
+        A generated graph (``undirected``) is already that view and is returned as is: no copy.
         """
+        if self.undirected:
+            return self.csr
+        if isinstance(self.csr, CompactCSR):
+            raise GraphFormatError(f"{self.name}: a {self.num_edges:,}-edge graph that is not known to be undirected "
+                                   "has no symmetric view here (it would need a 64-bit copy)")
         return symmetric_pattern(self.csr)
 
     def undirected_edges(self) -> tuple[np.ndarray, np.ndarray]:
@@ -63,6 +73,9 @@ class Graph:
         This is the edge list vertex-cut partitioners assign; its length is ``nnz / 2`` of
         :attr:`symmetric`.
         """
+        if isinstance(self.csr, CompactCSR):
+            raise GraphFormatError(f"{self.name}: {self.num_edges:,} stored edges are too many for an edge list "
+                                   "(16 bytes per edge); vertex-cut partitioners need a smaller graph (graph.scale)")
         upper = sp.triu(self.symmetric, k=1).tocsr()
         rows = np.repeat(np.arange(self.num_nodes, dtype=np.int64), np.diff(upper.indptr))
         return rows, upper.indices.astype(np.int64)

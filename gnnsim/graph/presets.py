@@ -190,7 +190,7 @@ def preset_graph(name: str, *, scale: float = 1.0, seed: int = 0, intra_fraction
         intra_fraction=p.intra_fraction if intra_fraction is None else intra_fraction,
         exponent=gamma, offset_fraction=offset_fraction, local_fraction=p.local_fraction,
         local_window=p.local_window or max(1, round(p.mean_degree / 2)), rng=rng)
-    labels = (community % p.num_classes).astype(np.int64)
+    labels = np.remainder(community, p.num_classes, out=community)  # in place: one int64 per node, not two
     train = pick_train_ids(nodes, p.train_fraction, rng)
     label = name if scale == 1.0 else f"{name}@{scale:g}"
-    return Graph(csr, feature_dim or p.feature_dim, p.num_classes, train, labels, name=label)
+    return Graph(csr, feature_dim or p.feature_dim, p.num_classes, train, labels, name=label, undirected=True)

@@ -115,3 +115,50 @@ def test_metrics_do_not_change_when_parts_are_renumbered(case, random):
     for field in ("halo_nodes", "halo_nodes_2hop", "nodes_per_part", "edges_per_part", "train_per_part"):
         old, new = np.array(getattr(a, field)), np.array(getattr(b, field))
         assert (new[perm] == old).all(), field
+
+
+def sparse_reference(graph: Graph, assignment: np.ndarray, k: int) -> tuple[list, list, int]:
+    """Halos and volume as sparse products with the part indicator matrix (the pre-pass formulation)."""
+    import scipy.sparse as sp
+
+    csr = graph.csr.astype(np.float32)
+    own = sp.csr_matrix((np.ones(assignment.size, dtype=np.float32), (np.arange(assignment.size), assignment)),
+                        shape=(assignment.size, k)).toarray() > 0
+    need1 = (csr.T @ own.astype(np.float32)) > 0
+    need2 = (csr.T @ (need1 | own).astype(np.float32)) > 0
+    volume = int((((csr @ own.astype(np.float32)) > 0) & ~own).sum())
+    return (need1 & ~own).sum(axis=0).tolist(), ((need1 | need2) & ~own).sum(axis=0).tolist(), volume
+
+
+@pytest.mark.parametrize("undirected", [True, False])
+def test_many_parts_span_several_mask_words(undirected):
+    """70 and 130 parts need two and three 64-bit passes; the counts equal the sparse products."""
+    from gnnsim.graph.presets import preset_graph
+
+    g = preset_graph("ogbn-arxiv", scale=0.01, seed=0)
+    if not undirected:  # drop some stored edges: a directed graph, halos counted on its transpose
+        keep = np.random.default_rng(0).random(g.csr.nnz) < 0.7
+        csr = g.csr.copy()
+        csr.data = keep.astype(np.float32)
+        csr.eliminate_zeros()
+        g = Graph(csr, 4, 2, g.train_ids, g.labels)
+    for k in (70, 130):
+        a = np.random.default_rng(k).integers(0, k, g.num_nodes).astype(np.int32)
+        m = partition_metrics(g, a, k)
+        halo1, halo2, volume = sparse_reference(g, a, k)
+        assert (m.halo_nodes, m.halo_nodes_2hop, m.comm_volume) == (halo1, halo2, volume)
+
+
+def test_compact_csr_gives_the_same_metrics(monkeypatch):
+    """A graph held as int64 offsets with int32 ids (above 2^31 stored edges) is measured alike."""
+    import gnnsim.graph.csr as csr_mod
+    from gnnsim.graph.csr import CompactCSR, make_csr
+    from gnnsim.graph.presets import preset_graph
+
+    g = preset_graph("ogbn-products", scale=0.002, seed=1)
+    monkeypatch.setattr(csr_mod, "INT32_MAX", 10)
+    compact = make_csr(g.indptr.astype(np.int64), g.indices, g.num_nodes)
+    assert isinstance(compact, CompactCSR)
+    big = Graph(compact, g.feature_dim, g.num_classes, g.train_ids, g.labels, undirected=True)
+    a = np.random.default_rng(0).integers(0, 8, g.num_nodes).astype(np.int32)
+    assert partition_metrics(big, a, 8) == partition_metrics(g, a, 8)
