@@ -219,6 +219,19 @@ class TrainingConfig(_Section):
         25 * 2**20, gt=0, description="gradient bucket size; full buckets are all-reduced while backward goes on "
                                       "(PyTorch DDP's bucket_cap_mb=25 default: https://pytorch.org/docs/stable/"
                                       "generated/torch.nn.parallel.DistributedDataParallel.html)")
+    ddp_first_bucket_bytes: int | None = Field(
+        None, gt=0, description="the first gradient bucket's size (the output layer's gradients, ready first); "
+                                "default: DDP's 1 MiB (torch.distributed._DEFAULT_FIRST_BUCKET_BYTES) where "
+                                "training.iteration_barrier is off, ddp_bucket_bytes where it is on. DDP uses "
+                                "bucket_cap_mb for the first bucket too when bucket_cap_mb is passed explicitly: "
+                                "then set this equal to ddp_bucket_bytes")
+    iteration_barrier: bool | None = Field(
+        None, description="every rank starts each iteration together (gnnsim's own trainer: dist.barrier() before "
+                          "each iteration; in the replay every rank joins each iteration's feature exchange) | "
+                          "false: DDP as users run it, no barrier: ranks drift, a rank's lead is carried into the "
+                          "next iteration and absorbed in the all-reduce, a feature gather that needs no other rank "
+                          "runs on its own (gnnsim.sim.ddp). Default: true for framework torch, false for pyg and "
+                          "dgl")
 
     @model_validator(mode="after")
     def _placement_fits_mode(self) -> "TrainingConfig":
@@ -247,6 +260,9 @@ class TrainingConfig(_Section):
             data.pop("pyg_trim_to_layer", None)
         if not self.sampler_gpus:
             data.pop("sampler_gpus", None)
+        for key in ("iteration_barrier", "ddp_first_bucket_bytes"):  # (unset: results stay byte-identical)
+            if getattr(self, key) is None:
+                data.pop(key, None)
         return data
 
     @field_validator("fanouts")

@@ -65,6 +65,8 @@ class SimResult:
             "sensitivity": self.sensitivity,
             "simulator": {"flows": self.timeline.flows, "events": self.timeline.events,
                           "prefetch_depth": self.timeline.prefetch_depth,
+                          # DDP as users run it (gnnsim.sim.ddp); with the barrier, results read as they did
+                          **({"iteration_barrier": False} if not self.timeline.iteration_barrier else {}),
                           # the algorithm that ran, when one was asked for (auto leaves results as they were)
                           **({"allreduce": self.cost.allreduce_algorithm(self.allreduce)}
                              if self.allreduce != "auto" and self.cost is not None else {})},

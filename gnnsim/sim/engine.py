@@ -10,7 +10,10 @@ iteration is one sequential chain, as in a plain training loop.
 
 During backward the gradients fill DDP-style buckets of ``training.ddp_bucket_bytes``;
 each full bucket is all-reduced on the trainer's communication stream while backward
-goes on, and the optimizer waits for the last bucket.
+goes on, and the optimizer waits for the last bucket. Without ``training.iteration_barrier``
+(DDP as users run it) a trainer that holds every feature row gathers its own rows without
+joining the others, and the first bucket is DDP's 1 MiB (:mod:`gnnsim.sim.ddp`); the
+options the replay reads are :class:`gnnsim.sim.settings.SimSettings`.
 
 Collective steps (the feature exchange, each bucket's all-reduce) are barriers: a
 trainer waits there until every trainer has arrived, and the waiting is part of the
@@ -53,11 +56,13 @@ from gnnsim.progress import Progress, progress
 from gnnsim.rng import rng_for
 from gnnsim.sim.collectives import Collectives
 from gnnsim.sim.cpu import HostCpus
+from gnnsim.sim.ddp import backward_segments, layer_grad_shares, local_fetch
 from gnnsim.sim.loader import PlacedLoader, loader_depth, loader_startup_s, with_host_cores, with_host_memory
 from gnnsim.sim.network import Flow, Network
+from gnnsim.sim.settings import sim_settings
 from gnnsim.workload.builder import ID_BYTES, Task, Workload
 from gnnsim.workload.loader import LOADER_KINDS
-from gnnsim.workload.model import GRAD_PACK, layer_dims
+from gnnsim.workload.model import GRAD_PACK
 
 LOADER_STAGES = ("sample", "fetch", "h2d")
 COMPUTE_STAGES = ("forward", "backward", "optimizer")
@@ -105,6 +110,7 @@ class Timeline:
     prefetch_depth: int = 0
     # a placed loader's worker start-up per epoch (gnnsim.sim.loader.loader_startup_s); None: unplaced
     loader_startup_s: float | None = None
+    iteration_barrier: bool = True  # False: DDP as users run it (gnnsim.sim.ddp)
 
     def node_of(self, rank: int) -> int:
         return rank // max(1, self.ranks_per_node)
@@ -125,12 +131,13 @@ class _Barrier:
 
 class Simulator:
     def __init__(self, workload: Workload, cost: CostModel, *, prefetch_depth: int | None = None,
-                 bucket_bytes: float | None = None, allreduce_algorithm: str = "auto", record_links: bool = False):
+                 bucket_bytes: float | None = None, allreduce_algorithm: str = "auto", record_links: bool = False,
+                 iteration_barrier: bool | None = None):
         training = workload.scenario.training
         self.workload, self.cost = workload, cost
-        self.depth = loader_depth(training, int(training.prefetch_depth if prefetch_depth is None else prefetch_depth))
-        self.bucket_bytes = float(training.ddp_bucket_bytes if bucket_bytes is None else bucket_bytes)
-        self.algorithm = allreduce_algorithm
+        self.settings = sim_settings(workload.scenario, prefetch_depth=prefetch_depth, bucket_bytes=bucket_bytes,
+                                     barrier=iteration_barrier, allreduce_algorithm=allreduce_algorithm)
+        self.depth, self.algorithm = loader_depth(training, self.settings.prefetch_depth), allreduce_algorithm
         self.env = simpy.Environment()
         self.topo, dram = with_host_memory(cost.topology, cost.cluster, training)  # + DRAM for a placed loader
         self.topo, cores = with_host_cores(self.topo, cost.cluster, training)  # + its GPU node's cores
@@ -143,14 +150,15 @@ class Simulator:
         self.n, self.iters = n, iters
         self.per_node = cost.cluster.node.trainers
         self.timeline = Timeline(num_ranks=n, ranks_per_node=self.per_node, prefetch_depth=self.depth,
-                                 loader_startup_s=loader_startup_s(training, cost.worker_start_s))
+                                 loader_startup_s=loader_startup_s(training, cost.worker_start_s),
+                                 iteration_barrier=self.settings.iteration_barrier)
         self.barriers: dict[tuple[str, int, int], _Barrier] = {}
         self.last_end = [0.0] * iters
         self.device_track = "gpu" if cost.device.kind == "gpu" else "cpu"
         env = self.env
         self.load_ok = [[env.event() for _ in range(iters + 1)] for _ in range(n)]
         self.batch_ready = [[env.event() for _ in range(iters)] for _ in range(n)]
-        self._grad_shares = self._layer_grad_shares()
+        self._grad_shares = layer_grad_shares(workload)
         self.done_iterations = [0] * n
         self.report: Progress = progress("simulation", enabled=False)  # run() opens the one it draws
         cv = cost.device.jitter_cv
@@ -427,6 +435,8 @@ class Simulator:
                 start = self.env.now
                 if task.kind in LOADER_KINDS:
                     prev = yield from self.placed.run(rank, task, it, prev)
+                elif task.kind == "collective" and task.stage == "fetch" and self.settings.local_fetch:
+                    prev = yield from local_fetch(self, rank, it, task, prev)
                 elif task.kind == "collective":
                     prev = yield from self._collective(rank, task, it, 0, "loader", prev)
                 elif task.stage == "sample" and self.placed.cores:  # the pools share the node's cores
@@ -446,48 +456,6 @@ class Simulator:
                     yield self._compute(rank, self._jittered(rank, self.cost.compute_time(task)))
                     prev = self._span(rank, "loader", task.stage, it, start, self.env.now, pred=prev)
             self.batch_ready[rank][it].succeed(prev)
-
-    def _layer_grad_shares(self) -> list[float]:
-        """Share of the gradient bytes that each layer holds, input layer first: the
-        workload's per-layer parameter counts, or GraphSAGE's (two weights and a bias)."""
-        counts = list(self.workload.layer_params)
-        if not counts or sum(counts) <= 0:
-            s = self.workload.scenario
-            dims = layer_dims(s.graph.feature_dim, s.model.hidden_dim, s.graph.num_classes, len(s.training.fanouts))
-            counts = [2 * i * o + o for i, o in dims]
-        sizes = np.array(counts, dtype=float)
-        return list(sizes / sizes.sum())
-
-    def _backward_segments(self, task: Task, grad_bytes: float) -> list[tuple[Task, float]]:
-        """Backward split where DDP buckets fill: (kernels until the cut, bytes of the bucket)."""
-        if grad_bytes <= self.bucket_bytes:
-            return [(task, grad_bytes)]
-        groups: list[tuple[int, list]] = []  # (layer, kernels), in execution order (output layer first)
-        for k in task.kernels:
-            layer = int(k.name[1:k.name.index(".")]) if k.name.startswith("L") and "." in k.name else None
-            if layer is None or not groups or groups[-1][0] != layer:
-                if layer is None and groups:
-                    groups[-1][1].append(k)
-                    continue
-                groups.append((layer if layer is not None else -1, [k]))
-            else:
-                groups[-1][1].append(k)
-        shares = self._grad_shares
-        segments, kernels, bucket = [], [], 0.0
-        for layer, ks in groups:
-            kernels += ks
-            if 0 <= layer < len(shares):
-                bucket += grad_bytes * shares[layer]
-            if bucket >= self.bucket_bytes:
-                segments.append((replace(task, kernels=tuple(kernels)), bucket))
-                kernels, bucket = [], 0.0
-        if kernels or bucket > 0:
-            segments.append((replace(task, kernels=tuple(kernels)), bucket))
-        assigned = sum(b for _, b in segments)
-        if assigned < grad_bytes:  # gradients of layers the kernel names did not reveal
-            t, b = segments[-1]
-            segments[-1] = (t, b + grad_bytes - assigned)
-        return segments
 
     def _segment_seconds(self, task: Task, segments: list[Task]) -> list[float]:
         """The cost model's time of the whole task, split over segments by kernel time
@@ -541,7 +509,8 @@ class Simulator:
                     prev = yield from self._collective(rank, task, it, 0, task.stage, prev)
                 elif task.stage == "backward" and position == last_backward:  # (a full-batch chain has one per layer)
                     ar = next((t for t in chain if t.stage == "allreduce" and t.kind == "collective"), None)
-                    segments = self._backward_segments(task, ar.bytes if ar else 0.0)
+                    segments = backward_segments(task, ar.bytes if ar else 0.0, self._grad_shares,
+                                                 self.settings.first_bucket_bytes, self.settings.bucket_bytes)
                     factor = self._jittered(rank, 1.0)
                     seconds = [x * factor for x in self._segment_seconds(task, [seg for seg, _ in segments])]
                     for index, (seg, bucket) in enumerate(segments):
@@ -625,12 +594,13 @@ class Simulator:
 
 def simulate_workload(workload: Workload, cost: CostModel, *, prefetch_depth: int | None = None,
                       bucket_bytes: float | None = None, allreduce_algorithm: str = "auto",
-                      record_links: bool = False) -> Timeline:
+                      record_links: bool = False, iteration_barrier: bool | None = None) -> Timeline:
     """Replay ``workload`` on the cost model's cluster and return the :class:`Timeline`.
 
-    ``prefetch_depth`` and ``bucket_bytes`` default to the scenario's
-    ``training.prefetch_depth`` and ``training.ddp_bucket_bytes``; ``record_links``
-    keeps one span per stretch of constant traffic on every channel (for traces).
+    ``prefetch_depth``, ``bucket_bytes`` and ``iteration_barrier`` default to the
+    scenario's (:func:`gnnsim.sim.settings.sim_settings`); ``record_links`` keeps one
+    span per stretch of constant traffic on every channel (for traces).
     """
     return Simulator(workload, cost, prefetch_depth=prefetch_depth, bucket_bytes=bucket_bytes,
-                     allreduce_algorithm=allreduce_algorithm, record_links=record_links).run()
+                     allreduce_algorithm=allreduce_algorithm, record_links=record_links,
+                     iteration_barrier=iteration_barrier).run()

@@ -1,0 +1,74 @@
+"""The replay's options, read once from the scenario.
+
+The simulator reads a handful of training options (how far the loader may run ahead,
+how DDP buckets the gradients, whether the ranks meet before every iteration) and one
+of the simulation's (the all-reduce algorithm). :func:`sim_settings` reads them in one
+place, resolving the defaults that depend on other keys, so the engine works from one
+small value; the API's keyword overrides (``simulate_workload(w, cost,
+prefetch_depth=2)``) take precedence over the scenario.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gnnsim.config import Scenario, TrainingConfig
+
+# DDP's first bucket when bucket_cap_mb is left at its default: torch.distributed.
+# _DEFAULT_FIRST_BUCKET_BYTES (torch/nn/parallel/distributed.py, _BucketCapacityConfig.create)
+DDP_FIRST_BUCKET_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SimSettings:
+    """What the replay does with a workload (seconds and bytes)."""
+
+    # ready batches the loader may hold (0: the plain sequential loop); a loader in the training
+    # process holds none whatever is asked (gnnsim.sim.loader.loader_depth)
+    prefetch_depth: int
+    bucket_bytes: float  # a gradient bucket's size (DDP's bucket_cap_mb)
+    first_bucket_bytes: float  # the first bucket's (the output layer's gradients, ready first)
+    iteration_barrier: bool  # ranks meet before each iteration (gnnsim's trainer); False: DDP as users run it
+    allreduce_algorithm: str = "auto"  # auto | ring | tree | hierarchical
+    # without the barrier, a feature gather that needs no other rank's rows runs on its own
+    local_fetch: bool = False
+
+
+def iteration_barrier(training: TrainingConfig) -> bool:
+    """``training.iteration_barrier``, or where unset the framework's: gnnsim's own
+    trainer (``torch``) has a barrier before every iteration, PyG's and DGL's DDP
+    trainers as their examples write them do not.
+
+    >>> from gnnsim.config import TrainingConfig
+    >>> iteration_barrier(TrainingConfig()), iteration_barrier(TrainingConfig(framework="pyg"))
+    (True, False)
+    >>> iteration_barrier(TrainingConfig(framework="pyg", iteration_barrier=True))
+    True
+    """
+    if training.iteration_barrier is not None:
+        return training.iteration_barrier
+    return training.framework == "torch"
+
+
+def sim_settings(scenario: Scenario, *, prefetch_depth: int | None = None, bucket_bytes: float | None = None,
+                 barrier: bool | None = None, allreduce_algorithm: str = "auto") -> SimSettings:
+    """The replay's settings for ``scenario``; a keyword that is not None overrides the scenario.
+
+    >>> from gnnsim.config import scenario_from_dict
+    >>> s = sim_settings(scenario_from_dict({"training": {"framework": "pyg", "mode": "single-node-multigpu"}}))
+    >>> s.iteration_barrier, s.first_bucket_bytes, s.bucket_bytes, s.local_fetch
+    (False, 1048576.0, 26214400.0, True)
+    >>> sim_settings(scenario_from_dict({})).first_bucket_bytes  # with the barrier: buckets as before
+    26214400.0
+    """
+    t = scenario.training
+    depth = int(t.prefetch_depth if prefetch_depth is None else prefetch_depth)
+    cap = float(t.ddp_bucket_bytes if bucket_bytes is None else bucket_bytes)
+    meet = iteration_barrier(t) if barrier is None else bool(barrier)
+    if t.ddp_first_bucket_bytes is not None:
+        first = t.ddp_first_bucket_bytes
+    else:
+        first = cap if meet else min(DDP_FIRST_BUCKET_BYTES, cap)
+    return SimSettings(prefetch_depth=depth, bucket_bytes=cap, first_bucket_bytes=float(first), iteration_barrier=meet,
+                       allreduce_algorithm=allreduce_algorithm,
+                       local_fetch=not meet and t.mode == "single-node-multigpu")
