@@ -131,13 +131,14 @@ class _Barrier:
 
 class Simulator:
     def __init__(self, workload: Workload, cost: CostModel, *, prefetch_depth: int | None = None,
-                 bucket_bytes: float | None = None, allreduce_algorithm: str = "auto", record_links: bool = False,
+                 bucket_bytes: float | None = None, allreduce_algorithm: str | None = None, record_links: bool = False,
                  iteration_barrier: bool | None = None):
         training = workload.scenario.training
         self.workload, self.cost = workload, cost
         self.settings = sim_settings(workload.scenario, prefetch_depth=prefetch_depth, bucket_bytes=bucket_bytes,
                                      barrier=iteration_barrier, allreduce_algorithm=allreduce_algorithm)
-        self.depth, self.algorithm = loader_depth(training, self.settings.prefetch_depth), allreduce_algorithm
+        self.depth = loader_depth(training, self.settings.prefetch_depth)
+        self.algorithm = self.settings.allreduce_algorithm
         self.env = simpy.Environment()
         self.topo, dram = with_host_memory(cost.topology, cost.cluster, training)  # + DRAM for a placed loader
         self.topo, cores = with_host_cores(self.topo, cost.cluster, training)  # + its GPU node's cores
@@ -593,7 +594,7 @@ class Simulator:
 
 
 def simulate_workload(workload: Workload, cost: CostModel, *, prefetch_depth: int | None = None,
-                      bucket_bytes: float | None = None, allreduce_algorithm: str = "auto",
+                      bucket_bytes: float | None = None, allreduce_algorithm: str | None = None,
                       record_links: bool = False, iteration_barrier: bool | None = None) -> Timeline:
     """Replay ``workload`` on the cost model's cluster and return the :class:`Timeline`.
 

@@ -51,7 +51,7 @@ def iteration_barrier(training: TrainingConfig) -> bool:
 
 
 def sim_settings(scenario: Scenario, *, prefetch_depth: int | None = None, bucket_bytes: float | None = None,
-                 barrier: bool | None = None, allreduce_algorithm: str = "auto") -> SimSettings:
+                 barrier: bool | None = None, allreduce_algorithm: str | None = None) -> SimSettings:
     """The replay's settings for ``scenario``; a keyword that is not None overrides the scenario.
 
     >>> from gnnsim.config import scenario_from_dict
@@ -70,5 +70,6 @@ def sim_settings(scenario: Scenario, *, prefetch_depth: int | None = None, bucke
     else:
         first = cap if meet else min(DDP_FIRST_BUCKET_BYTES, cap)
     return SimSettings(prefetch_depth=depth, bucket_bytes=cap, first_bucket_bytes=float(first), iteration_barrier=meet,
-                       allreduce_algorithm=allreduce_algorithm,
+                       allreduce_algorithm=scenario.simulation.allreduce if allreduce_algorithm is None
+                       else allreduce_algorithm,
                        local_fetch=not meet and t.mode == "single-node-multigpu")
