@@ -165,6 +165,19 @@ class LoaderConfig(_Section):
     persistent_workers: bool = Field(
         False, description="keep the workers alive between epochs (PyTorch DataLoader persistent_workers): their "
                            "start-up is paid once, not in every epoch's fixed cost (epoch_fixed_s)")
+    gather: Literal["workers", "main"] = Field(
+        "workers", description="where host feature rows are gathered: workers (the worker pool, ahead of training: "
+                               "DGL >= 0.8 DataLoader with prefetch_node_feats, GraphBolt, PyG NeighborLoader) | "
+                               "main (the training process after the batch arrives, serial with compute: DGL <= 0.7 "
+                               "examples' load_subtensor, DGL 0.8's old NodeDataLoader, PyG 1.x/2.0 NeighborSampler "
+                               "examples' x[n_id])")
+
+    @model_serializer(mode="wrap")
+    def _omit_default_gather(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        if self.gather == "workers":  # (unset: results of placed loaders written before it stay byte-identical)
+            data.pop("gather", None)
+        return data
 
 
 # training's placement sections appear in a result's scenario only when set, so results of

@@ -61,7 +61,7 @@ from gnnsim.sim.loader import PlacedLoader, loader_depth, loader_startup_s, with
 from gnnsim.sim.network import Flow, Network
 from gnnsim.sim.settings import sim_settings
 from gnnsim.workload.builder import ID_BYTES, Task, Workload
-from gnnsim.workload.loader import LOADER_KINDS
+from gnnsim.workload.loader import LOADER_KINDS, MAIN_GATHER
 from gnnsim.workload.model import GRAD_PACK
 
 LOADER_STAGES = ("sample", "fetch", "h2d")
@@ -422,8 +422,8 @@ class Simulator:
     # -- the two workers of a trainer ---------------------------------------------------
     def _split(self, chain: list[Task]) -> tuple[list[Task], list[Task]]:
         k = 0
-        while k < len(chain) and chain[k].stage in LOADER_STAGES:
-            k += 1
+        while k < len(chain) and chain[k].stage in LOADER_STAGES and chain[k].kind != MAIN_GATHER:
+            k += 1  # (rows the training process gathers itself, and what follows, are the trainer's)
         return chain[:k], chain[k:]
 
     def _loader(self, rank: int) -> Generator[Any, Any, None]:
@@ -506,7 +506,9 @@ class Simulator:
                 start = self.env.now
                 if task.stage == "allreduce" and task.kind == "collective":
                     continue  # issued by the backward buckets below
-                if task.kind == "collective":  # a halo exchange: on its own track, apart from the buckets
+                if task.kind in LOADER_KINDS:  # the training process's own gather and its copy
+                    prev = yield from self.placed.run(rank, task, it, prev)
+                elif task.kind == "collective":  # a halo exchange: on its own track, apart from the buckets
                     prev = yield from self._collective(rank, task, it, 0, task.stage, prev)
                 elif task.stage == "backward" and position == last_backward:  # (a full-batch chain has one per layer)
                     ar = next((t for t in chain if t.stage == "allreduce" and t.kind == "collective"), None)

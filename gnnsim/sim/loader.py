@@ -44,7 +44,7 @@ from gnnsim.hardware.profiles import Cluster
 from gnnsim.hardware.topology import Channel, Topology, _optional_yaml
 from gnnsim.workload.builder import Task
 from gnnsim.sim.sampler_gpus import SamplerGpus
-from gnnsim.workload.loader import POOL_SAMPLE, placed
+from gnnsim.workload.loader import MAIN_GATHER, POOL_SAMPLE, placed
 
 if TYPE_CHECKING:  # the engine imports this module
     from gnnsim.sim.engine import Simulator
@@ -147,8 +147,8 @@ class PlacedLoader:
         if task.kind in ("gpu_sample", "uva_sample"):
             via = yield from self._gpu_sample(rank, task)
             return self.sim._span(rank, "gpusampler", "sample", it, start, self.sim.env.now, pred=prev, via=via)
-        if task.kind == "host_gather":
-            workers = self._parallelism(task)
+        if task.kind in ("host_gather", MAIN_GATHER):
+            workers = 1 if task.kind == MAIN_GATHER else self._parallelism(task)
             seconds = self.sim._jittered(rank, self.sim.cost.gather_time(task.local_rows, task.row_bytes) / workers)
             via = ""
             if (self.dram or self.cores) and self.sim.cpus is None and seconds > 0:
@@ -165,8 +165,8 @@ class PlacedLoader:
             else:
                 yield self.sim._compute(rank, seconds, cores=workers)
             yield from self._cached_rows(task)
-            return self.sim._span(rank, "workers", "fetch", it, start, self.sim.env.now, pred=prev, via=via,
-                                  bytes_=float(task.local_rows * task.row_bytes))
+            return self.sim._span(rank, "loader" if task.kind == MAIN_GATHER else "workers", "fetch", it, start,
+                                  self.sim.env.now, pred=prev, via=via, bytes_=float(task.local_rows * task.row_bytes))
         if task.kind == "pinned_copy":
             route = self.sim.topo.h2d_route(rank)
             latency = route.latency_s * max(1, task.rounds)  # one per separate copy

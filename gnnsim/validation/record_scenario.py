@@ -217,6 +217,8 @@ def _pipeline(rec: RunRecord, out: Mapping, training: dict[str, Any], model: dic
     if p.num_workers is not None:
         if schema_has("training.loader.workers"):
             training["loader"] = {"workers": p.num_workers}
+            if placement == "host" and main_process_gather(rec.system):
+                training["loader"]["gather"] = "main"
             if p.num_workers > 0 and sampling == "cpu":
                 training["prefetch_depth"] = TORCH_PREFETCH_FACTOR * p.num_workers
         elif p.num_workers != 1:
@@ -228,6 +230,27 @@ def _pipeline(rec: RunRecord, out: Mapping, training: dict[str, Any], model: dic
             model["dtype"] = p.dtype
         else:
             out.missing.append(f"dtype {p.dtype}")
+
+
+def main_process_gather(system: str | None) -> bool:
+    """Whether the loader generation a record names gathers feature rows in the training
+    process: DGL's examples up to 0.7 (``load_subtensor``) and 0.8's old NodeDataLoader,
+    PyG 1.x and 2.0's NeighborSampler examples (``x[n_id]``); DGL's DataLoader from 0.8
+    (``prefetch_node_feats``), GraphBolt and PyG's NeighborLoader gather in the workers.
+
+    >>> main_process_gather("DGL 0.4.3 (pre-0.5 sampling API)"), main_process_gather("DGL 1.0")
+    (True, False)
+    >>> main_process_gather("PyG 2.0.2"), main_process_gather("DGL 0.8 (pre-release, old NodeDataLoader)")
+    (True, True)
+    """
+    text = system or ""
+    if "old NodeDataLoader" in text:
+        return True
+    dgl = re.search(r"DGL (\d+)\.(\d+)", text)
+    if dgl and "graphbolt" not in text.lower():
+        return (int(dgl[1]), int(dgl[2])) < (0, 8)
+    pyg = re.search(r"PyG (\d+)\.(\d+)", text)
+    return bool(pyg) and (int(pyg[1]), int(pyg[2])) < (2, 1)
 
 
 def _metric(rec: RunRecord, out: Mapping) -> None:

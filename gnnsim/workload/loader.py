@@ -47,14 +47,15 @@ ID_BYTES = 8  # int64 ids, as gnnsim.workload.builder.ID_BYTES
 SAMPLE_KINDS = {"gpu": "gpu_sample", "uva": "uva_sample"}
 GATHER_KINDS = {"host": "host_gather", "uva": "uva_gather"}
 POOL_SAMPLE = "pool_sample"  # sampled by one of the node's sampler GPUs (training.sampler_gpus)
-LOADER_KINDS = frozenset({*SAMPLE_KINDS.values(), *GATHER_KINDS.values(), "pinned_copy", POOL_SAMPLE})
+MAIN_GATHER = "main_gather"  # host rows gathered by the training process itself (training.loader.gather: main)
+LOADER_KINDS = frozenset({*SAMPLE_KINDS.values(), *GATHER_KINDS.values(), "pinned_copy", POOL_SAMPLE, MAIN_GATHER})
 FEATURE_GATHER = "features.gather"  # the forward pass's device gather of resident input rows
 
 
 def placed(training: TrainingConfig) -> bool:
     """Whether the scenario places its loader (sets any of sampling, features, loader)."""
     return (training.loader.workers is not None or training.sampling.device != "cpu"
-            or training.features.placement != "host")
+            or training.features.placement != "host" or training.loader.gather != "workers")
 
 
 def training_gpus(scenario: Scenario, cluster: Cluster) -> int:
@@ -150,7 +151,8 @@ def placed_tasks(tasks: list, scenario: Scenario, mb: MiniBatch, missing_rows: i
         elif task.stage == "fetch" and single_node:
             if placement == "gpu":
                 continue
-            task = replace(task, kind=GATHER_KINDS[placement], workers=workers)
+            main = placement == "host" and t.loader.gather == "main"
+            task = replace(task, kind=MAIN_GATHER if main else GATHER_KINDS[placement], workers=1 if main else workers)
         elif task.stage == "h2d":
             # blocks sampled on the host, or by a sampler GPU into the host queue, are copied up with the rows
             size, copies = placed_h2d(mb, missing_rows * row_bytes if placement == "host" else 0, cached_rows > 0,
