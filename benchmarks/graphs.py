@@ -7,6 +7,7 @@ Each case runs in a fresh subprocess so that its peak memory (ru_maxrss) is its 
     python benchmarks/graphs.py ogbn-products:0.25 ogbn-papers100M:0.01
     python benchmarks/graphs.py --cache ogbn-products:1.0         # cold build + store, then load
     python benchmarks/graphs.py --simulate random ogbn-papers100M:1.0   # then partition and simulate 16 GPUs
+    python benchmarks/graphs.py --predict metis ogbn-products:1.0      # `gnnsim simulate` cold, then again
 
 A case prints build seconds, peak RSS, mean/std/max degree, the share of edge endpoints on
 the top 1% of nodes, the sampled average clustering coefficient, and unique input nodes
@@ -17,6 +18,13 @@ DGX A100, ``a100-2x8-eth100``) with METHOD, measures the partition and simulates
 iterations of GraphSAGE [15, 10, 5], batch 1024: partition and simulate seconds, and
 the peak RSS then covers the whole prediction. Run big cases under a hard limit, e.g.
 ``prlimit --as=19000000000 python benchmarks/graphs.py ...``.
+
+``--predict METHOD`` times what a user sees: ``gnnsim simulate`` on the same scenario in
+fresh processes with an empty cache folder, cold (graph built, partitioned, measured,
+all stored) and then twice warm (the same job; the same job on another cluster,
+``h200-2x8-ib-ndr``), each with its own peak RSS. Times are also given as ratios to a
+reference task timed in the same run (sorting 2^24 random int64 keys, about the
+work of one block of a graph build), since this machine's speed varies with its load.
 """
 
 from __future__ import annotations
@@ -86,16 +94,64 @@ def run_case(name: str, scale: float, cache: bool, method: str | None = None) ->
     return out
 
 
+def reference_s() -> float:
+    """Seconds to sort 2^24 random int64 keys: the yardstick for the ratios (best of 3)."""
+    import numpy as np
+
+    keys = np.random.default_rng(0).integers(0, 2**62, size=1 << 24)
+    best = float("inf")
+    for _ in range(3):
+        copy = keys.copy()
+        start = time.perf_counter()
+        copy.sort()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+CLI_RUN = ("import resource, sys, time; from gnnsim.cli import main; t = time.perf_counter(); code = main(sys.argv[1:]); "
+           "print(f'{time.perf_counter() - t:.2f} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6:.2f}', "
+           "file=sys.stderr); sys.exit(code)")
+
+
+def predict(case: str, method: str) -> None:
+    """``gnnsim simulate`` cold and warm in fresh processes (see the module doc)."""
+    name, scale = case.rsplit(":", 1)
+    ref = reference_s()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, GNNSIM_CACHE=os.path.join(tmp, "cache"))
+        for label, profile in (("cold", "a100-2x8-eth100"), ("same job", "a100-2x8-eth100"),
+                               ("other cluster", "h200-2x8-ib-ndr")):
+            path = os.path.join(tmp, "scenario.yaml")
+            with open(path, "w") as fh:
+                fh.write(f"graph: {{source: 'preset:{name}', scale: {scale}}}\npartition: {{method: '{method}'}}\n"
+                         "model: {name: graphsage, hidden_dim: 256}\ntraining: {batch_size: 1024, fanouts: [15, 10, 5]}\n"
+                         f"cluster: {{profile: {profile}, num_nodes: 2, trainers_per_node: 8}}\n"
+                         "simulation: {iterations: 10, seed: 0}\n")
+            start = time.perf_counter()
+            done = subprocess.run([sys.executable, "-c", CLI_RUN, "simulate", path, "--json", os.path.join(tmp, "o.json")],
+                                  env=env, capture_output=True, text=True)
+            wall = time.perf_counter() - start
+            inner = done.stderr.strip().splitlines()[-1].split() if done.stderr.strip() else ["nan", "nan"]
+            print(json.dumps({"case": case, "method": method, "run": label, "exit": done.returncode,
+                              "wall_s": round(wall, 2), "in_process_s": float(inner[0]), "peak_rss_gb": float(inner[1]),
+                              "reference_s": round(ref, 3), "wall_over_reference": round(wall / ref, 1)}), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("cases", nargs="*", default=["ogbn-products:1.0", "ogbn-papers100M:0.05"], help="NAME:SCALE")
     ap.add_argument("--cache", action="store_true", help="use a fresh cache folder and time a second, cached build")
     ap.add_argument("--simulate", metavar="METHOD", help="then partition with METHOD and simulate 16 GPUs")
+    ap.add_argument("--predict", metavar="METHOD", help="time `gnnsim simulate` cold and warm instead")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one:
         name, scale = args.one.rsplit(":", 1)
         print(json.dumps(run_case(name, float(scale), args.cache, args.simulate)))
+        return
+    if args.predict:
+        for case in args.cases:
+            predict(case, args.predict)
         return
     env = dict(os.environ)
     with tempfile.TemporaryDirectory() as tmp:

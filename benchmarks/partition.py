@@ -4,6 +4,14 @@ Prints figures, asserts nothing (speed is not a test). Run from the repository r
 
     python benchmarks/partition.py            # full: ogbn-products at scale 1 (2.45M nodes)
     python benchmarks/partition.py --quick    # small sizes, a few seconds
+    python benchmarks/partition.py --sizes 1M,10M,full --parts 16   # every partitioner: time and memory
+
+``--sizes`` takes the ogbn-papers100M preset at 1 M nodes (scale 0.009), 10 M (0.09) and
+full size (``full``, 111 M nodes, 3.2 B stored edges). The graph is built once into a
+temporary cache; then every partitioner runs in a fresh process that loads it, under an
+address-space limit (``--limit-gb``, default 19) and a time limit (``--timeout``), and
+prints partition and metrics seconds, the peak RSS and the peak above the loaded graph,
+or why it did not finish (time, memory). Run it alone: it is meant to fill the machine.
 
 Each line: what was built or run, its size, and wall-clock seconds (one run, cold caches
 for the graph, so the figures include allocation).
@@ -79,11 +87,73 @@ def bench_partitioners(quick: bool, parts: int) -> None:
               f"{m.node_balance:>6.3f} {m.edge_balance:>6.3f} {m.train_balance:>6.3f} {m.replication_factor:>5.2f}")
 
 
+SIZES = {"1M": 0.009, "10M": 0.09, "full": 1.0}  # scales of ogbn-papers100M (111,059,956 nodes)
+SIZED_METHODS = ["random", "range", "ldg", "fennel", "metis", "random-edge", "hdrf", "grid2d"]
+ONE = ("import json, resource, sys, time\n"
+       "from gnnsim.config import Scenario\nfrom gnnsim.graph.build import build_graph\n"
+       "from gnnsim.partition import metrics_of, partition_graph\n"
+       "scale, method, parts = float(sys.argv[1]), sys.argv[2], int(sys.argv[3])\n"
+       "t = time.perf_counter()\n"
+       "g = build_graph(Scenario.model_validate({'graph': {'source': 'preset:ogbn-papers100M', 'scale': scale}}))\n"
+       "out = {'graph_s': round(time.perf_counter() - t, 1), 'graph_rss_gb': resource.getrusage(0).ru_maxrss / 1e6}\n"
+       "if method != '-':\n"
+       "    p = partition_graph(g, method, parts, seed=0)\n"
+       "    t = time.perf_counter(); m = metrics_of(g, p)\n"
+       "    out.update(partition_s=round(p.time_s, 1), metrics_s=round(time.perf_counter() - t, 1),\n"
+       "               cut=round(m.edge_cut_fraction, 4), node_balance=round(m.node_balance, 3))\n"
+       "out['peak_rss_gb'] = resource.getrusage(0).ru_maxrss / 1e6\n"
+       "print(json.dumps(out))\n")
+
+
+def bench_sizes(sizes: list[str], parts: int, methods: list[str], timeout: float, limit_gb: float) -> None:
+    import json
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (int(limit_gb * 1e9), int(limit_gb * 1e9)))
+
+    def run(scale: float, method: str, env: dict) -> str:
+        try:
+            done = subprocess.run([sys.executable, "-c", ONE, str(scale), method, str(parts)], env=env,
+                                  capture_output=True, text=True, timeout=timeout, preexec_fn=limit)
+        except subprocess.TimeoutExpired:
+            return f"did not finish in {timeout:.0f} s"
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["?"])[-1]
+            return "over the memory limit" if "MemoryError" in done.stderr else f"failed: {last[:100]}"
+        r = json.loads(done.stdout.strip().splitlines()[-1])
+        if method == "-":
+            return f"built in {r['graph_s']} s, peak {r['peak_rss_gb']:.2f} GB"
+        return (f"partition {r['partition_s']:>7.1f} s  metrics {r['metrics_s']:>6.1f} s  peak {r['peak_rss_gb']:5.2f} GB "
+                f"(+{r['peak_rss_gb'] - r['graph_rss_gb']:4.2f} over the graph)  cut {r['cut']:.1%}  "
+                f"balance {r['node_balance']:.3f}")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(os.environ, GNNSIM_CACHE=tmp)
+        for size in sizes:
+            scale = SIZES[size]
+            print(f"\nogbn-papers100M at scale {scale:g} ({size} nodes), {parts} parts, limit {limit_gb:g} GB", flush=True)
+            print(f"  {'graph':<12} {run(scale, '-', env)}", flush=True)
+            for method in methods:
+                print(f"  {method:<12} {run(scale, method, env)}", flush=True)
+            subprocess.run([sys.executable, "-m", "gnnsim", "cache", "clear"], env=env, capture_output=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes (seconds)")
     parser.add_argument("--parts", type=int, default=8)
+    parser.add_argument("--sizes", help=f"comma-separated of {', '.join(SIZES)}: every partitioner's time and memory")
+    parser.add_argument("--methods", default=",".join(SIZED_METHODS), help="with --sizes: which partitioners")
+    parser.add_argument("--timeout", type=float, default=900.0, help="with --sizes: seconds per partitioner")
+    parser.add_argument("--limit-gb", type=float, default=19.0, help="with --sizes: address-space limit per process")
     args = parser.parse_args()
+    if args.sizes:
+        bench_sizes(args.sizes.split(","), args.parts, args.methods.split(","), args.timeout, args.limit_gb)
+        return
     bench_generators(args.quick)
     bench_reader(args.quick)
     bench_partitioners(args.quick, args.parts)

@@ -235,8 +235,8 @@ def power_law_communities(num_nodes: int, num_edges: int, *, num_communities: in
         a, b = perm[src], perm[other]
         if local:  # a uniform ring position and one of its 2 * window nearest ring neighbours
             pos = gen.integers(0, num_nodes, size=local)
-            step = gen.integers(1, window + 1, size=local)
-            step = np.where(gen.random(local) < 0.5, -step, step)
+            step = gen.integers(0, 2 * window, size=local)  # even: 1..window ahead, odd: as far behind
+            step = np.where(step & 1, -(step >> 1) - 1, (step >> 1) + 1)
             a = np.concatenate([a, ring[pos]])
             b = np.concatenate([b, ring[(pos + step) % num_nodes]])
         return a, b

@@ -11,10 +11,15 @@
   ``balance_edges`` constraint (the degree sum, so each part does similar aggregation
   work). Constraints become METIS multi-constraint vertex weights (``ncon`` > 1).
 
-pymetis's ``part_graph`` passes one constraint only (``ncon = 1``: extra weight columns
-are silently misread), so multi-constraint runs call ``METIS_PartGraphKway`` from the
-METIS library that pymetis bundles, through ctypes, with the same options (seed,
-0-based numbering) and METIS's default imbalance tolerance.
+Every METIS run calls the METIS library that pymetis bundles through ctypes, as
+pymetis would (recursive bisection up to 8 parts, k-way above; seed, 0-based numbering,
+METIS's default imbalance tolerance) and with the same parts, but without its work on
+the side: pymetis converts the arrays again and hands the parts back as a Python list
+(millions of ints), and its ``part_graph`` passes one constraint only (extra weight
+columns are silently misread), so multi-constraint runs (always k-way) need the direct
+call anyway. The graph goes in as it is stored (int32 where it fits; a generated graph
+is already symmetric, so no symmetric copy is made) and is converted once, to METIS's
+64-bit ``idx_t``.
 """
 
 from __future__ import annotations
@@ -22,11 +27,11 @@ from __future__ import annotations
 import ctypes
 
 import numpy as np
-import pymetis
 
 from gnnsim.errors import PartitionError
 from gnnsim.graph.graph import Graph
 from gnnsim.partition.registry import register
+from gnnsim.progress import progress
 from gnnsim.rng import rng_for
 
 
@@ -69,7 +74,7 @@ def metis_vertex_weights(graph: Graph, *, balance_train: bool, balance_edges: bo
     else:
         columns.append(np.ones(graph.num_nodes, dtype=np.int64))
     if balance_edges:
-        columns.append(np.maximum(graph.symmetric.getnnz(axis=1), 1).astype(np.int64))
+        columns.append(np.maximum(np.diff(graph.symmetric.indptr), 1).astype(np.int64))
     columns = [c for c in columns if c.sum() > 0]
     if len(columns) == 1 and not balance_edges and not balance_train:
         return None
@@ -81,33 +86,47 @@ METIS_OPTION_SEED, METIS_OPTION_NUMBERING = 8, 17  # metis.h enum moptions (METI
 METIS_OK = 1
 
 
-def _metis_kway_multi(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray, num_parts: int,
-                      seed: int) -> np.ndarray:
-    """METIS k-way with ``weights.shape[1]`` balance constraints (ctypes into pymetis's METIS)."""
+def _metis_library():
     from pymetis import _internal
 
     try:
         lib = ctypes.CDLL(_internal.__file__)
-        kway = lib.METIS_PartGraphKway
-    except (OSError, AttributeError) as exc:
-        raise PartitionError(f"metis balance_train/balance_edges need METIS_PartGraphKway from pymetis's bundled "
-                             f"METIS, which this pymetis build does not export ({exc}); drop those options") from None
-    idx = np.int64 if _internal._idx_type_width() == 64 else np.int32
-    n, ncon = weights.shape
+        return lib, np.int64 if _internal._idx_type_width() == 64 else np.int32
+    except OSError as exc:
+        raise PartitionError(f"metis: cannot load the METIS library that pymetis bundles ({exc}); "
+                             "reinstall pymetis or use another partition method") from None
+
+
+def _metis_call(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray | None, num_parts: int, seed: int,
+                recursive: bool) -> np.ndarray:
+    """METIS k-way or recursive bisection, through ctypes into pymetis's METIS.
+
+    The CSR goes in as METIS's ``idx_t`` (64-bit in pymetis's build): one conversion,
+    no Python lists, and the parts come back as an array. ``weights`` (n x ncon) adds
+    balance constraints; None balances node counts.
+    """
+    lib, idx = _metis_library()
+    name = "METIS_PartGraphRecursive" if recursive else "METIS_PartGraphKway"
+    fn = getattr(lib, name, None)
+    if fn is None:
+        raise PartitionError(f"metis: this pymetis build does not export {name}; use another partition method")
+    n = indptr.size - 1
+    ncon = 1 if weights is None else weights.shape[1]
     arrays = {
         "nvtxs": np.array([n], dtype=idx), "ncon": np.array([ncon], dtype=idx),
         "xadj": np.ascontiguousarray(indptr, dtype=idx), "adjncy": np.ascontiguousarray(indices, dtype=idx),
-        "vwgt": np.ascontiguousarray(weights, dtype=idx), "nparts": np.array([num_parts], dtype=idx),
-        "options": np.full(METIS_NOPTIONS, -1, dtype=idx), "objval": np.zeros(1, dtype=idx),
-        "part": np.zeros(n, dtype=idx),
+        "nparts": np.array([num_parts], dtype=idx), "options": np.full(METIS_NOPTIONS, -1, dtype=idx),
+        "objval": np.zeros(1, dtype=idx), "part": np.zeros(n, dtype=idx),
     }
+    if weights is not None:
+        arrays["vwgt"] = np.ascontiguousarray(weights, dtype=idx)
     arrays["options"][METIS_OPTION_SEED] = seed
     arrays["options"][METIS_OPTION_NUMBERING] = 0
     ptr = {k: v.ctypes.data_as(ctypes.c_void_p) for k, v in arrays.items()}
-    status = kway(ptr["nvtxs"], ptr["ncon"], ptr["xadj"], ptr["adjncy"], ptr["vwgt"], None, None, ptr["nparts"],
-                  None, None, ptr["options"], ptr["objval"], ptr["part"])
+    status = fn(ptr["nvtxs"], ptr["ncon"], ptr["xadj"], ptr["adjncy"], ptr.get("vwgt"), None, None, ptr["nparts"],
+                None, None, ptr["options"], ptr["objval"], ptr["part"])
     if status != METIS_OK:
-        raise PartitionError(f"METIS_PartGraphKway failed with status {status} on {n} nodes, {ncon} constraints")
+        raise PartitionError(f"{name} failed with status {status} on {n} nodes, {ncon} constraints")
     return arrays["part"].astype(np.int32)
 
 
@@ -126,11 +145,9 @@ def metis_partition(graph: Graph, num_parts: int, *, seed: int = 0, balance_trai
     """
     if num_parts == 1:
         return np.zeros(graph.num_nodes, dtype=np.int32)
-    sym = graph.symmetric  # METIS needs a symmetric graph without self loops
+    sym = graph.symmetric  # METIS needs a symmetric graph without self loops (a generated graph is one: no copy)
     weights = metis_vertex_weights(graph, balance_train=balance_train, balance_edges=balance_edges)
-    if weights is not None:
-        return _metis_kway_multi(sym.indptr, sym.indices, weights, num_parts, seed)
-    _, membership = pymetis.part_graph(
-        num_parts, pymetis.CSRAdjacency(sym.indptr.astype(np.int64), sym.indices.astype(np.int64)),
-        options=pymetis.Options(seed=seed))
-    return np.asarray(membership, dtype=np.int32)
+    # pymetis's choice: recursive bisection up to 8 parts, k-way above (multi-constraint runs: k-way)
+    with progress(f"partition: metis, {graph.num_nodes:,} nodes into {num_parts} parts"):  # one C call: no counts
+        return _metis_call(sym.indptr, sym.indices, weights, num_parts, seed,
+                           recursive=weights is None and num_parts <= 8)

@@ -37,6 +37,7 @@ import numpy as np
 
 from gnnsim.graph.csr import row_block_bounds
 from gnnsim.graph.graph import Graph
+from gnnsim.progress import progress
 
 BLOCK = 1 << 24  # stored edges per block of rows in a pass
 WORD_BITS = 64  # parts per pass: one uint64 bit mask per node
@@ -132,24 +133,39 @@ def halo_and_volume(graph: Graph, assignment: np.ndarray, num_parts: int) -> tup
     halo1 = np.zeros(num_parts, dtype=np.int64)
     halo2 = np.zeros(num_parts, dtype=np.int64)
     volume = 0
-    for g0 in range(0, num_parts, WORD_BITS):
-        width = min(WORD_BITS, num_parts - g0)
-        dtype = _mask_dtype(width)
-        own = _own_masks(assignment, g0, width, dtype)
-        reach = np.empty(graph.num_nodes, dtype=dtype)  # own part, and parts of the rows that list the node
-        for r0, r1 in zip(view_bounds[:-1], view_bounds[1:]):
-            mask = _or_rows(view.indptr, view.indices, own, r0, r1)
-            halo1[g0:g0 + width] += _bit_counts(mask & ~own[r0:r1], width)
-            reach[r0:r1] = mask | own[r0:r1]
-        if view is not csr:  # the volume counts remote parts among a node's own row
-            for r0, r1 in zip(bounds[:-1], bounds[1:]):
-                volume += int(_bit_counts(_or_rows(csr.indptr, csr.indices, own, r0, r1) & ~own[r0:r1], width).sum())
-        for r0, r1 in zip(view_bounds[:-1], view_bounds[1:]):
-            mask = _or_rows(view.indptr, view.indices, reach, r0, r1)
-            halo2[g0:g0 + width] += _bit_counts(mask & ~own[r0:r1], width)
+    passes = (2 + (view is not csr)) * -(-num_parts // WORD_BITS)
+    with progress("partition metrics: halos", total=passes * len(bounds), unit="blocks") as p:
+        for g0 in range(0, num_parts, WORD_BITS):
+            volume += _halo_word(graph, view, bounds, view_bounds, assignment, g0, min(WORD_BITS, num_parts - g0),
+                                 halo1, halo2, p)
     if view is csr:
         volume = int(halo1.sum())  # symmetric: the parts that need v are those among v's neighbours
     return halo1, halo2, volume
+
+
+def _halo_word(graph: Graph, view, bounds: np.ndarray, view_bounds: np.ndarray, assignment: np.ndarray, g0: int,
+               width: int, halo1: np.ndarray, halo2: np.ndarray, p) -> int:
+    """Halos of parts ``g0 .. g0 + width`` (one bit each) into ``halo1``/``halo2``; the volume
+    toward them when ``view`` is a transpose (else 0: the caller takes it from the halos)."""
+    csr = graph.csr
+    volume = 0
+    dtype = _mask_dtype(width)
+    own = _own_masks(assignment, g0, width, dtype)
+    reach = np.empty(graph.num_nodes, dtype=dtype)  # own part, and parts of the rows that list the node
+    for r0, r1 in zip(view_bounds[:-1], view_bounds[1:]):
+        mask = _or_rows(view.indptr, view.indices, own, r0, r1)
+        halo1[g0:g0 + width] += _bit_counts(mask & ~own[r0:r1], width)
+        reach[r0:r1] = mask | own[r0:r1]
+        p.update()
+    if view is not csr:  # the volume counts remote parts among a node's own row
+        for r0, r1 in zip(bounds[:-1], bounds[1:]):
+            volume += int(_bit_counts(_or_rows(csr.indptr, csr.indices, own, r0, r1) & ~own[r0:r1], width).sum())
+            p.update()
+    for r0, r1 in zip(view_bounds[:-1], view_bounds[1:]):
+        mask = _or_rows(view.indptr, view.indices, reach, r0, r1)
+        halo2[g0:g0 + width] += _bit_counts(mask & ~own[r0:r1], width)
+        p.update()
+    return volume
 
 
 def _cut_and_edges(graph: Graph, assignment: np.ndarray, num_parts: int) -> tuple[int, np.ndarray]:

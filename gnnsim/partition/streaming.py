@@ -32,6 +32,7 @@ import numpy as np
 
 from gnnsim.graph.graph import Graph
 from gnnsim.partition.registry import register
+from gnnsim.progress import progress
 from gnnsim.rng import rng_for
 
 DEFAULT_SLACK = 0.05  # allowed imbalance: parts may hold up to 5% more than n / k
@@ -70,7 +71,7 @@ def _stream(graph: Graph, num_parts: int, seed: int, slack: float, batch_size: i
         raise ValueError(f"slack must be >= 0, got {slack}")
     rng = rng_for(seed, "partition")
     sym = graph.symmetric
-    indptr, indices = sym.indptr.astype(np.int64), sym.indices
+    indptr, indices = sym.indptr.astype(np.int64, copy=False), sym.indices
     capacity = int(np.ceil((1.0 + slack) * n / num_parts))
     if batch_size is None:
         batch_size = int(np.clip(slack * n / (2 * num_parts), 1, MAX_BATCH))
@@ -79,21 +80,29 @@ def _stream(graph: Graph, num_parts: int, seed: int, slack: float, batch_size: i
     assignment = np.full(n, -1, dtype=np.int32)
     sizes = np.zeros(num_parts, dtype=np.int64)
     stream = _stream_order(n, order, rng)
-    for start in range(0, n, batch_size):  # a loop over batches, never over nodes
-        nodes = stream[start:start + batch_size]
-        counts = _neighbour_part_counts(indptr, indices, nodes, assignment, num_parts)
-        s = score(counts, sizes, capacity)
-        s = s - sizes / capacity * 1e-6 + rng.random(s.shape) * TIE_JITTER  # ties: emptier part, then random
-        # Close every part this batch could overfill; with the default batch size some
-        # part always stays open (module docstring). A larger batch falls back to full parts.
-        closed = sizes + nodes.size > capacity
-        if closed.all():
-            closed = sizes >= capacity
-        s[:, closed] = -np.inf
-        choice = np.argmax(s, axis=1).astype(np.int32)
-        assignment[nodes] = choice
-        sizes += np.bincount(choice, minlength=num_parts)
+    with progress(f"partition: streaming {n:,} nodes into {num_parts} parts", total=n, unit="nodes") as p:
+        for start in range(0, n, batch_size):  # a loop over batches, never over nodes
+            _place_batch(stream[start:start + batch_size], indptr, indices, assignment, sizes, capacity, num_parts,
+                         score, rng)
+            p.update(min(batch_size, n - start))
     return assignment
+
+
+def _place_batch(nodes: np.ndarray, indptr: np.ndarray, indices: np.ndarray, assignment: np.ndarray,
+                 sizes: np.ndarray, capacity: int, num_parts: int, score, rng: np.random.Generator) -> None:
+    """Score one batch against the parts as they are now and place it (updates ``assignment`` and ``sizes``)."""
+    counts = _neighbour_part_counts(indptr, indices, nodes, assignment, num_parts)
+    s = score(counts, sizes, capacity)
+    s = s - sizes / capacity * 1e-6 + rng.random(s.shape) * TIE_JITTER  # ties: emptier part, then random
+    # Close every part this batch could overfill; with the default batch size some
+    # part always stays open (module docstring). A larger batch falls back to full parts.
+    closed = sizes + nodes.size > capacity
+    if closed.all():
+        closed = sizes >= capacity
+    s[:, closed] = -np.inf
+    choice = np.argmax(s, axis=1).astype(np.int32)
+    assignment[nodes] = choice
+    sizes += np.bincount(choice, minlength=num_parts)
 
 
 @register("ldg")
