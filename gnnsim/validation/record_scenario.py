@@ -105,11 +105,20 @@ def _hardware(rec: RunRecord, out: Mapping) -> dict[str, Any] | None:
         device, cluster = hit
         if "variant not stated" in hw.gpu or "inferred" in hw.gpu:
             out.approximations.append(f"GPU variant not stated: {device}")
-    if nodes > 1:
-        out.missing.append("multi-node data-parallel training with replicated graph and host features "
-                           "(minibatch mode assumes DistDGL partitioned feature stores)")
+    if nodes > 1 and not distributed_store(rec.system):
+        out.missing.append("multi-node training with the whole graph and features on every machine "
+                           "(gnnsim's multi-node mode is DistDGL's: partitioned graph and feature stores)")
         return None
-    return {"profile": cluster, "device_profile": device, "num_nodes": 1, "trainers_per_node": gpus}
+    if nodes > 1:
+        out.approximations.append("DistDGL: one METIS part per trainer, partitioned graph store")
+    return {"profile": cluster, "device_profile": device, "num_nodes": nodes, "trainers_per_node": gpus}
+
+
+def distributed_store(system: str | None) -> bool:
+    """Whether the system keeps the graph and features partitioned across machines (DistDGL and
+    GraphStorm, which runs on it): gnnsim's ``minibatch`` mode."""
+    text = (system or "").lower()
+    return "distdgl" in text or "graphstorm" in text
 
 
 def _model(rec: RunRecord, out: Mapping) -> dict[str, Any] | None:
@@ -280,7 +289,11 @@ def record_scenario(rec: RunRecord, *, quick: bool = False, iterations: int = 8)
     cluster = _hardware(rec, out)
     model = _model(rec, out)
     graph = _dataset(rec, out, quick)
-    training: dict[str, Any] = {"mode": "single-node-multigpu", "framework": _framework(rec, out)}
+    multi = (rec.hardware.nodes or 1) > 1
+    training: dict[str, Any] = {"mode": "minibatch" if multi else "single-node-multigpu",
+                                "framework": _framework(rec, out)}
+    if multi:
+        training["graph_store"] = "partitioned"
     if rec.model.fanouts_seed_first is not None:
         training["fanouts"] = list(rec.model.fanouts_seed_first)
     if rec.model.batch_size is not None:
@@ -291,7 +304,7 @@ def record_scenario(rec: RunRecord, *, quick: bool = False, iterations: int = 8)
     out.scenario = {
         "name": rec.id,
         "graph": graph,
-        "partition": {"method": "random"},
+        "partition": {"method": "metis" if multi else "random"},
         "model": model,
         "training": training,
         "cluster": cluster,

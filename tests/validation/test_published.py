@@ -196,3 +196,18 @@ def test_old_loaders_gather_rows_in_the_training_process():
     new = record_scenario(parse_record(_line(system="DGL 1.1"), "x.jsonl", 1)).scenario["training"]
     assert old["loader"] == {"workers": 4, "gather": "main"} and new["loader"] == {"workers": 4}
     assert old["prefetch_depth"] == new["prefetch_depth"] == 8  # torch DataLoader: 2 batches per worker
+
+
+def test_a_distdgl_record_runs_as_partitioned_minibatch_and_others_across_machines_are_named():
+    m = record_scenario(parse_record(_line(system="DistDGL 0.7", hardware__nodes=2, hardware__gpus_per_node=4),
+                                     "x.jsonl", 1), quick=True)
+    s = m.scenario
+    assert s["training"]["mode"] == "minibatch" and s["training"]["graph_store"] == "partitioned"
+    assert s["partition"]["method"] == "metis" and s["cluster"]["num_nodes"] == 2
+    from gnnsim.config import scenario_from_dict
+    from gnnsim.pipeline import simulate
+
+    result = simulate(scenario_from_dict(s), sensitivity=False)
+    assert result.cluster.num_trainers == 8 and result.analysis.epoch_time_s > 0
+    m = record_scenario(parse_record(_line(hardware__nodes=2), "x.jsonl", 1))
+    assert m.scenario is None and m.missing[0].startswith("multi-node training with the whole graph")
