@@ -43,7 +43,15 @@ MODEL_ROUNDS = 8  # top-up rounds drawn from the model itself
 MAX_ROUNDS = 40  # then uniform filler rounds; this bounds the total work
 LOW32 = np.int64(0xFFFFFFFF)
 
+BUILD_BYTES_PER_STORED_EDGE = 4  # the int32 indices buffer, 2 entries per undirected edge
+BUILD_BYTES_PER_NODE = 36  # indptr, cursor and counts (int64 each), node ids and ring (int32 each)
+
 Draw = Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]]
+
+
+def build_bytes(num_nodes: float, stored_edges: float) -> float:
+    """A lower bound of a chunked build's peak memory (its arrays, not the chunk temporaries)."""
+    return BUILD_BYTES_PER_STORED_EDGE * stored_edges + BUILD_BYTES_PER_NODE * num_nodes
 
 
 def distinct_edge_csr(draw: Draw, target: int, num_nodes: int, rng: np.random.Generator, *,

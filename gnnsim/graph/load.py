@@ -91,11 +91,13 @@ def _check_numbers(spec: str, fn: Callable, kwargs: dict) -> None:
                                    f"{'> 0' if key in _POSITIVE_OPTIONS else 'between 0 and 1'}, got {value!r}")
 
 
-def _check_size(spec: str, key: str, nodes: float, edges: float) -> None:
-    """Refuse a generated graph too large for the memory available now (:mod:`gnnsim.preflight`)."""
+def _check_size(spec: str, key: str, nodes: float, edges: float, chunked: bool = False) -> None:
+    """Refuse a generated graph too large for the memory available now (:mod:`gnnsim.preflight`;
+    ``chunked``: built by :mod:`gnnsim.graph.chunked_csr`, whose peak is far smaller)."""
+    from gnnsim.graph.chunked_csr import build_bytes
     from gnnsim.preflight import fmt_bytes, available_bytes, graph_bytes
 
-    need, avail = graph_bytes(nodes, edges), available_bytes()
+    need, avail = (build_bytes if chunked else graph_bytes)(nodes, edges), available_bytes()
     if need > avail:
         raise GraphFormatError(f"graph spec {spec!r}: {key}: the graph ({nodes:.3g} nodes, {edges:.3g} stored edges) "
                                f"needs at least {fmt_bytes(need)} of memory, but {fmt_bytes(avail)} is available. "
@@ -176,7 +178,8 @@ def load_graph(spec: str | Path, *, fmt: str | None = None, seed: int = 0, featu
         _check_numbers(text, preset_graph, {"name": preset, **kwargs})
         if preset in PRESETS:
             scale = float(kwargs.get("scale", 1.0))
-            _check_size(text, "scale", PRESETS[preset].nodes * scale, 2.0 * PRESETS[preset].undirected_edges * scale)
+            _check_size(text, "scale", PRESETS[preset].nodes * scale, 2.0 * PRESETS[preset].undirected_edges * scale,
+                        chunked=True)
         return preset_graph(preset, **kwargs)
     if name in GENERATORS:
         fn = GENERATORS[name]
@@ -191,7 +194,7 @@ def load_graph(spec: str | Path, *, fmt: str | None = None, seed: int = 0, featu
         _check_numbers(text, fn, kwargs)
         degree = kwargs.get("avg_degree", inspect.signature(fn).parameters["avg_degree"].default)
         _check_size(text, "avg_degree" if degree > kwargs["num_nodes"] else "num_nodes", float(kwargs["num_nodes"]),
-                    float(kwargs["num_nodes"]) * float(degree))
+                    float(kwargs["num_nodes"]) * float(degree), chunked=name == "chung-lu")
         try:
             return fn(**kwargs)
         except (TypeError, ValueError) as exc:

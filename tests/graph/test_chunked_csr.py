@@ -97,3 +97,15 @@ def test_rows_matrix_and_block_bounds():
     assert bounds[0] == 0 and bounds[-1] == g.num_nodes and np.all(np.diff(bounds) > 0)
     sizes = np.diff(g.indptr[bounds])
     assert sizes[:-1].max() <= 1000 + np.diff(g.indptr).max()
+
+
+def test_progress_lines_only_when_asked(monkeypatch, capsys):
+    """Off a terminal a build is silent; forced (GNNSIM_PROGRESS=1) it names its rounds and the mirroring."""
+    monkeypatch.setattr(chunked, "CHUNK", 100)
+    monkeypatch.delenv("GNNSIM_PROGRESS", raising=False)
+    chunked.distinct_edge_csr(skewed_draw(200), 2000, 200, np.random.default_rng(0), what="test graph")
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("GNNSIM_PROGRESS", "1")
+    chunked.distinct_edge_csr(skewed_draw(200), 2000, 200, np.random.default_rng(0), what="test graph")
+    err = capsys.readouterr().err
+    assert "graph: test graph, round 1" in err and "graph: test graph, mirroring" in err
