@@ -225,6 +225,11 @@ class TrainingConfig(_Section):
     pyg_trim_to_layer: bool = Field(
         False, description="framework pyg: PyG's trim_to_layer (layer l drops the last l hops' nodes and edges); "
                            "off, every PyG layer computes the whole sampled subgraph")
+    pyg_loader: Literal["neighbor_loader", "neighbor_sampler"] = Field(
+        "neighbor_loader", description="framework pyg: neighbor_loader (NeighborLoader/NodeLoader on pyg-lib: one "
+                                       "subgraph, model(x, edge_index)) | neighbor_sampler (PyG <= 2.0's "
+                                       "torch_geometric.loader.NeighborSampler: every reached node sampled again "
+                                       "each hop, one bipartite adj per layer, so layers compute blocks)")
     prefetch_depth: int = Field(
         0, ge=0, description="batches the loader may prepare ahead of training (0 = no overlap: sample, fetch and "
                              "copy each batch after the previous iteration ends)")
@@ -258,6 +263,9 @@ class TrainingConfig(_Section):
             raise ValueError(f"training.sampler_gpus: {self.sampler_gpus} GPUs would sample, but "
                              "training.sampling.device is 'cpu': set it to gpu (the structure in each sampler GPU's "
                              "memory) or uva (read over PCIe), or remove sampler_gpus")
+        if self.pyg_loader != "neighbor_loader" and (self.framework != "pyg" or self.pyg_trim_to_layer):
+            raise ValueError("training.pyg_loader: neighbor_sampler is PyG's legacy loader: it needs "
+                             "training.framework: pyg and has no trim_to_layer (its layers are bipartite already)")
         if self.pyg_trim_to_layer and self.framework != "pyg":
             raise ValueError(f"training.pyg_trim_to_layer is PyG's trimming: set training.framework: pyg "
                              f"(it is {self.framework!r}) or remove it")
@@ -271,6 +279,8 @@ class TrainingConfig(_Section):
                 del data[key]
         if not self.pyg_trim_to_layer:  # (unset: existing results stay byte-identical)
             data.pop("pyg_trim_to_layer", None)
+        if self.pyg_loader == "neighbor_loader":
+            data.pop("pyg_loader", None)
         if not self.sampler_gpus:
             data.pop("sampler_gpus", None)
         for key in ("iteration_barrier", "ddp_first_bucket_bytes"):  # (unset: results stay byte-identical)

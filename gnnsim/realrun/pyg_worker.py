@@ -53,6 +53,9 @@ def unsupported(scenario) -> str | None:
     if t.mode != "single-node-multigpu":
         return ("the PyG trainer keeps every feature row on every rank, as PyG's single-machine examples do: set "
                 f"training.mode: single-node-multigpu (it is {t.mode!r})")
+    if t.pyg_loader != "neighbor_loader":
+        return ("the PyG trainer runs PyG's NodeLoader: set training.pyg_loader: neighbor_loader (the legacy "
+                "NeighborSampler is modelled, not run)")
     if t.sampler not in ("neighbor", "full"):
         return f"the PyG trainer samples neighbours (neighbor or full), not {t.sampler!r}"
     if scenario.model.name not in PYG_MODELS:
@@ -150,7 +153,7 @@ def allreduce_inside(spans: list, backward_end: float) -> float:
     >>> allreduce_inside([(1.0, 3.0), (2.0, 4.0), (6.0, 9.0)], 8.0)
     5.0
     """
-    from gnnsim.validation.trace import merged
+    from gnnsim.measured import merged
 
     union = merged([(a, min(b, backward_end)) for a, b in spans if a < backward_end])
     return float((union[:, 1] - union[:, 0]).sum()) if union.size else 0.0

@@ -262,6 +262,20 @@ def main_process_gather(system: str | None) -> bool:
     return bool(pyg) and (int(pyg[1]), int(pyg[2])) < (2, 1)
 
 
+def legacy_pyg_sampler(system: str | None) -> bool:
+    """Whether a PyG-based record trains with bipartite per-layer ``adjs``: PyG up to 2.0's
+    ``NeighborSampler`` examples, and Quiver's samplers, which return the same ``adjs``.
+
+    >>> legacy_pyg_sampler("PyG 2.0.2"), legacy_pyg_sampler("torch-quiver 0.1.0 (PyG)"), legacy_pyg_sampler("PyG 2.5")
+    (True, True, False)
+    """
+    text = system or ""
+    if "quiver" in text.lower():
+        return True
+    pyg = re.search(r"PyG (\d+)\.(\d+)", text)
+    return bool(pyg) and (int(pyg[1]), int(pyg[2])) < (2, 1)
+
+
 def _metric(rec: RunRecord, out: Mapping) -> None:
     r = rec.result
     for key in ("epoch_time_s", "sampling_time_ms_per_batch", "throughput_samples_per_s"):
@@ -292,6 +306,8 @@ def record_scenario(rec: RunRecord, *, quick: bool = False, iterations: int = 8)
     multi = (rec.hardware.nodes or 1) > 1
     training: dict[str, Any] = {"mode": "minibatch" if multi else "single-node-multigpu",
                                 "framework": _framework(rec, out)}
+    if training["framework"] == "pyg" and legacy_pyg_sampler(rec.system):
+        training["pyg_loader"] = "neighbor_sampler"
     if multi:
         training["graph_store"] = "partitioned"
     if rec.model.fanouts_seed_first is not None:

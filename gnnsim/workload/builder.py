@@ -51,7 +51,7 @@ from gnnsim.progress import tracked
 from gnnsim.rng import rng_for
 from gnnsim.workload import model as m
 from gnnsim.workload.cache import FeatureCache, build_cache
-from gnnsim.workload.frameworks import pyg_minibatch, training_shapes
+from gnnsim.workload.frameworks import pyg_minibatch, pyg_subgraph, training_shapes
 from gnnsim.workload.loader import check_placement, placed, placed_tasks, resident_bytes
 from gnnsim.workload.memory import footprint, memory_report
 from gnnsim.workload.models import get_model
@@ -208,7 +208,7 @@ def rank_minibatches(graph: Graph, seeds: np.ndarray, rank: int, scenario: Scena
     batches = seed_batches(seeds, t.batch_size, max(num_batches, 1), rng_for(seed, tag[0], rank))
     rng = rng_for(seed, tag[1], rank)
     fanouts = sampler_fanouts(scenario)
-    if t.framework == "pyg":  # pyg-lib's sampling: each hop expands only the nodes the last one added
+    if pyg_subgraph(t):  # pyg-lib's sampling: each hop expands only the nodes the last one added
         return [pyg_minibatch(graph.indptr, graph.indices, b, fanouts, rng, t.replace) for b in batches[:num_batches]]
     if t.sampler == "neighbor" and not t.replace:  # the original call, unchanged
         return [sample_minibatch(graph.indptr, graph.indices, b, fanouts, rng) for b in batches[:num_batches]]

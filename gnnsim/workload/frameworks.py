@@ -105,6 +105,16 @@ def layer_shapes(mb: MiniBatch, framework: str, trim_to_layer: bool = False) -> 
     return block_shapes(mb)
 
 
+def pyg_subgraph(training) -> bool:
+    """Whether a scenario's layers and sampling are PyG's NeighborLoader's (one subgraph,
+    pyg-lib sampling); PyG's legacy NeighborSampler samples and computes as blocks do
+    (``adjs``: one bipartite ``(edge_index, e_id, size)`` per layer; the examples run
+    ``conv((x, x[:size[1]]), edge_index)``)."""
+    return training.framework == "pyg" and getattr(training, "pyg_loader", "neighbor_loader") == "neighbor_loader"
+
+
 def training_shapes(mb: MiniBatch, training) -> list[BlockShape]:
     """:func:`layer_shapes` for a scenario's ``training`` section."""
+    if training.framework == "pyg" and not pyg_subgraph(training):
+        return block_shapes(mb)
     return layer_shapes(mb, training.framework, training.pyg_trim_to_layer)

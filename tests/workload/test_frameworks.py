@@ -122,3 +122,26 @@ def test_pyg_trim_to_layer_needs_pyg_and_stays_out_of_the_echo_when_unset():
     assert "pyg_trim_to_layer" not in scenario_from_dict({}).model_dump()["training"]
     on = scenario_from_dict({"training": {"framework": "pyg", "pyg_trim_to_layer": True}})
     assert on.model_dump()["training"]["pyg_trim_to_layer"] is True
+
+
+def test_pyg_legacy_neighbor_sampler_samples_and_computes_as_blocks():
+    from gnnsim.config import scenario_from_dict
+    from gnnsim.errors import ScenarioError
+    from gnnsim.pipeline import simulate
+
+    base = {"graph": {"source": "sbm", "num_nodes": 3000}, "partition": {"method": "random"},
+            "training": {"mode": "single-node-multigpu", "batch_size": 128, "fanouts": [10, 5]},
+            "cluster": {"profile": "dgx-a100-80gb-1", "trainers_per_node": 1}, "simulation": {"iterations": 2}}
+
+    def run(**training):
+        return simulate(scenario_from_dict({**base, "training": {**base["training"], **training}}), sensitivity=False)
+
+    legacy, dgl = run(framework="pyg", pyg_loader="neighbor_sampler"), run(framework="dgl")
+    # the same hops (every reached node sampled again) and the same blocks as DGL's
+    assert legacy.workload.batch_stats["input_nodes_mean"] == dgl.workload.batch_stats["input_nodes_mean"]
+    fwd = lambda r: [k.flops for k in r.workload.tasks[0][0][-4].kernels]  # noqa: E731
+    assert fwd(legacy) == fwd(dgl)
+    assert legacy.to_dict()["scenario"]["training"]["pyg_loader"] == "neighbor_sampler"
+    assert "pyg_loader" not in run(framework="pyg").to_dict()["scenario"]["training"]
+    with pytest.raises(ScenarioError, match="training.pyg_loader"):
+        scenario_from_dict({**base, "training": {**base["training"], "pyg_loader": "neighbor_sampler"}})
