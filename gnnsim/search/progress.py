@@ -17,14 +17,8 @@ import sys
 import time
 from typing import TextIO
 
-
-def fmt_duration(seconds: float) -> str:
-    s = int(round(seconds))
-    h, rest = divmod(s, 3600)
-    m, s = divmod(rest, 60)
-    if h:
-        return f"{h}h{m:02d}m{s:02d}s"
-    return f"{m}m{s:02d}s" if m else f"{s}s"
+from gnnsim.progress import fmt_seconds as fmt_duration
+from gnnsim.progress import progress_enabled
 
 
 class Progress:
@@ -33,8 +27,7 @@ class Progress:
     def __init__(self, total: int, already: int = 0, stream: TextIO | None = None, enabled: bool | None = None,
                  min_interval_s: float = 0.5):
         self.stream = sys.stderr if stream is None else stream
-        isatty = getattr(self.stream, "isatty", None)
-        self.enabled = bool(isatty and isatty()) if enabled is None else enabled
+        self.enabled = progress_enabled(self.stream) if enabled is None else enabled  # --quiet, GNNSIM_QUIET
         self.total = total
         self.done = already
         self.already = already
