@@ -17,7 +17,7 @@ import json
 import math
 import typing
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import yaml
 from pydantic import (
@@ -43,6 +43,17 @@ class _Section(BaseModel):
     is not a number (pydantic would read ``batch_size: true`` as 1)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+    # keys added after results were published: left out of a result's echo while they hold
+    # these values, so results of scenarios written before them stay byte-identical
+    _quiet_defaults: ClassVar[dict[str, Any]] = {}
+
+    @model_serializer(mode="wrap")
+    def _omit_quiet_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data = handler(self)
+        for key, value in self._quiet_defaults.items():
+            if key in data and getattr(self, key) == value:
+                del data[key]
+        return data
 
     @field_validator("*", mode="before")
     @classmethod
@@ -82,13 +93,7 @@ class GraphConfig(_Section):
     feature_dtype: Literal["float32", "float16", "bfloat16", "int8"] = Field(
         "float32", description="how input feature rows are stored: float32 | float16 | bfloat16 | int8 (quantized); "
                                "scales the bytes of every row gathered, copied and cached, and of resident rows")
-
-    @model_serializer(mode="wrap")
-    def _omit_default_feature_dtype(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
-        if self.feature_dtype == "float32":  # (unset: existing results stay byte-identical)
-            data.pop("feature_dtype", None)
-        return data
+    _quiet_defaults: ClassVar[dict[str, Any]] = {"feature_dtype": "float32"}
 
 
 class PartitionConfig(_Section):
@@ -171,21 +176,15 @@ class LoaderConfig(_Section):
                                "main (the training process after the batch arrives, serial with compute: DGL <= 0.7 "
                                "examples' load_subtensor, DGL 0.8's old NodeDataLoader, PyG 1.x/2.0 NeighborSampler "
                                "examples' x[n_id])")
-
-    @model_serializer(mode="wrap")
-    def _omit_default_gather(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
-        if self.gather == "workers":  # (unset: results of placed loaders written before it stay byte-identical)
-            data.pop("gather", None)
-        return data
-
-
-# training's placement sections appear in a result's scenario only when set, so results of
-# scenarios written before them stay byte-identical
-_PLACEMENT_SECTIONS = ("sampling", "features", "loader")
+    _quiet_defaults: ClassVar[dict[str, Any]] = {"gather": "workers"}
 
 
 class TrainingConfig(_Section):
+    _quiet_defaults: ClassVar[dict[str, Any]] = {
+        "sampling": SamplingConfig(), "features": FeaturesConfig(), "loader": LoaderConfig(),
+        "pyg_trim_to_layer": False, "pyg_loader": "neighbor_loader", "sampler_gpus": 0,
+        "iteration_barrier": None, "ddp_first_bucket_bytes": None,
+    }
     mode: Literal["minibatch", "single-node-multigpu", "full-batch"] = Field(
         "minibatch", description="minibatch (distributed, DistDGL-like: each trainer owns a partition) | "
                                  "single-node-multigpu (all features in host memory, copied over PCIe) | "
@@ -271,23 +270,6 @@ class TrainingConfig(_Section):
                              f"(it is {self.framework!r}) or remove it")
         return self
 
-    @model_serializer(mode="wrap")
-    def _omit_unset_placement(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
-        for key in _PLACEMENT_SECTIONS:
-            if key in data and getattr(self, key) == type(getattr(self, key))():
-                del data[key]
-        if not self.pyg_trim_to_layer:  # (unset: existing results stay byte-identical)
-            data.pop("pyg_trim_to_layer", None)
-        if self.pyg_loader == "neighbor_loader":
-            data.pop("pyg_loader", None)
-        if not self.sampler_gpus:
-            data.pop("sampler_gpus", None)
-        for key in ("iteration_barrier", "ddp_first_bucket_bytes"):  # (unset: results stay byte-identical)
-            if getattr(self, key) is None:
-                data.pop(key, None)
-        return data
-
     @field_validator("fanouts")
     @classmethod
     def _positive_fanouts(cls, value: list[int]) -> list[int]:
@@ -312,13 +294,7 @@ class SimulationConfig(_Section):
     allreduce: Literal["auto", "ring", "tree", "hierarchical"] = Field(
         "auto", description="gradient all-reduce algorithm (gnnsim/cost/collectives.py): auto (ring inside one node, "
                             "hierarchical across nodes) | ring | tree | hierarchical")
-
-    @model_serializer(mode="wrap")
-    def _omit_auto_allreduce(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data = handler(self)
-        if self.allreduce == "auto":  # (unset: existing results stay byte-identical)
-            data.pop("allreduce", None)
-        return data
+    _quiet_defaults: ClassVar[dict[str, Any]] = {"allreduce": "auto"}
 
 
 class Scenario(_Section):
