@@ -60,11 +60,11 @@ def layer_grad_shares(workload: Workload) -> list[float]:
 
 
 def _layer_groups(task: Task) -> list[tuple[int, list]]:
-    """The backward's kernels by layer in execution order (output layer first), read
-    from their names (``L1.gemm``); a kernel of no layer joins the group before it."""
+    """The backward's kernels by layer in execution order (output layer first), by their
+    ``Kernel.layer``; a kernel of no layer joins the group before it."""
     groups: list[tuple[int, list]] = []
     for k in task.kernels:
-        layer = int(k.name[1:k.name.index(".")]) if k.name.startswith("L") and "." in k.name else None
+        layer = k.layer if k.layer >= 0 else None
         if layer is None or not groups or groups[-1][0] != layer:
             if layer is None and groups:
                 groups[-1][1].append(k)
@@ -85,7 +85,8 @@ def backward_segments(task: Task, grad_bytes: float, shares: list[float], first_
     last one at the end of backward.
 
     >>> from gnnsim.workload.model import Kernel
-    >>> back = Task("backward", "gpu_kernel", kernels=tuple(Kernel("gemm", 1.0, 1.0, f"L{i}.gemm") for i in (2, 1, 0)))
+    >>> back = Task("backward", "gpu_kernel",
+    ...             kernels=tuple(Kernel("gemm", 1.0, 1.0, f"L{i}.gemm", layer=i) for i in (2, 1, 0)))
     >>> [b for _, b in backward_segments(back, 10.0, [0.4, 0.5, 0.1], 1.0, 5.0)]  # DDP: the first of 1, then 5
     [1.0, 5.0, 4.0]
     >>> [b for _, b in backward_segments(back, 10.0, [0.4, 0.5, 0.1], 5.0, 5.0)]
@@ -106,7 +107,7 @@ def backward_segments(task: Task, grad_bytes: float, shares: list[float], first_
     if kernels or bucket > 0:
         segments.append((replace(task, kernels=tuple(kernels)), bucket))
     assigned = sum(b for _, b in segments)
-    if assigned < grad_bytes:  # gradients of layers the kernel names did not reveal
+    if assigned < grad_bytes:  # gradients of layers no kernel belongs to
         t, b = segments[-1]
         segments[-1] = (t, b + grad_bytes - assigned)
     return segments

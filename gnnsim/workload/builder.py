@@ -438,7 +438,7 @@ def fullbatch_tasks(rank: int, block: tuple[int, int, int], halo: np.ndarray, tr
     sent, received = halo[rank, :], halo[:, rank]  # rows this trainer sends / receives per layer
 
     def of_layer(kernels, layer: int) -> tuple:
-        return tuple(k for k in kernels if k.name.startswith(f"L{layer}."))
+        return tuple(k for k in kernels if k.layer == layer)
 
     chain = []
     for layer in range(num_layers):
@@ -449,7 +449,7 @@ def fullbatch_tasks(rank: int, block: tuple[int, int, int], halo: np.ndarray, tr
         chain.append(Task("forward", kind, kernels=of_layer(forward, layer), layers=1))
     # backward from the output layer (the loss first); each layer's gradients of the halo
     # rows go back to their owners before the layer below computes
-    loss = tuple(k for k in backward if not k.name.startswith("L"))
+    loss = tuple(k for k in backward if k.layer < 0)
     for layer in range(num_layers - 1, -1, -1):
         chain.append(Task("backward", kind, kernels=(loss if layer == num_layers - 1 else ()) + of_layer(backward, layer),
                           layers=1))

@@ -16,7 +16,7 @@ the same thing here as in the micro-benchmark.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 # Bytes per element as stored: tf32 keeps float32 tensors (only the GEMMs' inputs are
 # rounded inside the tensor cores); int8 is quantized feature rows (graph.feature_dtype).
@@ -45,6 +45,7 @@ class Kernel:
     # the separate new allocations that add up to ``out_bytes`` where there are several
     # (an aggregation's gathered rows and its accumulator); () is one allocation
     out_parts: tuple[float, ...] = ()
+    layer: int = -1  # the GNN layer it belongs to (input layer 0); -1: none (the loss, the optimizer)
 
     def fresh_bytes(self, threshold: float = 0.0) -> float:
         """Bytes of new output in allocations of at least ``threshold`` bytes: those that
@@ -109,7 +110,8 @@ def feature_cast(rows: int, dim: int, feature_bytes: int, dtype_bytes: int, name
     if feature_bytes == dtype_bytes or rows <= 0:
         return []
     elements = float(rows) * dim
-    return [Kernel("elementwise", elements, elements * (feature_bytes + dtype_bytes), name, elements * dtype_bytes)]
+    return [Kernel("elementwise", elements, elements * (feature_bytes + dtype_bytes), name, elements * dtype_bytes,
+                   layer=0)]
 
 
 def degree(num_edges: int, name: str = "degree") -> Kernel:
@@ -132,6 +134,13 @@ def sage_param_tensors(num_layers: int) -> int:
     return 3 * num_layers
 
 
+def at(layer: int, kernels):
+    """``kernels`` (one or a list) marked as layer ``layer``'s work."""
+    if isinstance(kernels, Kernel):
+        return replace(kernels, layer=layer)
+    return [replace(k, layer=layer) for k in kernels]
+
+
 def layers(blocks: list[tuple[int, int, int]], dims: list[tuple[int, int]], *, backward: bool = False):
     """Walk a model's layers: ``(layer, is_last, (num_src, num_dst, num_edges), (i, o))``,
     input layer first, or output layer first with ``backward``."""
@@ -150,14 +159,14 @@ def sage_forward(blocks: list[tuple[int, int, int]], dims: list[tuple[int, int]]
     kernels = []
     for layer, is_last, (num_src, num_dst, num_edges), (i, o) in layers(blocks, dims):
         # in-degree of every destination for the mean
-        kernels.append(degree(num_edges, f"L{layer}.degree"))
-        kernels.append(aggregate(num_edges, num_dst, i, dtype_bytes, f"L{layer}.aggregate"))
-        kernels.append(elementwise(num_dst * i, name=f"L{layer}.mean"))
-        kernels.append(gemm(num_dst, i, o, dtype_bytes, f"L{layer}.lin_neigh"))
-        kernels.append(gemm(num_dst, i, o, dtype_bytes, f"L{layer}.lin_root"))
-        kernels.append(elementwise(num_dst * o, reads=2, name=f"L{layer}.bias_add"))
+        kernels.append(at(layer, degree(num_edges, f"L{layer}.degree")))
+        kernels.append(at(layer, aggregate(num_edges, num_dst, i, dtype_bytes, f"L{layer}.aggregate")))
+        kernels.append(at(layer, elementwise(num_dst * i, name=f"L{layer}.mean")))
+        kernels.append(at(layer, gemm(num_dst, i, o, dtype_bytes, f"L{layer}.lin_neigh")))
+        kernels.append(at(layer, gemm(num_dst, i, o, dtype_bytes, f"L{layer}.lin_root")))
+        kernels.append(at(layer, elementwise(num_dst * o, reads=2, name=f"L{layer}.bias_add")))
         if not is_last:
-            kernels.append(elementwise(num_dst * o, name=f"L{layer}.relu"))
+            kernels.append(at(layer, elementwise(num_dst * o, name=f"L{layer}.relu")))
     return kernels
 
 
@@ -167,19 +176,19 @@ def sage_backward(blocks: list[tuple[int, int, int]], dims: list[tuple[int, int]
     kernels = [loss_kernel(num_seeds, num_classes)]
     for layer, is_last, (num_src, num_dst, num_edges), (i, o) in layers(blocks, dims, backward=True):
         if not is_last:
-            kernels.append(elementwise(num_dst * o, reads=2, name=f"L{layer}.relu_grad"))
-        kernels.append(elementwise(num_dst * o, name=f"L{layer}.bias_grad"))
+            kernels.append(at(layer, elementwise(num_dst * o, reads=2, name=f"L{layer}.relu_grad")))
+        kernels.append(at(layer, elementwise(num_dst * o, name=f"L{layer}.bias_grad")))
         for proj in ("lin_neigh", "lin_root"):
-            kernels.append(weight_grad(num_dst, i, o, dtype_bytes, f"L{layer}.{proj}.dW"))
+            kernels.append(at(layer, weight_grad(num_dst, i, o, dtype_bytes, f"L{layer}.{proj}.dW")))
             if layer > 0:  # the input features need no gradient
-                kernels.append(gemm(num_dst, o, i, dtype_bytes, f"L{layer}.{proj}.dX"))
+                kernels.append(at(layer, gemm(num_dst, o, i, dtype_bytes, f"L{layer}.{proj}.dX")))
         if layer > 0:
-            kernels.append(elementwise(num_dst * i, name=f"L{layer}.mean_grad"))
+            kernels.append(at(layer, elementwise(num_dst * i, name=f"L{layer}.mean_grad")))
             # the gradient of h_src: zero it, scatter the aggregation gradient into it,
             # then add the root term's gradient (the h[:num_dst] slice) into its first rows
-            kernels.append(elementwise(num_src * i, reads=0, name=f"L{layer}.grad_zero"))
-            kernels.append(aggregate(num_edges, num_src, i, dtype_bytes, f"L{layer}.aggregate_grad"))
-            kernels.append(elementwise(num_dst * i, reads=2, name=f"L{layer}.root_grad_add"))
+            kernels.append(at(layer, elementwise(num_src * i, reads=0, name=f"L{layer}.grad_zero")))
+            kernels.append(at(layer, aggregate(num_edges, num_src, i, dtype_bytes, f"L{layer}.aggregate_grad")))
+            kernels.append(at(layer, elementwise(num_dst * i, reads=2, name=f"L{layer}.root_grad_add")))
     return kernels
 
 

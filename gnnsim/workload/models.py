@@ -43,7 +43,7 @@ from dataclasses import dataclass
 
 from gnnsim.errors import ScenarioError, did_you_mean
 from gnnsim.workload import model as m
-from gnnsim.workload.model import Kernel, aggregate, elementwise, gather, gemm, weight_grad
+from gnnsim.workload.model import Kernel, aggregate, at, elementwise, gather, gemm, weight_grad
 
 BlockShape = tuple[int, int, int]  # (num_src, num_dst, num_edges)
 Dims = list[tuple[int, int]]
@@ -112,20 +112,20 @@ def _gcn_forward(blocks, dims, dtype_bytes, heads):
     for layer, is_last, (ns, nd, ne), (i, o) in m.layers(blocks, dims):
         p = f"L{layer}."
         if gcn_project_first(i, o):
-            kernels.append(gemm(ns, i, o, dtype_bytes, p + "lin"))
+            kernels.append(at(layer, gemm(ns, i, o, dtype_bytes, p + "lin")))
             w = o
         else:
             w = i
-        kernels += _gcn_degree_norm(ne, ns, p + "src_degree")
-        kernels.append(elementwise(ns * w, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_src"))
-        kernels.append(aggregate(ne, nd, w, dtype_bytes, p + "aggregate"))
-        kernels += _gcn_degree_norm(ne, nd, p + "dst_degree")
-        kernels.append(elementwise(nd * w, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_dst"))
+        kernels += at(layer, _gcn_degree_norm(ne, ns, p + "src_degree"))
+        kernels.append(at(layer, elementwise(ns * w, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_src")))
+        kernels.append(at(layer, aggregate(ne, nd, w, dtype_bytes, p + "aggregate")))
+        kernels += at(layer, _gcn_degree_norm(ne, nd, p + "dst_degree"))
+        kernels.append(at(layer, elementwise(nd * w, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_dst")))
         if not gcn_project_first(i, o):
-            kernels.append(gemm(nd, i, o, dtype_bytes, p + "lin"))
-        kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "bias_add"))
+            kernels.append(at(layer, gemm(nd, i, o, dtype_bytes, p + "lin")))
+        kernels.append(at(layer, elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "bias_add")))
         if not is_last:
-            kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "relu"))
+            kernels.append(at(layer, elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "relu")))
     return kernels
 
 
@@ -134,19 +134,19 @@ def _gcn_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads):
     for layer, is_last, (ns, nd, ne), (i, o) in m.layers(blocks, dims, backward=True):
         p = f"L{layer}."
         if not is_last:
-            kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "relu_grad"))
-        kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "bias_grad"))
+            kernels.append(at(layer, elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "relu_grad")))
+        kernels.append(at(layer, elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "bias_grad")))
         if gcn_project_first(i, o):
             # the aggregation runs at width o, so its gradient is needed for dW even on layer 0
-            kernels += _gcn_aggregation_grad(ns, nd, ne, o, dtype_bytes, p)
-            kernels.append(weight_grad(ns, i, o, dtype_bytes, p + "lin.dW"))
+            kernels += at(layer, _gcn_aggregation_grad(ns, nd, ne, o, dtype_bytes, p))
+            kernels.append(at(layer, weight_grad(ns, i, o, dtype_bytes, p + "lin.dW")))
             if layer > 0:
-                kernels.append(gemm(ns, o, i, dtype_bytes, p + "lin.dX"))
+                kernels.append(at(layer, gemm(ns, o, i, dtype_bytes, p + "lin.dX")))
         else:
-            kernels.append(weight_grad(nd, i, o, dtype_bytes, p + "lin.dW"))
+            kernels.append(at(layer, weight_grad(nd, i, o, dtype_bytes, p + "lin.dW")))
             if layer > 0:
-                kernels.append(gemm(nd, o, i, dtype_bytes, p + "lin.dX"))
-                kernels += _gcn_aggregation_grad(ns, nd, ne, i, dtype_bytes, p)
+                kernels.append(at(layer, gemm(nd, o, i, dtype_bytes, p + "lin.dX")))
+                kernels += at(layer, _gcn_aggregation_grad(ns, nd, ne, i, dtype_bytes, p))
     return kernels
 
 
@@ -169,15 +169,15 @@ def _gin_forward(blocks, dims, dtype_bytes, heads):
     kernels = []
     for layer, is_last, (ns, nd, ne), (i, o) in m.layers(blocks, dims):
         p = f"L{layer}."
-        kernels.append(aggregate(ne, nd, i, dtype_bytes, p + "aggregate"))
-        kernels.append(elementwise(nd * i, reads=2, dtype_bytes=dtype_bytes, name=p + "self_add"))
-        kernels.append(gemm(nd, i, o, dtype_bytes, p + "mlp0"))
-        kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "mlp0.bias_add"))
-        kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "mlp0.relu"))
-        kernels.append(gemm(nd, o, o, dtype_bytes, p + "mlp1"))
-        kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "mlp1.bias_add"))
+        kernels.append(at(layer, aggregate(ne, nd, i, dtype_bytes, p + "aggregate")))
+        kernels.append(at(layer, elementwise(nd * i, reads=2, dtype_bytes=dtype_bytes, name=p + "self_add")))
+        kernels.append(at(layer, gemm(nd, i, o, dtype_bytes, p + "mlp0")))
+        kernels.append(at(layer, elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "mlp0.bias_add")))
+        kernels.append(at(layer, elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "mlp0.relu")))
+        kernels.append(at(layer, gemm(nd, o, o, dtype_bytes, p + "mlp1")))
+        kernels.append(at(layer, elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "mlp1.bias_add")))
         if not is_last:
-            kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "relu"))
+            kernels.append(at(layer, elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "relu")))
     return kernels
 
 
@@ -186,18 +186,18 @@ def _gin_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads):
     for layer, is_last, (ns, nd, ne), (i, o) in m.layers(blocks, dims, backward=True):
         p = f"L{layer}."
         if not is_last:
-            kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "relu_grad"))
-        kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "mlp1.bias_grad"))
-        kernels.append(weight_grad(nd, o, o, dtype_bytes, p + "mlp1.dW"))
-        kernels.append(gemm(nd, o, o, dtype_bytes, p + "mlp1.dX"))
-        kernels.append(elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "mlp0.relu_grad"))
-        kernels.append(elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "mlp0.bias_grad"))
-        kernels.append(weight_grad(nd, i, o, dtype_bytes, p + "mlp0.dW"))
+            kernels.append(at(layer, elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "relu_grad")))
+        kernels.append(at(layer, elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "mlp1.bias_grad")))
+        kernels.append(at(layer, weight_grad(nd, o, o, dtype_bytes, p + "mlp1.dW")))
+        kernels.append(at(layer, gemm(nd, o, o, dtype_bytes, p + "mlp1.dX")))
+        kernels.append(at(layer, elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "mlp0.relu_grad")))
+        kernels.append(at(layer, elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "mlp0.bias_grad")))
+        kernels.append(at(layer, weight_grad(nd, i, o, dtype_bytes, p + "mlp0.dW")))
         if layer > 0:
-            kernels.append(gemm(nd, o, i, dtype_bytes, p + "mlp0.dX"))
-            kernels.append(elementwise(ns * i, reads=0, dtype_bytes=dtype_bytes, name=p + "grad_zero"))
-            kernels.append(aggregate(ne, ns, i, dtype_bytes, p + "aggregate_grad"))
-            kernels.append(elementwise(nd * i, reads=2, dtype_bytes=dtype_bytes, name=p + "self_grad_add"))
+            kernels.append(at(layer, gemm(nd, o, i, dtype_bytes, p + "mlp0.dX")))
+            kernels.append(at(layer, elementwise(ns * i, reads=0, dtype_bytes=dtype_bytes, name=p + "grad_zero")))
+            kernels.append(at(layer, aggregate(ne, ns, i, dtype_bytes, p + "aggregate_grad")))
+            kernels.append(at(layer, elementwise(nd * i, reads=2, dtype_bytes=dtype_bytes, name=p + "self_grad_add")))
     return kernels
 
 
@@ -220,25 +220,25 @@ def _gat_forward(blocks, dims, dtype_bytes, heads):
         d = gat_head_dim(o, is_last, h)
         f = h * d
         out = d if is_last else f
-        kernels.append(gemm(ns, i, f, dtype_bytes, p + "fc"))
+        kernels.append(at(layer, gemm(ns, i, f, dtype_bytes, p + "fc")))
         # per-node attention terms: (z * a).sum over each head's d columns
-        kernels.append(elementwise(ns * f, reads=2, writes=0, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_src"))
-        kernels.append(elementwise(nd * f, reads=2, writes=0, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_dst"))
+        kernels.append(at(layer, elementwise(ns * f, reads=2, writes=0, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_src")))
+        kernels.append(at(layer, elementwise(nd * f, reads=2, writes=0, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_dst")))
         # e = leaky_relu(el[src] + er[dst]) on every edge and head
-        kernels.append(elementwise(ne * h, reads=2, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "edge_score"))
+        kernels.append(at(layer, elementwise(ne * h, reads=2, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "edge_score")))
         # edge softmax: max per destination, exp(e - max), sum per destination, divide
-        kernels.append(aggregate(ne, nd, h, dtype_bytes, p + "softmax_max"))
-        kernels.append(elementwise(ne * h, reads=2, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "softmax_exp"))
-        kernels.append(aggregate(ne, nd, h, dtype_bytes, p + "softmax_sum"))
-        kernels.append(elementwise(ne * h, reads=2, dtype_bytes=dtype_bytes, name=p + "softmax_div"))
+        kernels.append(at(layer, aggregate(ne, nd, h, dtype_bytes, p + "softmax_max")))
+        kernels.append(at(layer, elementwise(ne * h, reads=2, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "softmax_exp")))
+        kernels.append(at(layer, aggregate(ne, nd, h, dtype_bytes, p + "softmax_sum")))
+        kernels.append(at(layer, elementwise(ne * h, reads=2, dtype_bytes=dtype_bytes, name=p + "softmax_div")))
         # messages: z[src] weighted by the attention, summed into the destinations
-        kernels.append(elementwise(ne * f, reads=2, dtype_bytes=dtype_bytes, name=p + "msg_weight"))
-        kernels.append(aggregate(ne, nd, f, dtype_bytes, p + "aggregate"))
+        kernels.append(at(layer, elementwise(ne * f, reads=2, dtype_bytes=dtype_bytes, name=p + "msg_weight")))
+        kernels.append(at(layer, aggregate(ne, nd, f, dtype_bytes, p + "aggregate")))
         if is_last:
-            kernels.append(elementwise(nd * f, dtype_bytes=dtype_bytes, name=p + "head_mean"))
-        kernels.append(elementwise(nd * out, reads=2, dtype_bytes=dtype_bytes, name=p + "bias_add"))
+            kernels.append(at(layer, elementwise(nd * f, dtype_bytes=dtype_bytes, name=p + "head_mean")))
+        kernels.append(at(layer, elementwise(nd * out, reads=2, dtype_bytes=dtype_bytes, name=p + "bias_add")))
         if not is_last:
-            kernels.append(elementwise(nd * out, flops_per=3.0, dtype_bytes=dtype_bytes, name=p + "elu"))
+            kernels.append(at(layer, elementwise(nd * out, flops_per=3.0, dtype_bytes=dtype_bytes, name=p + "elu")))
     return kernels
 
 
@@ -251,27 +251,27 @@ def _gat_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads):
         f = h * d
         out = d if is_last else f
         if not is_last:
-            kernels.append(elementwise(nd * out, reads=2, flops_per=3.0, dtype_bytes=dtype_bytes, name=p + "elu_grad"))
-        kernels.append(elementwise(nd * out, dtype_bytes=dtype_bytes, name=p + "bias_grad"))
+            kernels.append(at(layer, elementwise(nd * out, reads=2, flops_per=3.0, dtype_bytes=dtype_bytes, name=p + "elu_grad")))
+        kernels.append(at(layer, elementwise(nd * out, dtype_bytes=dtype_bytes, name=p + "bias_grad")))
         if is_last:
-            kernels.append(elementwise(nd * f, dtype_bytes=dtype_bytes, name=p + "head_mean_grad"))
+            kernels.append(at(layer, elementwise(nd * f, dtype_bytes=dtype_bytes, name=p + "head_mean_grad")))
         # the sum's gradient reaches every edge's message (a gather of the destination rows)
-        kernels.append(gather(ne, f, dtype_bytes, p + "aggregate_grad"))
-        kernels.append(elementwise(ne * f, reads=2, dtype_bytes=dtype_bytes, name=p + "msg_weight_grad"))
-        kernels.append(elementwise(ne * f, reads=2, writes=0, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_grad"))
-        kernels.append(elementwise(ns * f, reads=0, dtype_bytes=dtype_bytes, name=p + "grad_zero"))
-        kernels.append(aggregate(ne, ns, f, dtype_bytes, p + "msg_scatter"))
+        kernels.append(at(layer, gather(ne, f, dtype_bytes, p + "aggregate_grad")))
+        kernels.append(at(layer, elementwise(ne * f, reads=2, dtype_bytes=dtype_bytes, name=p + "msg_weight_grad")))
+        kernels.append(at(layer, elementwise(ne * f, reads=2, writes=0, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_grad")))
+        kernels.append(at(layer, elementwise(ns * f, reads=0, dtype_bytes=dtype_bytes, name=p + "grad_zero")))
+        kernels.append(at(layer, aggregate(ne, ns, f, dtype_bytes, p + "msg_scatter")))
         # softmax and leaky-relu gradients on the edges, scattered back to el / er
-        kernels.append(elementwise(ne * h, reads=2, dtype_bytes=dtype_bytes, name=p + "softmax_grad"))
-        kernels.append(aggregate(ne, nd, h, dtype_bytes, p + "softmax_grad_sum"))
-        kernels.append(elementwise(ne * h, reads=3, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "score_grad"))
-        kernels.append(aggregate(ne, ns, h, dtype_bytes, p + "attn_src_scatter"))
-        kernels.append(aggregate(ne, nd, h, dtype_bytes, p + "attn_dst_scatter"))
-        kernels.append(elementwise(ns * f, reads=2, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_src_grad"))
-        kernels.append(elementwise(nd * f, reads=2, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_dst_grad"))
-        kernels.append(weight_grad(ns, i, f, dtype_bytes, p + "fc.dW"))
+        kernels.append(at(layer, elementwise(ne * h, reads=2, dtype_bytes=dtype_bytes, name=p + "softmax_grad")))
+        kernels.append(at(layer, aggregate(ne, nd, h, dtype_bytes, p + "softmax_grad_sum")))
+        kernels.append(at(layer, elementwise(ne * h, reads=3, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "score_grad")))
+        kernels.append(at(layer, aggregate(ne, ns, h, dtype_bytes, p + "attn_src_scatter")))
+        kernels.append(at(layer, aggregate(ne, nd, h, dtype_bytes, p + "attn_dst_scatter")))
+        kernels.append(at(layer, elementwise(ns * f, reads=2, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_src_grad")))
+        kernels.append(at(layer, elementwise(nd * f, reads=2, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_dst_grad")))
+        kernels.append(at(layer, weight_grad(ns, i, f, dtype_bytes, p + "fc.dW")))
         if layer > 0:
-            kernels.append(gemm(ns, f, i, dtype_bytes, p + "fc.dX"))
+            kernels.append(at(layer, gemm(ns, f, i, dtype_bytes, p + "fc.dX")))
     return kernels
 
 

@@ -49,8 +49,9 @@ def _chain(rank: int, sample: int, fetch: int, forward: int, backward: tuple[int
         Task("sample", "cpu_compute", seeds=sample),
         Task("fetch", "collective", local_rows=fetch, rows_from=tuple(fetch if r == rank else 0 for r in range(2))),
         Task("forward", "gpu_kernel", kernels=(Kernel("gemm", float(forward), 0.0, "L0.fwd"),)),
-        Task("backward", "gpu_kernel", kernels=tuple(Kernel("gemm", 1.0, 0.0, f"L{layers - 1 - i}.bwd")
-                                                     for i, ms in enumerate(backward) for _ in range(ms))),
+        Task("backward", "gpu_kernel",
+             kernels=tuple(Kernel("gemm", 1.0, 0.0, f"L{layers - 1 - i}.bwd", layer=layers - 1 - i)
+                           for i, ms in enumerate(backward) for _ in range(ms))),
         Task("allreduce", "collective", bytes=grad_bytes),
         Task("optimizer", "gpu_kernel", kernels=(Kernel("elementwise", float(optimizer), 0.0, "adam"),)),
     ]
@@ -178,7 +179,7 @@ def test_ddp_bucket_sizes_match_pytorch():
             sizes[cap] = [int(x) for x in ddp._get_ddp_logging_data()["rebuilt_bucket_sizes"].split(",")]
     finally:
         dist.destroy_process_group()
-    back = Task("backward", "gpu_kernel", kernels=tuple(Kernel("gemm", 1.0, 0.0, f"L{i}.bwd") for i in (2, 1, 0)))
+    back = Task("backward", "gpu_kernel", kernels=tuple(Kernel("gemm", 1.0, 0.0, f"L{i}.bwd", layer=i) for i in (2, 1, 0)))
     shares = [3.5 / 8, 4 / 8, 0.5 / 8]
     default = backward_segments(back, 8 * MiB, shares, DDP_FIRST_BUCKET_BYTES, 25 * MiB)
     assert [b for _, b in default] == sizes[None] == [4.5 * MiB, 3.5 * MiB]
