@@ -42,6 +42,7 @@ import numpy as np
 from gnnsim.cost.model import HostWork
 from gnnsim.workload.builder import Task, Workload
 from gnnsim.workload.model import layer_dims
+from gnnsim.workload.models import get_model
 
 if TYPE_CHECKING:  # the engine imports this module
     from gnnsim.sim.engine import Simulator
@@ -49,12 +50,12 @@ if TYPE_CHECKING:  # the engine imports this module
 
 def layer_grad_shares(workload: Workload) -> list[float]:
     """Share of the gradient bytes that each layer holds, input layer first: the
-    workload's per-layer parameter counts, or GraphSAGE's (two weights and a bias)."""
+    workload's per-layer parameter counts, else its model's (the model registry)."""
     counts = list(workload.layer_params)
     if not counts or sum(counts) <= 0:
         s = workload.scenario
         dims = layer_dims(s.graph.feature_dim, s.model.hidden_dim, s.graph.num_classes, len(s.training.fanouts))
-        counts = [2 * i * o + o for i, o in dims]
+        counts = get_model(s.model.name).layer_param_counts(dims, s.model.heads)
     sizes = np.array(counts, dtype=float)
     return list(sizes / sizes.sum())
 
