@@ -102,9 +102,9 @@ class PartitionConfig(_Section):
 
 
 class ModelConfig(_Section):
-    name: Literal["graphsage", "gcn", "gat", "gin"] = Field(
-        "graphsage", description="graphsage (mean) | gcn | gat (multi-head, edge softmax) | gin (MLP update); "
-                                 "gnnsim/workload/models.py lists their kernels")
+    name: str = Field(
+        "graphsage", description="a model of the registry (gnnsim/workload/models.py MODELS: graphsage (mean) | "
+                                 "gcn | gat (multi-head, edge softmax) | gin (MLP update); a new model is one entry)")
     hidden_dim: int = Field(128, gt=0)
     dtype: Literal["float32", "tf32", "float16", "bfloat16"] = Field(
         "float32", description="what the GNN computes in: float32 | tf32 (fp32 tensors, GEMMs on the tensor cores) | "
@@ -112,6 +112,16 @@ class ModelConfig(_Section):
                                "parameters, gradients and optimizer state float32); priced from the device profile's "
                                "peak_tflops by dtype (gnnsim/cost/dtypes.py)")
     heads: int = Field(4, gt=0, description="GAT attention heads (hidden layers split hidden_dim over them)")
+
+    @field_validator("name")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        from gnnsim.workload.models import MODELS  # the registry is the list of valid names
+
+        if value not in MODELS:
+            raise ValueError(f"must be one of {', '.join(repr(k) for k in MODELS)} (gnnsim/workload/models.py)"
+                             f"{did_you_mean(value, list(MODELS))}")
+        return value
 
     @model_validator(mode="after")
     def _heads_divide_hidden(self) -> "ModelConfig":

@@ -22,39 +22,20 @@ fail; the report says so.
 
 from __future__ import annotations
 
-from gnnsim.workload.models import gat_head_dim, gcn_project_first
+from gnnsim.workload.models import get_model
 
 INDEX_BYTES = 8  # int64 edge indices
 ADAM_STATE_PER_PARAM = 2  # exp_avg and exp_avg_sq
 
 
 def activation_elements(model: str, block: tuple[int, int, int], i: int, o: int, last: bool, heads: int = 1) -> int:
-    """Elements one layer saves for backward on a block of (num_src, num_dst, num_edges).
-
-    - graphsage: the mean-aggregated rows ``nd*i`` and the two projections ``2*nd*o``;
-    - gcn: the normalized source rows and the aggregated rows at the aggregation width
-      ``w``, and the output ``nd*o``;
-    - gin: aggregated and self-added rows ``2*nd*i``, the MLP's hidden, activated hidden
-      and output ``3*nd*o``;
-    - gat: the projected sources ``ns*F``, edge scores and attention ``2*ne*heads``, the
-      weighted messages ``ne*F``, the aggregated rows ``nd*F`` and the output.
+    """Elements one layer saves for backward on a block of (num_src, num_dst, num_edges):
+    the model's own formula in the registry (:data:`gnnsim.workload.models.MODELS`).
 
     >>> activation_elements("graphsage", (10, 4, 20), 8, 2, False)
     48
     """
-    ns, nd, ne = block
-    if model == "graphsage":
-        return nd * i + 2 * nd * o
-    if model == "gcn":
-        w = o if gcn_project_first(i, o) else i
-        return ns * w + nd * w + nd * o
-    if model == "gin":
-        return 2 * nd * i + 3 * nd * o
-    if model == "gat":
-        d = gat_head_dim(o, last, heads)
-        f = heads * d
-        return ns * f + 2 * ne * heads + ne * f + nd * f + nd * (d if last else f)
-    raise ValueError(f"no activation formula for model {model!r}")
+    return get_model(model).activations(block, i, o, last, heads)
 
 
 def footprint(model: str, dims: list[tuple[int, int]], blocks: list[tuple[int, int, int]], heads: int,

@@ -58,6 +58,11 @@ class ModelKernels:
     backward: Callable[[list[BlockShape], Dims, int, int, int, int], list[Kernel]]
     layer_params: Callable[[int, int, bool, int], int]
     tensors_per_layer: int
+    # elements one layer keeps for backward on a block (num_src, num_dst, num_edges), widths i -> o
+    activations: Callable[[BlockShape, int, int, bool, int], int]
+    description: str = ""  # one line for --help and error messages
+    real_layer: str = ""  # the torch layer gnnsim realrun trains ("module:Class"; "": none)
+    pyg_model: str = ""  # torch_geometric.nn.models class the PyG trainer builds ("": none)
 
     def param_count(self, dims: Dims, heads: int = 1) -> int:
         """Trainable parameters of the whole model (sum over layers)."""
@@ -281,11 +286,47 @@ def _gat_params(i: int, o: int, last: bool, heads: int) -> int:
     return i * f + 2 * f + (d if last else f)  # fc (no bias), attn_l, attn_r, bias
 
 
+# -- activations kept for backward (the memory model) ---------------------------------------
+
+def _sage_activations(block: BlockShape, i: int, o: int, last: bool, heads: int) -> int:
+    """The mean-aggregated rows ``nd*i`` and the two projections ``2*nd*o``."""
+    ns, nd, ne = block
+    return nd * i + 2 * nd * o
+
+
+def _gcn_activations(block: BlockShape, i: int, o: int, last: bool, heads: int) -> int:
+    """The normalized source rows and the aggregated rows at the aggregation width, and the output."""
+    ns, nd, ne = block
+    w = o if gcn_project_first(i, o) else i
+    return ns * w + nd * w + nd * o
+
+
+def _gin_activations(block: BlockShape, i: int, o: int, last: bool, heads: int) -> int:
+    """Aggregated and self-added rows ``2*nd*i``, the MLP's hidden, activated hidden and output ``3*nd*o``."""
+    ns, nd, ne = block
+    return 2 * nd * i + 3 * nd * o
+
+
+def _gat_activations(block: BlockShape, i: int, o: int, last: bool, heads: int) -> int:
+    """The projected sources ``ns*F``, edge scores and attention ``2*ne*heads``, the weighted
+    messages ``ne*F``, the aggregated rows ``nd*F`` and the output."""
+    ns, nd, ne = block
+    d = gat_head_dim(o, last, heads)
+    f = heads * d
+    return ns * f + 2 * ne * heads + ne * f + nd * f + nd * (d if last else f)
+
+
+# The registry: a new model is one entry here (kernels, parameters, activations, and
+# the torch and PyG layers real runs train it with).
 MODELS: dict[str, ModelKernels] = {
-    "graphsage": ModelKernels("graphsage", _sage_forward, _sage_backward, _sage_params, 3),
-    "gcn": ModelKernels("gcn", _gcn_forward, _gcn_backward, _gcn_params, 2),
-    "gin": ModelKernels("gin", _gin_forward, _gin_backward, _gin_params, 4),
-    "gat": ModelKernels("gat", _gat_forward, _gat_backward, _gat_params, 4),
+    "graphsage": ModelKernels("graphsage", _sage_forward, _sage_backward, _sage_params, 3, _sage_activations,
+                              "GraphSAGE, mean aggregator", "", "GraphSAGE"),
+    "gcn": ModelKernels("gcn", _gcn_forward, _gcn_backward, _gcn_params, 2, _gcn_activations,
+                        "GCN, symmetric degree norm", "gnnsim.realrun.models:GCNLayer", "GCN"),
+    "gin": ModelKernels("gin", _gin_forward, _gin_backward, _gin_params, 4, _gin_activations,
+                        "GIN, two-layer MLP update", "gnnsim.realrun.models:GINLayer", "GIN"),
+    "gat": ModelKernels("gat", _gat_forward, _gat_backward, _gat_params, 4, _gat_activations,
+                        "GAT, multi-head attention with edge softmax", "gnnsim.realrun.models:GATLayer", "GAT"),
 }
 
 

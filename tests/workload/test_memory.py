@@ -4,6 +4,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from gnnsim.errors import GnnsimError
+
 from gnnsim.workload.memory import activation_elements, footprint, memory_report
 
 
@@ -15,7 +17,7 @@ def test_activation_elements_by_hand():
     assert activation_elements("gin", block, 8, 2, False) == 2 * 4 * 8 + 3 * 4 * 2
     # GAT hidden layer, 2 heads of 4/2: z 10*4, scores+attention 2*20*2, messages 20*4, sums 4*4, out 4*4
     assert activation_elements("gat", block, 8, 4, False, heads=2) == 40 + 80 + 80 + 16 + 16
-    with pytest.raises(ValueError):
+    with pytest.raises(GnnsimError, match="model.name: unknown model"):
         activation_elements("mlp", block, 8, 2, False)
 
 
