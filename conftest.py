@@ -6,8 +6,8 @@ from __future__ import annotations
 import importlib.util
 
 OPTIONAL = {
-    "torch": ["gnnsim/realrun/model.py", "gnnsim/realrun/features.py", "gnnsim/realrun/models.py",
-              "gnnsim/realrun/worker.py", "gnnsim/realrun/pyg_worker.py"],
+    "torch": ["gnnsim/realrun/layers.py", "gnnsim/realrun/blocks.py", "gnnsim/realrun/models.py",
+              "gnnsim/realrun/features.py", "gnnsim/realrun/worker.py", "gnnsim/realrun/pyg_worker.py"],
 }
 
 collect_ignore = [path for extra, paths in OPTIONAL.items() if importlib.util.find_spec(extra) is None

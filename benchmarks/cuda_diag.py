@@ -11,8 +11,8 @@ import time
 import numpy as np
 import torch
 
-from gnnsim.calibrate.bench import evict_caches
-from gnnsim.realrun.model import GraphSAGE
+from gnnsim.calibrate.timing import evict_caches
+from gnnsim.realrun.models import GraphSAGE
 
 dev = torch.device("cuda")
 torch.set_num_threads(1)

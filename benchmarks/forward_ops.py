@@ -8,7 +8,7 @@ One process, pinned to core 0, one torch thread: the scenario's graph, rank 0's
 mini-batches (fan-outs hop-from-seed first, as in PyG), and a full training step per
 iteration (forward, loss, backward, Adam), so every op runs with the heap and the caches
 in the state training leaves them. Each op of the forward is timed with
-``perf_counter`` around it (the ops are those of ``gnnsim.realrun.model.SAGELayer``;
+``perf_counter`` around it (the ops are those of ``gnnsim.realrun.layers.SAGELayer``;
 ``lin_root`` includes its bias, which the model prices as ``bias_add``, and the real
 ``add`` of the two linears is priced as ``bias_add`` too). The model's side is the
 cost model's price of rank 0's forward kernels, split into launch, roofline,
@@ -81,7 +81,7 @@ def real_forward(scenario, graph, iterations: int) -> tuple[dict[str, float], di
     page faults it takes per iteration (a fault is a 4 KiB page touched afresh)."""
     import torch
 
-    from gnnsim.realrun.model import block_indices
+    from gnnsim.realrun.blocks import block_indices
     from gnnsim.realrun.worker import _model_and_optimizer
     from gnnsim.workload.builder import sampler_fanouts
     from gnnsim.workload.sampler import sample_minibatch

@@ -82,9 +82,9 @@ def _chosen_parsers(parser: argparse.ArgumentParser, args: argparse.Namespace) -
 
 def check_outputs(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Every output file the command was given can be written (see
-    :func:`gnnsim.report.files.check_output_path`), so that nothing runs for minutes
+    :func:`gnnsim.outputs.check_output_path`), so that nothing runs for minutes
     only to fail at the end."""
-    from gnnsim.report.files import check_output_path
+    from gnnsim.outputs import check_output_path
 
     for p in _chosen_parsers(parser, args):
         for action in p._actions:

@@ -2,7 +2,11 @@
 
 Aggregates use the same definitions as the simulator: a stage's time is the mean over
 ranks and iterations; an iteration's time is the slowest rank's time for it (every rank
-starts the iteration at a barrier).
+starts the iteration at a barrier). A stage that overlaps others (DDP's all-reduce
+inside backward) counts the union of its intervals (:func:`merged`, :func:`overlap`).
+
+The real trainer (:mod:`gnnsim.realrun`) writes this schema and the validation
+(:mod:`gnnsim.validation`) reads it, with runs imported from profiler traces.
 """
 
 from __future__ import annotations
@@ -91,3 +95,28 @@ class MeasuredRun:
         trained = f"; rank 0 loss {losses[0]:.3f} -> {losses[-1]:.3f}" if losses else ""  # traces carry no loss
         lines.append(f"iteration {self.iteration_time_s * 1e3:.3f} ms mean{trained}")
         return "\n".join(lines)
+
+
+def merged(intervals: list[tuple[float, float]]) -> np.ndarray:
+    """The union of ``(start, end)`` intervals as sorted, disjoint rows of an (n, 2) array.
+
+    >>> merged([(5, 7), (0, 2), (1, 3)]).tolist()
+    [[0.0, 3.0], [5.0, 7.0]]
+    """
+    if not intervals:
+        return np.zeros((0, 2))
+    iv = np.array(sorted(intervals), dtype=float)
+    reach = np.maximum.accumulate(iv[:, 1])
+    new = np.concatenate([[True], iv[1:, 0] > reach[:-1]])  # starts after everything before it ends
+    return np.column_stack([iv[new, 0], np.maximum.reduceat(iv[:, 1], np.flatnonzero(new))])
+
+
+def overlap(union: np.ndarray, start: float, end: float) -> float:
+    """Length of ``[start, end]`` covered by the disjoint intervals ``union``.
+
+    >>> overlap(merged([(0, 3), (5, 7)]), 2, 6)
+    2.0
+    """
+    if union.size == 0:
+        return 0.0
+    return float(np.clip(np.minimum(union[:, 1], end) - np.maximum(union[:, 0], start), 0.0, None).sum())

@@ -22,15 +22,13 @@ key that drives the estimate, the estimate and what is available.
 from __future__ import annotations
 
 import math
-import os
-import resource
 from dataclasses import dataclass
 
 from gnnsim.config import Scenario
 from gnnsim.errors import ScenarioError
+# the host's memory and a graph's least size; gnnsim.graph still imports them from here
+from gnnsim.hostmem import available_bytes, fmt_bytes, graph_bytes
 
-GRAPH_BYTES_PER_EDGE = 36  # stored (directed) edge, lower bound over the generators
-GRAPH_BYTES_PER_NODE = 32
 SEED_BYTES = 8  # one int64 seed id
 SAMPLED_EDGE_BYTES = 32
 FEATURE_BYTES = 4  # float32
@@ -44,29 +42,6 @@ class Need:
     bytes: float
     key: str
     what: str
-
-
-def available_bytes() -> float:
-    """Bytes this process may still allocate: ``MemAvailable`` (inf where there is no
-    ``/proc/meminfo``), or less under an address-space limit (``ulimit -v``)."""
-    avail = math.inf
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    avail = float(line.split()[1]) * 1024
-                    break
-    except OSError:
-        pass
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if soft != resource.RLIM_INFINITY:
-        try:
-            with open("/proc/self/statm") as fh:
-                used = float(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        except (OSError, ValueError):
-            used = 0.0
-        avail = min(avail, max(0.0, soft - used))
-    return avail
 
 
 def graph_size(scenario: Scenario) -> tuple[float, float, float, str] | None:
@@ -85,11 +60,6 @@ def graph_size(scenario: Scenario) -> tuple[float, float, float, str] | None:
             return (preset.nodes * g.scale, 2.0 * preset.undirected_edges * g.scale, preset.train_nodes * g.scale,
                     "graph.scale")
     return None
-
-
-def graph_bytes(nodes: float, edges: float) -> float:
-    """The lower bound of the memory to build a graph of ``nodes`` and ``edges`` stored edges."""
-    return GRAPH_BYTES_PER_EDGE * edges + GRAPH_BYTES_PER_NODE * nodes
 
 
 def needs(scenario: Scenario, trainers: int, *, real_run: bool = False) -> list[Need]:
@@ -130,15 +100,6 @@ def needs(scenario: Scenario, trainers: int, *, real_run: bool = False) -> list[
         out.append(Need(4 * FEATURE_BYTES * params * trainers, "model.hidden_dim",
                         f"{trainers} ranks' models ({params:.3g} parameters each)"))
     return out
-
-
-def fmt_bytes(n: float) -> str:
-    if n >= 1e15:
-        return f"{n:.2g} bytes"
-    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6)):
-        if n >= scale:
-            return f"{n / scale:.3g} {unit}"
-    return f"{n:.0f} bytes"
 
 
 def check_memory(scenario: Scenario, trainers: int, *, real_run: bool = False, source: str = "") -> None:

@@ -39,14 +39,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.render:
         import json
 
-        from gnnsim.report.files import write_atomic
-        from gnnsim.validation.harness import cuda_results, repeat_figures, results_markdown
+        from gnnsim.outputs import write_atomic
+        from gnnsim.validation.figures import repeat_figures
+        from gnnsim.validation.markdown import cuda_results, limits_text, results_markdown
 
         results = json.loads((Path(args.out) / "results.json").read_text())
         if "repeat" in results:  # derived from the rows: computed again with this code
             results["repeat"] = repeat_figures(results["scenarios"])
             write_atomic(Path(args.out) / "results.json", json.dumps(results, indent=2, sort_keys=True) + "\n")
-        write_atomic(Path(args.out) / "RESULTS.md", results_markdown(results, cuda_results(args.scenarios)))
+        text = results_markdown(results, cuda_results(args.scenarios), limits_text(args.scenarios))
+        write_atomic(Path(args.out) / "RESULTS.md", text)
         print(f"wrote {Path(args.out) / 'RESULTS.md'}")
         return 0
     # a plain SIGTERM would skip the teardown of network namespaces; make it an exception

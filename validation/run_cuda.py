@@ -40,11 +40,12 @@ def measure(scenarios: Path, out: Path, quick: bool) -> int:
 
     from gnnsim.config import Scenario
     from gnnsim.errors import GnnsimError
+    from gnnsim.outputs import write_atomic
     from gnnsim.pipeline import simulate
     from gnnsim.realrun.launch import run_real
-    from gnnsim.report.files import write_atomic
     from gnnsim.validation.compare import compare
-    from gnnsim.validation.harness import calibrated_profiles, load_suite
+    from gnnsim.validation.harness import calibrated_profiles
+    from gnnsim.validation.suite import load_suite
 
     if not torch.cuda.is_available():
         print("run_cuda: --measure needs a CUDA GPU; torch sees none", file=sys.stderr)
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.measure:
         return measure(Path(args.scenarios), Path(args.out), args.quick)
-    from gnnsim.report.files import write_atomic
+    from gnnsim.outputs import write_atomic
     from gnnsim.validation.harness import _plain, compare_measured_runs
 
     results = compare_measured_runs(Path(args.scenarios), Path(args.out))

@@ -23,10 +23,11 @@ from pathlib import Path
 import numpy as np
 
 from gnnsim.calibrate import bench
-from gnnsim.calibrate.run import (GEMMS, HOST_GATHER_KEYS, KERNEL_BENCHMARKS, _device_block, _fit_class, _fit_copy,
-                                  _fit_framework, _fit_sampler, fit_sweeps, profile_text)
+from gnnsim.calibrate.profile_blocks import (GEMMS, HOST_GATHER_KEYS, device_block, fit_class, fit_copy, fit_framework,
+                                             fit_sampler, fit_sweeps, profile_text)
+from gnnsim.calibrate.timing import Samples
 from gnnsim.errors import GnnsimError, ProfileError, read_text_file, read_yaml_mapping
-from gnnsim.report.files import write_atomic
+from gnnsim.outputs import write_atomic
 from gnnsim.workload.model import Kernel
 
 KERNEL_KEYS = ("seconds", "flops", "bytes", "out_bytes", "items")
@@ -50,12 +51,12 @@ def _rows(samples: dict, key: str, path: Path) -> list[dict]:
     return rows
 
 
-def kernel_samples(cls: str, rows: list[dict], path: Path, key: str = "") -> bench.Samples:
+def kernel_samples(cls: str, rows: list[dict], path: Path, key: str = "") -> Samples:
     """The recorded sweep of one kernel class as the benchmark returned it. A GEMM's k and
     n come from the record, or, in samples written before they were recorded, from its
     ``MxKxN`` label (both GEMM benchmarks label their shapes so). ``key`` is the sweep's
     name in the file where it is not the class's."""
-    out = bench.Samples()
+    out = Samples()
     for i, row in enumerate(rows):
         where = f"{path}: samples.{key or cls}[{i}]"
         seconds, flops, nbytes, out_bytes, items = (_number(row, key, where) for key in KERNEL_KEYS)
@@ -87,7 +88,7 @@ def load_samples(path: str | Path) -> tuple[dict, dict]:
     if not isinstance(data, dict) or not isinstance(data.get("samples"), dict):
         raise GnnsimError(f"{path}: expected a mapping with 'samples' (and 'provenance'), as `gnnsim calibrate "
                           "--samples` writes it")
-    classes = [cls for cls, _ in KERNEL_BENCHMARKS]
+    classes = [cls for cls, _ in bench.KERNEL_BENCHMARKS]
     missing = [cls for cls in classes if cls not in data["samples"]]
     if missing:
         raise GnnsimError(f"{path}: samples lack the kernel classes {missing}; refitting needs every class "
@@ -174,7 +175,7 @@ def refit(samples_path: str | Path, out: str | Path, progress=print) -> dict:
                           "pages, the calibration before session 8), which the fits no longer read; calibrate "
                           "again to refit this profile")
     # every record is read and checked before the first (slow) fit
-    sweeps = {cls: kernel_samples(cls, _rows(samples, cls, samples_path), samples_path) for cls, _ in KERNEL_BENCHMARKS}
+    sweeps = {cls: kernel_samples(cls, _rows(samples, cls, samples_path), samples_path) for cls, _ in bench.KERNEL_BENCHMARKS}
     if not cpu:  # a GPU host's feature gather, a gather sweep of its own
         sweeps["host_gather"] = kernel_samples("gather", _rows(samples, "host_gather", samples_path), samples_path,
                                                "host_gather")
@@ -183,36 +184,36 @@ def refit(samples_path: str | Path, out: str | Path, progress=print) -> dict:
     sampler_rows = _sampler_rows(samples, samples_path)
 
     def announced():
-        for cls, _ in KERNEL_BENCHMARKS:
+        for cls, _ in bench.KERNEL_BENCHMARKS:
             progress(f"refit: {cls}:", end=" ", flush=True)
             yield cls, sweeps[cls]
     kernels, fitted_residuals, jitter_cv = fit_sweeps(announced(), cpu, progress)
     residuals = {**(profile.get("residuals") or {}), **fitted_residuals}
     framework = device.get("framework_us_per_kernel")
     if framework_steps:
-        framework = _fit_framework(kernels, "cpu" if cpu else "cuda", framework_steps, samples)
+        framework = fit_framework(kernels, "cpu" if cpu else "cuda", framework_steps, samples)
         progress(f"refit: framework: forward {framework['forward']:g} us, backward {framework['backward']:g} us "
                  "per kernel")
-    block = _device_block(device["kind"], int(device.get("threads", 1)), int(device.get("memory_bytes", 0)),
+    block = device_block(device["kind"], int(device.get("threads", 1)), int(device.get("memory_bytes", 0)),
                           kernels, jitter_cv, framework)
     profile["device"] = {**device, **block}
 
     if cpu:
         profile["host_gather"] = {k: kernels["gather"][k] for k in HOST_GATHER_KEYS}
     else:
-        fitted, residuals["host_gather"] = _fit_class("gather", sweeps["host_gather"], cpu=True)
+        fitted, residuals["host_gather"] = fit_class("gather", sweeps["host_gather"], cpu=True)
         profile["host_gather"] = {k: fitted[k] for k in HOST_GATHER_KEYS}
         progress(f"refit: host gather: 5-fold cross-validated {residuals['host_gather']['kfold_mape']:.1%}")
         copies = dict(profile.get("copies") or {})
         for direction, (size, seconds) in copy_rows.items():
-            copies[direction] = _fit_copy(direction, size, seconds, residuals)
+            copies[direction] = fit_copy(direction, size, seconds, residuals)
         if copies:
             profile["copies"] = copies
             if "h2d_pageable" in copies:  # what the trainer copies (see the calibration)
                 profile["h2d_link"] = dict(copies["h2d_pageable"])
     if sampler_rows is not None:
         X, y = sampler_rows
-        profile["sampler"] = _fit_sampler(X, y, residuals)
+        profile["sampler"] = fit_sampler(X, y, residuals)
         progress(f"refit: sampler: {y.size} batches, fit error {residuals['sampler']['fit_mape']:.1%}")
 
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")

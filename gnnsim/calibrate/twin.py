@@ -40,7 +40,7 @@ def training_like_step() -> Callable[[], object]:
     import numpy as np
     import torch
 
-    from gnnsim.realrun.model import aggregate_sum
+    from gnnsim.realrun.layers import aggregate_sum
 
     rng = np.random.default_rng(7)
     num_dst, num_src = TWIN_EDGES // 5, TWIN_EDGES * 4 // 5

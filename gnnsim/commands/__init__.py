@@ -51,8 +51,8 @@ def scenario_command(sub: argparse._SubParsersAction, name: str, help: str, epil
 
 
 def save(path: str | Path, text: str) -> None:
-    """Write one output whole (see :func:`gnnsim.report.files.write_atomic`) and say so."""
-    from gnnsim.report.files import write_atomic
+    """Write one output whole (see :func:`gnnsim.outputs.write_atomic`) and say so."""
+    from gnnsim.outputs import write_atomic
 
     write_atomic(path, text)
     print(f"wrote {path}")

@@ -29,7 +29,7 @@ def _fmt_s(t: float) -> str:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from gnnsim.analysis.whatif import compare_grid
+    from gnnsim.variants import compare_grid
 
     rows = compare_grid(args.scenario, args.vary, args.overrides)
     keys = list(rows[0].settings) if rows else []
@@ -74,7 +74,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_whatif(args: argparse.Namespace) -> int:
-    from gnnsim.analysis.whatif import parse_scale, whatif
+    from gnnsim.analysis.whatif import parse_scale
+    from gnnsim.variants import whatif
     from gnnsim.config import load_scenario
     from gnnsim.pipeline import simulate
 

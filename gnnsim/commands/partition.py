@@ -25,7 +25,7 @@ def write_npy_atomic(path: str | Path, array) -> None:
     """Save ``array`` as .npy through a temporary file renamed into place (never half a file)."""
     import numpy as np
 
-    from gnnsim.report.files import write_atomic_with
+    from gnnsim.outputs import write_atomic_with
 
     write_atomic_with(path, lambda fh: np.save(fh, array), binary=True)
 

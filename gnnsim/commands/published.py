@@ -104,7 +104,7 @@ def write_outputs(data: dict, *, json_path: str | None, md_path: str | None, plo
     """Write the requested files, the plot first (the one that can fail on a missing matplotlib)."""
     import json
 
-    from gnnsim.report.files import write_atomic
+    from gnnsim.outputs import write_atomic
     from gnnsim.report.published import markdown, plot
 
     written = []

@@ -12,10 +12,9 @@ from __future__ import annotations
 from typing import Any
 
 from gnnsim.errors import ProfileError, did_you_mean
-from gnnsim.hardware.profiles import (
-    PROFILE_KINDS, _covered, list_profiles, load_cluster, load_device, load_link, load_node, numeric_paths,
-    parse_sources, read_profile, _read_yaml,
-)
+from gnnsim.hardware.loaders import load_cluster, load_device, load_link, load_node
+from gnnsim.hardware.schema import PROFILE_KINDS, list_profiles, read_profile, read_yaml
+from gnnsim.hardware.sources import covered, numeric_paths, parse_sources
 from gnnsim.hardware.software import load_software
 
 GIB = 1024.0**3
@@ -67,7 +66,7 @@ def _software_summary(name: str) -> dict[str, Any]:
 
 def _calibrated_summary(name: str) -> dict[str, Any]:
     out = _device_summary(f"calibrated/{name}")
-    top, _ = _read_yaml("calibrated", name)
+    top, _ = read_yaml("calibrated", name)
     out["blocks"] = sorted(k for k in ("sampler", "host_gather", "h2d_link", "intra_link", "allreduce")
                            if isinstance(top.get(k), dict))
     return out
@@ -129,7 +128,7 @@ def describe(name: str) -> dict[str, Any]:
     """
     kind, bare = find_profile(name)
     if kind == "calibrated":
-        data, path = _read_yaml("calibrated", bare)
+        data, path = read_yaml("calibrated", bare)
     else:
         data, path = read_profile(kind, bare)
     sources = parse_sources(data, path) if data.get("sources") or kind != "calibrated" else []
@@ -137,7 +136,7 @@ def describe(name: str) -> dict[str, Any]:
         sources = parse_sources(data["device"], path)
     numbers = []
     for key, value in numeric_paths(data):
-        backing = [i for i, s in enumerate(sources) if s.covers and _covered(key, s.covers)]
+        backing = [i for i, s in enumerate(sources) if s.covers and covered(key, s.covers)]
         numbers.append({"key": key, "value": value, "sources": backing,
                         "basis": sorted({sources[i].basis for i in backing})})
     return {

@@ -35,9 +35,9 @@ from pathlib import Path
 from typing import Any
 
 from gnnsim.errors import ProfileError, did_you_mean
-from gnnsim.hardware.profiles import (
-    SamplerCost, Source, _num, allow_keys, check_keys, parse_sources, read_profile,
-)
+from gnnsim.hardware.cluster import SamplerCost
+from gnnsim.hardware.schema import allow_keys, check_keys, read_number, read_profile
+from gnnsim.hardware.sources import Source, parse_sources
 
 FRAMEWORKS = ("torch", "dgl", "pyg")
 allow_keys("software", "loader")
@@ -137,12 +137,12 @@ def load_software(name: str) -> SoftwareProfile:
     return SoftwareProfile(
         name=str(data.get("name", name)),
         framework=framework,
-        per_iteration_s=_num(over, "per_iteration_us", where_o, positive=False, default=0) * 1e-6,
-        per_layer_forward_s=_num(over, "per_layer_forward_us", where_o, positive=False, default=0) * 1e-6,
-        per_layer_backward_s=_num(over, "per_layer_backward_us", where_o, positive=False, default=0) * 1e-6,
-        sampler_per_batch_s=_num(samp, "per_batch_us", where_s, positive=False, default=0) * 1e-6,
-        sampler_node_scale=_num(samp, "node_scale", where_s, default=1),
-        sampler_edge_scale=_num(samp, "edge_scale", where_s, default=1),
+        per_iteration_s=read_number(over, "per_iteration_us", where_o, positive=False, default=0) * 1e-6,
+        per_layer_forward_s=read_number(over, "per_layer_forward_us", where_o, positive=False, default=0) * 1e-6,
+        per_layer_backward_s=read_number(over, "per_layer_backward_us", where_o, positive=False, default=0) * 1e-6,
+        sampler_per_batch_s=read_number(samp, "per_batch_us", where_s, positive=False, default=0) * 1e-6,
+        sampler_node_scale=read_number(samp, "node_scale", where_s, default=1),
+        sampler_edge_scale=read_number(samp, "edge_scale", where_s, default=1),
         sources=sources,
-        worker_start_s=_num(loader, "worker_start_ms", Path(f"{path}: loader"), positive=False, default=0) * 1e-3,
+        worker_start_s=read_number(loader, "worker_start_ms", Path(f"{path}: loader"), positive=False, default=0) * 1e-3,
     )

@@ -5,7 +5,7 @@ The processes form their own session, so a timeout, a crashed rank, or ``SIGTERM
 the ranks die with the launcher (a death signal) and a reaper process cleans up after a
 launcher killed outright (:mod:`gnnsim.realrun.procs`). A failed run names the rank that
 failed first and how (its error, exit code or signal). Each rank writes its result file atomically; the
-launcher merges them into a :class:`~gnnsim.validation.measured.MeasuredRun`.
+launcher merges them into a :class:`~gnnsim.measured.MeasuredRun`.
 """
 
 from __future__ import annotations
@@ -16,13 +16,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from gnnsim.calibrate.bench import MMAP_THRESHOLD_MAX_BYTES
 from gnnsim.config import Scenario
 from gnnsim.errors import RealRunError
+from gnnsim.measured import MeasuredRun
 from gnnsim.pipeline import cluster_for
 from gnnsim.preflight import check_memory
 from gnnsim.realrun import procs as procs_mod
-from gnnsim.validation.measured import MeasuredRun
+from gnnsim.realrun.heap import STEADY_HEAP_ENV
 
 
 def scenario_for_ranks(scenario: Scenario, ranks: int) -> Scenario:
@@ -34,21 +34,9 @@ def scenario_for_ranks(scenario: Scenario, ranks: int) -> Scenario:
     return Scenario.model_validate(data)
 
 
-# glibc's heap as the cost model and the calibration assume it (a steady heap; allocations
-# of 32 MiB, the calibration's MMAP_THRESHOLD_MAX_BYTES, and more mapped afresh): a fixed mmap threshold and no trimming. By default
-# glibc raises its mmap threshold to the largest block freed and trims the heap's top
-# when more than twice that lies free, so a step whose transient peak exceeds it gives
-# its memory back after every step and faults it in again. Measured on sbm-metis-
-# fullbatch (session 10, 150 iterations): forward 7.5-9.0 ms with a CV of 0.33 per rank,
-# uncorrelated between the ranks, so each waited ~4.5 ms at the halo exchange for the
-# other; with these settings forward 4.7-4.8 ms, CV 0.05-0.09, a 0.17 ms difference.
-# CPU training setups get the same from jemalloc or tcmalloc. The user's own settings win.
-STEADY_HEAP_ENV = {"MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD_MAX_BYTES), "MALLOC_TRIM_THRESHOLD_": str(2**30)}
-
-
 def worker_env(threads: int) -> dict[str, str]:
     """The environment of a rank's process: this one's, the steady-heap settings unless
-    set already (:data:`STEADY_HEAP_ENV`), and ``threads`` for OpenMP and MKL.
+    set already (:data:`gnnsim.realrun.heap.STEADY_HEAP_ENV`), and ``threads`` for OpenMP and MKL.
 
     >>> env = worker_env(1)
     >>> env["OMP_NUM_THREADS"], env["MALLOC_MMAP_THRESHOLD_"] == os.environ.get("MALLOC_MMAP_THRESHOLD_", "33554432")

@@ -53,10 +53,6 @@ SUBNET = "10.213.0"  # private (RFC 1918) addresses; each namespace pair has its
 TBF_BURST_BYTES = 64 * 1024
 TBF_LATENCY_MS = 100  # how long a packet may wait in the bucket before being dropped (tc-tbf(8))
 RELAY_BUFFER_BYTES = 65536
-# The link benchmark's regimes: transfers of at least 16 tbf bursts show the shaped rate;
-# messages of at most 16 KiB (well within one burst) show the per-message latency.
-LARGE_TRANSFER_BYTES = 16 * TBF_BURST_BYTES
-SMALL_MESSAGE_BYTES = 16 * 1024
 
 
 class NetnsUnavailable(RealRunError):
@@ -292,45 +288,6 @@ def shaped_link(shape: LinkShape, ranks: int = 2) -> Iterator[NetnsSetup]:
     finally:
         teardown(net)
         atexit.unregister(teardown)
-
-
-def measure_link(net: NetnsSetup, quick: bool = True, timeout_s: float = 300.0) -> dict:
-    """Measure the shaped link with gloo: the calibration's collective benchmark, run in the namespaces.
-
-    Runs :mod:`gnnsim.calibrate.collectives` (the same all-reduce and all-to-all
-    benchmark ``gnnsim calibrate`` runs on loopback) with one process per namespace, and
-    fits one alpha-beta pair to both collectives in the calibration's forms: the rate
-    from the transfers well past the token bucket's burst, alpha from small messages. Returns
-    ``latency_us``, ``bw_gbps``, the fit error and the raw rows.
-    """
-    import numpy as np
-
-    from gnnsim.calibrate.collectives import run_collectives
-    from gnnsim.calibrate.fit import fit_linear_nonneg
-
-    world = len(net.namespaces)
-    rows = run_collectives(world, quick, timeout_s, netns=net)
-    # One alpha and one rate for both collectives, in the calibration's forms: ring
-    # all-reduce 2(n-1) alpha + 2(n-1)/n S / B, pairwise all-to-all (n-1) alpha + bytes / B.
-    # A token bucket has two regimes: messages within its burst pass at the veth's own
-    # speed, longer transfers at the shaped rate. So the rate comes from the transfers
-    # well past the burst, and alpha from the small messages.
-    ar, a2a = np.array(rows["allreduce"]), np.array(rows["alltoall"])
-    alphas = np.concatenate([np.full(len(ar), 2.0 * (world - 1)), np.full(len(a2a), float(world - 1))])
-    wire = np.concatenate([2.0 * (world - 1) / world * ar[:, 0], a2a[:, 0]])  # bytes each rank sends
-    times = np.concatenate([ar[:, 1], a2a[:, 1]])
-    large = wire >= LARGE_TRANSFER_BYTES
-    if large.sum() < 2:
-        raise RealRunError(f"gloo link benchmark over {net.shape.describe()}: fewer than two transfers of "
-                           f"{LARGE_TRANSFER_BYTES} bytes or more; cannot fit the rate")
-    small = wire <= SMALL_MESSAGE_BYTES
-    alpha_s = float(np.median(times[small] / alphas[small])) if small.any() else 0.0
-    fit = fit_linear_nonneg(np.column_stack([alphas[large], wire[large]]), times[large])
-    bytes_per_s = 1.0 / max(fit.coef[1], 1e-18)
-    predicted = alphas * alpha_s + wire / bytes_per_s
-    fit_mape = float(np.mean(np.abs(predicted - times) / times))
-    return {"latency_us": float(alpha_s * 1e6), "bw_gbps": float(bytes_per_s / 1e9), "fit_mape": fit_mape,
-            "alltoall": rows["alltoall"], "allreduce": rows["allreduce"]}
 
 
 # -- the rendezvous relay (runs inside a namespace) ---------------------------------------

@@ -168,3 +168,16 @@ def stderr_tail(p: subprocess.Popen, lines: int = 3) -> str:
     """The last ``lines`` lines a finished process wrote to stderr, joined by ' | '."""
     text = (p.stderr.read() if p.stderr else b"") or b""
     return " | ".join(text.decode(errors="replace").strip().splitlines()[-lines:])
+
+
+def leftover_children() -> list[int]:
+    """Processes whose parent is this one and that are still alive (a leak after a run)."""
+    me, found = os.getpid(), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == me and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found

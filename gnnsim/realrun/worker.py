@@ -15,8 +15,8 @@ exchange). ``training.cache`` then holds its rows in GPU memory, filled before t
 GPU during ``fetch`` and skip the copy. Every stage boundary synchronises the GPU, so a
 stage's time is its own work, as the simulator's stages are.
 
-The model comes from ``model.name`` (GraphSAGE from :mod:`gnnsim.realrun.model`, GCN,
-GAT and GIN from :mod:`gnnsim.realrun.models`); ``training.sampler`` neighbor (with or
+The model comes from ``model.name`` (GraphSAGE, GCN, GAT and GIN from
+:mod:`gnnsim.realrun.models`); ``training.sampler`` neighbor (with or
 without replacement) and full run in the mini-batch loop. ``training.mode: full-batch``
 runs :func:`_run_fullbatch`: each rank computes its whole partition, exchanging halo
 embeddings before every layer but the first and their gradients in backward (stage
@@ -67,7 +67,7 @@ def _run(spec: dict, rank: int) -> dict:
     from gnnsim.pipeline import cluster_for, partition_for
     from gnnsim.realrun.affinity import pin_to_own_cores
     from gnnsim.realrun.features import fetch_features, owner_positions, partition_features
-    from gnnsim.realrun.model import block_indices, with_degrees
+    from gnnsim.realrun.blocks import block_indices, with_degrees
     from gnnsim.rng import rng_for
     from gnnsim.workload.builder import iterations_per_epoch, rank_seeds, sampler_fanouts
     from gnnsim.workload.sampler import sample_minibatch, seed_batches
@@ -280,7 +280,7 @@ def _run_fullbatch(spec: dict, rank: int, scenario, graph, assignment: np.ndarra
     import torch.distributed as dist
 
     from gnnsim.realrun.features import fetch_features
-    from gnnsim.realrun.model import block_tensors
+    from gnnsim.realrun.blocks import block_tensors
     from gnnsim.workload.builder import fullbatch_halo_nodes
     from gnnsim.workload.sampler import Block, all_neighbors
 
@@ -378,7 +378,7 @@ def _model_and_optimizer(scenario, graph, device="cpu"):
     weights, its parameters and its optimizer."""
     import torch
 
-    from gnnsim.realrun.models import build_model  # graphsage: realrun.model.GraphSAGE
+    from gnnsim.realrun.models import build_model
 
     torch.manual_seed(scenario.simulation.seed)
     model = build_model(scenario.model.name, graph.feature_dim, scenario.model.hidden_dim, graph.num_classes,

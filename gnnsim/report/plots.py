@@ -58,7 +58,7 @@ def plot_breakdown(labels: list[str], breakdowns: list[dict[str, dict[str, float
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     plt.setp(ax.get_xticklabels(), rotation=20, ha="right", fontsize=8)
     fig.tight_layout()
-    from gnnsim.report.files import write_atomic_with
+    from gnnsim.outputs import write_atomic_with
 
     try:
         write_atomic_with(path, lambda fh: fig.savefig(fh, format=path.suffix.lower()[1:], dpi=120), binary=True)

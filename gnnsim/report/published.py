@@ -125,7 +125,7 @@ def plot(data: dict[str, Any], path: str | Path) -> None:
     ax.legend(fontsize=8, loc="upper left")
     ax.grid(True, which="both", lw=0.3, alpha=0.5)
     fig.tight_layout()
-    from gnnsim.report.files import write_atomic_with
+    from gnnsim.outputs import write_atomic_with
 
     write_atomic_with(path, lambda fh: fig.savefig(fh, format="png", dpi=120), binary=True)
     plt.close(fig)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from gnnsim.pipeline import SimResult
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the tables read a result; the pipeline that makes one sits above report
+    from gnnsim.pipeline import SimResult
 
 
 def _fmt_s(t: float) -> str:

@@ -14,8 +14,8 @@ from typing import Any
 
 from gnnsim.config import Scenario
 from gnnsim.errors import ScenarioError
+from gnnsim.measured import MeasuredRun
 from gnnsim.pipeline import SimResult, cluster_for, simulate
-from gnnsim.validation.measured import MeasuredRun
 
 
 @dataclass

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gnnsim.errors import GnnsimError
-from gnnsim.validation.measured import MeasuredRun
+from gnnsim.measured import MeasuredRun
 from gnnsim.workload.builder import STAGES
 
 # scenario keys that do not change what was run (names, paths, simulation settings)

@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from gnnsim.errors import GnnsimError
-from gnnsim.validation.measured import MeasuredRun
+from gnnsim.measured import MeasuredRun, merged, overlap
 
 STAGES = ("sample", "fetch", "h2d", "forward", "backward", "halo", "allreduce", "optimizer")
 NCCL_PREFIXES = ("ncclKernel_", "ncclDevKernel_")
@@ -123,31 +123,6 @@ def _outermost(spans: list[tuple]) -> list[tuple]:
         out.append(span)
         open_until[tid] = end
     return out
-
-
-def merged(intervals: list[tuple[float, float]]) -> np.ndarray:
-    """The union of ``(start, end)`` intervals as sorted, disjoint rows of an (n, 2) array.
-
-    >>> merged([(5, 7), (0, 2), (1, 3)]).tolist()
-    [[0.0, 3.0], [5.0, 7.0]]
-    """
-    if not intervals:
-        return np.zeros((0, 2))
-    iv = np.array(sorted(intervals), dtype=float)
-    reach = np.maximum.accumulate(iv[:, 1])
-    new = np.concatenate([[True], iv[1:, 0] > reach[:-1]])  # starts after everything before it ends
-    return np.column_stack([iv[new, 0], np.maximum.reduceat(iv[:, 1], np.flatnonzero(new))])
-
-
-def overlap(union: np.ndarray, start: float, end: float) -> float:
-    """Length of ``[start, end]`` covered by the disjoint intervals ``union``.
-
-    >>> overlap(merged([(0, 3), (5, 7)]), 2, 6)
-    2.0
-    """
-    if union.size == 0:
-        return 0.0
-    return float(np.clip(np.minimum(union[:, 1], end) - np.maximum(union[:, 0], start), 0.0, None).sum())
 
 
 def _iteration_windows(steps: list[tuple[float, float]], spans: list[tuple]) -> list[tuple[float, float]]:

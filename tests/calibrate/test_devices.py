@@ -4,7 +4,7 @@ and the errors where there is no GPU."""
 import numpy as np
 import pytest
 
-from gnnsim.calibrate import bench
+from gnnsim.calibrate import bench, timing
 from gnnsim.errors import GnnsimError
 
 
@@ -20,10 +20,10 @@ def test_queued_timer_divides_each_batch_by_its_calls(monkeypatch):
     def sync():
         clock["syncs"] += 1
 
-    monkeypatch.setattr(bench.time, "perf_counter", lambda: clock["now"])
-    mean, cv = bench.mean_time_queued(call, repeats=4, sync=sync)
+    monkeypatch.setattr(timing.time, "perf_counter", lambda: clock["now"])
+    mean, cv = timing.mean_time_queued(call, repeats=4, sync=sync)
     assert mean == pytest.approx(1e-3) and cv == pytest.approx(0.0, abs=1e-9)
-    inner = int(bench.SHAPE_BUDGET_S / 4 / 1e-3)
+    inner = int(timing.SHAPE_BUDGET_S / 4 / 1e-3)
     assert clock["calls"] == 3 + 1 + 4 * inner  # warm-up, the probe, then the batches
     assert clock["syncs"] == 2 + 4
 

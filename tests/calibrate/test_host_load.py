@@ -11,7 +11,8 @@ from gnnsim.calibrate.host_load import (LOAD_PER_CORE_MAX, OTHERS_SLACK_CORES, S
                                         CpuTimes, HostLoad, assess, probe, read_cpu_times)
 from gnnsim.cli import main
 from gnnsim.errors import GnnsimError
-from gnnsim.hardware.profiles import _DESCRIPTIVE_KEYS, check_finite, device_from_mapping
+from gnnsim.hardware.profiles import check_finite, device_from_mapping
+from gnnsim.hardware.schema import DESCRIPTIVE_KEYS
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCALHOST = ROOT / "hwprofiles/calibrated/localhost.yaml"
@@ -184,7 +185,7 @@ def test_a_busy_host_is_warned_about_and_marked_in_the_profile(tmp_path, capsys,
     assert q["reasons"] == ["other processes took 1.2 of 2 cores before measuring, calibrate needs 2 "
                             "(more than 0.25 leaves it too few)"]
     # the profile still loads: quality is descriptive, its device reads as before
-    assert "quality" in _DESCRIPTIVE_KEYS
+    assert "quality" in DESCRIPTIVE_KEYS
     check_finite(data, out)
     assert device_from_mapping(data["device"], str(out)).jitter_cv == 0.05
 

@@ -10,11 +10,11 @@ import yaml
 
 from gnnsim.calibrate import bench
 from gnnsim.calibrate.refit import kernel_samples, refit
-from gnnsim.calibrate.run import KERNEL_BENCHMARKS
 from gnnsim.cli import main
 from gnnsim.cost.model import kernel_time
 from gnnsim.errors import GnnsimError, ProfileError
 from gnnsim.hardware.profiles import KernelRate, device_from_mapping
+from gnnsim.realrun.heap import MMAP_THRESHOLD_MAX_BYTES
 
 ROOT = Path(__file__).resolve().parents[2]
 H100_SAMPLES = ROOT / "validation/cuda/measured/calibration-samples.json"
@@ -23,7 +23,7 @@ LOCALHOST = ROOT / "hwprofiles/calibrated/localhost.yaml"
 # the machine the synthetic measurements come from, timed with the heap in steady state:
 # no cache tier, first touch on the outputs that glibc maps afresh (32 MiB and more)
 TRUTH = KernelRate(launch_s=5e-6, flops_per_s=1e11, bytes_per_s=1e10, first_touch_s_per_byte=1e-10,
-                   first_touch_above_bytes=bench.MMAP_THRESHOLD_MAX_BYTES)
+                   first_touch_above_bytes=MMAP_THRESHOLD_MAX_BYTES)
 FRAMEWORK_S = 10e-6  # per kernel of a tiny step, beyond the kernels' own costs
 SAMPLER = np.array([200e-6, 30e-9, 40e-9, 5e-9, 80e-6, 2e-6, 4e-9])  # per batch, node, edge, edge x doubling, hop, draw, check
 
@@ -38,7 +38,7 @@ def synthetic_samples(path: Path) -> dict:
     the times TRUTH gives."""
     recorded = json.loads(H100_SAMPLES.read_text())["samples"]
     samples, fastest = {}, {}
-    for cls, _ in KERNEL_BENCHMARKS:
+    for cls, _ in bench.KERNEL_BENCHMARKS:
         s = kernel_samples(cls, trimmed(recorded[cls]), H100_SAMPLES)
         rows = []
         for shape, k in zip(s.shapes, s.kernels):
@@ -77,7 +77,7 @@ def test_refit_recovers_the_machine_the_measurements_came_from_and_keeps_the_res
     assert after == written
     device = device_from_mapping(after["device"], str(profile))
     # every recorded shape is priced again as the synthetic machine timed it
-    for cls, _ in KERNEL_BENCHMARKS:
+    for cls, _ in bench.KERNEL_BENCHMARKS:
         shapes = kernel_samples(cls, data["samples"][cls], tmp_path)
         predicted = np.array([kernel_time(device.kernel(cls), k) for k in shapes.kernels])
         assert predicted == pytest.approx(np.array(shapes.times_s), rel=0.03), cls
@@ -118,7 +118,7 @@ def test_the_committed_cpu_calibration_prices_held_out_shapes_within_15_percent(
     times. The data are fixed, so this guards the fit: a change that fits these sweeps
     worse fails here. (Held out: 13.2% worst, gather; 5-fold cross-validated: 12.8%.)"""
     written = refit(LOCALHOST.with_name("localhost-samples.json"), profile, progress=lambda *a, **k: None)
-    for cls, _ in KERNEL_BENCHMARKS:
+    for cls, _ in bench.KERNEL_BENCHMARKS:
         residual = written["residuals"][cls]
         assert residual["samples"] >= 15 and residual["holdout_mape"] < 0.15, (cls, residual)
 

@@ -1,14 +1,14 @@
-"""Kernel sweeps timed in turns (bench.mean_times_interleaved, bench.time_cases)."""
+"""Kernel sweeps timed in turns (timing.mean_times_interleaved, timing.time_cases)."""
 
 import time
 
-from gnnsim.calibrate import bench
+from gnnsim.calibrate import timing
 from gnnsim.workload import model as m
 
 
 def test_calls_in_turns_each_get_their_runs_spread_over_the_sweep(monkeypatch):
-    monkeypatch.setattr(bench, "INTERLEAVED_MAX_REPEATS", 40)
-    monkeypatch.setattr(bench, "SHAPE_BUDGET_S", 0.01)
+    monkeypatch.setattr(timing, "INTERLEAVED_MAX_REPEATS", 40)
+    monkeypatch.setattr(timing, "SHAPE_BUDGET_S", 0.01)
     log: list[str] = []
 
     def quick():
@@ -20,7 +20,7 @@ def test_calls_in_turns_each_get_their_runs_spread_over_the_sweep(monkeypatch):
         while time.perf_counter() < end:
             pass
 
-    (q_mean, _), (s_mean, _) = bench.mean_times_interleaved([quick, slow], repeats=5, warmup=2)
+    (q_mean, _), (s_mean, _) = timing.mean_times_interleaved([quick, slow], repeats=5, warmup=2)
     assert s_mean > 10 * q_mean > 0
     # two warm-up calls each, then every timed run follows an untimed run of the same call
     timed = log[4:]
@@ -43,7 +43,7 @@ def test_cases_keep_their_labels_and_demands_in_order():
     cases = [case("a", 10), case("b", 1000), case("c", 100)]
     for in_turns in (False, True):
         made.clear()
-        out = bench.time_cases(cases, repeats=3, device="cpu", in_turns=in_turns)
+        out = timing.time_cases(cases, repeats=3, device="cpu", in_turns=in_turns)
         assert out.shapes == ["a", "b", "c"] and made == ["a", "b", "c"]
         assert [k.bytes for k in out.kernels] == [k.bytes for _, k, _ in cases]
         assert all(t > 0 for t in out.times_s)
@@ -53,19 +53,19 @@ def test_cpu_kernels_run_on_a_steady_heap_after_an_eviction_each(monkeypatch):
     """Every timed CPU run follows one eviction and none of glibc's trims (a steady heap);
     a cold run trims before each."""
     calls = {"evict": 0, "trim": 0}
-    monkeypatch.setattr(bench, "evict_all_caches", lambda: calls.__setitem__("evict", calls["evict"] + 1))
-    monkeypatch.setattr(bench, "RELEASE_FREE_MEMORY", lambda *_: calls.__setitem__("trim", calls["trim"] + 1))
-    monkeypatch.setattr(bench, "EVICTED_MAX_REPEATS", 7)
+    monkeypatch.setattr(timing, "evict_all_caches", lambda: calls.__setitem__("evict", calls["evict"] + 1))
+    monkeypatch.setattr(timing, "RELEASE_FREE_MEMORY", lambda *_: calls.__setitem__("trim", calls["trim"] + 1))
+    monkeypatch.setattr(timing, "EVICTED_MAX_REPEATS", 7)
     cases = [("a", m.elementwise(10), lambda: (lambda: None)), ("b", m.elementwise(20), lambda: (lambda: None))]
     for in_turns in (False, True):
         calls.update(evict=0, trim=0)
-        bench.time_cases(cases, repeats=3, device="cpu", in_turns=in_turns)
+        timing.time_cases(cases, repeats=3, device="cpu", in_turns=in_turns)
         assert calls == {"evict": 2 * 7, "trim": 0}  # a microsecond call gets the most runs an eviction allows
     calls.update(evict=0, trim=0)
-    bench.mean_time(lambda: None, repeats=3, cold=True)
-    assert calls["trim"] == bench.MAX_REPEATS and calls["evict"] == 0
+    timing.mean_time(lambda: None, repeats=3, cold=True)
+    assert calls["trim"] == timing.MAX_REPEATS and calls["evict"] == 0
 
 
 def test_cache_sizes_come_from_sysfs_or_a_default():
-    assert bench.cache_bytes(3) > 0
-    assert bench.cache_bytes(99, default=123) == 123  # no such cache level
+    assert timing.cache_bytes(3) > 0
+    assert timing.cache_bytes(99, default=123) == 123  # no such cache level

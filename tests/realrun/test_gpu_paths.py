@@ -54,7 +54,7 @@ def test_single_rank_fetch_reads_every_row_in_place():
 
 def test_block_indices_then_degrees_equal_the_block_tensors():
     from gnnsim.calibrate.bench import tiny_blocks
-    from gnnsim.realrun.model import block_indices, block_tensors, with_degrees
+    from gnnsim.realrun.blocks import block_indices, block_tensors, with_degrees
 
     blocks = tiny_blocks()
     for a, b in zip(with_degrees(block_indices(blocks)), block_tensors(blocks)):
@@ -73,7 +73,8 @@ def test_cpu_trainer_cache_fetch_is_the_plain_exchange():
 
 
 def test_committed_gpu_runs_are_compared_with_their_own_calibration():
-    from gnnsim.validation.harness import compare_measured_runs, cuda_results, results_markdown
+    from gnnsim.validation.harness import compare_measured_runs
+    from gnnsim.validation.markdown import cuda_results, results_markdown
 
     cuda = ROOT / "validation" / "cuda"
     results = compare_measured_runs(cuda / "scenarios", cuda / "measured")

@@ -9,8 +9,10 @@ import pytest
 import yaml
 
 from gnnsim.errors import ScenarioError
-from gnnsim.validation.harness import (accuracy, load_suite, load_validation_scenario, rankings, results_markdown,
-                                       run_suite, speed_factor)
+from gnnsim.validation.figures import accuracy, rankings
+from gnnsim.validation.harness import run_suite, speed_factor
+from gnnsim.validation.markdown import results_markdown
+from gnnsim.validation.suite import load_suite, load_validation_scenario
 
 SUITE = Path(__file__).resolve().parents[2] / "validation" / "scenarios"
 
@@ -157,7 +159,7 @@ def test_drift_corrected_figures_sit_beside_the_headline():
 def test_a_second_pass_reports_the_hosts_noise_floor_beside_the_model():
     """Jobs measured twice: how far apart the two runs are, the model against the second,
     and whether the measured order of a group held between the passes."""
-    from gnnsim.validation.harness import between_passes_rows, mean_of_passes_rows, second_pass_rows
+    from gnnsim.validation.figures import between_passes_rows, mean_of_passes_rows, second_pass_rows
 
     rows = [_row("a", 10.0, 11.0, ["g"]), _row("b", 12.0, 12.0, ["g"]), _row("c", 5.0, 5.0, [], status="failed")]
     for r, second in ((rows[0], 12.5), (rows[1], 12.0)):

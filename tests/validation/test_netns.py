@@ -114,6 +114,6 @@ def test_timeout_in_namespaces_kills_ranks_and_relays():
         for ns in net.namespaces:  # nothing still runs inside
             assert subprocess.run(["ip", "netns", "pids", ns], capture_output=True, text=True).stdout.strip() == ""
         assert all(p.poll() is not None for p in net.relays)
-    from gnnsim.validation.harness import _leftover_children
+    from gnnsim.realrun.procs import leftover_children
 
-    assert _leftover_children() == []
+    assert leftover_children() == []

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from gnnsim.cli import main
-from gnnsim.validation.measured import MeasuredRun
+from gnnsim.measured import MeasuredRun
 from gnnsim.validation.trace import TraceFormatError, import_traces, rank_from_trace, stage_of
 
 

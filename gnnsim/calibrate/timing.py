@@ -1,0 +1,364 @@
+"""The timing harness of the micro-benchmarks: how a call is timed on a CPU or a GPU.
+
+On the CPU the times are means of several repeats after a warm-up, each run with the
+heap in steady state and the caches emptied of data before it, as an op runs in a
+training step (:data:`STEADY_HEAP`, :data:`EVICT_BEFORE_KERNELS`), taken alone on the
+calibrating process's core (``gnnsim calibrate --twin-load`` takes them beside busy
+twins, :mod:`gnnsim.calibrate.twin`). On a GPU (``device="cuda"``) kernels are queued
+back to back and the device is synchronised once per batch of calls
+(:func:`mean_time_queued`), as a training step queues them. The benchmarks themselves
+are in :mod:`gnnsim.calibrate.bench`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gnnsim.workload import model as m
+
+
+@dataclass
+class Samples:
+    """The kernels of one class's sweep and their measured seconds."""
+
+    kernels: list[m.Kernel] = field(default_factory=list)
+    times_s: list[float] = field(default_factory=list)
+    shapes: list[str] = field(default_factory=list)
+    cvs: list[float] = field(default_factory=list)  # run-to-run spread of each shape
+
+    def add(self, kernel: m.Kernel, t: float, shape: str, cv: float) -> None:
+        self.kernels.append(kernel)
+        self.times_s.append(t)
+        self.shapes.append(shape)
+        self.cvs.append(cv)
+
+
+def merged(passes: list[Samples]) -> Samples:
+    """One sweep from several passes over the same shapes: each shape's mean time and CV
+    over the passes.
+
+    >>> k = m.elementwise(10)
+    >>> a, b = Samples([k], [1.0], ["s"], [0.1]), Samples([k], [3.0], ["s"], [0.3])
+    >>> s = merged([a, b]); s.times_s, s.shapes, [round(c, 2) for c in s.cvs]
+    ([2.0], ['s'], [0.2])
+    """
+    first = passes[0]
+    if any(p.shapes != first.shapes for p in passes):
+        raise ValueError("passes of a sweep must time the same shapes in the same order")
+    return Samples(list(first.kernels), [float(np.mean(ts)) for ts in zip(*(p.times_s for p in passes))],
+                   list(first.shapes), [float(np.mean(cs)) for cs in zip(*(p.cvs for p in passes))])
+
+
+def _libc() -> ctypes.CDLL | None:
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return None
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    return libc
+
+
+_LIBC = _libc()
+# glibc's ``malloc_trim(0)``, or a no-op where there is no glibc
+RELEASE_FREE_MEMORY = _LIBC.malloc_trim if _LIBC is not None else (lambda *_: 0)
+SHIFT_MAX_BYTES = 8192  # the heap is shifted by up to this much before each cold run
+
+
+class HeapShift:
+    """Holds a small block of a random size (seeded) during each cold run, so that the
+    timed call's allocations land at a different heap offset every run.
+
+    After ``malloc_trim`` a small output may start on a page the heap still has or on a
+    fresh one, depending on where the heap's top happens to be; with one layout for all
+    runs of a shape, a 1000-element op read 1.1 us in one sweep and 3-5 us in the next,
+    and the elementwise fit's 5-fold held-out error was 17-21%. Training's allocations
+    land at a different offset from batch to batch; shifted, the same op reads 2-4 us
+    in every sweep and the held-out error 11-15%."""
+
+    def __init__(self, seed: int = 0):
+        self.rng = np.random.default_rng(seed)
+        self.block = None
+
+    def __enter__(self) -> HeapShift:
+        if _LIBC is not None:
+            self.block = _LIBC.malloc(int(self.rng.integers(16, SHIFT_MAX_BYTES)))
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.block is not None:
+            _LIBC.free(self.block)
+            self.block = None
+
+
+# Kernels and the sampler are timed with the heap in steady state (``cold=False``), as a
+# training step runs: counted with getrusage's minor faults in a training loop on this
+# VM (GraphSAGE, one core), the step's new outputs fault on 2.5% of their pages on the
+# suite's sbm-metis (37 of ~1500 a step, none in the elementwise ops, backward or the
+# sampler) and 7% on validate-small (most in the aggregation's gathered rows): freed
+# blocks under the mmap threshold are reused. Cold runs (``malloc_trim`` before each)
+# faulted every output page, and a page fault costs 2.1 us on this host (a 1.8 MB
+# elementwise op: 1013 us cold, 59 us warm): the cold calibration, used until session 8,
+# predicted the suite's forward 2.5x too slow on this (AMD EPYC) VM and charged the
+# faults to the aggregation's FLOP rate, where no threshold could take them back out.
+# Outputs of at least the threshold are mapped afresh every time, in the benchmark as in
+# training, so the fits charge first touch above it only (``first_touch_above_mb``).
+STEADY_HEAP = True
+# A CPU kernel is timed after its data have left the caches and its code has been run
+# again (:func:`evict_all_caches`): in a step, an op reads what others wrote a while and
+# many megabytes ago, while the dispatcher's code ran microseconds ago. Measured on the
+# suite (AMD EPYC VM, session 8), iteration MAPE and mean signed error: cold +30.1%
+# signed (31.8%), steady and warm -27% (27.2%), steady and evicted 15.4% (-12.5%), with
+# forward 16% (-5%) and backward 15% (+4%). Evicting the code too charged every small op
+# 30 us (launch) that training does not pay.
+EVICT_BEFORE_KERNELS = True
+EVICTED_MAX_REPEATS = 100  # runs of a kernel timed after an eviction (each costs a few ms)
+# Time each shape's timed runs should add up to (at most MAX_REPEATS runs, at least the
+# sweep's repeats). A 1-10 ms CPU kernel spreads by CV 0.3-0.7 from run to run here
+# (a run that meets an interrupt or a fresh page takes 2-4x), so its 11 runs at a 10 ms
+# budget left the mean 10-20% uncertain, which the held-out shapes then measured. At
+# 0.1 s (session 10, one sweep each, held-out / 5-fold): gemm 15.0/11.9% -> 11.7/8.4%,
+# gather 14.2/18.2% -> 8.7/9.7%, optimizer 8.8/9.5% -> 7.4/7.0%, aggregate (two
+# sweeps each) 23.1/20.3% and 15.3/11.9% -> 19.6/15.8% and 8.4/9.4%; ~15 s more per
+# calibration.
+SHAPE_BUDGET_S = 0.1
+MAX_REPEATS = 200
+
+
+def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: bool = not STEADY_HEAP,
+              before: Callable[[], object] | None = None) -> tuple[float, float]:
+    """Mean wall time of ``fn`` over at least ``repeats`` runs, and the coefficient of
+    variation of those runs.
+
+    Short calls run more often, until the runs add up to about ``SHAPE_BUDGET_S`` (at
+    most ``MAX_REPEATS``): a 5 us kernel spreads by 50-70% from run to run on this VM
+    (timer, interrupts), so 11 runs leave its mean 20% uncertain, and 200 runs 5%.
+
+    The mean, not the median: the model predicts mean stage times, and the occasional
+    slow run (a page-fault storm, a descheduled core) is part of what training pays.
+
+    By default the heap is in steady state, as in training (see :data:`STEADY_HEAP`):
+    an output under glibc's mmap threshold reuses memory an earlier run freed, a larger
+    one is mapped afresh and pays its page faults. With ``cold`` freed memory goes back
+    to the OS before every run, so every output lands on fresh pages, and the heap is
+    shifted by a random few KB for each run (:class:`HeapShift`).
+    """
+    runs = _runs_for(fn, repeats, warmup, MAX_REPEATS if before is None else EVICTED_MAX_REPEATS)
+    times = []
+    shift = HeapShift() if cold else contextlib.nullcontext()
+    for _ in range(runs):
+        if before is not None:
+            before()
+        if cold:
+            RELEASE_FREE_MEMORY(0)
+        with shift:
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    return _mean_cv(times)
+
+
+def _runs_for(fn: Callable[[], object], repeats: int, warmup: int, most: int = MAX_REPEATS) -> int:
+    """Run ``fn`` ``warmup`` times; how many timed runs it gets: at least ``repeats``, more
+    for a short call, until its runs add up to about ``SHAPE_BUDGET_S`` (at most ``most``)."""
+    per_call = float("inf")
+    for _ in range(max(warmup, 1)):  # the last warm-up call: the first may pay one-off set-up
+        start = time.perf_counter()
+        fn()
+        per_call = time.perf_counter() - start
+    return int(min(most, max(repeats, SHAPE_BUDGET_S / max(per_call, 1e-9))))
+
+
+INTERLEAVED_MAX_REPEATS = 1000
+
+
+def mean_times_interleaved(fns: list[Callable[[], object]], repeats: int, warmup: int = 2,
+                           seed: int = 0, cold: bool = not STEADY_HEAP,
+                           before: Callable[[], object] | None = None) -> list[tuple[float, float]]:
+    """Mean time and CV of each call in ``fns`` (as :func:`mean_time`, steady or ``cold``),
+    the calls timed in turns: each round runs every call that still needs runs once, in a
+    seeded random order.
+
+    Back to back, a 1-2 us call's mean swings with the phases of the machine (the share
+    of runs that land on a fresh page, an interrupt's 0.1-0.8 ms): two sweeps of 200 runs
+    read 1.7 and 2.3 us for the same 10-element op here, and ops of the same size
+    disagreed by up to 40% within one sweep, which is what a fit's held-out error then
+    measures. In turns, the calls of a sweep share the phases (ops of one size agree
+    within 5% in each of three sweeps). Each timed run follows an untimed run of the same
+    call: in training an op reads what the op before it has just written, so its inputs
+    are in cache (timed cold, an aggregation's 5-fold held-out error went from 7% to 20%).
+    Short calls get up to
+    ``INTERLEAVED_MAX_REPEATS`` runs, and a longer call's fewer runs are spread evenly
+    over the rounds."""
+    most = INTERLEAVED_MAX_REPEATS if before is None else EVICTED_MAX_REPEATS
+    targets = np.array([_runs_for(fn, repeats, warmup, most) for fn in fns])
+    times: list[list[float]] = [[] for _ in fns]
+    rng = np.random.default_rng(seed)
+    shift = HeapShift(seed) if cold else contextlib.nullcontext()
+    rounds = int(targets.max(initial=0))
+    for r in range(rounds):
+        # a call with fewer runs than there are rounds runs in evenly spaced rounds
+        due = np.flatnonzero((r + 1) * targets // rounds > r * targets // rounds)
+        for j in rng.permutation(due):
+            fns[j]()  # untimed: its inputs in cache, as an op reads what the op before it wrote
+            if before is not None:
+                before()
+            if cold:
+                RELEASE_FREE_MEMORY(0)
+            with shift:
+                start = time.perf_counter()
+                fns[j]()
+                times[j].append(time.perf_counter() - start)
+    return [_mean_cv(t) for t in times]
+
+
+def _mean_cv(times: list[float]) -> tuple[float, float]:
+    mean = float(np.mean(times))
+    return mean, float(np.std(times) / mean) if mean > 0 else 0.0
+
+
+def mean_time_queued(fn: Callable[[], object], repeats: int, sync: Callable[[], object],
+                     before: Callable[[], object] | None = None) -> tuple[float, float]:
+    """Seconds per call of ``fn`` on an asynchronous device, and the spread of the batches.
+
+    A training step queues its kernels without waiting for each; the host's launch cost
+    then hides behind the device's work and the other way round. So the calls run back
+    to back in batches (about ``SHAPE_BUDGET_S / repeats`` of work each, at most
+    ``MAX_REPEATS`` calls), with one ``sync`` at the end of each batch, and a call's time
+    is its batch's time over its size. A lone call plus a synchronisation would add a
+    round trip (about 10 us) that training pays once per stage, not once per kernel.
+    """
+    for _ in range(3):
+        fn()
+    sync()
+    start = time.perf_counter()
+    fn()
+    sync()
+    per_call = time.perf_counter() - start
+    inner = int(min(MAX_REPEATS, max(1, SHAPE_BUDGET_S / max(repeats, 1) / max(per_call, 1e-9))))
+    times = []
+    for _ in range(repeats):
+        if before is not None:
+            before()
+            sync()
+        start = time.perf_counter()
+        for _ in range(inner):
+            fn()
+        sync()
+        times.append((time.perf_counter() - start) / inner)
+    return _mean_cv(times)
+
+
+def device_sync(device: str) -> Callable[[], object]:
+    """Wait for what is queued on ``device`` (nothing to wait for on the CPU)."""
+    if device == "cpu":
+        return lambda: None
+    import torch
+
+    return torch.cuda.synchronize
+
+
+def timer(device: str) -> Callable[..., tuple[float, float]]:
+    """``mean_time`` on the CPU, :func:`mean_time_queued` on a CUDA device (same call form)."""
+    if device == "cpu":
+        return mean_time
+    sync = device_sync(device)
+
+    def queued(fn, repeats, before=None, **_):
+        return mean_time_queued(fn, repeats, sync, before)
+    return queued
+
+
+def synchronised(fn: Callable[[], object], device: str) -> Callable[[], object]:
+    """``fn`` followed by waiting for the device (``fn`` itself on the CPU)."""
+    if device == "cpu":
+        return fn
+    sync = device_sync(device)
+
+    def run():
+        fn()
+        sync()
+    return run
+
+
+# a shape's label, its demands, and what makes its inputs and returns the call to time
+Case = tuple[str, m.Kernel, Callable[[], Callable[[], object]]]
+
+
+def time_cases(cases: list[Case], repeats: int, device: str, cold: bool = not STEADY_HEAP,
+               in_turns: bool = False) -> Samples:
+    """Time each case's call: with ``in_turns``, the calls on the CPU in turns
+    (:func:`mean_times_interleaved`, every case's inputs made first); otherwise one shape
+    after the other (:func:`timer`), each shape's inputs made just before it is timed and
+    freed after it (a GPU sweep's inputs add up to more than a 16 GB device holds).
+
+    Turns suit the memory-bound sweeps of microsecond calls (gathers, elementwise ops),
+    whose back-to-back means swing with the machine's phases. Measured here over two
+    sweeps each (5-fold held-out error, back to back -> in turns): gather 9-11% -> 7-8%,
+    elementwise 13-14% -> 9%; but GEMMs 10% -> 20-25% and aggregation 7% -> 11-21%, whose
+    library calls keep per-shape state (packing buffers, kernel choices) that another
+    shape in between throws away. Those stay back to back."""
+    before = evict_all_caches if device == "cpu" and EVICT_BEFORE_KERNELS else None
+    if device == "cpu" and in_turns:
+        timed = mean_times_interleaved([make() for _, _, make in cases], repeats, cold=cold, before=before)
+    else:
+        time_it = timer(device)
+        timed = [time_it(make(), repeats, cold=cold, before=before) for _, _, make in cases]
+    out = Samples()
+    for (shape, kernel, _), (t, cv) in zip(cases, timed):
+        out.add(kernel, t, shape, cv)
+    return out
+
+
+_EVICT: list = []
+
+
+def evict_caches() -> None:
+    """Stream over a table larger than the private caches, as training's gathers do."""
+    import torch
+
+    if not _EVICT:
+        rows = EVICT_BYTES // (128 * 4)
+        _EVICT.append((torch.randn(rows, 128), torch.from_numpy(np.random.default_rng(0).integers(0, rows, rows // 2))))
+    table, idx = _EVICT[0]
+    table.index_select(0, idx)
+
+
+EVICT_BYTES = 32 * 2**20  # well above this machine's 2 MiB of L2 per core
+
+
+def cache_bytes(index: int = 3, default: int = 32 * 2**20) -> int:
+    """The size of core 0's cache ``index`` (2: L2, 3: the last level; sysfs), or
+    ``default`` where the system does not say."""
+    try:
+        text = Path(f"/sys/devices/system/cpu/cpu0/cache/index{index}/size").read_text().strip()
+        return int(text[:-1]) * {"K": 2**10, "M": 2**20}[text[-1]] if text[-1] in "KM" else int(text)
+    except (OSError, ValueError, KeyError, IndexError):
+        return default
+
+
+_EVICT_STREAM: list = []
+
+
+def evict_all_caches() -> None:
+    """Stream over twice the last-level cache, so that a kernel's inputs and the reused
+    pages its output lands on come from memory, as in a training step; then run the
+    common ops once on tiny tensors, so that the dispatcher's and the kernels' code is
+    warm, as it is between the ops of a step."""
+    import torch
+
+    if not _EVICT_STREAM:
+        x = torch.randn(64, 16)
+        _EVICT_STREAM.append((torch.zeros(2 * cache_bytes() // 4), x, torch.arange(8), torch.randn(16, 16)))
+    stream, x, idx, w = _EVICT_STREAM[0]
+    stream.sum()
+    torch.relu(x + x * 2.0)
+    torch.zeros(8, 16).index_add_(0, idx, x.index_select(0, idx))
+    torch.mm(x, w)

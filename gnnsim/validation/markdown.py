@@ -1,0 +1,402 @@
+"""RESULTS.md: the suite's results as Markdown, the GPU runs' section, and what limits accuracy.
+
+:func:`results_markdown` renders one harness run's ``results.json`` (and, given one,
+the GPU runs' comparison). The closing section, *What limits accuracy*, is prose about
+the host the suite ran on: it is read from ``LIMITS.md`` beside the scenarios folder
+(:func:`limits_text`) and left out where there is none.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gnnsim.validation.figures import TARGET_STAGE_ERROR, between_passes_rows, host_stability
+
+STAGES = ("sample", "fetch", "h2d", "forward", "backward", "halo", "allreduce", "optimizer")
+
+
+def _speed(row: dict[str, Any]) -> str:
+    """The host-speed cells of a scenario row: the factor and the drift-corrected error."""
+    if "speed" not in row:
+        return " | "
+    corrected = row["report_drift_corrected"]["relative_error"]["iteration_time"]
+    cores = f", cores x{row['capacity']['factor']:.2f}" if "capacity" in row else ""
+    return f"x{row['speed']['factor']:.2f}{cores} | {_pct(corrected)}"
+
+
+def _drift_accuracy(results: dict[str, Any]) -> dict[str, Any] | None:
+    """The drift-corrected figures, or None (results written before the host-speed probe)."""
+    acc = results.get("accuracy_drift_corrected") or {}
+    return acc if acc.get("scenarios_ok") else None
+
+
+def _stability_summary(results: dict[str, Any]) -> list[str]:
+    """The summary-table row of the host's own steadiness (none for results without probes)."""
+    steady = host_stability(results["scenarios"])
+    if steady is None:
+        return []
+    target = results["targets"]["iteration_mape"]
+    noisy = steady["cv"] > target
+    return [f"| host speed over the run (a fixed reference load, {steady['probes']} probes) | "
+            f"{steady['fastest_ms']:.2f}-{steady['slowest_ms']:.2f} ms (x{steady['spread']:.2f}, CV "
+            f"{steady['cv']:.0%}) | CV <= {target:.0%} | "
+            + ("**too noisy**: the host's own speed varied more than the target, so errors of that size cannot "
+               "be told from its noise |" if noisy else "steady enough |")]
+
+
+def _drift_summary(results: dict[str, Any]) -> list[str]:
+    """Summary-table rows of the drift-corrected comparison (none for older results)."""
+    acc = _drift_accuracy(results)
+    if acc is None:
+        return []
+    mape = acc["iteration_mape"]
+    return [f"| iteration time MAPE with the host's drift taken out (see below) | {mape:.1%} | "
+            f"<= {results['targets']['iteration_mape']:.0%} | {_verdict(mape <= results['targets']['iteration_mape'])} |",
+            f"| mean signed iteration error, drift taken out | {_pct(acc['iteration_mean_signed_error'])} | | |",
+            f"| stage errors within {results['targets']['stage_error']:.0%}, drift taken out | "
+            f"{acc['stage_errors_within_target']} of {acc['stage_errors_total']} | all | "
+            f"{_verdict(acc['stage_errors_within_target'] == acc['stage_errors_total'])} |"]
+
+
+def _drift_note(results: dict[str, Any]) -> list[str]:
+    acc = _drift_accuracy(results)
+    if acc is None:
+        return []
+    return ["", "*Host speed* (scenario table): the calibration's reference load (the training-like step of "
+            "`calibrate/capacity.py`, alone on core 0) timed again before and after each real run; x1.10 means the "
+            "machine ran 10% faster than when it was calibrated. *Drift taken out* re-simulates the run with the "
+            "CPU's kernels, sampler and gathers scaled by that factor (`gnnsim whatif` knobs gpu.compute, "
+            "cpu.sampling, cpu.gather): a micro-benchmark, never the run's own times. It separates the model's error "
+            "from the host's speed changing between calibration and run; the headline figures above are without it. "
+            "Where the row says *cores*, the node's effective cores for busy ranks were probed too (a few alone/"
+            "together round pairs of the calibration's capacity load before and after the run; cores x0.90: 10% "
+            "fewer than calibrated) and the re-simulation also scales them (knob cpu.cores). "
+            "Per-stage MAPE with the drift taken out: " + _stage_mapes(acc) + "."]
+
+
+def _repeat_summary(results: dict[str, Any]) -> list[str]:
+    """Summary-table rows of the second pass (none where the jobs were measured once)."""
+    rep = results.get("repeat")
+    if not rep:
+        return []
+    floor, second, target = rep["between_passes"], rep["accuracy"], results["targets"]
+    stable = [g for g in rep["rankings_between_passes"] if g.get("compared")]
+    kept = [g for g in rep["rankings"] if g.get("compared")]
+    return [f"| the same jobs measured again later in the run (see *Measured twice*): iteration time, first "
+            f"pass against the second (MAPE) | {floor['iteration_mape']:.1%} | | the host's own noise floor: "
+            f"model errors below it cannot be told apart |",
+            f"| stages within {target['stage_error']:.0%} between the two passes | {floor['stage_errors_within_target']} "
+            f"of {floor['stage_errors_total']} | | |",
+            f"| ranking groups in the same measured order in both passes | {sum(g['order_kept'] for g in stable)} of "
+            f"{len(stable)} | | |",
+            f"| iteration time MAPE against the second pass | {second['iteration_mape']:.1%} | "
+            f"<= {target['iteration_mape']:.0%} | {_verdict(second['iteration_mape'] <= target['iteration_mape'])} |",
+            f"| ranking groups in the second pass's measured order | {sum(g['order_kept'] for g in kept)} of "
+            f"{len(kept)} | all | {_verdict(all(g['order_kept'] for g in kept))} |",
+            *_mean_summary(rep, target)]
+
+
+def _mean_summary(rep: dict[str, Any], target: dict[str, float]) -> list[str]:
+    """Summary-table rows of the model against the mean of both passes."""
+    acc, kept = rep["accuracy_mean"], [g for g in rep["rankings_mean"] if g.get("compared")]
+    return [f"| iteration time MAPE against the mean of both passes | {acc['iteration_mape']:.1%} "
+            f"({_pct(acc['iteration_mean_signed_error'])} signed) | <= {target['iteration_mape']:.0%} | "
+            f"{_verdict(acc['iteration_mape'] <= target['iteration_mape'])} |",
+            f"| stage errors within {target['stage_error']:.0%} against the mean of both passes | "
+            f"{acc['stage_errors_within_target']} of {acc['stage_errors_total']} | all | "
+            f"{_verdict(acc['stage_errors_within_target'] == acc['stage_errors_total'])} |",
+            f"| ranking groups in the order of the mean of both passes | {sum(g['order_kept'] for g in kept)} of "
+            f"{len(kept)} | all | {_verdict(all(g['order_kept'] for g in kept))} |"]
+
+
+def _repeat_section(results: dict[str, Any]) -> list[str]:
+    """The *Measured twice* section: each job's two measurements against the one prediction."""
+    rep = results.get("repeat")
+    if not rep:
+        return []
+    lines = ["", "## Measured twice", "",
+             "After the first pass every job that ran was run real once more, in reverse order (a job's two runs "
+             "sit minutes apart). The prediction is the same for both; how far apart the two measurements are is "
+             "the host's run-to-run noise. *Stage furthest apart*: the stage whose two measurements differ most "
+             "(first against second).", "",
+             "| scenario | first ms | second ms | first vs second | predicted ms | error vs first | error vs second | "
+             "stage furthest apart |",
+             "|---|---|---|---|---|---|---|---|"]
+    between = {r["name"]: r["report"]["relative_error"] for r in between_passes_rows(results["scenarios"])}
+    for r in results["scenarios"]:
+        again = r.get("repeat")
+        if r["status"] != "ok" or not again:
+            continue
+        if "report" not in again:
+            lines.append(f"| {r['name']} | {_ms(r['report']['measured']['iteration_time_s'])} | failed: "
+                         f"`{again['error'].splitlines()[0][:120]}` | | | | | |")
+            continue
+        first, second = r["report"], again["report"]
+        apart = {s: e for s, e in between[r["name"]].items() if s != "iteration_time"}
+        far = max(apart, key=lambda s: abs(apart[s])) if apart else ""
+        lines.append(f"| {r['name']} | {_ms(first['measured']['iteration_time_s'])} | "
+                     f"{_ms(second['measured']['iteration_time_s'])} | {_pct(between[r['name']]['iteration_time'])} | "
+                     f"{_ms(first['predicted']['iteration_time_s'])} | {_pct(first['relative_error']['iteration_time'])} | "
+                     f"{_pct(second['relative_error']['iteration_time'])} | {far} {_pct(apart.get(far))} |")
+    lines += ["", "Per-stage, first pass against the second (MAPE, signed in brackets): "
+              + _stage_mapes(rep["between_passes"]) + ". The model against the second pass: "
+              + _stage_mapes(rep["accuracy"]) + ". Against the mean of both: "
+              + _stage_mapes(rep["accuracy_mean"]) + ".", "",
+              "| group | first pass order | second pass order | same order | predicted order |",
+              "|---|---|---|---|---|"]
+    for g in rep["rankings_between_passes"]:
+        if g.get("compared"):
+            predicted = next((x for x in results["rankings"] if x["group"] == g["group"]), {}).get("predicted_order", [])
+            lines.append(f"| {g['group']} | {' < '.join(g['predicted_order'])} | {' < '.join(g['measured_order'])} | "
+                         f"{'yes' if g['order_kept'] else '**no**'} | {' < '.join(predicted)} |")
+    return lines
+
+
+def _stage_mapes(acc: dict[str, Any]) -> str:
+    """``stage MAPE (signed)`` for each stage, in pipeline order (results.json, read back
+    for ``--render``, may hold them in any order)."""
+    mape, signed = acc["stage_mape"], acc.get("stage_mean_signed_error", {})
+    order = [s for s in STAGES if s in mape] + sorted(s for s in mape if s not in STAGES)
+    return ", ".join(f"{s} {mape[s]:.0%} ({signed.get(s, 0.0):+.0%})" for s in order)
+
+
+def _ms(x: float | None) -> str:
+    return "" if x is None else f"{x * 1e3:.2f}"
+
+
+def _pct(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:+.1%}"
+
+
+def _verdict(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def _calibration_figures(cal: dict[str, Any]) -> str:
+    """The calibrated communication and sampler figures, to tell a disturbed calibration at a glance."""
+    parts = []
+    ar, link, smp = cal.get("allreduce") or {}, cal.get("intra_link") or {}, cal.get("sampler") or {}
+    if ar:
+        parts.append(f"gloo all-reduce alpha {ar.get('alpha_us', 0):.0f} us, {ar.get('gbps', 0):.2f} GB/s, "
+                     f"wake-up {ar.get('wakeup_us', 0):.0f} us")
+    if link:
+        parts.append(f"loopback all-to-all {link.get('latency_us', 0):.0f} us, {link.get('bw_gbps', 0):.2f} GB/s")
+    if smp:
+        parts.append(f"sampler {smp.get('per_batch_us', 0):.0f} us/batch + {smp.get('per_node_ns', 0):.0f} ns/node + "
+                     f"{smp.get('per_edge_ns', 0):.0f} ns/edge")
+    sharing = cal.get("cpu_sharing") or {}
+    if sharing:
+        parts.append(f"kernels timed alone; node capacity {sharing.get('effective_cores', 0):.2f} effective cores "
+                     f"for {sharing.get('demand_cores', 0)} busy cores"
+                     + (f", time slice {sharing['time_slice_ms']:.2f} ms" if "time_slice_ms" in sharing else ""))
+    wall = (cal.get("provenance") or {}).get("wall_s")
+    return (" Calibrated: " + "; ".join(parts) + (f" (calibration took {wall:.0f} s)" if wall else "") + ".") if parts else ""
+
+
+def limits_text(scenarios: str | Path) -> str | None:
+    """The *What limits accuracy* section's text (``LIMITS.md`` beside the scenarios
+    folder), or None where there is none."""
+    path = Path(scenarios).resolve().parent / "LIMITS.md"
+    return path.read_text() if path.is_file() else None
+
+
+def cuda_results(scenarios: str | Path) -> dict[str, Any] | None:
+    """The GPU runs' comparison (``cuda/results.json`` beside the scenarios folder,
+    written by ``validation/run_cuda.py``), or None where there is none."""
+    path = Path(scenarios).resolve().parent / "cuda" / "results.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _cuda_markdown(cuda: dict[str, Any]) -> list[str]:
+    """The CUDA section of RESULTS.md: runs measured on a GPU machine, predicted now."""
+    acc = cuda["accuracy"]
+    devices = ", ".join(cuda["devices"])
+    lines = ["", f"## CUDA runs ({devices})", "",
+             f"One GPU ({devices}), measured by `python validation/run_cuda.py --measure` on a machine lent for it "
+             "(the runs and the calibration's raw samples are in `validation/cuda/measured/`), predicted from the "
+             "calibrated profile measured on the same machine in the same session, from micro-benchmarks only "
+             f"(`hwprofiles/calibrated/`). Compared by `python validation/run_cuda.py` on {cuda['generated']}. "
+             "The host is a 16-core VM; each GPU run is one rank with one host thread.",
+             "",
+             f"Iteration time MAPE {acc['iteration_mape']:.1%} over {acc['scenarios_ok']} runs (mean signed "
+             f"{_pct(acc['iteration_mean_signed_error'])}); {acc['stage_errors_within_target']} of "
+             f"{acc['stage_errors_total']} stage errors within {TARGET_STAGE_ERROR:.0%}; "
+             f"{sum(g.get('order_kept', False) for g in cuda['rankings'])} of "
+             f"{sum(bool(g.get('compared')) for g in cuda['rankings'])} ranking groups in measured order. "
+             "Per-stage MAPE: " + _stage_mapes(acc) + ".",
+             "",
+             "| scenario | measured | predicted | error | " + " | ".join(s for s in STAGES if s != "halo") + " |",
+             "|---|---|---|---|" + "---|" * (len(STAGES) - 1)]
+    for r in cuda["scenarios"]:
+        rep = r["report"]
+        cells = []
+        for s in STAGES:
+            if s == "halo":
+                continue
+            m = rep["measured"]["breakdown"].get(s, {}).get("time_s")
+            p = rep["predicted"]["breakdown"].get(s, {}).get("time_s")
+            cells.append("" if m is None else f"{_ms(m)} / {_ms(p or 0.0)}")
+        lines.append(f"| {r['name']} | {_ms(rep['measured']['iteration_time_s'])} | "
+                     f"{_ms(rep['predicted']['iteration_time_s'])} | {_pct(rep['relative_error']['iteration_time'])} | "
+                     + " | ".join(cells) + " |")
+    lines += ["", "Stage cells: measured / predicted ms per iteration. " + CUDA_NOTES, "",
+              "| group | measured order | predicted order | order kept |", "|---|---|---|---|"]
+    for g in cuda["rankings"]:
+        if g.get("compared"):
+            lines.append(f"| {g['group']} | {' < '.join(g['measured_order'])} | {' < '.join(g['predicted_order'])} | "
+                         f"{'yes' if g['order_kept'] else '**no**'} |")
+    return lines
+
+
+CUDA_NOTES = (
+    "A single rank runs no all-reduce; the runs measured before the trainer stopped timing one for a lone "
+    "rank timed 14-20 us of stage boundary there, which the comparison leaves out (the iteration keeps it). "
+    "`fetch` with cached rows is mostly host bookkeeping on the batch's ids "
+    "(which rows are cached, where they go), which the model does not charge; "
+    "`forward` and `backward` on a GPU are host-bound (about 40-60 us per kernel on this host), "
+    "and the host's speed varied by up to 2x between the machines lent for the measurements.")
+
+
+def results_markdown(results: dict[str, Any], cuda: dict[str, Any] | None = None, limits: str | None = None) -> str:
+    """RESULTS.md: the accuracy table of one harness run (and the GPU runs', if given),
+    closed by ``limits``, the prose of what limits accuracy on its host (:func:`limits_text`)."""
+    h, acc = results["host"], results["accuracy"]
+    cal = results["calibration"]
+    lines = [
+        "# Validation results",
+        "",
+        f"Generated by `{results['command']}` on {results['generated']} in {results['wall_s']:.0f} s. "
+        "Regenerate with the same command; do not edit by hand.",
+        "",
+        f"- **Machine:** `{h['host']}`, {h['cpu_model']}, {h['cpu_cores']} CPU cores ({h['machine']}, Linux "
+        f"{h['kernel']}), Python {h['python']}, torch {h['torch']}, numpy {h['numpy']}. Real runs: gloo on CPU, "
+        "one thread per rank."
+        + (f" Load average (1 min) {h['load_average_start'][0]:.2f} at the start, {h['load_average_end'][0]:.2f} at "
+           f"the end: it counts this suite's own processes too, so only a value well above the ranks it runs (2-4) means other work shared the cores." if "load_average_start" in h else ""),
+        f"- **Calibration:** `{cal['profile']}`, measured in the same run from micro-benchmarks only "
+        f"(`gnnsim.calibrate.run.calibrate(device='cpu', quick={cal['quick']})`), never from the runs below."
+        + _calibration_figures(cal),
+    ]
+    for name, link in (results.get("shaped_links") or {}).items():
+        if "error" in link:
+            lines.append(f"- **Link `{name}`** ({link['shape']}): not measured ({link['error']}); nominal numbers used.")
+        else:
+            lines.append(f"- **Link `{name}`**: a veth between two network namespaces shaped by `tc` to {link['shape']}; "
+                         f"measured in this run with the gloo all-reduce/all-to-all benchmark inside the namespaces: "
+                         f"{link['bw_gbps'] * 1e3:.1f} MB/s, {link['latency_us']:.0f} us "
+                         f"(nominal {link['nominal_bw_gbps'] * 1e3:.0f} MB/s; alpha-beta fit error {link['fit_mape']:.0%}).")
+    lines.append(f"- **netem (link delay):** {'available' if results['netem_available'] else 'not in this kernel; delayed-link scenarios are skipped'}.")
+    rows = results["scenarios"]
+    counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "failed", "skipped")}
+    ranks = results["rankings"]
+    compared = [g for g in ranks if g.get("compared")]
+    kept = sum(g["order_kept"] for g in compared)
+    mape = acc["iteration_mape"]
+    lines += [
+        "",
+        "## Summary",
+        "",
+        f"{len(rows)} scenarios: {counts['ok']} ran, {counts['failed']} failed, {counts['skipped']} skipped "
+        f"({sum(r['expect'] == 'failure' for r in rows)} meant to fail).",
+        "",
+        "| figure | value | target | |",
+        "|---|---|---|---|",
+        f"| iteration time MAPE | {'n/a' if mape is None else f'{mape:.1%}'} | <= {results['targets']['iteration_mape']:.0%} | "
+        f"{'' if mape is None else _verdict(mape <= results['targets']['iteration_mape'])} |",
+        f"| mean signed iteration error | {_pct(acc['iteration_mean_signed_error'])} | | "
+        f"{'' if acc['iteration_mean_signed_error'] is None else ('under-predicts' if acc['iteration_mean_signed_error'] < 0 else 'over-predicts')} |",
+        f"| stage errors within {results['targets']['stage_error']:.0%} | {acc['stage_errors_within_target']} of "
+        f"{acc['stage_errors_total']} | all | {_verdict(acc['stage_errors_within_target'] == acc['stage_errors_total'])} |",
+        f"| ranking groups in measured order | {kept} of {len(compared)} | all | {_verdict(kept == len(compared))} |",
+        *_drift_summary(results),
+        *_stability_summary(results),
+        *_repeat_summary(results),
+        "",
+        "Per-stage MAPE over the suite (mean signed error in brackets; negative = the model is too fast): "
+        + _stage_mapes(acc) + ".",
+        *_drift_note(results),
+        "",
+        "## Scenarios",
+        "",
+        "Times are per iteration (ms): a stage is the mean over ranks and iterations, the iteration the mean of the "
+        "slowest rank's time. Error = (predicted - measured) / measured. *Measured page faults*: minor faults per "
+        "iteration and rank in the stage (fresh 4 KiB pages, ~2 us each here; the model charges first touch only "
+        "to allocations of 32 MiB and more; a full-batch step's large peak makes glibc give freed memory back to "
+        "the OS and fault it in again every step).",
+        "",
+        "| scenario | ranks | link | measured | spread (CV) | predicted | error | worst stage | host speed | "
+        "error, drift out |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        link = r["shaped_link"] or "loopback"
+        if r["status"] != "ok":
+            lines.append(f"| {r['name']} | {r['ranks']} | {link} | {r['status']} | | | | | | |")
+            continue
+        rep = r["report"]
+        stage_errs = {s: e for s, e in rep["relative_error"].items() if s != "iteration_time"}
+        worst = max(stage_errs, key=lambda s: abs(stage_errs[s])) if stage_errs else ""
+        times = r.get("measured_iteration_times_s") or []
+        cv = f"{np.std(times, ddof=1) / np.mean(times):.0%}" if len(times) > 1 else ""
+        lines.append(f"| {r['name']} | {r['ranks']} | {link} | {_ms(rep['measured']['iteration_time_s'])} | {cv} | "
+                     f"{_ms(rep['predicted']['iteration_time_s'])} | {_pct(rep['relative_error']['iteration_time'])} | "
+                     f"{worst} {_pct(stage_errs.get(worst))} | {_speed(r)} |")
+    lines += ["", "### Per stage", ""]
+    for r in rows:
+        if r["status"] != "ok":
+            continue
+        rep = r["report"]
+        faults = r.get("measured_page_faults") or {}
+        lines += [f"**{r['name']}** ({r['file']}): {r['description']}", "",
+                  "| stage | measured ms | predicted ms | error | measured page faults |", "|---|---|---|---|---|"]
+        stages = [s for s in STAGES if s in rep["measured"]["breakdown"] or rep["predicted"]["breakdown"].get(s, {}).get("time_s")]
+        for s in stages:
+            m = rep["measured"]["breakdown"].get(s, {}).get("time_s")
+            p = rep["predicted"]["breakdown"].get(s, {}).get("time_s")
+            counted = f"{faults[s]:.0f}" if s in faults else ""
+            lines.append(f"| {s} | {_ms(m)} | {_ms(p)} | {_pct(rep['relative_error'].get(s))} | {counted} |")
+        total = f"{sum(faults.values()):.0f}" if faults else ""
+        lines += [f"| **iteration** | {_ms(rep['measured']['iteration_time_s'])} | "
+                  f"{_ms(rep['predicted']['iteration_time_s'])} | {_pct(rep['relative_error']['iteration_time'])} | "
+                  f"{total} |", ""]
+    lines += ["## Ranking groups", "",
+              "Same job with one thing varied; the order is by iteration time, fastest first. *Measured gaps "
+              "resolved*: of the neighbouring pairs in measured order, how many differ by more than twice the "
+              "standard error of their difference (the rest are within run-to-run noise, where a swap says little).",
+              "",
+              "| group | measured order | predicted order | Spearman rho | order kept | measured gaps resolved |",
+              "|---|---|---|---|---|---|"]
+    for g in ranks:
+        if not g.get("compared"):
+            lines.append(f"| {g['group']} | {g['reason']} | | | | |")
+            continue
+        rho = "n/a" if g["spearman_rho"] is None else f"{g['spearman_rho']:+.2f}"
+        gaps = g.get("gaps_resolved")
+        resolved = "n/a" if gaps is None else f"{sum(gaps)} of {len(gaps)}"
+        lines.append(f"| {g['group']} | {' < '.join(g['measured_order'])} | {' < '.join(g['predicted_order'])} | "
+                     f"{rho} | {'yes' if g['order_kept'] else '**no**'} | {resolved} |")
+    lines += _repeat_section(results)
+    problems = [r for r in rows if r["status"] != "ok"]
+    if problems:
+        lines += ["", "## Failed and skipped runs", "",
+                  "A failed rank is reported with its error; a timeout kills the whole process group; the suite goes on.",
+                  ""]
+        for r in problems:
+            expected = " (expected: this scenario checks robustness)" if r["expect"] == "failure" else ""
+            leak = (f" Left behind: processes {r['leftover_processes']}, namespaces {r['leftover_namespaces']}."
+                    if r["leftover_processes"] or r["leftover_namespaces"] else " Nothing left behind.")
+            lines.append(f"- **{r['name']}** {r['status']}{expected}: `{r['error'].splitlines()[0][:300]}`.{leak}")
+    retried = [r for r in rows if r.get("first_attempt_error")]
+    if retried:
+        lines += ["", "## Retried runs", "",
+                  "These runs failed once without timing out and were run again (the numbers above are the retry's):", ""]
+        lines += [f"- **{r['name']}**: `{r['first_attempt_error'].splitlines()[0][:300]}`" for r in retried]
+    if cuda:
+        lines += _cuda_markdown(cuda)
+    if limits:
+        lines += ["", "## What limits accuracy", "", limits]
+    return "\n".join(lines) + "\n"
