@@ -88,7 +88,7 @@ class MeasuredRun:
             counted = f" {faults[stage]:>17.0f}" if stage in faults else ""
             lines.append(f"{stage:<10} {row['time_s'] * 1e3:9.3f} ms {row['share']:>7.1%}{counted}")
         if faults:
-            lines.append("page faults: fresh 4 KiB pages a stage touched first, about 2 us each on the dev VMs; "
+            lines.append("page faults: fresh 4 KiB pages a stage touched first, microseconds each; "
                          "glibc gives freed heap memory back to the OS when a step's peak is large (full-batch), "
                          "and the model charges first touch only to allocations of 32 MiB and more")
         losses = [it["loss"] for it in self.ranks[0]["iterations"] if "loss" in it]

@@ -25,10 +25,8 @@ def sweep(device: str, cpu: list, cuda: list) -> list:
 
 def bench_gemm(quick: bool, repeats: int, device: str = "cpu") -> Samples:
     """Forward GEMMs as a linear layer runs them: ``x @ W^T`` with W stored out x in
-    (``nn.Linear``), the layout training uses. On this VM's CPU a narrow output ran 2.2x
-    faster than from a k x n matrix stored as is (4001 x 64 x 4: 90 vs 247 us), and a
-    narrow k the same either way (a backward ``dy @ W``, W stored as is, is priced by the
-    same sweep)."""
+    (``nn.Linear``), the layout training uses, whose speed differs from a k x n matrix
+    stored as is; a backward ``dy @ W`` (W stored as is) is priced by the same sweep."""
     import torch
 
     ms = sweep(device, [64, 1024, 8192] if quick else [64, 512, 2048, 8192, 32768],
@@ -83,13 +81,9 @@ def bench_optimizer(quick: bool, repeats: int, device: str = "cpu") -> Samples:
                 opt.zero_grad(set_to_none=False)
 
             # the step runs right after backward and the all-reduce, with the caches full of
-            # other data: evict them first (measured here: 2x the time of a warm step). On a
-            # GPU the step is mostly host work issuing small kernels, timed alone up to its
-            # end as the training loop's optimizer stage is (the host's caches matter there too).
-            # Its heap stays warm: the step's temporaries have the same sizes every step
-            # (the parameters'), so in training they reuse the pages the last step freed;
-            # returning freed memory to the OS before every step as well (cold) measured
-            # 1.2-1.8x the time of eviction alone here (6 tensors of 4096: 663 against 375 us)
+            # other data: evict them first (on a GPU too: its step is host work issuing small
+            # kernels, timed up to its end as the optimizer stage is). The heap stays warm:
+            # the step's temporaries have the parameters' sizes, reusing last step's pages
             t, cv = mean_time(synchronised(step, device), repeats, before=evict_caches, cold=False)
             # the model charges count + 1 launches (one per tensor, one for the step), the
             # bytes of all tensors and the step's item: one sample per launch unit
@@ -132,11 +126,11 @@ def bench_gather(quick: bool, repeats: int, device: str = "cpu", host_for_gpu: b
     memory of a GPU trainer, whose batches of tens to hundreds of thousands of rows come
     from the whole graph's feature table (larger than the last-level cache).
 
-    Timed in steady state, as every CPU sweep is (:data:`STEADY_HEAP`): a batch's matrix
-    reuses the memory the previous batch freed as long as it is under glibc's mmap
-    threshold (``MMAP_THRESHOLD_MAX_BYTES``), and is mapped afresh, page faults and all,
-    above it (measured on an H100 host: 60 MB gathered into new pages at about 0.6 ms/MB).
-    The fit charges first touch only above that size.
+    Timed in steady state, as every CPU sweep is
+    (:data:`~gnnsim.calibrate.timing.STEADY_HEAP`): a batch's matrix reuses the memory
+    the previous batch freed as long as it is under glibc's mmap threshold
+    (:data:`~gnnsim.realrun.heap.MMAP_THRESHOLD_MAX_BYTES`), and is mapped afresh, page
+    faults and all, above it. The fit charges first touch only above that size.
     """
     import torch
 
@@ -150,10 +144,8 @@ def bench_gather(quick: bool, repeats: int, device: str = "cpu", host_for_gpu: b
     dims = [16, 128] if quick else ([32, 100, 256] if host_for_gpu else [16, 64, 128, 256])
     shapes = [(r, d) for d in dims for r in rows]
     if device == "cpu" and not (host_for_gpu or quick):
-        # outputs of 77 and 154 MB, far above the mmap threshold, pin the first-touch term
-        # (with the grid alone one shape was, and a fit that held it out had none). Not
-        # 38 MB: between 32 and 64 MiB an output fits in the heap's free top or not,
-        # depending on what came before (a 150k x 64 gather took 7.4 ms, no faults).
+        # outputs far above the mmap threshold pin the first-touch term; none between 32
+        # and 64 MiB, where an output fits in the heap's free top or not
         shapes += [(150_000, 128), (150_000, 256)]
     cases = []
     tables: dict[int, object] = {}  # the table of the latest width (the calls hold theirs)
@@ -179,7 +171,7 @@ def bench_elementwise(quick: bool, repeats: int, device: str = "cpu") -> Samples
         def make(op, n=n):
             x, y = torch.randn(n, device=device), torch.randn(n, device=device)
             # the models scale by a broadcast tensor (a row's 1/degree), never by a Python
-            # number, which costs a scalar tensor's creation per call (+1.2 us here)
+            # number, which costs a scalar tensor's creation per call
             factor = torch.full((1,), 0.5, device=device)
             return {"relu": lambda: torch.relu(x), "add": lambda: x + y, "scale": lambda: x * factor,
                     "zero": lambda: torch.zeros(n, device=device)}[op]
@@ -246,8 +238,7 @@ def bench_framework(repeats: int, device: str = "cpu") -> dict[str, dict[str, tu
     and replay of autograd's graph. Each step is timed alone, from a synchronised start
     to its end, repeated without evicting the host's caches: the kernel benchmarks that
     the residual is taken against run warm too, so a cold-cache cost would otherwise be
-    charged to every kernel at every shape (on an H100 host a tiny GraphSAGE forward
-    took 775 us after an eviction, 620 us without). Returns, per model and stage, (mean
+    charged to every kernel at every shape. Returns, per model and stage, (mean
     seconds, the workload model's kernels for that stage), so the fit can subtract what
     the kernel rates already cover.
     """

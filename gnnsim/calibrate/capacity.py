@@ -5,18 +5,15 @@ two vCPUs are hyperthreads of one core, or whose host grants it one core's time,
 busy processes each run at half speed: the node has two vCPUs and one effective core.
 The simulator shares a node's effective cores among the CPU work that runs at the same
 moment (:mod:`gnnsim.sim.cpu`), so calibration times kernels alone and measures the
-capacity once, here. (The 2-vCPU VM gnnsim is developed on measures about two: its
-vCPUs do not slow each other, and sharing matters there only with more trainers than
-vCPUs.)
+capacity once, here.
 
 1. start ``k`` twins running a fixed training-like load
    (:func:`gnnsim.calibrate.twin.training_like_step`) on the other trainers' cores;
 2. time the same load, pinned as trainer 0, in rounds that alternate between the twins
    paused (alone) and running (together), so that a slow drift of the machine (other
-   VMs on the host: the time of a step alone varies 3-7 ms here from minute to minute)
-   hits both alike; keep the median of each pair's slow-down (together over alone),
-   pooled over the pairs timed at the start and at the end of a calibration (the
-   capacity itself drifts: 1.15 to 1.98 in two calibrations half an hour apart).
+   VMs on the host) hits both alike; keep the median of each pair's slow-down (together
+   over alone), pooled over the pairs timed at the start and at the end of a calibration
+   (the capacity itself drifts).
 
 With ``k + 1`` processes of ``threads`` threads each, every one gets
 ``capacity / (k + 1)`` cores while all are busy, so
@@ -42,11 +39,8 @@ from gnnsim.calibrate.twin import training_like_step, twins
 from gnnsim.realrun.affinity import pinned
 
 ROUND_S = 0.2  # each timed round runs the load for about this long alone
-# Timed rounds per condition; the median of the pairs' slow-downs is kept. With 5 rounds
-# and the medians of each condition taken apart, this VM measured 1.15 effective cores
-# in one suite's calibration (the runs after it were 23% faster than that predicted:
-# 1.62-1.99 in six measurements minutes later); adjacent rounds share the machine's
-# phase, and 12 pairs outvote a few seconds of a slow one.
+# Timed rounds per condition, the median of the pairs' slow-downs kept: adjacent rounds
+# share the machine's phase, and 12 pairs outvote a few seconds of a slow one
 ROUNDS = 12
 
 

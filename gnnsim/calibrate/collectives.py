@@ -24,11 +24,9 @@ from gnnsim.realrun import procs as procs_mod
 
 PRE_WORK_ROWS = 30_000  # rows of the table each rank gathers from before a timed collective
 SPREADS_S = (0.0, 10e-6, 25e-6, 50e-6, 100e-6, 200e-6, 400e-6, 1e-3)  # how late the last rank arrives (spread sweep)
-# How long the ranks computed since their previous collective (the busy-gap sweep), and
-# the spread of their extra compute on top (so that they enter apart, as after unequal
-# work). Measured on the dev VM (AMD EPYC): a 68 KB all-reduce cost 1.4-1.7 ms on average
-# 0-0.5 ms after the last collective, 2.3 ms after 2 ms of compute and 2.6 ms after 4 ms
-# (stalls 40% -> 62%); a training all-reduce follows the whole forward and backward.
+# How long the ranks computed since their previous collective (the busy-gap sweep: gloo
+# stalls more often after longer compute), and the spread of their extra compute on top
+# (so that they enter apart, as after unequal work)
 GAPS_S = (0.0, 0.5e-3, 1e-3, 2e-3, 4e-3, 8e-3)
 GAP_SKEW_S = 3e-4
 TIGHT_S = 10e-6  # chained entries this close measure the together level
@@ -73,17 +71,13 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bo
     # With more processes than cores (``crowded``) the cost is the slowest rank's own
     # time instead: there the ranks wait for peers that sit descheduled behind another
     # process on their core, a wait that is the collective's cost and that no barrier of
-    # the simulator sees (taking the last arrival's time there put the 4-rank scenario at
-    # -28% instead of -8 to -12%). Size rows keep the mean cost (stalls included, what
-    # the fit uses) and the median.
+    # the simulator sees. Size rows keep the mean cost (stalls included, what the fit
+    # uses) and the median.
     #
-    # gloo stalls for a scheduler time slice (2-4 ms) far more often when the ranks enter
-    # within a few tens of microseconds of each other. Measured on the dev VM (AMD EPYC,
-    # 2 vCPUs): a 1 KB all-to-all cost 0.65-1.8 ms on average entered under 20 us apart
-    # and 0.2 ms entered further apart; the barrier-and-gather entry of the size sweep
-    # leaves the ranks 700-900 us apart at the median, where a chain of collectives (a
-    # feature exchange's three all-to-alls, a halo exchange) enters them 10-15 us apart.
-    # So the skew sweep times the ``SPREAD_BYTES`` message both ways, back to back
+    # gloo stalls for a scheduler time slice far more often when the ranks enter within a
+    # few tens of microseconds of each other, as a chain of collectives (a feature
+    # exchange's three all-to-alls, a halo exchange) enters them; the size sweep's
+    # barrier-and-gather entry leaves them much further apart. So the skew sweep times the ``SPREAD_BYTES`` message both ways, back to back
     # (chained) and after the barrier and gather, each with one rank ``SPREADS_S`` late
     # (a chain then enters about that far apart, from 10 us), and keeps every call's
     # (skew, cost) for the fit of alpha's factor against the skew (:func:`fit_spread`, :meth:`gnnsim.hardware.profiles.Collective.latency_factor`).
@@ -137,8 +131,7 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bo
             results[name].append([float(sent), float(cost.mean().item()), float(cost.median().item())])
         if size == SPREAD_BYTES and not crowded:
             # (crowded ranks enter as the scheduler lets them: their skews say nothing of
-            # gloo's entry; with a factor fitted there one suite run predicted the 4-rank
-            # scenario's fetch 2.4x slower than the run before)
+            # gloo's entry)
             for name, op in ops:
                 # the tight chained points carry the together level (alpha itself): a third
                 # of such calls stall for ~3 ms, so their mean needs hundreds of calls
@@ -192,8 +185,7 @@ def _wakeup(dist, torch, rank: int, repeats: int) -> list[list[float]]:
             dist.all_reduce(buf)
             times.append(time.perf_counter() - start - (delay if rank == 0 else 0.0))
         # the mean: with a third to a half of the calls stalled, the median flips between
-        # the stalled and the clean time (medians of 60 calls fitted 0.11-2.2 ms in three
-        # back-to-back calibrations here, means 0.33-0.97 ms)
+        # the stalled and the clean time
         t = torch.tensor([float(np.mean(times))])
         dist.broadcast(t, src=0)
         rows.append([delay, float(t.item())])
@@ -251,9 +243,7 @@ def fit_spread(pairs: list[list[float]], together_s: float) -> tuple[float, floa
     skew, ``peak == floor`` (their mean ratio) and the scale is 0.
 
     The scale stays within the skews measured: beyond the loosest entry the sweep saw, a
-    floor would be an extrapolation (one calibration here fitted a floor of 0 with a
-    9.5 ms scale to a factor that had only fallen to 0.9 at 1 ms, so alpha vanished for
-    ranks arriving more than a few ms apart).
+    floor would be an extrapolation (alpha could vanish for ranks arriving far apart).
 
     >>> rng = np.random.default_rng(0)
     >>> d = rng.uniform(0, 1e-3, 4000)
@@ -283,8 +273,7 @@ def fit_spread(pairs: list[list[float]], together_s: float) -> tuple[float, floa
         return weight * (spread_ratio(skew, peak, floor, np.exp(log_scale)) - mean)
 
     # Nor does the curve leave the levels measured: its peak stays at or below the highest
-    # bin's mean, its fall no sharper than the first bin is wide (one calibration fitted a
-    # 1 us spike to 6.4x the floor on a few long stalls in the tightest bin, alpha 5.6 ms).
+    # bin's mean, its fall no sharper than the first bin is wide (no spike on a few stalls).
     longest = max(float(skew.max()), 2 * SKEW_EDGES_S[1])
     top = float(mean.max())
     start = [top, min(float(mean.min()), top), np.log(min(3e-5, longest / 2))]
@@ -308,11 +297,7 @@ def fit_busy_gap(rows: list[list[float]], expected=None) -> tuple[float, float]:
     gap's mean is taken over the mean of what that factor predicts for the same calls,
     and the gap 0 is left out: there the calls follow each other back to back, the skew
     sweep's case, and the factor must agree with that sweep where the simulator applies
-    both. On the dev VM a 1 KB all-to-all entered ~85 us apart cost 0.15 ms in the skew
-    sweep, 0.4-0.7 ms after 0.5-2 ms of compute and 1.6-1.8 ms after 4-8 ms; measured
-    against its chained gap 0 (1.24 ms, entered 33 us apart) the rise came out 0, and a
-    full-batch halo exchange (336 KB after a layer's 3 ms of compute) was predicted at
-    0.8 ms against 1.4-1.5 ms measured.
+    both.
 
     >>> rng = np.random.default_rng(0)
     >>> rows = [[g, 0.0, 1e-3 * (1 + 0.8 * (1 - np.exp(-g / 2e-3))) * rng.uniform(0.9, 1.1)]

@@ -2,13 +2,13 @@
 
 A calibration times kernels, the sampler and gloo's collectives on a few cores. Any other
 work on those cores stretches the times, and the profile then predicts the same job
-several times too slow (issue 24: +255% on a busy host against +16% calibrated idle).
+several times too slow.
 So ``gnnsim calibrate`` looks at the host just before it measures and just after:
 
 - the 1-minute load average per core (``os.getloadavg``);
 - for :data:`PROBE_S` while calibrate itself sleeps, the CPU time that other processes
   take, in cores (``/proc/stat``);
-- over the whole run, the share of CPU time the hypervisor stole from this VM;
+- over the whole run, the share of CPU time the hypervisor stole from a VM;
 
 and at the spread of its own repeats: the mean run-to-run coefficient of variation of
 the kernels of 1 ms and more (the profile's ``device.jitter_cv``). Past any threshold
@@ -42,10 +42,8 @@ OTHERS_SLACK_CORES = 0.25
 # A VM whose hypervisor takes more than this share of its CPU time runs the benchmarks at
 # a speed that comes and goes with its neighbours'.
 STEAL_SHARE_MAX = 0.05
-# Twice the spread of the idle 2-core dev VM (jitter_cv 0.073, hwprofiles/calibrated/
-# localhost.yaml; an H100's is 0.009). The same VM with other processes on its two cores
-# gave 0.14 on the GEMM and 0.24 on the elementwise sweep (load 4.3), and 0.28 over a
-# whole --quick calibration (load 3.5).
+# About twice the run-to-run spread of an idle CPU host's kernels (a loaded host's is
+# larger still; docs/calibration-notes.md)
 SPREAD_CV_MAX = 0.15
 
 

@@ -26,21 +26,13 @@ def rounded(x: float, digits: int = 4) -> float:
     return float(f"{x:.{digits}g}")
 
 
-# Kernels whose FLOPs do not bound them. An elementwise op does a few FLOPs per 8-12
-# bytes, far below every catalogued device's ridge point (H100 20 FLOP/B, a CPU core
-# ~14), and a unary op's FLOPs are proportional to its bytes: a fitted FLOP rate only
-# opens a degeneracy. On the committed H100 measurements the roofline fit landed on a
-# FLOP-bound elementwise with 1.6e18 GB/s of memory (5-fold 14.8%, held-out 45%);
-# memory-only it fits 2777 GB/s, 5-fold 8.0%. On this VM's CPU the two agree (6.5% and 7.1%).
+# Kernels whose FLOPs do not bound them (a few FLOPs per 8-12 bytes, far below any
+# device's ridge point): a fitted FLOP rate would only open a degeneracy
 MEMORY_ONLY = ("gather", "optimizer", "elementwise")
 ITEMIZED = ("aggregate", "gather", "optimizer")  # kernels with fixed work per item (see Kernel.items)
 GEMMS = ("gemm", "gemm_tn")  # kernels whose FLOP rate depends on the shape (see Kernel.k_dim)
-# A CPU's GEMMs are fitted without the cache tier: at the shapes GNNs run they are bound
-# by their FLOPs, and a cache size and speed that no GEMM sample pins down traded off
-# against first touch and the narrow-shape halves from fold to fold (held-out error,
-# 5-fold, two sweeps on this VM: gemm 20-24% tiered, 16-17% untiered; gemm_tn 15-17% and
-# 11-12%). A GPU's small GEMMs are bound by memory, and the tier fits them (H100: gemm 7%
-# tiered, 20% untiered).
+# A CPU's GEMMs are fitted without the cache tier (FLOP-bound at GNN shapes, no sample
+# pins a cache down); a GPU's small GEMMs are memory-bound and keep it
 CPU_UNTIERED = GEMMS
 JITTER_MIN_TIME_S = 1e-3  # spread of kernels shorter than this is timer noise, not jitter
 HOST_GATHER_KEYS = ("launch_us", "gbps", "cache_mb", "cache_gbps", "first_touch_us_per_mb", "per_item_ns",
@@ -167,13 +159,7 @@ def fit_collective(rows: list[list[float]], steps: float, wire: float) -> Linear
 
     The rows are the collective's own times with the ranks arriving together (see
     :mod:`gnnsim.calibrate.collectives`); the spread sweep says how much less it costs
-    when they arrive apart (:func:`gnnsim.calibrate.collectives.fit_spread`). Benchmarks
-    that sent the ranks in together and took the slower rank's time fitted an
-    all-to-all alpha of 430-910 us from one calibration to the next, while the same
-    scenario's measured fetch and all-reduce held within 10% over four suite runs; one
-    that spread every arrival over a millisecond fitted 215-230 us, stable, and
-    predicted the suite's all-reduce 44% and its fetch 29% too fast. Fitting the medians
-    plus the pooled mean excess lost half the stalls to the large sizes' bimodal medians.
+    when they arrive apart (:func:`gnnsim.calibrate.collectives.fit_spread`).
     """
     table = np.array(rows)
     return fit_linear_nonneg(np.column_stack([np.full(len(table), steps), wire * table[:, 0]]), table[:, 1])

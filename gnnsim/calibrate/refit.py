@@ -172,7 +172,7 @@ def refit(samples_path: str | Path, out: str | Path, progress=print) -> dict:
 
     if cpu and provenance.get("heap") != "steady":
         raise GnnsimError(f"{samples_path}: these CPU kernels were timed with a cold heap (every output on fresh "
-                          "pages, the calibration before session 8), which the fits no longer read; calibrate "
+                          "pages, as older calibrations did), which the fits no longer read; calibrate "
                           "again to refit this profile")
     # every record is read and checked before the first (slow) fit
     sweeps = {cls: kernel_samples(cls, _rows(samples, cls, samples_path), samples_path) for cls, _ in bench.KERNEL_BENCHMARKS}

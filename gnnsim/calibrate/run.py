@@ -55,12 +55,8 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-# A CPU's kernel sweeps run twice, a minute apart, and each shape keeps the mean of both:
-# the machine runs in phases of seconds to minutes (the same fixed load took 3.7-7.6 ms
-# within one suite run), and a class swept in one slow phase fitted a rate that was
-# wrong for every shape at once (session 10: a suite calibration's optimizer predicted
-# 1.05 ms for a step that the same sweep fits at 340-500 us minutes later and training
-# measured at 450-670 us). Each pass gets half the repeats, so the big shapes cost the same.
+# A CPU's kernel sweeps run twice, a minute apart, each shape keeping the mean of both,
+# so that no class is fitted in one slow phase of the machine (half the repeats each)
 KERNEL_PASSES = 2
 
 
@@ -248,11 +244,9 @@ def _oversubscribed(world: int, quick: bool, residuals: dict, progress) -> dict:
     """Gloo's collectives with ``OVERSUBSCRIPTION`` processes on each of ``world`` cores.
 
     When trainers outnumber the cores, a collective's every message must wait for its
-    receiver to be scheduled, behind the work of the other processes on its core. Measured
-    on the dev VM (2 cores), a 4 KB all-to-all takes 0.16 ms between 2 processes and
-    1.8 ms between 4 in a tight loop, 3.2 ms with work between the calls: 4-7 times the
-    2-process alpha times the extra peers. The simulator uses these numbers for hosts
-    with more trainers than cores (:meth:`gnnsim.hardware.profiles.Node.on_host`).
+    receiver to be scheduled, behind the work of the other processes on its core. The
+    simulator uses these numbers for hosts with more trainers than cores
+    (:meth:`gnnsim.hardware.cluster.Node.on_host`).
     """
     processes = OVERSUBSCRIPTION * world
     progress(f"calibrate: the same on {processes} processes sharing {world} cores ...", end=" ", flush=True)

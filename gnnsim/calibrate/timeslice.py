@@ -5,8 +5,8 @@ trainers in turns and lets a trainer that computes on keep it for one time slice
 others wait (:mod:`gnnsim.sim.cpu`). The slice is the scheduler's, and it differs by
 kernel and configuration (the tick rate, the scheduler's base slice), so it is measured:
 two processes pinned to one core spin for a while, each logging the moments its clock
-jumps (the other one ran then); the median stretch between two jumps is the slice. On
-the 2-vCPU development VM (Linux 6.18): 3.98 ms, about one 250 Hz tick.
+jumps (the other one ran then); the median stretch between two jumps is the slice
+(about one scheduler tick).
 
 Usage (internal): ``python -m gnnsim.calibrate.timeslice CORE SECONDS OUT.json``
 """

@@ -77,11 +77,8 @@ class HeapShift:
     timed call's allocations land at a different heap offset every run.
 
     After ``malloc_trim`` a small output may start on a page the heap still has or on a
-    fresh one, depending on where the heap's top happens to be; with one layout for all
-    runs of a shape, a 1000-element op read 1.1 us in one sweep and 3-5 us in the next,
-    and the elementwise fit's 5-fold held-out error was 17-21%. Training's allocations
-    land at a different offset from batch to batch; shifted, the same op reads 2-4 us
-    in every sweep and the held-out error 11-15%."""
+    fresh one, depending on where the heap's top happens to be; training's allocations
+    land at a different offset from batch to batch, and so do the shifted runs."""
 
     def __init__(self, seed: int = 0):
         self.rng = np.random.default_rng(seed)
@@ -98,36 +95,17 @@ class HeapShift:
             self.block = None
 
 
-# Kernels and the sampler are timed with the heap in steady state (``cold=False``), as a
-# training step runs: counted with getrusage's minor faults in a training loop on this
-# VM (GraphSAGE, one core), the step's new outputs fault on 2.5% of their pages on the
-# suite's sbm-metis (37 of ~1500 a step, none in the elementwise ops, backward or the
-# sampler) and 7% on validate-small (most in the aggregation's gathered rows): freed
-# blocks under the mmap threshold are reused. Cold runs (``malloc_trim`` before each)
-# faulted every output page, and a page fault costs 2.1 us on this host (a 1.8 MB
-# elementwise op: 1013 us cold, 59 us warm): the cold calibration, used until session 8,
-# predicted the suite's forward 2.5x too slow on this (AMD EPYC) VM and charged the
-# faults to the aggregation's FLOP rate, where no threshold could take them back out.
-# Outputs of at least the threshold are mapped afresh every time, in the benchmark as in
-# training, so the fits charge first touch above it only (``first_touch_above_mb``).
+# Time kernels with the heap in steady state (``cold=False``), as a training step runs:
+# freed blocks under glibc's mmap threshold are reused, larger outputs are mapped afresh,
+# so the fits charge first touch above the threshold only (``first_touch_above_mb``).
 STEADY_HEAP = True
-# A CPU kernel is timed after its data have left the caches and its code has been run
-# again (:func:`evict_all_caches`): in a step, an op reads what others wrote a while and
-# many megabytes ago, while the dispatcher's code ran microseconds ago. Measured on the
-# suite (AMD EPYC VM, session 8), iteration MAPE and mean signed error: cold +30.1%
-# signed (31.8%), steady and warm -27% (27.2%), steady and evicted 15.4% (-12.5%), with
-# forward 16% (-5%) and backward 15% (+4%). Evicting the code too charged every small op
-# 30 us (launch) that training does not pay.
+# Time a CPU kernel after its data have left the caches and its code has run again
+# (:func:`evict_all_caches`), as an op in a step reads what others wrote long ago.
 EVICT_BEFORE_KERNELS = True
 EVICTED_MAX_REPEATS = 100  # runs of a kernel timed after an eviction (each costs a few ms)
 # Time each shape's timed runs should add up to (at most MAX_REPEATS runs, at least the
-# sweep's repeats). A 1-10 ms CPU kernel spreads by CV 0.3-0.7 from run to run here
-# (a run that meets an interrupt or a fresh page takes 2-4x), so its 11 runs at a 10 ms
-# budget left the mean 10-20% uncertain, which the held-out shapes then measured. At
-# 0.1 s (session 10, one sweep each, held-out / 5-fold): gemm 15.0/11.9% -> 11.7/8.4%,
-# gather 14.2/18.2% -> 8.7/9.7%, optimizer 8.8/9.5% -> 7.4/7.0%, aggregate (two
-# sweeps each) 23.1/20.3% and 15.3/11.9% -> 19.6/15.8% and 8.4/9.4%; ~15 s more per
-# calibration.
+# sweep's repeats): millisecond kernels spread widely from run to run, and their means
+# need about this much time to settle.
 SHAPE_BUDGET_S = 0.1
 MAX_REPEATS = 200
 
@@ -138,8 +116,8 @@ def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: boo
     variation of those runs.
 
     Short calls run more often, until the runs add up to about ``SHAPE_BUDGET_S`` (at
-    most ``MAX_REPEATS``): a 5 us kernel spreads by 50-70% from run to run on this VM
-    (timer, interrupts), so 11 runs leave its mean 20% uncertain, and 200 runs 5%.
+    most ``MAX_REPEATS``): a microsecond kernel spreads widely from run to run (timer,
+    interrupts), and many runs narrow its mean.
 
     The mean, not the median: the model predicts mean stage times, and the occasional
     slow run (a page-fault storm, a descheduled core) is part of what training pays.
@@ -186,14 +164,10 @@ def mean_times_interleaved(fns: list[Callable[[], object]], repeats: int, warmup
     the calls timed in turns: each round runs every call that still needs runs once, in a
     seeded random order.
 
-    Back to back, a 1-2 us call's mean swings with the phases of the machine (the share
-    of runs that land on a fresh page, an interrupt's 0.1-0.8 ms): two sweeps of 200 runs
-    read 1.7 and 2.3 us for the same 10-element op here, and ops of the same size
-    disagreed by up to 40% within one sweep, which is what a fit's held-out error then
-    measures. In turns, the calls of a sweep share the phases (ops of one size agree
-    within 5% in each of three sweeps). Each timed run follows an untimed run of the same
-    call: in training an op reads what the op before it has just written, so its inputs
-    are in cache (timed cold, an aggregation's 5-fold held-out error went from 7% to 20%).
+    Back to back, a microsecond call's mean swings with the phases of the machine (the
+    share of runs that land on a fresh page, an interrupt); in turns, the calls of a sweep
+    share the phases. Each timed run follows an untimed run of the same call: in training
+    an op reads what the op before it has just written, so its inputs are in cache.
     Short calls get up to
     ``INTERLEAVED_MAX_REPEATS`` runs, and a longer call's fewer runs are spread evenly
     over the rounds."""
@@ -300,11 +274,9 @@ def time_cases(cases: list[Case], repeats: int, device: str, cold: bool = not ST
     freed after it (a GPU sweep's inputs add up to more than a 16 GB device holds).
 
     Turns suit the memory-bound sweeps of microsecond calls (gathers, elementwise ops),
-    whose back-to-back means swing with the machine's phases. Measured here over two
-    sweeps each (5-fold held-out error, back to back -> in turns): gather 9-11% -> 7-8%,
-    elementwise 13-14% -> 9%; but GEMMs 10% -> 20-25% and aggregation 7% -> 11-21%, whose
-    library calls keep per-shape state (packing buffers, kernel choices) that another
-    shape in between throws away. Those stay back to back."""
+    whose back-to-back means swing with the machine's phases; GEMMs and aggregations stay
+    back to back, as their library calls keep per-shape state (packing buffers, kernel
+    choices) that another shape in between throws away."""
     before = evict_all_caches if device == "cpu" and EVICT_BEFORE_KERNELS else None
     if device == "cpu" and in_turns:
         timed = mean_times_interleaved([make() for _, _, make in cases], repeats, cold=cold, before=before)
@@ -331,7 +303,7 @@ def evict_caches() -> None:
     table.index_select(0, idx)
 
 
-EVICT_BYTES = 32 * 2**20  # well above this machine's 2 MiB of L2 per core
+EVICT_BYTES = 32 * 2**20  # well above a core's private caches
 
 
 def cache_bytes(index: int = 3, default: int = 32 * 2**20) -> int:

@@ -4,8 +4,8 @@ A twin aggregates a sampled block, projects it and activates it, again and again
 to its own core(s) as trainer ``rank`` of the node would be. Two things use it:
 
 - :mod:`gnnsim.calibrate.capacity` times the same load alone and beside ``k`` busy
-  twins, which measures how many cores' worth of compute the node really has (about
-  two on the 2-vCPU development VM; one where two vCPUs share a core).
+  twins, which measures how many cores' worth of compute the node really has (one
+  where two vCPUs share a core).
 - ``gnnsim calibrate --twin-load`` (the old mode) times every kernel beside
   ``trainers - 1`` twins, so the fitted rates are the rates of an always-busy
   neighbourhood. By default kernels are timed alone, and the simulator shares the
@@ -29,7 +29,7 @@ from gnnsim.realrun import procs as procs_mod
 
 TWIN_EDGES, TWIN_DIM = 25_000, 128  # a mid-sized sampled block, like a trainer's first layer
 MAX_SECONDS = 600.0  # a twin stops on its own after this long
-READY_TIMEOUT_S = 120.0  # importing torch on a loaded 2-core VM takes a few seconds
+READY_TIMEOUT_S = 120.0  # importing torch on a loaded small host takes a few seconds
 
 
 def training_like_step() -> Callable[[], object]:

@@ -2,10 +2,7 @@
 
 A trainer that waits at a collective leaves its core idle. When it computes again, the
 first milliseconds of work run slower: the core's clock, caches and the hypervisor's
-scheduling have to come back. On the 2-vCPU development VM:
-- a 0.1 ms op's first call took 0.22 ms after 30 ms idle and 0.42 ms after 100 ms;
-- a 3 ms training-like step took 5.1 ms after 30 ms idle (3.1 ms back to back);
-- the core recovers within 10-15 ms of work.
+scheduling have to come back, within milliseconds of work.
 
 Runs whose ranks wait long (slow links, stalled collectives) pay this in the compute
 that follows each wait. The kernel benchmarks run back to back and never see it.

@@ -263,13 +263,13 @@ class Node:
     collective: Collective | None = None
     nic_count: int = 1  # NICs (rails) per node; the node injects nic_count x nic.bw_gbps
     # Cores' worth of compute per nominal host core while all are busy: 1 unless a
-    # calibration measured less (``cpu_sharing``; 0.5 on a VM whose 2 vCPUs share a core).
+    # calibration measured less (``cpu_sharing``; 0.5 where two vCPUs share a core).
     cpu_efficiency: float = 1.0
     # gloo's collectives measured with more processes than cores (calibrated CPU nodes)
     oversubscribed: Oversubscribed | None = None
     # How long the OS runs a busy process before another on its core gets a turn
-    # (``cpu_sharing.time_slice_ms``, measured by calibration; 4 ms on the dev VM's Linux,
-    # the default). Used where the trainers outnumber the cores (:mod:`gnnsim.sim.cpu`).
+    # (``cpu_sharing.time_slice_ms``, measured by calibration; the default is one 250 Hz
+    # tick). Used where the trainers outnumber the cores (:mod:`gnnsim.sim.cpu`).
     time_slice_s: float = 4e-3
     # Extra compute time after a core sat idle (calibrated CPU nodes; None: not charged)
     warmup: Warmup | None = None
@@ -285,8 +285,8 @@ class Node:
         Up to one process per core, the collectives are those calibrated with one each.
         With more, every message of a collective waits for its receiver to be scheduled
         behind the other processes on its core, and the collectives take the numbers
-        calibrated with ``oversubscribed.per_core`` processes per core (on the dev VM
-        4-7 times slower per peer); in between, alpha and seconds per byte move linearly
+        calibrated with ``oversubscribed.per_core`` processes per core (several times
+        slower per peer); in between, alpha and seconds per byte move linearly
         with the processes per core. Beyond the measured crowding they stay at it (not
         extrapolated). The wake-up after idling is part of the crowded means, so it
         fades out with them.

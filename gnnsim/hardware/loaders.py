@@ -37,8 +37,10 @@ def _kernel_rates(data: dict[str, Any], path: Path, peak_tflops: float, mem_bw_g
         if not isinstance(k, dict):
             raise ProfileError(f"{path}: kernels.{cls} is missing; give launch_us with tflops/gbps or efficiencies")
         where = Path(f"{path}: kernels.{cls}")
-        flops = read_number(k, "tflops", where) * 1e12 if "tflops" in k else peak_tflops * 1e12 * read_fraction(k, "compute_eff", where, 0.5)
-        byts = read_number(k, "gbps", where) * 1e9 if "gbps" in k else mem_bw_gbps * 1e9 * read_fraction(k, "memory_eff", where, 0.6)
+        flops = (read_number(k, "tflops", where) * 1e12 if "tflops" in k
+                 else peak_tflops * 1e12 * read_fraction(k, "compute_eff", where, 0.5))
+        byts = (read_number(k, "gbps", where) * 1e9 if "gbps" in k
+                else mem_bw_gbps * 1e9 * read_fraction(k, "memory_eff", where, 0.6))
         rates[cls] = _rate_from(k, where, flops, byts)
     return rates
 
@@ -272,7 +274,8 @@ def _collective_from(block: dict[str, Any], where: Path) -> Collective:
     spread_us = read_number(block, "spread_us", where, positive=False, default=0)
     busy = {key: read_number(block, key, where, positive=False, default=0)
             for key in ("busy_rise", "busy_us", "alltoall_busy_rise", "alltoall_busy_us")}
-    return Collective(read_number(block, "alpha_us", where, positive=False) * 1e-6, read_number(block, "gbps", where) * 1e9,
+    return Collective(read_number(block, "alpha_us", where, positive=False) * 1e-6,
+                      read_number(block, "gbps", where) * 1e9,
                       read_number(block, "wakeup_us", where, positive=False, default=0) * 1e-6,
                       read_number(block, "idle_threshold_us", where, positive=False, default=0) * 1e-6,
                       floors["spread_floor"], spread_us * 1e-6, floors["alltoall_spread_floor"],

@@ -1,7 +1,7 @@
 """Give each local trainer process its own CPU cores.
 
 With two trainers on two cores and nothing pinned, Linux now and then runs both main
-threads on one core for a time slice (~4 ms here), and the other trainer waits for
+threads on one core for a time slice (milliseconds), and the other trainer waits for
 that rank at the next collective. Pinning rank ``r`` to its own block of cores, as CPU
 training guides advise (``numactl``/``taskset`` per rank), removes those stalls and
 matches what the cost model assumes: a trainer owns ``threads`` cores. When there are

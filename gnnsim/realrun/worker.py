@@ -181,8 +181,8 @@ def stage_deltas(at_start, after: dict, stages) -> dict:
     """Each stage's share of a running count (the clock, the page faults) from its value
     ``after`` each stage (in order) and at the start.
 
-    A page fault is a fresh page the stage's memory touched first (about 2 us each on the
-    dev VMs): allocations the heap gave back to the OS and took again, which the cost
+    A page fault is a fresh page the stage's memory touched first (microseconds each):
+    allocations the heap gave back to the OS and took again, which the cost
     model charges only to allocations of 32 MiB and more (see ``KernelRate``).
 
     >>> stage_deltas(100, {"forward": 130, "backward": 131}, ("forward", "backward"))

@@ -173,9 +173,7 @@ def host_stability(rows: list[dict[str, Any]]) -> dict[str, float] | None:
     and after every real run (``speed.probes_ms``), as their slowest over their fastest
     and their coefficient of variation; None where no run was probed.
 
-    The model cannot be judged more finely than the host holds still: on an AMD EPYC VM
-    (session 8) the same load took 5.2-12.0 ms within one suite run, on the Intel VM
-    of the earlier runs 3.1-3.8 ms.
+    The model cannot be judged more finely than the host holds still.
 
     >>> host_stability([{"speed": {"probes_ms": [4.0, 6.0]}}, {"speed": {"probes_ms": [5.0]}}, {}])
     {'fastest_ms': 4.0, 'slowest_ms': 6.0, 'spread': 1.5, 'cv': 0.1633, 'probes': 3}
