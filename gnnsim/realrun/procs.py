@@ -170,14 +170,22 @@ def stderr_tail(p: subprocess.Popen, lines: int = 3) -> str:
     return " | ".join(text.decode(errors="replace").strip().splitlines()[-lines:])
 
 
+# children Python itself keeps for the life of the process (multiprocessing's helpers, which
+# Dask's local workers start): they exit with it and are no leak of a run
+PROCESS_LIFETIME_HELPERS = (b"multiprocessing.resource_tracker", b"multiprocessing.forkserver")
+
+
 def leftover_children() -> list[int]:
     """Processes whose parent is this one and that are still alive (a leak after a run)."""
     me, found = os.getpid(), []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(fields[1]) != me or fields[0] == "Z":
+                continue
+            cmdline = (stat.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields[1]) == me and fields[0] != "Z":
+        if not any(helper in cmdline for helper in PROCESS_LIFETIME_HELPERS):
             found.append(int(stat.parent.name))
     return found
