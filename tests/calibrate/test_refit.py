@@ -69,6 +69,7 @@ def profile(tmp_path):
     return out
 
 
+@pytest.mark.slow  # a whole refit with cross-validation, about a minute
 def test_refit_recovers_the_machine_the_measurements_came_from_and_keeps_the_rest(tmp_path, profile):
     before = yaml.safe_load(profile.read_text())
     data = synthetic_samples(tmp_path / "samples.json")
@@ -98,6 +99,7 @@ def test_refit_recovers_the_machine_the_measurements_came_from_and_keeps_the_res
     assert "refitted" in after["sources"][-1] and after["sources"][:-1] == before["sources"]
 
 
+@pytest.mark.slow  # a whole refit with cross-validation, about a minute
 def test_sampler_measurements_recorded_before_the_hop_terms_refit_without_them(tmp_path, profile):
     """Samples written before the sampler had hop, draw and check features hold 4 features:
     they refit as before, the new terms 0 (the simulator then charges none)."""
@@ -123,6 +125,7 @@ def test_the_committed_cpu_calibration_prices_held_out_shapes_within_15_percent(
         assert residual["samples"] >= 15 and residual["holdout_mape"] < 0.15, (cls, residual)
 
 
+@pytest.mark.slow  # a whole refit with cross-validation, about a minute
 def test_refit_of_the_committed_h100_measurements_writes_a_profile_the_simulator_loads(tmp_path):
     out = tmp_path / "h100.yaml"
     shutil.copy(ROOT / "hwprofiles/calibrated/h100-80gb-hbm3.yaml", out)

@@ -96,6 +96,7 @@ def test_ranking_gaps_within_noise_are_flagged():
     assert g["measured_order"] == ["a", "b", "c"] and g["gaps_resolved"] == [True, False]
 
 
+@pytest.mark.slow  # calibrates and runs the quick suite for real: about 2.5 minutes
 @pytest.mark.realrun
 def test_quick_subset_writes_well_formed_results(tmp_path):
     """The whole --quick subset, as `validation/run.py --quick --repeat` runs it (CI runs this)."""
