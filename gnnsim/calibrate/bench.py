@@ -16,6 +16,7 @@ import numpy as np
 
 from gnnsim.calibrate.timing import Samples, device_sync, evict_caches, mean_time, synchronised, time_cases
 from gnnsim.workload import model as m
+from gnnsim.workload.models import MODELS
 
 
 def sweep(device: str, cpu: list, cuda: list) -> list:
@@ -225,7 +226,7 @@ def tiny_blocks(seeds: int = 8, fanout: int = 2) -> list:
     return blocks[::-1]  # input layer first
 
 
-FRAMEWORK_MODELS = ("graphsage", "gcn", "gat", "gin")
+FRAMEWORK_MODELS = tuple(MODELS)  # every model of the registry
 TINY_DIMS = (32, 32, 8)  # input features, hidden width, classes
 FRAMEWORK_REPEATS = 30  # a step of about a millisecond spreads by 10-20% from run to run
 

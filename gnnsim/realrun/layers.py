@@ -36,7 +36,9 @@ def aggregate_sum(h_src: torch.Tensor, edge_src: torch.Tensor, edge_dst: torch.T
 class SAGELayer(nn.Module):
     """``W_l mean(h_src) + W_r h_dst + b``, as PyG's SAGEConv with mean aggregation."""
 
-    def __init__(self, in_dim: int, out_dim: int):
+    uses_inverse_degree = True  # the mean divides by each destination's in-degree
+
+    def __init__(self, in_dim: int, out_dim: int, last: bool = False, heads: int = 1):
         super().__init__()
         self.lin_neigh = nn.Linear(in_dim, out_dim, bias=False)
         self.lin_root = nn.Linear(in_dim, out_dim, bias=True)
@@ -117,6 +119,7 @@ class LayerStack(nn.Module):
         super().__init__()
         self.layers = nn.ModuleList(layers)
         self.activation = activation
+        self.uses_inverse_degree = any(getattr(layer, "uses_inverse_degree", False) for layer in layers)
 
     def forward(self, blocks: list[tuple[torch.Tensor, torch.Tensor, int, torch.Tensor]], x: torch.Tensor) -> torch.Tensor:
         h = x

@@ -39,7 +39,12 @@ from datetime import timedelta
 
 import numpy as np
 
-PYG_MODELS = {"graphsage": "GraphSAGE", "gcn": "GCN", "gat": "GAT", "gin": "GIN"}
+def pyg_model_class(name: str) -> str:
+    """The ``torch_geometric.nn.models`` class the registry names for model ``name`` ("" if none)."""
+    from gnnsim.workload.models import MODELS
+
+    entry = MODELS.get(name)
+    return entry.pyg_model if entry is not None else ""
 
 
 def unsupported(scenario) -> str | None:
@@ -58,8 +63,8 @@ def unsupported(scenario) -> str | None:
                 "NeighborSampler is modelled, not run)")
     if t.sampler not in ("neighbor", "full"):
         return f"the PyG trainer samples neighbours (neighbor or full), not {t.sampler!r}"
-    if scenario.model.name not in PYG_MODELS:
-        return f"model.name {scenario.model.name!r} has no PyG model here; use one of {', '.join(PYG_MODELS)}"
+    if not pyg_model_class(scenario.model.name):
+        return f"model.name {scenario.model.name!r} has no PyG model in the registry (gnnsim/workload/models.py)"
     if cluster_for(scenario).node.trainer_device.kind != "cpu":
         return "the PyG trainer runs on CPU ranks (gloo) only; give cluster.device_profile a CPU profile"
     if t.cache.policy != "none":
@@ -125,7 +130,7 @@ def sampler_class():
 def build_pyg_model(scenario, in_dim: int, num_classes: int):
     import torch_geometric.nn.models as pyg_models
 
-    cls = getattr(pyg_models, PYG_MODELS[scenario.model.name])
+    cls = getattr(pyg_models, pyg_model_class(scenario.model.name))
     extra = {"heads": scenario.model.heads} if scenario.model.name == "gat" else {}
     return cls(in_dim, scenario.model.hidden_dim, len(scenario.training.fanouts), out_channels=num_classes, **extra)
 

@@ -63,6 +63,7 @@ class ModelKernels:
     description: str = ""  # one line for --help and error messages
     real_layer: str = ""  # the torch layer gnnsim realrun trains ("module:Class"; "": none)
     pyg_model: str = ""  # torch_geometric.nn.models class the PyG trainer builds ("": none)
+    activation: str = "relu"  # between layers in the real models (gnnsim.realrun.models.ACTIVATIONS)
 
     def param_count(self, dims: Dims, heads: int = 1) -> int:
         """Trainable parameters of the whole model (sum over layers)."""
@@ -320,13 +321,13 @@ def _gat_activations(block: BlockShape, i: int, o: int, last: bool, heads: int) 
 # the torch and PyG layers real runs train it with).
 MODELS: dict[str, ModelKernels] = {
     "graphsage": ModelKernels("graphsage", _sage_forward, _sage_backward, _sage_params, 3, _sage_activations,
-                              "GraphSAGE, mean aggregator", "", "GraphSAGE"),
+                              "GraphSAGE, mean aggregator", "gnnsim.realrun.layers:SAGELayer", "GraphSAGE"),
     "gcn": ModelKernels("gcn", _gcn_forward, _gcn_backward, _gcn_params, 2, _gcn_activations,
-                        "GCN, symmetric degree norm", "gnnsim.realrun.models:GCNLayer", "GCN"),
+                        "GCN, symmetric degree norm", "gnnsim.realrun.layers:GCNLayer", "GCN"),
     "gin": ModelKernels("gin", _gin_forward, _gin_backward, _gin_params, 4, _gin_activations,
-                        "GIN, two-layer MLP update", "gnnsim.realrun.models:GINLayer", "GIN"),
+                        "GIN, two-layer MLP update", "gnnsim.realrun.layers:GINLayer", "GIN"),
     "gat": ModelKernels("gat", _gat_forward, _gat_backward, _gat_params, 4, _gat_activations,
-                        "GAT, multi-head attention with edge softmax", "gnnsim.realrun.models:GATLayer", "GAT"),
+                        "GAT, multi-head attention with edge softmax", "gnnsim.realrun.layers:GATLayer", "GAT", "elu"),
 }
 
 
