@@ -3,7 +3,7 @@
 A graph's adjacency is two arrays: ``indptr`` (one offset per node, plus one) and
 ``indices`` (one neighbour id per stored edge). Below 2^31 stored edges both fit in 32
 bits and the graph is an ordinary ``scipy.sparse.csr_matrix`` (its ``data`` array of
-float32 ones costs another 4 bytes per edge). Above, scipy would widen *both* arrays to
+float32 ones is a read-only broadcast of one value: no memory). Above, scipy would widen *both* arrays to
 64 bits (it keeps one index dtype per matrix) and add ``data``: full ogbn-papers100M
 (3.23 B stored edges) would take 26 GB of ids plus 13 GB of ones. :class:`CompactCSR`
 keeps int64 offsets with int32 ids and no ``data``: 12.9 GB of ids plus 0.9 GB of
@@ -55,11 +55,16 @@ class CompactCSR:
 
 
 def make_csr(indptr: np.ndarray, indices: np.ndarray, num_nodes: int) -> sp.csr_matrix | CompactCSR:
-    """A scipy CSR in 32 bits when ``nnz`` fits, else a :class:`CompactCSR` (sorted rows assumed)."""
+    """A scipy CSR in 32 bits when ``nnz`` fits, else a :class:`CompactCSR` (sorted rows assumed).
+
+    The scipy matrix's ``data`` is read-only (all ones, stride 0): products and slices
+    work; code that must change values takes a copy (``csr.astype(np.float32)``).
+    """
     nnz = int(indptr[-1])
     if nnz <= INT32_MAX and num_nodes <= INT32_MAX:
-        csr = sp.csr_matrix((np.ones(nnz, dtype=np.float32), indices[:nnz].astype(np.int32, copy=False),
-                             indptr.astype(np.int32, copy=False)), shape=(num_nodes, num_nodes), copy=False)
+        ones = np.broadcast_to(np.float32(1.0), (nnz,))  # read-only, no memory: every edge weighs 1
+        csr = sp.csr_matrix((ones, indices[:nnz].astype(np.int32, copy=False), indptr.astype(np.int32, copy=False)),
+                            shape=(num_nodes, num_nodes), copy=False)
         csr.has_sorted_indices = True
         return csr
     return CompactCSR(indptr.astype(np.int64, copy=False), indices[:nnz])

@@ -82,7 +82,7 @@ def metis_vertex_weights(graph: Graph, *, balance_train: bool, balance_edges: bo
 
 
 METIS_NOPTIONS = 40  # metis.h: size of the options array
-METIS_OPTION_SEED, METIS_OPTION_NUMBERING = 8, 17  # metis.h enum moptions (METIS 5.1)
+METIS_OPTION_NITER, METIS_OPTION_SEED, METIS_OPTION_NUMBERING = 6, 8, 17  # metis.h enum moptions (METIS 5.1)
 METIS_OK = 1
 
 
@@ -98,7 +98,7 @@ def _metis_library():
 
 
 def _metis_call(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray | None, num_parts: int, seed: int,
-                recursive: bool) -> np.ndarray:
+                recursive: bool, niter: int | None = None) -> np.ndarray:
     """METIS k-way or recursive bisection, through ctypes into pymetis's METIS.
 
     The CSR goes in as METIS's ``idx_t`` (64-bit in pymetis's build): one conversion,
@@ -122,6 +122,8 @@ def _metis_call(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray | N
         arrays["vwgt"] = np.ascontiguousarray(weights, dtype=idx)
     arrays["options"][METIS_OPTION_SEED] = seed
     arrays["options"][METIS_OPTION_NUMBERING] = 0
+    if niter is not None:
+        arrays["options"][METIS_OPTION_NITER] = niter
     ptr = {k: v.ctypes.data_as(ctypes.c_void_p) for k, v in arrays.items()}
     status = fn(ptr["nvtxs"], ptr["ncon"], ptr["xadj"], ptr["adjncy"], ptr.get("vwgt"), None, None, ptr["nparts"],
                 None, None, ptr["options"], ptr["objval"], ptr["part"])
@@ -132,8 +134,13 @@ def _metis_call(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray | N
 
 @register("metis")
 def metis_partition(graph: Graph, num_parts: int, *, seed: int = 0, balance_train: bool = False,
-                    balance_edges: bool = False) -> np.ndarray:
+                    balance_edges: bool = False, niter: int | None = None) -> np.ndarray:
     """METIS k-way edge-cut minimisation (pymetis), optionally balancing train nodes and edges.
+
+    ``niter`` sets METIS's refinement iterations per level (default: METIS's own, 10).
+    ``metis?niter=3`` on full ogbn-products into 16 parts cut 6.56% of the edges against
+    6.57% with the default, in 38 and 46 s (two runs) against 47 s (a shared 2-core VM,
+    whose timings vary by 20%): the later iterations rarely move a node.
 
     Examples
     --------
@@ -143,6 +150,8 @@ def metis_partition(graph: Graph, num_parts: int, *, seed: int = 0, balance_trai
     >>> sorted(set(a.tolist()))
     [0, 1, 2, 3]
     """
+    if niter is not None and (not isinstance(niter, int) or niter < 1):
+        raise ValueError(f"niter must be a whole number >= 1, got {niter!r}")
     if num_parts == 1:
         return np.zeros(graph.num_nodes, dtype=np.int32)
     sym = graph.symmetric  # METIS needs a symmetric graph without self loops (a generated graph is one: no copy)
@@ -150,4 +159,4 @@ def metis_partition(graph: Graph, num_parts: int, *, seed: int = 0, balance_trai
     # pymetis's choice: recursive bisection up to 8 parts, k-way above (multi-constraint runs: k-way)
     with progress(f"partition: metis, {graph.num_nodes:,} nodes into {num_parts} parts"):  # one C call: no counts
         return _metis_call(sym.indptr, sym.indices, weights, num_parts, seed,
-                           recursive=weights is None and num_parts <= 8)
+                           recursive=weights is None and num_parts <= 8, niter=niter)
