@@ -25,10 +25,51 @@ with no contention it reproduces these numbers, and with contention it is slower
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
-ALLREDUCE_ALGORITHMS = ("auto", "ring", "tree", "hierarchical")
+@dataclass(frozen=True)
+class Fabric:
+    """What an all-reduce's closed form reads: ranks per node and nodes, and alpha (s) and
+    bandwidth (B/s) inside a node and across nodes."""
+
+    per_node: int
+    nodes: int
+    alpha_in_s: float
+    bw_in: float
+    alpha_net_s: float
+    bw_net: float
+
+    @property
+    def flat(self) -> tuple[int, float, float]:
+        """One flat ring or tree over every rank: the slowest hop sets the pace."""
+        if self.nodes > 1:
+            return (self.per_node * self.nodes, max(self.alpha_in_s, self.alpha_net_s), min(self.bw_in, self.bw_net))
+        return self.per_node, self.alpha_in_s, self.bw_in
+
+
+@dataclass(frozen=True)
+class AllreduceAlgorithm:
+    """One registry entry: the closed form (time alone) and the name of the flow plan
+    (:class:`gnnsim.sim.collectives.Collectives` method) that runs it on the topology."""
+
+    name: str
+    time: Callable[[float, Fabric], float]
+    plan: str
+
+
+# The registry: a new all-reduce is one entry (its closed form here, its plan a
+# method of gnnsim.sim.collectives.Collectives); simulation.allreduce chooses one.
+ALLREDUCE: dict[str, AllreduceAlgorithm] = {
+    "ring": AllreduceAlgorithm("ring", lambda size, f: ring_allreduce_time(size, *f.flat), "ring_allreduce"),
+    "tree": AllreduceAlgorithm("tree", lambda size, f: tree_allreduce_time(size, *f.flat), "tree_allreduce_all"),
+    "hierarchical": AllreduceAlgorithm(
+        "hierarchical", lambda size, f: hierarchical_allreduce_time(size, f.per_node, f.nodes, f.alpha_in_s, f.bw_in,
+                                                                    f.alpha_net_s, f.bw_net), "hierarchical_allreduce"),
+}
+ALLREDUCE_ALGORITHMS = ("auto", *ALLREDUCE)  # auto: ring inside one node, hierarchical across nodes
 
 
 def ring_allreduce_time(size_bytes: float, n: int, alpha_s: float, bytes_per_s: float) -> float:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gnnsim.cost.collectives import ALLREDUCE_ALGORITHMS, hierarchical_allreduce_time, ring_allreduce_time, tree_allreduce_time
+from gnnsim.cost.collectives import ALLREDUCE, ALLREDUCE_ALGORITHMS, Fabric
 from gnnsim.hardware.profiles import Cluster, KernelRate, Link, SamplerCost
 from gnnsim.hardware.software import SoftwareProfile
 from gnnsim.hardware.topology import Topology, topology_for
@@ -266,18 +266,10 @@ class CostModel:
 
     def allreduce_time(self, size_bytes: float, algorithm: str = "auto") -> float:
         """Gradient all-reduce over all trainers: ring inside a node, hierarchical across nodes."""
-        node = self.cluster.node
-        per_node, nodes = node.trainers, self.cluster.num_nodes
         alpha, bw = self.intra_alpha_bw()
         net = self.cluster.network
-        algo = self.allreduce_algorithm(algorithm)
-        if algo == "hierarchical":
-            # reduce-scatter inside, ring over the network on the node's shard, all-gather inside
-            return hierarchical_allreduce_time(size_bytes, per_node, nodes, alpha, bw, net.latency_s, net.bytes_per_s)
-        if nodes > 1:  # one flat ring or tree over all ranks: the slowest hop sets the pace
-            alpha, bw = max(alpha, net.latency_s), min(bw, net.bytes_per_s)
-        n = self.num_ranks
-        return (ring_allreduce_time if algo == "ring" else tree_allreduce_time)(size_bytes, n, alpha, bw)
+        fabric = Fabric(self.cluster.node.trainers, self.cluster.num_nodes, alpha, bw, net.latency_s, net.bytes_per_s)
+        return ALLREDUCE[self.allreduce_algorithm(algorithm)].time(size_bytes, fabric)
 
     # -- framework overheads (software profiles; added by the hardware catalog, see
     # gnnsim/hardware/software.py). Class-level defaults keep CostModel(cluster) unchanged:

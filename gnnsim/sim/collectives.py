@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 import simpy
 
-from gnnsim.cost.collectives import tree_depth
+from gnnsim.cost.collectives import ALLREDUCE, tree_depth
 from gnnsim.cost.model import CostModel
 from gnnsim.hardware.topology import Route, Topology
 from gnnsim.sim.network import Flow, Network
@@ -98,17 +98,25 @@ class Collectives:
         """All-reduce of ``size`` bytes; ``latency_scale`` multiplies its alpha (the
         calibrated library's factor for ranks that arrived apart, see
         :meth:`gnnsim.hardware.profiles.Collective.latency_factor`)."""
-        algo = self.cost.allreduce_algorithm(algorithm)
-        n = self.cost.num_ranks
-        if n <= 1 or size <= 0:
+        if self.cost.num_ranks <= 1 or size <= 0:
             return None
-        if algo == "hierarchical":
-            return (yield from self.hierarchical_allreduce(size, tag))
-        alpha = latency_scale * (self.alpha_in if self.nodes == 1 else max(self.alpha_in, self.net_link.latency_s))
-        ranks = list(range(n))
-        if algo == "tree":
-            return (yield from self.tree_allreduce(ranks, size, alpha, tag))
-        return (yield from self.ring(ranks, 2 * (n - 1) / n * size, 2 * (n - 1) * alpha, tag))
+        plan = getattr(self, ALLREDUCE[self.cost.allreduce_algorithm(algorithm)].plan)  # the registry's flow plan
+        return (yield from plan(size, tag, latency_scale))
+
+    def _flat_alpha(self, latency_scale: float) -> float:
+        """Alpha of one flat ring or tree over every rank: the slowest hop's."""
+        return latency_scale * (self.alpha_in if self.nodes == 1 else max(self.alpha_in, self.net_link.latency_s))
+
+    def ring_allreduce(self, size: float, tag: str, latency_scale: float = 1.0) -> Proc:
+        """One ring over every rank: 2(n-1) steps, 2(n-1)/n of the buffer over each edge."""
+        n = self.cost.num_ranks
+        return (yield from self.ring(list(range(n)), 2 * (n - 1) / n * size, 2 * (n - 1) * self._flat_alpha(latency_scale),
+                                     tag))
+
+    def tree_allreduce_all(self, size: float, tag: str, latency_scale: float = 1.0) -> Proc:
+        """A binary tree over every rank (:meth:`tree_allreduce`)."""
+        return (yield from self.tree_allreduce(list(range(self.cost.num_ranks)), size, self._flat_alpha(latency_scale),
+                                               tag))
 
     def ring(self, ranks: list[int], edge_bytes: float, latency_s: float, tag: str) -> Proc:
         """One pipelined ring over ``ranks``: every edge carries ``edge_bytes``."""
@@ -128,7 +136,7 @@ class Collectives:
         down = [self._collective_flow(p, c, size, latency, tag) for c, p in edges]
         return (yield from self._wait_all(down))
 
-    def hierarchical_allreduce(self, size: float, tag: str) -> Proc:
+    def hierarchical_allreduce(self, size: float, tag: str, latency_scale: float = 1.0) -> Proc:
         p, nodes = self.per_node, self.nodes
         local = [list(range(k * p, (k + 1) * p)) for k in range(nodes)]
 
