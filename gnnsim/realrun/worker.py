@@ -54,7 +54,9 @@ def unsupported(scenario) -> str | None:
         return "training.mode full-batch runs real on CPU ranks only; simulate it for GPUs"
     if t.graph_store != "replicated":
         return "training.graph_store partitioned is simulated only: every realrun rank holds the whole graph"
-    return None
+    from gnnsim.realrun.placement import refusal
+
+    return refusal(scenario, on_gpu, cluster_for(scenario).num_trainers)
 
 
 def _run(spec: dict, rank: int) -> dict:
@@ -68,7 +70,9 @@ def _run(spec: dict, rank: int) -> dict:
     from gnnsim.realrun.affinity import pin_to_own_cores
     from gnnsim.realrun.features import fetch_features, owner_positions, partition_features
     from gnnsim.realrun.blocks import block_indices, with_degrees
+    from gnnsim.realrun.placed_loop import run_placed
     from gnnsim.rng import rng_for
+    from gnnsim.workload.loader import placed
     from gnnsim.workload.builder import iterations_per_epoch, rank_seeds, sampler_fanouts
     from gnnsim.workload.sampler import sample_minibatch, seed_batches
 
@@ -104,6 +108,9 @@ def _run(spec: dict, rank: int) -> dict:
     fanouts, replace = sampler_fanouts(scenario), scenario.training.replace
     labels = torch.from_numpy(graph.labels).to(device)
     per_epoch = iterations_per_epoch(seeds, scenario.training.batch_size)
+    if device.type == "cuda" and placed(scenario.training):  # sampling/features placed: its own loop
+        return run_placed(spec, rank, scenario, graph, (assignment, positions, local), batches, sampler_rng,
+                          (model, params, optimizer), labels, grad_group, per_epoch, device)
     cache = DeviceCache.build(scenario, graph, seeds, per_epoch, rank, (assignment, positions, local, world), device)
     # a GPU trainer has a copy stage; a lone rank runs no all-reduce (none is timed or reported)
     stage_names = tuple(st for st in ("sample", "fetch", "h2d", "forward", "backward", "allreduce", "optimizer")
