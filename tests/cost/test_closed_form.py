@@ -1,6 +1,7 @@
 import pytest
 
-from gnnsim.cost.model import CostModel, ring_allreduce_time
+from gnnsim.cost.collectives import ring_allreduce_time
+from gnnsim.cost.model import CostModel
 from gnnsim.hardware.profiles import Link, load_cluster
 
 
