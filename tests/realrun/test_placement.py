@@ -80,3 +80,21 @@ def test_cpu_sampling_structure_is_the_numpy_arrays():
     indptr, indices = np.array([0, 1]), np.array([0])
     got = structure(indptr, indices, "cpu", torch.device("cpu"))
     assert got[0] is indptr and got[1] is indices
+
+
+def test_the_device_scripts_nine_placements_validate():
+    """validation/cuda/measure_placements.py --dry-run's check, on a small products preset."""
+    import importlib.util
+    from pathlib import Path
+
+    from gnnsim.graph.build import build_graph
+
+    path = Path(__file__).resolve().parents[2] / "validation" / "cuda" / "measure_placements.py"
+    spec = importlib.util.spec_from_file_location("measure_placements", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    runs = script.scenarios("calibrated/h100-80gb-hbm3", 0.01, 5)
+    assert {(s.training.sampling.device, s.training.features.placement) for s in runs} == \
+        {(a, b) for a in ("cpu", "uva", "gpu") for b in ("host", "uva", "gpu")}
+    graph = build_graph(runs[0])
+    assert [script.check(s, graph) for s in runs] == [None] * 9
