@@ -48,7 +48,7 @@ def run_placed(spec: dict, rank: int, scenario, graph, store, batches, sampler_r
     from gnnsim.realrun import gpu_sampling
     from gnnsim.realrun.blocks import block_indices, with_degrees
     from gnnsim.realrun.placement import FeatureRows, structure
-    from gnnsim.realrun.worker import allreduce_gradients, page_faults, stage_deltas
+    from gnnsim.realrun.stages import allreduce_gradients, page_faults, stage_deltas
     from gnnsim.workload.builder import sampler_fanouts
     from gnnsim.workload.sampler import sample_minibatch
 
