@@ -263,7 +263,7 @@ def _run_fullbatch(spec: dict, rank: int, scenario, graph, assignment: np.ndarra
 
     from gnnsim.realrun.features import fetch_features
     from gnnsim.realrun.blocks import block_tensors
-    from gnnsim.workload.builder import fullbatch_halo_nodes
+    from gnnsim.workload.fullbatch import fullbatch_halo_nodes
     from gnnsim.workload.sampler import Block, all_neighbors
 
     world = int(spec["world"])

@@ -29,7 +29,7 @@ host, a peer on the same node, another node). Samplers (``training.sampler``):
 ``neighbor`` (fan-outs, with or without replacement), ``full`` (every neighbour) and
 ``cluster-gcn`` (batches of METIS clusters, the induced subgraph as every layer's block).
 
-A full-batch chain runs its layers one task each, as autograd does: forward layer by
+A full-batch chain (:mod:`gnnsim.workload.fullbatch`) runs its layers one task each, as autograd does: forward layer by
 layer with a halo exchange before each but the first, then backward from the output
 layer, each layer's gradient for the halo rows sent back to their owners before the
 layer below computes (``Task.layers`` = 1 charges a framework's per-layer overhead once
@@ -39,7 +39,7 @@ model's earlier buckets would start sooner in DDP).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -53,62 +53,12 @@ from gnnsim.workload import model as m
 from gnnsim.workload.cache import FeatureCache, build_cache
 from gnnsim.workload.frameworks import pyg_minibatch, pyg_subgraph, training_shapes
 from gnnsim.workload.loader import check_placement, placed, placed_tasks, resident_bytes
-from gnnsim.workload.memory import footprint, memory_report
+from gnnsim.workload.fullbatch import build_fullbatch_workload, fullbatch_halo_nodes, halo_matrix  # noqa: F401
 from gnnsim.workload.models import get_model
-from gnnsim.workload.sampler import (MiniBatch, all_neighbors, induced_minibatch, sample_minibatch, sampling_work,
-                                    seed_batches)
-
-STAGES = ("sample", "fetch", "h2d", "forward", "backward", "halo", "allreduce", "optimizer")
-ID_BYTES = 8  # int64 node ids in a feature request
-
-
-@dataclass(frozen=True)
-class Task:
-    """One step of one trainer's iteration. ``kind`` says which resource serves it."""
-
-    stage: str
-    kind: str  # cpu_compute | gpu_kernel | transfer | collective
-    kernels: tuple[m.Kernel, ...] = ()
-    seeds: int = 0
-    nodes: int = 0
-    edges: int = 0
-    bytes: float = 0.0
-    # fetch only: rows read from the trainer's own partition and, per owner rank, rows pulled
-    local_rows: int = 0
-    rows_from: tuple[int, ...] = ()
-    row_bytes: int = 0
-    # fetch: input rows found in the device cache; uncached rows from trainers on the same
-    # node (peer) and on other nodes (remote). local_rows + peer + remote + cached = inputs
-    cached_rows: int = 0
-    peer_rows: int = 0
-    remote_rows: int = 0
-    workers: int = 1  # sample: CPU sampler workers of the trainer
-    graph_nodes: int = 0  # sample: nodes of the graph sampled on (bigger graphs miss caches more)
-    rounds: int = 0  # sample collective: request round trips (one per hop); h2d: separate copies
-    layers: int = 0  # forward/backward: the GNN layers this task computes (0: all of them)
-    # sample: the sampler's hops, draw rounds and duplicate checks (workload.sampler.sampling_work)
-    hops: int = 0
-    draws: int = 0
-    checks: float = 0.0
-
-
-@dataclass
-class Workload:
-    scenario: Scenario
-    num_ranks: int
-    iterations_per_epoch: int
-    iterations: int  # simulated per rank
-    tasks: list[list[list[Task]]]  # [iteration][rank] -> chain of tasks
-    param_count: int
-    train_per_rank: list[int]
-    batch_stats: dict[str, float] = field(default_factory=dict)
-    memory: dict = field(default_factory=dict)  # see gnnsim.workload.memory.memory_report
-    hit_rate: list[list[float]] = field(default_factory=list)  # [iteration][rank] feature-cache hit rate
-    prefetch_depth: int = 0  # batches the loader may prepare ahead (training.prefetch_depth)
-    sampler_workers: int = 1
-    # parameters per layer, input layer first (the DDP bucket split needs each layer's share)
-    layer_params: list[int] = field(default_factory=list)
-
+from gnnsim.workload.sampler import MiniBatch, induced_minibatch, sample_minibatch, sampling_work, seed_batches
+# the workload's types live in tasks.py; importing them from here keeps working
+from gnnsim.workload.tasks import (ID_BYTES, STAGES, Task, Workload, batches_memory,  # noqa: F401
+                                   compute_kind, gradient_allreduce)
 
 def rank_seeds(graph: Graph, partition: Partition, num_ranks: int) -> list[np.ndarray]:
     """Train nodes owned by each trainer's partition (trainer r owns part r)."""
@@ -240,18 +190,6 @@ def h2d_task(mb: MiniBatch, feature_bytes: int, cached: bool) -> Task:
     return Task("h2d", "transfer", bytes=float(feature_bytes + index_bytes), rounds=int(copies))
 
 
-def compute_kind(cluster: Cluster) -> str:
-    return "gpu_kernel" if cluster.node.trainer_device.kind == "gpu" else "cpu_compute"
-
-
-def gradient_allreduce(param_count: int, param_tensors: int, dtype_bytes: int, num_ranks: int) -> Task:
-    """The all-reduce of every gradient, with the copies into and out of its flat buffer
-    (:func:`gnnsim.workload.model.gradient_copy_kernels`, run on the trainer's device).
-    A lone trainer has nothing to average and copies nothing, as the real one."""
-    copies = m.gradient_copy_kernels(param_count, param_tensors, dtype_bytes) if num_ranks > 1 else []
-    return Task("allreduce", "collective", bytes=float(param_count * dtype_bytes), kernels=tuple(copies))
-
-
 def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks: int, scenario: Scenario,
                     graph: Graph, cluster: Cluster, param_count: int, cache: FeatureCache | None = None) -> list[Task]:
     t = scenario.training
@@ -319,31 +257,6 @@ def trainer_caches(scenario: Scenario, graph: Graph, seeds: list[np.ndarray], cl
             for r in range(len(seeds))]
 
 
-def _memory(scenario: Scenario, graph: Graph, cluster: Cluster, param_count: int,
-            per_rank_batches: list[list[tuple[list[tuple[int, int, int]], int, int]]],
-            caches: list[FeatureCache | None], graph_on_gpu: bool, resident: dict[str, int] | None = None) -> dict:
-    """Peak footprint per trainer over its simulated batches: (blocks, input rows, edges),
-    with what the loader's placement keeps resident (``resident``) added to each."""
-    t = scenario.training
-    dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, len(t.fanouts))
-    dtype_bytes = m.DTYPE_BYTES[scenario.model.dtype]
-    row_bytes = graph.feature_dim * m.DTYPE_BYTES[scenario.graph.feature_dtype]
-    per_rank = []
-    for r, batches in enumerate(per_rank_batches):
-        cache_bytes = caches[r].bytes if caches[r] is not None else 0
-        best: dict[str, int] = {}
-        for shapes, input_rows, edges in batches:
-            fp = footprint(scenario.model.name, dims, shapes, scenario.model.heads, param_count, t.optimizer,
-                           dtype_bytes, input_rows, row_bytes, cache_bytes, edges if graph_on_gpu else 0,
-                           param_bytes=m.PARAM_BYTES)
-            fp.update(resident or {})
-            if not best or sum(fp.values()) > sum(best.values()):
-                best = fp
-        per_rank.append(best)
-    dev = cluster.node.trainer_device
-    return memory_report(per_rank, dev.memory_bytes, dev.kind)
-
-
 def build_workload(scenario: Scenario, graph: Graph, partition: Partition, cluster: Cluster) -> Workload:
     """Sample ``simulation.iterations`` real mini-batches per trainer and turn them into tasks
     (or, for ``training.mode: full-batch``, one full-graph iteration per trainer)."""
@@ -393,102 +306,8 @@ def build_workload(scenario: Scenario, graph: Graph, partition: Partition, clust
         })
         if t.cache.policy != "none":  # per iteration, mean over the trainers
             stats["cache_hit_rate_per_iteration"] = [float(np.mean(row)) for row in hit_rate]
-    memory = _memory(scenario, graph, cluster, params, shapes_by_rank, caches,
+    memory = batches_memory(scenario, graph, cluster, params, shapes_by_rank, caches,
                      graph_on_gpu=cluster.node.trainer_device.kind == "gpu", resident=resident_bytes(scenario, graph))
     return Workload(scenario, num_ranks, per_epoch, k, tasks, params,
                     [int(s.size) for s in seeds], stats, memory, hit_rate, t.prefetch_depth, t.sampler_workers,
                     spec.layer_param_counts(dims, scenario.model.heads))
-
-
-# -- full-batch ---------------------------------------------------------------------------
-
-def halo_matrix(graph: Graph, assignment: np.ndarray, num_parts: int) -> np.ndarray:
-    """``H[q, r]``: distinct nodes of part q that part r needs as halo (in-neighbours of
-    its nodes), i.e. the rows q sends r before each layer.
-
-    >>> from gnnsim.graph.graph import csr_from_edges
-    >>> g = Graph(csr_from_edges(np.array([0, 1, 2]), np.array([1, 2, 3]), 4), 2, 2, np.array([0]), np.zeros(4, dtype=np.int64))
-    >>> halo_matrix(g, np.array([0, 0, 1, 1]), 2).tolist()  # path 0-1 | 2-3: 1 and 2 cross
-    [[0, 1], [1, 0]]
-    """
-    deg = np.diff(graph.indptr).astype(np.int64)
-    dst = np.repeat(np.arange(graph.num_nodes, dtype=np.int64), deg)
-    src = graph.indices.astype(np.int64)
-    cut = assignment[dst] != assignment[src]
-    pairs = np.unique(src[cut] * num_parts + assignment[dst[cut]])
-    cells = assignment[pairs // num_parts].astype(np.int64) * num_parts + pairs % num_parts
-    return np.bincount(cells, minlength=num_parts * num_parts).reshape(num_parts, num_parts)
-
-
-def fullbatch_tasks(rank: int, block: tuple[int, int, int], halo: np.ndarray, train_rows: int, scenario: Scenario,
-                    graph: Graph, cluster: Cluster, param_count: int) -> list[Task]:
-    """One full-batch iteration of trainer ``rank``: per layer halo exchange then compute,
-    then per layer from the output down its backward and its halo rows' gradients sent
-    back, the all-reduce and the optimizer."""
-    t = scenario.training
-    spec = get_model(scenario.model.name)
-    heads = scenario.model.heads
-    num_layers = len(t.fanouts)
-    dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, num_layers)
-    dtype_bytes = m.DTYPE_BYTES[scenario.model.dtype]
-    kind = compute_kind(cluster)
-    forward = [*m.feature_cast(block[0], graph.feature_dim, m.DTYPE_BYTES[scenario.graph.feature_dtype], dtype_bytes),
-               *spec.forward_kernels([block] * num_layers, dims, dtype_bytes, heads)]
-    backward = spec.backward_kernels([block] * num_layers, dims, train_rows, graph.num_classes, dtype_bytes, heads)
-    sent, received = halo[rank, :], halo[:, rank]  # rows this trainer sends / receives per layer
-
-    def of_layer(kernels, layer: int) -> tuple:
-        return tuple(k for k in kernels if k.layer == layer)
-
-    chain = []
-    for layer in range(num_layers):
-        if layer > 0:
-            width = dims[layer][0] * dtype_bytes
-            chain.append(Task("halo", "collective", nodes=int(received.sum()), rows_from=tuple(int(x) for x in received),
-                              row_bytes=width, bytes=float(sent.sum() * width)))
-        chain.append(Task("forward", kind, kernels=of_layer(forward, layer), layers=1))
-    # backward from the output layer (the loss first); each layer's gradients of the halo
-    # rows go back to their owners before the layer below computes
-    loss = tuple(k for k in backward if k.layer < 0)
-    for layer in range(num_layers - 1, -1, -1):
-        chain.append(Task("backward", kind, kernels=(loss if layer == num_layers - 1 else ()) + of_layer(backward, layer),
-                          layers=1))
-        if layer > 0:
-            width = dims[layer][0] * dtype_bytes
-            chain.append(Task("halo", "collective", nodes=int(sent.sum()), rows_from=tuple(int(x) for x in sent),
-                              row_bytes=width, bytes=float(received.sum() * width)))
-    chain += [
-        gradient_allreduce(param_count, spec.param_tensors(num_layers), m.PARAM_BYTES, cluster.num_trainers),
-        Task("optimizer", kind, kernels=tuple(m.optimizer_kernels(param_count, spec.param_tensors(num_layers), t.optimizer))),
-    ]
-    return chain
-
-
-def build_fullbatch_workload(scenario: Scenario, graph: Graph, partition: Partition, cluster: Cluster) -> Workload:
-    """Full-batch training: one iteration per epoch, every trainer on its whole partition."""
-    t = scenario.training
-    n = cluster.num_trainers
-    a = partition.assignment
-    spec = get_model(scenario.model.name)
-    dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, len(t.fanouts))
-    params = spec.param_count(dims, scenario.model.heads)
-    halo = halo_matrix(graph, a, n)
-    inner = np.bincount(a, minlength=n)
-    edges = np.bincount(a, weights=graph.degrees(), minlength=n).astype(np.int64)
-    train = np.bincount(a[graph.train_ids], minlength=n)
-    blocks = [(int(inner[r] + halo[:, r].sum()), int(inner[r]), int(edges[r])) for r in range(n)]
-    chains = [fullbatch_tasks(r, blocks[r], halo, int(train[r]), scenario, graph, cluster, params) for r in range(n)]
-    stats = {"sampled_edges_mean": float(edges.mean()), "input_nodes_mean": float(np.mean([b[0] for b in blocks])),
-             "halo_nodes_mean": float(halo.sum(0).mean()), "inner_nodes_mean": float(inner.mean())}
-    memory = _memory(scenario, graph, cluster, params,
-                     [[([blocks[r]] * len(t.fanouts), blocks[r][0], blocks[r][2])] for r in range(n)],
-                     [None] * n, graph_on_gpu=True)
-    return Workload(scenario, n, 1, 1, [chains], params, [int(x) for x in train], stats, memory,
-                    [[0.0] * n], t.prefetch_depth, t.sampler_workers, spec.layer_param_counts(dims, scenario.model.heads))
-
-
-def fullbatch_halo_nodes(graph: Graph, assignment: np.ndarray, rank: int) -> np.ndarray:
-    """The halo of part ``rank``: sorted ids of in-neighbours of its nodes owned by other parts."""
-    own = np.flatnonzero(assignment == rank)
-    _, nbr = all_neighbors(graph.indptr, graph.indices, own)
-    return np.unique(nbr[assignment[nbr] != rank])

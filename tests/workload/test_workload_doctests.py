@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["gnnsim.workload.sampler", "gnnsim.workload.models", "gnnsim.workload.cache", "gnnsim.workload.memory",
-           "gnnsim.workload.builder"]
+           "gnnsim.workload.fullbatch"]
 
 
 @pytest.mark.parametrize("name", MODULES)
