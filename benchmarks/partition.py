@@ -123,7 +123,9 @@ def bench_sizes(sizes: list[str], parts: int, methods: list[str], timeout: float
             return f"did not finish in {timeout:.0f} s"
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["?"])[-1]
-            return "over the memory limit" if "MemoryError" in done.stderr else f"failed: {last[:100]}"
+            if "MemoryError" in done.stderr or "out of memory" in done.stderr:
+                return "over the memory limit"
+            return f"failed: {last[:100]}"
         r = json.loads(done.stdout.strip().splitlines()[-1])
         if method == "-":
             return f"built in {r['graph_s']} s, peak {r['peak_rss_gb']:.2f} GB"

@@ -83,7 +83,7 @@ def metis_vertex_weights(graph: Graph, *, balance_train: bool, balance_edges: bo
 
 METIS_NOPTIONS = 40  # metis.h: size of the options array
 METIS_OPTION_NITER, METIS_OPTION_SEED, METIS_OPTION_NUMBERING = 6, 8, 17  # metis.h enum moptions (METIS 5.1)
-METIS_OK = 1
+METIS_OK, METIS_ERROR_MEMORY = 1, -3  # metis.h rstatus_et
 
 
 def _metis_library():
@@ -127,6 +127,10 @@ def _metis_call(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray | N
     ptr = {k: v.ctypes.data_as(ctypes.c_void_p) for k, v in arrays.items()}
     status = fn(ptr["nvtxs"], ptr["ncon"], ptr["xadj"], ptr["adjncy"], ptr.get("vwgt"), None, None, ptr["nparts"],
                 None, None, ptr["options"], ptr["objval"], ptr["part"])
+    if status == METIS_ERROR_MEMORY:
+        raise PartitionError(f"metis ran out of memory ({name} status {status}) on {n:,} nodes and "
+                             f"{indices.size:,} stored edges; at this size use ldg, fennel or random "
+                             "(benchmarks/partition.py --sizes measures each)")
     if status != METIS_OK:
         raise PartitionError(f"{name} failed with status {status} on {n} nodes, {ncon} constraints")
     return arrays["part"].astype(np.int32)
