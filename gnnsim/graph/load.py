@@ -92,10 +92,10 @@ def _check_numbers(spec: str, fn: Callable, kwargs: dict) -> None:
 
 
 def _check_size(spec: str, key: str, nodes: float, edges: float, chunked: bool = False) -> None:
-    """Refuse a generated graph too large for the memory available now (:mod:`gnnsim.preflight`;
+    """Refuse a generated graph too large for the memory available now (:mod:`gnnsim.hostmem`;
     ``chunked``: built by :mod:`gnnsim.graph.chunked_csr`, whose peak is far smaller)."""
     from gnnsim.graph.chunked_csr import build_bytes
-    from gnnsim.preflight import fmt_bytes, available_bytes, graph_bytes
+    from gnnsim.hostmem import available_bytes, fmt_bytes, graph_bytes
 
     need, avail = (build_bytes if chunked else graph_bytes)(nodes, edges), available_bytes()
     if need > avail:

@@ -268,7 +268,7 @@ def graph_from_edges(src: np.ndarray, dst: np.ndarray, num_nodes: int, *, name: 
 def check_node_count(path: str | Path, num_nodes: int, num_edges: int) -> None:
     """Refuse a node count (the largest id plus one) whose arrays cannot fit in the memory
     available now: an id of 10^11 in a small file is a typo, not a graph."""
-    from gnnsim.preflight import fmt_bytes, available_bytes, graph_bytes
+    from gnnsim.hostmem import available_bytes, fmt_bytes, graph_bytes
 
     need, avail = graph_bytes(num_nodes, 2.0 * num_edges), available_bytes()
     if need > avail:
