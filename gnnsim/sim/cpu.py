@@ -13,10 +13,10 @@ other waits at a collective runs at full speed.
 That holds while every trainer has cores of its own. With more trainers than cores
 (``trainers x threads`` over the host's cores), the OS pins them round-robin and runs
 the ones that share a core in turns, each for a time slice; a trainer that blocks at a
-collective hands the core to the next. Measured on the 2-core dev VM with 4 ranks, a
-compute stage took 1.26-1.42 times its 2-rank time, not the 2 times that processor
-sharing gives: a stage runs at full speed once it holds the core, and the wait falls to
-whoever queued behind it (often a rank just out of a collective). So there each core (a
+collective hands the core to the next. A stage then runs at full speed once it holds
+the core, and the wait falls to whoever queued behind it (often a rank just out of a
+collective), not the halving that processor sharing gives (docs/calibration-notes.md
+has the measurement). So there each core (a
 block of ``threads`` cores) is a *slot* that its trainers take in turns, first come,
 first served, each at the speed it would have alone among the busy slots. A trainer
 keeps its slot while it computes piece after piece (a backward pass in segments) and
