@@ -220,7 +220,7 @@ def _cuda_markdown(cuda: dict[str, Any]) -> list[str]:
              "(the runs and the calibration's raw samples are in `validation/cuda/measured/`), predicted from the "
              "calibrated profile measured on the same machine in the same session, from micro-benchmarks only "
              f"(`hwprofiles/calibrated/`). Compared by `python validation/run_cuda.py` on {cuda['generated']}. "
-             "The host is a 16-core VM; each GPU run is one rank with one host thread.",
+             "Each GPU run is one rank with one host thread.",
              "",
              f"Iteration time MAPE {acc['iteration_mape']:.1%} over {acc['scenarios_ok']} runs (mean signed "
              f"{_pct(acc['iteration_mean_signed_error'])}); {acc['stage_errors_within_target']} of "
