@@ -119,7 +119,8 @@ def local_fetch(sim: Simulator, rank: int, it: int, task: Task, prev: int) -> Ge
     plan (:meth:`gnnsim.cost.model.CostModel.fetch_plan`) for a rank without peers, on
     the rank's own clock. No rank waits for another, and no all-to-all runs. Returns the
     fetch span's index."""
-    from gnnsim.sim.engine import HOST_GATHER, SimulationError
+    from gnnsim.sim.exchanges import HOST_GATHER
+    from gnnsim.sim.timeline import SimulationError
 
     if sum(task.rows_from) != task.rows_from[rank]:
         raise SimulationError(f"rank {rank}'s feature gather in iteration {it} needs rows of other ranks, but "

@@ -44,14 +44,13 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Generator
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import simpy
 
 from gnnsim.cost.model import CostModel, kernel_time
-from gnnsim.errors import GnnsimError
 from gnnsim.progress import Progress, progress
 from gnnsim.rng import rng_for
 from gnnsim.sim.collectives import Collectives
@@ -61,59 +60,13 @@ from gnnsim.sim.ddp import backward_segments, layer_grad_shares, local_fetch
 from gnnsim.sim.loader import PlacedLoader, loader_depth, loader_startup_s, with_host_cores, with_host_memory
 from gnnsim.sim.network import Flow, Network
 from gnnsim.sim.settings import sim_settings
+from gnnsim.sim.timeline import SimulationError, Span, Timeline  # noqa: F401 (re-exported: analysis and reports read them here)
 from gnnsim.workload.builder import Task, Workload
 from gnnsim.workload.loader import LOADER_KINDS, MAIN_GATHER
 from gnnsim.workload.model import GRAD_PACK
 
 LOADER_STAGES = ("sample", "fetch", "h2d")
 COMPUTE_STAGES = ("forward", "backward", "optimizer")
-
-
-class SimulationError(GnnsimError):
-    """The replay could not finish (a collective that not every trainer joins)."""
-
-
-@dataclass(frozen=True)
-class Span:
-    rank: int
-    resource: str
-    stage: str
-    iteration: int
-    start_s: float
-    end_s: float
-    bytes: float = 0.0
-    flops: float = 0.0
-    pred: int = -1  # index in Timeline.spans of the span whose end released this one
-    via: str = ""  # communication: the channel that limited it
-    # collectives: (channel or "host:gather", seconds) of the phases that made up its time
-    parts: tuple[tuple[str, float], ...] = ()
-
-    @property
-    def duration_s(self) -> float:
-        return self.end_s - self.start_s
-
-
-@dataclass
-class Timeline:
-    spans: list[Span] = field(default_factory=list)
-    resources: dict[str, str] = field(default_factory=dict)  # resource -> class
-    iteration_end_s: list[float] = field(default_factory=list)
-    events: int = 0
-    # One span per stretch of constant traffic on a channel (when recorded), rank = node.
-    link_spans: list[Span] = field(default_factory=list)
-    # channel name -> kind, node, capacity_bytes_per_s, bytes, busy_s
-    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
-    num_ranks: int = 0
-    ranks_per_node: int = 1
-    flows: int = 0
-    makespan_s: float = 0.0
-    prefetch_depth: int = 0
-    # a placed loader's worker start-up per epoch (gnnsim.sim.loader.loader_startup_s); None: unplaced
-    loader_startup_s: float | None = None
-    iteration_barrier: bool = True  # False: DDP as users run it (gnnsim.sim.ddp)
-
-    def node_of(self, rank: int) -> int:
-        return rank // max(1, self.ranks_per_node)
 
 
 class Simulator(Exchanges):

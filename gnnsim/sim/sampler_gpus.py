@@ -71,7 +71,7 @@ class SamplerGpus:
 
     def run(self, rank: int, task: Task, it: int, prev: int) -> Generator[Any, Any, int]:
         """Sample ``rank``'s batch ``it`` on the node's next free sampler GPU; returns the span's index."""
-        from gnnsim.sim.engine import Span  # (the engine imports this module)
+        from gnnsim.sim.timeline import Span
 
         sim = self.sim
         node = sim.topo.node_of(rank)
