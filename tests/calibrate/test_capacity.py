@@ -4,6 +4,8 @@ from contextlib import nullcontext
 
 import pytest
 
+pytest.importorskip("torch")  # the calibration and the real ranks run torch
+
 from gnnsim.calibrate import capacity
 
 

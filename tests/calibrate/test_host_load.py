@@ -4,6 +4,8 @@ a real calibration takes minutes, so none runs here."""
 from pathlib import Path
 
 import pytest
+
+pytest.importorskip("torch")  # the calibration and the real ranks run torch
 import yaml
 
 from gnnsim.calibrate import host_load, run

@@ -10,6 +10,8 @@ import shutil
 import numpy as np
 import pytest
 
+pytest.importorskip("torch")  # the real ranks run torch
+
 from gnnsim.config import scenario_from_dict
 from gnnsim.errors import RealRunError
 

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("torch")  # the real ranks run torch
+
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
 SCENARIO = """graph: {num_nodes: 400, avg_degree: 4, feature_dim: 8}

@@ -68,6 +68,7 @@ def test_a_delay_without_netem_is_a_clear_skip():
 
 @pytest.mark.realrun
 def test_real_run_over_a_shaped_link():
+    pytest.importorskip("torch")  # the real ranks run torch
     from gnnsim.config import scenario_from_dict
     from gnnsim.realrun.launch import run_real
 
