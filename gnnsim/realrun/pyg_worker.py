@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import timedelta
 
 import numpy as np
 
@@ -171,25 +170,15 @@ def _run(spec: dict, rank: int) -> dict:
     from torch_geometric.data import Data
     from torch_geometric.loader import NodeLoader
 
-    from gnnsim.config import scenario_from_dict
-    from gnnsim.errors import RealRunError
     from gnnsim.graph.build import build_graph
-    from gnnsim.realrun.affinity import pin_to_own_cores
     from gnnsim.realrun.features import partition_features
-    from gnnsim.realrun.worker import stage_deltas
+    from gnnsim.realrun.stages import stage_deltas, start_rank
     from gnnsim.rng import rng_for
     from gnnsim.workload.builder import iterations_per_epoch, sampler_fanouts, split_seeds
     from gnnsim.workload.sampler import seed_batches
 
     world = int(spec["world"])
-    scenario = scenario_from_dict(spec["scenario"], "<realrun>", spec["base_dir"])
-    reason = unsupported(scenario)
-    if reason:
-        raise RealRunError(reason)
-    pin_to_own_cores(rank, int(spec["threads"]))
-    torch.set_num_threads(int(spec["threads"]))
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{spec['port']}", rank=rank, world_size=world,
-                            timeout=timedelta(seconds=float(spec["timeout_s"])))
+    scenario = start_rank(spec, rank, unsupported)
     graph = build_graph(scenario)
     t, sim = scenario.training, scenario.simulation
     # every rank holds every row (the same rows on every rank)

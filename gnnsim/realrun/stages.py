@@ -1,7 +1,32 @@
-"""What every rank's loop shares: minor page-fault counts, per-stage deltas of a running
-count, and the gradient all-reduce."""
+"""What every rank's loop shares: its start (the scenario, the refusal check, its cores and
+the gloo group), minor page-fault counts, per-stage deltas of a running count, and the
+gradient all-reduce."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+
+def start_rank(spec: dict, rank: int, unsupported: Callable[[object], str | None]):
+    """The rank's scenario, after refusing what its trainer cannot run (``unsupported``),
+    pinning it to its own cores and threads and joining the gloo group of ``spec["world"]``."""
+    import torch
+    import torch.distributed as dist
+
+    from gnnsim.config import scenario_from_dict
+    from gnnsim.errors import RealRunError
+    from gnnsim.realrun.affinity import pin_to_own_cores
+
+    scenario = scenario_from_dict(spec["scenario"], "<realrun>", spec["base_dir"])
+    reason = unsupported(scenario)
+    if reason:
+        raise RealRunError(reason)
+    pin_to_own_cores(rank, int(spec["threads"]))
+    torch.set_num_threads(int(spec["threads"]))
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{spec['port']}", rank=rank,
+                            world_size=int(spec["world"]), timeout=timedelta(seconds=float(spec["timeout_s"])))
+    return scenario
 
 
 def page_faults() -> int:

@@ -31,12 +31,12 @@ import json
 import os
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 
 import numpy as np
 
-from gnnsim.realrun.stages import allreduce_gradients, page_faults, stage_deltas  # noqa: F401 (used and re-exported)
+# used here, and re-exported: other modules read them from the worker
+from gnnsim.realrun.stages import allreduce_gradients, page_faults, stage_deltas, start_rank  # noqa: F401
 
 
 def unsupported(scenario) -> str | None:
@@ -65,12 +65,9 @@ def _run(spec: dict, rank: int) -> dict:
     import torch
     import torch.distributed as dist
 
-    from gnnsim.config import scenario_from_dict
-    from gnnsim.errors import RealRunError
     from gnnsim.graph.build import build_graph
     from gnnsim.pipeline import cluster_for, partition_for
-    from gnnsim.realrun.affinity import pin_to_own_cores
-    from gnnsim.realrun.features import fetch_features, owner_positions, partition_features
+    from gnnsim.realrun.features import owner_positions, partition_features
     from gnnsim.realrun.blocks import block_indices, with_degrees
     from gnnsim.realrun.placed_loop import run_placed
     from gnnsim.rng import rng_for
@@ -79,16 +76,9 @@ def _run(spec: dict, rank: int) -> dict:
     from gnnsim.workload.sampler import sample_minibatch, seed_batches
 
     world = int(spec["world"])
-    scenario = scenario_from_dict(spec["scenario"], "<realrun>", spec["base_dir"])
-    reason = unsupported(scenario)
-    if reason:
-        raise RealRunError(reason)
+    scenario = start_rank(spec, rank, unsupported)
     cluster = cluster_for(scenario)
     device = _device_for(rank, cluster.node.trainer_device.kind == "gpu")
-    pin_to_own_cores(rank, int(spec["threads"]))
-    torch.set_num_threads(int(spec["threads"]))
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{spec['port']}", rank=rank, world_size=world,
-                            timeout=timedelta(seconds=float(spec["timeout_s"])))
     # gradients live on the GPU: NCCL all-reduces them; gloo keeps the host-side exchanges
     grad_group = dist.new_group(backend="nccl") if device.type == "cuda" and world > 1 else None
     graph = build_graph(scenario)
