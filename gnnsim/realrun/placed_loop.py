@@ -48,7 +48,7 @@ def run_placed(spec: dict, rank: int, scenario, graph, store, batches, sampler_r
     from gnnsim.realrun import gpu_sampling
     from gnnsim.realrun.blocks import block_indices, with_degrees
     from gnnsim.realrun.placement import FeatureRows, structure
-    from gnnsim.realrun.stages import allreduce_gradients, page_faults, stage_deltas
+    from gnnsim.realrun.stages import model_step, page_faults, stage_deltas
     from gnnsim.workload.builder import sampler_fanouts
     from gnnsim.workload.sampler import sample_minibatch
 
@@ -94,17 +94,11 @@ def run_placed(spec: dict, rank: int, scenario, graph, store, batches, sampler_r
             marks["h2d"], faults["h2d"] = _mark(), page_faults()
         if x is None:  # resident rows: the forward pass starts with their device gather
             x, _, _ = features.gather(inputs, None)
-        logits = model(with_degrees(indices_dev, model.uses_inverse_degree), x)
-        marks["forward"], faults["forward"] = _mark(), page_faults()
-        loss = torch.nn.functional.cross_entropy(logits, labels[seeds_at])
-        loss.backward()
-        marks["backward"], faults["backward"] = _mark(), page_faults()
-        if world > 1:
-            allreduce_gradients(params, world, grad_group)
-            marks["allreduce"], faults["allreduce"] = _mark(), page_faults()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=False)
-        marks["optimizer"], faults["optimizer"] = _mark(), page_faults()
+        def mark(stage: str) -> None:
+            marks[stage], faults[stage] = _mark(), page_faults()
+
+        loss = model_step(model, with_degrees(indices_dev, model.uses_inverse_degree), x, labels, seeds_at, optimizer,
+                          params, world, grad_group, mark)
         if it < scenario.simulation.warmup_iterations:
             continue
         stages = _event_stages(start, marks, names)

@@ -1,6 +1,6 @@
 """What every rank's loop shares: its start (the scenario, the refusal check, its cores and
-the gloo group), minor page-fault counts, per-stage deltas of a running count, and the
-gradient all-reduce."""
+the gloo group), the model's step, minor page-fault counts, per-stage deltas of a running
+count, and the gradient all-reduce."""
 
 from __future__ import annotations
 
@@ -72,3 +72,24 @@ def allreduce_gradients(params, world: int, group=None) -> None:
         n = p.numel()
         p.grad.copy_(flat[offset:offset + n].view_as(p))
         offset += n
+
+
+def model_step(model, blocks, x, labels, seeds_at, optimizer, params, world: int, grad_group,
+               mark: Callable[[str], None]):
+    """One training step on a batch: forward, the loss on the seeds, backward, the gradient
+    all-reduce (more than one rank) and the optimizer, calling ``mark(stage)`` as each ends.
+    Returns the loss."""
+    import torch
+
+    logits = model(blocks, x)
+    mark("forward")
+    loss = torch.nn.functional.cross_entropy(logits, labels[seeds_at])
+    loss.backward()
+    mark("backward")
+    if world > 1:
+        allreduce_gradients(params, world, grad_group)
+        mark("allreduce")
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=False)
+    mark("optimizer")
+    return loss

@@ -36,7 +36,8 @@ from pathlib import Path
 import numpy as np
 
 # used here, and re-exported: other modules read them from the worker
-from gnnsim.realrun.stages import allreduce_gradients, page_faults, stage_deltas, start_rank  # noqa: F401
+from gnnsim.realrun.stages import (allreduce_gradients, model_step, page_faults, stage_deltas,  # noqa: F401
+                                   start_rank)
 
 
 def unsupported(scenario) -> str | None:
@@ -123,17 +124,11 @@ def _run(spec: dict, rank: int) -> dict:
         if device.type == "cuda":
             x = cache.copy_in(cached, x, missing_at)
             t["h2d"], f["h2d"] = clock(), page_faults()
-        logits = model(with_degrees(indices, model.uses_inverse_degree), x)
-        t["forward"], f["forward"] = clock(), page_faults()
-        loss = torch.nn.functional.cross_entropy(logits, labels[seeds_at])
-        loss.backward()
-        t["backward"], f["backward"] = clock(), page_faults()
-        if world > 1:
-            allreduce_gradients(params, world, grad_group)
-            t["allreduce"], f["allreduce"] = clock(), page_faults()
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=False)
-        t["optimizer"], f["optimizer"] = clock(), page_faults()
+        def mark(stage: str) -> None:
+            t[stage], f[stage] = clock(), page_faults()
+
+        loss = model_step(model, with_degrees(indices, model.uses_inverse_degree), x, labels, seeds_at, optimizer,
+                          params, world, grad_group, mark)
         if it < warmup:
             continue
         stages = stage_deltas(start, t, stage_names)
