@@ -32,18 +32,6 @@ def _commit() -> str:
         return "unknown"
 
 
-def _check_out(path: str | None, flag: str) -> None:
-    from gnnsim.errors import GnnsimError
-
-    if path is None:
-        return
-    p = Path(path)
-    if p.is_dir():
-        raise GnnsimError(f"{flag} {path}: is a folder; give a file name")
-    if not p.parent.is_dir():
-        raise GnnsimError(f"{flag} {path}: folder {p.parent} does not exist; create it first")
-
-
 def quick_ids(records) -> set[str]:
     """A few expressible records on different datasets (the CI smoke test)."""
     from gnnsim.validation.record_scenario import record_scenario
@@ -76,9 +64,10 @@ def run_published(records_path: str, *, quick: bool = False, only: list[str] | N
 
 
 def summary_text(data: dict) -> str:
+    from gnnsim.report.published import share as pct
+
     s = data["summary"]
     cov = s["coverage"]
-    pct = lambda x: "n/a" if x is None else f"{100 * x:.0f}%"  # noqa: E731
     lines = [f"{'id':<10} {'measured':>10} {'predicted':>10} {'error':>7}  bottleneck"]
     for r in data["records"]:
         if r["predicted"] is not None:
@@ -121,8 +110,7 @@ def write_outputs(data: dict, *, json_path: str | None, md_path: str | None, plo
 
 
 def cmd_published(args: argparse.Namespace) -> int:
-    for path, flag in ((args.json, "--json"), (args.md, "--md"), (args.plot, "--plot")):
-        _check_out(path, flag)
+    # (the output paths were checked before any work by gnnsim.cli: OUTPUT_OPTIONS)
     data = run_published(args.records, quick=args.quick, only=args.only,
                          command="gnnsim published " + Path(args.records).name + (" --quick" if args.quick else ""))
     print(summary_text(data))

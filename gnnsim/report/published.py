@@ -12,16 +12,21 @@ from typing import Any
 UNITS = {"epoch_time_s": "s/epoch", "sampling_time_ms_per_batch": "ms/batch", "throughput_samples_per_s": "samples/s"}
 
 
-def _pct(x: float | None) -> str:
+def signed(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:+.0f}%"
 
 
-def _share(x: float | None) -> str:
+def share(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.0f}%"
 
 
 def _num(x: float | None) -> str:
     return "" if x is None else f"{x:.4g}"
+
+
+def _by_count(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """Most records first, ties by name: the same order from a run and from a saved JSON."""
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -43,12 +48,12 @@ def markdown(data: dict[str, Any]) -> str:
         f"| records | {s['records']}: {cov['expressible']} expressible, {cov['partial']} with named approximations, "
         f"{cov['not expressible']} not expressible, {cov['failed']} failed |",
         f"| predicted with named hardware | {s['named_hardware_predicted']} |",
-        f"| median absolute error (named hardware) | {_share(s['median_abs_error'])} |",
-        f"| median signed error (named hardware) | {_pct(s['median_signed_error'])} |",
-        f"| within 20% / within 50% | {_share(s['within_20'])} / {_share(s['within_50'])} |",
+        f"| median absolute error (named hardware) | {share(s['median_abs_error'])} |",
+        f"| median signed error (named hardware) | {signed(s['median_signed_error'])} |",
+        f"| within 20% / within 50% | {share(s['within_20'])} / {share(s['within_50'])} |",
         f"| ratio groups with 2+ predictions | {s['groups_scored']}; in measured order: {s['groups_in_order']} |",
-        f"| ratios to the group's first record | median error {_share(s['ratio_median_abs_error'])}, "
-        f"within 25%: {_share(s['ratios_within_25'])} |",
+        f"| ratios to the group's first record | median error {share(s['ratio_median_abs_error'])}, "
+        f"within 25%: {share(s['ratios_within_25'])} |",
         "",
         "![predicted against measured](published.png)",
         "",
@@ -60,9 +65,9 @@ def markdown(data: dict[str, Any]) -> str:
         "| missing capability | records |",
         "| --- | --- |",
     ]
-    lines += [f"| {k} | {v} |" for k, v in s["missing_capabilities"].items()] or ["| (none) | 0 |"]
+    lines += [f"| {k} | {v} |" for k, v in _by_count(s["missing_capabilities"])] or ["| (none) | 0 |"]
     lines += ["", "Approximations taken in the predicted records:", "", "| approximation | records |", "| --- | --- |"]
-    lines += [f"| {k} | {v} |" for k, v in s["approximations"].items()] or ["| (none) | 0 |"]
+    lines += [f"| {k} | {v} |" for k, v in _by_count(s["approximations"])] or ["| (none) | 0 |"]
     lines += ["", "## Per record", "",
               "| id | group | measured | predicted | error | predicted bottleneck | time to predict |",
               "| --- | --- | --- | --- | --- | --- | --- |"]
@@ -72,14 +77,14 @@ def markdown(data: dict[str, Any]) -> str:
         unit = UNITS.get(r["metric"], "")
         hw = "" if r["named_hardware"] else " (stand-in)"
         lines.append(f"| {r['id']} | {r['group'] or ''} | {_num(r['measured'])} {unit} | {_num(r['predicted'])} "
-                     f"{unit} | {_pct(r['error'])}{hw} | {r['bottleneck']} | {r['predict_s']:.1f} s |")
+                     f"{unit} | {signed(r['error'])}{hw} | {r['bottleneck']} | {r['predict_s']:.1f} s |")
     lines += ["", "## Ratio groups", "",
               "| group | predicted / records | Spearman rho | ratios (measured -> predicted, error) |",
               "| --- | --- | --- | --- |"]
     for g in s["groups"]:
         rho = f"{g['spearman_rho']:+.2f}" if "spearman_rho" in g else "n/a"
         ratios = "; ".join(f"{x['id']}/{g['reference']}: {x['measured']:.2f} -> {x['predicted']:.2f} "
-                           f"({_pct(x['error'])})" for x in g.get("ratios", []))
+                           f"({signed(x['error'])})" for x in g.get("ratios", []))
         lines.append(f"| {g['group']} | {g['predicted']} / {g['records']} | {rho} | {ratios} |")
     lines += ["", "## Not predicted", "", "| id | why |", "| --- | --- |"]
     lines += [f"| {r['id']} | {'; '.join(r['missing']) or 'expressible; left out of this run'} |"

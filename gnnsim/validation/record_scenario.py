@@ -255,11 +255,10 @@ def main_process_gather(system: str | None) -> bool:
     text = system or ""
     if "old NodeDataLoader" in text:
         return True
-    dgl = re.search(r"DGL (\d+)\.(\d+)", text)
-    if dgl and "graphbolt" not in text.lower():
-        return (int(dgl[1]), int(dgl[2])) < (0, 8)
-    pyg = re.search(r"PyG (\d+)\.(\d+)", text)
-    return bool(pyg) and (int(pyg[1]), int(pyg[2])) < (2, 1)
+    dgl = version_of("DGL", text)
+    if dgl is not None and "graphbolt" not in text.lower():
+        return dgl < (0, 8)
+    return _older_pyg(text)
 
 
 def legacy_pyg_sampler(system: str | None) -> bool:
@@ -270,10 +269,23 @@ def legacy_pyg_sampler(system: str | None) -> bool:
     (True, True, False)
     """
     text = system or ""
-    if "quiver" in text.lower():
-        return True
-    pyg = re.search(r"PyG (\d+)\.(\d+)", text)
-    return bool(pyg) and (int(pyg[1]), int(pyg[2])) < (2, 1)
+    return "quiver" in text.lower() or _older_pyg(text)
+
+
+def version_of(name: str, text: str) -> tuple[int, int] | None:
+    """(major, minor) of ``name`` as a record's ``system`` states it ("DGL 0.7.1" -> (0, 7)).
+
+    >>> version_of("PyG", "PyG 2.0.2"), version_of("DGL", "PyG 2.0.2")
+    ((2, 0), None)
+    """
+    found = re.search(rf"{name} (\d+)\.(\d+)", text)
+    return (int(found[1]), int(found[2])) if found else None
+
+
+def _older_pyg(text: str) -> bool:
+    """PyG before 2.1, whose examples loaded batches with the legacy NeighborSampler."""
+    pyg = version_of("PyG", text)
+    return pyg is not None and pyg < (2, 1)
 
 
 def _metric(rec: RunRecord, out: Mapping) -> None:
