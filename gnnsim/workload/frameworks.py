@@ -110,7 +110,7 @@ def pyg_subgraph(training) -> bool:
     pyg-lib sampling); PyG's legacy NeighborSampler samples and computes as blocks do
     (``adjs``: one bipartite ``(edge_index, e_id, size)`` per layer; the examples run
     ``conv((x, x[:size[1]]), edge_index)``)."""
-    return training.framework == "pyg" and getattr(training, "pyg_loader", "neighbor_loader") == "neighbor_loader"
+    return training.framework == "pyg" and training.pyg_loader == "neighbor_loader"
 
 
 def training_shapes(mb: MiniBatch, training) -> list[BlockShape]:
