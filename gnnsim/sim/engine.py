@@ -20,10 +20,10 @@ trainer waits there until every trainer has arrived, and the waiting is part of 
 step's span, as a ``perf_counter`` around the call in a real run sees it. Then the
 collective runs as flows on the topology (:mod:`gnnsim.sim.collectives`), sharing links
 with whatever else is in flight: another trainer's host-to-device copy through the same
-PCIe switch, the next batch's feature exchange under the current all-reduce. A
-calibrated collective library's alpha is scaled by how far apart its ranks arrived
-(:meth:`gnnsim.hardware.profiles.Collective.latency_factor`: gloo stalls most when they
-enter together).
+PCIe switch, the next batch's feature exchange under the current all-reduce. On a
+shared-vCPU host whose profile carries them, the host's effects (gloo's stalls and
+wake-ups, the OS's time slice, the warm-up after idling) come on top, applied in
+:mod:`gnnsim.sim.host_effects` alone.
 
 CPU trainers share their host's CPU: every piece of CPU work (sampling, forward,
 backward, the optimizer, the host gathers inside the feature exchange) is a flow of
@@ -55,8 +55,9 @@ from gnnsim.progress import Progress, progress
 from gnnsim.rng import rng_for
 from gnnsim.sim.collectives import Collectives
 from gnnsim.sim.cpu import HostCpus
-from gnnsim.sim.exchanges import HOST_GATHER, Exchanges, _Barrier  # noqa: F401 (HOST_GATHER: analysis reads it here)
 from gnnsim.sim.ddp import backward_segments, layer_grad_shares, local_fetch
+from gnnsim.sim.exchanges import HOST_GATHER, Exchanges, _Barrier  # noqa: F401 (HOST_GATHER: analysis reads it here)
+from gnnsim.sim.host_effects import collective_stalls
 from gnnsim.sim.loader import PlacedLoader, loader_depth, loader_startup_s, with_host_cores, with_host_memory
 from gnnsim.sim.network import Flow, Network
 from gnnsim.sim.settings import sim_settings
@@ -106,7 +107,7 @@ class Simulator(Exchanges):
         self.jitter_sigma = float(np.sqrt(np.log1p(cv * cv)))
         seed = workload.scenario.simulation.seed
         self.jitter_rng = [rng_for(seed, "jitter", r) for r in range(n)]
-        self.last_collective_end = 0.0  # when the ranks' latest collective finished
+        self.stalls = collective_stalls(cost.cluster.node)  # a shared host's, else None (sim/host_effects.py)
         self.placed = PlacedLoader(self, dram, cores)  # GPU/UVA sampling, worker pools, UVA gathers (sim/loader.py)
 
     def _sampler_parallelism(self, task: Task) -> int:

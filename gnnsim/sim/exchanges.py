@@ -61,26 +61,17 @@ class Exchanges:
 
     def _latency_factor(self, spread_s: float, kind: str = "allreduce") -> float:
         """Alpha's factor for a collective (``allreduce`` or ``alltoall``) starting now,
-        whose last rank arrived ``spread_s`` after the first (a calibrated library stalls
-        less when they arrive apart) and whose ranks computed since the previous
-        collective ended (it stalls more after long compute), else 1."""
-        coll = self.cost.cluster.node.collective
-        if coll is None:
-            return 1.0
-        gap = self.env.now - self.last_collective_end
-        return coll.latency_factor(spread_s, kind) * coll.busy_factor(gap, kind)
+        whose last rank arrived ``spread_s`` after the first: 1 unless the host's effects
+        stall its library (:class:`gnnsim.sim.host_effects.CollectiveStalls`)."""
+        return 1.0 if self.stalls is None else self.stalls.latency_factor(self.env.now, spread_s, kind)
 
     def _collective_ended(self) -> None:
-        self.last_collective_end = max(self.last_collective_end, self.env.now)
+        if self.stalls is not None:
+            self.stalls.ended(self.env.now)
 
     def _wakeups(self, arrivals: np.ndarray) -> np.ndarray | None:
-        """Per rank, the wake-up a rank pays after idling at the barrier past the library's
-        threshold (None when the library has none)."""
-        coll = self.cost.cluster.node.collective
-        if coll is None or coll.wakeup_s <= 0:
-            return None
-        waits = arrivals.max() - arrivals
-        return np.array([coll.wakeup_penalty_s(w) for w in waits])
+        """Per rank, the wake-up a rank pays after idling at the barrier (None: none)."""
+        return None if self.stalls is None else self.stalls.wakeups(arrivals)
 
     def _fetch(self, tasks: list[Task], arrival_spread: float = 0.0) -> Generator[Any, Any, tuple[list, str, list]]:
         """Execute the cost model's fetch plan: exchanges as flows, host work on the hosts.

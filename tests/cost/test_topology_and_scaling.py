@@ -129,7 +129,7 @@ def test_intra_latency_knob_scales_the_collectives_alpha():
     from gnnsim.hardware.profiles import Collective
 
     c = load_cluster("localhost-cpu")
-    c = replace(c, node=replace(c.node, collective=Collective(4e-4, 1e9, 6e-5, 3e-4)))
+    c = replace(c, node=replace(c.node, collective=Collective(4e-4, 1e9)))
     slow = scale_cluster(c, {"intra.latency": 0.5})  # collectives twice as slow to start
     assert slow.node.collective.alpha_s == pytest.approx(8e-4) and slow.node.collective.bytes_per_s == 1e9
     assert slow.node.intra_link.latency_us == pytest.approx(2 * c.node.intra_link.latency_us)
