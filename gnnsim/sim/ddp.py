@@ -122,12 +122,12 @@ def local_fetch(sim: Simulator, rank: int, it: int, task: Task, prev: int) -> Ge
     from gnnsim.sim.exchanges import HOST_GATHER
     from gnnsim.sim.timeline import SimulationError
 
-    if sum(task.rows_from) != task.rows_from[rank]:
+    if sum(task.rows.rows_from) != task.rows.rows_from[rank]:
         raise SimulationError(f"rank {rank}'s feature gather in iteration {it} needs rows of other ranks, but "
                               "training.mode single-node-multigpu holds every row on every rank; check the "
                               "workload builder's fetch task")
     start = sim.env.now
-    for phase in sim.cost.fetch_plan([replace(task, rows_from=(0,))]):  # alone: its gathers, no exchange
+    for phase in sim.cost.fetch_plan([replace(task, rows=replace(task.rows, rows_from=(0,)))]):  # alone: its gathers, no exchange
         if isinstance(phase, HostWork) and phase.seconds[0] > 0:
             yield sim._compute(rank, float(phase.seconds[0]))
     took = sim.env.now - start

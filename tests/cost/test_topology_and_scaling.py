@@ -12,6 +12,7 @@ from gnnsim.errors import ProfileError
 from gnnsim.hardware.profiles import load_cluster
 from gnnsim.hardware.topology import build_topology
 from gnnsim.workload.builder import ID_BYTES, Task
+from gnnsim.workload.tasks import Rows
 
 
 def names(topo, route):
@@ -84,8 +85,8 @@ def test_bad_optional_key_is_a_profile_error(tmp_path, monkeypatch):
 
 def test_fetch_times_evaluates_the_plan():
     cost = CostModel(load_cluster("localhost-cpu"))
-    tasks = [Task("fetch", "collective", local_rows=100, rows_from=(100, 40), row_bytes=512),
-             Task("fetch", "collective", local_rows=70, rows_from=(10, 70), row_bytes=512)]
+    tasks = [Task("fetch", "collective", rows=Rows((100, 40), 512, local_rows=100)),
+             Task("fetch", "collective", rows=Rows((10, 70), 512, local_rows=70))]
     plan = cost.fetch_plan(tasks)
     assert [type(p) for p in plan][:3] == [Exchange, Exchange, HostWork]
     link = cost.cluster.node.intra_link

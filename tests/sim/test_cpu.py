@@ -132,8 +132,8 @@ def lockstep_workload(cluster, iterations=2):
     for it, chains in enumerate(w.tasks):
         chain = chains[0]
         fetch = next(t for t in chain if t.stage == "fetch")
-        even = tuple([sum(fetch.rows_from) // n] * n)
-        w.tasks[it] = [[replace(t, rows_from=even, local_rows=even[0]) if t.stage == "fetch" else t for t in chain]
+        even = tuple([sum(fetch.rows.rows_from) // n] * n)
+        w.tasks[it] = [[replace(t, rows=replace(t.rows, rows_from=even, local_rows=even[0])) if t.stage == "fetch" else t for t in chain]
                        for _ in range(n)]
     return w
 

@@ -214,14 +214,14 @@ def test_spans_on_one_track_never_overlap(spec, depth, bucket, iterations, seed)
 
 
 def test_halo_exchange_moves_the_rows_each_rank_receives():
-    from gnnsim.workload.builder import Task
+    from gnnsim.workload.tasks import Rows, Task
 
     cluster = load_cluster("localhost-cpu")
     cost = CostModel(cluster)
     w = synthetic_workload(cluster, 1)
     # rank 0 receives 100 rows of 512 B from rank 1, rank 1 receives 300 from rank 0
-    w.tasks = [[[Task("halo", "collective", rows_from=(0, 100), row_bytes=512)],
-                [Task("halo", "collective", rows_from=(300, 0), row_bytes=512)]]]
+    w.tasks = [[[Task("halo", "collective", rows=Rows((0, 100), 512))],
+                [Task("halo", "collective", rows=Rows((300, 0), 512))]]]
     tl = simulate_workload(w, cost)
     link = cluster.node.intra_link
 
