@@ -42,6 +42,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gnnsim.errors import ScenarioError, did_you_mean
+from gnnsim.names import publish_models
 from gnnsim.workload import model as m
 from gnnsim.workload.model import Kernel, aggregate, at, elementwise, gather, gemm, weight_grad
 
@@ -329,6 +330,8 @@ MODELS: dict[str, ModelKernels] = {
     "gat": ModelKernels("gat", _gat_forward, _gat_backward, _gat_params, 4, _gat_activations,
                         "GAT, multi-head attention with edge softmax", "gnnsim.realrun.layers:GATLayer", "GAT", "elu"),
 }
+
+publish_models(MODELS)  # the names model.name accepts (gnnsim.config checks them there)
 
 
 def get_model(name: str) -> ModelKernels:
