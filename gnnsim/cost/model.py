@@ -33,7 +33,7 @@ from gnnsim.hardware.profiles import Cluster, KernelRate, Link, SamplerCost
 from gnnsim.hardware.software import SoftwareProfile
 from gnnsim.hardware.topology import Topology, topology_for
 from gnnsim.workload.builder import ID_BYTES, Task
-from gnnsim.workload.model import Kernel
+from gnnsim.workload.kernels import Kernel
 
 
 def gemm_shape_efficiency(k_dim, n_dim, k_half, n_half, power=1.0, m_dim=0.0, m_half=0.0):

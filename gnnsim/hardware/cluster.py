@@ -49,7 +49,7 @@ class KernelRate:
     m_half: float = 0.0
 
     def first_touch_s(self, kernel) -> float:
-        """Page-fault seconds of a kernel's new outputs (a :class:`gnnsim.workload.model.Kernel`),
+        """Page-fault seconds of a kernel's new outputs (a :class:`gnnsim.workload.kernels.Kernel`),
         each allocation judged against the threshold on its own (``Kernel.fresh_bytes``)."""
         return self.first_touch_s_per_byte * kernel.fresh_bytes(self.first_touch_above_bytes)
 

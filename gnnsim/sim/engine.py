@@ -63,7 +63,7 @@ from gnnsim.sim.network import Flow, Network
 from gnnsim.sim.settings import sim_settings
 from gnnsim.sim.timeline import SimulationError, Span, Timeline  # noqa: F401 (re-exported: analysis and reports read them here)
 from gnnsim.workload.tasks import Kind, Stage, Task, Workload
-from gnnsim.workload.model import GRAD_PACK
+from gnnsim.workload.kernels import GRAD_PACK
 
 LOADER_STAGES = (Stage.SAMPLE, Stage.FETCH, Stage.H2D)
 COMPUTE_STAGES = (Stage.FORWARD, Stage.BACKWARD, Stage.OPTIMIZER)

@@ -49,7 +49,7 @@ from gnnsim.hardware.profiles import Cluster
 from gnnsim.partition.registry import Partition
 from gnnsim.progress import tracked
 from gnnsim.rng import rng_for
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
 from gnnsim.workload.cache import FeatureCache, build_cache
 from gnnsim.workload.frameworks import pyg_minibatch, pyg_subgraph, training_shapes
 from gnnsim.workload.loader import check_placement, placed, placed_tasks, resident_bytes

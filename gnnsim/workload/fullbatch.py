@@ -12,7 +12,7 @@ from gnnsim.config import Scenario
 from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster
 from gnnsim.partition.registry import Partition
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
 from gnnsim.workload.models import get_model
 from gnnsim.workload.sampler import all_neighbors
 from gnnsim.workload.tasks import Kind, Rows, Stage, Task, Workload, batches_memory, compute_kind, gradient_allreduce

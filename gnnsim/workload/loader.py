@@ -38,7 +38,7 @@ from gnnsim.config import Scenario, TrainingConfig
 from gnnsim.errors import ScenarioError
 from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
 from gnnsim.workload.memory import structure_bytes
 from gnnsim.workload.sampler import MiniBatch
 from gnnsim.workload.tasks import Kind, Stage

@@ -16,7 +16,7 @@ from enum import StrEnum
 from gnnsim.config import Scenario
 from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
 from gnnsim.workload.cache import FeatureCache
 from gnnsim.workload.memory import footprint, memory_report
 
@@ -142,7 +142,7 @@ def compute_kind(cluster: Cluster) -> Kind:
 
 def gradient_allreduce(param_count: int, param_tensors: int, dtype_bytes: int, num_ranks: int) -> Task:
     """The all-reduce of every gradient, with the copies into and out of its flat buffer
-    (:func:`gnnsim.workload.model.gradient_copy_kernels`, run on the trainer's device).
+    (:func:`gnnsim.workload.kernels.gradient_copy_kernels`, run on the trainer's device).
     A lone trainer has nothing to average and copies nothing, as the real one."""
     copies = m.gradient_copy_kernels(param_count, param_tensors, dtype_bytes) if num_ranks > 1 else []
     return Task(Stage.ALLREDUCE, Kind.COLLECTIVE, bytes=float(param_count * dtype_bytes), kernels=tuple(copies))

@@ -10,7 +10,7 @@ from gnnsim.graph.build import build_graph
 from gnnsim.hardware.profiles import load_cluster, load_device
 from gnnsim.partition.registry import partition_graph
 from gnnsim.pipeline import cluster_for, simulate
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
 from gnnsim.workload.builder import build_workload
 
 A100 = load_device("a100-sxm4-80gb")

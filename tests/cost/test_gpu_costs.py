@@ -9,7 +9,7 @@ from gnnsim.cost.model import CostModel
 from gnnsim.hardware.profiles import load_cluster
 from gnnsim.workload.builder import ID_BYTES, Task
 from gnnsim.workload.tasks import Rows
-from gnnsim.workload.model import Kernel
+from gnnsim.workload.kernels import Kernel
 
 
 def gpu_cost(**device_changes) -> CostModel:

@@ -138,7 +138,7 @@ def test_intra_latency_knob_scales_the_collectives_alpha():
 
 
 def test_scaled_cost_model_halves_compute():
-    from gnnsim.workload import model as m
+    from gnnsim.workload import kernels as m
 
     c = load_cluster("a100-2x8-eth100")
     task = Task("forward", "gpu_kernel", kernels=(m.gemm(4096, 512, 512), m.aggregate(100000, 4096, 512)))

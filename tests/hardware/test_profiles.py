@@ -237,7 +237,7 @@ def test_first_touch_applies_only_above_its_threshold(catalog):
                                       "first_touch_above_mb": 32.0}}
     (catalog / "calibrated/gpu-box.yaml").write_text(yaml.safe_dump(box))
     gather = load_node("dgx-a100-80gb", device_override="calibrated/gpu-box").host_gather
-    from gnnsim.workload.model import aggregate, gather as gather_rows
+    from gnnsim.workload.kernels import aggregate, gather as gather_rows
     assert gather.first_touch_s(gather_rows(78_125, 64)) == 0.0  # 20 MB: reused heap memory
     assert gather.first_touch_s(gather_rows(156_250, 64)) == pytest.approx(40 * 500e-6)  # 40 MB: mapped afresh
     # a kernel's allocations are judged one by one: an aggregation's 38.4 MB of gathered

@@ -15,7 +15,7 @@ from gnnsim.hardware.profiles import SamplerCost, load_cluster
 from gnnsim.hardware.software import SoftwareProfile, load_software
 from gnnsim.workload.builder import Task
 from gnnsim.workload.tasks import Sampling
-from gnnsim.workload.model import Kernel
+from gnnsim.workload.kernels import Kernel
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gnnsim.config import Scenario
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
 from gnnsim.workload.builder import Task, Workload
 from gnnsim.workload.tasks import Rows, Sampling
 

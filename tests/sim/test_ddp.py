@@ -20,7 +20,7 @@ from gnnsim.sim.engine import simulate_workload
 from gnnsim.sim.settings import DDP_FIRST_BUCKET_BYTES, sim_settings
 from gnnsim.workload.builder import Task, Workload
 from gnnsim.workload.tasks import Rows, Sampling
-from gnnsim.workload.model import Kernel
+from gnnsim.workload.kernels import Kernel
 
 MS = 1e-3
 MiB = 2**20

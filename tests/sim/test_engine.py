@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from gnnsim.cost.model import CostModel, kernel_time
 from gnnsim.hardware.profiles import Collective, HostEffects, Stalls, load_cluster
 from gnnsim.sim.engine import simulate_workload
-from gnnsim.workload.model import GRAD_PACK, Kernel, gradient_copy_kernels, sage_param_tensors
+from gnnsim.workload.kernels import GRAD_PACK, Kernel, gradient_copy_kernels, sage_param_tensors
 
 from .conftest import synthetic_workload
 
