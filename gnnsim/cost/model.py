@@ -237,7 +237,8 @@ class CostModel:
             HostWork("local", 2 * gather(np.array([t.rows.local_rows for t in tasks])), barrier=False),
             HostWork("place", gather(rows.sum(1)), barrier=False),
             # rows found in a GPU's feature cache are gathered on the device
-            HostWork("cached", np.array([self.cached_rows_time(t.rows.cached_rows, row_bytes) for t in tasks]), barrier=False),
+            HostWork("cached", np.array([self.cached_rows_time(t.rows.cached_rows, row_bytes) for t in tasks]),
+                     barrier=False),
         ]
 
     def fetch_times(self, tasks: list[Task]) -> list[float]:

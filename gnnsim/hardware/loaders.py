@@ -248,7 +248,8 @@ def _calibrated_fields(cal_name: str, device: Device, intra: Link, h2d: Link | N
 def _collective_from(block: dict[str, Any], where: Path) -> Collective:
     """A calibrated ``allreduce:`` block's alpha and bandwidth (its other keys are the
     host's effects: :func:`gnnsim.hardware.host_effects.stalls_from`)."""
-    return Collective(read_number(block, "alpha_us", where, positive=False) * 1e-6, read_number(block, "gbps", where) * 1e9)
+    return Collective(read_number(block, "alpha_us", where, positive=False) * 1e-6,
+                      read_number(block, "gbps", where) * 1e9)
 
 
 def _oversubscribed_from(block: Any, path: Path, intra: Link) -> Oversubscribed:

@@ -24,9 +24,10 @@ from gnnsim.hardware.schema import (ALLOWED_KEYS, DESCRIPTIVE_KEYS, DTYPES, KERN
 from gnnsim.hardware.sources import (SOURCE_BASES, SOURCE_CONFIDENCE, SOURCE_KEYS, Source,
                                      numeric_paths, parse_sources)
 
-__all__ = ["ALLOWED_KEYS", "Cluster", "Collective", "DESCRIPTIVE_KEYS", "DTYPES", "Device", "HOST_GATHER_FLOPS_PER_S", "HostEffects",
-           "KERNEL_CLASSES", "KernelRate", "LINK_KINDS", "Link", "Node", "OPTIONAL_KERNEL_CLASSES", "Oversubscribed",
-           "PROFILE_KINDS", "SOURCE_BASES", "SOURCE_CONFIDENCE", "SOURCE_KEYS", "SamplerCost", "Source", "Stalls", "Warmup",
+__all__ = ["ALLOWED_KEYS", "Cluster", "Collective", "DESCRIPTIVE_KEYS", "DTYPES", "Device", "HOST_GATHER_FLOPS_PER_S",
+           "HostEffects", "KERNEL_CLASSES", "KernelRate", "LINK_KINDS", "Link", "Node", "OPTIONAL_KERNEL_CLASSES", "Oversubscribed",
+           "PROFILE_KINDS", "SOURCE_BASES", "SOURCE_CONFIDENCE", "SOURCE_KEYS", "SamplerCost", "Source", "Stalls",
+           "Warmup",
            "allow_keys", "check_finite", "check_keys", "device_from_mapping", "list_profiles", "load_cluster",
            "load_device", "load_link", "load_node", "numeric_paths", "parse_sources", "profile_path", "profile_root",
            "read_profile", "warmup_from"]

@@ -127,7 +127,8 @@ def local_fetch(sim: Simulator, rank: int, it: int, task: Task, prev: int) -> Ge
                               "training.mode single-node-multigpu holds every row on every rank; check the "
                               "workload builder's fetch task")
     start = sim.env.now
-    for phase in sim.cost.fetch_plan([replace(task, rows=replace(task.rows, rows_from=(0,)))]):  # alone: its gathers, no exchange
+    alone = replace(task, rows=replace(task.rows, rows_from=(0,)))  # its gathers, no exchange
+    for phase in sim.cost.fetch_plan([alone]):
         if isinstance(phase, HostWork) and phase.seconds[0] > 0:
             yield sim._compute(rank, float(phase.seconds[0]))
     took = sim.env.now - start

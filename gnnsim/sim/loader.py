@@ -172,7 +172,8 @@ class PlacedLoader:
         if kind is Kind.PINNED_COPY:
             route = self.sim.topo.h2d_route(rank)
             latency = route.latency_s * max(1, task.rounds)  # one per separate copy
-            flow = yield self.sim.net.transfer(route.channels + self._dram(rank), task.bytes, latency, tag=str(task.stage))
+            flow = yield self.sim.net.transfer(route.channels + self._dram(rank), task.bytes, latency,
+                                               tag=str(task.stage))
             return self.sim._span(rank, "loader", task.stage, it, start, self.sim.env.now, bytes_=task.bytes,
                                   pred=prev, via=self.sim._via(flow))
         if kind is Kind.UVA_GATHER:

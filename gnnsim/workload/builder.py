@@ -223,8 +223,8 @@ def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
                           bytes=float(ID_BYTES * (r_nodes.sum() + 2 * r_edges.sum())),
                           rounds=1 if mb.shared_blocks else len(mb.blocks)))
     tasks.append(Task(Stage.FETCH, Kind.COLLECTIVE, bytes=float(owners.sum() - owners[rank]) * row_bytes,
-                      rows=Rows(tuple(int(x) for x in owners), row_bytes, local_rows=int(owners[rank]), cached_rows=cached,
-                                peer_rows=int(owners[same_node].sum() - owners[rank]),
+                      rows=Rows(tuple(int(x) for x in owners), row_bytes, local_rows=int(owners[rank]),
+                                cached_rows=cached, peer_rows=int(owners[same_node].sum() - owners[rank]),
                                 remote_rows=int(owners[~same_node].sum()))))
     if on_gpu:
         tasks.append(h2d_task(mb, missing.size * row_bytes, cached > 0))
