@@ -183,9 +183,9 @@ class Simulator(Exchanges):
                     prev = yield from local_fetch(self, rank, it, task, prev)
                 elif task.kind is Kind.COLLECTIVE:
                     prev = yield from self._collective(rank, task, it, 0, "loader", prev)
-                elif task.stage is Stage.SAMPLE and self.placed.cores:  # the pools share the node's cores
+                elif task.kind is Kind.CPU_SAMPLE and self.placed.cores:  # the pools share the node's cores
                     prev = yield from self.placed.cpu_sample(rank, task, it, prev)
-                elif task.stage is Stage.SAMPLE:
+                elif task.kind is Kind.CPU_SAMPLE:
                     workers = self._sampler_parallelism(task)  # each on a core of its own
                     seconds = self.cost.sample_time(task) / workers
                     yield self._compute(rank, self._jittered(rank, seconds), cores=workers)

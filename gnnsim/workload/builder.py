@@ -213,7 +213,7 @@ def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
     on_gpu = cluster.node.trainer_device.kind == "gpu"
     kind = compute_kind(cluster)
     hops, draws, checks = sampling_work(graph.indptr, mb, sampler_fanouts(scenario), t.replace)
-    tasks = [Task(Stage.SAMPLE, Kind.CPU_COMPUTE, workers=t.sampler_workers,
+    tasks = [Task(Stage.SAMPLE, Kind.CPU_SAMPLE, workers=t.sampler_workers,
                   sampling=Sampling(int(mb.seeds.size), mb.num_sampled_nodes, mb.num_sampled_edges, graph.num_nodes,
                                     hops, draws, checks))]
     if t.graph_store == "partitioned" and t.mode == "minibatch" and num_ranks > 1:

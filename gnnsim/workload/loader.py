@@ -6,7 +6,7 @@ iteration_tasks` as it is: sampling in ``training.sampler_workers`` CPU workers 
 feature gather as one serial stream in the fetch. Setting any of them places the
 loader's steps (:func:`placed_tasks` rewrites that chain):
 
-- ``sample``: ``cpu`` in ``training.loader.workers`` worker processes (``cpu_compute``);
+- ``sample``: ``cpu`` in ``training.loader.workers`` worker processes (``cpu_sample``);
   ``gpu`` and ``uva`` as GPU kernels (``gpu_sample``, ``uva_sample``; priced by
   :mod:`gnnsim.cost.placement`), whose sampled blocks are born on the device, so the
   H2D copy carries no edge indices.
@@ -146,8 +146,8 @@ def placed_tasks(tasks: list, scenario: Scenario, mb: MiniBatch, missing_rows: i
     inputs = int(mb.input_nodes.size)
     out = []
     for task in tasks:
-        if task.stage is Stage.SAMPLE and task.kind is Kind.CPU_COMPUTE:
-            kind = POOL_SAMPLE if t.sampler_gpus else SAMPLE_KINDS.get(device, Kind.CPU_COMPUTE)
+        if task.kind is Kind.CPU_SAMPLE:
+            kind = POOL_SAMPLE if t.sampler_gpus else SAMPLE_KINDS.get(device, Kind.CPU_SAMPLE)
             task = replace(task, workers=workers, kind=kind)
         elif task.stage is Stage.FETCH and single_node:
             if placement == "gpu":

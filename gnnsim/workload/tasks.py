@@ -43,7 +43,8 @@ STAGES = tuple(str(s) for s in Stage)  # plain names, for reports and files
 class Kind(StrEnum):
     """Which resource serves a task, which the simulator dispatches on."""
 
-    CPU_COMPUTE = "cpu_compute"  # kernels (or the sampler) on the trainer's CPU cores
+    CPU_COMPUTE = "cpu_compute"  # kernels on the trainer's CPU cores
+    CPU_SAMPLE = "cpu_sample"  # the sampler on host cores (the trainer's sampler workers)
     GPU_KERNEL = "gpu_kernel"  # kernels on the trainer's GPU
     TRANSFER = "transfer"  # a host-to-device copy
     COLLECTIVE = "collective"  # every trainer joins (fetch, halo, all-reduce, sampling requests)

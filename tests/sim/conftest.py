@@ -33,7 +33,7 @@ def synthetic_workload(cluster, iterations: int, seed: int = 0, *, per_epoch: in
             blocks = [(mid, seeds, mid * 2), (inputs, mid, inputs * 2)][::-1]
             rows_from = rng.multinomial(inputs, np.full(n, 1.0 / n))
             chain = [
-                Task("sample", "cpu_compute", sampling=Sampling(seeds, nodes=inputs, edges=mid * 2 + inputs * 2)),
+                Task("sample", "cpu_sample", sampling=Sampling(seeds, nodes=inputs, edges=mid * 2 + inputs * 2)),
                 Task("fetch", "collective", rows=Rows(tuple(int(x) for x in rows_from), row_bytes,
                                                       local_rows=int(rows_from[r])),
                      bytes=float(inputs - rows_from[r]) * row_bytes),

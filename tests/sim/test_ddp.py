@@ -47,7 +47,7 @@ def _chain(rank: int, sample: int, fetch: int, forward: int, backward: tuple[int
     device's time of the kernels on each side: like kernels split it exactly)."""
     layers = len(backward)
     return [
-        Task("sample", "cpu_compute", sampling=Sampling(seeds=sample)),
+        Task("sample", "cpu_sample", sampling=Sampling(seeds=sample)),
         Task("fetch", "collective", rows=Rows(tuple(fetch if r == rank else 0 for r in range(2)), local_rows=fetch)),
         Task("forward", "gpu_kernel", kernels=(Kernel("gemm", float(forward), 0.0, "L0.fwd"),)),
         Task("backward", "gpu_kernel",

@@ -176,7 +176,7 @@ def test_replace_and_full_samplers_feed_the_builder():
     assert full.batch_stats["sampled_edges_mean"] > plain.batch_stats["sampled_edges_mean"]
     assert len(full.batch_stats["nodes_per_hop_mean"]) == 3
     # the sampler's hops and draw rounds reach its task (none drawn Floyd's way for these two)
-    first = {name: stage(x.tasks[0][0], "sample", "cpu_compute")[0] for name, x in
+    first = {name: stage(x.tasks[0][0], "sample", "cpu_sample")[0] for name, x in
              (("replace", w), ("full", full), ("plain", plain))}
     assert [(t.sampling.hops, t.sampling.draws) for t in first.values()] == [(2, 0), (2, 0), (2, 7)]
     assert first["replace"].sampling.checks == first["full"].sampling.checks == 0 < first["plain"].sampling.checks
