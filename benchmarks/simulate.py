@@ -38,7 +38,7 @@ from gnnsim.graph.build import build_graph  # noqa: E402
 from gnnsim.partition.registry import partition_graph  # noqa: E402
 from gnnsim.pipeline import cluster_for  # noqa: E402
 from gnnsim.sim.engine import simulate_workload  # noqa: E402
-from gnnsim.workload import model as m  # noqa: E402
+from gnnsim.workload import kernels as m  # noqa: E402
 from gnnsim.workload.builder import (Workload, iteration_tasks, iterations_per_epoch, rank_minibatches,  # noqa: E402
                                      rank_seeds)
 

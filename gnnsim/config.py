@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from gnnsim.errors import ScenarioError, did_you_mean, read_text_file, yaml_problem
+from gnnsim.names import model_names
 from gnnsim.sections import (CacheConfig, FeaturesConfig, LoaderConfig, SamplingConfig,  # noqa: F401 (re-exported)
                              _Section)
 
@@ -78,11 +79,10 @@ class ModelConfig(_Section):
     @field_validator("name")
     @classmethod
     def _registered(cls, value: str) -> str:
-        from gnnsim.workload.models import MODELS  # the registry is the list of valid names
-
-        if value not in MODELS:
-            raise ValueError(f"must be one of {', '.join(repr(k) for k in MODELS)} (gnnsim/workload/models.py)"
-                             f"{did_you_mean(value, list(MODELS))}")
+        models = model_names()  # the registry's names (gnnsim/workload/models.py publishes them)
+        if value not in models:
+            raise ValueError(f"must be one of {', '.join(repr(k) for k in models)} (gnnsim/workload/models.py)"
+                             f"{did_you_mean(value, models)}")
         return value
 
     @model_validator(mode="after")

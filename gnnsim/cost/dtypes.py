@@ -10,7 +10,7 @@
   the tensor cores at that dtype's peak, activations (and so every kernel's bytes and
   the saved activations in the memory report) in 2 bytes, while the parameters, their
   gradients (the all-reduce's bytes) and the optimizer state stay float32
-  (:data:`gnnsim.workload.model.PARAM_BYTES`).
+  (:data:`gnnsim.workload.kernels.PARAM_BYTES`).
 
 Only the GEMM classes (``gemm``, ``gemm_tn``) change their FLOP rate: each is the
 class's rate times ``peak[dtype] / peak[float32]`` of the device profile, so a fitted
@@ -22,7 +22,7 @@ the device, the dtype and the fix.
 ``graph.feature_dtype`` is how the input feature rows are stored (host memory, the
 cache, the GPU): every gather, copy and cache of rows moves ``feature_dim x`` its bytes,
 and where it differs from the compute dtype's storage the forward pass starts with a
-cast of the input rows (:func:`gnnsim.workload.model.feature_cast`; ``int8``
+cast of the input rows (:func:`gnnsim.workload.kernels.feature_cast`; ``int8``
 features are dequantized there).
 """
 

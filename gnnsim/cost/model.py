@@ -33,7 +33,7 @@ from gnnsim.hardware.profiles import Cluster, KernelRate, Link, SamplerCost
 from gnnsim.hardware.software import SoftwareProfile
 from gnnsim.hardware.topology import Topology, topology_for
 from gnnsim.workload.builder import ID_BYTES, Task
-from gnnsim.workload.model import Kernel
+from gnnsim.workload.kernels import Kernel
 
 
 def gemm_shape_efficiency(k_dim, n_dim, k_half, n_half, power=1.0, m_dim=0.0, m_half=0.0):
@@ -140,9 +140,9 @@ class CostModel:
         return t + overhead
 
     def sample_time(self, task: Task) -> float:
-        s = self.sampler_cost
-        return (s.per_batch_s + s.per_node_s * task.nodes + s.edge_cost_s(task.graph_nodes) * task.edges
-                + s.per_hop_s * task.hops + s.per_draw_s * task.draws + s.per_check_s * task.checks
+        s, w = self.sampler_cost, task.sampling
+        return (s.per_batch_s + s.per_node_s * w.nodes + s.edge_cost_s(w.graph_nodes) * w.edges
+                + s.per_hop_s * w.hops + s.per_draw_s * w.draws + s.per_check_s * w.checks
                 + self.framework_overhead_s("sample"))  # the framework loader's per-batch work
 
     def gather_time(self, rows: int, row_bytes: int) -> float:
@@ -221,9 +221,9 @@ class CostModel:
         the same plan with flows on the links, so change the exchange here, not there.
         """
         n = len(tasks)
-        rows = np.array([t.rows_from for t in tasks], dtype=np.float64).reshape(n, -1)  # [requester, owner]
+        rows = np.array([t.rows.rows_from for t in tasks], dtype=np.float64).reshape(n, -1)  # [requester, owner]
         np.fill_diagonal(rows, 0.0)
-        row_bytes = tasks[0].row_bytes
+        row_bytes = tasks[0].rows.row_bytes
         served = rows.sum(0)  # rows each owner gathers for the others
         gather = np.vectorize(lambda r: self.gather_time(int(r), row_bytes), otypes=[float])
         return [
@@ -234,10 +234,11 @@ class CostModel:
             Exchange("rows", rows.T * row_bytes),  # owner -> requester
             # Local rows are gathered and then placed into the batch matrix (two copies);
             # received rows are placed once.
-            HostWork("local", 2 * gather(np.array([t.local_rows for t in tasks])), barrier=False),
+            HostWork("local", 2 * gather(np.array([t.rows.local_rows for t in tasks])), barrier=False),
             HostWork("place", gather(rows.sum(1)), barrier=False),
             # rows found in a GPU's feature cache are gathered on the device
-            HostWork("cached", np.array([self.cached_rows_time(t.cached_rows, row_bytes) for t in tasks]), barrier=False),
+            HostWork("cached", np.array([self.cached_rows_time(t.rows.cached_rows, row_bytes) for t in tasks]),
+                     barrier=False),
         ]
 
     def fetch_times(self, tasks: list[Task]) -> list[float]:

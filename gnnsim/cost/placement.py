@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gnnsim.hardware.profiles import Device, Link
+from gnnsim.workload.memory import structure_bytes  # noqa: F401 (re-exported; it lives with the footprints)
 
 # CUDA C++ Best Practices Guide, "Coalesced Access to Global Memory": global memory is
 # accessed in 32-byte sectors, so a random 8-byte read moves 32 bytes.
@@ -144,12 +145,3 @@ def uva_gather_s(rows: float, row_bytes: int, device: Device, link: Link) -> flo
     if rows <= 0:
         return 0.0
     return device.kernel("gather").launch_s + uva_gather_bytes(rows, row_bytes) / uva_read_rate(link)
-
-
-def structure_bytes(num_nodes: int, num_edges: int) -> int:
-    """Bytes of a CSR graph structure: ``indptr`` (N + 1 offsets) and ``indices`` (E ids).
-
-    >>> structure_bytes(3, 4)
-    64
-    """
-    return ID_BYTES * (num_nodes + 1 + num_edges)

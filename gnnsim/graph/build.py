@@ -4,13 +4,16 @@
 by ``num_nodes`` and ``avg_degree``), ``edgelist``, ``npz``, ``ogb``, ``pyg`` (files or
 folders at ``graph.path``), or ``preset:NAME`` (a stand-in for a published dataset at
 ``graph.scale``). Every source is seeded by ``simulation.seed``.
+
+Generated graphs go through a graph cache that a layer above this one installs with
+:func:`use_graph_cache` (gnnsim's package init installs the disk cache,
+:func:`gnnsim.cache.graphs.cached_graph`); without one every graph is built.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from gnnsim.cache.graphs import cached_graph
 from gnnsim.config import Scenario
 from gnnsim.errors import ScenarioError, did_you_mean
 from gnnsim.graph.generators import chung_lu, rmat, sbm
@@ -79,6 +82,23 @@ def _preset(s: Scenario, name: str) -> Graph:
                         feature_dim=dim)
 
 
+# (the graph's spec, or None for a file; how to build it) -> the graph
+GraphCache = Callable[[dict | None, Callable[[], Graph]], Graph]
+
+
+def _uncached(spec: dict | None, build: Callable[[], Graph]) -> Graph:
+    return build()
+
+
+_graph_cache: GraphCache = _uncached
+
+
+def use_graph_cache(cache: GraphCache) -> None:
+    """Let :func:`build_graph` take generated graphs from ``cache`` and store them there."""
+    global _graph_cache
+    _graph_cache = cache
+
+
 GRAPH_SOURCES: dict[str, Callable[[Scenario], Graph]] = {
     "sbm": _sbm, "edgelist": _edgelist, "npz": _npz, "ogb": _ogb, "pyg": _pyg, "rmat": _rmat, "chung-lu": _chung_lu,
 }
@@ -87,8 +107,9 @@ GRAPH_SOURCES: dict[str, Callable[[Scenario], Graph]] = {
 def build_graph(scenario: Scenario) -> Graph:
     """The scenario's graph; the same scenario and seed always give the same graph.
 
-    Generated graphs (presets, sbm, rmat, chung-lu) come from the on-disk cache when it
-    holds a sound entry for the same ``graph`` section and seed (:mod:`gnnsim.cache`).
+    Generated graphs (presets, sbm, rmat, chung-lu) come from the graph cache when it
+    holds a sound entry for the same ``graph`` section and seed (:mod:`gnnsim.cache`,
+    installed by :func:`use_graph_cache`).
     """
     source = scenario.graph.source
     if source.startswith("preset:"):
@@ -96,14 +117,14 @@ def build_graph(scenario: Scenario) -> Graph:
         if name not in PRESETS:
             raise ScenarioError(f"graph.source: unknown preset '{name}'. Known: "
                                 f"{', '.join('preset:' + p for p in PRESETS)}.{did_you_mean(name, PRESETS)}")
-        return cached_graph(graph_spec(scenario), lambda: _preset(scenario, name))
+        return _graph_cache(graph_spec(scenario), lambda: _preset(scenario, name))
     if source not in GRAPH_SOURCES:
         known = [*GRAPH_SOURCES, *("preset:" + p for p in PRESETS)]
         raise ScenarioError(f"graph.source: unknown source '{source}'. Known: {', '.join(known)}."
                             f"{did_you_mean(source, known)}")
     if scenario.graph.path and source in FILE_SOURCES:
         _check_graph_path(scenario, source)
-    return cached_graph(graph_spec(scenario), lambda: GRAPH_SOURCES[source](scenario))
+    return _graph_cache(graph_spec(scenario), lambda: GRAPH_SOURCES[source](scenario))
 
 
 def graph_spec(scenario: Scenario) -> dict | None:

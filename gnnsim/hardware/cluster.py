@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields, replace
 
+from gnnsim.hardware.host_effects import NO_EFFECTS, HostEffects, carried
 from gnnsim.hardware.schema import OPTIONAL_KERNEL_CLASSES
 
 
@@ -48,7 +49,7 @@ class KernelRate:
     m_half: float = 0.0
 
     def first_touch_s(self, kernel) -> float:
-        """Page-fault seconds of a kernel's new outputs (a :class:`gnnsim.workload.model.Kernel`),
+        """Page-fault seconds of a kernel's new outputs (a :class:`gnnsim.workload.kernels.Kernel`),
         each allocation judged against the threshold on its own (``Kernel.fresh_bytes``)."""
         return self.first_touch_s_per_byte * kernel.fresh_bytes(self.first_touch_above_bytes)
 
@@ -152,92 +153,23 @@ class Link:
 
 @dataclass(frozen=True)
 class Collective:
-    """Alpha-beta parameters of a collective library over one link (per ring step)."""
+    """Alpha-beta parameters of a collective library over one link (per ring step).
+    What a shared host adds to them is :class:`gnnsim.hardware.host_effects.HostEffects`."""
 
     alpha_s: float
     bytes_per_s: float
-    # A rank that waited at a collective longer than ``idle_threshold_s`` pays
-    # ``wakeup_s`` more (its idle CPU, e.g. a halted vCPU, must be woken). Measured by
-    # ``gnnsim calibrate``; 0 where not measured.
-    wakeup_s: float = 0.0
-    idle_threshold_s: float = 0.0
-    # alpha holds for ranks that arrive together; arriving ``d`` apart it is scaled by
-    # ``spread_floor + (1 - spread_floor) exp(-d / spread_s)`` (gloo stalls less then).
-    # The all-to-all (whose alpha is the node's ``intra_link`` latency) has its own
-    # factor, ``alltoall_spread_*``; profiles from before it was measured apart give
-    # it the all-reduce's.
-    spread_floor: float = 1.0
-    spread_s: float = 0.0
-    alltoall_spread_floor: float = 1.0
-    alltoall_spread_s: float = 0.0
-    # after ``g`` seconds of compute since the ranks' previous collective alpha is also
-    # scaled by ``1 + busy_rise (1 - exp(-g / busy_s))`` (gloo stalls more often then);
-    # the all-to-all has its own, ``alltoall_busy_*``. 0: no such factor.
-    busy_rise: float = 0.0
-    busy_s: float = 0.0
-    alltoall_busy_rise: float = 0.0
-    alltoall_busy_s: float = 0.0
-
-    def wakeup_penalty_s(self, wait_s: float) -> float:
-        return self.wakeup_s if wait_s > self.idle_threshold_s and self.wakeup_s > 0 else 0.0
-
-    def latency_factor(self, spread_s: float, kind: str = "allreduce") -> float:
-        """Alpha's factor when the last rank arrives ``spread_s`` after the first, for the
-        ``allreduce`` or the ``alltoall``.
-
-        >>> c = Collective(1e-4, 1e9, spread_floor=0.4, spread_s=5e-5, alltoall_spread_floor=0.2, alltoall_spread_s=1e-5)
-        >>> c.latency_factor(0.0), round(c.latency_factor(1e-3), 3), round(c.latency_factor(1e-3, "alltoall"), 3)
-        (1.0, 0.4, 0.2)
-        """
-        floor, scale = ((self.alltoall_spread_floor, self.alltoall_spread_s) if kind == "alltoall"
-                        else (self.spread_floor, self.spread_s))
-        if scale <= 0 or floor >= 1.0:
-            return 1.0
-        return floor + (1.0 - floor) * math.exp(-max(0.0, spread_s) / scale)
-
-    def busy_factor(self, gap_s: float, kind: str = "allreduce") -> float:
-        """Alpha's factor after ``gap_s`` seconds of compute since the ranks' previous
-        collective, for the ``allreduce`` or the ``alltoall``.
-
-        >>> c = Collective(1e-4, 1e9, busy_rise=0.5, busy_s=2e-3)
-        >>> c.busy_factor(0.0), round(c.busy_factor(2e-3), 3), c.busy_factor(1.0, "alltoall")
-        (1.0, 1.316, 1.0)
-        """
-        rise, scale = ((self.alltoall_busy_rise, self.alltoall_busy_s) if kind == "alltoall"
-                       else (self.busy_rise, self.busy_s))
-        if rise <= 0 or scale <= 0:
-            return 1.0
-        return 1.0 + rise * (1.0 - math.exp(-max(0.0, gap_s) / scale))
 
 
 @dataclass(frozen=True)
 class Oversubscribed:
     """The collectives measured with ``per_core`` trainer processes on each core
-    (``gnnsim calibrate``'s ``oversubscribed:`` block; see :meth:`Node.on_host`)."""
+    (``gnnsim calibrate``'s ``oversubscribed:`` block; see :meth:`Node.on_host`), and
+    the host's effects on them measured so."""
 
     per_core: float
     intra_link: Link
     collective: Collective
-
-
-@dataclass(frozen=True)
-class Warmup:
-    """Extra compute time after a core sat idle (``cpu_sharing.warmup_*``, measured by
-    :mod:`gnnsim.calibrate.warmup`): ``max_s (1 - exp(-idle / idle_s))`` after ``idle``
-    seconds idle, paid over the work that follows, ``exp(-work / ramp_s)`` of it still
-    owed after ``work`` seconds of it.
-
-    >>> w = Warmup(max_s=4e-3, idle_s=0.1, ramp_s=5e-3)
-    >>> round(w.extra_s(0.1) * 1e3, 2), w.extra_s(0.0)
-    (2.53, 0.0)
-    """
-
-    max_s: float
-    idle_s: float
-    ramp_s: float
-
-    def extra_s(self, idle_s: float) -> float:
-        return self.max_s * -math.expm1(-max(idle_s, 0.0) / self.idle_s)
+    effects: HostEffects = NO_EFFECTS
 
 
 def _lerp_link(a: Link, b: Link, w: float) -> Link:
@@ -267,12 +199,9 @@ class Node:
     cpu_efficiency: float = 1.0
     # gloo's collectives measured with more processes than cores (calibrated CPU nodes)
     oversubscribed: Oversubscribed | None = None
-    # How long the OS runs a busy process before another on its core gets a turn
-    # (``cpu_sharing.time_slice_ms``, measured by calibration; the default is one 250 Hz
-    # tick). Used where the trainers outnumber the cores (:mod:`gnnsim.sim.cpu`).
-    time_slice_s: float = 4e-3
-    # Extra compute time after a core sat idle (calibrated CPU nodes; None: not charged)
-    warmup: Warmup | None = None
+    # A shared-vCPU host's effects on collectives and scheduling, where a calibrated
+    # profile carries them (None: the core model alone; every GPU cluster profile)
+    host_effects: HostEffects | None = None
 
     @property
     def compute_cores(self) -> float:
@@ -294,7 +223,7 @@ class Node:
         >>> from gnnsim.hardware.loaders import load_node
         >>> node = load_node("localhost")
         >>> crowded = Oversubscribed(2.0, replace(node.intra_link, latency_us=1000.0), Collective(4e-4, 1e9))
-        >>> node = replace(node, collective=Collective(1e-4, 1e9, 6e-5, 3e-4), oversubscribed=crowded)
+        >>> node = replace(node, collective=Collective(1e-4, 1e9), oversubscribed=crowded)
         >>> node.on_host(2).collective.alpha_s, node.on_host(4).collective.alpha_s   # 2 cores
         (0.0001, 0.0004)
         >>> round(node.on_host(3).collective.alpha_s * 1e6), node.on_host(3).intra_link.latency_us > 500
@@ -307,13 +236,10 @@ class Node:
         w = min(1.0, (per_core - 1.0) / max(crowded.per_core - 1.0, 1e-9))
         own, other = self.collective, crowded.collective
         collective = replace(own, alpha_s=(1 - w) * own.alpha_s + w * other.alpha_s,
-                             bytes_per_s=1.0 / ((1 - w) / own.bytes_per_s + w / other.bytes_per_s),
-                             wakeup_s=(1 - w) * own.wakeup_s, busy_rise=(1 - w) * own.busy_rise,
-                             alltoall_busy_rise=(1 - w) * own.alltoall_busy_rise,
-                             spread_floor=other.spread_floor, spread_s=other.spread_s,
-                             alltoall_spread_floor=other.alltoall_spread_floor,
-                             alltoall_spread_s=other.alltoall_spread_s)
-        return replace(self, intra_link=_lerp_link(self.intra_link, crowded.intra_link, w), collective=collective)
+                             bytes_per_s=1.0 / ((1 - w) / own.bytes_per_s + w / other.bytes_per_s))
+        effects = carried((self.host_effects or NO_EFFECTS).crowded(w, crowded.effects))
+        return replace(self, intra_link=_lerp_link(self.intra_link, crowded.intra_link, w), collective=collective,
+                       host_effects=effects)
 
 
 @dataclass(frozen=True)

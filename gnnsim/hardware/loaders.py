@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from gnnsim.errors import ProfileError
-from gnnsim.hardware.cluster import (Cluster, Collective, Device, KernelRate, Link, Node, Oversubscribed, SamplerCost,
-                                     Warmup)
+from gnnsim.hardware.cluster import Cluster, Collective, Device, KernelRate, Link, Node, Oversubscribed, SamplerCost
+from gnnsim.hardware.host_effects import HostEffects, carried, scheduling_from, stalls_from
 from gnnsim.hardware.schema import (KERNEL_CLASSES, LINK_KINDS, OPTIONAL_KERNEL_CLASSES, check_keys, read_count,
                                     read_fraction, read_number, read_profile, read_yaml)
 from gnnsim.hardware.sources import source_texts
@@ -199,25 +199,6 @@ def _cpu_efficiency_from(block: Any, path: Path) -> float:
     return min(1.0, read_number(block, "effective_cores", where) / read_number(block, "demand_cores", where))
 
 
-def _cpu_sharing_fields(block: Any, path: Path) -> dict[str, Any]:
-    """The :class:`Node` fields of a calibrated ``cpu_sharing`` block: the cores'
-    efficiency, and where measured the OS's time slice and the warm-up after idling."""
-    fields: dict[str, Any] = {"cpu_efficiency": _cpu_efficiency_from(block, path), "warmup": warmup_from(block, path)}
-    if "time_slice_ms" in block:
-        fields["time_slice_s"] = read_number(block, "time_slice_ms", Path(f"{path}: cpu_sharing")) * 1e-3
-    return fields
-
-
-def warmup_from(block: dict[str, Any], path: Path) -> Warmup | None:
-    """The warm-up after idling of a ``cpu_sharing`` block's ``warmup_*`` keys (None: not
-    measured); ``path`` names the file in errors."""
-    if "warmup_us" not in block:
-        return None
-    where = Path(f"{path}: cpu_sharing")
-    return Warmup(read_number(block, "warmup_us", where) * 1e-6, read_number(block, "warmup_idle_ms", where) * 1e-3,
-                  read_number(block, "warmup_ramp_ms", where) * 1e-3)
-
-
 def _calibrated_fields(cal_name: str, device: Device, intra: Link, h2d: Link | None) -> dict[str, Any]:
     """The :class:`Node` fields measured in ``calibrated/CAL_NAME``, to replace the
     node's nominal ones.
@@ -233,9 +214,11 @@ def _calibrated_fields(cal_name: str, device: Device, intra: Link, h2d: Link | N
     """
     cal, cal_path = read_yaml("calibrated", cal_name)
     fields: dict[str, Any] = {}
+    effects: dict[str, Any] = {}  # the shared host's, where carried (gnnsim.hardware.host_effects)
     collective = None
     if "cpu_sharing" in cal:
-        fields.update(_cpu_sharing_fields(cal["cpu_sharing"], cal_path))
+        fields["cpu_efficiency"] = _cpu_efficiency_from(cal["cpu_sharing"], cal_path)
+        effects.update(scheduling_from(cal["cpu_sharing"], cal_path))
     if isinstance(cal.get("sampler"), dict):
         fields["sampler"] = _sampler_from(cal["sampler"], Path(f"{cal_path}: sampler"))
     if isinstance(cal.get("host_gather"), dict):
@@ -255,33 +238,18 @@ def _calibrated_fields(cal_name: str, device: Device, intra: Link, h2d: Link | N
         a = cal["allreduce"]
         if _same_fabric(str(a.get("over", measured_over)), intra.kind):
             collective = _collective_from(a, Path(f"{cal_path}: allreduce"))
+            effects.update(stalls_from(a, Path(f"{cal_path}: allreduce")))
     crowded = _oversubscribed_from(cal["oversubscribed"], cal_path, intra) \
         if "oversubscribed" in cal and collective is not None else None
-    return {**fields, "intra_link": intra, "h2d_link": h2d, "collective": collective, "oversubscribed": crowded}
+    return {**fields, "intra_link": intra, "h2d_link": h2d, "collective": collective, "oversubscribed": crowded,
+            "host_effects": carried(HostEffects(**effects))}
 
 
 def _collective_from(block: dict[str, Any], where: Path) -> Collective:
-    """A calibrated ``allreduce:`` block (alpha, bandwidth, wake-up, arrival-spread factor)."""
-    def floor(key: str, default: float) -> float:
-        value = read_number(block, key, where, positive=False, default=default)
-        if value > 1.0:
-            raise ProfileError(f"{where}: '{key}' must be between 0 and 1 (alpha's factor when the ranks "
-                               f"arrive apart), got {value}. Recalibrate or remove the key.")
-        return value
-
-    floors = {"spread_floor": floor("spread_floor", 1.0)}
-    floors["alltoall_spread_floor"] = floor("alltoall_spread_floor", floors["spread_floor"])
-    spread_us = read_number(block, "spread_us", where, positive=False, default=0)
-    busy = {key: read_number(block, key, where, positive=False, default=0)
-            for key in ("busy_rise", "busy_us", "alltoall_busy_rise", "alltoall_busy_us")}
+    """A calibrated ``allreduce:`` block's alpha and bandwidth (its other keys are the
+    host's effects: :func:`gnnsim.hardware.host_effects.stalls_from`)."""
     return Collective(read_number(block, "alpha_us", where, positive=False) * 1e-6,
-                      read_number(block, "gbps", where) * 1e9,
-                      read_number(block, "wakeup_us", where, positive=False, default=0) * 1e-6,
-                      read_number(block, "idle_threshold_us", where, positive=False, default=0) * 1e-6,
-                      floors["spread_floor"], spread_us * 1e-6, floors["alltoall_spread_floor"],
-                      read_number(block, "alltoall_spread_us", where, positive=False, default=spread_us) * 1e-6,
-                      busy["busy_rise"], busy["busy_us"] * 1e-6, busy["alltoall_busy_rise"],
-                      busy["alltoall_busy_us"] * 1e-6)
+                      read_number(block, "gbps", where) * 1e9)
 
 
 def _oversubscribed_from(block: Any, path: Path, intra: Link) -> Oversubscribed:
@@ -299,7 +267,9 @@ def _oversubscribed_from(block: Any, path: Path, intra: Link) -> Oversubscribed:
                            f"measures), got {block['processes']} on {block['cores']}")
     link = _link_from({**block["intra_link"], "kind": intra.kind, "sources": [str(path)]},
                       Path(f"{where}.intra_link"), f"calibrated-{intra.kind}-oversubscribed")
-    return Oversubscribed(per_core, link, _collective_from(block["allreduce"], Path(f"{where}.allreduce")))
+    ar_where = Path(f"{where}.allreduce")
+    return Oversubscribed(per_core, link, _collective_from(block["allreduce"], ar_where),
+                          HostEffects(**stalls_from(block["allreduce"], ar_where)))
 
 
 def load_node(name: str, device_override: str | None = None, trainers: int | None = None) -> Node:

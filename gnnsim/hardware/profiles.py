@@ -9,13 +9,15 @@ The profile catalog in four parts, each with its own module, all named here:
 - :mod:`gnnsim.hardware.cluster`: the values (:class:`Device`, :class:`Link`,
   :class:`Node`, :class:`Cluster` and their cost parameters);
 - :mod:`gnnsim.hardware.loaders`: the files read into those values, a calibrated
-  profile's measured blocks standing in for a node's nominal numbers.
+  profile's measured blocks standing in for a node's nominal numbers;
+- :mod:`gnnsim.hardware.host_effects`: what a shared-vCPU host adds (gloo's stalls and
+  wake-up, the OS's time slice, the warm-up after idling), where a profile carries it.
 """
 
-from gnnsim.hardware.cluster import (Cluster, Collective, Device, KernelRate, Link, Node,
-                                     Oversubscribed, SamplerCost, Warmup)
-from gnnsim.hardware.loaders import (HOST_GATHER_FLOPS_PER_S, device_from_mapping, load_cluster,
-                                     load_device, load_link, load_node, warmup_from)
+from gnnsim.hardware.cluster import Cluster, Collective, Device, KernelRate, Link, Node, Oversubscribed, SamplerCost
+from gnnsim.hardware.host_effects import HostEffects, Stalls, Warmup, warmup_from
+from gnnsim.hardware.loaders import (HOST_GATHER_FLOPS_PER_S, device_from_mapping, load_cluster, load_device,
+                                     load_link, load_node)
 from gnnsim.hardware.schema import (ALLOWED_KEYS, DESCRIPTIVE_KEYS, DTYPES, KERNEL_CLASSES,
                                     LINK_KINDS, OPTIONAL_KERNEL_CLASSES, PROFILE_KINDS, allow_keys, check_finite,
                                     check_keys, list_profiles, profile_path, profile_root, read_profile)
@@ -23,8 +25,9 @@ from gnnsim.hardware.sources import (SOURCE_BASES, SOURCE_CONFIDENCE, SOURCE_KEY
                                      numeric_paths, parse_sources)
 
 __all__ = ["ALLOWED_KEYS", "Cluster", "Collective", "DESCRIPTIVE_KEYS", "DTYPES", "Device", "HOST_GATHER_FLOPS_PER_S",
-           "KERNEL_CLASSES", "KernelRate", "LINK_KINDS", "Link", "Node", "OPTIONAL_KERNEL_CLASSES", "Oversubscribed",
-           "PROFILE_KINDS", "SOURCE_BASES", "SOURCE_CONFIDENCE", "SOURCE_KEYS", "SamplerCost", "Source", "Warmup",
+           "HostEffects", "KERNEL_CLASSES", "KernelRate", "LINK_KINDS", "Link", "Node", "OPTIONAL_KERNEL_CLASSES", "Oversubscribed",
+           "PROFILE_KINDS", "SOURCE_BASES", "SOURCE_CONFIDENCE", "SOURCE_KEYS", "SamplerCost", "Source", "Stalls",
+           "Warmup",
            "allow_keys", "check_finite", "check_keys", "device_from_mapping", "list_profiles", "load_cluster",
            "load_device", "load_link", "load_node", "numeric_paths", "parse_sources", "profile_path", "profile_root",
            "read_profile", "warmup_from"]

@@ -2,7 +2,8 @@
 
 A partitioner is a plain function ``f(graph, num_parts, *, seed) -> np.ndarray`` that
 returns an int32 assignment, one part id per node. New methods register themselves with
-:func:`register` and the rest of gnnsim never changes.
+:func:`register` and the rest of gnnsim never changes; the package's ``__init__``
+imports the modules that hold them (a new module is one import there).
 
 Two kinds of partitioner share the registry:
 
@@ -158,14 +159,11 @@ def check_assignment(assignment: np.ndarray, graph: Graph, num_parts: int, sourc
 
 
 def load_builtins() -> None:
-    """Import the modules whose decorators fill the registry."""
-    import gnnsim.partition.methods  # noqa: F401
-    import gnnsim.partition.streaming  # noqa: F401
-    import gnnsim.partition.vertex_cut  # noqa: F401
+    """Nothing left to do: the package's ``__init__`` imports the modules whose
+    decorators fill the registry (kept for callers of older versions)."""
 
 
 def known_methods() -> list[str]:
-    load_builtins()
     return sorted(PARTITIONERS) + [f"{FILE_PREFIX}PATH"]
 
 
@@ -197,7 +195,6 @@ def partition_graph(graph: Graph, method: str, num_parts: int, *, seed: int = 0,
     >>> p.assignment.shape, sorted(set(p.assignment.tolist()))
     ((200,), [0, 1])
     """
-    load_builtins()
     if not isinstance(num_parts, (int, np.integer)) or num_parts < 1 or num_parts > graph.num_nodes:
         raise PartitionError(f"num_parts must be between 1 and the node count {graph.num_nodes}, got {num_parts}")
     num_parts = int(num_parts)

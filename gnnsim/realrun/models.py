@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from gnnsim.realrun.layers import GATLayer, GCNLayer, GINLayer, LayerStack, SAGELayer  # noqa: F401 (re-exported)
-from gnnsim.workload.model import layer_dims
+from gnnsim.workload.kernels import layer_dims
 from gnnsim.workload.models import get_model
 
 ACTIVATIONS = {"relu": torch.relu, "elu": torch.nn.functional.elu}

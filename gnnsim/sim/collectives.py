@@ -97,7 +97,7 @@ class Collectives:
     def allreduce(self, size: float, algorithm: str, tag: str, latency_scale: float = 1.0) -> Proc:
         """All-reduce of ``size`` bytes; ``latency_scale`` multiplies its alpha (the
         calibrated library's factor for ranks that arrived apart, see
-        :meth:`gnnsim.hardware.profiles.Collective.latency_factor`)."""
+        :meth:`gnnsim.sim.host_effects.CollectiveStalls.latency_factor`)."""
         if self.cost.num_ranks <= 1 or size <= 0:
             return None
         plan = getattr(self, ALLREDUCE[self.cost.allreduce_algorithm(algorithm)].plan)  # the registry's flow plan

@@ -21,13 +21,14 @@ block of ``threads`` cores) is a *slot* that its trainers take in turns, first c
 first served, each at the speed it would have alone among the busy slots. A trainer
 keeps its slot while it computes piece after piece (a backward pass in segments) and
 gives it up when it waits for anything else, or at a piece's end once it has held the
-slot for a time slice (``Node.time_slice_s``, measured by calibration) while others wait.
+slot for a time slice (the host effects' ``time_slice_s``, measured by calibration; one
+250 Hz tick where none was) while others wait.
 
 A core that sat idle computes slower for a while when work comes back (its clock,
-caches and the hypervisor's scheduling recover): where the node has a calibrated
-:class:`gnnsim.hardware.profiles.Warmup`, the work that follows an idle core (a rank's
-own cores, or a shared slot) carries ``extra(idle)`` more seconds, paid over its first
-``ramp`` of work, and the debt decays only with work, never with more idling.
+caches and the hypervisor's scheduling recover): where the node's host effects carry a
+calibrated :class:`gnnsim.hardware.host_effects.Warmup`, the work that follows an idle
+core (a rank's own cores, or a shared slot) carries ``extra(idle)`` more seconds, paid
+over its first ``ramp`` of work (:class:`gnnsim.sim.host_effects.WarmupDebt`).
 
 This is exactly how flows share a link, so a :class:`HostCpus` is a
 :class:`gnnsim.sim.network.Network` whose channels are the hosts' CPUs, whose flows
@@ -57,11 +58,10 @@ nothing else computing on the host, every piece takes its closed-form time from
 
 from __future__ import annotations
 
-import math
-
 import simpy
 
 from gnnsim.hardware.profiles import Cluster
+from gnnsim.sim.host_effects import time_slice_s, warmup_debt
 from gnnsim.sim.network import Network
 
 
@@ -90,13 +90,9 @@ class HostCpus:
         # time slices where a host's trainers outnumber its slots (blocks of `threads` cores)
         slots = [max(1, node.host_cpu_cores * k // max(1, threads)) for k in nodes_on]
         self.slots = [[_Slot(env) for _ in range(n)] if node.trainers * k > n else [] for n, k in zip(slots, nodes_on)]
-        self.time_slice_s = node.time_slice_s
-        self.warmup = node.warmup
-        # per core (a rank's own, or a shared slot): when it last stopped computing, the
-        # pieces running on it, and the warm-up it still owes (seconds)
-        self._last_end: dict[object, float] = {}
-        self._running: dict[object, int] = {}
-        self._debt: dict[object, float] = {}
+        self.time_slice_s = time_slice_s(node)
+        self.warmup = warmup_debt(node)  # None: no warm-up after idling (the core model)
+        self._running: dict[object, int] = {}  # per core (a rank's own, or a shared slot): pieces running on it
 
     def host_of(self, rank: int) -> int:
         return rank // self.per_node // self.nodes_per_host
@@ -134,19 +130,12 @@ class HostCpus:
         a calibrated warm-up, or when the core was not idle)."""
         running = self._running.get(core, 0)
         self._running[core] = running + 1
-        if self.warmup is None:
-            return 0.0
-        debt = self._debt.get(core, 0.0)
-        if running == 0 and core in self._last_end:
-            debt = max(debt, self.warmup.extra_s(self.env.now - self._last_end[core]))
-        paid = debt * -math.expm1(-seconds / self.warmup.ramp_s) if self.warmup.ramp_s > 0 else debt
-        self._debt[core] = debt - paid
-        return paid
+        return 0.0 if self.warmup is None else self.warmup.pay(core, seconds, self.env.now, idle=running == 0)
 
     def _end(self, core: object) -> None:
         self._running[core] -= 1
-        if self._running[core] == 0:
-            self._last_end[core] = self.env.now
+        if self._running[core] == 0 and self.warmup is not None:
+            self.warmup.idle_from(core, self.env.now)
 
     def _in_turn(self, slot: _Slot, rank: int, host: int, seconds: float, rate: float, tag: str,
                  done: simpy.Event):

@@ -41,7 +41,7 @@ import numpy as np
 
 from gnnsim.cost.model import HostWork
 from gnnsim.workload.builder import Task, Workload
-from gnnsim.workload.model import layer_dims
+from gnnsim.workload.kernels import layer_dims
 from gnnsim.workload.models import get_model
 
 if TYPE_CHECKING:  # the engine imports this module
@@ -85,7 +85,7 @@ def backward_segments(task: Task, grad_bytes: float, shares: list[float], first_
     closes once it holds ``first_bytes``, every later one at ``bucket_bytes``, and the
     last one at the end of backward.
 
-    >>> from gnnsim.workload.model import Kernel
+    >>> from gnnsim.workload.kernels import Kernel
     >>> back = Task("backward", "gpu_kernel",
     ...             kernels=tuple(Kernel("gemm", 1.0, 1.0, f"L{i}.gemm", layer=i) for i in (2, 1, 0)))
     >>> [b for _, b in backward_segments(back, 10.0, [0.4, 0.5, 0.1], 1.0, 5.0)]  # DDP: the first of 1, then 5
@@ -122,12 +122,13 @@ def local_fetch(sim: Simulator, rank: int, it: int, task: Task, prev: int) -> Ge
     from gnnsim.sim.exchanges import HOST_GATHER
     from gnnsim.sim.timeline import SimulationError
 
-    if sum(task.rows_from) != task.rows_from[rank]:
+    if sum(task.rows.rows_from) != task.rows.rows_from[rank]:
         raise SimulationError(f"rank {rank}'s feature gather in iteration {it} needs rows of other ranks, but "
                               "training.mode single-node-multigpu holds every row on every rank; check the "
                               "workload builder's fetch task")
     start = sim.env.now
-    for phase in sim.cost.fetch_plan([replace(task, rows_from=(0,))]):  # alone: its gathers, no exchange
+    alone = replace(task, rows=replace(task.rows, rows_from=(0,)))  # its gathers, no exchange
+    for phase in sim.cost.fetch_plan([alone]):
         if isinstance(phase, HostWork) and phase.seconds[0] > 0:
             yield sim._compute(rank, float(phase.seconds[0]))
     took = sim.env.now - start

@@ -20,10 +20,10 @@ trainer waits there until every trainer has arrived, and the waiting is part of 
 step's span, as a ``perf_counter`` around the call in a real run sees it. Then the
 collective runs as flows on the topology (:mod:`gnnsim.sim.collectives`), sharing links
 with whatever else is in flight: another trainer's host-to-device copy through the same
-PCIe switch, the next batch's feature exchange under the current all-reduce. A
-calibrated collective library's alpha is scaled by how far apart its ranks arrived
-(:meth:`gnnsim.hardware.profiles.Collective.latency_factor`: gloo stalls most when they
-enter together).
+PCIe switch, the next batch's feature exchange under the current all-reduce. On a
+shared-vCPU host whose profile carries them, the host's effects (gloo's stalls and
+wake-ups, the OS's time slice, the warm-up after idling) come on top, applied in
+:mod:`gnnsim.sim.host_effects` alone.
 
 CPU trainers share their host's CPU: every piece of CPU work (sampling, forward,
 backward, the optimizer, the host gathers inside the feature exchange) is a flow of
@@ -55,18 +55,18 @@ from gnnsim.progress import Progress, progress
 from gnnsim.rng import rng_for
 from gnnsim.sim.collectives import Collectives
 from gnnsim.sim.cpu import HostCpus
-from gnnsim.sim.exchanges import HOST_GATHER, Exchanges, _Barrier  # noqa: F401 (HOST_GATHER: analysis reads it here)
 from gnnsim.sim.ddp import backward_segments, layer_grad_shares, local_fetch
+from gnnsim.sim.exchanges import HOST_GATHER, Exchanges, _Barrier  # noqa: F401 (HOST_GATHER: analysis reads it here)
+from gnnsim.sim.host_effects import collective_stalls
 from gnnsim.sim.loader import PlacedLoader, loader_depth, loader_startup_s, with_host_cores, with_host_memory
 from gnnsim.sim.network import Flow, Network
 from gnnsim.sim.settings import sim_settings
 from gnnsim.sim.timeline import SimulationError, Span, Timeline  # noqa: F401 (re-exported: analysis and reports read them here)
-from gnnsim.workload.builder import Task, Workload
-from gnnsim.workload.loader import LOADER_KINDS, MAIN_GATHER
-from gnnsim.workload.model import GRAD_PACK
+from gnnsim.workload.tasks import Kind, Stage, Task, Workload
+from gnnsim.workload.kernels import GRAD_PACK
 
-LOADER_STAGES = ("sample", "fetch", "h2d")
-COMPUTE_STAGES = ("forward", "backward", "optimizer")
+LOADER_STAGES = (Stage.SAMPLE, Stage.FETCH, Stage.H2D)
+COMPUTE_STAGES = (Stage.FORWARD, Stage.BACKWARD, Stage.OPTIMIZER)
 
 
 class Simulator(Exchanges):
@@ -106,7 +106,7 @@ class Simulator(Exchanges):
         self.jitter_sigma = float(np.sqrt(np.log1p(cv * cv)))
         seed = workload.scenario.simulation.seed
         self.jitter_rng = [rng_for(seed, "jitter", r) for r in range(n)]
-        self.last_collective_end = 0.0  # when the ranks' latest collective finished
+        self.stalls = collective_stalls(cost.cluster.node)  # a shared host's, else None (sim/host_effects.py)
         self.placed = PlacedLoader(self, dram, cores)  # GPU/UVA sampling, worker pools, UVA gathers (sim/loader.py)
 
     def _sampler_parallelism(self, task: Task) -> int:
@@ -146,7 +146,7 @@ class Simulator(Exchanges):
               flops: float = 0.0, pred: int = -1, via: str = "", parts: tuple = ()) -> int:
         res = self._name(rank, track)
         self.timeline.resources.setdefault(res, track)
-        self.timeline.spans.append(Span(rank, res, stage, it, start, end, bytes_, flops, pred, via, parts))
+        self.timeline.spans.append(Span(rank, res, str(stage), it, start, end, bytes_, flops, pred, via, parts))
         return len(self.timeline.spans) - 1
 
     def _latest(self, *ids: int) -> int:
@@ -165,7 +165,7 @@ class Simulator(Exchanges):
     # -- the two workers of a trainer ---------------------------------------------------
     def _split(self, chain: list[Task]) -> tuple[list[Task], list[Task]]:
         k = 0
-        while k < len(chain) and chain[k].stage in LOADER_STAGES and chain[k].kind != MAIN_GATHER:
+        while k < len(chain) and chain[k].stage in LOADER_STAGES and chain[k].kind is not Kind.MAIN_GATHER:
             k += 1  # (rows the training process gathers itself, and what follows, are the trainer's)
         return chain[:k], chain[k:]
 
@@ -177,23 +177,23 @@ class Simulator(Exchanges):
             loader_tasks, _ = self._split(self.workload.tasks[it][rank])
             for task in loader_tasks:
                 start = self.env.now
-                if task.kind in LOADER_KINDS:
+                if task.kind.placed:
                     prev = yield from self.placed.run(rank, task, it, prev)
-                elif task.kind == "collective" and task.stage == "fetch" and self.settings.local_fetch:
+                elif task.kind is Kind.COLLECTIVE and task.stage is Stage.FETCH and self.settings.local_fetch:
                     prev = yield from local_fetch(self, rank, it, task, prev)
-                elif task.kind == "collective":
+                elif task.kind is Kind.COLLECTIVE:
                     prev = yield from self._collective(rank, task, it, 0, "loader", prev)
-                elif task.stage == "sample" and self.placed.cores:  # the pools share the node's cores
+                elif task.kind is Kind.CPU_SAMPLE and self.placed.cores:  # the pools share the node's cores
                     prev = yield from self.placed.cpu_sample(rank, task, it, prev)
-                elif task.stage == "sample":
+                elif task.kind is Kind.CPU_SAMPLE:
                     workers = self._sampler_parallelism(task)  # each on a core of its own
                     seconds = self.cost.sample_time(task) / workers
                     yield self._compute(rank, self._jittered(rank, seconds), cores=workers)
                     prev = self._span(rank, "sampler", "sample", it, start, self.env.now, pred=prev)
-                elif task.kind == "transfer" and self.cost.cluster.node.h2d_link is not None:
+                elif task.kind is Kind.TRANSFER and self.cost.cluster.node.h2d_link is not None:
                     route = self.topo.h2d_route(rank)
                     latency = route.latency_s * max(1, task.rounds)  # one per separate copy
-                    flow = yield self.net.transfer(route.channels, task.bytes, latency, tag=task.stage)
+                    flow = yield self.net.transfer(route.channels, task.bytes, latency, tag=str(task.stage))
                     prev = self._span(rank, "loader", task.stage, it, start, self.env.now, bytes_=task.bytes, pred=prev,
                                       via=self._via(flow))
                 else:
@@ -243,18 +243,18 @@ class Simulator(Exchanges):
             if self.depth > 0 and it + self.depth <= self.iters:
                 self.load_ok[rank][it + self.depth].succeed(prev)
             _, chain = self._split(self.workload.tasks[it][rank])
-            last_backward = max((i for i, t in enumerate(chain) if t.stage == "backward"), default=-1)
+            last_backward = max((i for i, t in enumerate(chain) if t.stage is Stage.BACKWARD), default=-1)
             pending: list[simpy.Process] = []
             for position, task in enumerate(chain):
                 start = self.env.now
-                if task.stage == "allreduce" and task.kind == "collective":
+                if task.stage is Stage.ALLREDUCE and task.kind is Kind.COLLECTIVE:
                     continue  # issued by the backward buckets below
-                if task.kind in LOADER_KINDS:  # the training process's own gather and its copy
+                if task.kind.placed:  # the training process's own gather and its copy
                     prev = yield from self.placed.run(rank, task, it, prev)
-                elif task.kind == "collective":  # a halo exchange: on its own track, apart from the buckets
-                    prev = yield from self._collective(rank, task, it, 0, task.stage, prev)
-                elif task.stage == "backward" and position == last_backward:  # (a full-batch chain has one per layer)
-                    ar = next((t for t in chain if t.stage == "allreduce" and t.kind == "collective"), None)
+                elif task.kind is Kind.COLLECTIVE:  # a halo exchange: on its own track, apart from the buckets
+                    prev = yield from self._collective(rank, task, it, 0, str(task.stage), prev)
+                elif task.stage is Stage.BACKWARD and position == last_backward:  # (a full-batch chain has one per layer)
+                    ar = next((t for t in chain if t.stage is Stage.ALLREDUCE and t.kind is Kind.COLLECTIVE), None)
                     segments = backward_segments(task, ar.bytes if ar else 0.0, self._grad_shares,
                                                  self.settings.first_bucket_bytes, self.settings.bucket_bytes)
                     factor = self._jittered(rank, 1.0)
@@ -271,13 +271,13 @@ class Simulator(Exchanges):
                                 self._bucket(rank, it, index, replace(ar, bytes=bucket), after, prev, bucket / ar.bytes)))
                     if ar is not None and not pending:
                         pending.append(self.env.process(self._bucket(rank, it, 0, ar, None, prev)))
-                elif task.kind == "transfer" and self.cost.cluster.node.h2d_link is not None:
+                elif task.kind is Kind.TRANSFER and self.cost.cluster.node.h2d_link is not None:
                     route = self.topo.h2d_route(rank)
-                    flow = yield self.net.transfer(route.channels, task.bytes, route.latency_s, tag=task.stage)
+                    flow = yield self.net.transfer(route.channels, task.bytes, route.latency_s, tag=str(task.stage))
                     prev = self._span(rank, "loader", task.stage, it, start, self.env.now, bytes_=task.bytes,
                                       pred=prev, via=self._via(flow))
                 else:
-                    if task.stage == "optimizer" and pending:
+                    if task.stage is Stage.OPTIMIZER and pending:
                         yield self.env.all_of(pending)
                         prev = self._latest(prev, *[p.value for p in pending])
                         pending = []

@@ -16,7 +16,7 @@ import numpy as np
 import simpy
 
 from gnnsim.cost.model import HostWork
-from gnnsim.workload.builder import ID_BYTES, Task
+from gnnsim.workload.tasks import ID_BYTES, Stage, Task
 
 HOST_GATHER = "host:gather"  # the part of a feature exchange spent in host-side gathers and copies
 
@@ -61,26 +61,17 @@ class Exchanges:
 
     def _latency_factor(self, spread_s: float, kind: str = "allreduce") -> float:
         """Alpha's factor for a collective (``allreduce`` or ``alltoall``) starting now,
-        whose last rank arrived ``spread_s`` after the first (a calibrated library stalls
-        less when they arrive apart) and whose ranks computed since the previous
-        collective ended (it stalls more after long compute), else 1."""
-        coll = self.cost.cluster.node.collective
-        if coll is None:
-            return 1.0
-        gap = self.env.now - self.last_collective_end
-        return coll.latency_factor(spread_s, kind) * coll.busy_factor(gap, kind)
+        whose last rank arrived ``spread_s`` after the first: 1 unless the host's effects
+        stall its library (:class:`gnnsim.sim.host_effects.CollectiveStalls`)."""
+        return 1.0 if self.stalls is None else self.stalls.latency_factor(self.env.now, spread_s, kind)
 
     def _collective_ended(self) -> None:
-        self.last_collective_end = max(self.last_collective_end, self.env.now)
+        if self.stalls is not None:
+            self.stalls.ended(self.env.now)
 
     def _wakeups(self, arrivals: np.ndarray) -> np.ndarray | None:
-        """Per rank, the wake-up a rank pays after idling at the barrier past the library's
-        threshold (None when the library has none)."""
-        coll = self.cost.cluster.node.collective
-        if coll is None or coll.wakeup_s <= 0:
-            return None
-        waits = arrivals.max() - arrivals
-        return np.array([coll.wakeup_penalty_s(w) for w in waits])
+        """Per rank, the wake-up a rank pays after idling at the barrier (None: none)."""
+        return None if self.stalls is None else self.stalls.wakeups(arrivals)
 
     def _fetch(self, tasks: list[Task], arrival_spread: float = 0.0) -> Generator[Any, Any, tuple[list, str, list]]:
         """Execute the cost model's fetch plan: exchanges as flows, host work on the hosts.
@@ -175,7 +166,7 @@ class Exchanges:
         ``index_select`` or ``index_copy``, priced as a gather): one event per rank."""
         return [self._compute(r, self.cost.device_gather_time(rows[r], row_bytes[r])) for r in range(len(rows))]
 
-    def _rows_exchange(self, stage: str):
+    def _rows_exchange(self, stage: Stage):
         """A collective whose tasks say how many rows each rank receives from each peer
         (``rows_from``): a halo exchange (the owners send ``row_bytes`` per row), or remote
         sampling requests (ids out to the owners, sampled edges back, once per round).
@@ -186,12 +177,12 @@ class Exchanges:
         ``index_copy`` do; the stage lasts until a rank's own rows are in place."""
         def run(tasks: list[Task], spread: float = 0.0) -> Generator[Any, Any, tuple[list, str, None]]:
             n = self.n
-            rows = np.array([t.rows_from for t in tasks], dtype=float).reshape(n, n)  # [receiver, owner]
+            rows = np.array([t.rows.rows_from for t in tasks], dtype=float).reshape(n, n)  # [receiver, owner]
             np.fill_diagonal(rows, 0.0)
-            width = np.array([t.row_bytes for t in tasks], dtype=float)
-            if stage == "halo":
+            width = np.array([t.rows.row_bytes for t in tasks], dtype=float)
+            if stage is Stage.HALO:
                 yield self.env.all_of(self._row_copies(rows.sum(0), width))
-            if stage == "sample":
+            if stage is Stage.SAMPLE:
                 rounds = max(1, tasks[0].rounds)
                 asked = rows.sum(1)
                 back = np.array([max(0.0, t.bytes - ID_BYTES * a) for t, a in zip(tasks, asked)])
@@ -202,11 +193,11 @@ class Exchanges:
             via, longest = "", -1.0
             for matrix in phases:  # the ranks enter the later phases together
                 start, scale, spread = self.env.now, self._latency_factor(spread, "alltoall"), 0.0
-                last = yield from self.coll.alltoall(matrix, tag=stage, latency_scale=scale)
+                last = yield from self.coll.alltoall(matrix, tag=str(stage), latency_scale=scale)
                 self._collective_ended()
                 if self.env.now - start > longest:
                     longest, via = self.env.now - start, self._via(last)
-            if stage == "halo":
+            if stage is Stage.HALO:
                 return self._row_copies(rows.sum(1), width), via, None
             return list(np.full(n, self.env.now)), via, None
         return run
@@ -214,15 +205,15 @@ class Exchanges:
     def _collective(self, rank: int, task: Task, it: int, index: int, track: str,
                     pred: int) -> Generator[Any, Any, int]:
         start = self.env.now
-        if task.stage == "fetch":
+        if task.stage is Stage.FETCH:
             run = self._fetch
-        elif task.stage == "allreduce":
+        elif task.stage is Stage.ALLREDUCE:
             size = task.bytes
             run = lambda tasks, spread: self._allreduce(size, spread)  # noqa: E731
-        elif len(task.rows_from) == self.n:
+        elif task.rows is not None and len(task.rows.rows_from) == self.n:
             run = self._rows_exchange(task.stage)
         else:
-            run = self._exchange_even(task.stage)
+            run = self._exchange_even(str(task.stage))
         ends, wakeups, via, last_pred, parts = yield self._join((task.stage, it, index), rank, task, pred, run)
         end = ends[rank]
         if isinstance(end, simpy.Event):  # its last host work still runs on shared cores

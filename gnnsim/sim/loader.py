@@ -42,9 +42,9 @@ from gnnsim.cost.placement import (gpu_sampling_fixed_s, gpu_sampling_work, stru
 from gnnsim.errors import ProfileError
 from gnnsim.hardware.profiles import Cluster
 from gnnsim.hardware.topology import Channel, Topology, _optional_yaml
-from gnnsim.workload.builder import Task
+from gnnsim.workload.tasks import Kind, Task
 from gnnsim.sim.sampler_gpus import SamplerGpus
-from gnnsim.workload.loader import MAIN_GATHER, POOL_SAMPLE, placed
+from gnnsim.workload.loader import placed
 
 if TYPE_CHECKING:  # the engine imports this module
     from gnnsim.sim.engine import Simulator
@@ -142,14 +142,16 @@ class PlacedLoader:
     def run(self, rank: int, task: Task, it: int, prev: int) -> Generator[Any, Any, int]:
         """Run ``task`` for ``rank``'s iteration ``it``; returns its span's index."""
         start = self.sim.env.now
-        if task.kind == POOL_SAMPLE and self.sampler_gpus is not None:
+        kind = task.kind
+        if kind is Kind.POOL_SAMPLE and self.sampler_gpus is not None:
             return (yield from self.sampler_gpus.run(rank, task, it, prev))
-        if task.kind in ("gpu_sample", "uva_sample"):
+        if kind is Kind.GPU_SAMPLE or kind is Kind.UVA_SAMPLE:
             via = yield from self._gpu_sample(rank, task)
             return self.sim._span(rank, "gpusampler", "sample", it, start, self.sim.env.now, pred=prev, via=via)
-        if task.kind in ("host_gather", MAIN_GATHER):
-            workers = 1 if task.kind == MAIN_GATHER else self._parallelism(task)
-            seconds = self.sim._jittered(rank, self.sim.cost.gather_time(task.local_rows, task.row_bytes) / workers)
+        if kind is Kind.HOST_GATHER or kind is Kind.MAIN_GATHER:
+            rows = task.rows
+            workers = 1 if kind is Kind.MAIN_GATHER else self._parallelism(task)
+            seconds = self.sim._jittered(rank, self.sim.cost.gather_time(rows.local_rows, rows.row_bytes) / workers)
             via = ""
             if (self.dram or self.cores) and self.sim.cpus is None and seconds > 0:
                 flows = []
@@ -157,7 +159,7 @@ class PlacedLoader:
                     flows.append(self.sim.net.transfer(self._cores(rank), seconds * workers, tag="fetch",
                                                        max_rate=workers))
                 if self.dram:  # rows read once and written once
-                    moved = 2.0 * task.local_rows * task.row_bytes
+                    moved = 2.0 * rows.local_rows * rows.row_bytes
                     flows.append(self.sim.net.transfer(self._dram(rank), moved, tag="fetch", max_rate=moved / seconds))
                 done = yield self.sim.env.all_of(flows)
                 last = max((ev.value for ev in done.events), key=lambda f: f.end_s)
@@ -165,16 +167,17 @@ class PlacedLoader:
             else:
                 yield self.sim._compute(rank, seconds, cores=workers)
             yield from self._cached_rows(task)
-            return self.sim._span(rank, "loader" if task.kind == MAIN_GATHER else "workers", "fetch", it, start,
-                                  self.sim.env.now, pred=prev, via=via, bytes_=float(task.local_rows * task.row_bytes))
-        if task.kind == "pinned_copy":
+            return self.sim._span(rank, "loader" if kind is Kind.MAIN_GATHER else "workers", "fetch", it, start,
+                                  self.sim.env.now, pred=prev, via=via, bytes_=float(rows.local_rows * rows.row_bytes))
+        if kind is Kind.PINNED_COPY:
             route = self.sim.topo.h2d_route(rank)
             latency = route.latency_s * max(1, task.rounds)  # one per separate copy
-            flow = yield self.sim.net.transfer(route.channels + self._dram(rank), task.bytes, latency, tag=task.stage)
+            flow = yield self.sim.net.transfer(route.channels + self._dram(rank), task.bytes, latency,
+                                               tag=str(task.stage))
             return self.sim._span(rank, "loader", task.stage, it, start, self.sim.env.now, bytes_=task.bytes,
                                   pred=prev, via=self.sim._via(flow))
-        if task.kind == "uva_gather":
-            size = uva_gather_bytes(task.local_rows, task.row_bytes)
+        if kind is Kind.UVA_GATHER:
+            size = uva_gather_bytes(task.rows.local_rows, task.rows.row_bytes)
             launch = self.sim.cost.device.kernel("gather").launch_s
             via = (yield from self._uva_flow(rank, size, launch, "fetch")) if size > 0 else ""
             yield from self._cached_rows(task)
@@ -204,10 +207,10 @@ class PlacedLoader:
 
     def _gpu_sample(self, rank: int, task: Task) -> Generator[Any, Any, str]:
         dev = self.sim.cost.device
-        work = gpu_sampling_work(task.nodes, task.edges, task.hops)
+        work = gpu_sampling_work(task.sampling.nodes, task.sampling.edges, task.sampling.hops)
         fixed = self.sim._jittered(rank, gpu_sampling_fixed_s(work, dev, self.link))
         via = ""
-        if task.kind == "uva_sample":
+        if task.kind is Kind.UVA_SAMPLE:
             started = self.sim.env.now
             link_via = yield from self._uva_flow(rank, work.structure_bytes, 0.0, "sample")
             via = link_via if self.sim.env.now - started >= fixed else ""
@@ -225,6 +228,6 @@ class PlacedLoader:
         return self.sim._via(flow)
 
     def _cached_rows(self, task: Task) -> Generator[Any, Any, None]:
-        seconds = self.sim.cost.cached_rows_time(task.cached_rows, task.row_bytes)
+        seconds = self.sim.cost.cached_rows_time(task.rows.cached_rows, task.rows.row_bytes)
         if seconds > 0:
             yield self.sim.env.timeout(seconds)

@@ -65,8 +65,9 @@ class SamplerGpus:
         cost = self.sim.cost
         link = cost.cluster.node.h2d_link
         uva = self.sim.workload.scenario.training.sampling.device == "uva"
-        sample = gpu_sampling_s(task.nodes, task.edges, task.hops, cost.device, link, uva)
-        copy = link.transfer_time_s(sampled_block_bytes(task.edges, task.seeds)) if link is not None else 0.0
+        w = task.sampling
+        sample = gpu_sampling_s(w.nodes, w.edges, w.hops, cost.device, link, uva)
+        copy = link.transfer_time_s(sampled_block_bytes(w.edges, w.seeds)) if link is not None else 0.0
         return sample + copy
 
     def run(self, rank: int, task: Task, it: int, prev: int) -> Generator[Any, Any, int]:
@@ -83,5 +84,5 @@ class SamplerGpus:
         resource = f"node{node}/{TRACK}{slot}"
         sim.timeline.resources.setdefault(resource, TRACK)
         sim.timeline.spans.append(Span(rank, resource, "sample", it, start, sim.env.now,
-                                       sampled_block_bytes(task.edges, task.seeds), 0.0, prev))
+                                       sampled_block_bytes(task.sampling.edges, task.sampling.seeds), 0.0, prev))
         return len(sim.timeline.spans) - 1

@@ -49,7 +49,7 @@ from gnnsim.hardware.profiles import Cluster
 from gnnsim.partition.registry import Partition
 from gnnsim.progress import tracked
 from gnnsim.rng import rng_for
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
 from gnnsim.workload.cache import FeatureCache, build_cache
 from gnnsim.workload.frameworks import pyg_minibatch, pyg_subgraph, training_shapes
 from gnnsim.workload.loader import check_placement, placed, placed_tasks, resident_bytes
@@ -57,8 +57,8 @@ from gnnsim.workload.fullbatch import build_fullbatch_workload, fullbatch_halo_n
 from gnnsim.workload.models import get_model
 from gnnsim.workload.sampler import MiniBatch, induced_minibatch, sample_minibatch, sampling_work, seed_batches
 # the workload's types live in tasks.py; importing them from here keeps working
-from gnnsim.workload.tasks import (ID_BYTES, STAGES, Task, Workload, batches_memory,  # noqa: F401
-                                   compute_kind, gradient_allreduce)
+from gnnsim.workload.tasks import (ID_BYTES, STAGES, Kind, Rows, Sampling, Stage, Task, Workload,  # noqa: F401
+                                   batches_memory, compute_kind, gradient_allreduce)
 
 def rank_seeds(graph: Graph, partition: Partition, num_ranks: int) -> list[np.ndarray]:
     """Train nodes owned by each trainer's partition (trainer r owns part r)."""
@@ -187,7 +187,7 @@ def h2d_task(mb: MiniBatch, feature_bytes: int, cached: bool) -> Task:
     separate copies (the rows' positions too, when some rows came from the cache)."""
     index_bytes = ID_BYTES * (2 * sum(b.num_edges for b in mb.blocks) + mb.seeds.size)
     copies = 2 * len(mb.blocks) + 1 + (feature_bytes > 0) * (2 if cached else 1)
-    return Task("h2d", "transfer", bytes=float(feature_bytes + index_bytes), rounds=int(copies))
+    return Task(Stage.H2D, Kind.TRANSFER, bytes=float(feature_bytes + index_bytes), rounds=int(copies))
 
 
 def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks: int, scenario: Scenario,
@@ -213,27 +213,29 @@ def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
     on_gpu = cluster.node.trainer_device.kind == "gpu"
     kind = compute_kind(cluster)
     hops, draws, checks = sampling_work(graph.indptr, mb, sampler_fanouts(scenario), t.replace)
-    tasks = [Task("sample", "cpu_compute", seeds=int(mb.seeds.size), nodes=mb.num_sampled_nodes,
-                  edges=mb.num_sampled_edges, workers=t.sampler_workers, graph_nodes=graph.num_nodes,
-                  hops=hops, draws=draws, checks=checks)]
+    tasks = [Task(Stage.SAMPLE, Kind.CPU_SAMPLE, workers=t.sampler_workers,
+                  sampling=Sampling(int(mb.seeds.size), mb.num_sampled_nodes, mb.num_sampled_edges, graph.num_nodes,
+                                    hops, draws, checks))]
     if t.graph_store == "partitioned" and t.mode == "minibatch" and num_ranks > 1:
         # every trainer joins the request exchange, also when it needs nothing remote
         r_nodes, r_edges = remote_sampling(mb, assignment, rank, num_ranks)
-        tasks.append(Task("sample", "collective", nodes=int(r_nodes.sum()), edges=int(r_edges.sum()),
-                          rows_from=tuple(int(x) for x in r_nodes), bytes=float(ID_BYTES * (r_nodes.sum() + 2 * r_edges.sum())),
+        tasks.append(Task(Stage.SAMPLE, Kind.COLLECTIVE, rows=Rows(tuple(int(x) for x in r_nodes)),
+                          bytes=float(ID_BYTES * (r_nodes.sum() + 2 * r_edges.sum())),
                           rounds=1 if mb.shared_blocks else len(mb.blocks)))
-    tasks.append(Task("fetch", "collective", local_rows=int(owners[rank]), rows_from=tuple(int(x) for x in owners),
-                      row_bytes=row_bytes, bytes=float(owners.sum() - owners[rank]) * row_bytes, cached_rows=cached,
-                      peer_rows=int(owners[same_node].sum() - owners[rank]), remote_rows=int(owners[~same_node].sum())))
+    tasks.append(Task(Stage.FETCH, Kind.COLLECTIVE, bytes=float(owners.sum() - owners[rank]) * row_bytes,
+                      rows=Rows(tuple(int(x) for x in owners), row_bytes, local_rows=int(owners[rank]),
+                                cached_rows=cached, peer_rows=int(owners[same_node].sum() - owners[rank]),
+                                remote_rows=int(owners[~same_node].sum()))))
     if on_gpu:
         tasks.append(h2d_task(mb, missing.size * row_bytes, cached > 0))
     tasks += [
-        Task("forward", kind, kernels=(*m.feature_cast(int(inputs.size), graph.feature_dim, feature_bytes, dtype_bytes),
+        Task(Stage.FORWARD, kind, kernels=(*m.feature_cast(int(inputs.size), graph.feature_dim, feature_bytes, dtype_bytes),
                                        *spec.forward_kernels(shapes, dims, dtype_bytes, heads))),
-        Task("backward", kind, kernels=tuple(spec.backward_kernels(shapes, dims, int(mb.seeds.size), graph.num_classes,
+        Task(Stage.BACKWARD, kind, kernels=tuple(spec.backward_kernels(shapes, dims, int(mb.seeds.size), graph.num_classes,
                                                                    dtype_bytes, heads))),
         gradient_allreduce(param_count, spec.param_tensors(len(dims)), m.PARAM_BYTES, num_ranks),
-        Task("optimizer", kind, kernels=tuple(m.optimizer_kernels(param_count, spec.param_tensors(len(dims)), t.optimizer))),
+        Task(Stage.OPTIMIZER, kind, kernels=tuple(m.optimizer_kernels(param_count, spec.param_tensors(len(dims)),
+                                                                      t.optimizer))),
     ]
     if placed(t):  # sampling, features or loader workers placed (gnnsim.workload.loader)
         tasks = placed_tasks(tasks, scenario, mb, int(missing.size), cached, t.mode == "single-node-multigpu", row_bytes)
@@ -283,7 +285,7 @@ def build_workload(scenario: Scenario, graph: Graph, partition: Partition, clust
         for i, mb in enumerate(rank_minibatches(graph, seeds[r], r, scenario, k, per_epoch, clusters)):
             chain = iteration_tasks(mb, partition.assignment, r, num_ranks, scenario, graph, cluster, params, caches[r])
             tasks[i][r] = chain
-            fetch = next((x for x in chain if x.stage == "fetch"), None)
+            fetch = next((x.rows for x in chain if x.stage is Stage.FETCH), None)
             if fetch is None:  # features resident on the GPU: every row is the trainer's own
                 sources[1] += mb.input_nodes.size
             else:

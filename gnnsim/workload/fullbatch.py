@@ -12,10 +12,10 @@ from gnnsim.config import Scenario
 from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster
 from gnnsim.partition.registry import Partition
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
 from gnnsim.workload.models import get_model
 from gnnsim.workload.sampler import all_neighbors
-from gnnsim.workload.tasks import Task, Workload, batches_memory, compute_kind, gradient_allreduce
+from gnnsim.workload.tasks import Kind, Rows, Stage, Task, Workload, batches_memory, compute_kind, gradient_allreduce
 
 
 def halo_matrix(graph: Graph, assignment: np.ndarray, num_parts: int) -> np.ndarray:
@@ -60,22 +60,22 @@ def fullbatch_tasks(rank: int, block: tuple[int, int, int], halo: np.ndarray, tr
     for layer in range(num_layers):
         if layer > 0:
             width = dims[layer][0] * dtype_bytes
-            chain.append(Task("halo", "collective", nodes=int(received.sum()), rows_from=tuple(int(x) for x in received),
-                              row_bytes=width, bytes=float(sent.sum() * width)))
-        chain.append(Task("forward", kind, kernels=of_layer(forward, layer), layers=1))
+            chain.append(Task(Stage.HALO, Kind.COLLECTIVE, rows=Rows(tuple(int(x) for x in received), width),
+                              bytes=float(sent.sum() * width)))
+        chain.append(Task(Stage.FORWARD, kind, kernels=of_layer(forward, layer), layers=1))
     # backward from the output layer (the loss first); each layer's gradients of the halo
     # rows go back to their owners before the layer below computes
     loss = tuple(k for k in backward if k.layer < 0)
     for layer in range(num_layers - 1, -1, -1):
-        chain.append(Task("backward", kind, kernels=(loss if layer == num_layers - 1 else ()) + of_layer(backward, layer),
+        chain.append(Task(Stage.BACKWARD, kind, kernels=(loss if layer == num_layers - 1 else ()) + of_layer(backward, layer),
                           layers=1))
         if layer > 0:
             width = dims[layer][0] * dtype_bytes
-            chain.append(Task("halo", "collective", nodes=int(sent.sum()), rows_from=tuple(int(x) for x in sent),
-                              row_bytes=width, bytes=float(received.sum() * width)))
+            chain.append(Task(Stage.HALO, Kind.COLLECTIVE, rows=Rows(tuple(int(x) for x in sent), width),
+                              bytes=float(received.sum() * width)))
     chain += [
         gradient_allreduce(param_count, spec.param_tensors(num_layers), m.PARAM_BYTES, cluster.num_trainers),
-        Task("optimizer", kind, kernels=tuple(m.optimizer_kernels(param_count, spec.param_tensors(num_layers), t.optimizer))),
+        Task(Stage.OPTIMIZER, kind, kernels=tuple(m.optimizer_kernels(param_count, spec.param_tensors(num_layers), t.optimizer))),
     ]
     return chain
 

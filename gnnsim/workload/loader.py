@@ -6,7 +6,7 @@ iteration_tasks` as it is: sampling in ``training.sampler_workers`` CPU workers 
 feature gather as one serial stream in the fetch. Setting any of them places the
 loader's steps (:func:`placed_tasks` rewrites that chain):
 
-- ``sample``: ``cpu`` in ``training.loader.workers`` worker processes (``cpu_compute``);
+- ``sample``: ``cpu`` in ``training.loader.workers`` worker processes (``cpu_sample``);
   ``gpu`` and ``uva`` as GPU kernels (``gpu_sample``, ``uva_sample``; priced by
   :mod:`gnnsim.cost.placement`), whose sampled blocks are born on the device, so the
   H2D copy carries no edge indices.
@@ -35,20 +35,21 @@ from __future__ import annotations
 from dataclasses import replace
 
 from gnnsim.config import Scenario, TrainingConfig
-from gnnsim.cost.placement import structure_bytes
 from gnnsim.errors import ScenarioError
 from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
+from gnnsim.workload.memory import structure_bytes
 from gnnsim.workload.sampler import MiniBatch
+from gnnsim.workload.tasks import Kind, Stage
 
 GIB = 2**30
 ID_BYTES = 8  # int64 ids, as gnnsim.workload.builder.ID_BYTES
-SAMPLE_KINDS = {"gpu": "gpu_sample", "uva": "uva_sample"}
-GATHER_KINDS = {"host": "host_gather", "uva": "uva_gather"}
-POOL_SAMPLE = "pool_sample"  # sampled by one of the node's sampler GPUs (training.sampler_gpus)
-MAIN_GATHER = "main_gather"  # host rows gathered by the training process itself (training.loader.gather: main)
-LOADER_KINDS = frozenset({*SAMPLE_KINDS.values(), *GATHER_KINDS.values(), "pinned_copy", POOL_SAMPLE, MAIN_GATHER})
+SAMPLE_KINDS = {"gpu": Kind.GPU_SAMPLE, "uva": Kind.UVA_SAMPLE}
+GATHER_KINDS = {"host": Kind.HOST_GATHER, "uva": Kind.UVA_GATHER}
+POOL_SAMPLE = Kind.POOL_SAMPLE  # sampled by one of the node's sampler GPUs (training.sampler_gpus)
+MAIN_GATHER = Kind.MAIN_GATHER  # host rows gathered by the training process itself (training.loader.gather: main)
+LOADER_KINDS = frozenset(k for k in Kind if k.placed)
 FEATURE_GATHER = "features.gather"  # the forward pass's device gather of resident input rows
 
 
@@ -145,22 +146,22 @@ def placed_tasks(tasks: list, scenario: Scenario, mb: MiniBatch, missing_rows: i
     inputs = int(mb.input_nodes.size)
     out = []
     for task in tasks:
-        if task.stage == "sample" and task.kind == "cpu_compute":
-            kind = POOL_SAMPLE if t.sampler_gpus else SAMPLE_KINDS.get(device, "cpu_compute")
+        if task.kind is Kind.CPU_SAMPLE:
+            kind = POOL_SAMPLE if t.sampler_gpus else SAMPLE_KINDS.get(device, Kind.CPU_SAMPLE)
             task = replace(task, workers=workers, kind=kind)
-        elif task.stage == "fetch" and single_node:
+        elif task.stage is Stage.FETCH and single_node:
             if placement == "gpu":
                 continue
             main = placement == "host" and t.loader.gather == "main"
             task = replace(task, kind=MAIN_GATHER if main else GATHER_KINDS[placement], workers=1 if main else workers)
-        elif task.stage == "h2d":
+        elif task.stage is Stage.H2D:
             # blocks sampled on the host, or by a sampler GPU into the host queue, are copied up with the rows
             size, copies = placed_h2d(mb, missing_rows * row_bytes if placement == "host" else 0, cached_rows > 0,
                                       device == "cpu" or t.sampler_gpus > 0)
             if size <= 0:
                 continue
-            task = replace(task, kind="pinned_copy", bytes=size, rounds=copies)
-        elif task.stage == "forward" and placement == "gpu":
+            task = replace(task, kind=Kind.PINNED_COPY, bytes=size, rounds=copies)
+        elif task.stage is Stage.FORWARD and placement == "gpu":
             gather = m.Kernel("gather", 0.0, 2.0 * inputs * row_bytes, FEATURE_GATHER, float(inputs) * row_bytes,
                               float(inputs))
             task = replace(task, kernels=(gather, *task.kernels))

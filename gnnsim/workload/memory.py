@@ -13,7 +13,9 @@ pass, when every activation autograd saved is still alive):
 - ``activations``: per layer, the tensors the backward pass needs, for the largest
   simulated batch (see :func:`activation_elements`);
 - ``graph``: the sampled blocks' edge indices (two int64 per edge) or, in full-batch
-  training, the partition's edges that live on the GPU for the whole run.
+  training, the partition's edges that live on the GPU for the whole run; a placed GPU
+  sampler's whole graph structure (:func:`structure_bytes`, added by
+  :func:`gnnsim.workload.loader.resident_bytes`).
 
 This is an estimate from tensor shapes, without allocator fragmentation or framework
 workspaces (cuBLAS, NCCL buffers), so a job within a few percent of the capacity may still
@@ -26,6 +28,15 @@ from gnnsim.workload.models import get_model
 
 INDEX_BYTES = 8  # int64 edge indices
 ADAM_STATE_PER_PARAM = 2  # exp_avg and exp_avg_sq
+
+
+def structure_bytes(num_nodes: int, num_edges: int) -> int:
+    """Bytes of a CSR graph structure: ``indptr`` (N + 1 offsets) and ``indices`` (E ids).
+
+    >>> structure_bytes(3, 4)
+    64
+    """
+    return INDEX_BYTES * (num_nodes + 1 + num_edges)
 
 
 def activation_elements(model: str, block: tuple[int, int, int], i: int, o: int, last: bool, heads: int = 1) -> int:

@@ -1,7 +1,7 @@
 """The GNN models gnnsim knows, as kernels with FLOPs and bytes, behind one registry.
 
 Every model is a stack of layers; layer ``l`` maps width ``i`` to width ``o``
-(:func:`gnnsim.workload.model.layer_dims`) on a bipartite block of ``num_src`` source
+(:func:`gnnsim.workload.kernels.layer_dims`) on a bipartite block of ``num_src`` source
 rows, the first ``num_dst`` of which are the destinations, and ``num_edges`` edges.
 A :class:`ModelKernels` entry gives, for a list of such blocks, the forward kernels,
 the loss-and-backward kernels, the parameter count (gradient bytes = count x dtype
@@ -13,7 +13,7 @@ into their destinations), ``gather``, ``elementwise`` and ``optimizer``. Kernel 
 start with ``L{layer}.`` so the simulator can tell which layer's gradients are ready.
 
 - ``graphsage``: PyG ``SAGEConv`` with the mean aggregator; the registry calls the
-  existing :func:`~gnnsim.workload.model.sage_forward` / ``sage_backward`` unchanged.
+  existing :func:`~gnnsim.workload.kernels.sage_forward` / ``sage_backward`` unchanged.
 - ``gcn``: ``D_dst^-1/2 A D_src^-1/2 h W + b`` (DGL ``GraphConv(norm="both")``). Like
   DGL, it multiplies by ``W`` first when that makes the aggregated rows narrower
   (``i > o``), else it aggregates first.
@@ -42,8 +42,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gnnsim.errors import ScenarioError, did_you_mean
-from gnnsim.workload import model as m
-from gnnsim.workload.model import Kernel, aggregate, at, elementwise, gather, gemm, weight_grad
+from gnnsim.names import publish_models
+from gnnsim.workload import kernels as m
+from gnnsim.workload.kernels import Kernel, aggregate, at, elementwise, gather, gemm, weight_grad
 
 BlockShape = tuple[int, int, int]  # (num_src, num_dst, num_edges)
 Dims = list[tuple[int, int]]
@@ -329,6 +330,8 @@ MODELS: dict[str, ModelKernels] = {
     "gat": ModelKernels("gat", _gat_forward, _gat_backward, _gat_params, 4, _gat_activations,
                         "GAT, multi-head attention with edge softmax", "gnnsim.realrun.layers:GATLayer", "GAT", "elu"),
 }
+
+publish_models(MODELS)  # the names model.name accepts (gnnsim.config checks them there)
 
 
 def get_model(name: str) -> ModelKernels:

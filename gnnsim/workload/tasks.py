@@ -2,52 +2,121 @@
 :class:`Workload` every trainer's chain of tasks for the simulated iterations, plus the
 steps every training mode shares (the gradient all-reduce, the memory report).
 
-The stages (``STAGES``) are the names simulator, real runs and reports share.
+A task's ``stage`` (:class:`Stage`: the names simulator, real runs and reports share) and
+``kind`` (:class:`Kind`: the resource that serves it, which the simulator dispatches
+on) are enums; a sampling step carries a :class:`Sampling`, an exchange of rows a
+:class:`Rows`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from gnnsim.config import Scenario
 from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
 from gnnsim.workload.cache import FeatureCache
 from gnnsim.workload.memory import footprint, memory_report
 
-STAGES = ("sample", "fetch", "h2d", "forward", "backward", "halo", "allreduce", "optimizer")
 ID_BYTES = 8  # int64 node ids in a feature request
+
+
+class Stage(StrEnum):
+    """The stage a task belongs to: the names simulator, real runs and reports share
+    (a str, so it prints and serializes as its name)."""
+
+    SAMPLE = "sample"
+    FETCH = "fetch"
+    H2D = "h2d"
+    FORWARD = "forward"
+    BACKWARD = "backward"
+    HALO = "halo"
+    ALLREDUCE = "allreduce"
+    OPTIMIZER = "optimizer"
+
+
+STAGES = tuple(str(s) for s in Stage)  # plain names, for reports and files
+
+
+class Kind(StrEnum):
+    """Which resource serves a task, which the simulator dispatches on."""
+
+    CPU_COMPUTE = "cpu_compute"  # kernels on the trainer's CPU cores
+    CPU_SAMPLE = "cpu_sample"  # the sampler on host cores (the trainer's sampler workers)
+    GPU_KERNEL = "gpu_kernel"  # kernels on the trainer's GPU
+    TRANSFER = "transfer"  # a host-to-device copy
+    COLLECTIVE = "collective"  # every trainer joins (fetch, halo, all-reduce, sampling requests)
+    # a placed loader's steps (gnnsim.workload.loader)
+    GPU_SAMPLE = "gpu_sample"  # sampling kernels on the trainer's GPU
+    UVA_SAMPLE = "uva_sample"  # the same, reading the structure from pinned host memory
+    POOL_SAMPLE = "pool_sample"  # sampled by one of the node's sampler GPUs (training.sampler_gpus)
+    HOST_GATHER = "host_gather"  # rows gathered by the worker pool into pinned buffers
+    UVA_GATHER = "uva_gather"  # rows gathered by a GPU kernel over the host link
+    MAIN_GATHER = "main_gather"  # rows gathered by the training process itself (training.loader.gather: main)
+    PINNED_COPY = "pinned_copy"  # the pinned buffers' copy to the GPU
+
+    @property
+    def placed(self) -> bool:
+        """A placed loader's step (run by :mod:`gnnsim.sim.loader`)."""
+        return self in _PLACED
+
+
+_PLACED = frozenset({Kind.GPU_SAMPLE, Kind.UVA_SAMPLE, Kind.POOL_SAMPLE, Kind.HOST_GATHER, Kind.UVA_GATHER,
+                     Kind.MAIN_GATHER, Kind.PINNED_COPY})
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """What a ``sample`` task draws: its seeds, the sampled nodes and edges, the graph
+    sampled on (bigger graphs miss caches more) and the sampler's hops, draw rounds
+    and duplicate checks (:func:`gnnsim.workload.sampler.sampling_work`)."""
+
+    seeds: int = 0
+    nodes: int = 0
+    edges: int = 0
+    graph_nodes: int = 0
+    hops: int = 0
+    draws: int = 0
+    checks: float = 0.0
+
+
+@dataclass(frozen=True)
+class Rows:
+    """The rows an exchange moves: per owner rank, the rows (or sampling requests) a
+    trainer receives (``rows_from``) of ``row_bytes`` each. A fetch also says where its
+    input rows are: its own partition (``local_rows``), the device cache, and uncached
+    rows of trainers on the same node (peer) and on other nodes (remote);
+    ``local_rows + peer + remote + cached`` = its input rows."""
+
+    rows_from: tuple[int, ...] = ()
+    row_bytes: int = 0
+    local_rows: int = 0
+    cached_rows: int = 0
+    peer_rows: int = 0
+    remote_rows: int = 0
 
 
 @dataclass(frozen=True)
 class Task:
-    """One step of one trainer's iteration. ``kind`` says which resource serves it."""
+    """One step of one trainer's iteration: its stage, the resource that serves it
+    (``kind``), and what it does: kernels, bytes copied or reduced, and the payload of
+    a sampling step (``sampling``) or an exchange of rows (``rows``)."""
 
-    stage: str
-    kind: str  # cpu_compute | gpu_kernel | transfer | collective
+    stage: Stage
+    kind: Kind
     kernels: tuple[m.Kernel, ...] = ()
-    seeds: int = 0
-    nodes: int = 0
-    edges: int = 0
     bytes: float = 0.0
-    # fetch only: rows read from the trainer's own partition and, per owner rank, rows pulled
-    local_rows: int = 0
-    rows_from: tuple[int, ...] = ()
-    row_bytes: int = 0
-    # fetch: input rows found in the device cache; uncached rows from trainers on the same
-    # node (peer) and on other nodes (remote). local_rows + peer + remote + cached = inputs
-    cached_rows: int = 0
-    peer_rows: int = 0
-    remote_rows: int = 0
-    workers: int = 1  # sample: CPU sampler workers of the trainer
-    graph_nodes: int = 0  # sample: nodes of the graph sampled on (bigger graphs miss caches more)
-    rounds: int = 0  # sample collective: request round trips (one per hop); h2d: separate copies
+    rounds: int = 0  # sampling requests: round trips (one per hop); h2d: separate copies
     layers: int = 0  # forward/backward: the GNN layers this task computes (0: all of them)
-    # sample: the sampler's hops, draw rounds and duplicate checks (workload.sampler.sampling_work)
-    hops: int = 0
-    draws: int = 0
-    checks: float = 0.0
+    workers: int = 1  # sample, placed gathers: the loader's worker processes of the trainer
+    sampling: Sampling | None = None
+    rows: Rows | None = None
+
+    def __post_init__(self) -> None:  # names as plain strings are accepted
+        object.__setattr__(self, "stage", Stage(self.stage))
+        object.__setattr__(self, "kind", Kind(self.kind))
 
 
 @dataclass
@@ -68,16 +137,16 @@ class Workload:
     layer_params: list[int] = field(default_factory=list)
 
 
-def compute_kind(cluster: Cluster) -> str:
-    return "gpu_kernel" if cluster.node.trainer_device.kind == "gpu" else "cpu_compute"
+def compute_kind(cluster: Cluster) -> Kind:
+    return Kind.GPU_KERNEL if cluster.node.trainer_device.kind == "gpu" else Kind.CPU_COMPUTE
 
 
 def gradient_allreduce(param_count: int, param_tensors: int, dtype_bytes: int, num_ranks: int) -> Task:
     """The all-reduce of every gradient, with the copies into and out of its flat buffer
-    (:func:`gnnsim.workload.model.gradient_copy_kernels`, run on the trainer's device).
+    (:func:`gnnsim.workload.kernels.gradient_copy_kernels`, run on the trainer's device).
     A lone trainer has nothing to average and copies nothing, as the real one."""
     copies = m.gradient_copy_kernels(param_count, param_tensors, dtype_bytes) if num_ranks > 1 else []
-    return Task("allreduce", "collective", bytes=float(param_count * dtype_bytes), kernels=tuple(copies))
+    return Task(Stage.ALLREDUCE, Kind.COLLECTIVE, bytes=float(param_count * dtype_bytes), kernels=tuple(copies))
 
 
 def batches_memory(scenario: Scenario, graph: Graph, cluster: Cluster, param_count: int,

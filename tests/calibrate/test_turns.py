@@ -5,7 +5,7 @@ import time
 import pytest
 
 from gnnsim.calibrate import timing
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
 
 
 def test_calls_in_turns_each_get_their_runs_spread_over_the_sweep(monkeypatch):

@@ -10,7 +10,7 @@ from gnnsim.graph.build import build_graph
 from gnnsim.hardware.profiles import load_cluster, load_device
 from gnnsim.partition.registry import partition_graph
 from gnnsim.pipeline import cluster_for, simulate
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
 from gnnsim.workload.builder import build_workload
 
 A100 = load_device("a100-sxm4-80gb")
@@ -70,14 +70,14 @@ def test_feature_dtype_scales_rows_cache_and_adds_a_cast():
     _, w16 = workload({"dtype": "float16"}, {"feature_dtype": "float16"})
     for it in range(w32.iterations):
         f32, f8 = (next(t for t in w.tasks[it][0] if t.stage == "fetch") for w in (w32, w8))
-        assert (f32.row_bytes, f8.row_bytes) == (16 * 4, 16 * 1)
+        assert (f32.rows.row_bytes, f8.rows.row_bytes) == (16 * 4, 16 * 1)
         h32, h8 = (next(t for t in w.tasks[it][0] if t.stage == "h2d") for w in (w32, w8))
-        assert f8.local_rows == f32.local_rows
+        assert f8.rows.local_rows == f32.rows.local_rows
         cast = next(t for t in w8.tasks[it][0] if t.stage == "forward").kernels[0]
-        inputs = f32.local_rows + f32.cached_rows  # every input row is dequantized: 1 byte read, 4 written
+        inputs = f32.rows.local_rows + f32.rows.cached_rows  # every input row is dequantized: 1 byte read, 4 written
         assert cast.name == "L0.features.cast" and cast.bytes == inputs * 16 * (1 + 4)
         assert all(k.name != "L0.features.cast" for t in w32.tasks[it][0] + w16.tasks[it][0] for k in t.kernels)
-        assert h32.bytes - h8.bytes >= f32.local_rows * 16 * 3  # the rows' copy shrinks by 3 bytes a feature
+        assert h32.bytes - h8.bytes >= f32.rows.local_rows * 16 * 3  # the rows' copy shrinks by 3 bytes a feature
     assert w8.memory["by_category"]["cached_features"] * 4 == w32.memory["by_category"]["cached_features"]
     assert s8.to_dict()["graph"]["feature_dtype"] == "int8"
     assert "feature_dtype" not in scenario_from_dict(BASE).to_dict()["graph"]  # older results stay byte-identical

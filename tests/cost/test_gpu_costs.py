@@ -8,7 +8,8 @@ import pytest
 from gnnsim.cost.model import CostModel
 from gnnsim.hardware.profiles import load_cluster
 from gnnsim.workload.builder import ID_BYTES, Task
-from gnnsim.workload.model import Kernel
+from gnnsim.workload.tasks import Rows
+from gnnsim.workload.kernels import Kernel
 
 
 def gpu_cost(**device_changes) -> CostModel:
@@ -35,7 +36,7 @@ def test_cached_rows_cost_a_device_gather_on_gpus_only():
     link = cost.cluster.node.h2d_link
     assert t > 2 * link.transfer_time_s(10_000 * ID_BYTES)  # the id uploads plus two gathers
     assert CostModel(load_cluster("localhost-cpu")).cached_rows_time(10_000, 400) == 0.0
-    tasks = [Task("fetch", "collective", local_rows=50, rows_from=(50,), row_bytes=400, cached_rows=10_000)]
+    tasks = [Task("fetch", "collective", rows=Rows((50,), 400, local_rows=50, cached_rows=10_000))]
     cached = [p for p in cost.fetch_plan(tasks) if p.name == "cached"]
     assert len(cached) == 1 and cached[0].seconds[0] == pytest.approx(t)
 

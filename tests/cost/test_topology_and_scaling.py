@@ -12,6 +12,7 @@ from gnnsim.errors import ProfileError
 from gnnsim.hardware.profiles import load_cluster
 from gnnsim.hardware.topology import build_topology
 from gnnsim.workload.builder import ID_BYTES, Task
+from gnnsim.workload.tasks import Rows
 
 
 def names(topo, route):
@@ -84,8 +85,8 @@ def test_bad_optional_key_is_a_profile_error(tmp_path, monkeypatch):
 
 def test_fetch_times_evaluates_the_plan():
     cost = CostModel(load_cluster("localhost-cpu"))
-    tasks = [Task("fetch", "collective", local_rows=100, rows_from=(100, 40), row_bytes=512),
-             Task("fetch", "collective", local_rows=70, rows_from=(10, 70), row_bytes=512)]
+    tasks = [Task("fetch", "collective", rows=Rows((100, 40), 512, local_rows=100)),
+             Task("fetch", "collective", rows=Rows((10, 70), 512, local_rows=70))]
     plan = cost.fetch_plan(tasks)
     assert [type(p) for p in plan][:3] == [Exchange, Exchange, HostWork]
     link = cost.cluster.node.intra_link
@@ -129,7 +130,7 @@ def test_intra_latency_knob_scales_the_collectives_alpha():
     from gnnsim.hardware.profiles import Collective
 
     c = load_cluster("localhost-cpu")
-    c = replace(c, node=replace(c.node, collective=Collective(4e-4, 1e9, 6e-5, 3e-4)))
+    c = replace(c, node=replace(c.node, collective=Collective(4e-4, 1e9)))
     slow = scale_cluster(c, {"intra.latency": 0.5})  # collectives twice as slow to start
     assert slow.node.collective.alpha_s == pytest.approx(8e-4) and slow.node.collective.bytes_per_s == 1e9
     assert slow.node.intra_link.latency_us == pytest.approx(2 * c.node.intra_link.latency_us)
@@ -137,7 +138,7 @@ def test_intra_latency_knob_scales_the_collectives_alpha():
 
 
 def test_scaled_cost_model_halves_compute():
-    from gnnsim.workload import model as m
+    from gnnsim.workload import kernels as m
 
     c = load_cluster("a100-2x8-eth100")
     task = Task("forward", "gpu_kernel", kernels=(m.gemm(4096, 512, 512), m.aggregate(100000, 4096, 512)))

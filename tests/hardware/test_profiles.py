@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from gnnsim.errors import ProfileError
-from gnnsim.hardware.profiles import ALLOWED_KEYS, allow_keys, load_cluster, load_device, load_link, load_node
+from gnnsim.hardware.profiles import ALLOWED_KEYS, allow_keys, list_profiles, load_cluster, load_device, load_link, load_node
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -182,11 +182,11 @@ def test_oversubscribed_collectives_apply_when_trainers_outnumber_cores(catalog)
                            "allreduce": {"alpha_us": 450.0, "gbps": 0.8}})
     two = load_cluster("localhost-cpu", device_profile="calibrated/crowded")  # 2 trainers, 2 cores
     assert two.node.intra_link.latency_us == 500.0
-    assert two.node.collective.alpha_s == pytest.approx(400e-6) and two.node.collective.wakeup_s == pytest.approx(60e-6)
+    assert two.node.collective.alpha_s == pytest.approx(400e-6) and two.node.host_effects.wakeup_s == pytest.approx(60e-6)
     four = load_cluster("localhost-cpu", trainers_per_node=4, device_profile="calibrated/crowded")
     assert four.node.intra_link.latency_us == pytest.approx(1000.0)
     assert four.node.collective.alpha_s == pytest.approx(450e-6) and four.node.collective.bytes_per_s == pytest.approx(0.8e9)
-    assert four.node.collective.wakeup_s == 0.0  # part of the crowded means
+    assert four.node.host_effects.wakeup_s == 0.0  # part of the crowded means
     three = load_cluster("localhost-cpu", trainers_per_node=3, device_profile="calibrated/crowded")
     assert three.node.intra_link.latency_us == pytest.approx(750.0)
     eight = load_cluster("localhost-cpu", trainers_per_node=8, device_profile="calibrated/crowded")
@@ -237,7 +237,7 @@ def test_first_touch_applies_only_above_its_threshold(catalog):
                                       "first_touch_above_mb": 32.0}}
     (catalog / "calibrated/gpu-box.yaml").write_text(yaml.safe_dump(box))
     gather = load_node("dgx-a100-80gb", device_override="calibrated/gpu-box").host_gather
-    from gnnsim.workload.model import aggregate, gather as gather_rows
+    from gnnsim.workload.kernels import aggregate, gather as gather_rows
     assert gather.first_touch_s(gather_rows(78_125, 64)) == 0.0  # 20 MB: reused heap memory
     assert gather.first_touch_s(gather_rows(156_250, 64)) == pytest.approx(40 * 500e-6)  # 40 MB: mapped afresh
     # a kernel's allocations are judged one by one: an aggregation's 38.4 MB of gathered
@@ -266,10 +266,10 @@ def test_cpu_sharing_gives_the_node_its_measured_effective_cores(catalog):
 def test_a_measured_warm_up_after_idling_is_read(catalog):
     with_cpu_sharing(catalog, {"effective_cores": 2.0, "demand_cores": 2, "warmup_us": 2000, "warmup_idle_ms": 50,
                                "warmup_ramp_ms": 5})
-    w = load_node("localhost", device_override="calibrated/vm").warmup
+    w = load_node("localhost", device_override="calibrated/vm").host_effects.warmup
     assert (w.max_s, w.idle_s, w.ramp_s) == pytest.approx((2e-3, 0.05, 5e-3))
     with_cpu_sharing(catalog, {"effective_cores": 2.0, "demand_cores": 2})
-    assert load_node("localhost", device_override="calibrated/vm").warmup is None
+    assert load_node("localhost", device_override="calibrated/vm").host_effects is None
     with_cpu_sharing(catalog, {"effective_cores": 2.0, "demand_cores": 2, "warmup_us": 2000, "warmup_idle_ms": 50})
     with pytest.raises(ProfileError, match=r"vm.yaml: cpu_sharing: missing key 'warmup_ramp_ms'"):
         load_node("localhost", device_override="calibrated/vm")
@@ -277,9 +277,9 @@ def test_a_measured_warm_up_after_idling_is_read(catalog):
 
 def test_a_measured_time_slice_replaces_the_default(catalog):
     with_cpu_sharing(catalog, {"effective_cores": 2.0, "demand_cores": 2, "time_slice_ms": 1.0})
-    assert load_node("localhost", device_override="calibrated/vm").time_slice_s == pytest.approx(1e-3)
+    assert load_node("localhost", device_override="calibrated/vm").host_effects.time_slice_s == pytest.approx(1e-3)
     with_cpu_sharing(catalog, {"effective_cores": 2.0, "demand_cores": 2})
-    assert load_node("localhost", device_override="calibrated/vm").time_slice_s == pytest.approx(4e-3)
+    assert load_node("localhost", device_override="calibrated/vm").host_effects is None  # the default slice
 
 
 @pytest.mark.parametrize("block, expected", [
@@ -307,26 +307,34 @@ def test_calibrated_arrival_spread_factor_is_read_and_checked(catalog):
     cpu = {**GPU_CAL, "intra_link": {"bw_gbps": 1.0, "latency_us": 500.0},
            "allreduce": {"alpha_us": 400.0, "gbps": 1.0, "spread_floor": 0.4, "spread_us": 30.0}}
     (catalog / "calibrated/spread.yaml").write_text(yaml.safe_dump(cpu))
-    coll = load_node("localhost", device_override="calibrated/spread").collective
-    assert coll.latency_factor(0.0) == 1.0 and coll.latency_factor(1e-3) == pytest.approx(0.4, abs=1e-6)
-    assert coll.latency_factor(30e-6) == pytest.approx(0.4 + 0.6 / np.e)
+    fx = load_node("localhost", device_override="calibrated/spread").host_effects
+    assert fx.latency_factor(0.0, 0.0) == 1.0 and fx.latency_factor(1e-3, 0.0) == pytest.approx(0.4, abs=1e-6)
+    assert fx.latency_factor(30e-6, 0.0) == pytest.approx(0.4 + 0.6 / np.e)
     # a profile from before the all-to-all's factor was measured apart gives it the all-reduce's
-    assert coll.latency_factor(30e-6, "alltoall") == coll.latency_factor(30e-6)
+    assert fx.latency_factor(30e-6, 0.0, "alltoall") == fx.latency_factor(30e-6, 0.0)
     cpu["allreduce"].update(alltoall_spread_floor=0.1, alltoall_spread_us=10.0)
     (catalog / "calibrated/spread.yaml").write_text(yaml.safe_dump(cpu))
-    coll = load_node("localhost", device_override="calibrated/spread").collective
-    assert coll.latency_factor(1e-3) == pytest.approx(0.4, abs=1e-6)
-    assert coll.latency_factor(1e-3, "alltoall") == pytest.approx(0.1, abs=1e-6)
-    assert coll.latency_factor(10e-6, "alltoall") == pytest.approx(0.1 + 0.9 / np.e)
+    fx = load_node("localhost", device_override="calibrated/spread").host_effects
+    assert fx.latency_factor(1e-3, 0.0) == pytest.approx(0.4, abs=1e-6)
+    assert fx.latency_factor(1e-3, 0.0, "alltoall") == pytest.approx(0.1, abs=1e-6)
+    assert fx.latency_factor(10e-6, 0.0, "alltoall") == pytest.approx(0.1 + 0.9 / np.e)
     # the factor after long compute since the last collective, per collective
-    assert coll.busy_factor(1.0) == 1.0  # none calibrated
+    assert fx.allreduce.busy_factor(1.0) == 1.0  # none calibrated
     cpu["allreduce"].update(busy_rise=0.5, busy_us=2000.0, alltoall_busy_rise=1.0, alltoall_busy_us=1000.0)
     (catalog / "calibrated/spread.yaml").write_text(yaml.safe_dump(cpu))
-    coll = load_node("localhost", device_override="calibrated/spread").collective
-    assert coll.busy_factor(0.0) == 1.0 and coll.busy_factor(1.0) == pytest.approx(1.5)
-    assert coll.busy_factor(1e-3, "alltoall") == pytest.approx(1 + (1 - 1 / np.e))
+    fx = load_node("localhost", device_override="calibrated/spread").host_effects
+    assert fx.allreduce.busy_factor(0.0) == 1.0 and fx.allreduce.busy_factor(1.0) == pytest.approx(1.5)
+    assert fx.alltoall.busy_factor(1e-3) == pytest.approx(1 + (1 - 1 / np.e))
     for key in ("spread_floor", "alltoall_spread_floor"):
         bad = {**cpu, "allreduce": {**cpu["allreduce"], key: 1.5}}
         (catalog / "calibrated/spread.yaml").write_text(yaml.safe_dump(bad))
         with pytest.raises(ProfileError, match=rf"spread.yaml: allreduce.*'{key}' must be between 0 and 1"):
             load_node("localhost", device_override="calibrated/spread")
+
+
+def test_no_catalog_cluster_carries_host_effects_without_a_calibration():
+    """The shared host's effects come only from a calibrated profile that carries them."""
+    for name in list_profiles()["clusters"]:
+        assert load_cluster(name).node.host_effects is None, name
+    two = load_cluster("localhost-cpu", device_profile="calibrated/localhost").node
+    assert two.host_effects is not None and two.host_effects.wakeup_s > 0

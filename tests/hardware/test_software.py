@@ -14,7 +14,8 @@ from gnnsim.errors import ProfileError, ScenarioError
 from gnnsim.hardware.profiles import SamplerCost, load_cluster
 from gnnsim.hardware.software import SoftwareProfile, load_software
 from gnnsim.workload.builder import Task
-from gnnsim.workload.model import Kernel
+from gnnsim.workload.tasks import Sampling
+from gnnsim.workload.kernels import Kernel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,7 +52,7 @@ def test_cost_model_charges_the_overhead_to_its_stages():
     opt = Task("optimizer", "gpu_kernel", kernels=(Kernel("elementwise", 1e6, 8e6),))
     assert framed.compute_time(fwd) - plain.compute_time(fwd) == pytest.approx(2 * dgl.per_layer_forward_s)
     assert framed.compute_time(opt) == pytest.approx(plain.compute_time(opt))
-    sample = Task("sample", "cpu_compute", seeds=1024, nodes=10_000, edges=50_000)
+    sample = Task("sample", "cpu_sample", sampling=Sampling(1024, nodes=10_000, edges=50_000))
     s = cluster.node.sampler
     expected = (s.per_batch_s + dgl.sampler_per_batch_s + s.per_node_s * dgl.sampler_node_scale * 10_000
                 + s.per_edge_s * dgl.sampler_edge_scale * 50_000 + dgl.per_iteration_s)
@@ -65,7 +66,7 @@ def test_torch_profile_leaves_every_duration_unchanged():
     plain, torch = CostModel(cluster), CostModel(cluster).with_software(load_software("torch"), 2)
     for task in (Task("forward", "cpu_compute", kernels=(Kernel("aggregate", 1e6, 1e7),)),
                  Task("optimizer", "cpu_compute", kernels=(Kernel("elementwise", 1e5, 1e6),)),
-                 Task("sample", "cpu_compute", seeds=64, nodes=500, edges=2000)):
+                 Task("sample", "cpu_sample", sampling=Sampling(64, nodes=500, edges=2000))):
         timing = plain.sample_time if task.stage == "sample" else plain.compute_time
         again = torch.sample_time if task.stage == "sample" else torch.compute_time
         assert timing(task) == again(task)
@@ -109,7 +110,7 @@ def test_the_sampler_prices_its_hops_draws_and_checks_where_calibrated():
     from gnnsim.workload.builder import Task
 
     plain = CostModel(load_cluster("localhost-cpu"))
-    task = Task("sample", "cpu_compute", nodes=1000, edges=8000, hops=2, draws=12, checks=5000.0)
+    task = Task("sample", "cpu_sample", sampling=Sampling(nodes=1000, edges=8000, hops=2, draws=12, checks=5000.0))
     base = plain.sample_time(task)
     node = replace(plain.cluster.node, sampler=replace(plain.cluster.node.sampler, per_hop_s=1e-4, per_draw_s=2e-6,
                                                          per_check_s=3e-9))

@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch")
 from gnnsim.config import scenario_from_dict  # noqa: E402 (after the torch check)
 from gnnsim.realrun.blocks import block_tensors  # noqa: E402
 from gnnsim.realrun.models import GATLayer, build_model  # noqa: E402
-from gnnsim.workload.model import layer_dims  # noqa: E402
+from gnnsim.workload.kernels import layer_dims  # noqa: E402
 from gnnsim.workload.models import get_model  # noqa: E402
 from gnnsim.workload.sampler import sample_minibatch  # noqa: E402
 

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from gnnsim.config import Scenario
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
 from gnnsim.workload.builder import Task, Workload
+from gnnsim.workload.tasks import Rows, Sampling
 
 FEATURE_DIM, HIDDEN, CLASSES, LAYERS = 128, 128, 8, 2
 
@@ -32,9 +33,10 @@ def synthetic_workload(cluster, iterations: int, seed: int = 0, *, per_epoch: in
             blocks = [(mid, seeds, mid * 2), (inputs, mid, inputs * 2)][::-1]
             rows_from = rng.multinomial(inputs, np.full(n, 1.0 / n))
             chain = [
-                Task("sample", "cpu_compute", seeds=seeds, nodes=inputs, edges=mid * 2 + inputs * 2),
-                Task("fetch", "collective", local_rows=int(rows_from[r]), rows_from=tuple(int(x) for x in rows_from),
-                     row_bytes=row_bytes, bytes=float(inputs - rows_from[r]) * row_bytes),
+                Task("sample", "cpu_sample", sampling=Sampling(seeds, nodes=inputs, edges=mid * 2 + inputs * 2)),
+                Task("fetch", "collective", rows=Rows(tuple(int(x) for x in rows_from), row_bytes,
+                                                      local_rows=int(rows_from[r])),
+                     bytes=float(inputs - rows_from[r]) * row_bytes),
             ]
             if on_gpu:
                 chain.append(Task("h2d", "transfer", bytes=float(inputs * row_bytes)))

@@ -7,7 +7,7 @@ import simpy
 from gnnsim.cost.collectives import (allgather_time, alltoall_time, hierarchical_allreduce_time, ring_allreduce_time,
                                      tree_allreduce_time)
 from gnnsim.cost.model import CostModel
-from gnnsim.hardware.profiles import Collective, load_cluster
+from gnnsim.hardware.profiles import Collective, Stalls, load_cluster
 from gnnsim.sim.collectives import Collectives
 from gnnsim.sim.network import Network
 
@@ -165,11 +165,12 @@ def test_latency_scale_multiplies_alpha_only():
     on the bytes; the all-to-all's latencies scale the same way."""
     c = load_cluster("localhost-cpu")
     from dataclasses import replace
-    coll = Collective(alpha_s=400e-6, bytes_per_s=1e9, spread_floor=0.25, spread_s=50e-6)
+    coll = Collective(alpha_s=400e-6, bytes_per_s=1e9)
+    stalls = Stalls(spread_floor=0.25, spread_s=50e-6)
     cost = CostModel(replace(c, node=replace(c.node, collective=coll)))
     together, _ = elapsed(cost, lambda col: col.allreduce(1e6, "auto", "allreduce"))
     apart, _ = elapsed(cost, lambda col: col.allreduce(1e6, "auto", "allreduce",
-                                                       latency_scale=coll.latency_factor(1.0)))
+                                                       latency_scale=stalls.spread_factor(1.0)))
     assert together - apart == pytest.approx(2 * 400e-6 * 0.75, rel=1e-6)  # 2 steps of alpha, 3/4 of each saved
     matrix = np.array([[0.0, 1e5], [1e5, 0.0]])
     a2a_together, _ = elapsed(cost, lambda col: col.alltoall(matrix, "fetch"))

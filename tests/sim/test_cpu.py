@@ -7,7 +7,7 @@ import pytest
 import simpy
 
 from gnnsim.cost.model import CostModel
-from gnnsim.hardware.profiles import load_cluster
+from gnnsim.hardware.profiles import HostEffects, load_cluster
 from gnnsim.sim.cpu import HostCpus
 from gnnsim.sim.engine import simulate_workload
 
@@ -99,13 +99,13 @@ def test_a_trainer_gives_up_its_core_after_a_time_slice_when_others_wait():
     # rank 0: 3 pieces of 3 ms. After two (6 ms >= the 4 ms slice) rank 2, waiting since
     # 1 ms, takes the core for its 1 ms; rank 0's last piece runs after it
     c = cpu_cluster(4, 2.0)
-    c = replace(c, node=replace(c.node, time_slice_s=4 * MS))
+    c = replace(c, node=replace(c.node, host_effects=HostEffects(time_slice_s=4 * MS)))
     work = [(0, 0.0, [3 * MS] * 3), (2, 1 * MS, [1 * MS])]
     assert ends_in_sequence(c, work) == pytest.approx([10 * MS, 7 * MS])
     # with nobody waiting it keeps the core throughout; with a slice of 7 ms it gives up
     # the core only after its third piece
     assert ends_in_sequence(c, work[:1]) == pytest.approx([9 * MS])
-    c = replace(c, node=replace(c.node, time_slice_s=7 * MS))
+    c = replace(c, node=replace(c.node, host_effects=HostEffects(time_slice_s=7 * MS)))
     assert ends_in_sequence(c, work) == pytest.approx([9 * MS, 10 * MS])
 
 
@@ -132,8 +132,8 @@ def lockstep_workload(cluster, iterations=2):
     for it, chains in enumerate(w.tasks):
         chain = chains[0]
         fetch = next(t for t in chain if t.stage == "fetch")
-        even = tuple([sum(fetch.rows_from) // n] * n)
-        w.tasks[it] = [[replace(t, rows_from=even, local_rows=even[0]) if t.stage == "fetch" else t for t in chain]
+        even = tuple([sum(fetch.rows.rows_from) // n] * n)
+        w.tasks[it] = [[replace(t, rows=replace(t.rows, rows_from=even, local_rows=even[0])) if t.stage == "fetch" else t for t in chain]
                        for _ in range(n)]
     return w
 
@@ -203,7 +203,8 @@ def test_work_after_an_idle_core_pays_the_calibrated_warm_up_over_its_ramp():
     from gnnsim.hardware.profiles import Warmup
 
     c = cpu_cluster(2, 2.0)
-    c = replace(c, node=replace(c.node, warmup=Warmup(max_s=1 * MS, idle_s=10 * MS, ramp_s=1 * MS)))
+    c = replace(c, node=replace(c.node, host_effects=HostEffects(warmup=Warmup(max_s=1 * MS, idle_s=10 * MS,
+                                                                               ramp_s=1 * MS))))
     env = simpy.Environment()
     cpus = HostCpus(env, c)
     ends = []
@@ -227,7 +228,7 @@ def test_work_after_an_idle_core_pays_the_calibrated_warm_up_over_its_ramp():
 
 def test_without_a_calibrated_warm_up_idling_costs_nothing():
     c = cpu_cluster(2, 2.0)
-    assert c.node.warmup is None
+    assert c.node.host_effects is None
     env = simpy.Environment()
     cpus = HostCpus(env, c)
 

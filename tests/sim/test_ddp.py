@@ -19,7 +19,8 @@ from gnnsim.hardware.profiles import load_cluster
 from gnnsim.sim.engine import simulate_workload
 from gnnsim.sim.settings import DDP_FIRST_BUCKET_BYTES, sim_settings
 from gnnsim.workload.builder import Task, Workload
-from gnnsim.workload.model import Kernel
+from gnnsim.workload.tasks import Rows, Sampling
+from gnnsim.workload.kernels import Kernel
 
 MS = 1e-3
 MiB = 2**20
@@ -33,10 +34,10 @@ class HandCost(CostModel):
         return sum(k.flops for k in task.kernels) * MS
 
     def sample_time(self, task: Task) -> float:
-        return task.seeds * MS
+        return task.sampling.seeds * MS
 
     def fetch_plan(self, tasks: list[Task]) -> list:
-        return [HostWork("local", np.array([t.local_rows * MS for t in tasks]), barrier=False)]
+        return [HostWork("local", np.array([t.rows.local_rows * MS for t in tasks]), barrier=False)]
 
 
 def _chain(rank: int, sample: int, fetch: int, forward: int, backward: tuple[int, ...], optimizer: int,
@@ -46,8 +47,8 @@ def _chain(rank: int, sample: int, fetch: int, forward: int, backward: tuple[int
     device's time of the kernels on each side: like kernels split it exactly)."""
     layers = len(backward)
     return [
-        Task("sample", "cpu_compute", seeds=sample),
-        Task("fetch", "collective", local_rows=fetch, rows_from=tuple(fetch if r == rank else 0 for r in range(2))),
+        Task("sample", "cpu_sample", sampling=Sampling(seeds=sample)),
+        Task("fetch", "collective", rows=Rows(tuple(fetch if r == rank else 0 for r in range(2)), local_rows=fetch)),
         Task("forward", "gpu_kernel", kernels=(Kernel("gemm", float(forward), 0.0, "L0.fwd"),)),
         Task("backward", "gpu_kernel",
              kernels=tuple(Kernel("gemm", 1.0, 0.0, f"L{layers - 1 - i}.bwd", layer=layers - 1 - i)
@@ -240,7 +241,7 @@ def test_without_the_barrier_tracks_never_overlap_and_every_rank_finishes(spec, 
     n = cluster.num_trainers
     for chains in w.tasks:
         for r, chain in enumerate(chains):
-            chain[:] = [replace(t, rows_from=tuple(t.local_rows if p == r else 0 for p in range(n)))
+            chain[:] = [replace(t, rows=replace(t.rows, rows_from=tuple(t.rows.local_rows if p == r else 0 for p in range(n))))
                         if t.stage == "fetch" else t for t in chain]
     w.scenario = w.scenario.model_copy(update={"training": w.scenario.training.model_copy(
         update={"mode": "single-node-multigpu"})})

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gnnsim.cost.model import CostModel, kernel_time
-from gnnsim.hardware.profiles import Collective, load_cluster
+from gnnsim.hardware.profiles import Collective, HostEffects, Stalls, load_cluster
 from gnnsim.sim.engine import simulate_workload
-from gnnsim.workload.model import GRAD_PACK, Kernel, gradient_copy_kernels, sage_param_tensors
+from gnnsim.workload.kernels import GRAD_PACK, Kernel, gradient_copy_kernels, sage_param_tensors
 
 from .conftest import synthetic_workload
 
@@ -55,11 +55,11 @@ def test_collectives_after_long_compute_take_the_busy_factor_on_alpha():
     collective: the all-reduce, which follows forward and backward, pays more alpha; an
     all-to-all right after another (the feature exchange's chain) pays almost none."""
     cluster = load_cluster("localhost-cpu")
-    plain = Collective(alpha_s=400e-6, bytes_per_s=1e9)
-    busy = replace(plain, busy_rise=1.0, busy_s=1e-3)
+    coll = Collective(alpha_s=400e-6, bytes_per_s=1e9)
+    busy = HostEffects(allreduce=Stalls(busy_rise=1.0, busy_s=1e-3))
     stage = {}
-    for name, coll in (("plain", plain), ("busy", busy)):
-        cost = CostModel(replace(cluster, node=replace(cluster.node, collective=coll)))
+    for name, effects in (("plain", None), ("busy", busy)):
+        cost = CostModel(replace(cluster, node=replace(cluster.node, collective=coll, host_effects=effects)))
         tl = simulate_workload(synthetic_workload(cluster, 4, seed=3), cost)
         per = defaultdict(float)
         for s in tl.spans:
@@ -214,14 +214,14 @@ def test_spans_on_one_track_never_overlap(spec, depth, bucket, iterations, seed)
 
 
 def test_halo_exchange_moves_the_rows_each_rank_receives():
-    from gnnsim.workload.builder import Task
+    from gnnsim.workload.tasks import Rows, Task
 
     cluster = load_cluster("localhost-cpu")
     cost = CostModel(cluster)
     w = synthetic_workload(cluster, 1)
     # rank 0 receives 100 rows of 512 B from rank 1, rank 1 receives 300 from rank 0
-    w.tasks = [[[Task("halo", "collective", rows_from=(0, 100), row_bytes=512)],
-                [Task("halo", "collective", rows_from=(300, 0), row_bytes=512)]]]
+    w.tasks = [[[Task("halo", "collective", rows=Rows((0, 100), 512))],
+                [Task("halo", "collective", rows=Rows((300, 0), 512))]]]
     tl = simulate_workload(w, cost)
     link = cluster.node.intra_link
 

@@ -30,7 +30,7 @@ def test_gpu_sampling_alone_takes_its_closed_form():
     for sp, chain in zip(spans(r, "sample"), [r.workload.tasks[i][0] for i in range(r.workload.iterations)]):
         t = chain[0]
         assert sp.resource.endswith("gpusampler0")
-        assert sp.duration_s == pytest.approx(gpu_sampling_s(t.nodes, t.edges, t.hops, dev, link, uva=False))
+        assert sp.duration_s == pytest.approx(gpu_sampling_s(t.sampling.nodes, t.sampling.edges, t.sampling.hops, dev, link, uva=False))
 
 
 def test_uva_sampling_of_two_gpus_shares_their_pcie_switch():
@@ -39,7 +39,7 @@ def test_uva_sampling_of_two_gpus_shares_their_pcie_switch():
     r = run(trainers=2, sampling={"device": "uva"}, **big_batches)  # a DGX A100 puts two GPUs on each PCIe switch
     link, dev = r.cluster.node.h2d_link, r.cluster.node.trainer_device
     first = [r.workload.tasks[0][rank][0] for rank in range(2)]
-    works = [gpu_sampling_work(t.nodes, t.edges, t.hops) for t in first]
+    works = [gpu_sampling_work(t.sampling.nodes, t.sampling.edges, t.sampling.hops) for t in first]
     both = sum(w.structure_bytes for w in works) / uva_read_rate(link)  # the switch carries both flows' reads
     big = max(range(2), key=lambda k: works[k].structure_bytes)
     sp = spans(r, "sample", big)[0]
@@ -57,7 +57,7 @@ def test_uva_features_cross_pcie_with_no_copy():
     launch = r.cluster.node.trainer_device.kernel("gather").launch_s
     for sp, chain in zip(spans(r, "fetch"), [r.workload.tasks[i][0] for i in range(r.workload.iterations)]):
         fetch = next(t for t in chain if t.stage == "fetch")
-        assert sp.duration_s == pytest.approx(launch + uva_gather_bytes(fetch.local_rows, 128) / uva_read_rate(link))
+        assert sp.duration_s == pytest.approx(launch + uva_gather_bytes(fetch.rows.local_rows, 128) / uva_read_rate(link))
     assert all(t.bytes == pytest.approx(sum(x.bytes for x in r.workload.tasks[i][0] if x.stage == "h2d"))
                for i, t in enumerate(spans(r, "h2d")))
 

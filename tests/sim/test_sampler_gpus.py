@@ -44,10 +44,10 @@ def test_trainers_copy_the_blocks_and_hold_no_structure():
     for mb, chain in zip(rank_minibatches(g, seeds[0], 0, s, w.iterations, w.iterations_per_epoch),
                          [w.tasks[i][0] for i in range(w.iterations)]):
         sample, h2d = chain[0], next(t for t in chain if t.stage == "h2d")
-        assert sample.kind == "pool_sample" and sample.edges == mb.num_sampled_edges
+        assert sample.kind == "pool_sample" and sample.sampling.edges == mb.num_sampled_edges
         blocks = ID_BYTES * (2 * sum(b.num_edges for b in mb.blocks) + mb.seeds.size)
         assert h2d.bytes == mb.input_nodes.size * 16 * 4 + blocks  # every row (no cache) and the blocks
-        assert sampled_block_bytes(sample.edges, sample.seeds) == blocks
+        assert sampled_block_bytes(sample.sampling.edges, sample.sampling.seeds) == blocks
     assert "graph_structure" not in w.memory["by_category"]
 
 
@@ -61,8 +61,8 @@ def test_one_batch_on_a_sampler_gpu_by_hand():
     for sp in spans:
         task = w.tasks[sp.iteration][0][0]
         link = c.node.h2d_link
-        by_hand = (gpu_sampling_s(task.nodes, task.edges, task.hops, c.node.trainer_device, link, False)
-                   + link.latency_s + sampled_block_bytes(task.edges, task.seeds) / link.bytes_per_s)
+        by_hand = (gpu_sampling_s(task.sampling.nodes, task.sampling.edges, task.sampling.hops, c.node.trainer_device, link, False)
+                   + link.latency_s + sampled_block_bytes(task.sampling.edges, task.sampling.seeds) / link.bytes_per_s)
         assert sp.end_s - sp.start_s == pytest.approx(by_hand)
 
 

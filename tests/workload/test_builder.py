@@ -35,8 +35,8 @@ def test_fetch_rows_match_brute_force_ownership():
         for it, mb in enumerate(mbs):
             fetch = next(t for t in w.tasks[it][r] if t.stage == "fetch")
             owners = [int(p.assignment[v]) for v in mb.input_nodes.tolist()]  # brute force
-            assert fetch.local_rows == owners.count(r)
-            assert list(fetch.rows_from) == [owners.count(q) for q in range(c.num_trainers)]
+            assert fetch.rows.local_rows == owners.count(r)
+            assert list(fetch.rows.rows_from) == [owners.count(q) for q in range(c.num_trainers)]
             assert fetch.bytes == (len(owners) - owners.count(r)) * g.feature_dim * 4
 
 
@@ -44,7 +44,7 @@ def test_bytes_sent_equal_bytes_received():
     s, g, c, p = _setup()
     w = build_workload(s, g, p, c)
     for it in range(w.iterations):
-        rows = np.array([next(t for t in w.tasks[it][r] if t.stage == "fetch").rows_from for r in range(w.num_ranks)])
+        rows = np.array([next(t for t in w.tasks[it][r] if t.stage == "fetch").rows.rows_from for r in range(w.num_ranks)])
         np.fill_diagonal(rows, 0)
         assert rows.sum(axis=1).sum() == rows.sum(axis=0).sum()  # requested = served
 

@@ -40,18 +40,18 @@ def test_rows_by_source_add_up_and_split_by_node():
             f = stage(w.tasks[i][r], "fetch")[0]
             owners = p.assignment[mb.input_nodes]
             same_node = owners // 2 == r // 2
-            assert f.local_rows == (owners == r).sum()
-            assert f.peer_rows == (same_node & (owners != r)).sum()
-            assert f.remote_rows == (~same_node).sum()
-            assert f.cached_rows == 0
-            assert f.local_rows + f.peer_rows + f.remote_rows == mb.input_nodes.size
+            assert f.rows.local_rows == (owners == r).sum()
+            assert f.rows.peer_rows == (same_node & (owners != r)).sum()
+            assert f.rows.remote_rows == (~same_node).sum()
+            assert f.rows.cached_rows == 0
+            assert f.rows.local_rows + f.rows.peer_rows + f.rows.remote_rows == mb.input_nodes.size
 
 
 def index_bytes(chain) -> int:
     """What a batch's copy to the GPU carries besides rows: each block's edge index pair
     and the seed ids, int64."""
     sample = stage(chain, "sample")[0]
-    return 8 * (2 * sample.edges + sample.seeds)
+    return 8 * (2 * sample.sampling.edges + sample.sampling.seeds)
 
 
 @pytest.mark.parametrize("policy", ["degree", "presample"])
@@ -62,12 +62,12 @@ def test_cache_hits_conserve_rows_and_bytes(policy):
     for i in range(w.iterations):
         for r in range(4):
             f, f0 = stage(w.tasks[i][r], "fetch")[0], stage(plain.tasks[i][r], "fetch")[0]
-            inputs = f0.local_rows + f0.peer_rows + f0.remote_rows
+            inputs = f0.rows.local_rows + f0.rows.peer_rows + f0.rows.remote_rows
             # the cache does not change the batches, only where rows come from
-            assert f.cached_rows + f.local_rows + f.peer_rows + f.remote_rows == inputs
-            assert stage(w.tasks[i][r], "h2d")[0].bytes == (inputs - f.cached_rows) * row_bytes + index_bytes(w.tasks[i][r])
-            assert f.bytes == (f.peer_rows + f.remote_rows) * row_bytes
-            assert w.hit_rate[i][r] == pytest.approx(f.cached_rows / inputs)
+            assert f.rows.cached_rows + f.rows.local_rows + f.rows.peer_rows + f.rows.remote_rows == inputs
+            assert stage(w.tasks[i][r], "h2d")[0].bytes == (inputs - f.rows.cached_rows) * row_bytes + index_bytes(w.tasks[i][r])
+            assert f.bytes == (f.rows.peer_rows + f.rows.remote_rows) * row_bytes
+            assert w.hit_rate[i][r] == pytest.approx(f.rows.cached_rows / inputs)
     assert w.batch_stats["cache_hit_rate_mean"] > 0.1  # hot nodes are hit more often than their share
     assert len(w.batch_stats["cache_hit_rate_per_iteration"]) == w.iterations
     assert w.memory["by_category"]["cached_features"] == budget_rows(s.training.cache, 2000, row_bytes) * row_bytes
@@ -90,9 +90,9 @@ def test_single_node_multigpu_reads_everything_from_host():
     for i in range(w.iterations):
         for r in range(4):
             f = stage(w.tasks[i][r], "fetch")[0]
-            assert f.rows_from[r] == f.local_rows and sum(f.rows_from) == f.local_rows
-            assert f.bytes == 0 and f.peer_rows == f.remote_rows == 0
-            assert stage(w.tasks[i][r], "h2d")[0].bytes == f.local_rows * 16 * 4 + index_bytes(w.tasks[i][r])
+            assert f.rows.rows_from[r] == f.rows.local_rows and sum(f.rows.rows_from) == f.rows.local_rows
+            assert f.bytes == 0 and f.rows.peer_rows == f.rows.remote_rows == 0
+            assert stage(w.tasks[i][r], "h2d")[0].bytes == f.rows.local_rows * 16 * 4 + index_bytes(w.tasks[i][r])
 
 
 def test_remote_sampling_requests_brute_force():
@@ -145,11 +145,11 @@ def test_fullbatch_chain_conserves_halo_bytes():
         agg = next(k for k in fwd if k.name == "L0.aggregate")
         assert agg.flops == np.diff(g.indptr)[a == r].sum() * 16  # every in-edge of the part, width 16
         assert w.memory["peak_bytes"][r] > 0
-        assert halos[0].nodes == h[:, r].sum() and inner > 0
+        assert sum(halos[0].rows.rows_from) == h[:, r].sum() and inner > 0
     # every byte sent is received: per exchange, total sent == total received
     for k in range(4):
         sent = sum(stage(ch, "halo")[k].bytes for ch in chains)
-        received = sum(sum(stage(ch, "halo")[k].rows_from) * stage(ch, "halo")[k].row_bytes for ch in chains)
+        received = sum(sum(stage(ch, "halo")[k].rows.rows_from) * stage(ch, "halo")[k].rows.row_bytes for ch in chains)
         assert sent == received
 
 
@@ -165,7 +165,7 @@ def test_cluster_gcn_batches_are_whole_clusters():
             member = [set(clusters.nodes(np.array([k])).tolist()) for k in clusters.per_rank[r]]
             assert sum(nodes == a | b for a in member for b in member if a is not b) >= 1
             assert set(mb.seeds.tolist()) == nodes & train
-            assert stage(w.tasks[i][r], "sample")[0].edges == mb.blocks[0].num_edges
+            assert stage(w.tasks[i][r], "sample")[0].sampling.edges == mb.blocks[0].num_edges
 
 
 def test_replace_and_full_samplers_feed_the_builder():
@@ -176,10 +176,10 @@ def test_replace_and_full_samplers_feed_the_builder():
     assert full.batch_stats["sampled_edges_mean"] > plain.batch_stats["sampled_edges_mean"]
     assert len(full.batch_stats["nodes_per_hop_mean"]) == 3
     # the sampler's hops and draw rounds reach its task (none drawn Floyd's way for these two)
-    first = {name: stage(x.tasks[0][0], "sample", "cpu_compute")[0] for name, x in
+    first = {name: stage(x.tasks[0][0], "sample", "cpu_sample")[0] for name, x in
              (("replace", w), ("full", full), ("plain", plain))}
-    assert [(t.hops, t.draws) for t in first.values()] == [(2, 0), (2, 0), (2, 7)]
-    assert first["replace"].checks == first["full"].checks == 0 < first["plain"].checks
+    assert [(t.sampling.hops, t.sampling.draws) for t in first.values()] == [(2, 0), (2, 0), (2, 7)]
+    assert first["replace"].sampling.checks == first["full"].sampling.checks == 0 < first["plain"].sampling.checks
 
 
 def test_default_scenario_adds_no_new_statistics():
@@ -241,14 +241,14 @@ def test_every_input_row_has_exactly_one_source(seed, cache_share, rank):
     chain = iteration_tasks(mb, assignment, rank, 4, s, g, c, 100, cache)
     f = stage(chain, "fetch")[0]
     inputs = mb.input_nodes.size
-    assert f.cached_rows == cache.mask[mb.input_nodes].sum()
-    assert f.cached_rows + f.local_rows + f.peer_rows + f.remote_rows == inputs
-    assert sum(f.rows_from) == inputs - f.cached_rows
-    assert f.bytes == (f.peer_rows + f.remote_rows) * f.row_bytes
+    assert f.rows.cached_rows == cache.mask[mb.input_nodes].sum()
+    assert f.rows.cached_rows + f.rows.local_rows + f.rows.peer_rows + f.rows.remote_rows == inputs
+    assert sum(f.rows.rows_from) == inputs - f.rows.cached_rows
+    assert f.bytes == (f.rows.peer_rows + f.rows.remote_rows) * f.rows.row_bytes
     h2d = stage(chain, "h2d")[0]
-    assert h2d.bytes == (inputs - f.cached_rows) * f.row_bytes + index_bytes(chain)
+    assert h2d.bytes == (inputs - f.rows.cached_rows) * f.rows.row_bytes + index_bytes(chain)
     # the rows, each block's two index arrays and the seeds; the rows' positions when cached
-    assert h2d.rounds == 2 * len(mb.blocks) + 1 + (inputs > f.cached_rows) * (1 + (f.cached_rows > 0))
+    assert h2d.rounds == 2 * len(mb.blocks) + 1 + (inputs > f.rows.cached_rows) * (1 + (f.rows.cached_rows > 0))
 
 
 def sample_minibatch_for(g, rng):

@@ -41,7 +41,7 @@ def test_gpu_features_drop_fetch_and_copy_and_gather_in_forward():
     s, g, c, p, w = setup(sampling={"device": "gpu"}, features={"placement": "gpu"})
     for mb, chain in zip(batches(s, g, p, c, w), [w.tasks[i][0] for i in range(w.iterations)]):
         assert [t.stage for t in chain[:2]] == ["sample", "forward"]
-        assert chain[0].kind == "gpu_sample" and chain[0].edges == mb.num_sampled_edges
+        assert chain[0].kind == "gpu_sample" and chain[0].sampling.edges == mb.num_sampled_edges
         gather = chain[1].kernels[0]
         assert gather.name == FEATURE_GATHER and gather.bytes == 2 * mb.input_nodes.size * ROW
 
@@ -50,7 +50,7 @@ def test_uva_features_copy_only_the_blocks():
     s, g, c, p, w = setup(features={"placement": "uva"}, loader={"workers": 2})
     for mb, chain in zip(batches(s, g, p, c, w), [w.tasks[i][0] for i in range(w.iterations)]):
         fetch, h2d = [t for t in chain if t.stage in ("fetch", "h2d")]
-        assert fetch.kind == "uva_gather" and fetch.local_rows == mb.input_nodes.size
+        assert fetch.kind == "uva_gather" and fetch.rows.local_rows == mb.input_nodes.size
         assert h2d.bytes == ID_BYTES * (2 * sum(b.num_edges for b in mb.blocks) + mb.seeds.size)
         assert h2d.rounds == 2 * len(mb.blocks) + 1
 

@@ -3,7 +3,7 @@
 import pytest
 
 from gnnsim.errors import ScenarioError
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
 from gnnsim.workload.models import MODELS, get_model
 
 BLOCK = (10, 4, 20)  # num_src, num_dst, num_edges

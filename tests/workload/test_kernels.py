@@ -1,4 +1,4 @@
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
 
 
 def test_gemm_counts():
