@@ -30,7 +30,7 @@ import numpy as np
 
 from gnnsim.cost.collectives import ALLREDUCE, ALLREDUCE_ALGORITHMS, Fabric
 from gnnsim.hardware.profiles import Cluster, KernelRate, Link, SamplerCost
-from gnnsim.hardware.software import SoftwareProfile
+from gnnsim.hardware.software import SoftwareProfile, aggregate_elements
 from gnnsim.hardware.topology import Topology, topology_for
 from gnnsim.workload.builder import ID_BYTES, Task
 from gnnsim.workload.model import Kernel
@@ -137,13 +137,16 @@ class CostModel:
         overhead = self.framework_overhead_s(task.stage)
         if task.layers and self.num_layers:  # a task of some layers (full-batch) pays their share
             overhead *= task.layers / self.num_layers
-        return t + overhead
+        if self.software is not None:  # and its work per aggregated element (PyG's GCN/GAT per-edge steps)
+            overhead += self.software.element_overhead_s(task.stage, aggregate_elements(task.kernels))
+        return max(t + overhead, 0.0)  # (a calibrated element term may be negative: faster than gnnsim's layer)
 
     def sample_time(self, task: Task) -> float:
         s = self.sampler_cost
         return (s.per_batch_s + s.per_node_s * task.nodes + s.edge_cost_s(task.graph_nodes) * task.edges
                 + s.per_hop_s * task.hops + s.per_draw_s * task.draws + s.per_check_s * task.checks
-                + self.framework_overhead_s("sample"))  # the framework loader's per-batch work
+                + self.framework_overhead_s("sample")  # the framework loader's per-batch work
+                + (self.software.loader_overhead_s(task.nodes, task.edges) if self.software is not None else 0.0))
 
     def gather_time(self, rows: int, row_bytes: int) -> float:
         if rows <= 0:
