@@ -10,13 +10,16 @@ end-to-end run:
   a whole random subgraph of ``N`` nodes and ``E`` edges, every layer on all of it (the
   shape :func:`gnnsim.workload.frameworks.pyg_shapes` prices), the two timed in turn.
   The difference per stage (the median of the repeats' paired differences: this host's
-  other load hits both alike) is fitted as ``layers * fixed + elements * per_element``,
-  where ``elements`` is what the cost model sees of the same step: the FLOPs (edges x
-  width) of the stage's ``aggregate`` kernels in the workload model. GCN's and GAT's
-  per-edge work (self-loops, the per-edge norm, PyG's scatter softmax) lands in the
-  element term, the ``MessagePassing`` machinery in the fixed one (at least 0). The
-  element term may be negative: PyG's scatter-based backward of a sum or mean is
-  faster per edge than the ``index_add`` one of gnnsim's layers.
+  other load hits both alike) is fitted as ``layers * fixed + elements * per_element +
+  rows * per_row``, where ``elements`` and ``rows`` are what the cost model sees of the
+  same step: edges x width and destinations x width of the stage's ``aggregate``
+  kernels in the workload model. GCN's and GAT's per-edge work (the per-edge norm,
+  PyG's scatter softmax) lands in the element term, their self-loops (one edge more per
+  node) in the row term, the ``MessagePassing`` machinery in the fixed one. The sizes
+  have the node-to-edge ratios of sampled subgraphs (1.5 to 4 edges per node) so the
+  terms separate. The fixed and row terms are at least 0; the element term may be
+  negative: PyG's scatter-based backward of a sum or mean can be faster per edge than
+  the ``index_add`` one of gnnsim's layers.
 - **loader**: ``next()`` of a PyG ``NodeLoader`` over gnnsim's sampler
   (:class:`gnnsim.realrun.pyg_worker.GnnsimSampler`) against the bare sampler
   (:func:`gnnsim.workload.frameworks.pyg_minibatch`) on the same seeds and random
@@ -38,8 +41,10 @@ from gnnsim.calibrate.profile_blocks import rounded
 PYG_MODELS = ("graphsage", "gcn", "gat", "gin")
 IN_DIM, CLASSES, LAYERS, HEADS = 64, 4, 2, 4  # as the validation scenarios (SBM features 64, 4 classes)
 # (nodes, edges, hidden): whole sampled subgraphs from a few hundred rows to a large batch's
-LAYER_SIZES = [(64, 256, 64), (1024, 4096, 64), (2048, 16384, 64), (4096, 16384, 64), (4096, 32768, 128)]
-LAYER_SIZES_QUICK = [(64, 256, 64), (2048, 8192, 64), (4096, 32768, 128)]
+# (as NodeLoader's batches: batch 256 with fan-outs [8, 4] is ~4.9k nodes and ~8k edges)
+LAYER_SIZES = [(64, 128, 64), (1024, 1536, 64), (2048, 8192, 64), (4096, 6144, 64), (4096, 16384, 128),
+               (8192, 12288, 64)]
+LAYER_SIZES_QUICK = [(64, 128, 64), (2048, 8192, 64), (4096, 6144, 64), (4096, 16384, 128)]
 MIN_REPEATS = 8
 # (batch size, fan-outs) of the loader benchmark, on an SBM graph like the suite's
 LOADER_BATCHES = [(32, [5, 5]), (128, [8, 4]), (256, [10, 5]), (512, [10, 10]), (1024, [15, 10])]
@@ -56,19 +61,21 @@ def available() -> str | None:
     return str(torch_geometric.__version__)
 
 
-def stage_elements(name: str, nodes: int, edges: int, hidden: int, seeds: int) -> dict[str, float]:
-    """The aggregated elements (edges x width: the ``aggregate`` kernels' FLOPs) of a
-    forward and a backward step of model ``name`` on a whole subgraph, as the workload
-    model prices PyG's layers (:func:`gnnsim.hardware.software.aggregate_elements`)."""
-    from gnnsim.hardware.software import aggregate_elements
+def stage_elements(name: str, nodes: int, edges: int, hidden: int, seeds: int) -> dict[str, list[float]]:
+    """Per stage, the aggregated [elements, rows] (edges x width, destinations x width of
+    the ``aggregate`` kernels) of a forward and a backward step of model ``name`` on a
+    whole subgraph, as the workload model prices PyG's layers
+    (:func:`gnnsim.hardware.software.aggregate_elements`, :func:`~gnnsim.hardware.software.aggregate_rows`)."""
+    from gnnsim.hardware.software import aggregate_elements, aggregate_rows
     from gnnsim.workload import model as m
     from gnnsim.workload.models import get_model
 
     shapes = [(nodes, nodes, edges)] * LAYERS
     dims = m.layer_dims(IN_DIM, hidden, CLASSES, LAYERS)
     spec = get_model(name)
-    return {"forward": aggregate_elements(spec.forward_kernels(shapes, dims, 4, HEADS)),
-            "backward": aggregate_elements(spec.backward_kernels(shapes, dims, seeds, CLASSES, 4, HEADS))}
+    kernels = {"forward": spec.forward_kernels(shapes, dims, 4, HEADS),
+               "backward": spec.backward_kernels(shapes, dims, seeds, CLASSES, 4, HEADS)}
+    return {stage: [aggregate_elements(ks), aggregate_rows(ks)] for stage, ks in kernels.items()}
 
 
 def _models(name: str, hidden: int, device: str):
@@ -137,31 +144,32 @@ def bench_layers(quick: bool, repeats: int, device: str = "cpu") -> list[dict]:
     return rows
 
 
-def _fit(X: np.ndarray, y: np.ndarray, signed_last: bool = False) -> np.ndarray:
-    """Least squares ``y = X c`` with ``c >= 0`` (the last coefficient free with ``signed_last``)."""
+def _fit(X: np.ndarray, y: np.ndarray, signed: tuple[int, ...] = ()) -> np.ndarray:
+    """Least squares ``y = X c`` with ``c >= 0`` (the coefficients ``signed`` free)."""
     from scipy.optimize import lsq_linear
 
     scale = np.maximum(np.abs(X).max(axis=0), 1e-30)
     low = np.zeros(X.shape[1])
-    if signed_last:
-        low[-1] = -np.inf
+    low[list(signed)] = -np.inf
     return lsq_linear(X / scale, y, bounds=(low, np.inf)).x / scale
 
 
 def fit_layers(rows: list[dict]) -> tuple[dict, dict]:
-    """Per model: ``per_layer_{forward,backward}_us`` and ``per_element_{forward,backward}_ns``
-    fitted to PyG's time over gnnsim's own (non-negative least squares), and the fit's
-    error on PyG's times (own time + fitted overhead against the measured PyG time)."""
+    """Per model: ``per_layer_{forward,backward}_us``, ``per_element_{forward,backward}_ns``
+    and ``per_row_{forward,backward}_ns`` fitted to PyG's time over gnnsim's own (least
+    squares, the element term signed), and the fit's error on PyG's times (own time +
+    fitted overhead against the measured PyG time)."""
     models, residuals = {}, {}
     for name in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == name]
         block, errors = {}, []
         for stage in ("forward", "backward"):
-            X = np.array([[LAYERS, r["elements"][stage]] for r in mine], dtype=float)
+            X = np.array([[LAYERS, *r["elements"][stage]] for r in mine], dtype=float)
             extra = np.array([r["extra"][stage] for r in mine])
-            coef = _fit(X, extra, signed_last=True)
+            coef = _fit(X, extra, signed=(1,))
             block[f"per_layer_{stage}_us"] = rounded(coef[0] * 1e6)
             block[f"per_element_{stage}_ns"] = rounded(coef[1] * 1e9)
+            block[f"per_row_{stage}_ns"] = rounded(coef[2] * 1e9)
             predicted = np.array([r["own"][stage] for r in mine]) + X @ coef
             errors += list(np.abs(predicted / np.array([r["pyg"][stage] for r in mine]) - 1.0))
         models[name] = block

@@ -216,6 +216,18 @@ def refit(samples_path: str | Path, out: str | Path, progress=print) -> dict:
         profile["sampler"] = fit_sampler(X, y, residuals)
         progress(f"refit: sampler: {y.size} batches, fit error {residuals['sampler']['fit_mape']:.1%}")
 
+    old_pyg = (profile.get("frameworks") or {}).get("pyg")
+    if samples.get("pyg_layers") and samples.get("pyg_loader") and isinstance(old_pyg, dict):
+        from gnnsim.calibrate.pyg import fit_layers, fit_loader, pyg_block
+
+        models, layer_res = fit_layers(samples["pyg_layers"])
+        loader, loader_res = fit_loader(samples["pyg_loader"])
+        residuals.update({**layer_res, **loader_res})
+        text = (old_pyg.get("sources") or [{}])[0].get("text", "gnnsim calibrate")
+        profile["frameworks"] = {**profile["frameworks"],
+                                 "pyg": pyg_block(models, loader, str(old_pyg.get("version", "")), text)}
+        progress(f"refit: PyG: loader +{loader['per_iteration_us']:g} us per batch")
+
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     profile["residuals"] = residuals
     profile["provenance"] = {**(profile.get("provenance") or {}), **provenance,

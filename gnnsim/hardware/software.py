@@ -20,7 +20,11 @@ an autograd graph with more nodes) and its own neighbour sampler. A software pro
 - ``per_element_forward_ns`` / ``per_element_backward_ns``: host time per aggregated
   element (an edge times the layer's width: the FLOPs of the stage's ``aggregate``
   kernels, :func:`aggregate_elements`) on top of the layer's kernels: PyG's GCN and GAT
-  add self-loops, a per-edge norm and a scatter softmax the workload model does not price;
+  add a per-edge norm and a scatter softmax the workload model does not price; may be
+  negative (a framework's per-edge work faster than gnnsim's layer);
+- ``per_row_forward_ns`` / ``per_row_backward_ns``: the same per destination row times
+  width of those kernels (:func:`aggregate_rows`): GCN's and GAT's self-loops, one more
+  edge per node;
 - ``loader_per_node_ns`` / ``loader_per_edge_ns``: the loader's collation per sampled
   node and edge of the batch (on top of ``per_iteration_us``, charged to ``sample``);
 - ``models: NAME:``: any of the per-layer and per-element keys for one model
@@ -54,7 +58,8 @@ from gnnsim.hardware.schema import allow_keys, check_keys, read_number, read_pro
 from gnnsim.hardware.sources import Source, parse_sources
 
 FRAMEWORKS = ("torch", "dgl", "pyg")
-LAYER_KEYS = ("per_layer_forward_us", "per_layer_backward_us", "per_element_forward_ns", "per_element_backward_ns")
+LAYER_KEYS = ("per_layer_forward_us", "per_layer_backward_us", "per_element_forward_ns", "per_element_backward_ns",
+              "per_row_forward_ns", "per_row_backward_ns")
 allow_keys("software", "loader", "models")
 allow_keys("software.loader", "worker_start_ms")
 allow_keys("software.overheads", *LAYER_KEYS, "loader_per_node_ns", "loader_per_edge_ns")
@@ -69,6 +74,18 @@ def aggregate_elements(kernels) -> float:
     806.0
     """
     return float(sum(k.flops for k in kernels if k.cls == "aggregate"))
+
+
+def aggregate_rows(kernels) -> float:
+    """The destination rows times width the ``aggregate`` kernels of ``kernels`` write
+    (their accumulators: edges x width scaled by the accumulator's share of the new bytes).
+
+    >>> from gnnsim.workload.model import aggregate
+    >>> aggregate_rows([aggregate(100, 10, 8), aggregate(3, 3, 2)])
+    86.0
+    """
+    return float(sum(k.flops * k.out_parts[1] / k.out_parts[0] for k in kernels
+                     if k.cls == "aggregate" and len(k.out_parts) == 2 and k.out_parts[0] > 0))
 
 
 
@@ -88,6 +105,8 @@ class SoftwareProfile:
     worker_start_s: float = 0.0  # one loader worker process started (per epoch without persistent workers)
     per_element_forward_s: float = 0.0  # per aggregated element (edge x width) of a layer's aggregate kernels
     per_element_backward_s: float = 0.0
+    per_row_forward_s: float = 0.0  # per destination row x width of those kernels
+    per_row_backward_s: float = 0.0
     loader_per_node_s: float = 0.0  # the loader's collation per sampled node and edge
     loader_per_edge_s: float = 0.0
 
@@ -113,14 +132,24 @@ class SoftwareProfile:
             return self.per_iteration_s
         return 0.0
 
-    def element_overhead_s(self, stage: str, elements: float) -> float:
-        """Framework host time of ``stage`` for ``elements`` aggregated elements (edges x width).
+    def aggregate_overhead_s(self, stage: str, kernels) -> float:
+        """Framework host time of ``stage`` for its ``aggregate`` kernels' elements
+        (edges x width) and rows (destinations x width).
 
-        >>> SoftwareProfile("x", "pyg", per_element_forward_s=1e-9).element_overhead_s("forward", 2e6)
-        0.002
+        >>> from gnnsim.workload.model import aggregate
+        >>> p = SoftwareProfile("x", "pyg", per_element_forward_s=1e-9, per_row_forward_s=2e-9)
+        >>> round(p.aggregate_overhead_s("forward", [aggregate(1000, 100, 10)]), 9), p.aggregate_overhead_s("sample", [])
+        (1.2e-05, 0.0)
         """
-        per = {"forward": self.per_element_forward_s, "backward": self.per_element_backward_s}.get(stage, 0.0)
-        return per * elements
+        if stage == "forward":
+            per_element, per_row = self.per_element_forward_s, self.per_row_forward_s
+        elif stage == "backward":
+            per_element, per_row = self.per_element_backward_s, self.per_row_backward_s
+        else:
+            return 0.0
+        if not per_element and not per_row:
+            return 0.0
+        return per_element * aggregate_elements(kernels) + per_row * aggregate_rows(kernels)
 
     def loader_overhead_s(self, nodes: int, edges: int) -> float:
         """The loader's per-batch collation of ``nodes`` sampled nodes and ``edges`` edges
@@ -165,8 +194,9 @@ def _layer_fields(block: dict[str, Any], where: Path) -> dict[str, float]:
     for key in LAYER_KEYS:
         if key not in block:
             continue
-        if key.endswith("_us"):
-            fields[key.rsplit("_", 1)[0] + "_s"] = read_number(block, key, where, positive=False) * 1e-6
+        if not key.startswith("per_element"):
+            fields[key.rsplit("_", 1)[0] + "_s"] = read_number(block, key, where, positive=False) * (
+                1e-6 if key.endswith("_us") else 1e-9)
             continue
         # an element term may be negative: the framework's per-edge work faster than gnnsim's layer
         value = block[key]

@@ -253,7 +253,8 @@ def _capacity_row(sharing: dict[str, Any], pairs: list[tuple[float, float]]) -> 
 
 
 def _remote_fraction(measured) -> float:
-    remote = sum(it["rows_remote"] for r in measured.ranks for it in r["iterations"])
+    # (the PyG trainer keeps every row on every rank: nothing remote, no count)
+    remote = sum(it.get("rows_remote", 0) for r in measured.ranks for it in r["iterations"])
     total = sum(it["input_nodes"] for r in measured.ranks for it in r["iterations"])
     return remote / total if total else 0.0
 

@@ -14,11 +14,11 @@ from gnnsim.hardware.software import load_software
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _layer_rows(fixed_s: float, per_element_s: float) -> list[dict]:
+def _layer_rows(fixed_s: float, per_element_s: float, per_row_s: float = 0.0) -> list[dict]:
     rows = []
-    for elements in (1e4, 1e5, 1e6, 4e6):
-        extra = cal.LAYERS * fixed_s + per_element_s * elements
-        rows.append({"model": "gcn", "elements": {"forward": elements, "backward": elements / 2},
+    for elements, nodes in ((1e4, 5e3), (1e5, 2e4), (1e6, 6e5), (4e6, 1e6), (2e6, 2e6)):
+        extra = cal.LAYERS * fixed_s + per_element_s * elements + per_row_s * nodes
+        rows.append({"model": "gcn", "elements": {"forward": [elements, nodes], "backward": [elements / 2, nodes / 2]},
                      "extra": {"forward": extra, "backward": extra / 2},
                      "own": {"forward": 1e-3, "backward": 1e-3},
                      "pyg": {"forward": 1e-3 + extra, "backward": 1e-3 + extra / 2}})
@@ -26,10 +26,11 @@ def _layer_rows(fixed_s: float, per_element_s: float) -> list[dict]:
 
 
 def test_layer_fit_recovers_fixed_and_element_terms():
-    models, residuals = cal.fit_layers(_layer_rows(100e-6, 2e-9))
+    models, residuals = cal.fit_layers(_layer_rows(100e-6, 2e-9, 5e-9))
     gcn = models["gcn"]
     assert gcn["per_layer_forward_us"] == pytest.approx(100, rel=1e-3)
     assert gcn["per_element_forward_ns"] == pytest.approx(2, rel=1e-3)
+    assert gcn["per_row_forward_ns"] == pytest.approx(5, rel=1e-3)
     assert residuals["pyg_gcn"]["fit_mape"] < 1e-3
 
 
@@ -95,7 +96,7 @@ def test_the_cost_model_charges_the_element_and_loader_terms(calibrated_root):
     cost = CostModel(cluster).with_software(gcn, 2)
     task = Task("forward", "cpu_compute", kernels=(m.aggregate(1000, 100, 64), m.gemm(100, 64, 64)))
     extra = cost.compute_time(task) - plain.compute_time(task)
-    assert extra == pytest.approx(2 * 100e-6 + 2e-9 * 1000 * 64, rel=1e-6)
+    assert extra == pytest.approx(2 * 100e-6 + 2e-9 * 1000 * 64, rel=1e-6)  # (fitted without a row term)
     sample = Task("sample", "cpu_compute", seeds=10, nodes=500, edges=2000)
     assert cost.sample_time(sample) - plain.sample_time(sample) == pytest.approx(250e-6 + 60e-9 * 500, rel=1e-6)
 
