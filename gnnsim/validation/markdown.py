@@ -184,6 +184,12 @@ def _calibration_figures(cal: dict[str, Any]) -> str:
         parts.append(f"kernels timed alone; node capacity {sharing.get('effective_cores', 0):.2f} effective cores "
                      f"for {sharing.get('demand_cores', 0)} busy cores"
                      + (f", time slice {sharing['time_slice_ms']:.2f} ms" if "time_slice_ms" in sharing else ""))
+    pyg = (cal.get("frameworks") or {}).get("pyg")
+    if pyg:
+        over, sage = pyg.get("overheads") or {}, (pyg.get("models") or {}).get("graphsage") or {}
+        parts.append(f"PyG {pyg.get('version', '')} against plain torch: GraphSAGE +{sage.get('per_layer_forward_us', 0):.0f} "
+                     f"us per layer forward, +{sage.get('per_layer_backward_us', 0):.0f} us backward; NodeLoader "
+                     f"+{over.get('per_iteration_us', 0):.0f} us per batch")
     wall = (cal.get("provenance") or {}).get("wall_s")
     return (" Calibrated: " + "; ".join(parts) + (f" (calibration took {wall:.0f} s)" if wall else "") + ".") if parts else ""
 
