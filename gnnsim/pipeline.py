@@ -102,6 +102,13 @@ def cluster_for(scenario: Scenario) -> Cluster:
     return cluster_for_dtype(cluster, scenario.model.dtype)  # GEMMs at model.dtype's peak (cost/dtypes.py)
 
 
+def software_for(scenario: Scenario):
+    """The scenario's framework profile: ``hwprofiles/software/FRAMEWORK.yaml``, with the
+    numbers its calibrated device profile measured for that framework and its model in
+    place of the estimates (:func:`gnnsim.hardware.software.load_software`)."""
+    return load_software(scenario.training.framework, scenario.cluster.device_profile, scenario.model.name)
+
+
 def partition_and_metrics_for(scenario: Scenario, graph: Graph, num_ranks: int) -> tuple[Partition, PartitionMetrics]:
     """:func:`partition_for` and its metrics, from the on-disk cache when the graph came from it."""
     partition = None
@@ -149,7 +156,7 @@ def simulate(scenario: Scenario, *, sensitivity: bool = True, record_links: bool
     if allreduce_algorithm is None:
         allreduce_algorithm = scenario.simulation.allreduce
     cluster = cluster_for(scenario)
-    software = load_software(scenario.training.framework)  # framework overheads (torch adds none)
+    software = software_for(scenario)  # framework overheads (torch adds none)
     # progress on stderr at each stage (gnnsim.progress); the simulation reports its own iterations
     if graph is None:
         check_memory(scenario, cluster.num_trainers)  # before anything large is allocated

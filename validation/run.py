@@ -3,6 +3,7 @@
     python validation/run.py            # the whole suite, every job measured twice (~14 minutes; keep the machine quiet)
     python validation/run.py --quick    # the CI subset (under 2 minutes)
     python validation/run.py --only sbm-metis sbm-random --out /tmp/v
+    python validation/run.py --trainer pyg   # only the scenarios run by the PyG trainer
 
 Writes RESULTS.md and results.json next to this file (or into --out). The machine is
 calibrated first, in the same run, into a temporary copy of hwprofiles; see
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="run the scenarios marked quick: true, calibrate quickly")
     parser.add_argument("--only", nargs="+", metavar="NAME", help="run only these scenarios (by name)")
+    parser.add_argument("--trainer", choices=("torch", "pyg"),
+                        help="run only the scenarios of this real trainer (validation.trainer; torch: gnnsim's own)")
     parser.add_argument("--scenarios", default=str(HERE / "scenarios"), help="folder of scenario YAMLs")
     parser.add_argument("--out", default=str(HERE), help="folder for RESULTS.md and results.json")
     parser.add_argument("--repeat", action=argparse.BooleanOptionalAction, default=None,
@@ -40,12 +43,14 @@ def main(argv: list[str] | None = None) -> int:
         import json
 
         from gnnsim.outputs import write_atomic
-        from gnnsim.validation.figures import repeat_figures
+        from gnnsim.validation.figures import own_rows, repeat_figures, trainer_blocks
         from gnnsim.validation.markdown import cuda_results, limits_text, results_markdown
 
         results = json.loads((Path(args.out) / "results.json").read_text())
         if "repeat" in results:  # derived from the rows: computed again with this code
-            results["repeat"] = repeat_figures(results["scenarios"])
+            results["repeat"] = repeat_figures(own_rows(results["scenarios"]))
+        if "trainers" in results:  # likewise
+            results["trainers"] = trainer_blocks(results["scenarios"])
             write_atomic(Path(args.out) / "results.json", json.dumps(results, indent=2, sort_keys=True) + "\n")
         text = results_markdown(results, cuda_results(args.scenarios), limits_text(args.scenarios))
         write_atomic(Path(args.out) / "RESULTS.md", text)
@@ -54,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     # a plain SIGTERM would skip the teardown of network namespaces; make it an exception
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     try:
-        results = run_suite(args.scenarios, args.out, quick=args.quick, only=args.only,
+        results = run_suite(args.scenarios, args.out, quick=args.quick, only=args.only, trainer=args.trainer,
                             repeat=not args.quick if args.repeat is None else args.repeat)
     except GnnsimError as exc:
         print(f"validation: error: {exc}", file=sys.stderr)

@@ -2,7 +2,7 @@
 
 Each benchmark times one operation on a sweep of shapes and records, for each shape,
 the demands (FLOPs and bytes) that the workload builder would assign to it, computed by
-the very same functions (:mod:`gnnsim.workload.model`). The fit then relates demands to
+the very same functions (:mod:`gnnsim.workload.kernels`). The fit then relates demands to
 seconds. How a call is timed (repeats, warm-up, the heap and the caches before each
 run, a GPU's queued batches) is :mod:`gnnsim.calibrate.timing`; the sweeps reach the
 larger shapes a GPU trains on.
@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from gnnsim.calibrate.timing import Samples, device_sync, evict_caches, mean_time, synchronised, time_cases
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
 from gnnsim.workload.models import MODELS
 
 
@@ -46,7 +46,7 @@ def bench_gemm(quick: bool, repeats: int, device: str = "cpu") -> Samples:
 def bench_gemm_tn(quick: bool, repeats: int, device: str = "cpu") -> Samples:
     """Weight-gradient GEMMs as autograd runs them: ``dy^T @ x`` with dy (K x M) and x
     (K x N), K the batch rows, M the layer's outputs and N its inputs (see
-    ``workload.model.weight_grad``)."""
+    ``workload.kernels.weight_grad``)."""
     import torch
 
     ks = sweep(device, [1024, 8192, 32768] if quick else [512, 2048, 8192, 16384, 32768],

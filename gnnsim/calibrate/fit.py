@@ -14,7 +14,7 @@ import numpy as np
 from scipy.optimize import least_squares
 
 from gnnsim.cost.model import gemm_rows, gemm_shape_efficiency
-from gnnsim.workload.model import Kernel
+from gnnsim.workload.kernels import Kernel
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from gnnsim.calibrate.profile_blocks import (GEMMS, HOST_GATHER_KEYS, device_blo
 from gnnsim.calibrate.timing import Samples
 from gnnsim.errors import GnnsimError, ProfileError, read_text_file, read_yaml_mapping
 from gnnsim.outputs import write_atomic
-from gnnsim.workload.model import Kernel
+from gnnsim.workload.kernels import Kernel
 
 KERNEL_KEYS = ("seconds", "flops", "bytes", "out_bytes", "items")
 
@@ -215,6 +215,18 @@ def refit(samples_path: str | Path, out: str | Path, progress=print) -> dict:
         X, y = sampler_rows
         profile["sampler"] = fit_sampler(X, y, residuals)
         progress(f"refit: sampler: {y.size} batches, fit error {residuals['sampler']['fit_mape']:.1%}")
+
+    old_pyg = (profile.get("frameworks") or {}).get("pyg")
+    if samples.get("pyg_layers") and samples.get("pyg_loader") and isinstance(old_pyg, dict):
+        from gnnsim.calibrate.pyg import fit_layers, fit_loader, pyg_block
+
+        models, layer_res = fit_layers(samples["pyg_layers"])
+        loader, loader_res = fit_loader(samples["pyg_loader"])
+        residuals.update({**layer_res, **loader_res})
+        text = (old_pyg.get("sources") or [{}])[0].get("text", "gnnsim calibrate")
+        profile["frameworks"] = {**profile["frameworks"],
+                                 "pyg": pyg_block(models, loader, str(old_pyg.get("version", "")), text)}
+        progress(f"refit: PyG: loader +{loader['per_iteration_us']:g} us per batch")
 
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     profile["residuals"] = residuals

@@ -34,6 +34,7 @@ from gnnsim.calibrate.capacity import capacity_rounds, measure_capacity
 from gnnsim.calibrate.collectives import SPREADS_S, fit_wakeup, run_collectives
 from gnnsim.calibrate.profile_blocks import (HOST_GATHER_KEYS, collective_blocks, device_block, fit_class, fit_copy,
                                              fit_framework, fit_sampler, fit_sweeps, profile_text, rounded)
+from gnnsim.calibrate.pyg import calibrate_pyg
 from gnnsim.calibrate.timeslice import SPIN_S, measure_time_slice
 from gnnsim.calibrate.timing import Samples, merged
 from gnnsim.calibrate.twin import twins
@@ -135,13 +136,13 @@ def planned_steps(device: str, quick: bool, world: int, twin_load: bool) -> int:
     """How many times a calibration calls :meth:`Narration.step` (for the time left).
 
     >>> planned_steps("cpu", False, 2, False), planned_steps("cpu", True, 2, True), planned_steps("cuda", True, 2, False)
-    (15, 9, 10)
+    (16, 10, 11)
     """
     if device == "cuda":
-        return len(bench.KERNEL_BENCHMARKS) + 4  # + framework, copies, host gather, sampler
+        return len(bench.KERNEL_BENCHMARKS) + 5  # + framework, copies, host gather, sampler, PyG
     share_cores = world > 1 and not twin_load
     passes = 1 if quick else KERNEL_PASSES
-    return ((passes - 1) + len(bench.KERNEL_BENCHMARKS) + 2  # kernel passes, classes, framework, sampler
+    return ((passes - 1) + len(bench.KERNEL_BENCHMARKS) + 3  # kernel passes, classes, framework, sampler, PyG
             + (4 if share_cores else 0)  # capacity before and after, time slice, warm-up
             + 1 + (1 if not quick and world > 1 else 0))  # collectives, oversubscribed ones
 
@@ -237,6 +238,12 @@ def calibrate(device: str = "cpu", out: str | Path = "hwprofiles/calibrated/loca
     return profile
 
 
+def _framework_source(device: str) -> str:
+    """Where a framework block's numbers come from (host and date), for its ``sources:``."""
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return f"gnnsim calibrate --device {device} on {socket.gethostname()} ({cpu_model()}), {now}"
+
+
 OVERSUBSCRIPTION = 2  # processes per core in the oversubscribed collective benchmark
 
 
@@ -274,6 +281,7 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress, "cpu", samples)
         framework = _measure_framework(kernels, "cpu", repeats, progress, samples)
         sampler = _measure_sampler(quick, repeats, residuals, progress, samples)
+        pyg = calibrate_pyg(quick, repeats, "cpu", progress, samples, residuals, _framework_source("cpu"))
     # CPU sharing: how many cores' worth the node's busy trainers really get (not with twin_load)
     sharing = measure_capacity(world - 1, threads, quick, progress, earlier=early) if share_cores else None
     if sharing is not None:
@@ -316,6 +324,7 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         "intra_link": intra_block,
         "allreduce": {**ar_block, "wakeup_us": rounded(wakeup_s * 1e6), "idle_threshold_us": rounded(idle_s * 1e6)},
         **({"cpu_sharing": sharing} if sharing else {}),
+        **({"frameworks": {"pyg": pyg}} if pyg else {}),
     }
     if not quick and world > 1:
         blocks["oversubscribed"] = _oversubscribed(world, quick, residuals, progress)
@@ -352,12 +361,14 @@ def _measure_cuda(quick: bool, repeats: int, threads: int, world: int, progress,
         progress(f"fit error {residuals['host_gather']['fit_mape']:.1%}")
         progress.step()
         sampler = _measure_sampler(quick, repeats, residuals, progress, samples)
+        pyg = calibrate_pyg(quick, repeats, "cuda", progress, samples, residuals, _framework_source("cuda"))
     blocks = {
         "sampler": sampler,
         "host_gather": {k: host[k] for k in HOST_GATHER_KEYS},
         # the trainer copies the freshly gathered (pageable) batch; pinned is there to compare
         "h2d_link": dict(copies["h2d_pageable"]),
         "copies": copies,
+        **({"frameworks": {"pyg": pyg}} if pyg else {}),
     }
     memory = torch.cuda.get_device_properties(0).total_memory
     return blocks, device_block("gpu", 1, memory, kernels, jitter_cv, framework), residuals, f"{gpu}, host {cpu_model()}"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gnnsim.workload import model as m
+from gnnsim.workload import kernels as m
 
 
 @dataclass

@@ -137,13 +137,16 @@ class CostModel:
         overhead = self.framework_overhead_s(task.stage)
         if task.layers and self.num_layers:  # a task of some layers (full-batch) pays their share
             overhead *= task.layers / self.num_layers
-        return t + overhead
+        if self.software is not None:  # and its work per aggregated edge and row (PyG's GCN/GAT per-edge steps)
+            overhead += self.software.aggregate_overhead_s(task.stage, task.kernels)
+        return max(t + overhead, 0.0)  # (a calibrated element term may be negative: faster than gnnsim's layer)
 
     def sample_time(self, task: Task) -> float:
         s, w = self.sampler_cost, task.sampling
         return (s.per_batch_s + s.per_node_s * w.nodes + s.edge_cost_s(w.graph_nodes) * w.edges
                 + s.per_hop_s * w.hops + s.per_draw_s * w.draws + s.per_check_s * w.checks
-                + self.framework_overhead_s("sample"))  # the framework loader's per-batch work
+                + self.framework_overhead_s("sample")  # the framework loader's per-batch work
+                + (self.software.loader_overhead_s(w.nodes, w.edges) if self.software is not None else 0.0))
 
     def gather_time(self, rows: int, row_bytes: int) -> float:
         if rows <= 0:
@@ -232,9 +235,9 @@ class CostModel:
             Exchange("ids", rows * ID_BYTES),
             HostWork("serve", gather(served), barrier=True),
             Exchange("rows", rows.T * row_bytes),  # owner -> requester
-            # Local rows are gathered and then placed into the batch matrix (two copies);
-            # received rows are placed once.
-            HostWork("local", 2 * gather(np.array([t.rows.local_rows for t in tasks])), barrier=False),
+            # Local rows are gathered and then placed into the batch matrix (two copies; PyG's
+            # ``x[batch.n_id]`` gathers into the batch at once: one); received rows are placed once.
+            HostWork("local", self._local_copies * gather(np.array([t.rows.local_rows for t in tasks])), barrier=False),
             HostWork("place", gather(rows.sum(1)), barrier=False),
             # rows found in a GPU's feature cache are gathered on the device
             HostWork("cached", np.array([self.cached_rows_time(t.rows.cached_rows, row_bytes) for t in tasks]),
@@ -283,6 +286,11 @@ class CostModel:
         ``num_layers`` GNN layers) and use its sampler speed. Returns ``self``."""
         self.software, self.num_layers = software, num_layers
         return self
+
+    @property
+    def _local_copies(self) -> int:
+        """Copies of each local feature row a fetch makes (see :meth:`fetch_plan`)."""
+        return 1 if self.software is not None and self.software.framework == "pyg" else 2
 
     @property
     def worker_start_s(self) -> float:

@@ -17,6 +17,18 @@ an autograd graph with more nodes) and its own neighbour sampler. A software pro
   sampler (the one the node profile or ``gnnsim calibrate`` describes): an extra
   ``per_batch_us`` and multipliers ``node_scale`` and ``edge_scale`` on the per-node and
   per-edge costs;
+- ``per_element_forward_ns`` / ``per_element_backward_ns``: host time per aggregated
+  element (an edge times the layer's width: the FLOPs of the stage's ``aggregate``
+  kernels, :func:`aggregate_elements`) on top of the layer's kernels: PyG's GCN and GAT
+  add a per-edge norm and a scatter softmax the workload model does not price; may be
+  negative (a framework's per-edge work faster than gnnsim's layer);
+- ``per_row_forward_ns`` / ``per_row_backward_ns``: the same per destination row times
+  width of those kernels (:func:`aggregate_rows`): GCN's and GAT's self-loops, one more
+  edge per node;
+- ``loader_per_node_ns`` / ``loader_per_edge_ns``: the loader's collation per sampled
+  node and edge of the batch (on top of ``per_iteration_us``, charged to ``sample``);
+- ``models: NAME:``: any of the per-layer and per-element keys for one model
+  (``model.name``), replacing the ``overheads:`` ones for it;
 - ``loader.worker_start_ms``: starting one data-loader worker process (PyTorch's
   ``DataLoader`` forks its ``num_workers`` one after another when an epoch's iterator is
   created, and joins them at its end unless ``persistent_workers``), a per-epoch fixed
@@ -26,10 +38,16 @@ an autograd graph with more nodes) and its own neighbour sampler. A software pro
 with gnnsim's sampler, so its calibrated costs already contain that overhead and the
 ``torch`` profile adds nothing. Select a framework with ``training.framework`` in the
 scenario.
+
+A calibrated device profile (``cluster.device_profile: calibrated/NAME``) may hold a
+``frameworks: NAME:`` block measured by ``gnnsim calibrate`` against the real framework
+(:mod:`gnnsim.calibrate.pyg`); its keys replace the committed profile's, whose estimates
+stay only where no calibration exists (:func:`load_software` with ``device_profile``).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -40,8 +58,34 @@ from gnnsim.hardware.schema import allow_keys, check_keys, read_number, read_pro
 from gnnsim.hardware.sources import Source, parse_sources
 
 FRAMEWORKS = ("torch", "dgl", "pyg")
-allow_keys("software", "loader")
+LAYER_KEYS = ("per_layer_forward_us", "per_layer_backward_us", "per_element_forward_ns", "per_element_backward_ns",
+              "per_row_forward_ns", "per_row_backward_ns")
+allow_keys("software", "loader", "models")
 allow_keys("software.loader", "worker_start_ms")
+allow_keys("software.overheads", *LAYER_KEYS, "loader_per_node_ns", "loader_per_edge_ns")
+allow_keys("software.models.*", *LAYER_KEYS)
+
+
+def aggregate_elements(kernels) -> float:
+    """The elements (edges x width) the ``aggregate`` kernels of ``kernels`` sum.
+
+    >>> from gnnsim.workload.kernels import aggregate, gather
+    >>> aggregate_elements([aggregate(100, 10, 8), gather(5, 8), aggregate(3, 3, 2)])
+    806.0
+    """
+    return float(sum(k.flops for k in kernels if k.cls == "aggregate"))
+
+
+def aggregate_rows(kernels) -> float:
+    """The destination rows times width the ``aggregate`` kernels of ``kernels`` write
+    (their accumulators: edges x width scaled by the accumulator's share of the new bytes).
+
+    >>> from gnnsim.workload.kernels import aggregate
+    >>> aggregate_rows([aggregate(100, 10, 8), aggregate(3, 3, 2)])
+    86.0
+    """
+    return float(sum(k.flops * k.out_parts[1] / k.out_parts[0] for k in kernels
+                     if k.cls == "aggregate" and len(k.out_parts) == 2 and k.out_parts[0] > 0))
 
 
 
@@ -59,6 +103,12 @@ class SoftwareProfile:
     sampler_edge_scale: float = 1.0
     sources: tuple[Source, ...] = ()
     worker_start_s: float = 0.0  # one loader worker process started (per epoch without persistent workers)
+    per_element_forward_s: float = 0.0  # per aggregated element (edge x width) of a layer's aggregate kernels
+    per_element_backward_s: float = 0.0
+    per_row_forward_s: float = 0.0  # per destination row x width of those kernels
+    per_row_backward_s: float = 0.0
+    loader_per_node_s: float = 0.0  # the loader's collation per sampled node and edge
+    loader_per_edge_s: float = 0.0
 
     @property
     def sampler_scale(self) -> float:
@@ -81,6 +131,30 @@ class SoftwareProfile:
         if stage == "sample":
             return self.per_iteration_s
         return 0.0
+
+    def aggregate_overhead_s(self, stage: str, kernels) -> float:
+        """Framework host time of ``stage`` for its ``aggregate`` kernels' elements
+        (edges x width) and rows (destinations x width).
+
+        >>> from gnnsim.workload.kernels import aggregate
+        >>> p = SoftwareProfile("x", "pyg", per_element_forward_s=1e-9, per_row_forward_s=2e-9)
+        >>> round(p.aggregate_overhead_s("forward", [aggregate(1000, 100, 10)]), 9), p.aggregate_overhead_s("sample", [])
+        (1.2e-05, 0.0)
+        """
+        if stage == "forward":
+            per_element, per_row = self.per_element_forward_s, self.per_row_forward_s
+        elif stage == "backward":
+            per_element, per_row = self.per_element_backward_s, self.per_row_backward_s
+        else:
+            return 0.0
+        if not per_element and not per_row:
+            return 0.0
+        return per_element * aggregate_elements(kernels) + per_row * aggregate_rows(kernels)
+
+    def loader_overhead_s(self, nodes: int, edges: int) -> float:
+        """The loader's per-batch collation of ``nodes`` sampled nodes and ``edges`` edges
+        (its fixed part is ``per_iteration_s``)."""
+        return self.loader_per_node_s * nodes + self.loader_per_edge_s * edges
 
     def iteration_overhead_s(self, num_layers: int) -> float:
         """All framework host time of one training step (the sampler's own costs excluded).
@@ -114,8 +188,53 @@ def _block(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
     return block
 
 
-def load_software(name: str) -> SoftwareProfile:
-    """Read ``hwprofiles/software/NAME.yaml``.
+def _layer_fields(block: dict[str, Any], where: Path) -> dict[str, float]:
+    """The per-layer and per-element fields a mapping of :data:`LAYER_KEYS` sets."""
+    fields = {}
+    for key in LAYER_KEYS:
+        if key not in block:
+            continue
+        if not key.startswith("per_element"):
+            fields[key.rsplit("_", 1)[0] + "_s"] = read_number(block, key, where, positive=False) * (
+                1e-6 if key.endswith("_us") else 1e-9)
+            continue
+        # an element term may be negative: the framework's per-edge work faster than gnnsim's layer
+        value = block[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ProfileError(f"{where}: '{key}' must be a finite number of ns, got {value!r}. Fix the profile.")
+        fields[key.rsplit("_", 1)[0] + "_s"] = float(value) * 1e-9
+    return fields
+
+
+def calibrated_framework(device_profile: str | None, framework: str) -> tuple[dict[str, Any], Path] | None:
+    """The ``frameworks: FRAMEWORK:`` block of a calibrated device profile, if it has one."""
+    if not device_profile or not device_profile.startswith("calibrated/"):
+        return None
+    data, path = read_profile("calibrated", device_profile.split("/", 1)[1])
+    block = (data.get("frameworks") or {}).get(framework)
+    if block is None:
+        return None
+    if not isinstance(block, dict):
+        raise ProfileError(f"{path}: 'frameworks.{framework}' must be a mapping, got {block!r}")
+    return block, path
+
+
+def _merged(data: dict[str, Any], calibrated: dict[str, Any] | None) -> dict[str, Any]:
+    """The committed profile with a calibrated block's keys in place of its own."""
+    if not calibrated:
+        return data
+    out = dict(data)
+    for key in ("overheads", "sampler", "loader"):
+        out[key] = {**(data.get(key) or {}), **(calibrated.get(key) or {})}
+    out["models"] = {**(data.get("models") or {}), **(calibrated.get("models") or {})}
+    out["sources"] = list(calibrated.get("sources") or []) + list(data.get("sources") or [])
+    return out
+
+
+def load_software(name: str, device_profile: str | None = None, model: str | None = None) -> SoftwareProfile:
+    """Read ``hwprofiles/software/NAME.yaml``; with a calibrated ``device_profile`` that
+    measured this framework (``frameworks: NAME:``), its numbers replace the file's; with
+    ``model``, that model's ``models:`` entry replaces the per-layer ones.
 
     >>> load_software("torch").iteration_overhead_s(3)
     0.0
@@ -129,20 +248,30 @@ def load_software(name: str) -> SoftwareProfile:
     if framework not in FRAMEWORKS:
         raise ProfileError(f"{path}: 'framework' must be one of {', '.join(FRAMEWORKS)}, got {framework!r}."
                            f"{did_you_mean(str(framework), FRAMEWORKS)}")
+    found = calibrated_framework(device_profile, framework)
+    if found is not None:
+        check_keys(found[0], "software", found[1], f"frameworks.{framework}")
+        path = Path(f"{found[1]}: frameworks.{framework} over {path}")
+    data = _merged(data, found[0] if found else None)
     sources = tuple(parse_sources(data, path))
     over = _block(data, "overheads", path)
     samp = _block(data, "sampler", path)
     loader = _block(data, "loader", path)
+    models = _block(data, "models", path)
     where_o, where_s = Path(f"{path}: overheads"), Path(f"{path}: sampler")
+    layer = _layer_fields(over, where_o)
+    if model and isinstance(models.get(model), dict):
+        layer.update(_layer_fields(models[model], Path(f"{path}: models.{model}")))
     return SoftwareProfile(
         name=str(data.get("name", name)),
         framework=framework,
         per_iteration_s=read_number(over, "per_iteration_us", where_o, positive=False, default=0) * 1e-6,
-        per_layer_forward_s=read_number(over, "per_layer_forward_us", where_o, positive=False, default=0) * 1e-6,
-        per_layer_backward_s=read_number(over, "per_layer_backward_us", where_o, positive=False, default=0) * 1e-6,
         sampler_per_batch_s=read_number(samp, "per_batch_us", where_s, positive=False, default=0) * 1e-6,
         sampler_node_scale=read_number(samp, "node_scale", where_s, default=1),
         sampler_edge_scale=read_number(samp, "edge_scale", where_s, default=1),
         sources=sources,
         worker_start_s=read_number(loader, "worker_start_ms", Path(f"{path}: loader"), positive=False, default=0) * 1e-3,
+        loader_per_node_s=read_number(over, "loader_per_node_ns", where_o, positive=False, default=0) * 1e-9,
+        loader_per_edge_s=read_number(over, "loader_per_edge_ns", where_o, positive=False, default=0) * 1e-9,
+        **layer,
     )

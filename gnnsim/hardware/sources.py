@@ -25,7 +25,8 @@ from typing import Any
 from gnnsim.errors import ProfileError, did_you_mean
 
 
-SOURCE_BASES = ("nominal", "measured", "estimate", "derived", "choice")
+# calibrated: fitted by ``gnnsim calibrate`` from micro-benchmarks on the machine it describes
+SOURCE_BASES = ("nominal", "measured", "calibrated", "estimate", "derived", "choice")
 SOURCE_CONFIDENCE = ("high", "medium", "low")
 SOURCE_KEYS = frozenset({"url", "text", "basis", "confidence", "covers", "note"})
 

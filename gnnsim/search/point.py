@@ -58,14 +58,13 @@ def predict(scenario: Scenario, graph: Graph, shared: SharedPartition) -> dict[s
     """The full simulation of ``scenario`` on ``graph`` and ``shared``'s partition, as record numbers."""
     from gnnsim.analysis.breakdown import analyze
     from gnnsim.cost.model import CostModel
-    from gnnsim.hardware.software import load_software
-    from gnnsim.pipeline import SimResult, cluster_for
+    from gnnsim.pipeline import SimResult, cluster_for, software_for
     from gnnsim.sim.engine import simulate_workload
     from gnnsim.workload.builder import build_workload
 
     cluster = cluster_for(scenario)
     workload = build_workload(scenario, graph, shared.partition, cluster)
-    software = load_software(scenario.training.framework)
+    software = software_for(scenario)
     cost = CostModel(cluster).with_software(software, len(scenario.training.fanouts))
     timeline = simulate_workload(workload, cost)
     analysis = analyze(timeline, workload.num_ranks, workload.iterations_per_epoch)

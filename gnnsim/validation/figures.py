@@ -17,16 +17,18 @@ TARGET_ITERATION_MAPE = 0.10
 TARGET_STAGE_ERROR = 0.20
 
 
-def accuracy(rows: list[dict[str, Any]], report: str = "report") -> dict[str, Any]:
-    """Iteration-time MAPE, per-stage errors and their counts over the successful runs
-    (their ``report``, or another comparison of the rows such as ``report_drift_corrected``)."""
+def accuracy(rows: list[dict[str, Any]], report: str = "report",
+             stage_target: float = TARGET_STAGE_ERROR) -> dict[str, Any]:
+    """Iteration-time MAPE, per-stage errors and their counts (within ``stage_target``)
+    over the successful runs (their ``report``, or another comparison of the rows such as
+    ``report_drift_corrected``)."""
     ok = [r for r in rows if r["status"] == "ok" and r["expect"] == "success" and report in r]
     it_err = [r[report]["relative_error"]["iteration_time"] for r in ok]
     stage_err = [(r["name"], s, e) for r in ok for s, e in r[report]["relative_error"].items() if s != "iteration_time"]
     by_stage: dict[str, list[float]] = {}
     for _, s, e in stage_err:
         by_stage.setdefault(s, []).append(e)
-    within = sum(abs(e) <= TARGET_STAGE_ERROR for _, _, e in stage_err)
+    within = sum(abs(e) <= stage_target for _, _, e in stage_err)
     return {
         "scenarios_ok": len(ok),
         "iteration_mape": float(np.mean(np.abs(it_err))) if it_err else None,
@@ -39,6 +41,55 @@ def accuracy(rows: list[dict[str, Any]], report: str = "report") -> dict[str, An
         "worst_stage_errors": [{"scenario": n, "stage": s, "error": float(e)}
                                for n, s, e in sorted(stage_err, key=lambda t: -abs(t[2]))[:5]],
     }
+
+
+# Acceptance targets of the scenarios run by another framework's trainer (issue 22)
+TRAINER_TARGETS = {"pyg": {"iteration_mape": 0.15, "stage_error": 0.25, "ratio_error": 0.15}}
+
+
+def own_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows run by gnnsim's own trainer (rows written before ``trainer`` existed are)."""
+    return [r for r in rows if r.get("trainer", "torch") == "torch"]
+
+
+def trainer_blocks(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per other trainer (``validation.trainer``): its rows' figures apart from the
+    headline ones, against that trainer's targets (:data:`TRAINER_TARGETS`)."""
+    out = {}
+    for trainer in sorted({r.get("trainer", "torch") for r in rows} - {"torch"}):
+        mine = [r for r in rows if r.get("trainer") == trainer]
+        target = TRAINER_TARGETS.get(trainer, {"iteration_mape": TARGET_ITERATION_MAPE,
+                                               "stage_error": TARGET_STAGE_ERROR, "ratio_error": 0.15})
+        out[trainer] = {"targets": target, "scenarios": [r["name"] for r in mine],
+                        "accuracy": accuracy(mine, stage_target=target["stage_error"]),
+                        "accuracy_drift_corrected": accuracy(mine, "report_drift_corrected", target["stage_error"]),
+                        "rankings": rankings(mine), "ratios": ratios(mine, target["ratio_error"]),
+                        **({"repeat": repeat_figures(mine, target["stage_error"])} if measured_twice(mine) else {})}
+    return out
+
+
+def ratios(rows: list[dict[str, Any]], target: float = 0.15) -> list[dict[str, Any]]:
+    """For each ranking group, each member's iteration time over the group's measured
+    fastest, measured and predicted, and the predicted ratio's relative error.
+
+    >>> rows = [{"name": n, "status": "ok", "groups": ["g"], "report": {"measured": {"iteration_time_s": m},
+    ...          "predicted": {"iteration_time_s": p}}} for n, m, p in (("a", 1.0, 1.0), ("b", 3.2, 2.0))]
+    >>> ratios(rows)[0]["ratios"][0]["error"]
+    -0.375
+    """
+    out = []
+    for g in rankings(rows):
+        if not g.get("compared"):
+            continue
+        base = g["measured_order"][0]
+        entries = []
+        for name in g["measured_order"][1:]:
+            meas = g["measured_s"][name] / g["measured_s"][base]
+            pred = g["predicted_s"][name] / g["predicted_s"][base]
+            entries.append({"member": name, "measured": meas, "predicted": pred, "error": pred / meas - 1.0})
+        out.append({"group": g["group"], "base": base, "ratios": entries,
+                    "within_target": all(abs(e["error"]) <= target for e in entries)})
+    return out
 
 
 def rankings(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -74,14 +125,15 @@ def rankings(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def repeat_figures(rows: list[dict[str, Any]]) -> dict[str, Any]:
+def repeat_figures(rows: list[dict[str, Any]], stage_target: float = TARGET_STAGE_ERROR) -> dict[str, Any]:
     """The figures of a suite whose jobs were measured twice (``results["repeat"]``): the
     model against the second pass and against the mean of both, and the passes against
     each other; all derived from the rows, so ``--render`` can compute them again."""
     second, between, mean = second_pass_rows(rows), between_passes_rows(rows), mean_of_passes_rows(rows)
-    return {"accuracy": accuracy(second), "rankings": rankings(second),
-            "between_passes": accuracy(between), "rankings_between_passes": rankings(between),
-            "accuracy_mean": accuracy(mean), "rankings_mean": rankings(mean)}
+    return {"accuracy": accuracy(second, stage_target=stage_target), "rankings": rankings(second),
+            "between_passes": accuracy(between, stage_target=stage_target),
+            "rankings_between_passes": rankings(between),
+            "accuracy_mean": accuracy(mean, stage_target=stage_target), "rankings_mean": rankings(mean)}
 
 
 def measured_twice(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:

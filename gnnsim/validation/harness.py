@@ -43,8 +43,8 @@ from gnnsim.errors import GnnsimError, RealRunError, ScenarioError
 from gnnsim.measured import MeasuredRun
 from gnnsim.outputs import write_atomic
 from gnnsim.realrun.procs import leftover_children
-from gnnsim.validation.figures import (TARGET_ITERATION_MAPE, TARGET_STAGE_ERROR, accuracy, measured_twice, rankings,
-                                       repeat_figures)
+from gnnsim.validation.figures import (TARGET_ITERATION_MAPE, TARGET_STAGE_ERROR, accuracy, measured_twice, own_rows,
+                                       rankings, repeat_figures, trainer_blocks)
 from gnnsim.validation.links import link_shape_for, measure_shaped_links
 from gnnsim.validation.markdown import cuda_results, limits_text, results_markdown
 from gnnsim.validation.suite import ValidationScenario, load_suite
@@ -85,8 +85,18 @@ class _Skip(Exception):
     """The scenario cannot run real here (the reason is the message)."""
 
 
-def realrun_unsupported(scenario: Scenario) -> str | None:
-    """Why the real trainer cannot run ``scenario`` (None when it can): such rows are skipped."""
+def realrun_unsupported(scenario: Scenario, trainer: str = "torch") -> str | None:
+    """Why the real ``trainer`` cannot run ``scenario`` (None when it can): such rows are skipped."""
+    if trainer == "pyg":
+        from gnnsim.realrun.pyg_worker import unsupported as pyg_unsupported
+
+        reason = pyg_unsupported(scenario)
+        if reason is None:
+            try:
+                import torch_geometric  # noqa: F401
+            except ImportError:
+                return "the PyG trainer needs torch-geometric, which does not import here"
+        return reason
     from gnnsim.realrun.worker import unsupported
 
     return unsupported(scenario)
@@ -126,11 +136,11 @@ def run_scenario(vs: ValidationScenario, progress: Callable = print,
 
     row: dict[str, Any] = {"name": vs.name, "file": vs.path.name, "description": vs.description, "ranks": vs.ranks,
                            "groups": vs.groups, "expect": vs.expect, "cluster": vs.scenario.cluster.profile,
-                           "shaped_link": None}
+                           "shaped_link": None, "trainer": vs.trainer}
     started = time.perf_counter()
     try:
         scenario = scenario_for_ranks(vs.scenario, vs.ranks)
-        reason = realrun_unsupported(scenario)
+        reason = realrun_unsupported(scenario, vs.trainer)
         if reason:
             raise _Skip(reason)
         shape = link_shape_for(vs) if vs.shaped_link else None
@@ -183,9 +193,10 @@ def _measure(vs: ValidationScenario, scenario: Scenario, row: dict[str, Any], pr
 
     def attempt():
         if shape is None:
-            return run_real(scenario, ranks=vs.ranks, timeout_s=vs.timeout_s, progress=quiet)
+            return run_real(scenario, ranks=vs.ranks, timeout_s=vs.timeout_s, progress=quiet, trainer=vs.trainer)
         with shaped_link(shape, vs.ranks) as net:
-            return run_real(scenario, ranks=vs.ranks, timeout_s=vs.timeout_s, progress=quiet, netns=net)
+            return run_real(scenario, ranks=vs.ranks, timeout_s=vs.timeout_s, progress=quiet, netns=net,
+                            trainer=vs.trainer)
 
     try:
         return attempt()
@@ -242,7 +253,8 @@ def _capacity_row(sharing: dict[str, Any], pairs: list[tuple[float, float]]) -> 
 
 
 def _remote_fraction(measured) -> float:
-    remote = sum(it["rows_remote"] for r in measured.ranks for it in r["iterations"])
+    # (the PyG trainer keeps every row on every rank: nothing remote, no count)
+    remote = sum(it.get("rows_remote", 0) for r in measured.ranks for it in r["iterations"])
     total = sum(it["input_nodes"] for r in measured.ranks for it in r["iterations"])
     return remote / total if total else 0.0
 
@@ -268,7 +280,7 @@ def _plain(value: Any) -> Any:
 
 
 def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only: list[str] | None = None,
-              progress: Callable = print, repeat: bool = False) -> dict[str, Any]:
+              progress: Callable = print, repeat: bool = False, trainer: str | None = None) -> dict[str, Any]:
     """Calibrate, run every scenario real and simulated, write ``RESULTS.md`` and ``results.json``.
 
     With ``repeat`` every scenario that ran is run real once more after the first pass,
@@ -277,6 +289,8 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
     from gnnsim.realrun.netns import cleanup_stale, netem_available
 
     suite = load_suite(folder, quick=quick, only=only)
+    if trainer:
+        suite = [vs for vs in suite if vs.trainer == trainer]
     if not suite:
         raise ScenarioError(f"{folder}: no validation scenarios (*.yaml){' marked quick: true' if quick else ''}")
     started = time.perf_counter()
@@ -312,7 +326,7 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
                 progress(f"failed: {row['repeat']['error'][:160]}")
     results = {
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "python validation/run.py" + (" --quick" if quick else "")
+        "command": "python validation/run.py" + (" --quick" if quick else "") + (f" --trainer {trainer}" if trainer else "")
                    + (" --repeat" if quick and repeat else " --no-repeat" if not quick and not repeat else ""),
         "quick": quick,
         "host": {**host_description(), "load_average_start": load_start, "load_average_end": list(os.getloadavg())},
@@ -320,13 +334,16 @@ def run_suite(folder: str | Path, out_dir: str | Path, quick: bool = False, only
         "calibration": {"profile": f"calibrated/{CALIBRATED_NAME}", "quick": quick,
                         "provenance": calibration.get("provenance"), "residuals": calibration.get("residuals"),
                         "allreduce": calibration.get("allreduce"), "intra_link": calibration.get("intra_link"),
-                        "sampler": calibration.get("sampler"), "cpu_sharing": calibration.get("cpu_sharing")},
+                        "sampler": calibration.get("sampler"), "cpu_sharing": calibration.get("cpu_sharing"),
+                        "frameworks": calibration.get("frameworks")},
         "shaped_links": links,
         "targets": {"iteration_mape": TARGET_ITERATION_MAPE, "stage_error": TARGET_STAGE_ERROR},
-        "accuracy": accuracy(rows),
-        "accuracy_drift_corrected": accuracy(rows, "report_drift_corrected"),
-        "rankings": rankings(rows),
-        **({"repeat": repeat_figures(rows)} if measured_twice(rows) else {}),
+        # the headline figures are gnnsim's own trainer's; another trainer's have their own block
+        "accuracy": accuracy(own_rows(rows)),
+        "accuracy_drift_corrected": accuracy(own_rows(rows), "report_drift_corrected"),
+        "rankings": rankings(own_rows(rows)),
+        **({"repeat": repeat_figures(own_rows(rows))} if measured_twice(own_rows(rows)) else {}),
+        **({"trainers": trainer_blocks(rows)} if trainer_blocks(rows) else {}),
         "scenarios": rows,
         "wall_s": round(time.perf_counter() - started, 1),
     }

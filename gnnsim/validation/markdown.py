@@ -15,8 +15,13 @@ from typing import Any
 import numpy as np
 
 from gnnsim.validation.figures import TARGET_STAGE_ERROR, between_passes_rows, host_stability
+from gnnsim.validation.formatting import STAGES, TRAINER_NAMES
+from gnnsim.validation.formatting import ms as _ms
+from gnnsim.validation.formatting import pct as _pct
+from gnnsim.validation.formatting import stage_mapes as _stage_mapes
+from gnnsim.validation.formatting import verdict as _verdict
+from gnnsim.validation.trainer_markdown import trainer_sections
 
-STAGES = ("sample", "fetch", "h2d", "forward", "backward", "halo", "allreduce", "optimizer")
 
 
 def _speed(row: dict[str, Any]) -> str:
@@ -156,24 +161,10 @@ def _repeat_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _stage_mapes(acc: dict[str, Any]) -> str:
-    """``stage MAPE (signed)`` for each stage, in pipeline order (results.json, read back
-    for ``--render``, may hold them in any order)."""
-    mape, signed = acc["stage_mape"], acc.get("stage_mean_signed_error", {})
-    order = [s for s in STAGES if s in mape] + sorted(s for s in mape if s not in STAGES)
-    return ", ".join(f"{s} {mape[s]:.0%} ({signed.get(s, 0.0):+.0%})" for s in order)
-
-
-def _ms(x: float | None) -> str:
-    return "" if x is None else f"{x * 1e3:.2f}"
-
-
-def _pct(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:+.1%}"
-
-
-def _verdict(ok: bool) -> str:
-    return "met" if ok else "**missed**"
+def _named(row: dict[str, Any]) -> str:
+    """A scenario's name, marked with its real trainer where that is not gnnsim's own."""
+    trainer = row.get("trainer", "torch")
+    return row["name"] if trainer == "torch" else f"{row['name']} *({TRAINER_NAMES.get(trainer, trainer)})*"
 
 
 def _calibration_figures(cal: dict[str, Any]) -> str:
@@ -193,6 +184,12 @@ def _calibration_figures(cal: dict[str, Any]) -> str:
         parts.append(f"kernels timed alone; node capacity {sharing.get('effective_cores', 0):.2f} effective cores "
                      f"for {sharing.get('demand_cores', 0)} busy cores"
                      + (f", time slice {sharing['time_slice_ms']:.2f} ms" if "time_slice_ms" in sharing else ""))
+    pyg = (cal.get("frameworks") or {}).get("pyg")
+    if pyg:
+        over, sage = pyg.get("overheads") or {}, (pyg.get("models") or {}).get("graphsage") or {}
+        parts.append(f"PyG {pyg.get('version', '')} against plain torch: GraphSAGE +{sage.get('per_layer_forward_us', 0):.0f} "
+                     f"us per layer forward, +{sage.get('per_layer_backward_us', 0):.0f} us backward; NodeLoader "
+                     f"+{over.get('per_iteration_us', 0):.0f} us per batch")
     wall = (cal.get("provenance") or {}).get("wall_s")
     return (" Calibrated: " + "; ".join(parts) + (f" (calibration took {wall:.0f} s)" if wall else "") + ".") if parts else ""
 
@@ -319,6 +316,7 @@ def results_markdown(results: dict[str, Any], cuda: dict[str, Any] | None = None
         "Per-stage MAPE over the suite (mean signed error in brackets; negative = the model is too fast): "
         + _stage_mapes(acc) + ".",
         *_drift_note(results),
+        *trainer_sections(results),
         "",
         "## Scenarios",
         "",
@@ -334,6 +332,7 @@ def results_markdown(results: dict[str, Any], cuda: dict[str, Any] | None = None
     ]
     for r in rows:
         link = r["shaped_link"] or "loopback"
+        r = {**r, "name": _named(r)}
         if r["status"] != "ok":
             lines.append(f"| {r['name']} | {r['ranks']} | {link} | {r['status']} | | | | | | |")
             continue
@@ -351,7 +350,7 @@ def results_markdown(results: dict[str, Any], cuda: dict[str, Any] | None = None
             continue
         rep = r["report"]
         faults = r.get("measured_page_faults") or {}
-        lines += [f"**{r['name']}** ({r['file']}): {r['description']}", "",
+        lines += [f"**{_named(r)}** ({r['file']}): {r['description']}", "",
                   "| stage | measured ms | predicted ms | error | measured page faults |", "|---|---|---|---|---|"]
         stages = [s for s in STAGES if s in rep["measured"]["breakdown"] or rep["predicted"]["breakdown"].get(s, {}).get("time_s")]
         for s in stages:

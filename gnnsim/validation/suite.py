@@ -14,6 +14,8 @@ validated)::
       delay_ms: 1              # add a delay on the shaped link (needs the kernel's netem)
       timeout_s: 120           # the real run's limit; the whole group is killed past it
       expect: failure          # the real run is meant to fail (robustness check)
+      trainer: pyg             # the real trainer: torch (gnnsim's own, the default) or pyg
+                               # (a standard PyG DDP trainer: ``gnnsim realrun --trainer pyg``)
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from pathlib import Path
 from gnnsim.config import Scenario, scenario_from_dict
 from gnnsim.errors import ScenarioError, read_yaml_mapping
 
-VALIDATION_KEYS = {"description", "ranks", "groups", "quick", "shaped_link", "delay_ms", "timeout_s", "expect"}
+VALIDATION_KEYS = {"description", "ranks", "groups", "quick", "shaped_link", "delay_ms", "timeout_s", "expect",
+                   "trainer"}
+TRAINERS = ("torch", "pyg")
 DEFAULT_TIMEOUT_S = 180.0
 
 
@@ -42,6 +46,7 @@ class ValidationScenario:
     delay_ms: float = 0.0
     timeout_s: float = DEFAULT_TIMEOUT_S
     expect: str = "success"
+    trainer: str = "torch"
 
     @property
     def name(self) -> str:
@@ -59,6 +64,8 @@ def load_validation_scenario(path: str | Path) -> ValidationScenario:
                             f"allowed: {', '.join(sorted(VALIDATION_KEYS))}")
     if block.get("expect", "success") not in ("success", "failure"):
         raise ScenarioError(f"{path}: validation.expect must be success or failure, got {block['expect']!r}")
+    if block.get("trainer", "torch") not in TRAINERS:
+        raise ScenarioError(f"{path}: validation.trainer must be one of {', '.join(TRAINERS)}, got {block['trainer']!r}")
     data.setdefault("name", path.stem)
     scenario = scenario_from_dict(data, str(path), str(path.parent.resolve()))
     return ValidationScenario(
@@ -66,7 +73,7 @@ def load_validation_scenario(path: str | Path) -> ValidationScenario:
         ranks=int(block.get("ranks", 2)), groups=[str(g) for g in block.get("groups", [])],
         quick=bool(block.get("quick", False)), shaped_link=bool(block.get("shaped_link", False)),
         delay_ms=float(block.get("delay_ms", 0.0)), timeout_s=float(block.get("timeout_s", DEFAULT_TIMEOUT_S)),
-        expect=str(block.get("expect", "success")))
+        expect=str(block.get("expect", "success")), trainer=str(block.get("trainer", "torch")))
 
 
 def load_suite(folder: str | Path, quick: bool = False, only: list[str] | None = None) -> list[ValidationScenario]:

@@ -1,6 +1,7 @@
 """The validation harness: scenario files, figures worked out by hand, and one real slice of
 the quick subset whose output files are checked for form (not for accuracy)."""
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -9,7 +10,7 @@ import pytest
 import yaml
 
 from gnnsim.errors import ScenarioError
-from gnnsim.validation.figures import accuracy, rankings
+from gnnsim.validation.figures import accuracy, rankings, trainer_blocks
 from gnnsim.validation.harness import run_suite, speed_factor
 from gnnsim.validation.markdown import results_markdown
 from gnnsim.validation.suite import load_suite, load_validation_scenario
@@ -105,6 +106,8 @@ def test_quick_subset_writes_well_formed_results(tmp_path):
     assert data["quick"] is True and data["host"]["cpu_cores"] == os.cpu_count()
     status = {r["name"]: r["status"] for r in data["scenarios"]}
     assert status.pop("sbm-random-veth-1gbit") in ("ok", "skipped")  # skipped where namespaces are not allowed
+    pyg = status.pop("pyg-sage")  # the PyG trainer's quick scenario, where torch_geometric imports
+    assert pyg == ("skipped" if importlib.util.find_spec("torch_geometric") is None else "ok")
     assert status == {"sbm-metis": "ok", "sbm-random": "ok", "robust-crash": "failed", "robust-timeout": "failed"}
     ok = next(r for r in data["scenarios"] if r["name"] == "sbm-metis")
     rep = ok["report"]
@@ -127,6 +130,11 @@ def test_quick_subset_writes_well_formed_results(tmp_path):
     assert again["report"]["predicted"] == rep["predicted"] and again["report"]["measured"]["iteration_time_s"] > 0
     assert data["repeat"]["between_passes"]["scenarios_ok"] == data["accuracy"]["scenarios_ok"]
     assert "## Measured twice" in md and data["command"].endswith("--quick --repeat")
+    if pyg == "ok":  # its own figures, kept out of the headline ones
+        block = data["trainers"]["pyg"]
+        assert block["scenarios"] == ["pyg-sage"] and block["accuracy"]["scenarios_ok"] == 1
+        assert "## PyG trainer" in md and "pyg-sage *(PyG)*" in md
+        assert data["calibration"]["frameworks"]["pyg"]["sources"][0]["basis"] == "calibrated"
 
 
 def test_drift_corrected_figures_sit_beside_the_headline():
@@ -196,3 +204,41 @@ def test_a_second_pass_reports_the_hosts_noise_floor_beside_the_model():
     rows[1]["repeat"] = {"error": "real run failed: rank 1: boom"}
     assert "| b | 12000.00 | failed: `real run failed: rank 1: boom` |" in results_markdown(results)
     assert "## Measured twice" not in results_markdown(_results_stub(accuracy(rows), rows))
+
+
+def test_pyg_scenarios_run_by_the_pyg_trainer_with_their_groups():
+    pyg = [s for s in load_suite(SUITE) if s.trainer == "pyg"]
+    assert {s.ranks for s in pyg} == {2, 4}
+    assert {s.scenario.model.name for s in pyg} >= {"graphsage", "gcn", "gat"}
+    assert len({s.scenario.training.batch_size for s in pyg}) >= 2
+    assert len({tuple(s.scenario.training.fanouts) for s in pyg}) >= 2
+    assert len({s.scenario.model.hidden_dim for s in pyg}) >= 2
+    groups = {g for s in pyg for g in s.groups}
+    assert groups >= {"pyg-batch", "pyg-fanout", "pyg-hidden", "pyg-ranks"}
+    for g in groups:
+        assert sum(g in s.groups for s in pyg) >= 2, g
+    for s in pyg:
+        assert s.scenario.training.framework == "pyg" and s.scenario.training.mode == "single-node-multigpu"
+
+
+def test_trainer_must_be_known(tmp_path):
+    p = tmp_path / "s.yaml"
+    p.write_text("validation: {trainer: dgl}\ngraph: {num_nodes: 100}\n")
+    with pytest.raises(ScenarioError, match=r"s\.yaml: validation.trainer must be one of torch, pyg"):
+        load_validation_scenario(p)
+
+
+def test_another_trainers_rows_get_their_own_figures_and_section():
+    own = [_row("a", 10.0, 11.0, ["g"]), _row("b", 20.0, 19.0, ["g"])]
+    pyg = [{**_row("p1", 10.0, 10.0, ["pg"]), "trainer": "pyg"}, {**_row("p2", 32.0, 20.0, ["pg"]), "trainer": "pyg"}]
+    blocks = trainer_blocks(own + pyg)
+    assert set(blocks) == {"pyg"} and blocks["pyg"]["scenarios"] == ["p1", "p2"]
+    assert blocks["pyg"]["accuracy"]["iteration_mape"] == pytest.approx(0.1875)
+    ratio = blocks["pyg"]["ratios"][0]
+    assert ratio["base"] == "p1" and ratio["ratios"][0]["measured"] == pytest.approx(3.2)
+    assert ratio["ratios"][0]["predicted"] == pytest.approx(2.0) and not ratio["within_target"]
+    assert blocks["pyg"]["targets"] == {"iteration_mape": 0.15, "stage_error": 0.25, "ratio_error": 0.15}
+    results = {**_results_stub(accuracy(own), own + pyg), "rankings": rankings(own), "trainers": blocks}
+    md = results_markdown(results)
+    assert "## PyG trainer" in md and "| iteration time MAPE | 18.8% (-18.8% signed) | <= 15% | **missed** |" in md
+    assert "p2 3.20x / 2.00x (-37.5%)" in md and "| p2 *(PyG)* | 2 | loopback |" in md

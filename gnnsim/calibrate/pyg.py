@@ -1,0 +1,269 @@
+"""PyG's costs beyond plain torch, measured against the real ``torch_geometric`` here.
+
+The ``pyg`` software profile says what PyG adds on top of the kernels gnnsim prices
+(:mod:`gnnsim.hardware.software`). Two micro-benchmarks measure it, never an
+end-to-end run:
+
+- **layers**: each PyG model (``torch_geometric.nn.models``: ``GraphSAGE``, ``GCN``,
+  ``GAT``, ``GIN``, as :mod:`gnnsim.realrun.pyg_worker` builds them) against gnnsim's
+  own torch model of the same dims (:mod:`gnnsim.realrun.models`) on identical inputs:
+  a whole random subgraph of ``N`` nodes and ``E`` edges, every layer on all of it (the
+  shape :func:`gnnsim.workload.frameworks.pyg_shapes` prices), the two timed in turn.
+  The difference per stage (the median of the repeats' paired differences: this host's
+  other load hits both alike) is fitted as ``layers * fixed + elements * per_element +
+  rows * per_row``, where ``elements`` and ``rows`` are what the cost model sees of the
+  same step: edges x width and destinations x width of the stage's ``aggregate``
+  kernels in the workload model. GCN's and GAT's per-edge work (the per-edge norm,
+  PyG's scatter softmax) lands in the element term, their self-loops (one edge more per
+  node) in the row term, the ``MessagePassing`` machinery in the fixed one. The sizes
+  have the node-to-edge ratios of sampled subgraphs (1.5 to 4 edges per node) so the
+  terms separate. The fixed and row terms are at least 0; the element term may be
+  negative: PyG's scatter-based backward of a sum or mean can be faster per edge than
+  the ``index_add`` one of gnnsim's layers.
+- **loader**: ``next()`` of a PyG ``NodeLoader`` over gnnsim's sampler
+  (:class:`gnnsim.realrun.pyg_worker.GnnsimSampler`) against the bare sampler
+  (:func:`gnnsim.workload.frameworks.pyg_minibatch`) on the same seeds and random
+  stream, fitted as ``fixed + nodes * a + edges * b`` on the sample task's own counts
+  (the collation: ``SamplerOutput``, ``filter_data``, the ``Data`` object).
+
+:func:`calibrate_pyg` returns the profile block that ``gnnsim calibrate`` writes under
+``frameworks: pyg:`` (read by :func:`gnnsim.hardware.software.load_software`).
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from gnnsim.calibrate.profile_blocks import rounded
+
+PYG_MODELS = ("graphsage", "gcn", "gat", "gin")
+IN_DIM, CLASSES, LAYERS, HEADS = 64, 4, 2, 4  # as the validation scenarios (SBM features 64, 4 classes)
+# (nodes, edges, hidden): whole sampled subgraphs from a few hundred rows to a large batch's
+# (as NodeLoader's batches: batch 256 with fan-outs [8, 4] is ~4.9k nodes and ~8k edges)
+LAYER_SIZES = [(64, 128, 64), (1024, 1536, 64), (2048, 8192, 64), (4096, 6144, 64), (4096, 16384, 128),
+               (8192, 12288, 64)]
+LAYER_SIZES_QUICK = [(64, 128, 64), (2048, 8192, 64), (4096, 6144, 64), (4096, 16384, 128)]
+MIN_REPEATS = 8
+# (batch size, fan-outs) of the loader benchmark, on an SBM graph like the suite's
+LOADER_BATCHES = [(32, [5, 5]), (128, [8, 4]), (256, [10, 5]), (512, [10, 10]), (1024, [15, 10])]
+LOADER_GRAPH_NODES = 8_000
+LOADER_REPEATS = 12  # batches per shape
+
+
+def available() -> str | None:
+    """The installed ``torch_geometric``'s version, or None when it does not import."""
+    try:
+        import torch_geometric
+    except ImportError:
+        return None
+    return str(torch_geometric.__version__)
+
+
+def stage_elements(name: str, nodes: int, edges: int, hidden: int, seeds: int) -> dict[str, list[float]]:
+    """Per stage, the aggregated [elements, rows] (edges x width, destinations x width of
+    the ``aggregate`` kernels) of a forward and a backward step of model ``name`` on a
+    whole subgraph, as the workload model prices PyG's layers
+    (:func:`gnnsim.hardware.software.aggregate_elements`, :func:`~gnnsim.hardware.software.aggregate_rows`)."""
+    from gnnsim.hardware.software import aggregate_elements, aggregate_rows
+    from gnnsim.workload import kernels as m
+    from gnnsim.workload.models import get_model
+
+    shapes = [(nodes, nodes, edges)] * LAYERS
+    dims = m.layer_dims(IN_DIM, hidden, CLASSES, LAYERS)
+    spec = get_model(name)
+    kernels = {"forward": spec.forward_kernels(shapes, dims, 4, HEADS),
+               "backward": spec.backward_kernels(shapes, dims, seeds, CLASSES, 4, HEADS)}
+    return {stage: [aggregate_elements(ks), aggregate_rows(ks)] for stage, ks in kernels.items()}
+
+
+def _models(name: str, hidden: int, device: str):
+    import torch
+    import torch_geometric.nn.models as pyg_models
+
+    from gnnsim.realrun.models import build_model
+    from gnnsim.realrun.pyg_worker import pyg_model_class
+
+    torch.manual_seed(0)
+    extra = {"heads": HEADS} if name == "gat" else {}
+    pyg = getattr(pyg_models, pyg_model_class(name))(IN_DIM, hidden, LAYERS, out_channels=CLASSES, **extra).to(device)
+    own = build_model(name, IN_DIM, hidden, CLASSES, LAYERS, heads=HEADS).to(device)
+    return pyg, own
+
+
+def bench_layers(quick: bool, repeats: int, device: str = "cpu") -> list[dict]:
+    """Forward and backward of every PyG model and gnnsim's own on the same whole
+    subgraphs: one row per model and size with both times (mean seconds) per stage."""
+    import torch
+
+    from gnnsim.calibrate.timing import device_sync
+    from gnnsim.realrun.blocks import with_degrees
+
+    sync = device_sync(device)
+    rng = np.random.default_rng(5)
+    rows = []
+    for nodes, edges, hidden in LAYER_SIZES_QUICK if quick else LAYER_SIZES:
+        src = torch.from_numpy(rng.integers(0, nodes, edges)).to(device)
+        dst = torch.from_numpy(rng.integers(0, nodes, edges)).to(device)
+        edge_index = torch.stack([src, dst])  # row: source (neighbour), col: destination
+        x = torch.randn(nodes, IN_DIM, device=device)
+        seeds = max(1, nodes // 8)
+        y = torch.randint(0, CLASSES, (seeds,), device=device)
+        for name in PYG_MODELS:
+            pyg, own = _models(name, hidden, device)
+
+            def step_pyg():
+                return pyg(x, edge_index)[:seeds]
+
+            def step_own():
+                blocks = with_degrees([(src, dst, nodes)] * LAYERS, own.uses_inverse_degree)
+                return own(blocks, x)[:seeds]
+
+            times = {"pyg": {"forward": [], "backward": []}, "own": {"forward": [], "backward": []}}
+            for i in range(max(repeats, MIN_REPEATS) + 2):
+                for which, step, model in (("pyg", step_pyg, pyg), ("own", step_own, own)):  # in turn: one drift
+                    sync()
+                    start = time.perf_counter()
+                    out = step()
+                    sync()
+                    mid = time.perf_counter()
+                    torch.nn.functional.cross_entropy(out, y).backward()
+                    sync()
+                    end = time.perf_counter()
+                    model.zero_grad(set_to_none=False)
+                    if i >= 2:
+                        times[which]["forward"].append(mid - start)
+                        times[which]["backward"].append(end - mid)
+            rows.append({"model": name, "nodes": nodes, "edges": edges, "hidden": hidden, "seeds": seeds,
+                         "elements": stage_elements(name, nodes, edges, hidden, seeds),
+                         "extra": {stage: float(np.median(np.subtract(times["pyg"][stage], times["own"][stage])))
+                                   for stage in ("forward", "backward")},
+                         **{which: {stage: float(np.mean(ts)) for stage, ts in by.items()}
+                            for which, by in times.items()}})
+    return rows
+
+
+def _fit(X: np.ndarray, y: np.ndarray, signed: tuple[int, ...] = ()) -> np.ndarray:
+    """Least squares ``y = X c`` with ``c >= 0`` (the coefficients ``signed`` free)."""
+    from scipy.optimize import lsq_linear
+
+    scale = np.maximum(np.abs(X).max(axis=0), 1e-30)
+    low = np.zeros(X.shape[1])
+    low[list(signed)] = -np.inf
+    return lsq_linear(X / scale, y, bounds=(low, np.inf)).x / scale
+
+
+def fit_layers(rows: list[dict]) -> tuple[dict, dict]:
+    """Per model: ``per_layer_{forward,backward}_us``, ``per_element_{forward,backward}_ns``
+    and ``per_row_{forward,backward}_ns`` fitted to PyG's time over gnnsim's own (least
+    squares, the element term signed), and the fit's error on PyG's times (own time +
+    fitted overhead against the measured PyG time)."""
+    models, residuals = {}, {}
+    for name in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == name]
+        block, errors = {}, []
+        for stage in ("forward", "backward"):
+            X = np.array([[LAYERS, *r["elements"][stage]] for r in mine], dtype=float)
+            extra = np.array([r["extra"][stage] for r in mine])
+            coef = _fit(X, extra, signed=(1,))
+            block[f"per_layer_{stage}_us"] = rounded(coef[0] * 1e6)
+            block[f"per_element_{stage}_ns"] = rounded(coef[1] * 1e9)
+            block[f"per_row_{stage}_ns"] = rounded(coef[2] * 1e9)
+            predicted = np.array([r["own"][stage] for r in mine]) + X @ coef
+            errors += list(np.abs(predicted / np.array([r["pyg"][stage] for r in mine]) - 1.0))
+        models[name] = block
+        residuals[f"pyg_{name}"] = {"fit_mape": rounded(float(np.mean(errors)), 3), "samples": 2 * len(mine)}
+    return models, residuals
+
+
+def bench_loader(quick: bool, repeats: int) -> list[dict]:
+    """``next()`` of PyG's ``NodeLoader`` over gnnsim's sampler against the bare sampler,
+    batch by batch on identical seeds and random streams: one row per batch with both
+    times and the sample task's node and edge counts."""
+    import torch
+    from torch_geometric.data import Data
+    from torch_geometric.loader import NodeLoader
+
+    from gnnsim.graph.generators import sbm
+    from gnnsim.realrun.pyg_worker import sampler_class
+    from gnnsim.workload.frameworks import pyg_minibatch
+
+    graph = sbm(LOADER_GRAPH_NODES, 4, 8.0, 0.85, seed=3)
+    data = Data(edge_index=torch.empty(2, 0, dtype=torch.long), y=torch.zeros(graph.num_nodes, dtype=torch.long),
+                num_nodes=graph.num_nodes)
+    count = max(repeats, LOADER_REPEATS) if not quick else max(repeats, 6)
+    rows = []
+    for bs, fanouts in LOADER_BATCHES[::2] if quick else LOADER_BATCHES:
+        pick = np.random.default_rng(bs)
+        seeds = np.concatenate([pick.choice(graph.train_ids, size=min(bs, graph.train_ids.size), replace=False)
+                                for _ in range(count + 2)])
+        sampler = sampler_class()(graph.indptr, graph.indices, fanouts, False, np.random.default_rng(7))
+        loader = iter(NodeLoader(data, node_sampler=sampler, input_nodes=torch.from_numpy(seeds), batch_size=bs,
+                                 shuffle=False, num_workers=0))
+        bare_rng = np.random.default_rng(7)  # the same stream: the same batches
+        for i in range(count + 2):
+            start = time.perf_counter()
+            next(loader)
+            mid = time.perf_counter()
+            mb = pyg_minibatch(graph.indptr, graph.indices, seeds[i * bs:(i + 1) * bs], fanouts, bare_rng)
+            end = time.perf_counter()
+            if i >= 2:
+                rows.append({"batch": bs, "fanouts": fanouts, "nodes": mb.num_sampled_nodes,
+                             "edges": mb.num_sampled_edges, "loader": mid - start, "bare": end - mid})
+    return rows
+
+
+def fit_loader(rows: list[dict]) -> tuple[dict, dict]:
+    """``per_iteration_us``, ``loader_per_node_ns`` and ``loader_per_edge_ns`` from the
+    loader's time over the bare sampler's, and the fit's error on the loader's times."""
+    X = np.array([[1.0, r["nodes"], r["edges"]] for r in rows])
+    extra = np.array([r["loader"] - r["bare"] for r in rows])
+    coef = _fit(X, extra)
+    predicted = np.array([r["bare"] for r in rows]) + X @ coef
+    error = float(np.mean(np.abs(predicted / np.array([r["loader"] for r in rows]) - 1.0)))
+    return ({"per_iteration_us": rounded(coef[0] * 1e6), "loader_per_node_ns": rounded(coef[1] * 1e9),
+             "loader_per_edge_ns": rounded(coef[2] * 1e9)},
+            {"pyg_loader": {"fit_mape": rounded(error, 3), "samples": len(rows)}})
+
+
+def pyg_block(models: dict, loader: dict, version: str, source: str) -> dict:
+    """The calibrated profile's ``frameworks: pyg:`` block: the loader's overheads, the
+    pooled GraphSAGE numbers as the default layer overheads, each model's own, and the
+    sampler as measured here (gnnsim's own under PyG's loader: no scaling)."""
+    default = models.get("graphsage") or next(iter(models.values()))
+    return {"version": version,
+            "overheads": {**loader, **default},
+            "models": models,
+            # NodeLoader here runs gnnsim's sampler (pyg-lib has no wheel for this torch):
+            # the sampler's own costs are the calibration's sampler block, unscaled
+            "sampler": {"per_batch_us": 0.0, "node_scale": 1.0, "edge_scale": 1.0},
+            "sources": [{"text": source, "basis": "calibrated", "confidence": "medium",
+                         "covers": ["overheads", "models", "sampler"]}]}
+
+
+def calibrate_pyg(quick: bool, repeats: int, device: str, progress, samples: dict, residuals: dict,
+                  source: str) -> dict | None:
+    """Measure and fit the ``frameworks: pyg:`` block (None, with a line, without PyG)."""
+    version = available()
+    progress("calibrate: PyG's layers and NodeLoader against plain torch ...", end=" ", flush=True)
+    if version is None:
+        progress("skipped (torch_geometric does not import; the pyg profile keeps its estimates)")
+        progress.step()
+        return None
+    layer_rows = bench_layers(quick, repeats, device)
+    loader_rows = bench_loader(quick, repeats)
+    samples["pyg_layers"], samples["pyg_loader"] = layer_rows, loader_rows
+    models, layer_res = fit_layers(layer_rows)
+    loader, loader_res = fit_loader(loader_rows)
+    residuals.update(layer_res)
+    residuals.update(loader_res)
+    text = (f"{source}: torch_geometric {version}'s models against gnnsim's torch models on identical whole "
+            f"subgraphs ({len(layer_rows)} model x size pairs, forward and backward timed in turn) and its NodeLoader "
+            f"over gnnsim's sampler against the bare sampler ({len(loader_rows)} batches); micro-benchmarks only "
+            "(gnnsim.calibrate.pyg)")
+    sage = models.get("graphsage", {})
+    progress(f"GraphSAGE +{sage.get('per_layer_forward_us', 0):g}/+{sage.get('per_layer_backward_us', 0):g} us per "
+             f"layer, loader +{loader['per_iteration_us']:g} us per batch")
+    progress.step()
+    return pyg_block(models, loader, version, text)
