@@ -12,6 +12,13 @@ gather, the GPU's UVA gather (the task kinds of :mod:`gnnsim.workload.loader`).
   into pinned buffers; like sampling, W workers deliver a batch's gather every t / W
   (at most the node's cores per trainer, and as far as the prefetch queue lets batches
   run ahead), on the ``workers`` track.
+- ``main_gather`` and ``prefetch_gather``: the training process gathers the rows itself
+  (after the batch arrives, serial with compute, or in a prefetch thread ahead of it),
+  with torch's ``index_select``, whose chunks (the task's ``workers``) run on its
+  intra-op threads: by default one per physical core of the node (PyTorch's default
+  ``torch.get_num_threads()``; DGL's prefetch thread sets the same), at most the
+  chunks. On a GPU node those threads are a flow on the node's cores channel, so they
+  take what the other processes leave; a CPU trainer uses its own threads.
 - ``uva_gather``: the GPU reads the uncached rows' sectors over its PCIe route (zero
   copy), a flow like the UVA sampler's.
 - ``pinned_copy``: the H2D copy of the pinned batch, a flow over the PCIe route.
@@ -148,9 +155,9 @@ class PlacedLoader:
         if kind is Kind.GPU_SAMPLE or kind is Kind.UVA_SAMPLE:
             via = yield from self._gpu_sample(rank, task)
             return self.sim._span(rank, "gpusampler", "sample", it, start, self.sim.env.now, pred=prev, via=via)
-        if kind is Kind.HOST_GATHER or kind is Kind.MAIN_GATHER:
+        if kind is Kind.HOST_GATHER or kind is Kind.MAIN_GATHER or kind is Kind.PREFETCH_GATHER:
             rows = task.rows
-            workers = 1 if kind is Kind.MAIN_GATHER else self._parallelism(task)
+            workers = self._parallelism(task) if kind is Kind.HOST_GATHER else self._threads(task)
             seconds = self.sim._jittered(rank, self.sim.cost.gather_time(rows.local_rows, rows.row_bytes) / workers)
             via = ""
             if (self.dram or self.cores) and self.sim.cpus is None and seconds > 0:
@@ -167,7 +174,7 @@ class PlacedLoader:
             else:
                 yield self.sim._compute(rank, seconds, cores=workers)
             yield from self._cached_rows(task)
-            return self.sim._span(rank, "loader" if kind is Kind.MAIN_GATHER else "workers", "fetch", it, start,
+            return self.sim._span(rank, "workers" if kind is Kind.HOST_GATHER else "loader", "fetch", it, start,
                                   self.sim.env.now, pred=prev, via=via, bytes_=float(rows.local_rows * rows.row_bytes))
         if kind is Kind.PINNED_COPY:
             route = self.sim.topo.h2d_route(rank)
@@ -194,6 +201,14 @@ class PlacedLoader:
         if not self.cores:
             return self.sim._sampler_parallelism(task)
         return pool_parallelism(self.sim.depth, task.workers)
+
+    def _threads(self, task: Task) -> int:
+        """The training process's intra-op threads on a gather of ``task.workers`` chunks:
+        the node's physical cores on a GPU node (torch's default), the trainer's own
+        threads on a CPU trainer."""
+        node = self.sim.cost.cluster.node
+        threads = node.host_cpu_cores if self.sim.cpus is None else self.sim.threads
+        return max(1, min(task.workers, threads))
 
     def cpu_sample(self, rank: int, task: Task, it: int, prev: int) -> Generator[Any, Any, int]:
         """CPU sampling in the trainer's worker pool, its core-seconds a flow on the node's

@@ -226,8 +226,9 @@ def _pipeline(rec: RunRecord, out: Mapping, training: dict[str, Any], model: dic
     if p.num_workers is not None:
         if schema_has("training.loader.workers"):
             training["loader"] = {"workers": p.num_workers}
-            if placement == "host" and main_process_gather(rec.system):
-                training["loader"]["gather"] = "main"
+            gather = loader_gather(rec.system, sampling)
+            if placement == "host" and gather != "workers":
+                training["loader"]["gather"] = gather
             if p.num_workers > 0 and sampling == "cpu":
                 training["prefetch_depth"] = TORCH_PREFETCH_FACTOR * p.num_workers
         elif p.num_workers != 1:
@@ -259,6 +260,28 @@ def main_process_gather(system: str | None) -> bool:
     if dgl is not None and "graphbolt" not in text.lower():
         return dgl < (0, 8)
     return _older_pyg(text)
+
+
+def loader_gather(system: str | None, sampling: str = "cpu") -> str:
+    """``training.loader.gather`` for the loader generation a record names: ``main`` for
+    :func:`main_process_gather`; ``prefetch`` for DGL's DataLoader from 0.8 with CPU
+    sampling (its prefetch thread in the training process slices the rows:
+    ``_PrefetchingIter``, ``use_prefetch_thread``) and GraphBolt (its ``FeatureFetcher``
+    runs in the main process after the workers' sampling stages); with GPU or UVA
+    sampling DGL's DataLoader gathers in the training loop's own thread (``main``);
+    ``workers`` otherwise (PyG's NeighborLoader filters in its workers).
+
+    >>> loader_gather("DGL 0.7.1"), loader_gather("DGL 1.1"), loader_gather("DGL 1.1", "uva"), loader_gather("PyG 2.5")
+    ('main', 'prefetch', 'main', 'workers')
+    """
+    if main_process_gather(system):
+        return "main"
+    text = system or ""
+    if "graphbolt" in text.lower():
+        return "prefetch"
+    if version_of("DGL", text) is not None:
+        return "prefetch" if sampling == "cpu" else "main"
+    return "workers"
 
 
 def legacy_pyg_sampler(system: str | None) -> bool:

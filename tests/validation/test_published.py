@@ -194,7 +194,9 @@ def test_graphbolt_layer_neighbor_sampling_is_labor():
 def test_old_loaders_gather_rows_in_the_training_process():
     old = record_scenario(parse_record(_line(system="DGL 0.7.1"), "x.jsonl", 1)).scenario["training"]
     new = record_scenario(parse_record(_line(system="DGL 1.1"), "x.jsonl", 1)).scenario["training"]
-    assert old["loader"] == {"workers": 4, "gather": "main"} and new["loader"] == {"workers": 4}
+    pyg = record_scenario(parse_record(_line(system="PyG 2.5"), "x.jsonl", 1)).scenario["training"]
+    assert old["loader"] == {"workers": 4, "gather": "main"} and new["loader"] == {"workers": 4, "gather": "prefetch"}
+    assert pyg["loader"] == {"workers": 4}  # NeighborLoader filters rows in its workers
     assert old["prefetch_depth"] == new["prefetch_depth"] == 8  # torch DataLoader: 2 batches per worker
 
 
