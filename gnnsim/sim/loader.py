@@ -25,6 +25,13 @@ gather, the GPU's UVA gather (the task kinds of :mod:`gnnsim.workload.loader`).
 - ``pool_sample``: the batch sampled by one of the node's sampler GPUs
   (``training.sampler_gpus``, :mod:`gnnsim.sim.sampler_gpus`).
 
+CPU sampling (:func:`cpu_sample_time`, for the engine's sampler too) is the framework's
+sampler, or the whole sampler of an older loader generation where the scenario names one
+(:func:`~gnnsim.workload.frameworks.legacy_sampler_scale`), plus, where
+``training.loader.workers`` are worker processes, the hand-off of the sampled batch to
+the training process: the worker's queue copies each array into fresh shared memory, priced
+as the node's host copy (``host.gather`` rate, every page first-touched; :func:`handoff_s`).
+
 Where the node profile gives its host memory bandwidth (``host_mem_bw_gbps``), a placed
 loader's replay adds one ``node<i>/dram`` channel per node, and every host gather
 (reads and writes), UVA read and H2D copy of the node's trainers also flows through it,
@@ -44,17 +51,46 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from gnnsim.config import TrainingConfig
+from gnnsim.cost.model import CostModel, kernel_time
 from gnnsim.cost.placement import (gpu_sampling_fixed_s, gpu_sampling_work, structure_read_s, uva_gather_bytes,
                                    uva_read_rate)
 from gnnsim.errors import ProfileError
 from gnnsim.hardware.profiles import Cluster
 from gnnsim.hardware.topology import Channel, Topology, _optional_yaml
+from gnnsim.workload.frameworks import handoff_size, legacy_sampler_scale
+from gnnsim.workload.kernels import Kernel
 from gnnsim.workload.tasks import Kind, Task
 from gnnsim.sim.sampler_gpus import SamplerGpus
 from gnnsim.workload.loader import placed
 
 if TYPE_CHECKING:  # the engine imports this module
     from gnnsim.sim.engine import Simulator
+
+
+def handoff_s(cost: CostModel, task: Task) -> float:
+    """Seconds a loader worker spends handing ``task``'s sampled batch to the training
+    process (:func:`~gnnsim.workload.frameworks.handoff_size`): each array copied into
+    fresh shared memory, at the node's host copy rate with every page first-touched (shared
+    memory is never reused from the heap), one launch per array."""
+    w = task.sampling
+    size, tensors = handoff_size(w.nodes, w.edges, w.hops)
+    rate = replace(cost.cluster.node.host_gather, first_touch_above_bytes=0.0)
+    return kernel_time(rate, Kernel("gather", 0.0, 2.0 * size, "batch_handoff", size)) + (tensors - 1) * rate.launch_s
+
+
+def cpu_sample_time(cost: CostModel, task: Task, training: TrainingConfig) -> float:
+    """One batch's CPU sampling on one core: the framework's sampler (``cost.sample_time``),
+    or an older loader generation's whole sampler (gnnsim's sampler times its
+    :func:`~gnnsim.workload.frameworks.legacy_sampler_scale`, plus the framework's
+    per-iteration loader work), and the batch's hand-off where worker processes sample."""
+    scale = legacy_sampler_scale(training)
+    if scale > 0:
+        seconds = CostModel(cost.cluster).sample_time(task) * scale + cost.framework_overhead_s("sample")
+    else:
+        seconds = cost.sample_time(task)
+    if training.loader.workers and training.sampling.device == "cpu":
+        seconds += handoff_s(cost, task)
+    return seconds
 
 
 def loader_depth(training: TrainingConfig, depth: int) -> int:
@@ -140,6 +176,7 @@ class PlacedLoader:
         self.link = sim.cost.cluster.node.h2d_link
         self.dram = dram  # host-memory channel per node (see with_host_memory); empty: none
         self.cores = cores or []  # the node's cores as a channel (see with_host_cores); empty: static shares
+        self.training = sim.workload.scenario.training
         k = sim.workload.scenario.training.sampler_gpus
         self.sampler_gpus = SamplerGpus(sim, k) if k else None  # GNNLab's samplers (gnnsim.sim.sampler_gpus)
 
@@ -215,7 +252,7 @@ class PlacedLoader:
         cores (``with_host_cores``); returns the span's index."""
         start = self.sim.env.now
         workers = self._parallelism(task)
-        seconds = self.sim._jittered(rank, self.sim.cost.sample_time(task))  # on one core
+        seconds = self.sim._jittered(rank, cpu_sample_time(self.sim.cost, task, self.training))  # on one core
         flow = yield self.sim.net.transfer(self._cores(rank), seconds, tag="sample", max_rate=workers)
         return self.sim._span(rank, "sampler", "sample", it, start, self.sim.env.now, pred=prev,
                               via=self.sim._via(flow))
