@@ -56,7 +56,12 @@ class GraphConfig(_Section):
     feature_dtype: Literal["float32", "float16", "bfloat16", "int8"] = Field(
         "float32", description="how input feature rows are stored: float32 | float16 | bfloat16 | int8 (quantized); "
                                "scales the bytes of every row gathered, copied and cached, and of resident rows")
-    _quiet_defaults: ClassVar[dict[str, Any]] = {"feature_dtype": "float32"}
+    stands_for_nodes: int | None = Field(
+        None, gt=0, description="nodes of the graph this one stands in for (a scaled preset predicting the real "
+                                "dataset): size-dependent costs, such as the CPU sampler's cache misses "
+                                "(host.sampler per_edge_doubling_ns), are priced at this size. Default: the graph's "
+                                "own nodes, as a real job on it would run")
+    _quiet_defaults: ClassVar[dict[str, Any]] = {"feature_dtype": "float32", "stands_for_nodes": None}
 
 
 class PartitionConfig(_Section):
@@ -142,7 +147,9 @@ class TrainingConfig(_Section):
         "neighbor_loader", description="framework pyg: neighbor_loader (NeighborLoader/NodeLoader on pyg-lib: one "
                                        "subgraph, model(x, edge_index)) | neighbor_sampler (PyG <= 2.0's "
                                        "torch_geometric.loader.NeighborSampler: every reached node sampled again "
-                                       "each hop, one bipartite adj per layer, so layers compute blocks)")
+                                       "each hop, one bipartite adj per layer, so layers compute blocks; its "
+                                       "torch_sparse sampler priced from its published rate, 5.73x gnnsim's "
+                                       "sampler: gnnsim/workload/frameworks.py)")
     prefetch_depth: int = Field(
         0, ge=0, description="batches the loader may prepare ahead of training (0 = no overlap: sample, fetch and "
                              "copy each batch after the previous iteration ends)")

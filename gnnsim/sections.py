@@ -102,10 +102,12 @@ class LoaderConfig(_Section):
     persistent_workers: bool = Field(
         False, description="keep the workers alive between epochs (PyTorch DataLoader persistent_workers): their "
                            "start-up is paid once, not in every epoch's fixed cost (epoch_fixed_s)")
-    gather: Literal["workers", "main"] = Field(
-        "workers", description="where host feature rows are gathered: workers (the worker pool, ahead of training: "
-                               "DGL >= 0.8 DataLoader with prefetch_node_feats, GraphBolt, PyG NeighborLoader) | "
-                               "main (the training process after the batch arrives, serial with compute: DGL <= 0.7 "
-                               "examples' load_subtensor, DGL 0.8's old NodeDataLoader, PyG 1.x/2.0 NeighborSampler "
-                               "examples' x[n_id])")
+    gather: Literal["workers", "main", "prefetch"] = Field(
+        "workers", description="who gathers host feature rows: workers (the worker pool, a batch per worker, ahead "
+                               "of training: PyG NeighborLoader, whose filter_per_worker defaults to true for CPU "
+                               "data) | main (the training process after the batch arrives, serial with compute, on "
+                               "its torch threads: DGL <= 0.7 examples' load_subtensor, DGL 0.8's old "
+                               "NodeDataLoader, PyG 1.x/2.0 NeighborSampler examples' x[n_id]) | prefetch (the "
+                               "training process in a thread ahead of training, on its torch threads: DGL >= 0.8 "
+                               "DataLoader's prefetcher, GraphBolt's FeatureFetcher)")
     _quiet_defaults: ClassVar[dict[str, Any]] = {"gather": "workers"}

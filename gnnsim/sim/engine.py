@@ -58,7 +58,8 @@ from gnnsim.sim.cpu import HostCpus
 from gnnsim.sim.ddp import backward_segments, layer_grad_shares, local_fetch
 from gnnsim.sim.exchanges import HOST_GATHER, Exchanges, _Barrier  # noqa: F401 (HOST_GATHER: analysis reads it here)
 from gnnsim.sim.host_effects import collective_stalls
-from gnnsim.sim.loader import PlacedLoader, loader_depth, loader_startup_s, with_host_cores, with_host_memory
+from gnnsim.sim.loader import (PlacedLoader, cpu_sample_time, loader_depth, loader_startup_s, with_host_cores,
+                               with_host_memory)
 from gnnsim.sim.network import Flow, Network
 from gnnsim.sim.settings import sim_settings
 from gnnsim.sim.timeline import SimulationError, Span, Timeline  # noqa: F401 (re-exported: analysis and reports read them here)
@@ -187,7 +188,7 @@ class Simulator(Exchanges):
                     prev = yield from self.placed.cpu_sample(rank, task, it, prev)
                 elif task.kind is Kind.CPU_SAMPLE:
                     workers = self._sampler_parallelism(task)  # each on a core of its own
-                    seconds = self.cost.sample_time(task) / workers
+                    seconds = cpu_sample_time(self.cost, task, self.workload.scenario.training) / workers
                     yield self._compute(rank, self._jittered(rank, seconds), cores=workers)
                     prev = self._span(rank, "sampler", "sample", it, start, self.env.now, pred=prev)
                 elif task.kind is Kind.TRANSFER and self.cost.cluster.node.h2d_link is not None:

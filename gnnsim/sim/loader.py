@@ -12,11 +12,25 @@ gather, the GPU's UVA gather (the task kinds of :mod:`gnnsim.workload.loader`).
   into pinned buffers; like sampling, W workers deliver a batch's gather every t / W
   (at most the node's cores per trainer, and as far as the prefetch queue lets batches
   run ahead), on the ``workers`` track.
+- ``main_gather`` and ``prefetch_gather``: the training process gathers the rows itself
+  (after the batch arrives, serial with compute, or in a prefetch thread ahead of it),
+  with torch's ``index_select``, whose chunks (the task's ``workers``) run on its
+  intra-op threads: by default one per physical core of the node (PyTorch's default
+  ``torch.get_num_threads()``; DGL's prefetch thread sets the same), at most the
+  chunks. On a GPU node those threads are a flow on the node's cores channel, so they
+  take what the other processes leave; a CPU trainer uses its own threads.
 - ``uva_gather``: the GPU reads the uncached rows' sectors over its PCIe route (zero
   copy), a flow like the UVA sampler's.
 - ``pinned_copy``: the H2D copy of the pinned batch, a flow over the PCIe route.
 - ``pool_sample``: the batch sampled by one of the node's sampler GPUs
   (``training.sampler_gpus``, :mod:`gnnsim.sim.sampler_gpus`).
+
+CPU sampling (:func:`cpu_sample_time`, for the engine's sampler too) is the framework's
+sampler, or the whole sampler of an older loader generation where the scenario names one
+(:func:`~gnnsim.workload.frameworks.legacy_sampler_scale`), plus, where
+``training.loader.workers`` are worker processes, the hand-off of the sampled batch to
+the training process: the worker's queue copies each array into fresh shared memory, priced
+as the node's host copy (``host.gather`` rate, every page first-touched; :func:`handoff_s`).
 
 Where the node profile gives its host memory bandwidth (``host_mem_bw_gbps``), a placed
 loader's replay adds one ``node<i>/dram`` channel per node, and every host gather
@@ -37,17 +51,46 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from gnnsim.config import TrainingConfig
+from gnnsim.cost.model import CostModel, kernel_time
 from gnnsim.cost.placement import (gpu_sampling_fixed_s, gpu_sampling_work, structure_read_s, uva_gather_bytes,
                                    uva_read_rate)
 from gnnsim.errors import ProfileError
 from gnnsim.hardware.profiles import Cluster
 from gnnsim.hardware.topology import Channel, Topology, _optional_yaml
+from gnnsim.workload.frameworks import handoff_size, legacy_sampler_scale
+from gnnsim.workload.kernels import Kernel
 from gnnsim.workload.tasks import Kind, Task
 from gnnsim.sim.sampler_gpus import SamplerGpus
 from gnnsim.workload.loader import placed
 
 if TYPE_CHECKING:  # the engine imports this module
     from gnnsim.sim.engine import Simulator
+
+
+def handoff_s(cost: CostModel, task: Task) -> float:
+    """Seconds a loader worker spends handing ``task``'s sampled batch to the training
+    process (:func:`~gnnsim.workload.frameworks.handoff_size`): each array copied into
+    fresh shared memory, at the node's host copy rate with every page first-touched (shared
+    memory is never reused from the heap), one launch per array."""
+    w = task.sampling
+    size, tensors = handoff_size(w.nodes, w.edges, w.hops)
+    rate = replace(cost.cluster.node.host_gather, first_touch_above_bytes=0.0)
+    return kernel_time(rate, Kernel("gather", 0.0, 2.0 * size, "batch_handoff", size)) + (tensors - 1) * rate.launch_s
+
+
+def cpu_sample_time(cost: CostModel, task: Task, training: TrainingConfig) -> float:
+    """One batch's CPU sampling on one core: the framework's sampler (``cost.sample_time``),
+    or an older loader generation's whole sampler (gnnsim's sampler times its
+    :func:`~gnnsim.workload.frameworks.legacy_sampler_scale`, plus the framework's
+    per-iteration loader work), and the batch's hand-off where worker processes sample."""
+    scale = legacy_sampler_scale(training)
+    if scale > 0:
+        seconds = CostModel(cost.cluster).sample_time(task) * scale + cost.framework_overhead_s("sample")
+    else:
+        seconds = cost.sample_time(task)
+    if training.loader.workers and training.sampling.device == "cpu":
+        seconds += handoff_s(cost, task)
+    return seconds
 
 
 def loader_depth(training: TrainingConfig, depth: int) -> int:
@@ -133,6 +176,7 @@ class PlacedLoader:
         self.link = sim.cost.cluster.node.h2d_link
         self.dram = dram  # host-memory channel per node (see with_host_memory); empty: none
         self.cores = cores or []  # the node's cores as a channel (see with_host_cores); empty: static shares
+        self.training = sim.workload.scenario.training
         k = sim.workload.scenario.training.sampler_gpus
         self.sampler_gpus = SamplerGpus(sim, k) if k else None  # GNNLab's samplers (gnnsim.sim.sampler_gpus)
 
@@ -148,9 +192,9 @@ class PlacedLoader:
         if kind is Kind.GPU_SAMPLE or kind is Kind.UVA_SAMPLE:
             via = yield from self._gpu_sample(rank, task)
             return self.sim._span(rank, "gpusampler", "sample", it, start, self.sim.env.now, pred=prev, via=via)
-        if kind is Kind.HOST_GATHER or kind is Kind.MAIN_GATHER:
+        if kind is Kind.HOST_GATHER or kind is Kind.MAIN_GATHER or kind is Kind.PREFETCH_GATHER:
             rows = task.rows
-            workers = 1 if kind is Kind.MAIN_GATHER else self._parallelism(task)
+            workers = self._parallelism(task) if kind is Kind.HOST_GATHER else self._threads(task)
             seconds = self.sim._jittered(rank, self.sim.cost.gather_time(rows.local_rows, rows.row_bytes) / workers)
             via = ""
             if (self.dram or self.cores) and self.sim.cpus is None and seconds > 0:
@@ -167,7 +211,7 @@ class PlacedLoader:
             else:
                 yield self.sim._compute(rank, seconds, cores=workers)
             yield from self._cached_rows(task)
-            return self.sim._span(rank, "loader" if kind is Kind.MAIN_GATHER else "workers", "fetch", it, start,
+            return self.sim._span(rank, "workers" if kind is Kind.HOST_GATHER else "loader", "fetch", it, start,
                                   self.sim.env.now, pred=prev, via=via, bytes_=float(rows.local_rows * rows.row_bytes))
         if kind is Kind.PINNED_COPY:
             route = self.sim.topo.h2d_route(rank)
@@ -195,12 +239,20 @@ class PlacedLoader:
             return self.sim._sampler_parallelism(task)
         return pool_parallelism(self.sim.depth, task.workers)
 
+    def _threads(self, task: Task) -> int:
+        """The training process's intra-op threads on a gather of ``task.workers`` chunks:
+        the node's physical cores on a GPU node (torch's default), the trainer's own
+        threads on a CPU trainer."""
+        node = self.sim.cost.cluster.node
+        threads = node.host_cpu_cores if self.sim.cpus is None else self.sim.threads
+        return max(1, min(task.workers, threads))
+
     def cpu_sample(self, rank: int, task: Task, it: int, prev: int) -> Generator[Any, Any, int]:
         """CPU sampling in the trainer's worker pool, its core-seconds a flow on the node's
         cores (``with_host_cores``); returns the span's index."""
         start = self.sim.env.now
         workers = self._parallelism(task)
-        seconds = self.sim._jittered(rank, self.sim.cost.sample_time(task))  # on one core
+        seconds = self.sim._jittered(rank, cpu_sample_time(self.sim.cost, task, self.training))  # on one core
         flow = yield self.sim.net.transfer(self._cores(rank), seconds, tag="sample", max_rate=workers)
         return self.sim._span(rank, "sampler", "sample", it, start, self.sim.env.now, pred=prev,
                               via=self.sim._via(flow))

@@ -178,10 +178,12 @@ def _dataset(rec: RunRecord, out: Mapping, quick: bool) -> dict[str, Any] | None
     full = DATASET_SCALE.get(name, 1.0)
     scale = min(full, float(f"{QUICK_EDGES / PRESETS[name].undirected_edges:.2g}")) if quick else full
     out.graph_scale = scale
-    if scale < 1.0:
-        out.approximations.append(f"{name} at scale {scale:g}: iteration simulated on the scaled preset, "
-                                  "epoch extrapolated to the real iteration count")
-    return {"source": f"preset:{name}", "scale": scale}
+    if scale == 1.0:
+        return {"source": f"preset:{name}", "scale": scale}
+    out.approximations.append(f"{name} at scale {scale:g}: iteration simulated on the scaled preset, "
+                              "epoch extrapolated to the real iteration count")
+    # the sampler's cache misses grow with the graph: priced at the size the stand-in stands for
+    return {"source": f"preset:{name}", "scale": scale, "stands_for_nodes": PRESETS[name].nodes}
 
 
 def _pipeline(rec: RunRecord, out: Mapping, training: dict[str, Any], model: dict[str, Any]) -> None:
@@ -226,8 +228,9 @@ def _pipeline(rec: RunRecord, out: Mapping, training: dict[str, Any], model: dic
     if p.num_workers is not None:
         if schema_has("training.loader.workers"):
             training["loader"] = {"workers": p.num_workers}
-            if placement == "host" and main_process_gather(rec.system):
-                training["loader"]["gather"] = "main"
+            gather = loader_gather(rec.system, sampling)
+            if placement == "host" and gather != "workers":
+                training["loader"]["gather"] = gather
             if p.num_workers > 0 and sampling == "cpu":
                 training["prefetch_depth"] = TORCH_PREFETCH_FACTOR * p.num_workers
         elif p.num_workers != 1:
@@ -259,6 +262,28 @@ def main_process_gather(system: str | None) -> bool:
     if dgl is not None and "graphbolt" not in text.lower():
         return dgl < (0, 8)
     return _older_pyg(text)
+
+
+def loader_gather(system: str | None, sampling: str = "cpu") -> str:
+    """``training.loader.gather`` for the loader generation a record names: ``main`` for
+    :func:`main_process_gather`; ``prefetch`` for DGL's DataLoader from 0.8 with CPU
+    sampling (its prefetch thread in the training process slices the rows:
+    ``_PrefetchingIter``, ``use_prefetch_thread``) and GraphBolt (its ``FeatureFetcher``
+    runs in the main process after the workers' sampling stages); with GPU or UVA
+    sampling DGL's DataLoader gathers in the training loop's own thread (``main``);
+    ``workers`` otherwise (PyG's NeighborLoader filters in its workers).
+
+    >>> loader_gather("DGL 0.7.1"), loader_gather("DGL 1.1"), loader_gather("DGL 1.1", "uva"), loader_gather("PyG 2.5")
+    ('main', 'prefetch', 'main', 'workers')
+    """
+    if main_process_gather(system):
+        return "main"
+    text = system or ""
+    if "graphbolt" in text.lower():
+        return "prefetch"
+    if version_of("DGL", text) is not None:
+        return "prefetch" if sampling == "cpu" else "main"
+    return "workers"
 
 
 def legacy_pyg_sampler(system: str | None) -> bool:

@@ -214,8 +214,8 @@ def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
     kind = compute_kind(cluster)
     hops, draws, checks = sampling_work(graph.indptr, mb, sampler_fanouts(scenario), t.replace)
     tasks = [Task(Stage.SAMPLE, Kind.CPU_SAMPLE, workers=t.sampler_workers,
-                  sampling=Sampling(int(mb.seeds.size), mb.num_sampled_nodes, mb.num_sampled_edges, graph.num_nodes,
-                                    hops, draws, checks))]
+                  sampling=Sampling(int(mb.seeds.size), mb.num_sampled_nodes, mb.num_sampled_edges,
+                                    scenario.graph.stands_for_nodes or graph.num_nodes, hops, draws, checks))]
     if t.graph_store == "partitioned" and t.mode == "minibatch" and num_ranks > 1:
         # every trainer joins the request exchange, also when it needs nothing remote
         r_nodes, r_edges = remote_sampling(mb, assignment, rank, num_ranks)

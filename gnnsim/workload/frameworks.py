@@ -25,6 +25,11 @@ PyG also samples differently (:func:`pyg_minibatch`, which the builder uses for
 previous hop added, where DGL (and gnnsim's :func:`~gnnsim.workload.sampler.sample_minibatch`)
 samples again from every node reached so far.
 
+Loader generations whose sampler the framework's software profile (which describes
+today's loader) does not: :func:`legacy_sampler_scale` (PyG <= 2.0's ``NeighborSampler``).
+What a loader's worker processes pay to hand a sampled batch to the training process is
+:func:`handoff_size`.
+
 ``docs/architecture.md`` ("What each framework computes per layer") names the PyG and
 DGL source files this follows. A cluster-GCN batch is one induced subgraph that every
 layer computes whole, in every framework.
@@ -37,6 +42,17 @@ import numpy as np
 from gnnsim.workload.sampler import MiniBatch, sample_neighbors, to_block
 
 BlockShape = tuple[int, int, int]  # (num_src, num_dst, num_edges)
+
+# PyG <= 2.0's NeighborSampler (torch_sparse.sample_adj per hop: a serial C++ loop over hash
+# sets and maps, then Python per hop) on ogbn-products, sizes [15, 10, 5], batch 1024, one
+# process: 1.84 M sampled edges per second (torch-quiver docs/Introduction_en.md section 2.2,
+# benchmarks/sample/bench_sampler.py bench_on_ogbproduct_cpu), 543 ns an edge; gnnsim's sampler
+# on the same case on this project's EPYC VM, one thread: 94.7 ns an edge of the whole batch
+# (docs/host-microbenchmarks.md, P2). Neither CPU clock is scaled: P2 names no CPU.
+PYG_NEIGHBOR_SAMPLER_NS_PER_EDGE = 543.0
+GNNSIM_SAMPLER_NS_PER_EDGE_ON_P2 = 94.7
+LEGACY_SAMPLER_SCALES = {"neighbor_sampler": PYG_NEIGHBOR_SAMPLER_NS_PER_EDGE / GNNSIM_SAMPLER_NS_PER_EDGE_ON_P2}
+HANDOFF_ID_BYTES = 8  # int64 ids in every array a worker hands over
 
 
 def block_shapes(mb: MiniBatch) -> list[BlockShape]:
@@ -118,3 +134,32 @@ def training_shapes(mb: MiniBatch, training) -> list[BlockShape]:
     if training.framework == "pyg" and not pyg_subgraph(training):
         return block_shapes(mb)
     return layer_shapes(mb, training.framework, training.pyg_trim_to_layer)
+
+
+def legacy_sampler_scale(training) -> float:
+    """The whole sampler of a scenario's loader generation as a multiple of gnnsim's own
+    sampler on the same batches (the node profile's ``host.sampler``, without the software
+    profile's sampler scales), or 0 where the software profile describes the sampler.
+
+    >>> from gnnsim.config import TrainingConfig
+    >>> round(legacy_sampler_scale(TrainingConfig(framework="pyg", pyg_loader="neighbor_sampler")), 2)
+    5.73
+    >>> legacy_sampler_scale(TrainingConfig(framework="pyg")), legacy_sampler_scale(TrainingConfig(framework="dgl"))
+    (0.0, 0.0)
+    """
+    if training.framework != "pyg":
+        return 0.0
+    return LEGACY_SAMPLER_SCALES.get(training.pyg_loader, 0.0)
+
+
+def handoff_size(nodes: int, edges: int, hops: int) -> tuple[float, int]:
+    """Bytes and tensors of a sampled batch that a loader worker hands to the training
+    process: per hop an edge index pair and the edges' ids (PyG's ``EdgeIndex(edge_index,
+    e_id, size)``; a DGL block's two id arrays and its ``dgl.EID`` frame), and the sampled
+    nodes' ids (``n_id``; the blocks' ``dgl.NID``), int64. Torch's worker queue moves each
+    tensor's storage into shared memory on the way (``ForkingPickler``).
+
+    >>> handoff_size(1000, 10_000, 2)
+    (248000.0, 5)
+    """
+    return float(HANDOFF_ID_BYTES * (3 * edges + nodes)), 1 + 2 * hops

@@ -16,6 +16,13 @@ loader's steps (:func:`placed_tasks` rewrites that chain):
   at all: the rows are resident and the forward pass starts with a device gather of its
   input rows. A distributed job's fetch stays the feature exchange (its rows arrive in
   host memory), so there only ``host`` is allowed.
+- ``training.loader.gather`` says who gathers host rows: the worker pool (``workers``:
+  ``host_gather``, a batch per worker), or the training process (``main``:
+  ``main_gather``, after the batch arrives; ``prefetch``: ``prefetch_gather``, in a
+  thread ahead of training). The training process gathers with torch's ``index_select``
+  or indexing, which ``at::parallel_for`` splits into :func:`gather_chunks` chunks over
+  its intra-op threads, so those tasks carry the chunks as their ``workers`` and the
+  replay runs them on as many threads as the node gives (:mod:`gnnsim.sim.loader`).
 - rows in ``training.cache`` skip all of this for any placement and are assembled on the
   device, as before.
 - with ``training.sampler_gpus: k`` (GNNLab's factored design) ``k`` GPUs of each node
@@ -49,6 +56,11 @@ SAMPLE_KINDS = {"gpu": Kind.GPU_SAMPLE, "uva": Kind.UVA_SAMPLE}
 GATHER_KINDS = {"host": Kind.HOST_GATHER, "uva": Kind.UVA_GATHER}
 POOL_SAMPLE = Kind.POOL_SAMPLE  # sampled by one of the node's sampler GPUs (training.sampler_gpus)
 MAIN_GATHER = Kind.MAIN_GATHER  # host rows gathered by the training process itself (training.loader.gather: main)
+PROCESS_GATHERS = {"main": MAIN_GATHER, "prefetch": Kind.PREFETCH_GATHER}  # the training process's gathers
+# at::internal::GRAIN_SIZE: index_select on dim 0 of rows shorter than this many elements runs
+# at::parallel_for over the rows with a grain of GRAIN_SIZE / row elements rows
+# (aten/src/ATen/native/TensorAdvancedIndexing.cpp, index_select_out_cpu_)
+TORCH_GRAIN_SIZE = 32768
 LOADER_KINDS = frozenset(k for k in Kind if k.placed)
 FEATURE_GATHER = "features.gather"  # the forward pass's device gather of resident input rows
 
@@ -57,6 +69,18 @@ def placed(training: TrainingConfig) -> bool:
     """Whether the scenario places its loader (sets any of sampling, features, loader)."""
     return (training.loader.workers is not None or training.sampling.device != "cpu"
             or training.features.placement != "host" or training.loader.gather != "workers")
+
+
+def gather_chunks(rows: int, row_elements: int) -> int:
+    """Chunks torch's CPU ``index_select`` of ``rows`` rows of ``row_elements`` elements
+    splits into (``at::parallel_for`` with a grain of ``TORCH_GRAIN_SIZE // row_elements``
+    rows): the most intra-op threads the gather can use.
+
+    >>> gather_chunks(100_000, 100), gather_chunks(300, 100), gather_chunks(0, 100), gather_chunks(10, 40_000)
+    (306, 1, 1, 10)
+    """
+    grain = max(1, TORCH_GRAIN_SIZE // max(1, row_elements))
+    return max(1, -(-int(rows) // grain))
 
 
 def training_gpus(scenario: Scenario, cluster: Cluster) -> int:
@@ -152,8 +176,12 @@ def placed_tasks(tasks: list, scenario: Scenario, mb: MiniBatch, missing_rows: i
         elif task.stage is Stage.FETCH and single_node:
             if placement == "gpu":
                 continue
-            main = placement == "host" and t.loader.gather == "main"
-            task = replace(task, kind=MAIN_GATHER if main else GATHER_KINDS[placement], workers=1 if main else workers)
+            process = PROCESS_GATHERS.get(t.loader.gather) if placement == "host" else None
+            if process is None:
+                task = replace(task, kind=GATHER_KINDS[placement], workers=workers)
+            else:  # the training process's torch threads share the gather's chunks
+                chunks = gather_chunks(missing_rows, row_bytes // m.DTYPE_BYTES[scenario.graph.feature_dtype])
+                task = replace(task, kind=process, workers=chunks)
         elif task.stage is Stage.H2D:
             # blocks sampled on the host, or by a sampler GPU into the host queue, are copied up with the rows
             size, copies = placed_h2d(mb, missing_rows * row_bytes if placement == "host" else 0, cached_rows > 0,

@@ -55,6 +55,7 @@ class Kind(StrEnum):
     HOST_GATHER = "host_gather"  # rows gathered by the worker pool into pinned buffers
     UVA_GATHER = "uva_gather"  # rows gathered by a GPU kernel over the host link
     MAIN_GATHER = "main_gather"  # rows gathered by the training process itself (training.loader.gather: main)
+    PREFETCH_GATHER = "prefetch_gather"  # by the training process's prefetch thread, ahead (gather: prefetch)
     PINNED_COPY = "pinned_copy"  # the pinned buffers' copy to the GPU
 
     @property
@@ -64,7 +65,7 @@ class Kind(StrEnum):
 
 
 _PLACED = frozenset({Kind.GPU_SAMPLE, Kind.UVA_SAMPLE, Kind.POOL_SAMPLE, Kind.HOST_GATHER, Kind.UVA_GATHER,
-                     Kind.MAIN_GATHER, Kind.PINNED_COPY})
+                     Kind.MAIN_GATHER, Kind.PREFETCH_GATHER, Kind.PINNED_COPY})
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ import pytest
 import gnnsim.sim.engine as engine
 from gnnsim.config import scenario_from_dict
 from gnnsim.pipeline import simulate
+from gnnsim.sim.loader import handoff_s
 
 BASE = {"graph": {"source": "chung-lu", "num_nodes": 6000, "avg_degree": 10, "exponent": 2.3, "feature_dim": 16},
         "training": {"mode": "single-node-multigpu", "batch_size": 256, "fanouts": [10, 5], "prefetch_depth": 7,
@@ -30,8 +31,10 @@ def test_the_cores_channel_carries_every_core_second_by_hand():
     result = run(loader={"workers": 100}, prefetch_depth=99)
     cost, w = result.cost, result.workload
     samples = [t for it in w.tasks for chain in it for t in chain if t.stage == "sample"]
-    # each batch: its one-core sampling time (the A100 node's jitter is 0), whatever the sharing
-    assert result.timeline.channels["node0/cores"]["bytes"] == pytest.approx(sum(cost.sample_time(t) for t in samples))
+    # each batch: its one-core sampling time and its hand-off to the trainer (the A100 node's
+    # jitter is 0), whatever the sharing
+    expected = sum(cost.sample_time(t) + handoff_s(cost, t) for t in samples)
+    assert result.timeline.channels["node0/cores"]["bytes"] == pytest.approx(expected)
     assert result.timeline.channels["node0/cores"]["capacity_bytes_per_s"] == 128
 
 

@@ -194,7 +194,9 @@ def test_graphbolt_layer_neighbor_sampling_is_labor():
 def test_old_loaders_gather_rows_in_the_training_process():
     old = record_scenario(parse_record(_line(system="DGL 0.7.1"), "x.jsonl", 1)).scenario["training"]
     new = record_scenario(parse_record(_line(system="DGL 1.1"), "x.jsonl", 1)).scenario["training"]
-    assert old["loader"] == {"workers": 4, "gather": "main"} and new["loader"] == {"workers": 4}
+    pyg = record_scenario(parse_record(_line(system="PyG 2.5"), "x.jsonl", 1)).scenario["training"]
+    assert old["loader"] == {"workers": 4, "gather": "main"} and new["loader"] == {"workers": 4, "gather": "prefetch"}
+    assert pyg["loader"] == {"workers": 4}  # NeighborLoader filters rows in its workers
     assert old["prefetch_depth"] == new["prefetch_depth"] == 8  # torch DataLoader: 2 batches per worker
 
 
@@ -211,3 +213,10 @@ def test_a_distdgl_record_runs_as_partitioned_minibatch_and_others_across_machin
     assert result.cluster.num_trainers == 8 and result.analysis.epoch_time_s > 0
     m = record_scenario(parse_record(_line(hardware__nodes=2), "x.jsonl", 1))
     assert m.scenario is None and m.missing[0].startswith("multi-node training with the whole graph")
+
+
+def test_a_scaled_stand_in_prices_the_sampler_at_the_real_size():
+    papers = record_scenario(parse_record(_line(dataset={"name": "ogbn-papers100M"}), "x.jsonl", 1)).scenario["graph"]
+    products = record_scenario(parse_record(_line(), "x.jsonl", 1)).scenario["graph"]
+    assert papers == {"source": "preset:ogbn-papers100M", "scale": 0.02, "stands_for_nodes": 111_059_956}
+    assert "stands_for_nodes" not in products
