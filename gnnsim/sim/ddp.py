@@ -41,22 +41,15 @@ import numpy as np
 
 from gnnsim.cost.model import HostWork
 from gnnsim.workload.builder import Task, Workload
-from gnnsim.workload.kernels import layer_dims
-from gnnsim.workload.models import get_model
 
 if TYPE_CHECKING:  # the engine imports this module
     from gnnsim.sim.engine import Simulator
 
 
 def layer_grad_shares(workload: Workload) -> list[float]:
-    """Share of the gradient bytes that each layer holds, input layer first: the
-    workload's per-layer parameter counts, else its model's (the model registry)."""
-    counts = list(workload.layer_params)
-    if not counts or sum(counts) <= 0:
-        s = workload.scenario
-        dims = layer_dims(s.graph.feature_dim, s.model.hidden_dim, s.graph.num_classes, len(s.training.fanouts))
-        counts = get_model(s.model.name).layer_param_counts(dims, s.model.heads)
-    sizes = np.array(counts, dtype=float)
+    """Share of the gradient bytes that each layer holds, input layer first (the
+    workload's per-layer parameter counts)."""
+    sizes = np.array(workload.layer_params, dtype=float)
     return list(sizes / sizes.sum())
 
 

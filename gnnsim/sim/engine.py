@@ -61,7 +61,7 @@ from gnnsim.sim.host_effects import collective_stalls
 from gnnsim.sim.loader import (PlacedLoader, cpu_sample_time, loader_depth, loader_startup_s, with_host_cores,
                                with_host_memory)
 from gnnsim.sim.network import Flow, Network
-from gnnsim.sim.settings import sim_settings
+from gnnsim.sim.settings import SimSettings, sim_settings
 from gnnsim.sim.timeline import SimulationError, Span, Timeline  # noqa: F401 (re-exported: analysis and reports read them here)
 from gnnsim.workload.tasks import Kind, Stage, Task, Workload
 from gnnsim.workload.kernels import GRAD_PACK
@@ -71,18 +71,14 @@ COMPUTE_STAGES = (Stage.FORWARD, Stage.BACKWARD, Stage.OPTIMIZER)
 
 
 class Simulator(Exchanges):
-    def __init__(self, workload: Workload, cost: CostModel, *, prefetch_depth: int | None = None,
-                 bucket_bytes: float | None = None, allreduce_algorithm: str | None = None, record_links: bool = False,
-                 iteration_barrier: bool | None = None):
-        training = workload.scenario.training
-        self.workload, self.cost = workload, cost
-        self.settings = sim_settings(workload.scenario, prefetch_depth=prefetch_depth, bucket_bytes=bucket_bytes,
-                                     barrier=iteration_barrier, allreduce_algorithm=allreduce_algorithm)
-        self.depth = loader_depth(training, self.settings.prefetch_depth)
+    def __init__(self, workload: Workload, cost: CostModel, settings: SimSettings, *, record_links: bool = False):
+        self.workload, self.cost, self.settings = workload, cost, settings
+        loader = self.settings.loader
+        self.depth = loader_depth(loader, self.settings.prefetch_depth)
         self.algorithm = self.settings.allreduce_algorithm
         self.env = simpy.Environment()
-        self.topo, dram = with_host_memory(cost.topology, cost.cluster, training)  # + DRAM for a placed loader
-        self.topo, cores = with_host_cores(self.topo, cost.cluster, training)  # + its GPU node's cores
+        self.topo, dram = with_host_memory(cost.topology, cost.cluster, loader)  # + DRAM for a placed loader
+        self.topo, cores = with_host_cores(self.topo, cost.cluster, loader)  # + its GPU node's cores
         self.net = Network(self.env, self.topo.capacities, self.topo.names, record=record_links)
         self.coll = Collectives(self.env, self.net, self.topo, cost)
         # CPU trainers share their host's effective cores; GPU trainers compute on their devices
@@ -92,7 +88,7 @@ class Simulator(Exchanges):
         self.n, self.iters = n, iters
         self.per_node = cost.cluster.node.trainers
         self.timeline = Timeline(num_ranks=n, ranks_per_node=self.per_node, prefetch_depth=self.depth,
-                                 loader_startup_s=loader_startup_s(training, cost.worker_start_s),
+                                 loader_startup_s=loader_startup_s(loader, cost.worker_start_s),
                                  iteration_barrier=self.settings.iteration_barrier)
         self.barriers: dict[tuple[str, int, int], _Barrier] = {}
         self.last_end = [0.0] * iters
@@ -105,7 +101,7 @@ class Simulator(Exchanges):
         self.report: Progress = progress("simulation", enabled=False)  # run() opens the one it draws
         cv = cost.device.jitter_cv
         self.jitter_sigma = float(np.sqrt(np.log1p(cv * cv)))
-        seed = workload.scenario.simulation.seed
+        seed = self.settings.seed
         self.jitter_rng = [rng_for(seed, "jitter", r) for r in range(n)]
         self.stalls = collective_stalls(cost.cluster.node)  # a shared host's, else None (sim/host_effects.py)
         self.placed = PlacedLoader(self, dram, cores)  # GPU/UVA sampling, worker pools, UVA gathers (sim/loader.py)
@@ -188,7 +184,7 @@ class Simulator(Exchanges):
                     prev = yield from self.placed.cpu_sample(rank, task, it, prev)
                 elif task.kind is Kind.CPU_SAMPLE:
                     workers = self._sampler_parallelism(task)  # each on a core of its own
-                    seconds = cpu_sample_time(self.cost, task, self.workload.scenario.training) / workers
+                    seconds = cpu_sample_time(self.cost, task, self.settings.loader) / workers
                     yield self._compute(rank, self._jittered(rank, seconds), cores=workers)
                     prev = self._span(rank, "sampler", "sample", it, start, self.env.now, pred=prev)
                 elif task.kind is Kind.TRANSFER and self.cost.cluster.node.h2d_link is not None:
@@ -348,6 +344,6 @@ def simulate_workload(workload: Workload, cost: CostModel, *, prefetch_depth: in
     scenario's (:func:`gnnsim.sim.settings.sim_settings`); ``record_links`` keeps one
     span per stretch of constant traffic on every channel (for traces).
     """
-    return Simulator(workload, cost, prefetch_depth=prefetch_depth, bucket_bytes=bucket_bytes,
-                     allreduce_algorithm=allreduce_algorithm, record_links=record_links,
-                     iteration_barrier=iteration_barrier).run()
+    settings = sim_settings(workload.scenario, prefetch_depth=prefetch_depth, bucket_bytes=bucket_bytes,
+                            barrier=iteration_barrier, allreduce_algorithm=allreduce_algorithm)
+    return Simulator(workload, cost, settings, record_links=record_links).run()

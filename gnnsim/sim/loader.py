@@ -50,18 +50,17 @@ from collections.abc import Generator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from gnnsim.config import TrainingConfig
 from gnnsim.cost.model import CostModel, kernel_time
 from gnnsim.cost.placement import (gpu_sampling_fixed_s, gpu_sampling_work, structure_read_s, uva_gather_bytes,
                                    uva_read_rate)
 from gnnsim.errors import ProfileError
 from gnnsim.hardware.profiles import Cluster
 from gnnsim.hardware.topology import Channel, Topology, _optional_yaml
-from gnnsim.workload.frameworks import handoff_size, legacy_sampler_scale
+from gnnsim.workload.frameworks import handoff_size
 from gnnsim.workload.kernels import Kernel
 from gnnsim.workload.tasks import Kind, Task
 from gnnsim.sim.sampler_gpus import SamplerGpus
-from gnnsim.workload.loader import placed
+from gnnsim.sim.settings import LoaderSettings
 
 if TYPE_CHECKING:  # the engine imports this module
     from gnnsim.sim.engine import Simulator
@@ -78,30 +77,30 @@ def handoff_s(cost: CostModel, task: Task) -> float:
     return kernel_time(rate, Kernel("gather", 0.0, 2.0 * size, "batch_handoff", size)) + (tensors - 1) * rate.launch_s
 
 
-def cpu_sample_time(cost: CostModel, task: Task, training: TrainingConfig) -> float:
+def cpu_sample_time(cost: CostModel, task: Task, loader: LoaderSettings) -> float:
     """One batch's CPU sampling on one core: the framework's sampler (``cost.sample_time``),
     or an older loader generation's whole sampler (gnnsim's sampler times its
     :func:`~gnnsim.workload.frameworks.legacy_sampler_scale`, plus the framework's
     per-iteration loader work), and the batch's hand-off where worker processes sample."""
-    scale = legacy_sampler_scale(training)
+    scale = loader.legacy_sampler_scale
     if scale > 0:
         seconds = CostModel(cost.cluster).sample_time(task) * scale + cost.framework_overhead_s("sample")
     else:
         seconds = cost.sample_time(task)
-    if training.loader.workers and training.sampling.device == "cpu":
+    if loader.workers and loader.sampling_device == "cpu":
         seconds += handoff_s(cost, task)
     return seconds
 
 
-def loader_depth(training: TrainingConfig, depth: int) -> int:
+def loader_depth(loader: LoaderSettings, depth: int) -> int:
     """Batches the loader may prepare ahead: none when CPU sampling runs in the training
     process itself (``training.loader.workers: 0``), else ``depth``."""
-    if training.loader.workers == 0 and training.sampling.device == "cpu":
+    if loader.workers == 0 and loader.sampling_device == "cpu":
         return 0
     return depth
 
 
-def loader_startup_s(training: TrainingConfig, worker_start_s: float) -> float | None:
+def loader_startup_s(loader: LoaderSettings, worker_start_s: float) -> float | None:
     """Seconds a placed loader spends starting its workers at each epoch's start (each
     trainer forks its own, one after another, all trainers at once), or None for an
     unplaced loader, whose results carry no per-epoch fixed costs. The workers are
@@ -110,27 +109,29 @@ def loader_startup_s(training: TrainingConfig, worker_start_s: float) -> float |
     epoch.
 
     >>> from gnnsim.config import TrainingConfig
-    >>> loader_startup_s(TrainingConfig(loader={"workers": 4}), 0.09), loader_startup_s(TrainingConfig(), 0.09)
+    >>> from gnnsim.sim.settings import loader_settings
+    >>> def startup(**training): return loader_startup_s(loader_settings(TrainingConfig(**training)), 0.09)
+    >>> startup(loader={"workers": 4}), startup()
     (0.36, None)
-    >>> loader_startup_s(TrainingConfig(sampling={"device": "gpu"}, features={"placement": "uva"}), 0.09)
+    >>> startup(sampling={"device": "gpu"}, features={"placement": "uva"})
     0.0
     """
-    if not placed(training):
+    if not loader.placed:
         return None
-    if training.loader.persistent_workers:
+    if loader.persistent_workers:
         return 0.0
-    workers = training.loader.workers
+    workers = loader.workers
     if workers is None:
-        busy = training.sampling.device == "cpu" or training.features.placement == "host"
-        workers = training.sampler_workers if busy else 0
+        busy = loader.sampling_device == "cpu" or loader.features_placement == "host"
+        workers = loader.sampler_workers if busy else 0
     return round(workers * worker_start_s, 12)
 
 
-def with_host_memory(topo: Topology, cluster: Cluster, training: TrainingConfig) -> tuple[Topology, list[int]]:
+def with_host_memory(topo: Topology, cluster: Cluster, loader: LoaderSettings) -> tuple[Topology, list[int]]:
     """``topo`` with one host-memory channel per node (``node<i>/dram``, the node
     profile's ``host_mem_bw_gbps``) when the loader is placed and the profile has it,
     and those channels' indices (empty: ``topo`` unchanged)."""
-    if not placed(training):
+    if not loader.placed:
         return topo, []
     value = _optional_yaml("nodes", cluster.node.name).get("host_mem_bw_gbps")
     if value is None:
@@ -143,14 +144,14 @@ def with_host_memory(topo: Topology, cluster: Cluster, training: TrainingConfig)
     return replace(topo, channels=[*topo.channels, *dram]), list(range(first, first + len(dram)))
 
 
-def with_host_cores(topo: Topology, cluster: Cluster, training: TrainingConfig) -> tuple[Topology, list[int]]:
+def with_host_cores(topo: Topology, cluster: Cluster, loader: LoaderSettings) -> tuple[Topology, list[int]]:
     """``topo`` with one ``node<i>/cores`` channel per node when a placed loader's
     trainers are GPUs: its capacity is the node's effective cores
     (:attr:`~gnnsim.hardware.profiles.Node.compute_cores`) and its flows carry
     core-seconds, so the worker pools of all the node's trainers share the cores max-min
     fair instead of each taking a static ``cores / trainers``. Empty: ``topo`` unchanged
     (CPU trainers share their cores through :mod:`gnnsim.sim.cpu` already)."""
-    if not placed(training) or cluster.node.trainer_device.kind != "gpu":
+    if not loader.placed or cluster.node.trainer_device.kind != "gpu":
         return topo, []
     first = len(topo.channels)
     cores = [Channel(f"node{n}/cores", "cpu", float(cluster.node.compute_cores), 0.0, n)
@@ -176,8 +177,7 @@ class PlacedLoader:
         self.link = sim.cost.cluster.node.h2d_link
         self.dram = dram  # host-memory channel per node (see with_host_memory); empty: none
         self.cores = cores or []  # the node's cores as a channel (see with_host_cores); empty: static shares
-        self.training = sim.workload.scenario.training
-        k = sim.workload.scenario.training.sampler_gpus
+        k = sim.settings.loader.sampler_gpus
         self.sampler_gpus = SamplerGpus(sim, k) if k else None  # GNNLab's samplers (gnnsim.sim.sampler_gpus)
 
     def _dram(self, rank: int) -> tuple[int, ...]:
@@ -252,7 +252,8 @@ class PlacedLoader:
         cores (``with_host_cores``); returns the span's index."""
         start = self.sim.env.now
         workers = self._parallelism(task)
-        seconds = self.sim._jittered(rank, cpu_sample_time(self.sim.cost, task, self.training))  # on one core
+        on_one_core = cpu_sample_time(self.sim.cost, task, self.sim.settings.loader)
+        seconds = self.sim._jittered(rank, on_one_core)
         flow = yield self.sim.net.transfer(self._cores(rank), seconds, tag="sample", max_rate=workers)
         return self.sim._span(rank, "sampler", "sample", it, start, self.sim.env.now, pred=prev,
                               via=self.sim._via(flow))

@@ -64,7 +64,7 @@ class SamplerGpus:
         """One batch on a sampler GPU alone: the sampling kernels and the copy of its blocks to host memory."""
         cost = self.sim.cost
         link = cost.cluster.node.h2d_link
-        uva = self.sim.workload.scenario.training.sampling.device == "uva"
+        uva = self.sim.settings.loader.sampling_device == "uva"
         w = task.sampling
         sample = gpu_sampling_s(w.nodes, w.edges, w.hops, cost.device, link, uva)
         copy = link.transfer_time_s(sampled_block_bytes(w.edges, w.seeds)) if link is not None else 0.0

@@ -19,6 +19,7 @@ from gnnsim.hardware.profiles import Cluster
 from gnnsim.workload import kernels as m
 from gnnsim.workload.cache import FeatureCache
 from gnnsim.workload.memory import footprint, memory_report
+from gnnsim.workload.models import get_model
 
 ID_BYTES = 8  # int64 node ids in a feature request
 
@@ -134,8 +135,15 @@ class Workload:
     hit_rate: list[list[float]] = field(default_factory=list)  # [iteration][rank] feature-cache hit rate
     prefetch_depth: int = 0  # batches the loader may prepare ahead (training.prefetch_depth)
     sampler_workers: int = 1
-    # parameters per layer, input layer first (the DDP bucket split needs each layer's share)
+    # parameters per layer, input layer first (the DDP bucket split needs each layer's share);
+    # left empty: the scenario's model's (the model registry)
     layer_params: list[int] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        if not self.layer_params or sum(self.layer_params) <= 0:
+            s = self.scenario
+            dims = m.layer_dims(s.graph.feature_dim, s.model.hidden_dim, s.graph.num_classes, len(s.training.fanouts))
+            self.layer_params = get_model(s.model.name).layer_param_counts(dims, s.model.heads)
 
 
 def compute_kind(cluster: Cluster) -> Kind:

@@ -7,6 +7,7 @@ from gnnsim.cost.placement import (gpu_sampling_fixed_s, gpu_sampling_s, gpu_sam
                                    uva_read_rate)
 from gnnsim.pipeline import simulate
 from gnnsim.sim.engine import Simulator
+from gnnsim.sim.settings import sim_settings
 
 BASE = {"graph": {"num_nodes": 3000, "num_communities": 4, "avg_degree": 8, "feature_dim": 32},
         "training": {"mode": "single-node-multigpu", "batch_size": 64, "fanouts": [5, 4]},
@@ -71,11 +72,12 @@ def test_worker_pool_divides_the_host_gather_and_zero_workers_end_prefetch():
     assert fetch_time(four) == pytest.approx([t / 4 for t in fetch_time(one)])
     assert all(sp.resource.endswith("workers0") for sp in spans(four, "fetch"))
     serial = run(loader={"workers": 0}, prefetch_depth=4)  # in the training process: nothing runs ahead
-    sim = Simulator(serial.workload, serial.cost)
+    sim = Simulator(serial.workload, serial.cost, sim_settings(serial.workload.scenario))
     assert sim.depth == 0
     assert fetch_time(serial) == pytest.approx(fetch_time(one))
     gpu = run(loader={"workers": 0}, prefetch_depth=4, sampling={"device": "gpu"})
-    assert Simulator(gpu.workload, gpu.cost).depth == 4  # a GPU sampler prefetches from the main process
+    # a GPU sampler prefetches from the main process
+    assert Simulator(gpu.workload, gpu.cost, sim_settings(gpu.workload.scenario)).depth == 4
 
 
 def test_host_memory_is_a_shared_channel_only_for_placed_loaders(monkeypatch):

@@ -13,10 +13,11 @@ from gnnsim.cost.model import CostModel
 from gnnsim.hardware.software import load_software
 from gnnsim.pipeline import cluster_for, simulate
 from gnnsim.sim.loader import cpu_sample_time, handoff_s
+from gnnsim.sim.settings import loader_settings
 from gnnsim.workload.tasks import Kind, Sampling, Stage, Task
 
 TASK = Task(Stage.SAMPLE, Kind.CPU_SAMPLE, sampling=Sampling(1024, 131_000, 747_000, 2_449_029, 3, 6, 0.0))
-LEGACY = TrainingConfig(framework="pyg", pyg_loader="neighbor_sampler", fanouts=[15, 10, 5])
+LEGACY = loader_settings(TrainingConfig(framework="pyg", pyg_loader="neighbor_sampler", fanouts=[15, 10, 5]))
 
 
 def _cost(framework: str = "pyg") -> CostModel:
@@ -36,15 +37,15 @@ def test_pyg_neighbor_sampler_costs_its_published_rate_against_gnnsims_sampler()
     # about P2's own figure on P2's case (543 ns an edge): this node is the same VM's EPYC
     assert cpu_sample_time(cost, TASK, LEGACY) / w.edges == pytest.approx(543e-9, rel=0.3)
     # NeighborLoader keeps the software profile's sampler
-    assert cpu_sample_time(cost, TASK, TrainingConfig(framework="pyg")) == cost.sample_time(TASK)
+    assert cpu_sample_time(cost, TASK, loader_settings(TrainingConfig(framework="pyg"))) == cost.sample_time(TASK)
 
 
 def test_a_worker_pays_for_handing_the_batch_over_and_the_training_process_does_not():
     cost = _cost("dgl")
     alone = cost.sample_time(TASK)
-    workers = TrainingConfig(loader={"workers": 4})
-    assert cpu_sample_time(cost, TASK, TrainingConfig()) == alone
-    assert cpu_sample_time(cost, TASK, TrainingConfig(loader={"workers": 0})) == alone
+    workers = loader_settings(TrainingConfig(loader={"workers": 4}))
+    assert cpu_sample_time(cost, TASK, loader_settings(TrainingConfig())) == alone
+    assert cpu_sample_time(cost, TASK, loader_settings(TrainingConfig(loader={"workers": 0}))) == alone
     assert cpu_sample_time(cost, TASK, workers) == alone + handoff_s(cost, TASK)
 
 
