@@ -47,7 +47,7 @@ BlockShape = tuple[int, int, int]  # (num_src, num_dst, num_edges)
 # sets and maps, then Python per hop) on ogbn-products, sizes [15, 10, 5], batch 1024, one
 # process: 1.84 M sampled edges per second (torch-quiver docs/Introduction_en.md section 2.2,
 # benchmarks/sample/bench_sampler.py bench_on_ogbproduct_cpu), 543 ns an edge; gnnsim's sampler
-# on the same case on this project's EPYC VM, one thread: 94.7 ns an edge of the whole batch
+# on the same case on a 2.6 GHz AMD EPYC core, one thread: 94.7 ns an edge of the whole batch
 # (docs/host-microbenchmarks.md, P2). Neither CPU clock is scaled: P2 names no CPU.
 PYG_NEIGHBOR_SAMPLER_NS_PER_EDGE = 543.0
 GNNSIM_SAMPLER_NS_PER_EDGE_ON_P2 = 94.7
