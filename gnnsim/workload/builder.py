@@ -181,6 +181,20 @@ def remote_sampling(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
 
 # -- mini-batch iterations ------------------------------------------------------------------
 
+_PART_SIZES: list = [None, None]  # (assignment, its part sizes): counted once per partition, not per batch
+
+
+def table_rows(graph: Graph, assignment: np.ndarray, rank: int, mode: str) -> int:
+    """Rows of the feature table a trainer gathers its own rows from: every row where each
+    rank holds them all (``single-node-multigpu``, PyG's ``x[n_id]``), else its partition's."""
+    if mode == "single-node-multigpu":
+        return int(graph.num_nodes)
+    if _PART_SIZES[0] is not assignment:
+        _PART_SIZES[:] = [assignment, np.bincount(assignment, minlength=rank + 1)]
+    sizes = _PART_SIZES[1]
+    return int(sizes[rank]) if rank < sizes.size else 0
+
+
 def h2d_task(mb: MiniBatch, feature_bytes: int, cached: bool) -> Task:
     """The copy of a batch to its GPU: the uncached feature rows, then each block's edge
     index pair and the seed ids (int64), as a trainer moves them. ``rounds`` counts the
@@ -225,7 +239,8 @@ def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
     tasks.append(Task(Stage.FETCH, Kind.COLLECTIVE, bytes=float(owners.sum() - owners[rank]) * row_bytes,
                       rows=Rows(tuple(int(x) for x in owners), row_bytes, local_rows=int(owners[rank]),
                                 cached_rows=cached, peer_rows=int(owners[same_node].sum() - owners[rank]),
-                                remote_rows=int(owners[~same_node].sum()))))
+                                remote_rows=int(owners[~same_node].sum()),
+                                table_rows=table_rows(graph, assignment, rank, t.mode))))
     if on_gpu:
         tasks.append(h2d_task(mb, missing.size * row_bytes, cached > 0))
     tasks += [
