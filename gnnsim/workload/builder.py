@@ -51,7 +51,7 @@ from gnnsim.progress import tracked
 from gnnsim.rng import rng_for
 from gnnsim.workload import kernels as m
 from gnnsim.workload.cache import FeatureCache, build_cache
-from gnnsim.workload.frameworks import pyg_minibatch, pyg_subgraph, training_shapes
+from gnnsim.workload.frameworks import framework_model, pyg_minibatch, pyg_subgraph, training_shapes
 from gnnsim.workload.loader import check_placement, placed, placed_tasks, resident_bytes
 from gnnsim.workload.fullbatch import build_fullbatch_workload, fullbatch_halo_nodes, halo_matrix  # noqa: F401
 from gnnsim.workload.models import get_model
@@ -207,7 +207,7 @@ def h2d_task(mb: MiniBatch, feature_bytes: int, cached: bool) -> Task:
 def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks: int, scenario: Scenario,
                     graph: Graph, cluster: Cluster, param_count: int, cache: FeatureCache | None = None) -> list[Task]:
     t = scenario.training
-    spec = get_model(scenario.model.name)
+    spec = framework_model(scenario.model.name, t.framework)  # PyG's GCN projects first (workload.frameworks)
     heads = scenario.model.heads
     dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, len(t.fanouts))
     dtype_bytes = m.DTYPE_BYTES[scenario.model.dtype]
