@@ -1,8 +1,9 @@
 """The measured-run JSON: per rank, per iteration, seconds per stage (simulator names).
 
 Aggregates use the same definitions as the simulator: a stage's time is the mean over
-ranks and iterations; an iteration's time is the slowest rank's time for it (every rank
-starts the iteration at a barrier). A stage that overlaps others (DDP's all-reduce
+ranks and iterations; an iteration's time is the time until its last rank finished it
+(:attr:`MeasuredRun.iteration_times_s`: with a barrier before every iteration, the
+slowest rank's time for it). A stage that overlaps others (DDP's all-reduce
 inside backward) counts the union of its intervals (:func:`merged`, :func:`overlap`).
 
 The real trainer (:mod:`gnnsim.realrun`) writes this schema and the validation
@@ -39,9 +40,34 @@ class MeasuredRun:
         return cls(scenario.to_dict(), ranks, meta)
 
     @property
+    def barrier(self) -> bool:
+        """Whether the ranks met before every iteration (``training.iteration_barrier``, else
+        the framework's, as :func:`gnnsim.sim.settings.iteration_barrier` decides)."""
+        training = self.scenario.get("training") or {}
+        meet = training.get("iteration_barrier")
+        return bool(meet) if meet is not None else training.get("framework", "torch") == "torch"
+
+    @property
     def iteration_times_s(self) -> list[float]:
+        """Per iteration, the time until the last rank finished it, as the simulator's
+        iteration ends. With a barrier before each iteration that is the slowest rank's
+        time for it. Without one (DDP as users run it) the ranks' iterations do not line
+        up: each rank's follow back to back, so an iteration ends when the rank furthest
+        behind has run it, at its cumulative time; the slowest rank's time per iteration
+        would add up the ranks' jitter (with 4 ranks on 2 cores, 18% over the ranks' pace).
+
+        >>> run = MeasuredRun({"training": {"framework": "pyg"}},
+        ...                   [{"iterations": [{"iteration_time_s": t} for t in ts]} for ts in ([1, 3], [3, 1])], {})
+        >>> run.iteration_times_s, run.iteration_time_s
+        ([3.0, 1.0], 2.0)
+        >>> MeasuredRun({}, run.ranks, {}).iteration_times_s   # gnnsim's own trainer: a barrier
+        [3, 3]
+        """
         per_rank = np.array([[it["iteration_time_s"] for it in r["iterations"]] for r in self.ranks])
-        return per_rank.max(axis=0).tolist()
+        if self.barrier:
+            return per_rank.max(axis=0).tolist()
+        ends = np.cumsum(per_rank, axis=1).max(axis=0)
+        return np.diff(np.concatenate([[0.0], ends])).tolist()
 
     @property
     def iteration_time_s(self) -> float:

@@ -136,7 +136,7 @@ def bench_gather(quick: bool, repeats: int, device: str = "cpu", host_for_gpu: b
     import torch
 
     rng = np.random.default_rng(1)
-    table_rows = sweep(device, [400_000 if host_for_gpu else 60_000], [2_000_000])[0]
+    table_rows = sweep(device, [400_000 if host_for_gpu else GATHER_TABLE_ROWS], [2_000_000])[0]
     if host_for_gpu:
         rows = [1_000, 30_000, 150_000] if quick else [1_000, 10_000, 30_000, 80_000, 150_000, 250_000]
     else:
@@ -159,6 +159,37 @@ def bench_gather(quick: bool, repeats: int, device: str = "cpu", host_for_gpu: b
             return lambda: table.index_select(0, index)
         cases.append((f"{r}x{d}", m.gather(r, d), make))
     return time_cases(cases, repeats, device, in_turns=True)
+
+
+GATHER_TABLE_ROWS = 60_000  # the CPU gather sweep's table (bench_gather), beyond the caches at most widths
+SMALL_TABLE_BYTES = 2 * 2**20  # bench_gather_small_table's table: within a core's L2 and the TLB's reach
+
+
+def bench_gather_small_table(quick: bool, repeats: int) -> Samples:
+    """Row gathers ``table[idx]`` from a table of :data:`SMALL_TABLE_BYTES` at every width,
+    timed as :func:`bench_gather` times its (caches flushed before each call): the feature
+    table of a small graph, or of one rank's part of it, which random rows of a
+    60,000-row table over-price (TLB misses and memory pages of a table many times the size).
+    Rows are distinct while the table has enough of them, as a batch's input nodes are."""
+    import torch
+
+    rng = np.random.default_rng(2)
+    rows = [500, 3_000, 10_000] if quick else [200, 1_000, 3_000, 6_000, 12_000]
+    dims = [16, 128] if quick else [16, 64, 128, 256]
+    cases, tables = [], {}
+    for d in dims:
+        table_rows = SMALL_TABLE_BYTES // (4 * d)
+        for r in (r for r in rows if r * d <= 12_000 * 64):  # outputs of at most 3 MiB, as a small graph's batches
+            idx = rng.permutation(table_rows)[:r] if r <= table_rows else rng.integers(0, table_rows, r)
+
+            def make(d=d, idx=idx, table_rows=table_rows):
+                if d not in tables:
+                    tables.clear()
+                    tables[d] = torch.randn(table_rows, d)
+                table, index = tables[d], torch.from_numpy(idx)
+                return lambda: table.index_select(0, index)
+            cases.append((f"{r}x{d}/small", m.gather(r, d), make))
+    return time_cases(cases, repeats, "cpu", in_turns=True)
 
 
 def bench_elementwise(quick: bool, repeats: int, device: str = "cpu") -> Samples:

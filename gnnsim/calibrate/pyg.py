@@ -68,11 +68,11 @@ def stage_elements(name: str, nodes: int, edges: int, hidden: int, seeds: int) -
     (:func:`gnnsim.hardware.software.aggregate_elements`, :func:`~gnnsim.hardware.software.aggregate_rows`)."""
     from gnnsim.hardware.software import aggregate_elements, aggregate_rows
     from gnnsim.workload import kernels as m
-    from gnnsim.workload.models import get_model
+    from gnnsim.workload.frameworks import framework_model
 
     shapes = [(nodes, nodes, edges)] * LAYERS
     dims = m.layer_dims(IN_DIM, hidden, CLASSES, LAYERS)
-    spec = get_model(name)
+    spec = framework_model(name, "pyg")  # the order of PyG's layers (GCN projects first)
     kernels = {"forward": spec.forward_kernels(shapes, dims, 4, HEADS),
                "backward": spec.backward_kernels(shapes, dims, seeds, CLASSES, 4, HEADS)}
     return {stage: [aggregate_elements(ks), aggregate_rows(ks)] for stage, ks in kernels.items()}
@@ -82,13 +82,18 @@ def _models(name: str, hidden: int, device: str):
     import torch
     import torch_geometric.nn.models as pyg_models
 
+    from gnnsim.realrun.layers import GCNLayer
     from gnnsim.realrun.models import build_model
     from gnnsim.realrun.pyg_worker import pyg_model_class
+    from gnnsim.workload.frameworks import pyg_gcn_project_first
 
     torch.manual_seed(0)
     extra = {"heads": HEADS} if name == "gat" else {}
     pyg = getattr(pyg_models, pyg_model_class(name))(IN_DIM, hidden, LAYERS, out_channels=CLASSES, **extra).to(device)
     own = build_model(name, IN_DIM, hidden, CLASSES, LAYERS, heads=HEADS).to(device)
+    for layer in own.modules():  # gnnsim's GCN in PyG's order (lin, then propagate), as the workload prices it
+        if isinstance(layer, GCNLayer):
+            layer.project_first = pyg_gcn_project_first(layer.lin.in_features, layer.lin.out_features)
     return pyg, own
 
 

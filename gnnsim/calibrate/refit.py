@@ -198,8 +198,9 @@ def refit(samples_path: str | Path, out: str | Path, progress=print) -> dict:
                           kernels, jitter_cv, framework)
     profile["device"] = {**device, **block}
 
-    if cpu:
-        profile["host_gather"] = {k: kernels["gather"][k] for k in HOST_GATHER_KEYS}
+    if cpu:  # (the small-table sweep, where the profile has one, is kept as measured)
+        kept = {k: v for k, v in (profile.get("host_gather") or {}).items() if k in ("table_rows", "small_table")}
+        profile["host_gather"] = {**{k: kernels["gather"][k] for k in HOST_GATHER_KEYS}, **kept}
     else:
         fitted, residuals["host_gather"] = fit_class("gather", sweeps["host_gather"], cpu=True)
         profile["host_gather"] = {k: fitted[k] for k in HOST_GATHER_KEYS}

@@ -282,6 +282,7 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         framework = _measure_framework(kernels, "cpu", repeats, progress, samples)
         sampler = _measure_sampler(quick, repeats, residuals, progress, samples)
         pyg = calibrate_pyg(quick, repeats, "cpu", progress, samples, residuals, _framework_source("cpu"))
+        small_table = _small_table_gather(quick, repeats, kernels["gather"], residuals, progress, samples)
     # CPU sharing: how many cores' worth the node's busy trainers really get (not with twin_load)
     sharing = measure_capacity(world - 1, threads, quick, progress, earlier=early) if share_cores else None
     if sharing is not None:
@@ -320,7 +321,8 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
     progress.step()
     blocks = {
         "sampler": sampler,
-        "host_gather": {k: kernels["gather"][k] for k in HOST_GATHER_KEYS},
+        "host_gather": {**{k: kernels["gather"][k] for k in HOST_GATHER_KEYS}, "table_rows": bench.GATHER_TABLE_ROWS,
+                        "small_table": small_table},
         "intra_link": intra_block,
         "allreduce": {**ar_block, "wakeup_us": rounded(wakeup_s * 1e6), "idle_threshold_us": rounded(idle_s * 1e6)},
         **({"cpu_sharing": sharing} if sharing else {}),
@@ -330,6 +332,19 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         blocks["oversubscribed"] = _oversubscribed(world, quick, residuals, progress)
         progress.step()
     return blocks, device_block("cpu", threads, 8589934592, kernels, jitter_cv, framework), residuals, cpu_model()
+
+
+def _small_table_gather(quick: bool, repeats: int, large: dict, residuals: dict, progress, samples: dict) -> dict:
+    """The host gather fitted on a small table (:func:`bench.bench_gather_small_table`),
+    with the large sweep's first-touch terms (its outputs stay under the mmap threshold)."""
+    progress("calibrate: feature gather from a small table ...", end=" ", flush=True)
+    s = bench.bench_gather_small_table(quick, repeats)
+    _record(samples, "host_gather_small_table", s)
+    fitted, residuals["host_gather_small_table"] = fit_class("gather", s, cpu=True)
+    progress(f"fit error {residuals['host_gather_small_table']['fit_mape']:.1%}")
+    block = {k: fitted[k] for k in HOST_GATHER_KEYS}
+    block.update(first_touch_us_per_mb=large["first_touch_us_per_mb"], first_touch_above_mb=large["first_touch_above_mb"])
+    return {**block, "table_mb": round(bench.SMALL_TABLE_BYTES / 1e6, 6)}
 
 
 def _fit_copies(quick: bool, repeats: int, residuals: dict, progress, samples: dict) -> dict:

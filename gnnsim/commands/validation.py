@@ -58,7 +58,7 @@ def cmd_import_trace(args: argparse.Namespace) -> int:
     for stage, row in run.breakdown().items():
         derived = " (from NCCL kernels / HtoD copies)" if stage in run.meta["derived_stages"] else ""
         print(f"{stage:<10} {row['time_s'] * 1e3:9.3f} ms {row['share']:>7.1%}{derived}")
-    print(f"iteration  {run.iteration_time_s * 1e3:9.3f} ms (slowest rank, mean over iterations)")
+    print(f"iteration  {run.iteration_time_s * 1e3:9.3f} ms (until the last rank finished it, mean over iterations)")
     if args.out:
         save(args.out, run.to_json() + "\n")
     return 0

@@ -148,12 +148,22 @@ class CostModel:
                 + self.framework_overhead_s("sample")  # the framework loader's per-batch work
                 + (self.software.loader_overhead_s(w.nodes, w.edges) if self.software is not None else 0.0))
 
-    def gather_time(self, rows: int, row_bytes: int) -> float:
+    def gather_time(self, rows: int, row_bytes: int, table_rows: int = 0) -> float:
+        """A host gather of ``rows`` rows from a table of ``table_rows`` rows (0: unknown,
+        priced as from a large table). Where the profile has the small-table sweep
+        (``Node.host_gather_tables``) the time is interpolated between the two fits by the
+        table's bytes: random rows of a table within the caches cost less."""
         if rows <= 0:
             return 0.0
         # the rows are read once and written once into a new matrix (model.gather's demands)
         rows_kernel = Kernel("gather", 0.0, 2.0 * rows * row_bytes, "host_gather", float(rows) * row_bytes, float(rows))
-        return kernel_time(self.cluster.node.host_gather, rows_kernel)
+        node = self.cluster.node
+        large = kernel_time(node.host_gather, rows_kernel)
+        tables = node.host_gather_tables
+        if tables is None or table_rows <= 0:
+            return large
+        w = tables.weight(float(table_rows) * row_bytes, row_bytes)
+        return large if w >= 1.0 else w * large + (1.0 - w) * kernel_time(tables.small, rows_kernel)
 
     def h2d_time(self, task: Task) -> float:
         """The batch's copies to the device: one latency per copy, the bytes at the link's rate."""
@@ -229,15 +239,19 @@ class CostModel:
         row_bytes = tasks[0].rows.row_bytes
         served = rows.sum(0)  # rows each owner gathers for the others
         gather = np.vectorize(lambda r: self.gather_time(int(r), row_bytes), otypes=[float])
+        # the owner's own rows are gathered from its feature table, of the size the workload says
+        tables = np.array([t.rows.table_rows for t in tasks])
+        own = np.vectorize(lambda r, n: self.gather_time(int(r), row_bytes, int(n)), otypes=[float])
         return [
             # Three all-to-alls: row counts (one id per peer), the row ids, then the rows.
             Exchange("counts", ID_BYTES * (1.0 - np.eye(n))),
             Exchange("ids", rows * ID_BYTES),
-            HostWork("serve", gather(served), barrier=True),
+            HostWork("serve", own(served, tables), barrier=True),
             Exchange("rows", rows.T * row_bytes),  # owner -> requester
             # Local rows are gathered and then placed into the batch matrix (two copies; PyG's
             # ``x[batch.n_id]`` gathers into the batch at once: one); received rows are placed once.
-            HostWork("local", self._local_copies * gather(np.array([t.rows.local_rows for t in tasks])), barrier=False),
+            HostWork("local", own(np.array([t.rows.local_rows for t in tasks]), tables)
+                     + (self._local_copies - 1) * gather(np.array([t.rows.local_rows for t in tasks])), barrier=False),
             HostWork("place", gather(rows.sum(1)), barrier=False),
             # rows found in a GPU's feature cache are gathered on the device
             HostWork("cached", np.array([self.cached_rows_time(t.rows.cached_rows, row_bytes) for t in tasks]),

@@ -59,6 +59,36 @@ class KernelRate:
 
 
 @dataclass(frozen=True)
+class TableGather:
+    """A host gather's rate by the size of the table it reads from (calibrated CPUs).
+
+    ``Node.host_gather`` is fitted on gathers from a table of ``large_table_rows`` rows
+    (larger than the last-level cache at most widths); ``small`` on gathers from a table
+    of ``small_table_bytes`` (within the caches and the TLB's reach), both with the
+    caches flushed before each call. Random rows of a small table cost less (about 30 ns
+    against 45-60 ns a 64-float row here: docs/calibration-notes.md). A gather from a
+    table in between costs the two fits' times interpolated in log table size
+    (:meth:`gnnsim.cost.model.CostModel.gather_time`)."""
+
+    small: KernelRate
+    small_table_bytes: float
+    large_table_rows: float
+
+    def weight(self, table_bytes: float, row_bytes: float) -> float:
+        """0 at (or below) the small table's size, 1 at (or above) the large one's.
+
+        >>> t = TableGather(KernelRate(0, 1, 1), 2e6, 200)  # the large table: 200 rows of 40 kB
+        >>> t.weight(1e6, 4e4), round(t.weight(4e6, 4e4), 6), t.weight(9e6, 4e4), t.weight(0, 4e4)
+        (0.0, 0.5, 1.0, 1.0)
+        """
+        large = self.large_table_rows * row_bytes
+        if table_bytes <= 0 or large <= self.small_table_bytes:
+            return 1.0  # table unknown, or the sweeps do not bracket it: the large-table rate as before
+        w = math.log(table_bytes / self.small_table_bytes) / math.log(large / self.small_table_bytes)
+        return min(1.0, max(0.0, w))
+
+
+@dataclass(frozen=True)
 class SamplerCost:
     """CPU neighbour-sampling cost of one sampler worker: per batch, per seed node, per edge."""
 
@@ -202,6 +232,8 @@ class Node:
     # A shared-vCPU host's effects on collectives and scheduling, where a calibrated
     # profile carries them (None: the core model alone; every GPU cluster profile)
     host_effects: HostEffects | None = None
+    # the host gather's rate from a small (cache-resident) feature table, where calibrated
+    host_gather_tables: TableGather | None = None
 
     @property
     def compute_cores(self) -> float:

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from gnnsim.errors import ProfileError
-from gnnsim.hardware.cluster import Cluster, Collective, Device, KernelRate, Link, Node, Oversubscribed, SamplerCost
+from gnnsim.hardware.cluster import (Cluster, Collective, Device, KernelRate, Link, Node, Oversubscribed, SamplerCost,
+                                     TableGather)
 from gnnsim.hardware.host_effects import HostEffects, carried, scheduling_from, stalls_from
 from gnnsim.hardware.schema import (KERNEL_CLASSES, LINK_KINDS, OPTIONAL_KERNEL_CLASSES, check_keys, read_count,
                                     read_fraction, read_number, read_profile, read_yaml)
@@ -66,6 +67,17 @@ def _rate_from(block: dict[str, Any], where: Path, flops_per_s: float, bytes_per
 def _host_gather_from(block: dict[str, Any], where: Path) -> KernelRate:
     """A host feature gather: memory bound (no FLOP limit), ``gbps`` plus the rate options."""
     return _rate_from(block, where, HOST_GATHER_FLOPS_PER_S, read_number(block, "gbps", where) * 1e9)
+
+
+def _table_gather_from(block: dict[str, Any], where: Path) -> TableGather | None:
+    """``host_gather.small_table`` (the gather fitted on a small table) with the large
+    sweep's ``table_rows``; None where the calibration has no small-table sweep."""
+    small = block.get("small_table")
+    if not isinstance(small, dict) or "table_rows" not in block:
+        return None
+    return TableGather(_host_gather_from(small, Path(f"{where}: small_table")),
+                       read_number(small, "table_mb", Path(f"{where}: small_table")) * 1e6,
+                       read_number(block, "table_rows", where))
 
 
 HOST_GATHER_FLOPS_PER_S = 1e18  # a gather does no arithmetic: never the bound
@@ -223,6 +235,7 @@ def _calibrated_fields(cal_name: str, device: Device, intra: Link, h2d: Link | N
         fields["sampler"] = _sampler_from(cal["sampler"], Path(f"{cal_path}: sampler"))
     if isinstance(cal.get("host_gather"), dict):
         fields["host_gather"] = _host_gather_from(cal["host_gather"], Path(f"{cal_path}: host_gather"))
+        fields["host_gather_tables"] = _table_gather_from(cal["host_gather"], Path(f"{cal_path}: host_gather"))
     if isinstance(cal.get("h2d_link"), dict) and h2d is not None and device.kind == "gpu":
         block = cal["h2d_link"]
         h2d = _link_from({**block, "kind": block.get("kind", h2d.kind), "sources": [str(cal_path)]},

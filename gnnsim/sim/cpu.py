@@ -20,9 +20,13 @@ has the measurement). So there each core (a
 block of ``threads`` cores) is a *slot* that its trainers take in turns, first come,
 first served, each at the speed it would have alone among the busy slots. A trainer
 keeps its slot while it computes piece after piece (a backward pass in segments) and
-gives it up when it waits for anything else, or at a piece's end once it has held the
-slot for a time slice (the host effects' ``time_slice_s``, measured by calibration; one
-250 Hz tick where none was) while others wait.
+gives it up when it waits for anything else, or where its time slice ends while others
+wait (the host effects' ``time_slice_s``, measured by calibration; one 250 Hz tick where
+none was): mid-piece, as the OS preempts a running process, and the rest of the piece
+queues behind the others. Stages shorter than a slice mostly run whole (the own
+trainer's, 1.3-1.4x their 2-rank time with 4 ranks on 2 cores); longer ones are cut at
+the slice ends, so each of them carries its share of the wait (PyG's 3 ms forward and
+backward, about 2x).
 
 A core that sat idle computes slower for a while when work comes back (its clock,
 caches and the hypervisor's scheduling recover): where the node's host effects carry a
@@ -140,7 +144,9 @@ class HostCpus:
     def _in_turn(self, slot: _Slot, rank: int, host: int, seconds: float, rate: float, tag: str,
                  done: simpy.Event):
         """Take the slot (or keep it), run the piece, and hand the slot on unless the same
-        rank starts its next piece at once (``done`` fires when the piece ends)."""
+        rank starts its next piece at once (``done`` fires when the piece ends). A piece
+        still running when its holder's time slice ends is preempted there if others
+        wait, as the OS's scheduler does: the rest queues behind them."""
         env = self.env
         if slot.holder == rank and not self._busy(slot) and slot.cores.queue \
                 and env.now - slot.since >= self.time_slice_s:
@@ -150,7 +156,22 @@ class HostCpus:
             yield turn
             slot.turn, slot.holder, slot.since = turn, rank, env.now
         seconds += self._start(slot, seconds)
-        flow = yield self.net.transfer((host,), seconds * rate, max_rate=rate, tag=tag)
+        while True:
+            left = slot.since + self.time_slice_s - env.now
+            if left <= 0:  # a new slice: nobody waited when the last one ended
+                slot.since, left = env.now, self.time_slice_s
+            chunk = min(seconds, left)
+            flow = yield self.net.transfer((host,), chunk * rate, max_rate=rate, tag=tag)
+            seconds -= chunk
+            if seconds <= 1e-12:
+                break
+            if slot.cores.queue:  # preempted at the slice's end: the others run first
+                self._end(slot)
+                self._give_up(slot)
+                turn = slot.cores.request()
+                yield turn
+                slot.turn, slot.holder, slot.since = turn, rank, env.now
+                self._start(slot, 0.0)
         self._end(slot)
         done.succeed(flow)
         # the rank resumes on `done` and, if it computes on, starts its next piece now,

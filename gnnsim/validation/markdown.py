@@ -320,8 +320,9 @@ def results_markdown(results: dict[str, Any], cuda: dict[str, Any] | None = None
         "",
         "## Scenarios",
         "",
-        "Times are per iteration (ms): a stage is the mean over ranks and iterations, the iteration the mean of the "
-        "slowest rank's time. Error = (predicted - measured) / measured. *Measured page faults*: minor faults per "
+        "Times are per iteration (ms): a stage is the mean over ranks and iterations, the iteration the mean time "
+        "until its last rank finished it (with a barrier, the slowest rank's time for it; without one, as in DDP, "
+        "the rank furthest behind at its cumulative time). Error = (predicted - measured) / measured. *Measured page faults*: minor faults per "
         "iteration and rank in the stage (fresh 4 KiB pages, ~2 us each here; the model charges first touch only "
         "to allocations of 32 MiB and more; a full-batch step's large peak makes glibc give freed memory back to "
         "the OS and fault it in again every step).",

@@ -51,7 +51,7 @@ from gnnsim.progress import tracked
 from gnnsim.rng import rng_for
 from gnnsim.workload import kernels as m
 from gnnsim.workload.cache import FeatureCache, build_cache
-from gnnsim.workload.frameworks import pyg_minibatch, pyg_subgraph, training_shapes
+from gnnsim.workload.frameworks import framework_model, pyg_minibatch, pyg_subgraph, training_shapes
 from gnnsim.workload.loader import check_placement, placed, placed_tasks, resident_bytes
 from gnnsim.workload.fullbatch import build_fullbatch_workload, fullbatch_halo_nodes, halo_matrix  # noqa: F401
 from gnnsim.workload.models import get_model
@@ -181,6 +181,20 @@ def remote_sampling(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
 
 # -- mini-batch iterations ------------------------------------------------------------------
 
+_PART_SIZES: list = [None, None]  # (assignment, its part sizes): counted once per partition, not per batch
+
+
+def table_rows(graph: Graph, assignment: np.ndarray, rank: int, mode: str) -> int:
+    """Rows of the feature table a trainer gathers its own rows from: every row where each
+    rank holds them all (``single-node-multigpu``, PyG's ``x[n_id]``), else its partition's."""
+    if mode == "single-node-multigpu":
+        return int(graph.num_nodes)
+    if _PART_SIZES[0] is not assignment:
+        _PART_SIZES[:] = [assignment, np.bincount(assignment, minlength=rank + 1)]
+    sizes = _PART_SIZES[1]
+    return int(sizes[rank]) if rank < sizes.size else 0
+
+
 def h2d_task(mb: MiniBatch, feature_bytes: int, cached: bool) -> Task:
     """The copy of a batch to its GPU: the uncached feature rows, then each block's edge
     index pair and the seed ids (int64), as a trainer moves them. ``rounds`` counts the
@@ -193,7 +207,7 @@ def h2d_task(mb: MiniBatch, feature_bytes: int, cached: bool) -> Task:
 def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks: int, scenario: Scenario,
                     graph: Graph, cluster: Cluster, param_count: int, cache: FeatureCache | None = None) -> list[Task]:
     t = scenario.training
-    spec = get_model(scenario.model.name)
+    spec = framework_model(scenario.model.name, t.framework)  # PyG's GCN projects first (workload.frameworks)
     heads = scenario.model.heads
     dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, len(t.fanouts))
     dtype_bytes = m.DTYPE_BYTES[scenario.model.dtype]
@@ -225,7 +239,8 @@ def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks:
     tasks.append(Task(Stage.FETCH, Kind.COLLECTIVE, bytes=float(owners.sum() - owners[rank]) * row_bytes,
                       rows=Rows(tuple(int(x) for x in owners), row_bytes, local_rows=int(owners[rank]),
                                 cached_rows=cached, peer_rows=int(owners[same_node].sum() - owners[rank]),
-                                remote_rows=int(owners[~same_node].sum()))))
+                                remote_rows=int(owners[~same_node].sum()),
+                                table_rows=table_rows(graph, assignment, rank, t.mode))))
     if on_gpu:
         tasks.append(h2d_task(mb, missing.size * row_bytes, cached > 0))
     tasks += [

@@ -20,6 +20,13 @@ first ``num_dst`` of them are computed, ``num_edges`` edges are aggregated.
   (``num_sampled_nodes_per_hop``/``num_sampled_edges_per_hop``): layer ``l`` computes
   every node within ``L - l`` hops on the edges of hops ``1 .. L - l``.
 
+PyG's ``GCNConv`` also orders a layer differently (:func:`framework_model`): it always
+projects first (``x = self.lin(x)``, then ``self.propagate``), where DGL's ``GraphConv``
+(and gnnsim's own GCN) aggregates first when the input is no wider than the output; so
+PyG's input layer also runs the aggregation's gradient in backward, to reach ``lin``'s
+weights. Its per-call ``gcn_norm`` (self-loops, per-edge weights) is the ``pyg`` software
+profile's element and row terms, measured against a torch GCN of the same order.
+
 PyG also samples differently (:func:`pyg_minibatch`, which the builder uses for
 ``framework: pyg``): pyg-lib's ``neighbor_sample`` expands at each hop only the nodes the
 previous hop added, where DGL (and gnnsim's :func:`~gnnsim.workload.sampler.sample_minibatch`)
@@ -39,6 +46,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from dataclasses import replace
+from functools import partial
+
+from gnnsim.workload.models import ModelKernels, get_model
 from gnnsim.workload.sampler import MiniBatch, sample_neighbors, to_block
 
 BlockShape = tuple[int, int, int]  # (num_src, num_dst, num_edges)
@@ -163,3 +174,27 @@ def handoff_size(nodes: int, edges: int, hops: int) -> tuple[float, int]:
     (248000.0, 5)
     """
     return float(HANDOFF_ID_BYTES * (3 * edges + nodes)), 1 + 2 * hops
+
+
+def pyg_gcn_project_first(i: int, o: int) -> bool:
+    """PyG's ``GCNConv.forward`` runs ``self.lin`` before ``self.propagate`` at any widths
+    (torch_geometric/nn/conv/gcn_conv.py, 2.8.1)."""
+    return True
+
+
+def framework_model(name: str, framework: str) -> ModelKernels:
+    """Model ``name``'s kernels as ``framework``'s layers compute them: the registry's
+    (gnnsim's own layers, DGL's order), but for PyG's GCN, which always projects first.
+
+    >>> from gnnsim.workload.kernels import layer_dims
+    >>> shapes, dims = [(100, 100, 300)] * 2, layer_dims(16, 64, 4, 2)
+    >>> [k.name for k in framework_model("gcn", "torch").backward_kernels(shapes, dims, 10, 4) if "aggregate" in k.name]
+    ['L1.aggregate_grad']
+    >>> [k.name for k in framework_model("gcn", "pyg").backward_kernels(shapes, dims, 10, 4) if "aggregate" in k.name]
+    ['L1.aggregate_grad', 'L0.aggregate_grad']
+    """
+    spec = get_model(name)
+    if framework == "pyg" and name == "gcn":
+        return replace(spec, forward=partial(spec.forward, project_first=pyg_gcn_project_first),
+                       backward=partial(spec.backward, project_first=pyg_gcn_project_first))
+    return spec

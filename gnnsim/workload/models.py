@@ -114,11 +114,11 @@ def _gcn_degree_norm(num_edges: int, num_nodes: int, name: str) -> list:
             *(elementwise(num_nodes, name=f"{name}.{op}") for op in ("clamp", "cast", "pow"))]
 
 
-def _gcn_forward(blocks, dims, dtype_bytes, heads):
+def _gcn_forward(blocks, dims, dtype_bytes, heads, project_first=gcn_project_first):
     kernels = []
     for layer, is_last, (ns, nd, ne), (i, o) in m.layers(blocks, dims):
         p = f"L{layer}."
-        if gcn_project_first(i, o):
+        if project_first(i, o):
             kernels.append(at(layer, gemm(ns, i, o, dtype_bytes, p + "lin")))
             w = o
         else:
@@ -128,7 +128,7 @@ def _gcn_forward(blocks, dims, dtype_bytes, heads):
         kernels.append(at(layer, aggregate(ne, nd, w, dtype_bytes, p + "aggregate")))
         kernels += at(layer, _gcn_degree_norm(ne, nd, p + "dst_degree"))
         kernels.append(at(layer, elementwise(nd * w, reads=2, dtype_bytes=dtype_bytes, name=p + "norm_dst")))
-        if not gcn_project_first(i, o):
+        if not project_first(i, o):
             kernels.append(at(layer, gemm(nd, i, o, dtype_bytes, p + "lin")))
         kernels.append(at(layer, elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "bias_add")))
         if not is_last:
@@ -136,14 +136,14 @@ def _gcn_forward(blocks, dims, dtype_bytes, heads):
     return kernels
 
 
-def _gcn_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads):
+def _gcn_backward(blocks, dims, num_seeds, num_classes, dtype_bytes, heads, project_first=gcn_project_first):
     kernels = [m.loss_kernel(num_seeds, num_classes)]
     for layer, is_last, (ns, nd, ne), (i, o) in m.layers(blocks, dims, backward=True):
         p = f"L{layer}."
         if not is_last:
             kernels.append(at(layer, elementwise(nd * o, reads=2, dtype_bytes=dtype_bytes, name=p + "relu_grad")))
         kernels.append(at(layer, elementwise(nd * o, dtype_bytes=dtype_bytes, name=p + "bias_grad")))
-        if gcn_project_first(i, o):
+        if project_first(i, o):
             # the aggregation runs at width o, so its gradient is needed for dW even on layer 0
             kernels += at(layer, _gcn_aggregation_grad(ns, nd, ne, o, dtype_bytes, p))
             kernels.append(at(layer, weight_grad(ns, i, o, dtype_bytes, p + "lin.dW")))

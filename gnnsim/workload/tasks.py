@@ -90,7 +90,8 @@ class Rows:
     trainer receives (``rows_from``) of ``row_bytes`` each. A fetch also says where its
     input rows are: its own partition (``local_rows``), the device cache, and uncached
     rows of trainers on the same node (peer) and on other nodes (remote);
-    ``local_rows + peer + remote + cached`` = its input rows."""
+    ``local_rows + peer + remote + cached`` = its input rows, and ``table_rows`` how many
+    rows the trainer's own feature table holds (its gathers cost less from a small one)."""
 
     rows_from: tuple[int, ...] = ()
     row_bytes: int = 0
@@ -98,6 +99,7 @@ class Rows:
     cached_rows: int = 0
     peer_rows: int = 0
     remote_rows: int = 0
+    table_rows: int = 0  # rows of the feature table the local rows are gathered from (0: unknown)
 
 
 @dataclass(frozen=True)

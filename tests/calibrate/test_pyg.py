@@ -123,3 +123,16 @@ def test_benchmarks_run_on_the_real_pyg(monkeypatch):
     assert len(samples["pyg_loader"]) == 6 and all(r["loader"] > 0 for r in samples["pyg_loader"])
     assert block["overheads"]["per_iteration_us"] >= 0 and "pyg_loader" in residuals
     assert np.isfinite(block["models"]["gat"]["per_element_forward_ns"])
+
+
+def test_the_reference_gcn_runs_in_pyg_order():
+    # PyG's GCNConv projects first at any widths: the torch model it is measured against
+    # must too, or the fitted per-element term carries the input layer's aggregation gradient
+    pytest.importorskip("torch_geometric")
+    from gnnsim.realrun.layers import GCNLayer
+
+    _, own = cal._models("gcn", 128, "cpu")  # 64 -> 128 -> 4: gnnsim's own order aggregates the input layer first
+    layers = [m for m in own.modules() if isinstance(m, GCNLayer)]
+    assert len(layers) == cal.LAYERS and all(layer.project_first for layer in layers)
+    rows = cal.stage_elements("gcn", 100, 300, 128, 10)
+    assert rows["backward"][0] == 300 * 128 + 300 * 4  # both layers' aggregation gradients, at their output widths

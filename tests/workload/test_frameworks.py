@@ -92,8 +92,8 @@ SMALL = {"graph": {"num_nodes": 2000, "num_communities": 4, "avg_degree": 6},
          "training": {"batch_size": 32, "fanouts": [4, 3]}, "simulation": {"iterations": 2}}
 
 
-def _workload(training):
-    s = scenario_from_dict({**SMALL, "training": {**SMALL["training"], **training}})
+def _workload(training, **sections):
+    s = scenario_from_dict({**SMALL, "training": {**SMALL["training"], **training}, **sections})
     g = build_graph(s)
     c = cluster_for(s)
     p = partition_graph(g, s.partition.method, c.num_trainers, seed=0)
@@ -145,3 +145,15 @@ def test_pyg_legacy_neighbor_sampler_samples_and_computes_as_blocks():
     assert "pyg_loader" not in run(framework="pyg").to_dict()["scenario"]["training"]
     with pytest.raises(ScenarioError, match="training.pyg_loader"):
         scenario_from_dict({**base, "training": {**base["training"], "pyg_loader": "neighbor_sampler"}})
+
+
+def test_pygs_gcn_projects_first_so_its_input_layer_backpropagates_through_the_aggregation():
+    # GCNConv runs lin before propagate at any widths; DGL's order (gnnsim's own) aggregates
+    # the 16-wide input before its 16 -> 32 projection, so its input layer needs no aggregation gradient
+    def backward(framework):
+        *_, w = _workload({"framework": framework}, model={"name": "gcn", "hidden_dim": 32},
+                          graph={**SMALL["graph"], "feature_dim": 16})
+        return [k.name for k in next(t for t in w.tasks[0][0] if t.stage == "backward").kernels]
+
+    assert "L0.aggregate_grad" in backward("pyg") and "L0.lin.dW" in backward("pyg")
+    assert "L0.aggregate_grad" not in backward("torch")
