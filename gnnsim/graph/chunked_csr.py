@@ -6,8 +6,10 @@ until it holds exactly ``target`` distinct undirected edges (a random excess is 
 Holding every candidate as a 64-bit key, as a one-shot build does, costs 16+ bytes per
 edge and rules out full ogbn-papers100M (1.6 B edges) on a 24 GB machine. Here the only
 large array is the CSR's own ``indices`` (int32, allocated once at ``2 * target``), and
-candidates are never stored: each chunk is drawn from its own seed, so a chunk can be
-drawn twice, once to count and once to place. A round is:
+candidates are stored only up to ``KEEP_BYTES`` (512 MiB): each chunk is drawn from its
+own seed, so a chunk can be drawn twice, once to count and once to place; the first
+chunks of a round stay in memory (32-bit pairs) from the count to the fill instead,
+which saves the second draw of a whole round at ogbn-products size. A round is:
 
 1. **count**: draw every chunk, orient each candidate ``lo < hi`` and count per ``lo``;
 2. **make room**: shift the rows kept from earlier rounds right (last rows first), so
@@ -19,8 +21,9 @@ drawn twice, once to count and once to place. A round is:
 The result is the upper triangle (``u < v``); one backward pass then writes each row's
 upper part to its final place and each edge's mirror into the lower part of the other
 row, filling every row in sorted order without a second copy. Peak memory is the
-``indices`` buffer (4 bytes x 2 edges per undirected edge), three int64 arrays per node
-and a chunk's temporaries (``CHUNK`` / ``BLOCK``); ``benchmarks/graphs.py`` measures it.
+``indices`` buffer (4 bytes x 2 edges per undirected edge), three int64 arrays per node,
+the kept candidates (at most ``KEEP_BYTES``) and a chunk's temporaries (``CHUNK`` /
+``BLOCK``); ``benchmarks/graphs.py`` measures it.
 
 Candidates come from ``draw(gen, count) -> (a, b)``, a function of a
 ``numpy.random.Generator`` seeded per (build, round, chunk): the same ``rng`` gives the
@@ -38,6 +41,7 @@ from gnnsim.graph.csr import row_block_bounds
 from gnnsim.progress import Progress, progress
 
 CHUNK = 1 << 22  # candidate edges drawn at once (about 250 MB of temporaries)
+KEEP_BYTES = 1 << 29  # a round's candidates kept from count to fill (int32 pairs), instead of drawn twice
 BLOCK = 1 << 24  # CSR entries each pass over the buffer sorts or moves at once
 MODEL_ROUNDS = 8  # top-up rounds drawn from the model itself
 MAX_ROUNDS = 40  # then uniform filler rounds; this bounds the total work
@@ -85,9 +89,10 @@ def distinct_edge_csr(draw: Draw, target: int, num_nodes: int, rng: np.random.Ge
         before = have
         # counted in candidate edges: drawn to count, drawn to place, then sorted with the kept ones
         with progress(f"graph: {what}, round {round_ + 1}", total=3 * ask + have, unit="edges") as p:
-            cursor = _make_room(indices, indptr, _count(source, seeds, sizes, n, p))
-            _fill(source, seeds, sizes, indices, cursor, p)
-            del cursor
+            kept: list[tuple[np.ndarray, np.ndarray]] = []  # the first chunks' candidates, up to KEEP_BYTES
+            cursor = _make_room(indices, indptr, _count(source, seeds, sizes, n, p, kept))
+            _fill(source, seeds, sizes, indices, cursor, p, kept)
+            del cursor, kept
             have = _sort_dedupe(indices, indptr, n, p)
         if have >= target:
             break
@@ -126,11 +131,19 @@ def add_counts(counts: np.ndarray, ids: np.ndarray) -> None:
         np.add.at(counts, ids, 1)
 
 
-def _count(source: Draw, seeds: list, sizes: list, n: int, p: Progress) -> np.ndarray:
+def _count(source: Draw, seeds: list, sizes: list, n: int, p: Progress,
+           kept: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """Candidates per row ``lo``; the first chunks' pairs go to ``kept`` (int32) while they fit KEEP_BYTES."""
     counts = np.zeros(n, dtype=np.int64)
+    room = KEEP_BYTES
     for seed, size in zip(seeds, sizes):
-        lo, _ = _pairs(source, seed, size)
+        lo, hi = _pairs(source, seed, size)
         add_counts(counts, lo)
+        if 8 * lo.size <= room:
+            kept.append((lo.astype(np.int32), hi.astype(np.int32)))
+            room -= 8 * lo.size
+        else:
+            room = -1  # this chunk and every later one are drawn again: the kept ones are a prefix
         p.update(size)
     return counts
 
@@ -161,9 +174,13 @@ def _make_room(indices: np.ndarray, indptr: np.ndarray, counts: np.ndarray) -> n
 
 
 def _fill(source: Draw, seeds: list, sizes: list, indices: np.ndarray, cursor: np.ndarray,
-          p: Progress) -> None:
-    for seed, size in zip(seeds, sizes):
-        lo, hi = _pairs(source, seed, size)
+          p: Progress, kept: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    for c, (seed, size) in enumerate(zip(seeds, sizes)):
+        if c < len(kept):  # counted from the same draw: the pairs are still here
+            lo, hi = (x.astype(np.int64) for x in kept[c])
+            kept[c] = (lo[:0], hi[:0])  # (freed as the pass goes)
+        else:
+            lo, hi = _pairs(source, seed, size)
         key = (lo << 32) | hi
         del lo, hi
         key.sort()  # groups each row's candidates, so each gets its own slot
