@@ -27,6 +27,13 @@ batch size and a degree cache read the graph and partition back and sample anew.
 run has its own peak RSS. Times are also given as ratios to a
 reference task timed in the same run (sorting 2^24 random int64 keys, about the
 work of one block of a graph build), since this machine's speed varies with its load.
+
+Measured (``--predict metis ogbn-products:1.0``, shared 2-vCPU VM, reference sort 1.1 s;
+each run prints the figure before the batch counts were cached as ``before_wall_s``):
+cold 83.6 s -> 61.8 s (75x -> 56x the reference), 8.06 GB peak both; the same job
+9.3 s -> 1.58 s (8.4x -> 1.4x), 0.8 -> 0.6 GB; another cluster 9.8 s -> 1.81 s;
+another batch size 8.7 s, a degree cache 8.6 s (sampled again). With
+``--predict "metis?library=system"``: cold 60.8 s and 3.84 GB peak.
 """
 
 from __future__ import annotations
@@ -115,6 +122,9 @@ CLI_RUN = ("import resource, sys, time; from gnnsim.cli import main; t = time.pe
            "file=sys.stderr); sys.exit(code)")
 
 
+# the last figures before the batch counts were cached (commit b38efef, full ogbn-products, metis, same VM):
+# wall seconds and peak RSS in GB, printed beside each run as "before"
+BEFORE = {("ogbn-products:1.0", "metis"): {"cold": (83.6, 8.06), "same job": (9.3, 0.8), "other cluster": (9.8, None)}}
 PREDICT_RUNS = (  # label, cluster profile, training section: cold first, then what the caches must serve
     ("cold", "a100-2x8-eth100", "{batch_size: 1024, fanouts: [15, 10, 5]}"),
     ("same job", "a100-2x8-eth100", "{batch_size: 1024, fanouts: [15, 10, 5]}"),
@@ -145,7 +155,9 @@ def predict(case: str, method: str) -> None:
             inner = done.stderr.strip().splitlines()[-1].split() if done.stderr.strip() else ["nan", "nan"]
             print(json.dumps({"case": case, "method": method, "run": label, "exit": done.returncode,
                               "wall_s": round(wall, 2), "in_process_s": float(inner[0]), "peak_rss_gb": float(inner[1]),
-                              "reference_s": round(ref, 3), "wall_over_reference": round(wall / ref, 1)}), flush=True)
+                              "reference_s": round(ref, 3), "wall_over_reference": round(wall / ref, 1),
+                              **({"before_wall_s": before[0], "before_peak_rss_gb": before[1]}
+                                 if (before := BEFORE.get((case, method), {}).get(label)) else {})}), flush=True)
 
 
 def main() -> None:
