@@ -111,3 +111,20 @@ def test_a_corrupted_counts_entry_is_rebuilt_with_a_notice(cache, monkeypatch, c
     err = [line for line in capsys.readouterr().err.splitlines() if "cache" in line]
     assert len(calls) == 4 and again.tasks == good.tasks
     assert len(err) == 1 and "corrupt or stale" in err[0] and "ints.npy" in err[0]
+
+
+@pytest.mark.parametrize("training", [
+    {"sampler": "cluster-gcn", "clusters_per_batch": 2, "cache": {"policy": "presample", "budget_fraction": 0.1}},
+    {"mode": "single-node-multigpu", "cache": {"policy": "random", "budget_fraction": 0.2}},
+    {"graph_store": "partitioned"}, {"framework": "pyg", "pyg_trim_to_layer": True}, {"sampler": "full"}])
+def test_read_back_counts_give_the_workload_sampling_gives(cache, monkeypatch, training):
+    cold = workload(scenario(**training))
+    calls = counting_sampler(monkeypatch)
+    warm = workload(scenario(**training))
+    warm_calls = len(calls)
+    monkeypatch.setenv("GNNSIM_CACHE", "off")
+    fresh = workload(scenario(**training))
+    assert warm.tasks == cold.tasks == fresh.tasks and warm.batch_stats == cold.batch_stats == fresh.batch_stats
+    assert warm.memory == fresh.memory and warm.iterations_per_epoch == fresh.iterations_per_epoch
+    assert warm.hit_rate == fresh.hit_rate
+    assert warm_calls == (4 if training.get("cache", {}).get("policy") == "presample" else 0)  # pre-sampling only
