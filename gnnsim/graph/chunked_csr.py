@@ -6,10 +6,11 @@ until it holds exactly ``target`` distinct undirected edges (a random excess is 
 Holding every candidate as a 64-bit key, as a one-shot build does, costs 16+ bytes per
 edge and rules out full ogbn-papers100M (1.6 B edges) on a 24 GB machine. Here the only
 large array is the CSR's own ``indices`` (int32, allocated once at ``2 * target``), and
-candidates are stored only up to ``KEEP_BYTES`` (512 MiB): each chunk is drawn from its
-own seed, so a chunk can be drawn twice, once to count and once to place; the first
-chunks of a round stay in memory (32-bit pairs) from the count to the fill instead,
-which saves the second draw of a whole round at ogbn-products size. A round is:
+candidates are stored only when a whole round's fit ``KEEP_BYTES`` (512 MiB, 32-bit
+pairs: up to about 60 M undirected edges, ogbn-products' size): each chunk is drawn from
+its own seed, so a chunk can be drawn twice, once to count and once to place, and a
+small round keeps its candidates from the count to the fill instead of drawing them
+again. A round is:
 
 1. **count**: draw every chunk, orient each candidate ``lo < hi`` and count per ``lo``;
 2. **make room**: shift the rows kept from earlier rounds right (last rows first), so
@@ -22,7 +23,7 @@ The result is the upper triangle (``u < v``); one backward pass then writes each
 upper part to its final place and each edge's mirror into the lower part of the other
 row, filling every row in sorted order without a second copy. Peak memory is the
 ``indices`` buffer (4 bytes x 2 edges per undirected edge), three int64 arrays per node,
-the kept candidates (at most ``KEEP_BYTES``) and a chunk's temporaries (``CHUNK`` /
+a small round's kept candidates (at most ``KEEP_BYTES``) and a chunk's temporaries (``CHUNK`` /
 ``BLOCK``); ``benchmarks/graphs.py`` measures it.
 
 Candidates come from ``draw(gen, count) -> (a, b)``, a function of a
@@ -41,7 +42,7 @@ from gnnsim.graph.csr import row_block_bounds
 from gnnsim.progress import Progress, progress
 
 CHUNK = 1 << 22  # candidate edges drawn at once (about 250 MB of temporaries)
-KEEP_BYTES = 1 << 29  # a round's candidates kept from count to fill (int32 pairs), instead of drawn twice
+KEEP_BYTES = 1 << 29  # a round whose candidates fit (int32 pairs) keeps them from count to fill: drawn once
 BLOCK = 1 << 24  # CSR entries each pass over the buffer sorts or moves at once
 MODEL_ROUNDS = 8  # top-up rounds drawn from the model itself
 MAX_ROUNDS = 40  # then uniform filler rounds; this bounds the total work
@@ -89,7 +90,8 @@ def distinct_edge_csr(draw: Draw, target: int, num_nodes: int, rng: np.random.Ge
         before = have
         # counted in candidate edges: drawn to count, drawn to place, then sorted with the kept ones
         with progress(f"graph: {what}, round {round_ + 1}", total=3 * ask + have, unit="edges") as p:
-            kept: list[tuple[np.ndarray, np.ndarray]] = []  # the first chunks' candidates, up to KEEP_BYTES
+            # a small round keeps its candidates for the fill; a large one draws them again (its peak unchanged)
+            kept: list[tuple[np.ndarray, np.ndarray]] | None = [] if 8 * ask <= KEEP_BYTES else None
             cursor = _make_room(indices, indptr, _count(source, seeds, sizes, n, p, kept))
             _fill(source, seeds, sizes, indices, cursor, p, kept)
             del cursor, kept
@@ -132,18 +134,14 @@ def add_counts(counts: np.ndarray, ids: np.ndarray) -> None:
 
 
 def _count(source: Draw, seeds: list, sizes: list, n: int, p: Progress,
-           kept: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
-    """Candidates per row ``lo``; the first chunks' pairs go to ``kept`` (int32) while they fit KEEP_BYTES."""
+           kept: list[tuple[np.ndarray, np.ndarray]] | None) -> np.ndarray:
+    """Candidates per row ``lo``; every chunk's pairs go to ``kept`` (int32) unless it is None."""
     counts = np.zeros(n, dtype=np.int64)
-    room = KEEP_BYTES
     for seed, size in zip(seeds, sizes):
         lo, hi = _pairs(source, seed, size)
         add_counts(counts, lo)
-        if 8 * lo.size <= room:
+        if kept is not None:
             kept.append((lo.astype(np.int32), hi.astype(np.int32)))
-            room -= 8 * lo.size
-        else:
-            room = -1  # this chunk and every later one are drawn again: the kept ones are a prefix
         p.update(size)
     return counts
 
@@ -174,9 +172,9 @@ def _make_room(indices: np.ndarray, indptr: np.ndarray, counts: np.ndarray) -> n
 
 
 def _fill(source: Draw, seeds: list, sizes: list, indices: np.ndarray, cursor: np.ndarray,
-          p: Progress, kept: list[tuple[np.ndarray, np.ndarray]]) -> None:
+          p: Progress, kept: list[tuple[np.ndarray, np.ndarray]] | None) -> None:
     for c, (seed, size) in enumerate(zip(seeds, sizes)):
-        if c < len(kept):  # counted from the same draw: the pairs are still here
+        if kept is not None:  # counted from the same draw: the pairs are still here
             lo, hi = (x.astype(np.int64) for x in kept[c])
             kept[c] = (lo[:0], hi[:0])  # (freed as the pass goes)
         else:
