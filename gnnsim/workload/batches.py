@@ -16,13 +16,19 @@ assignment, the trainer count, ``simulation.iterations`` and ``seed``, and the t
 fields in :data:`COUNT_FIELDS` (sampler, fan-outs, batch size, mode, cache, framework
 semantics). A second prediction of the same job, or of the same job on another cluster
 with as many trainers, reads them back instead of sampling again; a cluster with another
-trainer count partitions and samples anew. Bump :data:`BATCH_VERSION` whenever the
+trainer count partitions and samples anew. While they fit ``BITMAP_BYTES`` (64 MiB: a
+bit per graph node per batch, 47 MB for ogbn-products x 16 trainers x 10 batches), the
+entry also keeps each batch's input nodes as a bitmap and per owner, and the feature
+cache leaves the key: a job that changes only the cache recounts its cached rows from
+them (:func:`recount_cached`) instead of sampling again. Bump :data:`BATCH_VERSION` whenever the
 sampler or the counting changes what it returns.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -40,6 +46,7 @@ BATCH_VERSION = 1
 # the training fields that decide a batch's counts (the rest price them: workers, placement, DDP ...)
 COUNT_FIELDS = ("mode", "sampler", "replace", "graph_store", "cache", "num_clusters", "clusters_per_batch",
                 "batch_size", "fanouts", "framework", "pyg_trim_to_layer", "pyg_loader")
+BITMAP_BYTES = 1 << 26  # every batch's input nodes kept as a bitmap while all of them fit this (64 MiB)
 _INTS = ("seeds", "inputs", "cached", "sampled_nodes", "sampled_edges", "block_edges", "num_blocks", "hops", "draws")
 
 
@@ -144,17 +151,66 @@ def trainer_counts(count_rank: Callable[[int], list[BatchCounts]], num_ranks: in
 
 # -- the on-disk cache ----------------------------------------------------------------------
 
+def keeps_bitmaps(num_nodes: int, num_ranks: int, iterations: int) -> bool:
+    """Whether the entry also holds every batch's input nodes (one bit per graph node)."""
+    return -(-num_nodes // 8) * num_ranks * iterations <= BITMAP_BYTES
+
+
 def counts_spec(scenario: Scenario, graph: Graph, assignment: np.ndarray, num_ranks: int) -> dict | None:
-    """What decides every trainer's counts (None when the graph is not a cached one)."""
+    """What decides every trainer's counts (None when the graph is not a cached one).
+
+    An entry that holds the batches' input-node bitmaps (:func:`keeps_bitmaps`) leaves
+    the feature cache out of its key: another cache recounts the cached rows from them.
+    """
     if graph.cache_key is None:
         return None
     t = scenario.training
     digest = hashlib.sha256(memoryview(np.ascontiguousarray(assignment)).cast("B")).hexdigest()[:32]
     fields = {name: getattr(t, name) for name in COUNT_FIELDS}
-    fields["cache"] = t.cache.model_dump(mode="json")
+    bitmaps = keeps_bitmaps(graph.num_nodes, num_ranks, scenario.simulation.iterations)
+    if bitmaps:
+        del fields["cache"]
+    else:
+        fields["cache"] = t.cache.model_dump(mode="json")
     return {"graph": graph.cache_key, "assignment": f"{assignment.dtype}:{digest}", "num_ranks": int(num_ranks),
             "iterations": int(scenario.simulation.iterations), "seed": int(scenario.simulation.seed),
-            "feature_dtype": scenario.graph.feature_dtype, "training": fields, "batch_version": BATCH_VERSION}
+            "feature_dtype": scenario.graph.feature_dtype, "training": fields, "input_bitmaps": bitmaps,
+            "batch_version": BATCH_VERSION}
+
+
+def input_bitmap(input_nodes: np.ndarray, assignment: np.ndarray, num_ranks: int) -> tuple[np.ndarray, np.ndarray]:
+    """The batch's input nodes as packed bits (uint8, one bit per graph node), and how many
+    of them each trainer owns (the uncached rows per owner when there is no feature cache)."""
+    bits = np.zeros(assignment.size, dtype=bool)
+    bits[input_nodes] = True
+    return np.packbits(bits), np.bincount(assignment[input_nodes], minlength=num_ranks)
+
+
+def recount_cached(counts: list[list[BatchCounts]], inputs_of: dict[str, np.ndarray], caches: list,
+                   assignment: np.ndarray, scenario: Scenario) -> list[list[BatchCounts]]:
+    """``counts`` with the cached rows and the uncached rows per owner taken anew, for ``caches``,
+    from each batch's input bitmap (``inputs_of["bitmaps"]``, rows in rank-major order) or,
+    without a cache, from its inputs per owner (``inputs_of["owners_all"]``)."""
+    num_ranks, n = len(counts), assignment.size
+    out = []
+    for r, rank in enumerate(counts):
+        cache = caches[r]
+        fresh = []
+        for i, c in enumerate(rank):
+            row = r * len(rank) + i
+            if cache is None or cache.rows == 0:  # every input row is fetched
+                missing_count, owners = c.inputs, inputs_of["owners_all"][row]
+            else:
+                inputs = np.flatnonzero(np.unpackbits(inputs_of["bitmaps"][row], count=n))
+                missing = inputs[~cache.mask[inputs]]
+                missing_count, owners = missing.size, np.bincount(assignment[missing], minlength=num_ranks)
+            if scenario.training.mode == "single-node-multigpu":
+                owners = np.zeros(num_ranks, dtype=np.int64)
+                owners[r] = missing_count
+            fresh.append(dataclasses.replace(c, cached=int(c.inputs - missing_count),
+                                             owners=tuple(int(x) for x in owners)))
+        out.append(fresh)
+    return out
 
 
 def counts_arrays(counts: list[list[BatchCounts]]) -> dict[str, np.ndarray]:
@@ -184,17 +240,34 @@ def counts_from_arrays(arrays: dict[str, np.ndarray], num_ranks: int) -> list[li
     return [flat[r * k:(r + 1) * k] for r in range(num_ranks)]
 
 
-def cached_counts(spec: dict | None, num_ranks: int, compute: Callable[[], tuple[list[list[BatchCounts]], int]],
-                  describe: str = "") -> tuple[list[list[BatchCounts]], int]:
-    """``(counts per trainer, iterations per epoch)`` from the cache, or from ``compute()`` (then stored)."""
+# a batch's counts and, where kept, its input bitmap and inputs per owner (input_bitmap)
+Counted = tuple[BatchCounts, tuple[np.ndarray, np.ndarray] | None]
+
+
+def cached_counts(spec: dict | None, num_ranks: int, compute: Callable[[], tuple[list[list[Counted]], int]],
+                  cache_config: dict, describe: str = "") -> tuple[list[list[BatchCounts]], int, dict | None]:
+    """``(counts per trainer, iterations per epoch, inputs or None)`` from the cache, or from
+    ``compute()`` (then stored). Read back for another feature cache than ``cache_config``, the
+    counts come with their batches' inputs (bitmaps and per owner), which
+    :func:`recount_cached` recounts; else the inputs are None."""
     if spec is None or store.cache_root() is None:
-        return compute()
+        counted, per_epoch = compute()
+        return [[c for c, _ in rank] for rank in counted], per_epoch, None
     hit = store.load("batches", spec)
     if hit is not None:
         arrays, meta = hit
-        return counts_from_arrays(arrays, num_ranks), int(meta["iterations_per_epoch"])
-    counts, per_epoch = compute()
+        counts = counts_from_arrays(arrays, num_ranks)
+        same_cache = meta.get("cache_config") == json.loads(json.dumps(cache_config))
+        inputs = {k: arrays[k] for k in ("bitmaps", "owners_all") if k in arrays}
+        return counts, int(meta["iterations_per_epoch"]), None if same_cache or len(inputs) < 2 else inputs
+    counted, per_epoch = compute()
+    counts = [[c for c, _ in rank] for rank in counted]
+    arrays = counts_arrays(counts)
+    kept = [x for rank in counted for _, x in rank]
+    if kept and all(x is not None for x in kept):
+        arrays["bitmaps"] = np.stack([bits for bits, _ in kept])
+        arrays["owners_all"] = np.stack([owners for _, owners in kept]).astype(np.int64)
     k = len(counts[0]) if counts else 0
-    store.save("batches", spec, counts_arrays(counts),
-               {"iterations_per_epoch": per_epoch, "describe": f"{describe}{num_ranks} trainers x {k} batches"})
-    return counts, per_epoch
+    store.save("batches", spec, arrays, {"iterations_per_epoch": per_epoch, "cache_config": cache_config,
+                                         "describe": f"{describe}{num_ranks} trainers x {k} batches"})
+    return counts, per_epoch, None

@@ -49,8 +49,9 @@ from gnnsim.hardware.profiles import Cluster
 from gnnsim.partition.registry import Partition
 from gnnsim.rng import rng_for
 from gnnsim.workload import model as m
-from gnnsim.workload.batches import (BatchCounts, batch_counts, cached_counts, copy_sizes, counts_spec,
-                                     remote_sampling, sampler_fanouts, trainer_counts)  # noqa: F401
+from gnnsim.workload.batches import (BatchCounts, Counted, batch_counts, cached_counts, copy_sizes,  # noqa: F401
+                                     counts_spec, input_bitmap, recount_cached, remote_sampling, sampler_fanouts,
+                                     trainer_counts)
 from gnnsim.workload.cache import FeatureCache, build_cache
 from gnnsim.workload.frameworks import pyg_minibatch, pyg_subgraph
 from gnnsim.workload.loader import check_placement, placed, placed_tasks, resident_bytes
@@ -253,7 +254,10 @@ def build_workload(scenario: Scenario, graph: Graph, partition: Partition, clust
     params = spec.param_count(dims, scenario.model.heads)
     built: dict[str, list] = {}
 
-    def sample() -> tuple[list[list[BatchCounts]], int]:
+    spec_key = counts_spec(scenario, graph, partition.assignment, num_ranks)
+    bits = spec_key is not None and spec_key["input_bitmaps"]
+
+    def sample() -> tuple[list[list[Counted]], int]:
         clusters = graph_clusters(graph, scenario, num_ranks) if t.sampler == "cluster-gcn" else None
         per_epoch = (cluster_iterations_per_epoch(clusters, t.clusters_per_batch) if clusters is not None
                      else iterations_per_epoch(seeds, t.batch_size))
@@ -261,14 +265,16 @@ def build_workload(scenario: Scenario, graph: Graph, partition: Partition, clust
         caches = built["caches"] = trainer_caches(scenario, graph, seeds, clusters, per_epoch)
         check_placement(scenario, graph, cluster, max((c.bytes for c in caches if c is not None), default=0))
 
-        def count_rank(r: int) -> list[BatchCounts]:
-            return [batch_counts(mb, partition.assignment, r, num_ranks, scenario, graph, caches[r])
+        def count_rank(r: int) -> list[Counted]:
+            return [(batch_counts(mb, partition.assignment, r, num_ranks, scenario, graph, caches[r]),
+                     input_bitmap(mb.input_nodes, partition.assignment, num_ranks) if bits else None)
                     for mb in rank_minibatches(graph, seeds[r], r, scenario, k, per_epoch, clusters)]
         return trainer_counts(count_rank, num_ranks), per_epoch
 
     # the batches' counts: from the disk cache when this graph, partition and sampling ran before
-    counts, per_epoch = cached_counts(counts_spec(scenario, graph, partition.assignment, num_ranks), num_ranks, sample,
-                                      f"{graph.name} / {partition.method} / {t.sampler} {t.fanouts} x {t.batch_size}: ")
+    counts, per_epoch, inputs = cached_counts(
+        spec_key, num_ranks, sample, t.cache.model_dump(mode="json"),
+        f"{graph.name} / {partition.method} / {t.sampler} {t.fanouts} x {t.batch_size}: ")
     k = len(counts[0]) if counts else 0
     caches = built.get("caches")
     if caches is None:  # read from the cache: the feature caches are cheap, except pre-sampled ones
@@ -276,6 +282,8 @@ def build_workload(scenario: Scenario, graph: Graph, partition: Partition, clust
         clusters = graph_clusters(graph, scenario, num_ranks) if presampled_clusters else None
         caches = trainer_caches(scenario, graph, seeds, clusters, per_epoch)
         check_placement(scenario, graph, cluster, max((c.bytes for c in caches if c is not None), default=0))
+    if inputs is not None:  # counted for another feature cache: recount the cached rows for this one
+        counts = recount_cached(counts, inputs, caches, partition.assignment, scenario)
     tasks: list[list[list[Task]]] = [[[] for _ in range(num_ranks)] for _ in range(k)]
     hit_rate = [[0.0] * num_ranks for _ in range(k)]
     edges, inputs, hops = [], [], []

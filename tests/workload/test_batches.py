@@ -87,8 +87,7 @@ def test_same_job_and_another_cluster_read_the_counts_back(cache, monkeypatch):
     assert len(list(cache.glob("batches/*/manifest.json"))) == 1
 
 
-@pytest.mark.parametrize("change", [{"batch_size": 32}, {"fanouts": [4, 3]}, {"framework": "pyg"}, {"replace": True},
-                                    {"cache": {"policy": "degree", "budget_fraction": 0.1}}])
+@pytest.mark.parametrize("change", [{"batch_size": 32}, {"fanouts": [4, 3]}, {"framework": "pyg"}, {"replace": True}])
 def test_what_decides_the_batches_samples_again(cache, monkeypatch, change):
     calls = counting_sampler(monkeypatch)
     workload(scenario())
@@ -97,6 +96,28 @@ def test_what_decides_the_batches_samples_again(cache, monkeypatch, change):
     fresh = len(calls) - n
     monkeypatch.setenv("GNNSIM_CACHE", "off")
     assert fresh == 4 and changed.tasks == workload(scenario(**change)).tasks
+
+
+@pytest.mark.parametrize("bitmaps", [True, False])
+@pytest.mark.parametrize("cache_config", [{"policy": "degree", "budget_fraction": 0.1},
+                                          {"policy": "random", "budget_fraction": 0.3}])
+def test_another_feature_cache_is_recounted_from_the_input_bitmaps(cache, monkeypatch, bitmaps, cache_config):
+    import gnnsim.workload.batches as batches
+
+    if not bitmaps:  # too big to keep: the cache is part of the key, another one samples again
+        monkeypatch.setattr(batches, "BITMAP_BYTES", 0)
+    calls = counting_sampler(monkeypatch)
+    workload(scenario())
+    n = len(calls)
+    changed = workload(scenario(cache=cache_config))
+    again = workload(scenario(cache=cache_config))
+    fresh_calls = len(calls) - n
+    monkeypatch.setenv("GNNSIM_CACHE", "off")
+    sampled = workload(scenario(cache=cache_config))
+    assert fresh_calls == (0 if bitmaps else 4)
+    assert changed.tasks == again.tasks == sampled.tasks and changed.batch_stats == sampled.batch_stats
+    assert changed.hit_rate == sampled.hit_rate and changed.memory == sampled.memory
+    assert sampled.batch_stats["rows_cached_share"] > 0
 
 
 def test_a_corrupted_counts_entry_is_rebuilt_with_a_notice(cache, monkeypatch, capsys):
@@ -128,3 +149,14 @@ def test_read_back_counts_give_the_workload_sampling_gives(cache, monkeypatch, t
     assert warm.memory == fresh.memory and warm.iterations_per_epoch == fresh.iterations_per_epoch
     assert warm.hit_rate == fresh.hit_rate
     assert warm_calls == (4 if training.get("cache", {}).get("policy") == "presample" else 0)  # pre-sampling only
+
+
+@pytest.mark.parametrize("mode", ["minibatch", "single-node-multigpu"])
+def test_counts_made_with_a_cache_serve_a_job_without_one(cache, monkeypatch, mode):
+    workload(scenario(mode=mode, cache={"policy": "degree", "budget_fraction": 0.2}))
+    calls = counting_sampler(monkeypatch)
+    plain = workload(scenario(mode=mode))
+    assert not calls  # read back, recounted without the cache
+    monkeypatch.setenv("GNNSIM_CACHE", "off")
+    sampled = workload(scenario(mode=mode))
+    assert plain.tasks == sampled.tasks and plain.batch_stats == sampled.batch_stats
