@@ -272,7 +272,7 @@ def build_workload(scenario: Scenario, graph: Graph, partition: Partition, clust
         return trainer_counts(count_rank, num_ranks), per_epoch
 
     # the batches' counts: from the disk cache when this graph, partition and sampling ran before
-    counts, per_epoch, inputs = cached_counts(
+    counts, per_epoch, stored_inputs = cached_counts(
         spec_key, num_ranks, sample, t.cache.model_dump(mode="json"),
         f"{graph.name} / {partition.method} / {t.sampler} {t.fanouts} x {t.batch_size}: ")
     k = len(counts[0]) if counts else 0
@@ -282,8 +282,8 @@ def build_workload(scenario: Scenario, graph: Graph, partition: Partition, clust
         clusters = graph_clusters(graph, scenario, num_ranks) if presampled_clusters else None
         caches = trainer_caches(scenario, graph, seeds, clusters, per_epoch)
         check_placement(scenario, graph, cluster, max((c.bytes for c in caches if c is not None), default=0))
-    if inputs is not None:  # counted for another feature cache: recount the cached rows for this one
-        counts = recount_cached(counts, inputs, caches, partition.assignment, scenario)
+    if stored_inputs is not None:  # counted for another feature cache: recount the cached rows for this one
+        counts = recount_cached(counts, stored_inputs, caches, partition.assignment, scenario)
     tasks: list[list[list[Task]]] = [[[] for _ in range(num_ranks)] for _ in range(k)]
     hit_rate = [[0.0] * num_ranks for _ in range(k)]
     edges, inputs, hops = [], [], []
