@@ -43,6 +43,7 @@ from gnnsim.progress import Progress, progress
 
 CHUNK = 1 << 22  # candidate edges drawn at once (about 250 MB of temporaries)
 KEEP_BYTES = 1 << 29  # a round whose candidates fit (int32 pairs) keeps them from count to fill: drawn once
+TRANSPOSE_BYTES = 1 << 30  # an upper triangle whose transpose fits (9 bytes per edge) is mirrored through it
 BLOCK = 1 << 24  # CSR entries each pass over the buffer sorts or moves at once
 MODEL_ROUNDS = 8  # top-up rounds drawn from the model itself
 MAX_ROUNDS = 40  # then uniform filler rounds; this bounds the total work
@@ -246,12 +247,25 @@ def _drop(indices: np.ndarray, indptr: np.ndarray, excess: int, rng: np.random.G
     indptr[1:] -= removed
 
 
+def _transpose(indices: np.ndarray, indptr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The upper triangle's transpose ``(indptr int64, indices int32)``: row v lists every u < v
+    with edge (u, v), ascending (scipy's compiled counting pass, no sort)."""
+    total = int(indptr[-1])
+    ptr = np.empty(n + 1, dtype=np.int32)
+    cols = np.empty(total, dtype=np.int32)
+    _sparsetools.csr_tocsc(n, n, indptr.astype(np.int32), indices[:total], np.zeros(total, dtype=np.int8), ptr, cols,
+                           np.empty(total, dtype=np.int8))
+    return ptr.astype(np.int64), cols
+
+
 def _symmetrize(indices: np.ndarray, indptr: np.ndarray, n: int, p: Progress) -> np.ndarray:
     """Turn the upper triangle (compact, sorted rows) into the full symmetric CSR in place; return its indptr.
 
     Row ``r`` of the result is its mirrored entries (ids below ``r``), then its own upper
     row. Blocks are handled last rows first: an upper row only moves right, and the
     mirror of edge ``(u, v)`` lands in row ``v > u``, past every upper row not yet read.
+    Where the triangle's transpose fits ``TRANSPOSE_BYTES`` (up to about 110 M undirected
+    edges) the mirrors come from it, row by row, instead of a sort per block.
     """
     total = int(indptr[-1])
     degree = np.zeros(n, dtype=np.int64)
@@ -264,16 +278,27 @@ def _symmetrize(indices: np.ndarray, indptr: np.ndarray, n: int, p: Progress) ->
     del degree
     cursor = full[1:] - indptr[1:]  # where each upper row starts in its final place
     cursor += indptr[:-1]
+    mirror = _transpose(indices, indptr, n) if 9 * total <= TRANSPOSE_BYTES and total < 2**31 else None
     bounds = row_block_bounds(indptr, BLOCK)
     for r0, r1 in zip(bounds[-2::-1], bounds[:0:-1]):
         s, e = int(indptr[r0]), int(indptr[r1])
+        if e > s:
+            cols = indices[s:e].copy()
+            degree = np.diff(indptr[r0:r1 + 1])
+            dst = np.repeat(cursor[r0:r1] - indptr[r0:r1], degree)
+            dst += np.arange(s, e, dtype=np.int64)
+            indices[dst] = cols
+        if mirror is not None:  # rows r0..r1's mirrors (ascending) open each row, behind nothing unread
+            ptr, cols_t = mirror
+            a, b = int(ptr[r0]), int(ptr[r1])
+            if b > a:
+                pos = np.repeat(full[r0:r1] - ptr[r0:r1], np.diff(ptr[r0:r1 + 1]))
+                pos += np.arange(a, b, dtype=np.int64)
+                indices[pos] = cols_t[a:b]
+            p.update(e - s)
+            continue
         if e == s:
             continue
-        cols = indices[s:e].copy()
-        degree = np.diff(indptr[r0:r1 + 1])
-        dst = np.repeat(cursor[r0:r1] - indptr[r0:r1], degree)
-        dst += np.arange(s, e, dtype=np.int64)
-        indices[dst] = cols
         # Mirrors: (v, u) grouped by v, ascending u; rows are filled from their end backwards.
         key = (cols.astype(np.int64) << 32) | np.repeat(np.arange(r0, r1, dtype=np.int64), degree)
         del cols, dst
