@@ -30,11 +30,11 @@ work of one block of a graph build), since this machine's speed varies with its 
 
 Measured (``--predict metis ogbn-products:1.0``, shared 2-vCPU VM, reference sort 1.1 s;
 each run prints the figure before the batch counts were cached as ``before_wall_s``):
-cold 83.6 s -> 61.8-68.3 s (75x -> 56-60x the reference), 8.06 GB peak both; the same
-job 9.3 s -> 1.6 s (8.4x -> 1.4x), 0.8 -> 0.6 GB; another cluster 9.8 s -> 1.6-1.8 s;
-a degree cache 3.0 s (recounted from the stored input bitmaps); another batch size
-8.9 s (sampled again). With ``--predict "metis?library=system"``: cold 60.8 s and
-3.84 GB peak.
+cold 83.6 s -> 56.9 s (75x -> 51x the reference), 8.06 GB peak both; the same job
+9.3 s -> 1.43 s (8.4x -> 1.3x), 0.8 -> 0.64 GB; another cluster 9.8 s -> 1.70 s; a
+degree cache 2.81 s (recounted from the stored input bitmaps); another batch size
+8.45 s (sampled again). With ``--predict "metis?library=system"``: cold 51.8 s (47x)
+and 3.84 GB peak.
 """
 
 from __future__ import annotations
