@@ -21,10 +21,20 @@ the peak RSS then covers the whole prediction. Run big cases under a hard limit,
 
 ``--predict METHOD`` times what a user sees: ``gnnsim simulate`` on the same scenario in
 fresh processes with an empty cache folder, cold (graph built, partitioned, measured,
-all stored) and then twice warm (the same job; the same job on another cluster,
-``h200-2x8-ib-ndr``), each with its own peak RSS. Times are also given as ratios to a
+batches sampled, all stored) and then warm: the same job and the same job on another
+cluster (``h200-2x8-ib-ndr``, as many trainers) read the batches' counts back; another
+batch size and a degree cache read the graph and partition back and sample anew. Each
+run has its own peak RSS. Times are also given as ratios to a
 reference task timed in the same run (sorting 2^24 random int64 keys, about the
 work of one block of a graph build), since this machine's speed varies with its load.
+
+Measured (``--predict metis ogbn-products:1.0``, shared 2-vCPU VM, reference sort 1.1 s;
+each run prints the figure before the batch counts were cached as ``before_wall_s``):
+cold 83.6 s -> 56.9 s (75x -> 51x the reference), 8.06 GB peak both; the same job
+9.3 s -> 1.43 s (8.4x -> 1.3x), 0.8 -> 0.64 GB; another cluster 9.8 s -> 1.70 s; a
+degree cache 2.81 s (recounted from the stored input bitmaps); another batch size
+8.45 s (sampled again). With ``--predict "metis?library=system"``: cold 51.8 s (47x)
+and 3.84 GB peak.
 """
 
 from __future__ import annotations
@@ -113,18 +123,30 @@ CLI_RUN = ("import resource, sys, time; from gnnsim.cli import main; t = time.pe
            "file=sys.stderr); sys.exit(code)")
 
 
+# the last figures before the batch counts were cached (commit b38efef, full ogbn-products, metis, same VM):
+# wall seconds and peak RSS in GB, printed beside each run as "before"
+BEFORE = {("ogbn-products:1.0", "metis"): {"cold": (83.6, 8.06), "same job": (9.3, 0.8), "other cluster": (9.8, None)}}
+PREDICT_RUNS = (  # label, cluster profile, training section: cold first, then what the caches must serve
+    ("cold", "a100-2x8-eth100", "{batch_size: 1024, fanouts: [15, 10, 5]}"),
+    ("same job", "a100-2x8-eth100", "{batch_size: 1024, fanouts: [15, 10, 5]}"),
+    ("other cluster", "h200-2x8-ib-ndr", "{batch_size: 1024, fanouts: [15, 10, 5]}"),
+    ("other batch size", "a100-2x8-eth100", "{batch_size: 2048, fanouts: [15, 10, 5]}"),
+    ("degree cache", "a100-2x8-eth100",
+     "{batch_size: 1024, fanouts: [15, 10, 5], cache: {policy: degree, budget_fraction: 0.1}}"),
+)
+
+
 def predict(case: str, method: str) -> None:
     """``gnnsim simulate`` cold and warm in fresh processes (see the module doc)."""
     name, scale = case.rsplit(":", 1)
     ref = reference_s()
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, GNNSIM_CACHE=os.path.join(tmp, "cache"))
-        for label, profile in (("cold", "a100-2x8-eth100"), ("same job", "a100-2x8-eth100"),
-                               ("other cluster", "h200-2x8-ib-ndr")):
+        for label, profile, training in PREDICT_RUNS:
             path = os.path.join(tmp, "scenario.yaml")
             with open(path, "w") as fh:
                 fh.write(f"graph: {{source: 'preset:{name}', scale: {scale}}}\npartition: {{method: '{method}'}}\n"
-                         "model: {name: graphsage, hidden_dim: 256}\ntraining: {batch_size: 1024, fanouts: [15, 10, 5]}\n"
+                         f"model: {{name: graphsage, hidden_dim: 256}}\ntraining: {training}\n"
                          f"cluster: {{profile: {profile}, num_nodes: 2, trainers_per_node: 8}}\n"
                          "simulation: {iterations: 10, seed: 0}\n")
             start = time.perf_counter()
@@ -134,7 +156,9 @@ def predict(case: str, method: str) -> None:
             inner = done.stderr.strip().splitlines()[-1].split() if done.stderr.strip() else ["nan", "nan"]
             print(json.dumps({"case": case, "method": method, "run": label, "exit": done.returncode,
                               "wall_s": round(wall, 2), "in_process_s": float(inner[0]), "peak_rss_gb": float(inner[1]),
-                              "reference_s": round(ref, 3), "wall_over_reference": round(wall / ref, 1)}), flush=True)
+                              "reference_s": round(ref, 3), "wall_over_reference": round(wall / ref, 1),
+                              **({"before_wall_s": before[0], "before_peak_rss_gb": before[1]}
+                                 if (before := BEFORE.get((case, method), {}).get(label)) else {})}), flush=True)
 
 
 def main() -> None:

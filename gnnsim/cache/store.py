@@ -1,12 +1,13 @@
-"""An on-disk cache of built graphs and partitions: build once, predict many times.
+"""An on-disk cache of built graphs, partitions and batch counts: build once, predict many times.
 
 An entry is a folder of ``.npy`` arrays plus ``manifest.json``, which records the spec
 that decided the arrays (source or preset, scale, seed, generator version; method,
-parts, options), each file's size and SHA-256, and small metadata. The folder name is a
-hash of the spec, so a changed spec is a different entry. Reading an entry checks the
-spec, every file's size and checksum; an entry that fails any check is corrupt or
-stale: it is removed, a one-line notice goes to stderr, and the caller rebuilds. A
-cached result is never trusted without those checks.
+parts, options; for batch counts, see :mod:`gnnsim.workload.batches`), each file's size
+and SHA-256, and small metadata. The folder name is a hash of the spec, so a changed
+spec is a different entry. Reading an entry checks the spec, every file's size and
+checksum; an entry that fails any check is corrupt or stale: it is removed, a one-line
+notice goes to stderr, and the caller rebuilds. A cached result is never trusted
+without those checks.
 
 The cache lives in ``$GNNSIM_CACHE`` (default ``~/.cache/gnnsim``); ``GNNSIM_CACHE=off``
 turns it off. Entries are written to a temporary folder and renamed into place, so a

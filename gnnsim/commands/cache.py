@@ -1,4 +1,4 @@
-"""gnnsim cache info|clear: the on-disk cache of built graphs and partitions."""
+"""gnnsim cache info|clear: the on-disk cache of built graphs, partitions and sampled batches' counts."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ EPILOG = """examples:
   gnnsim cache info                 where the cache is, what it holds and how big it is
   gnnsim cache clear                remove every entry
   gnnsim cache clear --kind graph   remove only built graphs (partition entries name their graph)
+  gnnsim cache clear --kind batches remove only the sampled batches' counts
 
 The folder is $GNNSIM_CACHE (default ~/.cache/gnnsim); GNNSIM_CACHE=off turns the cache off.
 An entry that fails its size or checksum check is rebuilt with a notice, never used."""
@@ -41,8 +42,8 @@ def cmd_cache(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("cache", help="show or clear the cache of built graphs and partitions", epilog=EPILOG,
-                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = sub.add_parser("cache", help="show or clear the cache of built graphs, partitions and batch counts",
+                       epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("action", choices=["info", "clear"], help="info: list the entries; clear: remove them")
-    p.add_argument("--kind", choices=["graph", "partition"], help="clear only this kind of entry")
+    p.add_argument("--kind", choices=["graph", "partition", "batches"], help="clear only this kind of entry")
     p.set_defaults(func=cmd_cache)

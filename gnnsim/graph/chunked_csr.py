@@ -6,8 +6,11 @@ until it holds exactly ``target`` distinct undirected edges (a random excess is 
 Holding every candidate as a 64-bit key, as a one-shot build does, costs 16+ bytes per
 edge and rules out full ogbn-papers100M (1.6 B edges) on a 24 GB machine. Here the only
 large array is the CSR's own ``indices`` (int32, allocated once at ``2 * target``), and
-candidates are never stored: each chunk is drawn from its own seed, so a chunk can be
-drawn twice, once to count and once to place. A round is:
+candidates are stored only when a whole round's fit ``KEEP_BYTES`` (512 MiB, 32-bit
+pairs: up to about 60 M undirected edges, ogbn-products' size): each chunk is drawn from
+its own seed, so a chunk can be drawn twice, once to count and once to place, and a
+small round keeps its candidates from the count to the fill instead of drawing them
+again. A round is:
 
 1. **count**: draw every chunk, orient each candidate ``lo < hi`` and count per ``lo``;
 2. **make room**: shift the rows kept from earlier rounds right (last rows first), so
@@ -19,8 +22,9 @@ drawn twice, once to count and once to place. A round is:
 The result is the upper triangle (``u < v``); one backward pass then writes each row's
 upper part to its final place and each edge's mirror into the lower part of the other
 row, filling every row in sorted order without a second copy. Peak memory is the
-``indices`` buffer (4 bytes x 2 edges per undirected edge), three int64 arrays per node
-and a chunk's temporaries (``CHUNK`` / ``BLOCK``); ``benchmarks/graphs.py`` measures it.
+``indices`` buffer (4 bytes x 2 edges per undirected edge), three int64 arrays per node,
+a small round's kept candidates (at most ``KEEP_BYTES``) and a chunk's temporaries (``CHUNK`` /
+``BLOCK``); ``benchmarks/graphs.py`` measures it.
 
 Candidates come from ``draw(gen, count) -> (a, b)``, a function of a
 ``numpy.random.Generator`` seeded per (build, round, chunk): the same ``rng`` gives the
@@ -38,6 +42,8 @@ from gnnsim.graph.csr import row_block_bounds
 from gnnsim.progress import Progress, progress
 
 CHUNK = 1 << 22  # candidate edges drawn at once (about 250 MB of temporaries)
+KEEP_BYTES = 1 << 29  # a round whose candidates fit (int32 pairs) keeps them from count to fill: drawn once
+TRANSPOSE_BYTES = 1 << 30  # an upper triangle whose transpose fits (9 bytes per edge) is mirrored through it
 BLOCK = 1 << 24  # CSR entries each pass over the buffer sorts or moves at once
 MODEL_ROUNDS = 8  # top-up rounds drawn from the model itself
 MAX_ROUNDS = 40  # then uniform filler rounds; this bounds the total work
@@ -85,9 +91,11 @@ def distinct_edge_csr(draw: Draw, target: int, num_nodes: int, rng: np.random.Ge
         before = have
         # counted in candidate edges: drawn to count, drawn to place, then sorted with the kept ones
         with progress(f"graph: {what}, round {round_ + 1}", total=3 * ask + have, unit="edges") as p:
-            cursor = _make_room(indices, indptr, _count(source, seeds, sizes, n, p))
-            _fill(source, seeds, sizes, indices, cursor, p)
-            del cursor
+            # a small round keeps its candidates for the fill; a large one draws them again (its peak unchanged)
+            kept: list[tuple[np.ndarray, np.ndarray]] | None = [] if 8 * ask <= KEEP_BYTES else None
+            cursor = _make_room(indices, indptr, _count(source, seeds, sizes, n, p, kept))
+            _fill(source, seeds, sizes, indices, cursor, p, kept)
+            del cursor, kept
             have = _sort_dedupe(indices, indptr, n, p)
         if have >= target:
             break
@@ -126,11 +134,15 @@ def add_counts(counts: np.ndarray, ids: np.ndarray) -> None:
         np.add.at(counts, ids, 1)
 
 
-def _count(source: Draw, seeds: list, sizes: list, n: int, p: Progress) -> np.ndarray:
+def _count(source: Draw, seeds: list, sizes: list, n: int, p: Progress,
+           kept: list[tuple[np.ndarray, np.ndarray]] | None) -> np.ndarray:
+    """Candidates per row ``lo``; every chunk's pairs go to ``kept`` (int32) unless it is None."""
     counts = np.zeros(n, dtype=np.int64)
     for seed, size in zip(seeds, sizes):
-        lo, _ = _pairs(source, seed, size)
+        lo, hi = _pairs(source, seed, size)
         add_counts(counts, lo)
+        if kept is not None:
+            kept.append((lo.astype(np.int32), hi.astype(np.int32)))
         p.update(size)
     return counts
 
@@ -161,9 +173,13 @@ def _make_room(indices: np.ndarray, indptr: np.ndarray, counts: np.ndarray) -> n
 
 
 def _fill(source: Draw, seeds: list, sizes: list, indices: np.ndarray, cursor: np.ndarray,
-          p: Progress) -> None:
-    for seed, size in zip(seeds, sizes):
-        lo, hi = _pairs(source, seed, size)
+          p: Progress, kept: list[tuple[np.ndarray, np.ndarray]] | None) -> None:
+    for c, (seed, size) in enumerate(zip(seeds, sizes)):
+        if kept is not None:  # counted from the same draw: the pairs are still here
+            lo, hi = (x.astype(np.int64) for x in kept[c])
+            kept[c] = (lo[:0], hi[:0])  # (freed as the pass goes)
+        else:
+            lo, hi = _pairs(source, seed, size)
         key = (lo << 32) | hi
         del lo, hi
         key.sort()  # groups each row's candidates, so each gets its own slot
@@ -231,12 +247,25 @@ def _drop(indices: np.ndarray, indptr: np.ndarray, excess: int, rng: np.random.G
     indptr[1:] -= removed
 
 
+def _transpose(indices: np.ndarray, indptr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The upper triangle's transpose ``(indptr int64, indices int32)``: row v lists every u < v
+    with edge (u, v), ascending (scipy's compiled counting pass, no sort)."""
+    total = int(indptr[-1])
+    ptr = np.empty(n + 1, dtype=np.int32)
+    cols = np.empty(total, dtype=np.int32)
+    _sparsetools.csr_tocsc(n, n, indptr.astype(np.int32), indices[:total], np.zeros(total, dtype=np.int8), ptr, cols,
+                           np.empty(total, dtype=np.int8))
+    return ptr.astype(np.int64), cols
+
+
 def _symmetrize(indices: np.ndarray, indptr: np.ndarray, n: int, p: Progress) -> np.ndarray:
     """Turn the upper triangle (compact, sorted rows) into the full symmetric CSR in place; return its indptr.
 
     Row ``r`` of the result is its mirrored entries (ids below ``r``), then its own upper
     row. Blocks are handled last rows first: an upper row only moves right, and the
     mirror of edge ``(u, v)`` lands in row ``v > u``, past every upper row not yet read.
+    Where the triangle's transpose fits ``TRANSPOSE_BYTES`` (up to about 110 M undirected
+    edges) the mirrors come from it, row by row, instead of a sort per block.
     """
     total = int(indptr[-1])
     degree = np.zeros(n, dtype=np.int64)
@@ -249,16 +278,27 @@ def _symmetrize(indices: np.ndarray, indptr: np.ndarray, n: int, p: Progress) ->
     del degree
     cursor = full[1:] - indptr[1:]  # where each upper row starts in its final place
     cursor += indptr[:-1]
+    mirror = _transpose(indices, indptr, n) if 9 * total <= TRANSPOSE_BYTES and total < 2**31 else None
     bounds = row_block_bounds(indptr, BLOCK)
     for r0, r1 in zip(bounds[-2::-1], bounds[:0:-1]):
         s, e = int(indptr[r0]), int(indptr[r1])
+        if e > s:
+            cols = indices[s:e].copy()
+            degree = np.diff(indptr[r0:r1 + 1])
+            dst = np.repeat(cursor[r0:r1] - indptr[r0:r1], degree)
+            dst += np.arange(s, e, dtype=np.int64)
+            indices[dst] = cols
+        if mirror is not None:  # rows r0..r1's mirrors (ascending) open each row, behind nothing unread
+            ptr, cols_t = mirror
+            a, b = int(ptr[r0]), int(ptr[r1])
+            if b > a:
+                pos = np.repeat(full[r0:r1] - ptr[r0:r1], np.diff(ptr[r0:r1 + 1]))
+                pos += np.arange(a, b, dtype=np.int64)
+                indices[pos] = cols_t[a:b]
+            p.update(e - s)
+            continue
         if e == s:
             continue
-        cols = indices[s:e].copy()
-        degree = np.diff(indptr[r0:r1 + 1])
-        dst = np.repeat(cursor[r0:r1] - indptr[r0:r1], degree)
-        dst += np.arange(s, e, dtype=np.int64)
-        indices[dst] = cols
         # Mirrors: (v, u) grouped by v, ascending u; rows are filled from their end backwards.
         key = (cols.astype(np.int64) << 32) | np.repeat(np.arange(r0, r1, dtype=np.int64), degree)
         del cols, dst

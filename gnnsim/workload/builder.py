@@ -47,15 +47,17 @@ from gnnsim.config import Scenario
 from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster
 from gnnsim.partition.registry import Partition
-from gnnsim.progress import tracked
 from gnnsim.rng import rng_for
 from gnnsim.workload import kernels as m
+from gnnsim.workload.batches import (BatchCounts, Counted, batch_counts, cached_counts, copy_sizes,  # noqa: F401
+                                     counts_spec, input_bitmap, recount_cached, remote_sampling, sampler_fanouts,
+                                     trainer_counts)
 from gnnsim.workload.cache import FeatureCache, build_cache
-from gnnsim.workload.frameworks import framework_model, pyg_minibatch, pyg_subgraph, training_shapes
+from gnnsim.workload.frameworks import framework_model, pyg_minibatch, pyg_subgraph
 from gnnsim.workload.loader import check_placement, placed, placed_tasks, resident_bytes
 from gnnsim.workload.fullbatch import build_fullbatch_workload, fullbatch_halo_nodes, halo_matrix  # noqa: F401
 from gnnsim.workload.models import get_model
-from gnnsim.workload.sampler import MiniBatch, induced_minibatch, sample_minibatch, sampling_work, seed_batches
+from gnnsim.workload.sampler import MiniBatch, induced_minibatch, sample_minibatch, seed_batches
 # the workload's types live in tasks.py; importing them from here keeps working
 from gnnsim.workload.tasks import (ID_BYTES, STAGES, Kind, Rows, Sampling, Stage, Task, Workload,  # noqa: F401
                                    batches_memory, compute_kind, gradient_allreduce)
@@ -126,12 +128,6 @@ def cluster_iterations_per_epoch(clusters: Clusters, clusters_per_batch: int) ->
 
 # -- batches ------------------------------------------------------------------------------
 
-def sampler_fanouts(scenario: Scenario) -> list[int | None]:
-    """Fan-outs as the sampler takes them: ``None`` (every neighbour) for ``sampler: full``."""
-    t = scenario.training
-    return [None] * len(t.fanouts) if t.sampler == "full" else list(t.fanouts)
-
-
 def rank_minibatches(graph: Graph, seeds: np.ndarray, rank: int, scenario: Scenario, num_batches: int,
                      epoch_iterations: int, clusters: Clusters | None = None,
                      purpose: str = "") -> list[MiniBatch]:
@@ -165,95 +161,79 @@ def rank_minibatches(graph: Graph, seeds: np.ndarray, rank: int, scenario: Scena
     return [sample_minibatch(graph.indptr, graph.indices, b, fanouts, rng, t.replace) for b in batches[:num_batches]]
 
 
-def remote_sampling(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per owner: nodes whose neighbours another part's owner samples for us, and the
-    edges it returns (``graph_store: partitioned``). Our own part's entries are zero."""
-    nodes = np.zeros(num_ranks, dtype=np.int64)
-    edges = np.zeros(num_ranks, dtype=np.int64)
-    blocks = mb.blocks[:1] if mb.shared_blocks else mb.blocks
-    for b in blocks:
-        owner = assignment[b.src_nodes[:b.num_dst]]
-        nodes += np.bincount(owner, minlength=num_ranks)
-        edges += np.bincount(owner[b.edge_dst], minlength=num_ranks)
-    nodes[rank] = edges[rank] = 0
-    return nodes, edges
-
-
 # -- mini-batch iterations ------------------------------------------------------------------
 
-_PART_SIZES: list = [None, None]  # (assignment, its part sizes): counted once per partition, not per batch
-
-
-def table_rows(graph: Graph, assignment: np.ndarray, rank: int, mode: str) -> int:
+def table_rows(graph: Graph, part_sizes: np.ndarray, rank: int, mode: str) -> int:
     """Rows of the feature table a trainer gathers its own rows from: every row where each
-    rank holds them all (``single-node-multigpu``, PyG's ``x[n_id]``), else its partition's."""
+    rank holds them all (``single-node-multigpu``, PyG's ``x[n_id]``), else its partition's
+    (``part_sizes``: rows per part)."""
     if mode == "single-node-multigpu":
         return int(graph.num_nodes)
-    if _PART_SIZES[0] is not assignment:
-        _PART_SIZES[:] = [assignment, np.bincount(assignment, minlength=rank + 1)]
-    sizes = _PART_SIZES[1]
-    return int(sizes[rank]) if rank < sizes.size else 0
+    return int(part_sizes[rank]) if rank < part_sizes.size else 0
 
 
-def h2d_task(mb: MiniBatch, feature_bytes: int, cached: bool) -> Task:
+def h2d_task(mb: MiniBatch | BatchCounts, feature_bytes: int, cached: bool) -> Task:
     """The copy of a batch to its GPU: the uncached feature rows, then each block's edge
     index pair and the seed ids (int64), as a trainer moves them. ``rounds`` counts the
     separate copies (the rows' positions too, when some rows came from the cache)."""
-    index_bytes = ID_BYTES * (2 * sum(b.num_edges for b in mb.blocks) + mb.seeds.size)
-    copies = 2 * len(mb.blocks) + 1 + (feature_bytes > 0) * (2 if cached else 1)
+    edges, blocks, seeds = copy_sizes(mb)
+    index_bytes = ID_BYTES * (2 * edges + seeds)
+    copies = 2 * blocks + 1 + (feature_bytes > 0) * (2 if cached else 1)
     return Task(Stage.H2D, Kind.TRANSFER, bytes=float(feature_bytes + index_bytes), rounds=int(copies))
 
 
 def iteration_tasks(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks: int, scenario: Scenario,
                     graph: Graph, cluster: Cluster, param_count: int, cache: FeatureCache | None = None) -> list[Task]:
+    """Trainer ``rank``'s chain of tasks for batch ``mb`` (:func:`counts_tasks` of its counts)."""
+    counts = batch_counts(mb, assignment, rank, num_ranks, scenario, graph, cache)
+    table = table_rows(graph, np.bincount(assignment, minlength=num_ranks), rank, scenario.training.mode)
+    return counts_tasks(counts, rank, num_ranks, scenario, graph, cluster, param_count, table)
+
+
+def counts_tasks(c: BatchCounts, rank: int, num_ranks: int, scenario: Scenario, graph: Graph, cluster: Cluster,
+                 param_count: int, table: int = 0) -> list[Task]:
+    """Trainer ``rank``'s chain of tasks for a batch with counts ``c`` on ``cluster``; the
+    trainer gathers its own rows from a feature table of ``table`` rows (0: unknown)."""
     t = scenario.training
     spec = framework_model(scenario.model.name, t.framework)  # PyG's GCN projects first (workload.frameworks)
     heads = scenario.model.heads
     dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, len(t.fanouts))
     dtype_bytes = m.DTYPE_BYTES[scenario.model.dtype]
-    shapes = training_shapes(mb, t)  # what the framework's layers compute (gnnsim.workload.frameworks)
-    inputs = mb.input_nodes
-    missing = inputs if cache is None or cache.rows == 0 else inputs[~cache.mask[inputs]]
-    cached = int(inputs.size - missing.size)
-    if t.mode == "single-node-multigpu":  # every row is in this node's host memory
-        owners = np.zeros(num_ranks, dtype=np.int64)
-        owners[rank] = missing.size
-    else:
-        owners = np.bincount(assignment[missing], minlength=num_ranks)
+    shapes = [tuple(s) for s in c.shapes]  # what the framework's layers compute (gnnsim.workload.frameworks)
+    owners = np.asarray(c.owners, dtype=np.int64)
+    cached = c.cached
     per_node = cluster.node.trainers
     same_node = np.arange(num_ranks) // per_node == rank // per_node
     feature_bytes = m.DTYPE_BYTES[scenario.graph.feature_dtype]
     row_bytes = graph.feature_dim * feature_bytes
     on_gpu = cluster.node.trainer_device.kind == "gpu"
     kind = compute_kind(cluster)
-    hops, draws, checks = sampling_work(graph.indptr, mb, sampler_fanouts(scenario), t.replace)
     tasks = [Task(Stage.SAMPLE, Kind.CPU_SAMPLE, workers=t.sampler_workers,
-                  sampling=Sampling(int(mb.seeds.size), mb.num_sampled_nodes, mb.num_sampled_edges,
-                                    scenario.graph.stands_for_nodes or graph.num_nodes, hops, draws, checks))]
+                  sampling=Sampling(c.seeds, c.sampled_nodes, c.sampled_edges,
+                                    scenario.graph.stands_for_nodes or graph.num_nodes, c.hops, c.draws, c.checks))]
     if t.graph_store == "partitioned" and t.mode == "minibatch" and num_ranks > 1:
         # every trainer joins the request exchange, also when it needs nothing remote
-        r_nodes, r_edges = remote_sampling(mb, assignment, rank, num_ranks)
+        r_nodes, r_edges = np.asarray(c.remote_nodes, dtype=np.int64), np.asarray(c.remote_edges, dtype=np.int64)
         tasks.append(Task(Stage.SAMPLE, Kind.COLLECTIVE, rows=Rows(tuple(int(x) for x in r_nodes)),
                           bytes=float(ID_BYTES * (r_nodes.sum() + 2 * r_edges.sum())),
-                          rounds=1 if mb.shared_blocks else len(mb.blocks)))
+                          rounds=c.hops))  # one request round per hop (a cluster-GCN batch: one)
     tasks.append(Task(Stage.FETCH, Kind.COLLECTIVE, bytes=float(owners.sum() - owners[rank]) * row_bytes,
                       rows=Rows(tuple(int(x) for x in owners), row_bytes, local_rows=int(owners[rank]),
                                 cached_rows=cached, peer_rows=int(owners[same_node].sum() - owners[rank]),
-                                remote_rows=int(owners[~same_node].sum()),
-                                table_rows=table_rows(graph, assignment, rank, t.mode))))
+                                remote_rows=int(owners[~same_node].sum()), table_rows=table)))
     if on_gpu:
-        tasks.append(h2d_task(mb, missing.size * row_bytes, cached > 0))
+        tasks.append(h2d_task(c, c.missing * row_bytes, cached > 0))
     tasks += [
-        Task(Stage.FORWARD, kind, kernels=(*m.feature_cast(int(inputs.size), graph.feature_dim, feature_bytes, dtype_bytes),
-                                       *spec.forward_kernels(shapes, dims, dtype_bytes, heads))),
-        Task(Stage.BACKWARD, kind, kernels=tuple(spec.backward_kernels(shapes, dims, int(mb.seeds.size), graph.num_classes,
+        Task(Stage.FORWARD, kind, kernels=(*m.feature_cast(c.inputs, graph.feature_dim, feature_bytes, dtype_bytes),
+                                           *spec.forward_kernels(shapes, dims, dtype_bytes, heads))),
+        Task(Stage.BACKWARD, kind, kernels=tuple(spec.backward_kernels(shapes, dims, c.seeds, graph.num_classes,
                                                                    dtype_bytes, heads))),
         gradient_allreduce(param_count, spec.param_tensors(len(dims)), m.PARAM_BYTES, num_ranks),
         Task(Stage.OPTIMIZER, kind, kernels=tuple(m.optimizer_kernels(param_count, spec.param_tensors(len(dims)),
                                                                       t.optimizer))),
     ]
     if placed(t):  # sampling, features or loader workers placed (gnnsim.workload.loader)
-        tasks = placed_tasks(tasks, scenario, mb, int(missing.size), cached, t.mode == "single-node-multigpu", row_bytes)
+        tasks = placed_tasks(tasks, scenario, c, c.missing, cached, t.mode == "single-node-multigpu", row_bytes)
     return tasks
 
 
@@ -282,35 +262,62 @@ def build_workload(scenario: Scenario, graph: Graph, partition: Partition, clust
     t = scenario.training
     num_ranks = cluster.num_trainers
     seeds = trainer_seeds(graph, partition, num_ranks, scenario)
-    clusters = graph_clusters(graph, scenario, num_ranks) if t.sampler == "cluster-gcn" else None
-    per_epoch = (cluster_iterations_per_epoch(clusters, t.clusters_per_batch) if clusters is not None
-                 else iterations_per_epoch(seeds, t.batch_size))
-    k = min(scenario.simulation.iterations, per_epoch)
     spec = get_model(scenario.model.name)
     dims = m.layer_dims(graph.feature_dim, scenario.model.hidden_dim, graph.num_classes, len(t.fanouts))
     params = spec.param_count(dims, scenario.model.heads)
-    caches = trainer_caches(scenario, graph, seeds, clusters, per_epoch)
-    check_placement(scenario, graph, cluster, max((c.bytes for c in caches if c is not None), default=0))
+    built: dict[str, list] = {}
+
+    spec_key = counts_spec(scenario, graph, partition.assignment, num_ranks)
+    bits = spec_key is not None and spec_key["input_bitmaps"]
+
+    def sample() -> tuple[list[list[Counted]], int]:
+        clusters = graph_clusters(graph, scenario, num_ranks) if t.sampler == "cluster-gcn" else None
+        per_epoch = (cluster_iterations_per_epoch(clusters, t.clusters_per_batch) if clusters is not None
+                     else iterations_per_epoch(seeds, t.batch_size))
+        k = min(scenario.simulation.iterations, per_epoch)
+        caches = built["caches"] = trainer_caches(scenario, graph, seeds, clusters, per_epoch)
+        check_placement(scenario, graph, cluster, max((c.bytes for c in caches if c is not None), default=0))
+
+        def count_rank(r: int) -> list[Counted]:
+            return [(batch_counts(mb, partition.assignment, r, num_ranks, scenario, graph, caches[r]),
+                     input_bitmap(mb.input_nodes, partition.assignment, num_ranks) if bits else None)
+                    for mb in rank_minibatches(graph, seeds[r], r, scenario, k, per_epoch, clusters)]
+        return trainer_counts(count_rank, num_ranks), per_epoch
+
+    # the batches' counts: from the disk cache when this graph, partition and sampling ran before
+    counts, per_epoch, stored_inputs = cached_counts(
+        spec_key, num_ranks, sample, t.cache.model_dump(mode="json"),
+        f"{graph.name} / {partition.method} / {t.sampler} {t.fanouts} x {t.batch_size}: ")
+    k = len(counts[0]) if counts else 0
+    caches = built.get("caches")
+    if caches is None:  # read from the cache: the feature caches are cheap, except pre-sampled ones
+        presampled_clusters = t.sampler == "cluster-gcn" and t.cache.policy == "presample"
+        clusters = graph_clusters(graph, scenario, num_ranks) if presampled_clusters else None
+        caches = trainer_caches(scenario, graph, seeds, clusters, per_epoch)
+        check_placement(scenario, graph, cluster, max((c.bytes for c in caches if c is not None), default=0))
+    if stored_inputs is not None:  # counted for another feature cache: recount the cached rows for this one
+        counts = recount_cached(counts, stored_inputs, caches, partition.assignment, scenario)
     tasks: list[list[list[Task]]] = [[[] for _ in range(num_ranks)] for _ in range(k)]
     hit_rate = [[0.0] * num_ranks for _ in range(k)]
     edges, inputs, hops = [], [], []
     sources = np.zeros(4)  # cached, local, peer, remote rows
     shapes_by_rank: list[list] = [[] for _ in range(num_ranks)]
-    for r in tracked(range(num_ranks), "workload: sampling", unit="trainers"):  # progress on stderr
-        for i, mb in enumerate(rank_minibatches(graph, seeds[r], r, scenario, k, per_epoch, clusters)):
-            chain = iteration_tasks(mb, partition.assignment, r, num_ranks, scenario, graph, cluster, params, caches[r])
+    part_sizes = np.bincount(partition.assignment, minlength=num_ranks)
+    for r in range(num_ranks):
+        table = table_rows(graph, part_sizes, r, t.mode)
+        for i, c in enumerate(counts[r]):
+            chain = counts_tasks(c, r, num_ranks, scenario, graph, cluster, params, table)
             tasks[i][r] = chain
             fetch = next((x.rows for x in chain if x.stage is Stage.FETCH), None)
             if fetch is None:  # features resident on the GPU: every row is the trainer's own
-                sources[1] += mb.input_nodes.size
+                sources[1] += c.inputs
             else:
                 sources += (fetch.cached_rows, fetch.local_rows, fetch.peer_rows, fetch.remote_rows)
-                hit_rate[i][r] = fetch.cached_rows / max(1, mb.input_nodes.size)
-            edges.append(mb.num_sampled_edges)
-            inputs.append(mb.input_nodes.size)
-            hops.append(mb.nodes_per_hop)
-            shapes_by_rank[r].append((training_shapes(mb, t), int(mb.input_nodes.size),
-                                      sum(b.num_edges for b in mb.blocks)))
+                hit_rate[i][r] = fetch.cached_rows / max(1, c.inputs)
+            edges.append(c.sampled_edges)
+            inputs.append(c.inputs)
+            hops.append(c.nodes_per_hop)
+            shapes_by_rank[r].append(([tuple(s) for s in c.shapes], c.inputs, c.block_edges))
     stats = {"sampled_edges_mean": float(np.mean(edges)), "input_nodes_mean": float(np.mean(inputs))}
     if (t.mode, t.sampler, t.replace, t.cache.policy, t.graph_store, scenario.model.name) != (
             "minibatch", "neighbor", False, "none", "replicated", "graphsage"):

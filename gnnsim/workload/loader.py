@@ -46,6 +46,7 @@ from gnnsim.errors import ScenarioError
 from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster
 from gnnsim.workload import kernels as m
+from gnnsim.workload.batches import BatchCounts, copy_sizes
 from gnnsim.workload.memory import structure_bytes
 from gnnsim.workload.sampler import MiniBatch
 from gnnsim.workload.tasks import Kind, Stage
@@ -160,14 +161,14 @@ def check_placement(scenario: Scenario, graph: Graph, cluster: Cluster, cache_by
                             "(training.cache) in front")
 
 
-def placed_tasks(tasks: list, scenario: Scenario, mb: MiniBatch, missing_rows: int, cached_rows: int,
+def placed_tasks(tasks: list, scenario: Scenario, mb: MiniBatch | BatchCounts, missing_rows: int, cached_rows: int,
                  single_node: bool, row_bytes: int) -> list:
     """The chain of :func:`~gnnsim.workload.builder.iteration_tasks` for batch ``mb``
     with the loader placed (see the module docstring); ``missing_rows`` of its input
     rows are not in the cache, ``cached_rows`` are; a feature row is ``row_bytes``."""
     t = scenario.training
     device, placement, workers = t.sampling.device, t.features.placement, loader_workers(t)
-    inputs = int(mb.input_nodes.size)
+    inputs = int(mb.input_nodes.size) if isinstance(mb, MiniBatch) else mb.inputs
     out = []
     for task in tasks:
         if task.kind is Kind.CPU_SAMPLE:
@@ -197,7 +198,8 @@ def placed_tasks(tasks: list, scenario: Scenario, mb: MiniBatch, missing_rows: i
     return out
 
 
-def placed_h2d(mb: MiniBatch, feature_bytes: int, cached: bool, sampled_on_host: bool) -> tuple[float, int]:
+def placed_h2d(mb: MiniBatch | BatchCounts, feature_bytes: int, cached: bool,
+               sampled_on_host: bool) -> tuple[float, int]:
     """Bytes and separate copies of a placed loader's H2D copy
     (:func:`gnnsim.workload.builder.h2d_task` copies both parts): the uncached feature
     rows (``feature_bytes``, 0 unless features are on the host, and their positions'
@@ -210,6 +212,7 @@ def placed_h2d(mb: MiniBatch, feature_bytes: int, cached: bool, sampled_on_host:
     >>> placed_h2d(mb, 400, False, True), placed_h2d(mb, 400, True, False), placed_h2d(mb, 0, False, False)
     ((480.0, 4), (400.0, 2), (0.0, 0))
     """
-    index_bytes = ID_BYTES * (2 * sum(b.num_edges for b in mb.blocks) + mb.seeds.size) if sampled_on_host else 0
-    copies = (2 * len(mb.blocks) + 1 if sampled_on_host else 0) + (feature_bytes > 0) * (2 if cached else 1)
+    edges, blocks, seeds = copy_sizes(mb)
+    index_bytes = ID_BYTES * (2 * edges + seeds) if sampled_on_host else 0
+    copies = (2 * blocks + 1 if sampled_on_host else 0) + (feature_bytes > 0) * (2 if cached else 1)
     return float(feature_bytes + index_bytes), int(copies)

@@ -16,10 +16,12 @@ appear twice in a block. A fan-out of ``None`` takes every neighbour (full-neigh
 "sampling"); :func:`full_minibatch` does that for all hops.
 
 Relabelling sampled neighbours into block-local ids uses a reusable global-id ->
-local-id integer array (one per graph size and thread) instead of a sort-based
-``np.unique``: the work is linear in the sampled edges. The local order is the same as
-before (destinations first, then new sources in order of first appearance), so the
-batches are bit-identical to the sort-based version.
+local-id integer array (32-bit, one per thread) instead of a sort-based ``np.unique``:
+the work is linear in the sampled edges. The local order is the same as before
+(destinations first, then new sources in order of first appearance), so the batches
+are bit-identical to the sort-based version. Floyd's draws are kept column by column
+(one contiguous pass per earlier position), which gives the same draws as one row per
+node in a fraction of the time.
 """
 
 from __future__ import annotations
@@ -156,44 +158,61 @@ def sample_neighbors(indptr: np.ndarray, indices: np.ndarray, nodes: np.ndarray,
 
     pos_big = np.flatnonzero(~small)
     nb = pos_big.size
-    chosen = np.empty((nb, fanout), dtype=np.int64)
+    edge_big = np.zeros(0, dtype=np.int64)
     if nb:
-        d = deg[pos_big]
-        # Floyd: for t = d-k .. d-1 draw r in [0, t]; take r unless already taken, else t.
-        for j in range(fanout):
-            t = d - fanout + j
-            r = (rng.random(nb) * (t + 1)).astype(np.int64)
-            taken = (chosen[:, :j] == r[:, None]).any(axis=1) if j else np.zeros(nb, dtype=bool)
-            chosen[:, j] = np.where(taken, t, r)
+        chosen = _floyd(deg[pos_big], fanout, rng)
+        edge_big = (chosen.T + start[pos_big, None]).ravel()
     owner_big = np.repeat(pos_big, fanout)
-    edge_big = (chosen + start[pos_big, None]).ravel()
     owner = np.concatenate([owner_small, owner_big])
     edge = np.concatenate([edge_small, edge_big])
     return owner, indices[edge].astype(np.int64)
 
 
+def _floyd(d: np.ndarray, fanout: int, rng: np.random.Generator) -> np.ndarray:
+    """``fanout`` distinct offsets in ``[0, d)`` for every degree in ``d`` (all above
+    ``fanout``), as a ``(fanout, len(d))`` array: Floyd's algorithm, one pass per position.
+
+    For t = d-k .. d-1 draw r in [0, t]; take r unless already taken, else t. The
+    columns hold 32-bit offsets (a node's degree fits) and are compared one at a time, so
+    each pass touches contiguous memory; the draws are the same as one row per node.
+    """
+    nb = d.size
+    chosen = np.empty((fanout, nb), dtype=np.int32 if d.max() < 2**31 else np.int64)
+    taken = np.empty(nb, dtype=bool)
+    same = np.empty(nb, dtype=bool)
+    for j in range(fanout):
+        t = d - fanout + j
+        r = (rng.random(nb) * (t + 1)).astype(chosen.dtype)
+        taken.fill(False)
+        for c in range(j):
+            np.equal(chosen[c], r, out=same)
+            taken |= same
+        chosen[j] = np.where(taken, t, r)
+    return chosen
+
+
 class _Scratch(threading.local):
-    """Per-thread reusable arrays indexed by global node id (all -1 between uses)."""
+    """A per-thread reusable array indexed by global node id (all -1 between uses); 32-bit
+    while node ids fit, so the random reads of a hop stay in cache twice as often."""
 
     def __init__(self) -> None:
-        self.local = np.zeros(0, dtype=np.int64)
-        self.stamp = np.zeros(0, dtype=np.int64)
+        self.local = np.zeros(0, dtype=np.int32)
 
-    def arrays(self, size: int) -> tuple[np.ndarray, np.ndarray]:
+    def array(self, size: int) -> np.ndarray:
         if self.local.size < size:
-            self.local = np.full(size, -1, dtype=np.int64)
-            self.stamp = np.zeros(size, dtype=np.int64)
-        return self.local, self.stamp
+            self.local = np.full(size, -1, dtype=np.int32 if size < 2**31 else np.int64)
+        return self.local
 
 
 _SCRATCH = _Scratch()
 
 
-def to_block(dst_nodes: np.ndarray, owner: np.ndarray, neighbor: np.ndarray) -> Block:
+def to_block(dst_nodes: np.ndarray, owner: np.ndarray, neighbor: np.ndarray, num_nodes: int | None = None) -> Block:
     """Relabel sampled edges into a block whose sources start with the destinations.
 
     ``dst_nodes`` must be distinct. Sources are the destinations, then every other
-    neighbour in order of first appearance.
+    neighbour in order of first appearance. ``num_nodes`` (the graph's, when known)
+    bounds the ids and saves a pass over them.
 
     >>> b = to_block(np.array([7, 3]), np.array([0, 0, 1, 1]), np.array([3, 9, 5, 9]))
     >>> b.src_nodes.tolist(), b.edge_src.tolist()
@@ -201,29 +220,33 @@ def to_block(dst_nodes: np.ndarray, owner: np.ndarray, neighbor: np.ndarray) -> 
     """
     dst_nodes = np.asarray(dst_nodes, dtype=np.int64)
     neighbor = np.asarray(neighbor, dtype=np.int64)
-    size = int(max(dst_nodes.max(initial=-1), neighbor.max(initial=-1))) + 1
-    local, stamp = _SCRATCH.arrays(size)
+    size = num_nodes if num_nodes is not None else int(max(dst_nodes.max(initial=-1), neighbor.max(initial=-1))) + 1
+    local = _SCRATCH.array(size)
     nd = dst_nodes.size
-    local[dst_nodes] = np.arange(nd, dtype=np.int64)
-    fresh = np.zeros(0, dtype=np.int64)
+    local[dst_nodes] = np.arange(nd, dtype=local.dtype)
+    touched = np.zeros(0, dtype=np.int64)  # ids whose entry holds a mark or a local id
     try:
-        new = neighbor[local[neighbor] < 0]
-        positions = np.arange(new.size, dtype=np.int64)
-        # Write positions back to front: for a repeated id the first position is written
-        # last and stays (numpy assigns repeated indices in order). Checked below, with the
-        # sort-based relabel as the fallback should that order ever not hold.
-        stamp[new[::-1]] = positions[::-1]
-        won = stamp[new]
+        edge_src = local[neighbor]
+        is_new = edge_src < 0
+        new = neighbor[is_new]
+        positions = np.arange(new.size, dtype=local.dtype)
+        # Mark each new id with -2 - (its first position in ``new``): written back to front,
+        # so for a repeated id the first position is written last and stays (numpy assigns
+        # repeated indices in order). Checked below, with the sort-based relabel as the
+        # fallback should that order ever not hold.
+        touched = new
+        local[new[::-1]] = -2 - positions[::-1]
+        won = -2 - local[new]
         if not (won <= positions).all():
             return _to_block_sorted(dst_nodes, owner, neighbor)
         fresh = new[won == positions]
-        local[fresh] = nd + np.arange(fresh.size, dtype=np.int64)
-        edge_src = local[neighbor]
+        local[fresh] = nd + np.arange(fresh.size, dtype=local.dtype)
+        edge_src[is_new] = local[new]
     finally:
         local[dst_nodes] = -1
-        local[fresh] = -1
+        local[touched] = -1
     src_nodes = np.concatenate([dst_nodes, fresh])
-    return Block(src_nodes, int(nd), edge_src, np.asarray(owner, dtype=np.int64))
+    return Block(src_nodes, int(nd), edge_src.astype(np.int64), np.asarray(owner, dtype=np.int64))
 
 
 def _to_block_sorted(dst_nodes: np.ndarray, owner: np.ndarray, neighbor: np.ndarray) -> Block:
@@ -250,7 +273,7 @@ def sample_minibatch(indptr: np.ndarray, indices: np.ndarray, seeds: np.ndarray,
     blocks = []
     for fanout in fanouts:
         owner, neighbor = sample_neighbors(indptr, indices, frontier, fanout, rng, replace)
-        block = to_block(frontier, owner, neighbor)
+        block = to_block(frontier, owner, neighbor, indptr.size - 1)
         blocks.append(block)
         frontier = block.src_nodes
     return MiniBatch(seeds, blocks[::-1])
@@ -314,7 +337,7 @@ def induced_minibatch(indptr: np.ndarray, indices: np.ndarray, nodes: np.ndarray
     """
     nodes = np.asarray(nodes, dtype=np.int64)
     owner, neighbor = all_neighbors(indptr, indices, nodes)
-    local, _ = _SCRATCH.arrays(int(indptr.size - 1))
+    local = _SCRATCH.array(int(indptr.size - 1))
     local[nodes] = np.arange(nodes.size, dtype=np.int64)
     try:
         src = local[neighbor]

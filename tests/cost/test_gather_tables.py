@@ -64,10 +64,10 @@ def test_the_workload_says_how_large_each_trainers_table_is():
     from gnnsim.workload.builder import table_rows
 
     graph = SimpleNamespace(num_nodes=10)  # all it reads
-    assignment = np.array([0, 1, 1, 0, 1, 1, 1, 0, 1, 1])
-    assert table_rows(graph, assignment, 1, "minibatch") == 7
-    assert table_rows(graph, assignment, 0, "minibatch") == 3
-    assert table_rows(graph, assignment, 1, "single-node-multigpu") == graph.num_nodes == 10
+    part_sizes = np.bincount(np.array([0, 1, 1, 0, 1, 1, 1, 0, 1, 1]))
+    assert table_rows(graph, part_sizes, 1, "minibatch") == 7
+    assert table_rows(graph, part_sizes, 0, "minibatch") == 3
+    assert table_rows(graph, part_sizes, 1, "single-node-multigpu") == graph.num_nodes == 10
 
 
 def test_a_calibrated_small_table_block_is_read(tmp_path, monkeypatch):

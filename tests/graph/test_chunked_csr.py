@@ -43,13 +43,18 @@ def one_pass(draw, target: int, n: int, rng: np.random.Generator):
     return csr_from_edges(keys // n, keys % n, n)
 
 
+@pytest.mark.parametrize("transpose", [0, 1 << 30])  # mirrors by a sort per block, or through the transpose
+@pytest.mark.parametrize("keep", [0, 8 * 2000, 1 << 29])  # rounds drawn twice; only the small ones kept; all kept
 @pytest.mark.parametrize("chunk,block", [(64, 50), (1000, 7), (1 << 22, 1 << 24)])
 @pytest.mark.parametrize("n,target", [(300, 500), (300, 3000), (120, 7000), (40, 10_000)])
-def test_chunked_build_equals_one_pass(monkeypatch, chunk, block, n, target):
+def test_chunked_build_equals_one_pass(monkeypatch, chunk, block, n, target, keep, transpose):
     """Small chunks and blocks (many of each, top-up rounds, uniform filler when saturated) give
-    exactly the CSR of one pass over all candidates; the complete graph caps the count."""
+    exactly the CSR of one pass over all candidates, whichever rounds kept their candidates
+    between the count and the fill and which drew them again; the complete graph caps the count."""
     monkeypatch.setattr(chunked, "CHUNK", chunk)
     monkeypatch.setattr(chunked, "BLOCK", block)
+    monkeypatch.setattr(chunked, "KEEP_BYTES", keep)
+    monkeypatch.setattr(chunked, "TRANSPOSE_BYTES", transpose)
     indptr, indices = chunked.distinct_edge_csr(skewed_draw(n), target, n, np.random.default_rng(5))
     ref = one_pass(skewed_draw(n), target, n, np.random.default_rng(5))
     assert indptr.dtype == np.int64 and indices.dtype == np.int32

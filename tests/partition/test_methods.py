@@ -86,3 +86,25 @@ def test_vertex_cut_exact_batch_one_is_valid():
     p = partition_graph(g, "hdrf?batch_size=1", 3)
     m = partition_metrics(g, p.assignment, 3, vertex_cut=p.vertex_cut)
     assert sum(m.edges_per_part) == g.symmetric.nnz
+
+
+def test_metis_system_library_cuts_like_pymetis_or_says_how_to_get_one(monkeypatch):
+    """The system's METIS (32-bit ids in Debian's build) finds the communities as pymetis's does."""
+    import ctypes.util
+
+    from gnnsim.errors import PartitionError
+
+    g = sbm(2000, 4, 10.0, 0.95, seed=0)
+    if ctypes.util.find_library("metis") is None:
+        with pytest.raises(PartitionError, match="apt install libmetis5"):
+            partition_graph(g, "metis?library=system", 4, seed=0)
+    else:
+        ours = metrics_of(g, partition_graph(g, "metis?library=system", 4, seed=0))
+        bundled = metrics_of(g, partition_graph(g, "metis", 4, seed=0))
+        assert ours.edge_cut_fraction < 0.1 and abs(ours.edge_cut_fraction - bundled.edge_cut_fraction) < 0.02
+        assert max(ours.nodes_per_part) <= 1.05 * 500
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    with pytest.raises(PartitionError, match="no METIS library"):
+        partition_graph(g, "metis?library=system", 4, seed=0)
+    with pytest.raises(PartitionError, match="library must be"):
+        partition_graph(g, "metis?library=mine", 4, seed=0)

@@ -8,7 +8,15 @@ from hypothesis import strategies as st
 from gnnsim.graph.generators import sbm
 from gnnsim.graph.graph import csr_from_edges
 from gnnsim.workload.sampler import (
-    _to_block_sorted, all_neighbors, full_minibatch, induced_minibatch, sample_minibatch, sample_neighbors, to_block,
+    _SCRATCH,
+    _floyd,
+    _to_block_sorted,
+    all_neighbors,
+    full_minibatch,
+    induced_minibatch,
+    sample_minibatch,
+    sample_neighbors,
+    to_block,
 )
 
 
@@ -31,6 +39,27 @@ def test_relabel_leaves_scratch_clean():
     to_block(np.array([3, 1]), np.array([0, 1, 1]), np.array([5, 7, 5]))
     b = to_block(np.array([5]), np.array([0, 0]), np.array([3, 7]))
     assert b.src_nodes.tolist() == [5, 3, 7] and b.edge_src.tolist() == [1, 2]
+    assert (_SCRATCH.local == -1).all()
+
+
+def floyd_rows(d, fanout, rng):
+    """Floyd's algorithm one row per node, as the sampler first wrote it (the reference)."""
+    chosen = np.empty((d.size, fanout), dtype=np.int64)
+    for j in range(fanout):
+        t = d - fanout + j
+        r = (rng.random(d.size) * (t + 1)).astype(np.int64)
+        taken = (chosen[:, :j] == r[:, None]).any(axis=1) if j else np.zeros(d.size, dtype=bool)
+        chosen[:, j] = np.where(taken, t, r)
+    return chosen
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(1, 12), st.lists(st.integers(13, 60), min_size=1, max_size=30), st.integers(0, 2**31 - 1))
+def test_floyd_columns_match_the_row_reference_and_are_distinct(fanout, degrees, seed):
+    d = np.array(degrees, dtype=np.int64)
+    got = _floyd(d, fanout, np.random.default_rng(seed)).T
+    assert got.tolist() == floyd_rows(d, fanout, np.random.default_rng(seed)).tolist()
+    assert all(len(set(row)) == fanout and max(row) < deg for row, deg in zip(got.tolist(), degrees))
 
 
 def test_with_replacement_draws_exactly_fanout_real_neighbours():
