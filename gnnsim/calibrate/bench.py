@@ -10,11 +10,11 @@ larger shapes a GPU trains on.
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 
-from gnnsim.calibrate.timing import Samples, device_sync, evict_caches, mean_time, synchronised, time_cases
+from gnnsim.calibrate.timing import (Samples, device_sync, evict_caches, mean_time, synchronised, time_cases,
+                                     train_step_s)
 from gnnsim.workload import kernels as m
 from gnnsim.workload.models import MODELS
 
@@ -291,18 +291,10 @@ def bench_framework(repeats: int, device: str = "cpu") -> dict[str, dict[str, tu
         y = torch.randint(0, classes, (blocks[-1].num_dst,), device=device)
         fwd, bwd = [], []
         for i in range(max(repeats, FRAMEWORK_REPEATS) + 2):
-            sync()
-            start = time.perf_counter()
-            logits = model(tensors, x)
-            sync()
-            mid = time.perf_counter()
-            torch.nn.functional.cross_entropy(logits, y).backward()
-            sync()
-            end = time.perf_counter()
-            model.zero_grad(set_to_none=False)
+            forward, backward = train_step_s(lambda: model(tensors, x), y, model, sync)
             if i >= 2:
-                fwd.append(mid - start)
-                bwd.append(end - mid)
+                fwd.append(forward)
+                bwd.append(backward)
         kernels = framework_kernels(name)
         out[name] = {"forward": (float(np.mean(fwd)), kernels["forward"]),
                      "backward": (float(np.mean(bwd)), kernels["backward"])}

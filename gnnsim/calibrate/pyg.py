@@ -37,6 +37,7 @@ import time
 import numpy as np
 
 from gnnsim.calibrate.profile_blocks import rounded
+from gnnsim.calibrate.timing import train_step_s
 
 PYG_MODELS = ("graphsage", "gcn", "gat", "gin")
 IN_DIM, CLASSES, LAYERS, HEADS = 64, 4, 2, 4  # as the validation scenarios (SBM features 64, 4 classes)
@@ -128,18 +129,10 @@ def bench_layers(quick: bool, repeats: int, device: str = "cpu") -> list[dict]:
             times = {"pyg": {"forward": [], "backward": []}, "own": {"forward": [], "backward": []}}
             for i in range(max(repeats, MIN_REPEATS) + 2):
                 for which, step, model in (("pyg", step_pyg, pyg), ("own", step_own, own)):  # in turn: one drift
-                    sync()
-                    start = time.perf_counter()
-                    out = step()
-                    sync()
-                    mid = time.perf_counter()
-                    torch.nn.functional.cross_entropy(out, y).backward()
-                    sync()
-                    end = time.perf_counter()
-                    model.zero_grad(set_to_none=False)
+                    forward, backward = train_step_s(step, y, model, sync)
                     if i >= 2:
-                        times[which]["forward"].append(mid - start)
-                        times[which]["backward"].append(end - mid)
+                        times[which]["forward"].append(forward)
+                        times[which]["backward"].append(backward)
             rows.append({"model": name, "nodes": nodes, "edges": edges, "hidden": hidden, "seeds": seeds,
                          "elements": stage_elements(name, nodes, edges, hidden, seeds),
                          "extra": {stage: float(np.median(np.subtract(times["pyg"][stage], times["own"][stage])))

@@ -334,3 +334,21 @@ def evict_all_caches() -> None:
     torch.relu(x + x * 2.0)
     torch.zeros(8, 16).index_add_(0, idx, x.index_select(0, idx))
     torch.mm(x, w)
+
+
+def train_step_s(step: Callable, target, model, sync: Callable[[], None]) -> tuple[float, float]:
+    """Seconds of one training step's forward (``step()`` returns the logits) and backward
+    (cross-entropy against ``target``), each fenced by ``sync``; the gradients are zeroed
+    after, keeping their buffers as a training loop does."""
+    import torch
+
+    sync()
+    start = time.perf_counter()
+    out = step()
+    sync()
+    mid = time.perf_counter()
+    torch.nn.functional.cross_entropy(out, target).backward()
+    sync()
+    end = time.perf_counter()
+    model.zero_grad(set_to_none=False)
+    return mid - start, end - mid
