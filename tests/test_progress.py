@@ -215,6 +215,7 @@ def test_json_is_the_same_with_progress_drawn(tmp_path, monkeypatch):
     plain = simulate(scenario, sensitivity=False).to_json()
     term = Terminal()
     monkeypatch.setattr(progress_module.sys, "stderr", term)
+    monkeypatch.setenv("GNNSIM_CACHE", str(tmp_path / "fresh"))  # sampled again, not read back: every step draws
     drawn = simulate(scenario, sensitivity=False).to_json()
     assert "\rworkload: sampling 0/8 trainers" in term.getvalue() and "\rsimulation 0/" in term.getvalue()
     assert drawn == plain and json.loads(drawn)["simulated_iterations"] > 0
