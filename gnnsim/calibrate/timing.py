@@ -132,15 +132,21 @@ def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: boo
     times = []
     shift = HeapShift() if cold else contextlib.nullcontext()
     for _ in range(runs):
-        if before is not None:
-            before()
-        if cold:
-            RELEASE_FREE_MEMORY(0)
-        with shift:
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
+        times.append(_timed_run(fn, before, cold, shift))
     return _mean_cv(times)
+
+
+def _timed_run(fn: Callable[[], object], before: Callable[[], object] | None, cold: bool, shift) -> float:
+    """Seconds of one run of ``fn``: after ``before`` (if any) and, ``cold``, with freed
+    memory given back to the OS first; inside ``shift`` (the heap's offset, or nothing)."""
+    if before is not None:
+        before()
+    if cold:
+        RELEASE_FREE_MEMORY(0)
+    with shift:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
 
 
 def _runs_for(fn: Callable[[], object], repeats: int, warmup: int, most: int = MAX_REPEATS) -> int:
@@ -182,14 +188,7 @@ def mean_times_interleaved(fns: list[Callable[[], object]], repeats: int, warmup
         due = np.flatnonzero((r + 1) * targets // rounds > r * targets // rounds)
         for j in rng.permutation(due):
             fns[j]()  # untimed: its inputs in cache, as an op reads what the op before it wrote
-            if before is not None:
-                before()
-            if cold:
-                RELEASE_FREE_MEMORY(0)
-            with shift:
-                start = time.perf_counter()
-                fns[j]()
-                times[j].append(time.perf_counter() - start)
+            times[j].append(_timed_run(fns[j], before, cold, shift))
     return [_mean_cv(t) for t in times]
 
 
