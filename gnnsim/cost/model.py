@@ -36,6 +36,12 @@ from gnnsim.workload.builder import ID_BYTES, Task
 from gnnsim.workload.kernels import Kernel
 
 
+def _sampler_s(s: SamplerCost, w) -> float:
+    """One batch's sampling on one core at sampler costs ``s`` (``w``: the task's ``Sampling``)."""
+    return (s.per_batch_s + s.per_node_s * w.nodes + s.edge_cost_s(w.graph_nodes) * w.edges
+            + s.per_hop_s * w.hops + s.per_draw_s * w.draws + s.per_check_s * w.checks)
+
+
 def gemm_shape_efficiency(k_dim, n_dim, k_half, n_half, power=1.0, m_dim=0.0, m_half=0.0):
     """Fraction of the FLOP rate a GEMM reaches: ``1/(1 + (k_half/k)^p) * 1/(1 + (n_half/n)^p)
     * 1/(1 + (m_half/m)^p)`` with ``p = power``, the half-performance sizes of its inner
@@ -142,11 +148,14 @@ class CostModel:
         return max(t + overhead, 0.0)  # (a calibrated element term may be negative: faster than gnnsim's layer)
 
     def sample_time(self, task: Task) -> float:
-        s, w = self.sampler_cost, task.sampling
-        return (s.per_batch_s + s.per_node_s * w.nodes + s.edge_cost_s(w.graph_nodes) * w.edges
-                + s.per_hop_s * w.hops + s.per_draw_s * w.draws + s.per_check_s * w.checks
+        w = task.sampling
+        return (_sampler_s(self.sampler_cost, w)
                 + self.framework_overhead_s("sample")  # the framework loader's per-batch work
                 + (self.software.loader_overhead_s(w.nodes, w.edges) if self.software is not None else 0.0))
+
+    def bare_sample_time(self, task: Task) -> float:
+        """gnnsim's own sampler on the node (``host.sampler``), without the framework's scales or overheads."""
+        return _sampler_s(self.cluster.node.sampler, task.sampling)
 
     def gather_time(self, rows: int, row_bytes: int, table_rows: int = 0) -> float:
         """A host gather of ``rows`` rows from a table of ``table_rows`` rows (0: unknown,
@@ -242,6 +251,7 @@ class CostModel:
         # the owner's own rows are gathered from its feature table, of the size the workload says
         tables = np.array([t.rows.table_rows for t in tasks])
         own = np.vectorize(lambda r, n: self.gather_time(int(r), row_bytes, int(n)), otypes=[float])
+        local = np.array([t.rows.local_rows for t in tasks])
         return [
             # Three all-to-alls: row counts (one id per peer), the row ids, then the rows.
             Exchange("counts", ID_BYTES * (1.0 - np.eye(n))),
@@ -250,8 +260,7 @@ class CostModel:
             Exchange("rows", rows.T * row_bytes),  # owner -> requester
             # Local rows are gathered and then placed into the batch matrix (two copies; PyG's
             # ``x[batch.n_id]`` gathers into the batch at once: one); received rows are placed once.
-            HostWork("local", own(np.array([t.rows.local_rows for t in tasks]), tables)
-                     + (self._local_copies - 1) * gather(np.array([t.rows.local_rows for t in tasks])), barrier=False),
+            HostWork("local", own(local, tables) + (self._local_copies - 1) * gather(local), barrier=False),
             HostWork("place", gather(rows.sum(1)), barrier=False),
             # rows found in a GPU's feature cache are gathered on the device
             HostWork("cached", np.array([self.cached_rows_time(t.rows.cached_rows, row_bytes) for t in tasks]),

@@ -84,7 +84,7 @@ def cpu_sample_time(cost: CostModel, task: Task, loader: LoaderSettings) -> floa
     per-iteration loader work), and the batch's hand-off where worker processes sample."""
     scale = loader.legacy_sampler_scale
     if scale > 0:
-        seconds = CostModel(cost.cluster).sample_time(task) * scale + cost.framework_overhead_s("sample")
+        seconds = cost.bare_sample_time(task) * scale + cost.framework_overhead_s("sample")
     else:
         seconds = cost.sample_time(task)
     if loader.workers and loader.sampling_device == "cpu":
