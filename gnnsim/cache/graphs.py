@@ -23,7 +23,7 @@ from gnnsim.cache import store
 from gnnsim.graph.csr import make_csr
 from gnnsim.graph.graph import Graph
 
-GRAPH_VERSION = 4  # 3-4: chunked generator (same distributions, other bytes); 2: fitted presets with local edges
+GRAPH_VERSION = 5  # 5: local edges on a square lattice; 3-4: chunked generator (same distributions, other bytes); 2: fitted presets with local edges
 PARTITION_VERSION = 1
 
 

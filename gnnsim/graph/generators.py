@@ -193,10 +193,13 @@ def power_law_communities(num_nodes: int, num_edges: int, *, num_communities: in
     else set so that the heaviest node's expected degree is ``max_degree`` (default
     ``sqrt(n * mean degree)``, the natural cut-off of an uncorrelated scale-free graph).
     Rank ``r`` lies in community ``r mod k``. A share ``local_fraction`` of the edges are
-    local: a uniform source and one of the ``2 * local_window`` nodes nearest it on a ring
-    that lists communities one after another (a sparse ring lattice: closed triangles
-    around low-degree nodes, as co-purchases and citations have, while hubs keep their
-    edges global). Every other edge draws its source by degree and, with probability
+    local: a uniform source and one of the ``(2 * local_window + 1)^2 - 1`` nodes around
+    it on a square lattice (a torus of about ``sqrt(n)`` columns) filled row by row with
+    one community after another. Local edges close triangles around low-degree nodes, as
+    co-purchases and citations do, while hubs keep their edges global; on a plane rather
+    than a ring, a node's neighbourhood three hops out is nine times its first hop rather
+    than three, so sampled neighbourhoods spread as far as the real graphs' do (see the
+    presets). Every other edge draws its source by degree and, with probability
     ``intra_fraction``, its other end by degree inside the source's community, else by
     degree anywhere. Finally node ids are randomly permuted so that ids carry
     neither degree nor community.
@@ -218,12 +221,13 @@ def power_law_communities(num_nodes: int, num_edges: int, *, num_communities: in
             max_degree = np.sqrt(num_nodes * mean_degree)
         max_degree = float(min(max(max_degree, mean_degree * 1.01), num_nodes - 1))
         offset = _offset_for_max_degree(num_nodes, alpha, num_edges, max_degree)
-    window = int(min(max(local_window, 1), max((num_nodes - 1) // 2, 1)))
+    width = int(np.ceil(np.sqrt(num_nodes)))  # lattice columns
+    radius = int(min(max(local_window, 1), max((width - 1) // 2, 1)))
     perm = _shuffled_ids(num_nodes, rng)  # rank -> node id, so ids carry neither degree nor community
-    ring = perm[_community_ring(num_nodes, k, rng)] if local_fraction > 0 else None  # ring position -> node id
+    cells = perm[_community_order(num_nodes, k, rng)] if local_fraction > 0 else None  # lattice cell -> node id
 
     def draw(gen: np.random.Generator, count: int) -> tuple[np.ndarray, np.ndarray]:
-        local = int((gen.random(count) < local_fraction).sum()) if ring is not None else 0
+        local = int((gen.random(count) < local_fraction).sum()) if cells is not None else 0
         src = _power_law_positions(count - local, num_nodes, alpha, offset, gen)
         other = _power_law_positions(count - local, num_nodes, alpha, offset, gen)
         if k > 1:
@@ -233,16 +237,18 @@ def power_law_communities(num_nodes: int, num_edges: int, *, num_communities: in
             snapped = np.where(snapped >= num_nodes, snapped - k, snapped)
             other = np.where(intra, snapped, other)
         a, b = perm[src], perm[other]
-        if local:  # a uniform ring position and one of its 2 * window nearest ring neighbours
+        if local:  # a uniform cell and one of the others in the square of side 2 * radius + 1 around it
             pos = gen.integers(0, num_nodes, size=local)
-            step = gen.integers(0, 2 * window, size=local)  # even: 1..window ahead, odd: as far behind
-            step = np.where(step & 1, -(step >> 1) - 1, (step >> 1) + 1)
-            a = np.concatenate([a, ring[pos]])
-            b = np.concatenate([b, ring[(pos + step) % num_nodes]])
+            side = 2 * radius + 1
+            cell = (gen.integers(1, side * side, size=local) + side * side // 2) % (side * side)  # never the centre
+            row = pos // width + cell // side - radius
+            col = (pos % width + cell % side - radius) % width
+            a = np.concatenate([a, cells[pos]])
+            b = np.concatenate([b, cells[(row * width + col) % num_nodes]])
         return a, b
 
     indptr, indices = distinct_edge_csr(draw, num_edges, num_nodes, rng, what=f"a {num_nodes:,}-node graph")
-    del ring
+    del cells
     community = np.empty(num_nodes, dtype=np.int64)
     for s in range(0, num_nodes, CHUNK):  # community of rank r is r mod k, stored at the node's id
         community[perm[s:s + CHUNK]] = np.arange(s, min(s + CHUNK, num_nodes), dtype=np.int64) % k
@@ -256,8 +262,8 @@ def _shuffled_ids(num_nodes: int, rng: np.random.Generator) -> np.ndarray:
     return ids
 
 
-def _community_ring(num_nodes: int, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Ranks in ring order: community by community (rank r is in community r mod k), shuffled inside each."""
+def _community_order(num_nodes: int, k: int, rng: np.random.Generator) -> np.ndarray:
+    """Ranks community by community (rank r is in community r mod k), shuffled inside each."""
     ranks = _shuffled_ids(num_nodes, rng)
     community = (ranks % k).astype(np.int16 if k < 2**15 else np.int64)
     return ranks[np.argsort(community, kind="stable")]  # a radix sort on 16-bit keys
