@@ -286,6 +286,21 @@ def loader_gather(system: str | None, sampling: str = "cpu") -> str:
     return "workers"
 
 
+def pre_3274_dgl_sampler(system: str | None) -> bool:
+    """Whether a DGL record samples on the CPU with the sampler before dgl PR 3274 (DGL 0.4.3
+    to 0.7.1; the PR is in 0.7.2 and 0.8.0): ``training.dgl_sampler: pre_0_7_2``. A version
+    without its patch number ("DGL 0.7") counts as before 0.7.2; GraphBolt is later.
+
+    >>> [pre_3274_dgl_sampler(s) for s in ("DGL 0.4.3 (pre-0.5 sampling API)", "DGL 0.6", "DGL 0.7.2", "DGL 0.8")]
+    [True, True, False, False]
+    """
+    text = system or ""
+    found = re.search(r"DGL (\d+)\.(\d+)(?:\.(\d+))?", text)
+    if found is None or "graphbolt" in text.lower():
+        return False
+    return (int(found[1]), int(found[2]), int(found[3] or 0)) < (0, 7, 2)
+
+
 def legacy_pyg_sampler(system: str | None) -> bool:
     """Whether a PyG-based record trains with bipartite per-layer ``adjs``: PyG up to 2.0's
     ``NeighborSampler`` examples, and Quiver's samplers, which return the same ``adjs``.
@@ -345,6 +360,8 @@ def record_scenario(rec: RunRecord, *, quick: bool = False, iterations: int = 8)
                                 "framework": _framework(rec, out)}
     if training["framework"] == "pyg" and legacy_pyg_sampler(rec.system):
         training["pyg_loader"] = "neighbor_sampler"
+    if training["framework"] == "dgl" and pre_3274_dgl_sampler(rec.system):
+        training["dgl_sampler"] = "pre_0_7_2"
     if multi:
         training["graph_store"] = "partitioned"
     if rec.model.fanouts_seed_first is not None:
