@@ -199,8 +199,10 @@ def _pipeline(rec: RunRecord, out: Mapping, training: dict[str, Any], model: dic
                                 "uva": "UVA sampling (GPU kernels on a graph pinned in host memory)"}[sampling])
     placement = p.feature_placement
     if placement is None:
-        placement = "gpu" if sampling == "gpu" else "host"
-        out.approximations.append(f"feature placement not stated: {placement}")
+        script_gpu = data_on_gpu_by_default(rec.system)
+        placement = "gpu" if sampling == "gpu" or script_gpu else "host"
+        why = " (DGL 0.6-0.7 train_sampling.py's default without --data-cpu)" if script_gpu and sampling != "gpu" else ""
+        out.approximations.append(f"feature placement not stated: {placement}{why}")
     tiers = placement.split("+")
     if "disk" in tiers:
         out.missing.append("disk feature tier (features read from SSD)")
@@ -284,6 +286,18 @@ def loader_gather(system: str | None, sampling: str = "cpu") -> str:
     if version_of("DGL", text) is not None:
         return "prefetch" if sampling == "cpu" else "main"
     return "workers"
+
+
+def data_on_gpu_by_default(system: str | None) -> bool:
+    """Whether a DGL record's loader generation keeps the features on the GPU unless told
+    otherwise: DGL 0.6 to 0.7's ``examples/pytorch/graphsage/train_sampling.py`` moves
+    ``nfeat`` to the GPU unless ``--data-cpu`` (0.5 has no such flag; 0.8 rewrote the script).
+
+    >>> data_on_gpu_by_default("DGL 0.7.1"), data_on_gpu_by_default("DGL 0.5.3"), data_on_gpu_by_default("PyG 2.0.2")
+    (True, False, False)
+    """
+    dgl = version_of("DGL", system or "")
+    return dgl is not None and (0, 6) <= dgl < (0, 8) and "graphbolt" not in (system or "").lower()
 
 
 def pre_3274_dgl_sampler(system: str | None) -> bool:
