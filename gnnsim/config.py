@@ -101,7 +101,7 @@ class ModelConfig(_Section):
 class TrainingConfig(_Section):
     _quiet_defaults: ClassVar[dict[str, Any]] = {
         "sampling": SamplingConfig(), "features": FeaturesConfig(), "loader": LoaderConfig(),
-        "pyg_trim_to_layer": False, "pyg_loader": "neighbor_loader", "sampler_gpus": 0,
+        "pyg_trim_to_layer": False, "pyg_loader": "neighbor_loader", "dgl_sampler": "current", "sampler_gpus": 0,
         "iteration_barrier": None, "ddp_first_bucket_bytes": None,
     }
     mode: Literal["minibatch", "single-node-multigpu", "full-batch"] = Field(
@@ -150,6 +150,10 @@ class TrainingConfig(_Section):
                                        "each hop, one bipartite adj per layer, so layers compute blocks; its "
                                        "torch_sparse sampler priced from its published rate, 5.73x gnnsim's "
                                        "sampler: gnnsim/workload/frameworks.py)")
+    dgl_sampler: Literal["current", "pre_0_7_2"] = Field(
+        "current", description="framework dgl: current (DGL >= 0.7.2's CPU sample_neighbors, dgl.yaml's scales) | "
+                               "pre_0_7_2 (DGL 0.4.3 to 0.7.1, before dgl PR 3274: 36 ms where 0.7.2 takes 21 on the "
+                               "same layer, so its per-edge costs are 1.71x: gnnsim/workload/frameworks.py)")
     prefetch_depth: int = Field(
         0, ge=0, description="batches the loader may prepare ahead of training (0 = no overlap: sample, fetch and "
                              "copy each batch after the previous iteration ends)")
@@ -186,6 +190,9 @@ class TrainingConfig(_Section):
         if self.pyg_loader != "neighbor_loader" and (self.framework != "pyg" or self.pyg_trim_to_layer):
             raise ValueError("training.pyg_loader: neighbor_sampler is PyG's legacy loader: it needs "
                              "training.framework: pyg and has no trim_to_layer (its layers are bipartite already)")
+        if self.dgl_sampler != "current" and self.framework != "dgl":
+            raise ValueError(f"training.dgl_sampler: {self.dgl_sampler} is a DGL sampler generation: set "
+                             f"training.framework: dgl (it is {self.framework!r}) or remove it")
         if self.pyg_trim_to_layer and self.framework != "pyg":
             raise ValueError(f"training.pyg_trim_to_layer is PyG's trimming: set training.framework: pyg "
                              f"(it is {self.framework!r}) or remove it")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gnnsim.analysis.breakdown import Analysis, analyze
@@ -21,6 +21,7 @@ from gnnsim.preflight import check_memory
 from gnnsim.progress import progress
 from gnnsim.sim.engine import Timeline, simulate_workload
 from gnnsim.workload.builder import Workload, build_workload
+from gnnsim.workload.frameworks import dgl_sampler_edge_factor
 from gnnsim.workload.loader import training_gpus
 
 
@@ -106,7 +107,11 @@ def software_for(scenario: Scenario):
     """The scenario's framework profile: ``hwprofiles/software/FRAMEWORK.yaml``, with the
     numbers its calibrated device profile measured for that framework and its model in
     place of the estimates (:func:`gnnsim.hardware.software.load_software`)."""
-    return load_software(scenario.training.framework, scenario.cluster.device_profile, scenario.model.name)
+    software = load_software(scenario.training.framework, scenario.cluster.device_profile, scenario.model.name)
+    factor = dgl_sampler_edge_factor(scenario.training)  # an older DGL sampler generation
+    if factor != 1.0:
+        software = replace(software, sampler_edge_scale=software.sampler_edge_scale * factor)
+    return software
 
 
 def partition_and_metrics_for(scenario: Scenario, graph: Graph, num_ranks: int) -> tuple[Partition, PartitionMetrics]:

@@ -27,7 +27,7 @@ CHANNEL_CLASSES = {"pcie": "pcie", "nvlink": "nvlink", "nvswitch": "nvlink", "lo
                    "cpu": "cpu cores"}
 TRACK_CLASSES = {"gpu": "gpu compute", "cpu": "cpu compute", "sampler": "cpu sampling", "loader": "loader",
                  "comm": "collective", "gpusampler": "gpu sampling", "workers": "loader workers",
-                 "samplergpu": "sampler gpus"}
+                 "samplergpu": "sampler gpus", "staging": "pageable copy"}
 
 
 def part_class(name: str, timeline: Timeline) -> str:

@@ -167,10 +167,18 @@ class Link:
     # GPU kernels' irregular reads of pinned host memory (UVA, zero copy) as a share of
     # bw_gbps (``uva_read_gbps`` in the profile); 0: gnnsim.cost.placement's default
     uva_read_share: float = 0.0
+    # a host-to-device copy from pageable memory (``pageable_h2d_gbps``): the driver stages
+    # it through a pinned buffer with a host memcpy; 0: at bw_gbps, as from pinned memory
+    pageable_h2d_gbps: float = 0.0
 
     @property
     def bytes_per_s(self) -> float:
         return self.bw_gbps * 1e9
+
+    @property
+    def pageable_bytes_per_s(self) -> float:
+        """Bytes/s of one copy from pageable host memory (the pinned rate without a figure)."""
+        return (self.pageable_h2d_gbps or self.bw_gbps) * 1e9
 
     @property
     def latency_s(self) -> float:

@@ -177,6 +177,7 @@ def _link_from(data: dict[str, Any], path: Path, name: str) -> Link:
         measured_bw_gbps=measured,
         bw_basis=basis,
         uva_read_share=read_number(data, "uva_read_gbps", path, positive=False, default=0) / bw,
+        pageable_h2d_gbps=read_number(data, "pageable_h2d_gbps", path, positive=False, default=0),
     )
 
 

@@ -39,7 +39,7 @@ ALLOWED_KEYS: dict[str, set[str]] = {
                           "first_touch_us_per_mb", "per_item_ns", "k_half", "n_half", "m_half",
                           "shape_power", "first_touch_above_mb"},
     "links": {"name", "kind", "bw_gbps", "latency_us", "duplex", "sources", "nominal_bw_gbps",
-              "measured_bw_gbps", "bw_basis", "notes", "uva_read_gbps"},
+              "measured_bw_gbps", "bw_basis", "notes", "uva_read_gbps", "pageable_h2d_gbps"},
     "nodes": {"name", "trainer_device", "trainers", "host_cpu_cores", "intra_link", "h2d_link", "nic",
               "nic_count", "price_per_hour", "host", "sources", "notes", "cpu", "host_memory_bytes",
               "instance_type",

@@ -22,6 +22,10 @@ gather, the GPU's UVA gather (the task kinds of :mod:`gnnsim.workload.loader`).
 - ``uva_gather``: the GPU reads the uncached rows' sectors over its PCIe route (zero
   copy), a flow like the UVA sampler's.
 - ``pinned_copy``: the H2D copy of the pinned batch, a flow over the PCIe route.
+- ``pageable_copy``: the same copy of rows the training process gathered itself into a
+  fresh pageable tensor (``gather: main``, ``x[idx].to(device)``): the driver stages it
+  through a pinned buffer with a host memcpy, so the flow is capped at the link's
+  ``pageable_h2d_gbps`` as well as shared on the route.
 - ``pool_sample``: the batch sampled by one of the node's sampler GPUs
   (``training.sampler_gpus``, :mod:`gnnsim.sim.sampler_gpus`).
 
@@ -46,6 +50,7 @@ the flow was most of the step, so the bottleneck line can name a shared PCIe swi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Generator
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -213,13 +218,17 @@ class PlacedLoader:
             yield from self._cached_rows(task)
             return self.sim._span(rank, "workers" if kind is Kind.HOST_GATHER else "loader", "fetch", it, start,
                                   self.sim.env.now, pred=prev, via=via, bytes_=float(rows.local_rows * rows.row_bytes))
-        if kind is Kind.PINNED_COPY:
+        if kind is Kind.PINNED_COPY or kind is Kind.PAGEABLE_COPY:
             route = self.sim.topo.h2d_route(rank)
             latency = route.latency_s * max(1, task.rounds)  # one per separate copy
+            # from pageable memory the driver's staging memcpy caps each copy (Link.pageable_h2d_gbps)
+            cap = self.link.pageable_bytes_per_s if kind is Kind.PAGEABLE_COPY else math.inf
             flow = yield self.sim.net.transfer(route.channels + self._dram(rank), task.bytes, latency,
-                                               tag=str(task.stage))
-            return self.sim._span(rank, "loader", task.stage, it, start, self.sim.env.now, bytes_=task.bytes,
-                                  pred=prev, via=self.sim._via(flow))
+                                               tag=str(task.stage), max_rate=cap)
+            via = self.sim._via(flow)
+            track = "staging" if kind is Kind.PAGEABLE_COPY and not via else "loader"  # capped by its own staging
+            return self.sim._span(rank, track, task.stage, it, start, self.sim.env.now, bytes_=task.bytes,
+                                  pred=prev, via=via)
         if kind is Kind.UVA_GATHER:
             size = uva_gather_bytes(task.rows.local_rows, task.rows.row_bytes)
             launch = self.sim.cost.device.kernel("gather").launch_s

@@ -199,8 +199,10 @@ def _pipeline(rec: RunRecord, out: Mapping, training: dict[str, Any], model: dic
                                 "uva": "UVA sampling (GPU kernels on a graph pinned in host memory)"}[sampling])
     placement = p.feature_placement
     if placement is None:
-        placement = "gpu" if sampling == "gpu" else "host"
-        out.approximations.append(f"feature placement not stated: {placement}")
+        script_gpu = data_on_gpu_by_default(rec.system)
+        placement = "gpu" if sampling == "gpu" or script_gpu else "host"
+        why = " (DGL 0.6-0.7 train_sampling.py's default without --data-cpu)" if script_gpu and sampling != "gpu" else ""
+        out.approximations.append(f"feature placement not stated: {placement}{why}")
     tiers = placement.split("+")
     if "disk" in tiers:
         out.missing.append("disk feature tier (features read from SSD)")
@@ -286,6 +288,33 @@ def loader_gather(system: str | None, sampling: str = "cpu") -> str:
     return "workers"
 
 
+def data_on_gpu_by_default(system: str | None) -> bool:
+    """Whether a DGL record's loader generation keeps the features on the GPU unless told
+    otherwise: DGL 0.6 to 0.7's ``examples/pytorch/graphsage/train_sampling.py`` moves
+    ``nfeat`` to the GPU unless ``--data-cpu`` (0.5 has no such flag; 0.8 rewrote the script).
+
+    >>> data_on_gpu_by_default("DGL 0.7.1"), data_on_gpu_by_default("DGL 0.5.3"), data_on_gpu_by_default("PyG 2.0.2")
+    (True, False, False)
+    """
+    dgl = version_of("DGL", system or "")
+    return dgl is not None and (0, 6) <= dgl < (0, 8) and "graphbolt" not in (system or "").lower()
+
+
+def pre_3274_dgl_sampler(system: str | None) -> bool:
+    """Whether a DGL record samples on the CPU with the sampler before dgl PR 3274 (DGL 0.4.3
+    to 0.7.1; the PR is in 0.7.2 and 0.8.0): ``training.dgl_sampler: pre_0_7_2``. A version
+    without its patch number ("DGL 0.7") counts as before 0.7.2; GraphBolt is later.
+
+    >>> [pre_3274_dgl_sampler(s) for s in ("DGL 0.4.3 (pre-0.5 sampling API)", "DGL 0.6", "DGL 0.7.2", "DGL 0.8")]
+    [True, True, False, False]
+    """
+    text = system or ""
+    found = re.search(r"DGL (\d+)\.(\d+)(?:\.(\d+))?", text)
+    if found is None or "graphbolt" in text.lower():
+        return False
+    return (int(found[1]), int(found[2]), int(found[3] or 0)) < (0, 7, 2)
+
+
 def legacy_pyg_sampler(system: str | None) -> bool:
     """Whether a PyG-based record trains with bipartite per-layer ``adjs``: PyG up to 2.0's
     ``NeighborSampler`` examples, and Quiver's samplers, which return the same ``adjs``.
@@ -345,6 +374,8 @@ def record_scenario(rec: RunRecord, *, quick: bool = False, iterations: int = 8)
                                 "framework": _framework(rec, out)}
     if training["framework"] == "pyg" and legacy_pyg_sampler(rec.system):
         training["pyg_loader"] = "neighbor_sampler"
+    if training["framework"] == "dgl" and pre_3274_dgl_sampler(rec.system):
+        training["dgl_sampler"] = "pre_0_7_2"
     if multi:
         training["graph_store"] = "partitioned"
     if rec.model.fanouts_seed_first is not None:

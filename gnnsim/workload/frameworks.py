@@ -33,7 +33,8 @@ previous hop added, where DGL (and gnnsim's :func:`~gnnsim.workload.sampler.samp
 samples again from every node reached so far.
 
 Loader generations whose sampler the framework's software profile (which describes
-today's loader) does not: :func:`legacy_sampler_scale` (PyG <= 2.0's ``NeighborSampler``).
+today's loader) does not: :func:`legacy_sampler_scale` (PyG <= 2.0's ``NeighborSampler``) and
+:func:`dgl_sampler_edge_factor` (DGL 0.4.3 to 0.7.1's CPU sampler).
 What a loader's worker processes pay to hand a sampled batch to the training process is
 :func:`handoff_size`.
 
@@ -63,6 +64,14 @@ BlockShape = tuple[int, int, int]  # (num_src, num_dst, num_edges)
 PYG_NEIGHBOR_SAMPLER_NS_PER_EDGE = 543.0
 GNNSIM_SAMPLER_NS_PER_EDGE_ON_P2 = 94.7
 LEGACY_SAMPLER_SCALES = {"neighbor_sampler": PYG_NEIGHBOR_SAMPLER_NS_PER_EDGE / GNNSIM_SAMPLER_NS_PER_EDGE_ON_P2}
+# DGL's CPU sample_neighbors before dgl PR 3274 (rowwise_pick.h as in DGL 0.4.3 to 0.7.1; the PR
+# is in 0.7.2 and 0.8.0): ~36 ms for the last layer of ogbn-products, fan-out 30,30, batch 4096,
+# on an i7-7800X, where the PR's version takes ~21 ms (PR description, 2021-08-20; dgl.yaml's
+# edge_scale is derived from the 21 ms). The PR removed array initialisations and a remove_if
+# per row: per-row and per-edge work, so the older sampler's edge costs are 36 / 21 of dgl.yaml's.
+DGL_PRE_3274_LAST_LAYER_MS = 36.0
+DGL_3274_LAST_LAYER_MS = 21.0
+DGL_SAMPLER_EDGE_FACTORS = {"current": 1.0, "pre_0_7_2": DGL_PRE_3274_LAST_LAYER_MS / DGL_3274_LAST_LAYER_MS}
 HANDOFF_ID_BYTES = 8  # int64 ids in every array a worker hands over
 
 
@@ -161,6 +170,21 @@ def legacy_sampler_scale(training) -> float:
     if training.framework != "pyg":
         return 0.0
     return LEGACY_SAMPLER_SCALES.get(training.pyg_loader, 0.0)
+
+
+def dgl_sampler_edge_factor(training) -> float:
+    """The multiple of the ``dgl`` software profile's sampler edge costs that a scenario's
+    DGL sampler generation (``training.dgl_sampler``) runs at; 1 for other frameworks.
+
+    >>> from gnnsim.config import TrainingConfig
+    >>> round(dgl_sampler_edge_factor(TrainingConfig(framework="dgl", dgl_sampler="pre_0_7_2")), 3)
+    1.714
+    >>> dgl_sampler_edge_factor(TrainingConfig(framework="dgl")), dgl_sampler_edge_factor(TrainingConfig())
+    (1.0, 1.0)
+    """
+    if training.framework != "dgl":
+        return 1.0
+    return DGL_SAMPLER_EDGE_FACTORS[training.dgl_sampler]
 
 
 def handoff_size(nodes: int, edges: int, hops: int) -> tuple[float, int]:

@@ -189,7 +189,9 @@ def placed_tasks(tasks: list, scenario: Scenario, mb: MiniBatch | BatchCounts, m
                                       device == "cpu" or t.sampler_gpus > 0)
             if size <= 0:
                 continue
-            task = replace(task, kind=Kind.PINNED_COPY, bytes=size, rounds=copies)
+            # rows the training process gathered itself (``x[idx].to(device)``) sit in a fresh pageable tensor
+            pageable = placement == "host" and t.loader.gather == "main"
+            task = replace(task, kind=Kind.PAGEABLE_COPY if pageable else Kind.PINNED_COPY, bytes=size, rounds=copies)
         elif task.stage is Stage.FORWARD and placement == "gpu":
             gather = m.Kernel("gather", 0.0, 2.0 * inputs * row_bytes, FEATURE_GATHER, float(inputs) * row_bytes,
                               float(inputs))

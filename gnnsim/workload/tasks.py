@@ -58,6 +58,7 @@ class Kind(StrEnum):
     MAIN_GATHER = "main_gather"  # rows gathered by the training process itself (training.loader.gather: main)
     PREFETCH_GATHER = "prefetch_gather"  # by the training process's prefetch thread, ahead (gather: prefetch)
     PINNED_COPY = "pinned_copy"  # the pinned buffers' copy to the GPU
+    PAGEABLE_COPY = "pageable_copy"  # the training process's freshly gathered rows copied from pageable memory
 
     @property
     def placed(self) -> bool:
@@ -66,7 +67,7 @@ class Kind(StrEnum):
 
 
 _PLACED = frozenset({Kind.GPU_SAMPLE, Kind.UVA_SAMPLE, Kind.POOL_SAMPLE, Kind.HOST_GATHER, Kind.UVA_GATHER,
-                     Kind.MAIN_GATHER, Kind.PREFETCH_GATHER, Kind.PINNED_COPY})
+                     Kind.MAIN_GATHER, Kind.PREFETCH_GATHER, Kind.PINNED_COPY, Kind.PAGEABLE_COPY})
 
 
 @dataclass(frozen=True)

@@ -69,3 +69,28 @@ def test_a_placed_loaders_workers_sample_slower_by_the_handoff():
     b0 = simulate(scenario_from_dict(main), sensitivity=False).analysis.breakdown["sample"]["time_s"]
     b1 = simulate(scenario_from_dict(pool), sensitivity=False).analysis.breakdown["sample"]["time_s"]
     assert b1 > 1.05 * b0
+
+
+def test_dgl_before_0_7_2_samples_at_its_published_cost_relative_to_the_later_sampler():
+    from gnnsim.pipeline import software_for
+
+    def sampler(**training):
+        s = scenario_from_dict({"training": {"framework": "dgl", **training},
+                                "cluster": {"profile": "pcie3-gpu-workstation-1"}})
+        return CostModel(cluster_for(s)).with_software(software_for(s), 3)
+
+    now, before = sampler(), sampler(dgl_sampler="pre_0_7_2")
+    # dgl PR 3274: ~36 ms the last layer before, ~21 ms after, on the same CPU and batch
+    assert before.software.sampler_edge_scale == pytest.approx(now.software.sampler_edge_scale * 36 / 21)
+    edges = before.sampler_cost.edge_cost_s(TASK.sampling.graph_nodes) / now.sampler_cost.edge_cost_s(
+        TASK.sampling.graph_nodes)
+    assert edges == pytest.approx(36 / 21)
+    assert now.sampler_cost.per_node_s == before.sampler_cost.per_node_s  # per-node work is unchanged
+    assert before.sample_time(TASK) > 1.4 * now.sample_time(TASK)
+
+
+def test_the_dgl_sampler_generation_needs_dgl():
+    with pytest.raises(ValueError, match="training.dgl_sampler"):
+        TrainingConfig(framework="pyg", dgl_sampler="pre_0_7_2")
+    assert "dgl_sampler" not in scenario_from_dict({"training": {"framework": "dgl"}}).model_dump(
+        exclude_defaults=True).get("training", {})

@@ -220,3 +220,20 @@ def test_a_scaled_stand_in_prices_the_sampler_at_the_real_size():
     products = record_scenario(parse_record(_line(), "x.jsonl", 1)).scenario["graph"]
     assert papers == {"source": "preset:ogbn-papers100M", "scale": 0.02, "stands_for_nodes": 111_059_956}
     assert "stands_for_nodes" not in products
+
+
+def test_dgl_generations_map_to_their_sampler_and_their_scripts_feature_placement():
+    def mapped(system, placement=None, sampling="cpu"):
+        rec = parse_record(_line(system=system, pipeline__feature_placement=placement,
+                                 pipeline__sampling_device=sampling), "x.jsonl", 1)
+        return record_scenario(rec)
+
+    old, new = mapped("DGL 0.7.1"), mapped("DGL 0.7.2")
+    assert old.scenario["training"]["dgl_sampler"] == "pre_0_7_2" and "dgl_sampler" not in new.scenario["training"]
+    assert mapped("DGL 0.4.3 (pre-0.5 sampling API)").scenario["training"]["dgl_sampler"] == "pre_0_7_2"
+    # train_sampling.py of DGL 0.6-0.7 keeps the features on the GPU unless --data-cpu
+    assert old.scenario["training"]["features"] == {"placement": "gpu"}
+    assert any("--data-cpu" in a for a in old.approximations)
+    assert "features" not in mapped("DGL 0.5.3").scenario["training"]  # 0.5: host rows
+    assert "features" not in mapped("DGL 0.7.1", placement="host").scenario["training"]  # stated wins
+    assert "features" not in mapped("DGL 1.1").scenario["training"]
