@@ -29,12 +29,13 @@ reference task timed in the same run (sorting 2^24 random int64 keys, about the
 work of one block of a graph build), since this machine's speed varies with its load.
 
 Measured (``--predict metis ogbn-products:1.0``, shared 2-vCPU VM, reference sort 1.1 s;
-each run prints the figure before the batch counts were cached as ``before_wall_s``):
-cold 83.6 s -> 56.9 s (75x -> 51x the reference), 8.06 GB peak both; the same job
-9.3 s -> 1.43 s (8.4x -> 1.3x), 0.8 -> 0.64 GB; another cluster 9.8 s -> 1.70 s; a
-degree cache 2.81 s (recounted from the stored input bitmaps); another batch size
-8.45 s (sampled again). With ``--predict "metis?library=system"``: cold 51.8 s (47x)
-and 3.84 GB peak.
+``before_wall_s`` is the figure before the batch counts were cached): cold 83.6 s ->
+56.9 s (pymetis's METIS, ring presets) -> 65.6 s (58x the reference; lattice presets,
+whose batches touch 15% more nodes, and the system's 32-bit libmetis by default), peak
+8.06 -> 4.12 GB; the same job 9.3 s -> 1.43 s -> 2.6 s, 0.64 GB; another cluster
+9.8 s -> 1.70 s -> 3.0 s; a degree cache 2.81 s -> 4.8 s (recounted from the stored
+input bitmaps); another batch size 8.45 s -> 13 s (sampled again). A profile of the
+cold run: graph 25 s, METIS 24.5 s, sampling 7.4 s, metrics 1.7 s, simulation 1.4 s.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster, load_cluster
 from gnnsim.hardware.software import load_software
 from gnnsim.partition.metrics import PartitionMetrics, metrics_of
-from gnnsim.partition.registry import Partition, partition_graph
+from gnnsim.partition.registry import Partition, cache_token, partition_graph
 from gnnsim.preflight import check_memory
 from gnnsim.progress import progress
 from gnnsim.sim.engine import Timeline, simulate_workload
@@ -127,7 +127,8 @@ def partition_and_metrics_for(scenario: Scenario, graph: Graph, num_ranks: int) 
     parts = scenario.partition.num_parts or num_ranks
     if parts != num_ranks:
         partition = partition_for(scenario, graph, num_ranks)  # raises the scenario error
-    return cached_partition(graph, scenario.partition.method, parts, scenario.simulation.seed, compute)
+    return cached_partition(graph, scenario.partition.method, parts, scenario.simulation.seed, compute,
+                            token=cache_token(graph, scenario.partition.method))
 
 
 def partition_for(scenario: Scenario, graph: Graph, num_ranks: int) -> Partition:

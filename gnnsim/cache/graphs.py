@@ -64,8 +64,12 @@ def cached_graph(spec: dict[str, Any] | None, build: Callable[[], Graph]) -> Gra
     return dataclasses.replace(graph, cache_key=key)
 
 
-def cached_partition(graph: Graph, method: str, num_parts: int, seed: int, compute: Callable[[], tuple]) -> tuple:
+def cached_partition(graph: Graph, method: str, num_parts: int, seed: int, compute: Callable[[], tuple],
+                     token: dict | None = None) -> tuple:
     """``(Partition, PartitionMetrics)`` from the cache, or from ``compute()`` (then stored).
+
+    ``token`` adds what else decides the partition on this machine (the registry's
+    :func:`~gnnsim.partition.registry.cache_token`) to the key.
 
     Only partitions of a cached graph are cached (the graph's key names the graph), and
     never ``file:`` assignments, which another program may rewrite.
@@ -76,7 +80,7 @@ def cached_partition(graph: Graph, method: str, num_parts: int, seed: int, compu
     from gnnsim.partition.registry import Partition, VertexCut
 
     spec = {"graph": graph.cache_key, "method": method, "num_parts": int(num_parts), "seed": int(seed),
-            "partition_version": PARTITION_VERSION}
+            "partition_version": PARTITION_VERSION, **(token or {})}
     hit = store.load("partition", spec)
     if hit is not None:
         arrays, meta = hit

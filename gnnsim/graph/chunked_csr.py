@@ -1,6 +1,6 @@
 """Distinct undirected edges drawn chunk by chunk straight into a symmetric CSR, in place.
 
-A generator proposes candidate edges (a power-law model, a ring of local edges, ...);
+A generator proposes candidate edges (a power-law model, a lattice of local edges, ...);
 duplicates and self loops are dropped, and rounds of extra candidates top the graph up
 until it holds exactly ``target`` distinct undirected edges (a random excess is dropped).
 Holding every candidate as a 64-bit key, as a one-shot build does, costs 16+ bytes per
@@ -50,7 +50,7 @@ MAX_ROUNDS = 40  # then uniform filler rounds; this bounds the total work
 LOW32 = np.int64(0xFFFFFFFF)
 
 BUILD_BYTES_PER_STORED_EDGE = 4  # the int32 indices buffer, 2 entries per undirected edge
-BUILD_BYTES_PER_NODE = 36  # indptr, cursor and counts (int64 each), node ids and ring (int32 each)
+BUILD_BYTES_PER_NODE = 36  # indptr, cursor and counts (int64 each), node ids and lattice cells (int32 each)
 
 Draw = Callable[[np.random.Generator, int], tuple[np.ndarray, np.ndarray]]
 

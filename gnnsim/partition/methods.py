@@ -88,6 +88,29 @@ METIS_OPTION_NITER, METIS_OPTION_SEED, METIS_OPTION_NUMBERING = 6, 8, 17  # meti
 METIS_OK, METIS_ERROR_MEMORY = 1, -3  # metis.h rstatus_et
 
 
+AUTO_SYSTEM_MIN_EDGES = 1 << 24  # stored edges from which a 64-bit METIS needs GBs (about 50 bytes each)
+
+
+def resolve_metis_library(graph: Graph, library: str = "auto") -> str:
+    """``auto``: the system's METIS for a graph of 2^24 stored edges or more when one is installed, else pymetis's.
+
+    A 32-bit METIS takes half the memory and about two thirds of the time on large graphs
+    (see :func:`metis_partition`); small graphs keep pymetis's, so their partitions are the
+    same on every machine.
+    """
+    if library != "auto":
+        return library
+    stored = graph.num_edges * (1 if graph.undirected else 2)  # the symmetric CSR METIS reads, at most
+    if AUTO_SYSTEM_MIN_EDGES <= stored < 2**31 and ctypes.util.find_library("metis") is not None:
+        return "system"
+    return "pymetis"
+
+
+def metis_cache_token(graph: Graph, options: dict) -> dict:
+    """The METIS library a partition of ``graph`` runs on: part of the partition cache's key."""
+    return {"metis_library": resolve_metis_library(graph, str(options.get("library", "auto")))}
+
+
 def _metis_library(library: str = "pymetis"):
     """``(ctypes library, idx_t dtype)``: pymetis's bundled METIS, or the system's libmetis."""
     if library == "system":
@@ -100,7 +123,7 @@ def _metis_library(library: str = "pymetis"):
         lib.METIS_SetDefaultOptions(probe.ctypes.data_as(ctypes.c_void_p))
         return lib, np.int32 if int((probe == -1).sum()) == METIS_NOPTIONS else np.int64
     if library != "pymetis":
-        raise ValueError(f"library must be 'pymetis' or 'system', got {library!r}")
+        raise ValueError(f"library must be 'auto', 'pymetis' or 'system', got {library!r}")
     from pymetis import _internal
 
     try:
@@ -154,9 +177,9 @@ def _metis_call(indptr: np.ndarray, indices: np.ndarray, weights: np.ndarray | N
     return arrays["part"].astype(np.int32)
 
 
-@register("metis")
+@register("metis", cache_token=metis_cache_token)
 def metis_partition(graph: Graph, num_parts: int, *, seed: int = 0, balance_train: bool = False,
-                    balance_edges: bool = False, niter: int | None = None, library: str = "pymetis") -> np.ndarray:
+                    balance_edges: bool = False, niter: int | None = None, library: str = "auto") -> np.ndarray:
     """METIS k-way edge-cut minimisation (pymetis), optionally balancing train nodes and edges.
 
     ``niter`` sets METIS's refinement iterations per level (default: METIS's own, 10).
@@ -164,14 +187,15 @@ def metis_partition(graph: Graph, num_parts: int, *, seed: int = 0, balance_trai
     6.57% with the default, in 38 and 46 s (two runs) against 47 s (a shared 2-core VM,
     whose timings vary by 20%): the later iterations rarely move a node.
 
-    ``library`` picks the METIS: ``pymetis`` (default; its bundled METIS 5.1 with 64-bit
-    ids) or ``system`` (the ``libmetis`` the system's loader finds, METIS 5.1's option
-    layout; Debian's ``libmetis5`` has 32-bit ids, so the stored int32 CSR goes in without
-    a copy and METIS's own arrays are half the size). On full ogbn-products into 16 parts
-    (shared 2-core VM) the system's 32-bit METIS took 20.7 s and 3.8 GB peak (graph
-    included) for a 6.38% cut, pymetis's 27-58 s and 7.6 GB for 6.57%. The partitions
-    differ (another build draws other random numbers), so the choice is an option, not
-    the default, and it is part of the partition's cache key.
+    ``library`` picks the METIS: ``pymetis`` (its bundled METIS 5.1 with 64-bit ids),
+    ``system`` (the ``libmetis`` the system's loader finds, METIS 5.1's option layout;
+    Debian's ``libmetis5`` has 32-bit ids, so the stored int32 CSR goes in without a copy
+    and METIS's own arrays are half the size) or ``auto`` (default: the system's from 2^24
+    stored edges up where one is installed, else pymetis's; :func:`resolve_metis_library`).
+    On full ogbn-products into 16 parts (shared 2-core VM) the system's 32-bit METIS took
+    20.7-24.5 s and 3.8-4.1 GB peak (graph included), pymetis's 27-58 s and 7.6-8.6 GB,
+    for cuts within a point of each other. The partitions differ (another build draws
+    other random numbers), so the resolved library is part of the partition's cache key.
 
     Examples
     --------
@@ -188,6 +212,7 @@ def metis_partition(graph: Graph, num_parts: int, *, seed: int = 0, balance_trai
     sym = graph.symmetric  # METIS needs a symmetric graph without self loops (a generated graph is one: no copy)
     weights = metis_vertex_weights(graph, balance_train=balance_train, balance_edges=balance_edges)
     # pymetis's choice: recursive bisection up to 8 parts, k-way above (multi-constraint runs: k-way)
-    with progress(f"partition: metis, {graph.num_nodes:,} nodes into {num_parts} parts"):  # one C call: no counts
+    library = resolve_metis_library(graph, library)
+    with progress(f"partition: metis ({library}), {graph.num_nodes:,} nodes into {num_parts} parts"):  # one C call
         return _metis_call(sym.indptr, sym.indices, weights, num_parts, seed,
                            recursive=weights is None and num_parts <= 8, niter=niter, library=library)

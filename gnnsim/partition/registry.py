@@ -39,14 +39,29 @@ from gnnsim.graph.graph import Graph
 Partitioner = Callable[..., np.ndarray]
 PARTITIONERS: dict[str, Partitioner] = {}
 EDGE_PARTITIONERS: dict[str, Partitioner] = {}
+CACHE_TOKENS: dict[str, Callable[[Graph, dict], dict]] = {}
 FILE_PREFIX = "file:"
 
 
-def register(name: str) -> Callable[[Partitioner], Partitioner]:
+def register(name: str, *, cache_token: Callable[[Graph, dict], dict] | None = None,
+             ) -> Callable[[Partitioner], Partitioner]:
+    """Register ``name``; ``cache_token(graph, options)`` names what else decides its output on
+    this machine (which METIS library runs), so that the partition cache keys it too."""
     def wrap(fn: Partitioner) -> Partitioner:
         PARTITIONERS[name] = fn
+        if cache_token is not None:
+            CACHE_TOKENS[name] = cache_token
         return fn
     return wrap
+
+
+def cache_token(graph: Graph, method: str) -> dict:
+    """What besides ``method`` decides its partition of ``graph`` here ({} for most methods)."""
+    if method.startswith(FILE_PREFIX):
+        return {}
+    name, options = parse_method(method)
+    token = CACHE_TOKENS.get(name)
+    return token(graph, options) if token is not None else {}
 
 
 @dataclass(frozen=True)

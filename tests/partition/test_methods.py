@@ -108,3 +108,21 @@ def test_metis_system_library_cuts_like_pymetis_or_says_how_to_get_one(monkeypat
         partition_graph(g, "metis?library=system", 4, seed=0)
     with pytest.raises(PartitionError, match="library must be"):
         partition_graph(g, "metis?library=mine", 4, seed=0)
+
+
+def test_metis_auto_takes_the_system_library_for_large_graphs_only_and_keys_the_cache_by_it(monkeypatch):
+    import ctypes.util
+
+    from gnnsim.partition import methods
+    from gnnsim.partition.registry import cache_token
+
+    g = sbm(2000, 4, 10.0, 0.95, seed=0)
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: "libmetis.so.5")
+    assert cache_token(g, "metis") == {"metis_library": "pymetis"}  # small: the same partition everywhere
+    assert cache_token(g, "metis?library=pymetis") == {"metis_library": "pymetis"}
+    assert cache_token(g, "random") == {} and cache_token(g, "file:parts.npy") == {}
+    monkeypatch.setattr(methods, "AUTO_SYSTEM_MIN_EDGES", g.num_edges)
+    assert cache_token(g, "metis") == {"metis_library": "system"}
+    monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
+    assert cache_token(g, "metis") == {"metis_library": "pymetis"}  # none installed: pymetis's, no error
+    assert partition_graph(g, "metis", 4, seed=0).assignment.max() == 3
