@@ -9,7 +9,8 @@ a :class:`BatchCounts` of a few numbers per trainer, which is all
 devices, links) comes in only after, when the counts become tasks.
 
 :func:`trainer_counts` samples every trainer's batches and counts them, one trainer at a
-time, so only one trainer's batches are in memory at once. The counts are stored in the
+time in each process: on a large graph the trainers are shared out over forked processes,
+one per core (:data:`PARALLEL_MIN_EDGES`), so a core holds one trainer's batches at once. The counts are stored in the
 on-disk cache (:mod:`gnnsim.cache.store`, kind ``batches``), keyed by everything that
 decides them: the graph's cache key, a hash of the partition's
 assignment, the trainer count, ``simulation.iterations`` and ``seed``, and the training
@@ -29,6 +30,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import multiprocessing
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -47,6 +50,10 @@ BATCH_VERSION = 1
 COUNT_FIELDS = ("mode", "sampler", "replace", "graph_store", "cache", "num_clusters", "clusters_per_batch",
                 "batch_size", "fanouts", "framework", "pyg_trim_to_layer", "pyg_loader")
 BITMAP_BYTES = 1 << 26  # every batch's input nodes kept as a bitmap while all of them fit this (64 MiB)
+# stored edges from which trainers are sampled in forked processes (below, a trainer takes
+# milliseconds and a fork costs more); up to 2^31, where a second sampler's temporaries
+# still fit beside the graph (full ogbn-papers100M samples in one process)
+PARALLEL_MIN_EDGES, PARALLEL_MAX_EDGES = 1 << 22, 1 << 31
 _INTS = ("seeds", "inputs", "cached", "sampled_nodes", "sampled_edges", "block_edges", "num_blocks", "hops", "draws")
 
 
@@ -135,17 +142,48 @@ def batch_counts(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks: in
         remote_nodes=remote[0], remote_edges=remote[1])
 
 
-def trainer_counts(count_rank: Callable[[int], list[BatchCounts]], num_ranks: int) -> list[list[BatchCounts]]:
+def sampling_processes(num_ranks: int, stored_edges: int) -> int:
+    """How many processes sample the trainers: one per usable core on a large graph, else one."""
+    if not PARALLEL_MIN_EDGES <= stored_edges < PARALLEL_MAX_EDGES or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return max(1, min(num_ranks, len(os.sched_getaffinity(0))))
+
+
+_COUNT_RANK: Callable[[int], list] | None = None  # what forked sampling processes call (inherited, not pickled)
+
+
+def _count_in_child(rank: int) -> list:
+    assert _COUNT_RANK is not None
+    return _COUNT_RANK(rank)
+
+
+def trainer_counts(count_rank: Callable[[int], list[BatchCounts]], num_ranks: int,
+                   stored_edges: int = 0) -> list[list[BatchCounts]]:
     """``count_rank(r)`` for every trainer, in rank order, with progress on stderr.
 
-    One trainer at a time: a thread per trainer gained nothing on the 2-vCPU machine the
-    benchmarks run on (2 threads used 1.0 core), so none is started.
+    On a graph of ``stored_edges`` from :data:`PARALLEL_MIN_EDGES` up, the trainers are
+    shared out over forked processes, one per core (threads gained nothing: the sampler
+    holds the GIL for most of its work); each trainer's batches come from its own seeded
+    generator, so the counts are the same as one process's. The pool is terminated on any
+    error or interrupt, so no process outlives the call.
     """
+    global _COUNT_RANK
+    processes = sampling_processes(num_ranks, stored_edges)
     out = []
     with progress("workload: sampling", total=num_ranks, unit="trainers") as p:
-        for r in range(num_ranks):
-            out.append(count_rank(r))
-            p.update()
+        if processes == 1:
+            for r in range(num_ranks):
+                out.append(count_rank(r))
+                p.update()
+            return out
+        _COUNT_RANK = count_rank
+        try:
+            with multiprocessing.get_context("fork").Pool(processes) as pool:
+                for counts in pool.imap(_count_in_child, range(num_ranks)):
+                    out.append(counts)
+                    p.update()
+        finally:
+            _COUNT_RANK = None
     return out
 
 

@@ -282,7 +282,7 @@ def build_workload(scenario: Scenario, graph: Graph, partition: Partition, clust
             return [(batch_counts(mb, partition.assignment, r, num_ranks, scenario, graph, caches[r]),
                      input_bitmap(mb.input_nodes, partition.assignment, num_ranks) if bits else None)
                     for mb in rank_minibatches(graph, seeds[r], r, scenario, k, per_epoch, clusters)]
-        return trainer_counts(count_rank, num_ranks), per_epoch
+        return trainer_counts(count_rank, num_ranks, graph.num_edges), per_epoch
 
     # the batches' counts: from the disk cache when this graph, partition and sampling ran before
     counts, per_epoch, stored_inputs = cached_counts(

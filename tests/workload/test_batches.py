@@ -160,3 +160,34 @@ def test_counts_made_with_a_cache_serve_a_job_without_one(cache, monkeypatch, mo
     monkeypatch.setenv("GNNSIM_CACHE", "off")
     sampled = workload(scenario(mode=mode))
     assert plain.tasks == sampled.tasks and plain.batch_stats == sampled.batch_stats
+
+
+def test_forked_sampling_processes_give_the_counts_one_process_gives(monkeypatch):
+    import gnnsim.workload.batches as batches
+
+    monkeypatch.delenv("GNNSIM_CACHE", raising=False)
+    s = scenario()
+    one = workload(s)
+    monkeypatch.setattr(batches, "PARALLEL_MIN_EDGES", 0)
+    monkeypatch.setattr(batches.os, "sched_getaffinity", lambda pid: {0, 1})
+    assert batches.sampling_processes(4, 1000) == 2
+    forked = workload(s)
+    assert forked.tasks == one.tasks
+
+
+def test_an_error_in_a_sampling_process_reaches_the_caller_and_no_process_is_left(monkeypatch):
+    import multiprocessing
+
+    import gnnsim.workload.batches as batches
+
+    monkeypatch.setattr(batches, "PARALLEL_MIN_EDGES", 0)
+    monkeypatch.setattr(batches.os, "sched_getaffinity", lambda pid: {0, 1})
+
+    def count_rank(r: int) -> list:
+        if r == 2:
+            raise ValueError("trainer 2 cannot sample")
+        return [r]
+    with pytest.raises(ValueError, match="trainer 2"):
+        batches.trainer_counts(count_rank, 4, stored_edges=10)
+    assert batches.trainer_counts(lambda r: [r], 3, stored_edges=10) == [[0], [1], [2]]
+    assert multiprocessing.active_children() == []
