@@ -248,7 +248,7 @@ def power_law_communities(num_nodes: int, num_edges: int, *, num_communities: in
         return a, b
 
     indptr, indices = distinct_edge_csr(draw, num_edges, num_nodes, rng, what=f"a {num_nodes:,}-node graph")
-    del cells
+    cells = None  # the draws are done: free the lattice before the communities are written
     community = np.empty(num_nodes, dtype=np.int64)
     for s in range(0, num_nodes, CHUNK):  # community of rank r is r mod k, stored at the node's id
         community[perm[s:s + CHUNK]] = np.arange(s, min(s + CHUNK, num_nodes), dtype=np.int64) % k
