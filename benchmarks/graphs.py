@@ -12,7 +12,9 @@ Each case runs in a fresh subprocess so that its peak memory (ru_maxrss) is its 
 A case prints build seconds, peak RSS, mean/std/max degree, the share of edge endpoints on
 the top 1% of nodes, the sampled average clustering coefficient, and unique input nodes
 per mini-batch for fan-outs [10, 10, 10] and batch 1024 (mean of 8 batches) beside the
-published GraphBolt count where one exists (products 517,522; papers100M 664,303).
+published GraphBolt count where one exists (products 517,522; papers100M 664,303), for
+the neighbour sampler and for LABOR, per hop and with layer dependency (products
+247,243 and 191,259).
 With ``--simulate METHOD`` the same process then partitions the graph for 16 GPUs (two
 DGX A100, ``a100-2x8-eth100``) with METHOD, measures the partition and simulates 10
 iterations of GraphSAGE [15, 10, 5], batch 1024: partition and simulate seconds, and
@@ -50,6 +52,7 @@ import tempfile
 import time
 
 PUBLISHED_INPUTS = {"ogbn-products": 517_522, "ogbn-papers100M": 664_303}
+PUBLISHED_LABOR_INPUTS = {"ogbn-products": (247_243, 191_259)}  # GraphBolt LABOR-0: per hop, layer_dependency
 
 
 def simulate_case(g, name: str, scale: float, method: str) -> dict:
@@ -78,6 +81,7 @@ def run_case(name: str, scale: float, cache: bool, method: str | None = None) ->
     from gnnsim.config import Scenario
     from gnnsim.graph.build import build_graph
     from gnnsim.graph.degrees import average_clustering, degree_statistics
+    from gnnsim.workload.labor import labor_minibatch
     from gnnsim.workload.sampler import sample_minibatch
 
     scenario = Scenario.model_validate({"graph": {"source": f"preset:{name}", "scale": scale}})
@@ -98,6 +102,14 @@ def run_case(name: str, scale: float, cache: bool, method: str | None = None) ->
     if name in PUBLISHED_INPUTS:
         out["published"] = PUBLISHED_INPUTS[name]
         out["vs_published"] = f"{out['inputs_per_batch'] / PUBLISHED_INPUTS[name] - 1:+.1%}"
+    for dependent, label in ((False, "labor"), (True, "labor_layer_dependency")):
+        rng = np.random.default_rng(1)
+        counts = [labor_minibatch(g.indptr, g.indices, rng.choice(g.train_ids, 1024, replace=False), [10, 10, 10],
+                                  rng, dependent).input_nodes.size for _ in range(8)]
+        out[f"{label}_inputs_per_batch"] = round(float(np.mean(counts)))
+        if name in PUBLISHED_LABOR_INPUTS:
+            published = PUBLISHED_LABOR_INPUTS[name][dependent]
+            out[f"{label}_vs_published"] = f"{out[f'{label}_inputs_per_batch'] / published - 1:+.1%}"
     out["build_peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)
     if method:
         out.update(simulate_case(g, name, scale, method))

@@ -102,15 +102,22 @@ class TrainingConfig(_Section):
     _quiet_defaults: ClassVar[dict[str, Any]] = {
         "sampling": SamplingConfig(), "features": FeaturesConfig(), "loader": LoaderConfig(),
         "pyg_trim_to_layer": False, "pyg_loader": "neighbor_loader", "dgl_sampler": "current", "sampler_gpus": 0,
+        "labor_layer_dependency": False,
         "iteration_barrier": None, "ddp_first_bucket_bytes": None,
     }
     mode: Literal["minibatch", "single-node-multigpu", "full-batch"] = Field(
         "minibatch", description="minibatch (distributed, DistDGL-like: each trainer owns a partition) | "
                                  "single-node-multigpu (all features in host memory, copied over PCIe) | "
                                  "full-batch (each trainer computes its whole partition; halo exchange per layer)")
-    sampler: Literal["neighbor", "full", "cluster-gcn"] = Field(
+    sampler: Literal["neighbor", "full", "cluster-gcn", "labor"] = Field(
         "neighbor", description="neighbor (fan-outs) | full (every neighbour, fan-outs give only the depth) | "
-                                "cluster-gcn (batches of graph clusters, induced subgraph)")
+                                "cluster-gcn (batches of graph clusters, induced subgraph) | labor (layer-neighbour "
+                                "sampling, GraphBolt's sample_layer_neighbor / DGL's LaborSampler: fan-outs as for "
+                                "neighbor, one random variate per node shared by the hop, so fewer distinct nodes: "
+                                "gnnsim/workload/labor.py)")
+    labor_layer_dependency: bool = Field(
+        False, description="sampler labor: one variate per node for every hop of a batch (GraphBolt's "
+                           "layer_dependency), not one per hop")
     replace: bool = Field(False, description="neighbour sampling with replacement (fan-out draws per node)")
     sampler_workers: int = Field(1, gt=0, description="CPU sampler workers per trainer")
     sampler_gpus: int = Field(
@@ -190,6 +197,12 @@ class TrainingConfig(_Section):
         if self.pyg_loader != "neighbor_loader" and (self.framework != "pyg" or self.pyg_trim_to_layer):
             raise ValueError("training.pyg_loader: neighbor_sampler is PyG's legacy loader: it needs "
                              "training.framework: pyg and has no trim_to_layer (its layers are bipartite already)")
+        if self.sampler == "labor" and self.replace:
+            raise ValueError("training.replace: LABOR keeps each node's neighbours of smallest variate, without "
+                             "replacement; remove replace or use sampler: neighbor")
+        if self.labor_layer_dependency and self.sampler != "labor":
+            raise ValueError(f"training.labor_layer_dependency is LABOR's option: set training.sampler: labor "
+                             f"(it is {self.sampler!r}) or remove it")
         if self.dgl_sampler != "current" and self.framework != "dgl":
             raise ValueError(f"training.dgl_sampler: {self.dgl_sampler} is a DGL sampler generation: set "
                              f"training.framework: dgl (it is {self.framework!r}) or remove it")

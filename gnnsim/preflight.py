@@ -76,7 +76,7 @@ def needs(scenario: Scenario, trainers: int, *, real_run: bool = False) -> list[
         need = build_bytes(nodes, edges) if chunked else graph_bytes(nodes, edges)
         out.append(Need(need, key, f"the graph ({nodes:.3g} nodes, {edges:.3g} stored edges)"))
     nodes = size[0] if size is not None else None
-    if t.sampler in ("neighbor", "full") and nodes is not None:
+    if t.sampler in ("neighbor", "full", "labor") and nodes is not None:
         train = max(1.0, size[2] / max(trainers, 1))
         batches = min(scenario.simulation.iterations, max(1, math.ceil(train / t.batch_size)))
         out.append(Need(SEED_BYTES * t.batch_size * batches, "training.batch_size",

@@ -84,14 +84,15 @@ class GpuSampling:
     syncs: int
 
 
-def gpu_sampling_work(frontier: int, edges: int, hops: int) -> GpuSampling:
-    """The work of sampling ``edges`` edges for ``frontier`` nodes over ``hops`` hops.
+def gpu_sampling_work(frontier: int, edges: int, hops: int, examined: float = 0.0) -> GpuSampling:
+    """The work of sampling ``edges`` edges for ``frontier`` nodes over ``hops`` hops;
+    ``examined`` neighbour ids a LABOR batch reads besides (whole neighbour lists, coalesced).
 
     >>> w = gpu_sampling_work(100, 1000, 2)
     >>> w.structure_bytes, w.relabel_bytes, w.output_bytes, w.launches, w.syncs
     (35200.0, 96000.0, 24000.0, 16, 4)
     """
-    return GpuSampling(structure_bytes=float((frontier + edges) * SECTOR_BYTES),
+    return GpuSampling(structure_bytes=float((frontier + edges) * SECTOR_BYTES + examined * ID_BYTES),
                        relabel_bytes=float(RELABEL_SECTORS_PER_EDGE * edges * SECTOR_BYTES),
                        output_bytes=float(OUTPUT_IDS_PER_EDGE * ID_BYTES * edges),
                        launches=KERNELS_PER_HOP * hops, syncs=SYNCS_PER_HOP * hops)
@@ -116,7 +117,8 @@ def structure_read_s(work: GpuSampling, device: Device, link: Link | None, over_
     return work.structure_bytes / device_random_read_rate(device)
 
 
-def gpu_sampling_s(frontier: int, edges: int, hops: int, device: Device, link: Link | None, uva: bool) -> float:
+def gpu_sampling_s(frontier: int, edges: int, hops: int, device: Device, link: Link | None, uva: bool,
+                   examined: float = 0.0) -> float:
     """Closed-form seconds of one batch's GPU (``uva`` False) or UVA sampling alone.
 
     >>> from gnnsim.hardware.profiles import load_device, load_link
@@ -126,7 +128,7 @@ def gpu_sampling_s(frontier: int, edges: int, hops: int, device: Device, link: L
     >>> round((uva - gpu) * 1e6, 1)   # 3.52 MB of structure at 19.08 vs 447.6 GB/s
     176.6
     """
-    work = gpu_sampling_work(frontier, edges, hops)
+    work = gpu_sampling_work(frontier, edges, hops, examined)
     return gpu_sampling_fixed_s(work, device, link) + structure_read_s(work, device, link, uva)
 
 

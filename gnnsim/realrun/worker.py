@@ -48,8 +48,8 @@ def unsupported(scenario) -> str | None:
     on_gpu = cluster_for(scenario).node.trainer_device.kind == "gpu"
     if t.mode == "single-node-multigpu":
         return "training.mode single-node-multigpu is simulated only; realrun trains in minibatch or full-batch mode"
-    if t.sampler == "cluster-gcn":
-        return "training.sampler cluster-gcn is simulated only; realrun supports neighbor and full"
+    if t.sampler in ("cluster-gcn", "labor"):
+        return f"training.sampler {t.sampler} is simulated only; realrun supports neighbor and full"
     if t.cache.policy != "none" and not on_gpu:
         return ("training.cache needs GPU trainers: CPU ranks have no device memory to cache rows in "
                 "(use policy none, or a GPU cluster.device_profile)")

@@ -269,7 +269,7 @@ class PlacedLoader:
 
     def _gpu_sample(self, rank: int, task: Task) -> Generator[Any, Any, str]:
         dev = self.sim.cost.device
-        work = gpu_sampling_work(task.sampling.nodes, task.sampling.edges, task.sampling.hops)
+        work = gpu_sampling_work(task.sampling.nodes, task.sampling.edges, task.sampling.hops, task.sampling.examined)
         fixed = self.sim._jittered(rank, gpu_sampling_fixed_s(work, dev, self.link))
         via = ""
         if task.kind is Kind.UVA_SAMPLE:

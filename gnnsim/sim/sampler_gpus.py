@@ -66,7 +66,7 @@ class SamplerGpus:
         link = cost.cluster.node.h2d_link
         uva = self.sim.settings.loader.sampling_device == "uva"
         w = task.sampling
-        sample = gpu_sampling_s(w.nodes, w.edges, w.hops, cost.device, link, uva)
+        sample = gpu_sampling_s(w.nodes, w.edges, w.hops, cost.device, link, uva, w.examined)
         copy = link.transfer_time_s(sampled_block_bytes(w.edges, w.seeds)) if link is not None else 0.0
         return sample + copy
 

@@ -135,8 +135,6 @@ def _model(rec: RunRecord, out: Mapping) -> dict[str, Any] | None:
         return None
     if "unsupervised" in kind:
         out.missing.append("link-prediction (unsupervised) training: negative sampling and edge batches")
-    if "labor" in kind or "layer_neighbor" in kind:  # GraphBolt's sample_layer_neighbor is LABOR
-        out.missing.append("LABOR sampler (layer-neighbor sampling)")
     unstated = [k for k in ("fanouts_seed_first", "hidden", "batch_size") if getattr(rec.model, k) is None]
     if unstated:
         out.missing.append(f"model hyper-parameters not stated: {', '.join(unstated)}")
@@ -150,6 +148,21 @@ def _model(rec: RunRecord, out: Mapping) -> dict[str, Any] | None:
     if name == "gat" and rec.model.heads:
         spec["heads"] = rec.model.heads
     return spec
+
+
+def _labor(rec: RunRecord, out: Mapping, training: dict[str, Any]) -> None:
+    """GraphBolt's ``sample_layer_neighbor`` (and DGL's LaborSampler) as ``sampler: labor``,
+    with the layer and batch dependency the record's notes state."""
+    kind, notes = (rec.model.type or "").lower(), (rec.notes or "").lower()
+    if "labor" not in kind and "layer_neighbor" not in kind:
+        return
+    training["sampler"] = "labor"
+    if re.search(r"layer_dependency\s*=\s*true", notes):
+        training["labor_layer_dependency"] = True
+    batch = re.search(r"batch_dependency\s*=\s*(\d+)", notes)
+    if batch and int(batch.group(1)) > 1:
+        out.approximations.append(f"LABOR batch_dependency={batch.group(1)} not modelled: it changes which nodes "
+                                  "consecutive batches share (cache hits), not a batch's counts")
 
 
 def _framework(rec: RunRecord, out: Mapping) -> str:
@@ -382,6 +395,7 @@ def record_scenario(rec: RunRecord, *, quick: bool = False, iterations: int = 8)
         training["fanouts"] = list(rec.model.fanouts_seed_first)
     if rec.model.batch_size is not None:
         training["batch_size"] = rec.model.batch_size
+    _labor(rec, out, training)
     _pipeline(rec, out, training, model if model is not None else {})
     if out.missing:
         return out

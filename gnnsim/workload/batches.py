@@ -48,7 +48,7 @@ from gnnsim.workload.sampler import MiniBatch, sampling_work
 BATCH_VERSION = 1
 # the training fields that decide a batch's counts (the rest price them: workers, placement, DDP ...)
 COUNT_FIELDS = ("mode", "sampler", "replace", "graph_store", "cache", "num_clusters", "clusters_per_batch",
-                "batch_size", "fanouts", "framework", "pyg_trim_to_layer", "pyg_loader")
+                "batch_size", "fanouts", "framework", "pyg_trim_to_layer", "pyg_loader", "labor_layer_dependency")
 BITMAP_BYTES = 1 << 26  # every batch's input nodes kept as a bitmap while all of them fit this (64 MiB)
 # stored edges from which trainers are sampled in forked processes (below, a trainer takes
 # milliseconds and a fork costs more); up to 2^31, where a second sampler's temporaries

@@ -54,6 +54,7 @@ from gnnsim.workload.batches import (BatchCounts, Counted, batch_counts, cached_
                                      trainer_counts)
 from gnnsim.workload.cache import FeatureCache, build_cache
 from gnnsim.workload.frameworks import framework_model, pyg_minibatch, pyg_subgraph
+from gnnsim.workload.labor import labor_minibatch
 from gnnsim.workload.loader import check_placement, placed, placed_tasks, resident_bytes
 from gnnsim.workload.fullbatch import build_fullbatch_workload, fullbatch_halo_nodes, halo_matrix  # noqa: F401
 from gnnsim.workload.models import get_model
@@ -154,6 +155,9 @@ def rank_minibatches(graph: Graph, seeds: np.ndarray, rank: int, scenario: Scena
     batches = seed_batches(seeds, t.batch_size, max(num_batches, 1), rng_for(seed, tag[0], rank))
     rng = rng_for(seed, tag[1], rank)
     fanouts = sampler_fanouts(scenario)
+    if t.sampler == "labor":
+        return [labor_minibatch(graph.indptr, graph.indices, b, fanouts, rng, t.labor_layer_dependency)
+                for b in batches[:num_batches]]
     if pyg_subgraph(t):  # pyg-lib's sampling: each hop expands only the nodes the last one added
         return [pyg_minibatch(graph.indptr, graph.indices, b, fanouts, rng, t.replace) for b in batches[:num_batches]]
     if t.sampler == "neighbor" and not t.replace:  # the original call, unchanged

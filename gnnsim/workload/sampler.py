@@ -59,6 +59,8 @@ class MiniBatch:
     # PyG's sampling (workload.frameworks.pyg_minibatch): hop h expanded only the nodes hop
     # h - 1 added, the first ones of its destinations are not sampled from again
     frontier_only: bool = False
+    # LABOR (workload.labor): neighbours whose random variate was compared, every hop
+    examined: int = 0
 
     @property
     def input_nodes(self) -> np.ndarray:
@@ -285,7 +287,8 @@ def sampling_work(indptr: np.ndarray, mb: MiniBatch, fanouts: list[int | None], 
     samples without replacement draws ``fanout`` rounds (one pass over its high-degree
     nodes each, Floyd's algorithm in :func:`sample_neighbors`), and round j compares each
     draw with the j taken before it: ``nb f (f - 1) / 2`` checks for nb nodes of degree
-    above f. A cluster-GCN batch (one induced subgraph) is one hop with neither.
+    above f. A cluster-GCN batch (one induced subgraph) is one hop with neither; a LABOR
+    batch draws nothing and makes one check per examined neighbour (:mod:`gnnsim.workload.labor`).
 
     >>> indptr = np.array([0, 3, 4, 6, 8])  # degrees 3, 1, 2, 2
     >>> mb = sample_minibatch(indptr, np.array([1, 2, 3, 0, 0, 3, 0, 2]), np.array([0]), [2, 1], np.random.default_rng(0))
@@ -294,6 +297,8 @@ def sampling_work(indptr: np.ndarray, mb: MiniBatch, fanouts: list[int | None], 
     """
     if mb.shared_blocks:
         return 1, 0, 0.0
+    if mb.examined:  # LABOR: no draws, one comparison per examined neighbour
+        return len(mb.blocks), 0, float(mb.examined)
     draws, checks, expanded = 0, 0.0, 0
     for block, fanout in zip(mb.blocks[::-1], fanouts):  # hop-from-seed first
         start, expanded = (expanded if mb.frontier_only else 0), block.num_dst

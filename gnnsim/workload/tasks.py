@@ -84,6 +84,12 @@ class Sampling:
     draws: int = 0
     checks: float = 0.0
 
+    @property
+    def examined(self) -> float:
+        """Neighbours a LABOR batch read and compared: its checks (a neighbour sampler's
+        checks are Floyd's comparisons, and come with draws)."""
+        return self.checks if self.draws == 0 else 0.0
+
 
 @dataclass(frozen=True)
 class Rows:

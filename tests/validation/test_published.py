@@ -185,10 +185,15 @@ def test_a_half_precision_record_sets_the_model_dtype():
     assert record_scenario(parse_record(_line(pipeline__dtype="int4"), "x.jsonl", 1)).missing == ["dtype int4"]
 
 
-def test_graphbolt_layer_neighbor_sampling_is_labor():
-    m = record_scenario(parse_record(_line(model__type="GraphSAGE (PyG SAGEConv), sampler sample_layer_neighbor"),
-                                     "x.jsonl", 1))
-    assert m.missing == ["LABOR sampler (layer-neighbor sampling)"]
+def test_graphbolt_layer_neighbor_sampling_is_labor_with_its_dependencies():
+    kind = "GraphSAGE (PyG SAGEConv), sampler sample_layer_neighbor"
+    m = record_scenario(parse_record(_line(model__type=kind), "x.jsonl", 1))
+    assert not m.missing and m.scenario["training"]["sampler"] == "labor"
+    assert "labor_layer_dependency" not in m.scenario["training"]
+    m = record_scenario(parse_record(_line(model__type=kind, notes="layer_dependency=True. ogbn-products"), "x.jsonl", 1))
+    assert m.scenario["training"]["labor_layer_dependency"] is True
+    m = record_scenario(parse_record(_line(model__type=kind, notes="batch_dependency=32. x"), "x.jsonl", 1))
+    assert any("batch_dependency=32 not modelled" in a for a in m.approximations)
 
 
 def test_old_loaders_gather_rows_in_the_training_process():
