@@ -24,10 +24,7 @@ end-to-end run:
   (:class:`gnnsim.realrun.pyg_worker.GnnsimSampler`) against the bare sampler
   (:func:`gnnsim.workload.frameworks.pyg_minibatch`) on the same seeds and random
   stream, fitted as ``fixed + nodes * a + edges * b`` on the sample task's own counts
-  (the collation: ``SamplerOutput``, ``filter_data``, the ``Data`` object). Each call
-  follows a stand-in for the rest of an iteration
-  (:func:`~gnnsim.calibrate.timing.after_other_stages`), as a batch is drawn once per
-  iteration after the optimizer's step.
+  (the collation: ``SamplerOutput``, ``filter_data``, the ``Data`` object).
 
 :func:`calibrate_pyg` returns the profile block that ``gnnsim calibrate`` writes under
 ``frameworks: pyg:`` (read by :func:`gnnsim.hardware.software.load_software`).
@@ -40,7 +37,7 @@ import time
 import numpy as np
 
 from gnnsim.calibrate.profile_blocks import rounded
-from gnnsim.calibrate.timing import after_other_stages, train_step_s
+from gnnsim.calibrate.timing import train_step_s
 
 PYG_MODELS = ("graphsage", "gcn", "gat", "gin")
 IN_DIM, CLASSES, LAYERS, HEADS = 64, 4, 2, 4  # as the validation scenarios (SBM features 64, 4 classes)
@@ -204,21 +201,14 @@ def bench_loader(quick: bool, repeats: int) -> list[dict]:
                                  shuffle=False, num_workers=0))
         bare_rng = np.random.default_rng(7)  # the same stream: the same batches
         for i in range(count + 2):
-            # a batch is drawn once per iteration, after the optimizer's step: each call
-            # follows a stand-in for the rest of an iteration, whose code and data push the
-            # loader's Python out of the caches (back to back its collation took ~0.3 ms a
-            # batch of 256 with fan-outs [8, 4], after the stand-in ~0.5 ms)
-            after_other_stages("cpu")
             start = time.perf_counter()
             next(loader)
-            loader_s = time.perf_counter() - start
-            after_other_stages("cpu")
-            start = time.perf_counter()
+            mid = time.perf_counter()
             mb = pyg_minibatch(graph.indptr, graph.indices, seeds[i * bs:(i + 1) * bs], fanouts, bare_rng)
-            bare_s = time.perf_counter() - start
+            end = time.perf_counter()
             if i >= 2:
                 rows.append({"batch": bs, "fanouts": fanouts, "nodes": mb.num_sampled_nodes,
-                             "edges": mb.num_sampled_edges, "loader": loader_s, "bare": bare_s})
+                             "edges": mb.num_sampled_edges, "loader": mid - start, "bare": end - mid})
     return rows
 
 

@@ -125,24 +125,6 @@ def test_benchmarks_run_on_the_real_pyg(monkeypatch):
     assert np.isfinite(block["models"]["gat"]["per_element_forward_ns"])
 
 
-def test_each_loader_call_follows_a_stand_in_for_the_rest_of_an_iteration(monkeypatch):
-    """A batch is drawn once per iteration, after the optimizer's step: the loader's
-    ``next()`` and the bare sampler are each timed after the iteration stand-in."""
-    pytest.importorskip("torch_geometric")
-    from gnnsim.workload import frameworks
-
-    monkeypatch.setattr(cal, "LOADER_BATCHES", [(16, [3, 2])])
-    monkeypatch.setattr(cal, "LOADER_GRAPH_NODES", 500)
-    log: list[str] = []
-    monkeypatch.setattr(cal, "after_other_stages", lambda device: log.append(f"stand-in {device}"))
-    bare = frameworks.pyg_minibatch  # the loader's sampler and the bare one both call it
-    monkeypatch.setattr(frameworks, "pyg_minibatch", lambda *a, **k: (log.append("sample"), bare(*a, **k))[1])
-    rows = cal.bench_loader(quick=True, repeats=1)
-    assert len(rows) == 6
-    # per batch: stand-in, next() (the loader's sampler), stand-in, the bare sampler
-    assert log[:4] == ["stand-in cpu", "sample", "stand-in cpu", "sample"] and len(log) == 4 * (6 + 2)
-
-
 def test_the_reference_gcn_runs_in_pyg_order():
     # PyG's GCNConv projects first at any widths: the torch model it is measured against
     # must too, or the fitted per-element term carries the input layer's aggregation gradient
