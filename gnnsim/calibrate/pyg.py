@@ -190,8 +190,8 @@ def bench_loader(quick: bool, repeats: int) -> list[dict]:
     from torch_geometric.data import Data
     from torch_geometric.loader import NodeLoader
 
-    from gnnsim.graph.generators import sbm
     from gnnsim.calibrate.timing import evict_caches
+    from gnnsim.graph.generators import sbm
     from gnnsim.realrun.pyg_worker import sampler_class
     from gnnsim.workload.frameworks import pyg_minibatch
     from gnnsim.workload.sampler import sampling_work
