@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from gnnsim.calibrate.timing import (Samples, device_sync, evict_caches, mean_time, synchronised, time_cases,
-                                     train_step_s)
+from gnnsim.calibrate.timing import (Samples, after_other_stages, device_sync, evict_caches, mean_time, synchronised,
+                                     time_cases, train_step_s)
 from gnnsim.workload import kernels as m
 from gnnsim.workload.models import MODELS
 
@@ -63,7 +63,8 @@ def bench_gemm_tn(quick: bool, repeats: int, device: str = "cpu") -> Samples:
 
 
 def bench_optimizer(quick: bool, repeats: int, device: str = "cpu") -> Samples:
-    """Adam's step plus zero_grad on T equal tensors."""
+    """Adam's step plus zero_grad on T equal tensors, each after a stand-in for the rest of
+    an iteration (:func:`~gnnsim.calibrate.timing.after_other_stages`)."""
     import torch
 
     out = Samples()
@@ -81,11 +82,13 @@ def bench_optimizer(quick: bool, repeats: int, device: str = "cpu") -> Samples:
                 opt.step()
                 opt.zero_grad(set_to_none=False)
 
-            # the step runs right after backward and the all-reduce, with the caches full of
-            # other data: evict them first (on a GPU too: its step is host work issuing small
-            # kernels, timed up to its end as the optimizer stage is). The heap stays warm:
-            # the step's temporaries have the parameters' sizes, reusing last step's pages
-            t, cv = mean_time(synchronised(step, device), repeats, before=evict_caches, cold=False)
+            # the step runs once per iteration, after backward and the all-reduce: other code
+            # has run since its last call and the caches hold other data (on a GPU too: its
+            # step is host work issuing small kernels, timed up to its end as the optimizer
+            # stage is). The heap stays warm: the step's temporaries have the parameters'
+            # sizes, reusing last step's pages
+            t, cv = mean_time(synchronised(step, device), repeats, before=lambda: after_other_stages(device),
+                              cold=False)
             # the model charges count + 1 launches (one per tensor, one for the step), the
             # bytes of all tensors and the step's item: one sample per launch unit
             kernels = m.optimizer_kernels(n * count, count, "adam")

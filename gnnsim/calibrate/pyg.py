@@ -25,6 +25,13 @@ end-to-end run:
   (:func:`gnnsim.workload.frameworks.pyg_minibatch`) on the same seeds and random
   stream, fitted as ``fixed + nodes * a + edges * b`` on the sample task's own counts
   (the collation: ``SamplerOutput``, ``filter_data``, the ``Data`` object).
+- **sampler**: the bare ``pyg_minibatch`` that ``NodeLoader`` runs here, timed after a
+  cache-evicting pass as the sampler benchmark times ``sample_minibatch``, against what
+  the node's sampler block (fitted on ``sample_minibatch`` in the same calibration)
+  predicts for the same batch: one scale on its node and edge terms
+  (:func:`fit_sampler_scale`), the profile's ``sampler:`` block. PyG's sampling expands
+  only each hop's new nodes and builds every hop's block on all nodes so far, a
+  different sequence of numpy passes than the one the sampler block was fitted on.
 
 :func:`calibrate_pyg` returns the profile block that ``gnnsim calibrate`` writes under
 ``frameworks: pyg:`` (read by :func:`gnnsim.hardware.software.load_software`).
@@ -183,9 +190,11 @@ def bench_loader(quick: bool, repeats: int) -> list[dict]:
     from torch_geometric.data import Data
     from torch_geometric.loader import NodeLoader
 
+    from gnnsim.calibrate.timing import evict_caches
     from gnnsim.graph.generators import sbm
     from gnnsim.realrun.pyg_worker import sampler_class
     from gnnsim.workload.frameworks import pyg_minibatch
+    from gnnsim.workload.sampler import sampling_work
 
     graph = sbm(LOADER_GRAPH_NODES, 4, 8.0, 0.85, seed=3)
     data = Data(edge_index=torch.empty(2, 0, dtype=torch.long), y=torch.zeros(graph.num_nodes, dtype=torch.long),
@@ -200,6 +209,7 @@ def bench_loader(quick: bool, repeats: int) -> list[dict]:
         loader = iter(NodeLoader(data, node_sampler=sampler, input_nodes=torch.from_numpy(seeds), batch_size=bs,
                                  shuffle=False, num_workers=0))
         bare_rng = np.random.default_rng(7)  # the same stream: the same batches
+        mine = []
         for i in range(count + 2):
             start = time.perf_counter()
             next(loader)
@@ -207,8 +217,19 @@ def bench_loader(quick: bool, repeats: int) -> list[dict]:
             mb = pyg_minibatch(graph.indptr, graph.indices, seeds[i * bs:(i + 1) * bs], fanouts, bare_rng)
             end = time.perf_counter()
             if i >= 2:
-                rows.append({"batch": bs, "fanouts": fanouts, "nodes": mb.num_sampled_nodes,
+                mine.append({"batch": bs, "fanouts": fanouts, "nodes": mb.num_sampled_nodes,
                              "edges": mb.num_sampled_edges, "loader": mid - start, "bare": end - mid})
+        # then the same seeds each after an eviction, as the sampler benchmark times its
+        # batches (apart, so that the loader's calls above follow no eviction)
+        for i, row in enumerate(mine, start=2):
+            evicted_rng = np.random.default_rng(1000 + i)
+            evict_caches()
+            start = time.perf_counter()
+            evicted = pyg_minibatch(graph.indptr, graph.indices, seeds[i * bs:(i + 1) * bs], fanouts, evicted_rng)
+            row.update(bare_evicted=time.perf_counter() - start, graph_nodes=graph.num_nodes,
+                       evicted_counts=[evicted.num_sampled_nodes, evicted.num_sampled_edges,
+                                       *sampling_work(graph.indptr, evicted, fanouts)])
+        rows += mine
     return rows
 
 
@@ -225,24 +246,62 @@ def fit_loader(rows: list[dict]) -> tuple[dict, dict]:
             {"pyg_loader": {"fit_mape": rounded(error, 3), "samples": len(rows)}})
 
 
-def pyg_block(models: dict, loader: dict, version: str, source: str) -> dict:
+def _sampler_terms(block: dict, row: dict) -> tuple[float, float]:
+    """(fixed, scaled) seconds the node's sampler ``block`` predicts for a loader row's
+    evicted batch: the per-batch and per-hop terms, and the node, edge, draw and check
+    terms that the profile's ``node_scale`` and ``edge_scale`` multiply
+    (:meth:`gnnsim.hardware.software.SoftwareProfile.sampler_cost`)."""
+    nodes, edges, hops, draws, checks = row["evicted_counts"]
+    ref = float(block.get("reference_nodes", 0) or 0)
+    doublings = max(0.0, float(np.log2(row["graph_nodes"] / ref))) if ref > 0 else 0.0
+    per_edge_ns = block["per_edge_ns"] + block.get("per_edge_doubling_ns", 0.0) * doublings
+    fixed = block["per_batch_us"] * 1e-6 + block.get("per_hop_us", 0.0) * 1e-6 * hops
+    scaled = (block["per_node_ns"] * 1e-9 * nodes + per_edge_ns * 1e-9 * edges
+              + block.get("per_draw_us", 0.0) * 1e-6 * draws + block.get("per_check_ns", 0.0) * 1e-9 * checks)
+    return fixed, scaled
+
+
+def fit_sampler_scale(rows: list[dict], sampler: dict | None) -> tuple[dict, dict]:
+    """The ``frameworks: pyg: sampler`` block: PyG's bare sampler (``bare_evicted``) over
+    what the node's ``sampler`` block predicts for the same batches, as one scale on the
+    node and edge terms (``node_scale = edge_scale``, at least 0.01; least squares of the
+    relative error), no per-batch term (a quick calibration's few shapes traded one off
+    against the other), and the fit's error; unscaled where no sampler block or no
+    evicted timings (samples from before they were taken) are given."""
+    unscaled = {"per_batch_us": 0.0, "node_scale": 1.0, "edge_scale": 1.0}
+    rows = [r for r in rows if "bare_evicted" in r]
+    if not sampler or not rows:
+        return unscaled, {}
+    terms = np.array([_sampler_terms(sampler, r) for r in rows])
+    measured = np.array([r["bare_evicted"] for r in rows])
+    fixed, scaled = terms[:, 0] / measured, terms[:, 1] / measured
+    scale = max(float(np.dot(scaled, 1.0 - fixed) / max(np.dot(scaled, scaled), 1e-30)), 0.01)
+    predicted = terms[:, 0] + scale * terms[:, 1]
+    before = float(np.mean(np.abs(terms.sum(axis=1) / measured - 1.0)))
+    return ({"per_batch_us": 0.0, "node_scale": rounded(scale), "edge_scale": rounded(scale)},
+            {"pyg_sampler": {"fit_mape": rounded(float(np.mean(np.abs(predicted / measured - 1.0))), 3),
+                             "unscaled_mape": rounded(before, 3), "samples": len(rows)}})
+
+
+def pyg_block(models: dict, loader: dict, version: str, source: str, sampler: dict | None = None) -> dict:
     """The calibrated profile's ``frameworks: pyg:`` block: the loader's overheads, the
     pooled GraphSAGE numbers as the default layer overheads, each model's own, and the
-    sampler as measured here (gnnsim's own under PyG's loader: no scaling)."""
+    sampler as measured here (:func:`fit_sampler_scale`; unscaled without it)."""
     default = models.get("graphsage") or next(iter(models.values()))
     return {"version": version,
             "overheads": {**loader, **default},
             "models": models,
-            # NodeLoader here runs gnnsim's sampler (pyg-lib has no wheel for this torch):
-            # the sampler's own costs are the calibration's sampler block, unscaled
-            "sampler": {"per_batch_us": 0.0, "node_scale": 1.0, "edge_scale": 1.0},
+            # NodeLoader here runs gnnsim's pyg_minibatch (pyg-lib has no wheel for this
+            # torch): its cost relative to the calibration's sampler block
+            "sampler": sampler or {"per_batch_us": 0.0, "node_scale": 1.0, "edge_scale": 1.0},
             "sources": [{"text": source, "basis": "calibrated", "confidence": "medium",
                          "covers": ["overheads", "models", "sampler"]}]}
 
 
 def calibrate_pyg(quick: bool, repeats: int, device: str, progress, samples: dict, residuals: dict,
-                  source: str) -> dict | None:
-    """Measure and fit the ``frameworks: pyg:`` block (None, with a line, without PyG)."""
+                  source: str, sampler: dict | None = None) -> dict | None:
+    """Measure and fit the ``frameworks: pyg:`` block (None, with a line, without PyG);
+    ``sampler`` is the node's sampler block of the same calibration."""
     version = available()
     progress("calibrate: PyG's layers and NodeLoader against plain torch ...", end=" ", flush=True)
     if version is None:
@@ -254,14 +313,17 @@ def calibrate_pyg(quick: bool, repeats: int, device: str, progress, samples: dic
     samples["pyg_layers"], samples["pyg_loader"] = layer_rows, loader_rows
     models, layer_res = fit_layers(layer_rows)
     loader, loader_res = fit_loader(loader_rows)
+    scales, sampler_res = fit_sampler_scale(loader_rows, sampler)
     residuals.update(layer_res)
     residuals.update(loader_res)
+    residuals.update(sampler_res)
     text = (f"{source}: torch_geometric {version}'s models against gnnsim's torch models on identical whole "
             f"subgraphs ({len(layer_rows)} model x size pairs, forward and backward timed in turn) and its NodeLoader "
-            f"over gnnsim's sampler against the bare sampler ({len(loader_rows)} batches); micro-benchmarks only "
+            f"over gnnsim's sampler against the bare sampler ({len(loader_rows)} batches), the bare sampler after an "
+            "eviction against the sampler block; micro-benchmarks only "
             "(gnnsim.calibrate.pyg)")
     sage = models.get("graphsage", {})
     progress(f"GraphSAGE +{sage.get('per_layer_forward_us', 0):g}/+{sage.get('per_layer_backward_us', 0):g} us per "
-             f"layer, loader +{loader['per_iteration_us']:g} us per batch")
+             f"layer, loader +{loader['per_iteration_us']:g} us per batch, sampler x{scales['node_scale']:g}")
     progress.step()
-    return pyg_block(models, loader, version, text)
+    return pyg_block(models, loader, version, text, scales)

@@ -219,14 +219,15 @@ def refit(samples_path: str | Path, out: str | Path, progress=print) -> dict:
 
     old_pyg = (profile.get("frameworks") or {}).get("pyg")
     if samples.get("pyg_layers") and samples.get("pyg_loader") and isinstance(old_pyg, dict):
-        from gnnsim.calibrate.pyg import fit_layers, fit_loader, pyg_block
+        from gnnsim.calibrate.pyg import fit_layers, fit_loader, fit_sampler_scale, pyg_block
 
         models, layer_res = fit_layers(samples["pyg_layers"])
         loader, loader_res = fit_loader(samples["pyg_loader"])
-        residuals.update({**layer_res, **loader_res})
+        scales, sampler_res = fit_sampler_scale(samples["pyg_loader"], profile.get("sampler"))
+        residuals.update({**layer_res, **loader_res, **sampler_res})
         text = (old_pyg.get("sources") or [{}])[0].get("text", "gnnsim calibrate")
         profile["frameworks"] = {**profile["frameworks"],
-                                 "pyg": pyg_block(models, loader, str(old_pyg.get("version", "")), text)}
+                                 "pyg": pyg_block(models, loader, str(old_pyg.get("version", "")), text, scales)}
         progress(f"refit: PyG: loader +{loader['per_iteration_us']:g} us per batch")
 
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -281,7 +281,7 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress, "cpu", samples)
         framework = _measure_framework(kernels, "cpu", repeats, progress, samples)
         sampler = _measure_sampler(quick, repeats, residuals, progress, samples)
-        pyg = calibrate_pyg(quick, repeats, "cpu", progress, samples, residuals, _framework_source("cpu"))
+        pyg = calibrate_pyg(quick, repeats, "cpu", progress, samples, residuals, _framework_source("cpu"), sampler)
         small_table = _small_table_gather(quick, repeats, kernels["gather"], residuals, progress, samples)
     # CPU sharing: how many cores' worth the node's busy trainers really get (not with twin_load)
     sharing = measure_capacity(world - 1, threads, quick, progress, earlier=early) if share_cores else None
@@ -376,7 +376,8 @@ def _measure_cuda(quick: bool, repeats: int, threads: int, world: int, progress,
         progress(f"fit error {residuals['host_gather']['fit_mape']:.1%}")
         progress.step()
         sampler = _measure_sampler(quick, repeats, residuals, progress, samples)
-        pyg = calibrate_pyg(quick, repeats, "cuda", progress, samples, residuals, _framework_source("cuda"))
+        pyg = calibrate_pyg(quick, repeats, "cuda", progress, samples, residuals, _framework_source("cuda"),
+                            sampler)
     blocks = {
         "sampler": sampler,
         "host_gather": {k: host[k] for k in HOST_GATHER_KEYS},

@@ -19,7 +19,10 @@ the start of each iteration. Without it:
 - a trainer that holds every feature row (``training.mode: single-node-multigpu``, PyG's
   ``x[batch.n_id]``) gathers its own rows on its own clock (:func:`local_fetch`): no
   exchange, no wait for the other ranks' sampling;
-- the first gradient bucket holds DDP's 1 MiB (:data:`gnnsim.sim.settings.DDP_FIRST_BUCKET_BYTES`).
+- the first gradient bucket holds DDP's 1 MiB (:data:`gnnsim.sim.settings.DDP_FIRST_BUCKET_BYTES`);
+- the gradient copies are backward's, as DDP's reducer makes them inside
+  ``loss.backward()``; only the hook's division and the collective are the all-reduce's
+  (:attr:`gnnsim.sim.engine.Simulator._ddp_reducer`).
 
 How DDP buckets (torch 2.13, ``torch/nn/parallel/distributed.py`` and
 ``torch/csrc/distributed/c10d/reducer.cpp``): buckets of ``bucket_cap_mb`` (25 MiB), the

@@ -64,7 +64,7 @@ from gnnsim.sim.network import Flow, Network
 from gnnsim.sim.settings import SimSettings, sim_settings
 from gnnsim.sim.timeline import SimulationError, Span, Timeline  # noqa: F401 (re-exported: analysis and reports read them here)
 from gnnsim.workload.tasks import Kind, Stage, Task, Workload
-from gnnsim.workload.kernels import GRAD_PACK
+from gnnsim.workload.kernels import GRAD_AVERAGE, GRAD_PACK
 
 LOADER_STAGES = (Stage.SAMPLE, Stage.FETCH, Stage.H2D)
 COMPUTE_STAGES = (Stage.FORWARD, Stage.BACKWARD, Stage.OPTIMIZER)
@@ -211,26 +211,57 @@ class Simulator(Exchanges):
     def _bucket(self, rank: int, it: int, index: int, task: Task, after: simpy.Event | None,
                 ready_span: int, share: float = 1.0) -> Generator[Any, Any, int]:
         """One gradient bucket's all-reduce (``share`` of the gradient bytes): its copy into
-        the flat buffer, the collective after the bucket before it, and its copies back."""
+        the flat buffer, the collective after the bucket before it, and its copies back.
+        Under DDP's reducer (:meth:`_ddp_reducer`) only the division and the collective:
+        backward has packed the bucket and :meth:`_unpack_buckets` copies it back."""
         prev = ready_span
         if after is not None:
             prev_comm = yield after
             prev = self._latest(prev, prev_comm)
-        prev = yield from self._gradient_copies(rank, it, task, True, share, prev)
+        if self._ddp_reducer:
+            prev = yield from self._gradient_copies(rank, it, task, (GRAD_AVERAGE,), share, prev, "allreduce")
+            return (yield from self._collective(rank, task, it, index, "comm", prev))
+        prev = yield from self._gradient_copies(rank, it, task, (GRAD_PACK,), share, prev, "allreduce")
         span = yield from self._collective(rank, task, it, index, "comm", prev)
-        return (yield from self._gradient_copies(rank, it, task, False, share, span))
+        after_names = tuple(k.name for k in task.kernels if k.name != GRAD_PACK)
+        return (yield from self._gradient_copies(rank, it, task, after_names, share, span, "allreduce"))
 
-    def _gradient_copies(self, rank: int, it: int, task: Task, before: bool, share: float,
-                         prev: int) -> Generator[Any, Any, int]:
-        """A bucket's share of the gradient copies before (``before``) or after its
-        all-reduce, computed on the trainer's device and counted in the allreduce stage."""
-        kernels = tuple(k for k in task.kernels if (k.name == GRAD_PACK) == before)
-        if not kernels:
+    @property
+    def _ddp_reducer(self) -> bool:
+        """Whether the gradients are all-reduced as DDP's reducer does it (no iteration
+        barrier: DDP as users run it). gnnsim's own trainer packs, all-reduces, averages
+        and unpacks after backward, all timed as the allreduce stage. DDP copies each
+        gradient into its bucket in backward's autograd hooks (``Reducer::mark_variable_ready``),
+        its hook divides the bucket just before launching the collective
+        (``default_hooks.allreduce_hook``), and ``Reducer::finalize_backward`` copies the
+        reduced buckets back into the gradients before ``loss.backward()`` returns
+        (torch 2.13, ``torch/csrc/distributed/c10d/reducer.cpp``): the copies are
+        backward's, the division the all-reduce's."""
+        return not self.settings.iteration_barrier
+
+    def _copy_seconds(self, task: Task, names: tuple[str, ...], share: float) -> float:
+        """The cost model's seconds of ``share`` of ``task``'s gradient copies named ``names``."""
+        kernels = tuple(k for k in task.kernels if k.name in names)
+        return self.cost.compute_time(replace(task, kernels=kernels)) * share if kernels else 0.0
+
+    def _gradient_copies(self, rank: int, it: int, task: Task, names: tuple[str, ...], share: float,
+                         prev: int, stage: str) -> Generator[Any, Any, int]:
+        """A bucket's share of the gradient copies named ``names``, computed on the
+        trainer's device and counted in ``stage``."""
+        seconds = self._copy_seconds(task, names, share)
+        if seconds <= 0:
             return prev
         start = self.env.now
-        seconds = self.cost.compute_time(replace(task, kernels=kernels)) * share
         yield self._compute(rank, self._jittered(rank, seconds))
-        return self._span(rank, self.device_track, "allreduce", it, start, self.env.now, pred=prev)
+        return self._span(rank, self.device_track, stage, it, start, self.env.now, pred=prev)
+
+    def _unpack_buckets(self, rank: int, it: int, ar: Task | None, prev: int) -> Generator[Any, Any, int]:
+        """DDP's ``finalize_backward``: every reduced bucket copied back into the
+        gradients, after the last bucket's all-reduce, inside backward."""
+        if ar is None or not self._ddp_reducer:
+            return prev
+        names = tuple(k.name for k in ar.kernels if k.name not in (GRAD_PACK, GRAD_AVERAGE))
+        return (yield from self._gradient_copies(rank, it, ar, names, 1.0, prev, "backward"))
 
     def _trainer(self, rank: int) -> Generator[Any, Any, None]:
         prev = -1
@@ -242,6 +273,7 @@ class Simulator(Exchanges):
             _, chain = self._split(self.workload.tasks[it][rank])
             last_backward = max((i for i, t in enumerate(chain) if t.stage is Stage.BACKWARD), default=-1)
             pending: list[simpy.Process] = []
+            reduced = None  # the gradient all-reduce whose buckets are pending
             for position, task in enumerate(chain):
                 start = self.env.now
                 if task.stage is Stage.ALLREDUCE and task.kind is Kind.COLLECTIVE:
@@ -256,6 +288,9 @@ class Simulator(Exchanges):
                                                  self.settings.first_bucket_bytes, self.settings.bucket_bytes)
                     factor = self._jittered(rank, 1.0)
                     seconds = [x * factor for x in self._segment_seconds(task, [seg for seg, _ in segments])]
+                    if ar is not None and self._ddp_reducer:  # the hooks pack each bucket as its gradients come
+                        seconds = [x + factor * self._copy_seconds(ar, (GRAD_PACK,), bucket / ar.bytes)
+                                   for x, (_, bucket) in zip(seconds, segments)]
                     for index, (seg, bucket) in enumerate(segments):
                         start = self.env.now
                         yield self._compute(rank, seconds[index])
@@ -268,6 +303,7 @@ class Simulator(Exchanges):
                                 self._bucket(rank, it, index, replace(ar, bytes=bucket), after, prev, bucket / ar.bytes)))
                     if ar is not None and not pending:
                         pending.append(self.env.process(self._bucket(rank, it, 0, ar, None, prev)))
+                    reduced = ar
                 elif task.kind is Kind.TRANSFER and self.cost.cluster.node.h2d_link is not None:
                     route = self.topo.h2d_route(rank)
                     flow = yield self.net.transfer(route.channels, task.bytes, route.latency_s, tag=str(task.stage))
@@ -278,6 +314,7 @@ class Simulator(Exchanges):
                         yield self.env.all_of(pending)
                         prev = self._latest(prev, *[p.value for p in pending])
                         pending = []
+                        prev = yield from self._unpack_buckets(rank, it, reduced, prev)
                         start = self.env.now
                     yield self._compute(rank, self._jittered(rank, self.cost.compute_time(task)))
                     flops = sum(k.flops for k in task.kernels)
@@ -286,6 +323,7 @@ class Simulator(Exchanges):
             if pending:
                 yield self.env.all_of(pending)
                 prev = self._latest(prev, *[p.value for p in pending])
+                prev = yield from self._unpack_buckets(rank, it, reduced, prev)
             self.last_end[it] = max(self.last_end[it], self.env.now)
             self.done_iterations[rank] += 1
             self.report.update()  # progress on stderr, per trainer iteration

@@ -193,6 +193,7 @@ def sage_backward(blocks: list[tuple[int, int, int]], dims: list[tuple[int, int]
 
 
 GRAD_PACK = "grad.pack"  # the gradient copy that runs before the all-reduce (the others run after it)
+GRAD_AVERAGE = "grad.average"  # the division by the number of ranks (after the all-reduce; DDP's hook: before)
 
 
 def gradient_copy_kernels(param_count: int, param_tensors: int, dtype_bytes: int = 4) -> list[Kernel]:
@@ -204,7 +205,7 @@ def gradient_copy_kernels(param_count: int, param_tensors: int, dtype_bytes: int
     nbytes = float(dtype_bytes) * param_count
     per_tensor = max(1, param_count // max(1, param_tensors))
     return ([Kernel("elementwise", 0.0, 2.0 * nbytes, GRAD_PACK, nbytes),
-             Kernel("elementwise", float(param_count), 2.0 * nbytes, "grad.average")]
+             Kernel("elementwise", float(param_count), 2.0 * nbytes, GRAD_AVERAGE)]
             + [Kernel("elementwise", 0.0, 2.0 * dtype_bytes * per_tensor, "grad.unpack") for _ in range(param_tensors)])
 
 

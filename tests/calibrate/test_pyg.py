@@ -51,6 +51,41 @@ def test_loader_fit():
     assert residuals["pyg_loader"]["fit_mape"] < 1e-3
 
 
+SAMPLER = {"per_batch_us": 200.0, "per_node_ns": 80.0, "per_edge_ns": 10.0, "per_edge_doubling_ns": 2.0,
+           "reference_nodes": 8000, "per_hop_us": 30.0, "per_draw_us": 10.0, "per_check_ns": 2.0}
+
+
+def _sampler_rows(per_batch_s: float, scale: float) -> list[dict]:
+    """Loader rows whose evicted bare sampler costs :data:`SAMPLER`'s per-batch and
+    per-hop terms plus ``per_batch_s``, and ``scale`` times its node, edge, draw and
+    check terms."""
+    rows = []
+    for nodes, edges, hops, draws, checks, graph in ((200, 900, 2, 10, 300.0, 8000), (1000, 5000, 2, 18, 4e3, 16000),
+                                                     (3500, 18000, 2, 20, 1e4, 8000), (6000, 40000, 3, 30, 3e4, 32000)):
+        doublings = np.log2(graph / 8000)
+        scaled = 80e-9 * nodes + (10e-9 + 2e-9 * doublings) * edges + 10e-6 * draws + 2e-9 * checks
+        rows.append({"evicted_counts": [nodes, edges, hops, draws, checks], "graph_nodes": graph,
+                     "bare_evicted": 200e-6 + 30e-6 * hops + per_batch_s + scale * scaled})
+    return rows
+
+
+def test_sampler_scale_fit():
+    """PyG's bare sampler over the node's sampler block: one scale on the node and edge
+    terms (per batch and per hop unscaled); unscaled without the block or the timings."""
+    block, residuals = cal.fit_sampler_scale(_sampler_rows(0.0, 1.4), SAMPLER)
+    assert block == {"per_batch_us": 0.0, "node_scale": pytest.approx(1.4, rel=1e-3),
+                     "edge_scale": pytest.approx(1.4, rel=1e-3)}
+    assert residuals["pyg_sampler"]["fit_mape"] < 1e-3 < residuals["pyg_sampler"]["unscaled_mape"]
+    unscaled = {"per_batch_us": 0.0, "node_scale": 1.0, "edge_scale": 1.0}
+    assert cal.fit_sampler_scale(_sampler_rows(0.0, 1.4), None) == (unscaled, {})
+    old_samples = [{k: v for k, v in r.items() if k != "bare_evicted"} for r in _sampler_rows(0.0, 1.4)]
+    assert cal.fit_sampler_scale(old_samples, SAMPLER) == (unscaled, {})
+    assert cal.pyg_block({"gcn": {}}, {}, "2.8.1", "test", block)["sampler"] == block
+    # a per-batch difference the block cannot hold is spread over the scale, not dropped
+    shifted, _ = cal.fit_sampler_scale(_sampler_rows(100e-6, 1.0), SAMPLER)
+    assert shifted["node_scale"] > 1.0
+
+
 @pytest.fixture
 def calibrated_root(tmp_path, monkeypatch):
     """A copy of hwprofiles with a calibrated profile that measured PyG."""
@@ -116,13 +151,16 @@ def test_benchmarks_run_on_the_real_pyg(monkeypatch):
         def step(self):
             pass
 
-    block = cal.calibrate_pyg(True, 1, "cpu", Progress(), samples, residuals, "test")
+    sampler = {"per_batch_us": 200.0, "per_node_ns": 80.0, "per_edge_ns": 10.0}
+    block = cal.calibrate_pyg(True, 1, "cpu", Progress(), samples, residuals, "test", sampler)
     assert set(block["models"]) == set(cal.PYG_MODELS)
     assert {r["model"] for r in samples["pyg_layers"]} == set(cal.PYG_MODELS)
     assert all(r["pyg"]["forward"] > 0 and r["own"]["backward"] > 0 for r in samples["pyg_layers"])
     assert len(samples["pyg_loader"]) == 6 and all(r["loader"] > 0 for r in samples["pyg_loader"])
     assert block["overheads"]["per_iteration_us"] >= 0 and "pyg_loader" in residuals
     assert np.isfinite(block["models"]["gat"]["per_element_forward_ns"])
+    assert all(r["bare_evicted"] > 0 and len(r["evicted_counts"]) == 5 for r in samples["pyg_loader"])
+    assert block["sampler"]["node_scale"] == block["sampler"]["edge_scale"] > 0 and "pyg_sampler" in residuals
 
 
 def test_the_reference_gcn_runs_in_pyg_order():

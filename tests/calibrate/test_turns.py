@@ -72,3 +72,28 @@ def test_cpu_kernels_run_on_a_steady_heap_after_an_eviction_each(monkeypatch):
 def test_cache_sizes_come_from_sysfs_or_a_default():
     assert timing.cache_bytes(3) > 0
     assert timing.cache_bytes(99, default=123) == 123  # no such cache level
+
+
+def test_the_optimizer_step_is_timed_after_a_stand_in_for_the_rest_of_an_iteration(monkeypatch):
+    """Adam's step runs once per iteration: each timed run follows other code (a forward
+    and backward of gnnsim's own GraphSAGE, its gradients zeroed) and an eviction, never
+    a back-to-back step whose own code stays hot."""
+    torch = pytest.importorskip("torch")
+    from gnnsim.calibrate import bench
+
+    evictions, steps = [], []
+    monkeypatch.setattr(timing, "evict_caches", lambda: evictions.append(len(steps)))
+    real_step = torch.optim.Adam.step
+    monkeypatch.setattr(torch.optim.Adam, "step", lambda self, *a, **k: (steps.append(1), real_step(self, *a, **k))[1])
+    timing.after_other_stages("cpu")
+    model = timing._STAND_IN["cpu"][0]
+    assert evictions == [0] and all(p.grad is not None and not p.grad.any() for p in model.parameters())
+    monkeypatch.setattr(timing, "EVICTED_MAX_REPEATS", 4)
+    monkeypatch.setattr(bench, "sweep", lambda device, cpu, gpu: [64])
+    evictions.clear()
+    steps.clear()
+    samples = bench.bench_optimizer(quick=True, repeats=1)
+    assert len(samples.times_s) == 2 and all(t > 0 for t in samples.times_s)
+    # the two warm-up steps of each shape run as they come; every timed one after a stand-in
+    assert len(evictions) == 2 * 4 and len(steps) == 2 * (2 + 4)
+    assert evictions == [6 * shape + 2 + run for shape in (0, 1) for run in range(4)]

@@ -133,6 +133,38 @@ def test_without_the_barrier_imbalance_in_different_stages_cancels():
     assert _stage(ddp, 0, "allreduce") == pytest.approx([2 * MS + c] * 3, rel=1e-9)
 
 
+@pytest.mark.parametrize("barrier", [True, False])
+def test_ddp_copies_its_gradients_inside_backward(barrier):
+    """The all-reduce's gradient copies take 1 ms (the pack), 2 ms (the average) and
+    3 ms (the unpack) on two like ranks (backward 4 ms). gnnsim's own trainer (with the
+    barrier) does all three after backward, timed as the allreduce stage: backward 4 ms,
+    allreduce 1 + c + 2 + 3 ms. DDP's reducer packs in backward's hooks and unpacks
+    before ``loss.backward()`` returns, and its hook divides before the collective:
+    backward 4 + 1 + 3 ms, allreduce 2 ms + c. The iteration is 15 ms + c either way."""
+    from dataclasses import replace
+
+    from gnnsim.workload.kernels import GRAD_AVERAGE, GRAD_PACK
+
+    cost = _cost()
+    c = cost.allreduce_time(1e5)
+    copies = (Kernel("elementwise", 1.0, 0.0, GRAD_PACK), Kernel("elementwise", 2.0, 0.0, GRAD_AVERAGE),
+              Kernel("elementwise", 3.0, 0.0, "grad.unpack"))
+    w = _workload([FAST, FAST], 2)
+    w.tasks = [[[replace(t, kernels=copies) if t.stage == "allreduce" else t for t in chain] for chain in it]
+               for it in w.tasks]
+    tl = simulate_workload(w, cost, iteration_barrier=barrier)
+    assert np.diff([0.0, *tl.iteration_end_s]) == pytest.approx([15 * MS + c] * 2, rel=1e-9)
+    for rank in (0, 1):
+        assert _stage(tl, rank, "backward") == pytest.approx([(4 if barrier else 8) * MS] * 2, rel=1e-9)
+        assert _stage(tl, rank, "allreduce") == pytest.approx([(6 if barrier else 2) * MS + c] * 2, rel=1e-9)
+    if not barrier:  # DDP's unpack: after the collective, right before the optimizer's step
+        first = [s for s in tl.spans if s.rank == 0 and s.iteration == 0]
+        collective_end = max(s.end_s for s in first if s.stage == "allreduce")
+        unpack = next(s for s in first if s.stage == "backward" and s.start_s >= collective_end)
+        optimizer = next(s for s in first if s.stage == "optimizer")
+        assert (unpack.duration_s, unpack.end_s) == pytest.approx((3 * MS, optimizer.start_s), rel=1e-9)
+
+
 def test_buckets_fill_in_reverse_layer_order_and_launch_during_backward():
     """8 MiB of gradients: the input layer 3.5 MiB, the hidden 4 MiB, the output 0.5 MiB
     (a Linear 896->1024->1024->128 without biases, in float32). DDP's rebuilt buckets for
