@@ -11,6 +11,7 @@ from gnnsim.cache.graphs import cached_partition
 from gnnsim.config import Scenario
 from gnnsim.cost.dtypes import cluster_for_dtype
 from gnnsim.cost.model import CostModel
+from gnnsim.errors import PartitionError
 from gnnsim.graph.build import build_graph
 from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster, load_cluster
@@ -127,8 +128,11 @@ def partition_and_metrics_for(scenario: Scenario, graph: Graph, num_ranks: int) 
     parts = scenario.partition.num_parts or num_ranks
     if parts != num_ranks:
         partition = partition_for(scenario, graph, num_ranks)  # raises the scenario error
-    return cached_partition(graph, scenario.partition.method, parts, scenario.simulation.seed, compute,
-                            token=cache_token(graph, scenario.partition.method))
+    try:
+        token = cache_token(graph, scenario.partition.method)
+    except PartitionError as exc:
+        raise PartitionError(f"partition.method: {exc}") from None
+    return cached_partition(graph, scenario.partition.method, parts, scenario.simulation.seed, compute, token=token)
 
 
 def partition_for(scenario: Scenario, graph: Graph, num_ranks: int) -> Partition:
@@ -146,7 +150,10 @@ def partition_for(scenario: Scenario, graph: Graph, num_ranks: int) -> Partition
     if method.startswith("file:"):
         # an assignment file named in the scenario is relative to the scenario's folder
         method = f"file:{scenario.resolve(method[len('file:'):])}"
-    return partition_graph(graph, method, parts, seed=scenario.simulation.seed)
+    try:
+        return partition_graph(graph, method, parts, seed=scenario.simulation.seed)
+    except PartitionError as exc:  # name the scenario key the user sets
+        raise PartitionError(f"partition.method: {exc}") from None
 
 
 def simulate(scenario: Scenario, *, sensitivity: bool = True, record_links: bool = False,
