@@ -46,3 +46,22 @@ def test_labor_options_are_checked():
         Scenario.model_validate({**base, "training": {"labor_layer_dependency": True}})
     with pytest.raises(ValueError, match="without replacement"):
         Scenario.model_validate({**base, "training": {"sampler": "labor", "replace": True}})
+
+
+def test_a_labor_scenario_simulates_with_fewer_inputs_and_prices_its_examined_reads():
+    from gnnsim.cost.placement import ID_BYTES, gpu_sampling_work
+    from gnnsim.pipeline import simulate
+
+    assert gpu_sampling_work(10, 100, 2, examined=1000).structure_bytes == \
+        gpu_sampling_work(10, 100, 2).structure_bytes + 1000 * ID_BYTES
+
+    def run(sampler: str):
+        return simulate(Scenario.model_validate({
+            "graph": {"source": "chung-lu", "num_nodes": 20000, "avg_degree": 30, "feature_dim": 64},
+            "training": {"mode": "single-node-multigpu", "sampler": sampler, "batch_size": 256, "fanouts": [10, 10],
+                         "framework": "dgl", "sampling": {"device": "uva"}, "features": {"placement": "uva"}},
+            "cluster": {"profile": "dgx-a100-80gb-1", "trainers_per_node": 1},
+            "simulation": {"iterations": 3, "seed": 0}}), sensitivity=False)
+    labor, neighbor = run("labor"), run("neighbor")
+    assert labor.workload.batch_stats["input_nodes_mean"] < neighbor.workload.batch_stats["input_nodes_mean"]
+    assert labor.analysis.breakdown["sample"]["time_s"] > 0
