@@ -24,6 +24,36 @@ def _repo_root_cwd(monkeypatch):
     os.environ.setdefault("GNNSIM_HWPROFILES", str(ROOT / "hwprofiles"))
 
 
+class Catalog:
+    """A private copy of ``hwprofiles/`` that a test may break (``GNNSIM_HWPROFILES`` points at it)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def __truediv__(self, rel: str) -> Path:
+        return self.root / rel
+
+    def edit(self, rel: str, change) -> Path:
+        """Load profile ``rel``, let ``change(data)`` alter it in place, write it back."""
+        import yaml
+
+        path = self.root / rel
+        data = yaml.safe_load(path.read_text())
+        change(data)
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+
+
+@pytest.fixture
+def catalog(tmp_path, monkeypatch) -> Catalog:
+    import shutil
+
+    root = tmp_path / "hwprofiles"
+    shutil.copytree(ROOT / "hwprofiles", root)
+    monkeypatch.setenv("GNNSIM_HWPROFILES", str(root))
+    return Catalog(root)
+
+
 @pytest.fixture
 def path_graph():
     """0-1-2-3-4 (undirected path), train ids 0 and 4."""

@@ -2,13 +2,10 @@
 ``x[n_id]`` from an 8,000-row table was priced as a gather from the calibration's
 60,000-row table)."""
 
-import shutil
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
 from gnnsim.cost.model import CostModel
 from gnnsim.hardware.cluster import KernelRate, TableGather
@@ -16,7 +13,6 @@ from gnnsim.hardware.profiles import load_cluster
 from gnnsim.hardware.software import load_software
 from gnnsim.workload.tasks import Kind, Rows, Stage, Task
 
-ROOT = Path(__file__).resolve().parents[2]
 LARGE = KernelRate(20e-6, 1e18, 10e9, per_item_s=15e-9)
 SMALL = KernelRate(20e-6, 1e18, 30e9, per_item_s=8e-9)
 ROW = 256  # 64 float32 features
@@ -70,15 +66,9 @@ def test_the_workload_says_how_large_each_trainers_table_is():
     assert table_rows(graph, part_sizes, 1, "single-node-multigpu") == graph.num_nodes == 10
 
 
-def test_a_calibrated_small_table_block_is_read(tmp_path, monkeypatch):
-    root = tmp_path / "hwprofiles"
-    shutil.copytree(ROOT / "hwprofiles", root)
-    monkeypatch.setenv("GNNSIM_HWPROFILES", str(root))
-    path = root / "calibrated/localhost.yaml"
-    data = yaml.safe_load(path.read_text())
-    data["host_gather"].update(table_rows=60_000, small_table={"launch_us": 20.0, "gbps": 30.0, "per_item_ns": 8.0,
-                                                               "table_mb": 2.097152})
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
+def test_a_calibrated_small_table_block_is_read(catalog):
+    catalog.edit("calibrated/localhost.yaml", lambda d: d["host_gather"].update(
+        table_rows=60_000, small_table={"launch_us": 20.0, "gbps": 30.0, "per_item_ns": 8.0, "table_mb": 2.097152}))
     tables = load_cluster("localhost-cpu", device_profile="calibrated/localhost").node.host_gather_tables
     assert tables is not None and tables.large_table_rows == 60_000 and tables.small_table_bytes == 2.097152e6
     assert tables.small.per_item_s == pytest.approx(8e-9) and tables.small.bytes_per_s == pytest.approx(30e9)

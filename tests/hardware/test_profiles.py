@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,28 +10,10 @@ import yaml
 from gnnsim.errors import ProfileError
 from gnnsim.hardware.profiles import ALLOWED_KEYS, allow_keys, list_profiles, load_cluster, load_device, load_link, load_node
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def catalog(tmp_path, monkeypatch):
-    """A private copy of the catalog that a test may break."""
-    root = tmp_path / "hwprofiles"
-    shutil.copytree(ROOT / "hwprofiles", root)
-    monkeypatch.setenv("GNNSIM_HWPROFILES", str(root))
-    return root
-
-
-def edit(root: Path, rel: str, change) -> Path:
-    path = root / rel
-    data = yaml.safe_load(path.read_text())
-    change(data)
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
 
 
 def test_negative_bandwidth_names_file_key_and_fix(catalog):
-    edit(catalog, "links/ib-hdr.yaml", lambda d: d.update(bw_gbps=-25, bw_basis=None))
+    catalog.edit("links/ib-hdr.yaml", lambda d: d.update(bw_gbps=-25, bw_basis=None))
     with pytest.raises(ProfileError) as err:
         load_link("ib-hdr")
     msg = str(err.value)
@@ -43,7 +23,7 @@ def test_negative_bandwidth_names_file_key_and_fix(catalog):
 def test_unknown_key_suggests_the_spelling(catalog):
     def misspell(d):
         d["mem_bw_gpbs"] = d.pop("mem_bw_gbps")
-    edit(catalog, "devices/t4-16gb.yaml", misspell)
+    catalog.edit("devices/t4-16gb.yaml", misspell)
     with pytest.raises(ProfileError) as err:
         load_device("t4-16gb")
     msg = str(err.value)
@@ -51,60 +31,60 @@ def test_unknown_key_suggests_the_spelling(catalog):
 
 
 def test_unknown_nested_key_is_named_with_its_path(catalog):
-    edit(catalog, "devices/l4-24gb.yaml", lambda d: d["kernels"]["gemm"].update(lanch_us=3))
+    catalog.edit("devices/l4-24gb.yaml", lambda d: d["kernels"]["gemm"].update(lanch_us=3))
     with pytest.raises(ProfileError, match=r"l4-24gb.yaml: unknown key 'kernels.gemm.lanch_us'.*launch_us"):
         load_device("l4-24gb")
-    edit(catalog, "devices/l4-24gb.yaml", lambda d: (d["kernels"]["gemm"].pop("lanch_us"),
+    catalog.edit("devices/l4-24gb.yaml", lambda d: (d["kernels"]["gemm"].pop("lanch_us"),
                                                      d["peak_tflops"].update(fp16=1)))
     with pytest.raises(ProfileError, match=r"peak_tflops.fp16.*float16"):
         load_device("l4-24gb")
 
 
 def test_missing_sources(catalog):
-    edit(catalog, "nodes/g5.8xlarge.yaml", lambda d: d.pop("sources"))
+    catalog.edit("nodes/g5.8xlarge.yaml", lambda d: d.pop("sources"))
     with pytest.raises(ProfileError, match=r"g5.8xlarge.yaml: missing 'sources:'"):
         load_node("g5.8xlarge")
 
 
 def test_number_without_a_source(catalog):
-    edit(catalog, "links/nvlink4.yaml", lambda d: d.update(measured_bw_gbps=400))
+    catalog.edit("links/nvlink4.yaml", lambda d: d.update(measured_bw_gbps=400))
     with pytest.raises(ProfileError, match=r"nvlink4.yaml: no source covers measured_bw_gbps"):
         load_link("nvlink4")
 
 
 def test_source_covering_a_missing_key(catalog):
-    edit(catalog, "links/nvlink4.yaml", lambda d: d["sources"][0]["covers"].append("measured_bw_gbps"))
+    catalog.edit("links/nvlink4.yaml", lambda d: d["sources"][0]["covers"].append("measured_bw_gbps"))
     with pytest.raises(ProfileError, match=r"cover measured_bw_gbps, which is not a number"):
         load_link("nvlink4")
 
 
 def test_source_needs_a_basis(catalog):
-    edit(catalog, "links/nvlink4.yaml", lambda d: d["sources"][0].update(basis="datasheet"))
+    catalog.edit("links/nvlink4.yaml", lambda d: d["sources"][0].update(basis="datasheet"))
     with pytest.raises(ProfileError, match=r"sources\[0\]: 'basis' must be one of nominal, measured"):
         load_link("nvlink4")
 
 
 def test_bw_basis_must_name_the_figure_used(catalog):
-    edit(catalog, "links/pcie4-x16.yaml", lambda d: d.update(bw_gbps=32))
+    catalog.edit("links/pcie4-x16.yaml", lambda d: d.update(bw_gbps=32))
     with pytest.raises(ProfileError, match=r"bw_basis is measured but bw_gbps \(32.0\) is not measured_bw_gbps"):
         load_link("pcie4-x16")
 
 
 def test_efficiency_above_one(catalog):
-    edit(catalog, "devices/t4-16gb.yaml", lambda d: d["kernels"]["gather"].update(memory_eff=1.5))
+    catalog.edit("devices/t4-16gb.yaml", lambda d: d["kernels"]["gather"].update(memory_eff=1.5))
     with pytest.raises(ProfileError, match=r"kernels.gather: 'memory_eff' is a share of peak"):
         load_device("t4-16gb")
 
 
 def test_plain_string_sources_still_load(catalog):
     """Calibration runs and older profiles give sources as strings: no coverage check."""
-    edit(catalog, "links/ib-ndr.yaml", lambda d: d.update(sources=["a datasheet"]))
+    catalog.edit("links/ib-ndr.yaml", lambda d: d.update(sources=["a datasheet"]))
     assert load_link("ib-ndr").sources == ("a datasheet",)
 
 
 def test_topology_keys_are_allowed(catalog):
-    edit(catalog, "nodes/dgx-h100.yaml", lambda d: d.update(gpus_per_pcie_switch=2))
-    edit(catalog, "clusters/h100-4x8-ib-ndr.yaml",
+    catalog.edit("nodes/dgx-h100.yaml", lambda d: d.update(gpus_per_pcie_switch=2))
+    catalog.edit("clusters/h100-4x8-ib-ndr.yaml",
          lambda d: (d.update(fat_tree={"oversubscription": 2, "nodes_per_leaf": 2}),
                     d["sources"][0]["covers"].extend(["fat_tree"])))
     data = yaml.safe_load((catalog / "nodes/dgx-h100.yaml").read_text())
@@ -114,7 +94,7 @@ def test_topology_keys_are_allowed(catalog):
 
 
 def test_allow_keys_extends_a_place(catalog):
-    edit(catalog, "clusters/p4d-2-efa.yaml", lambda d: d.update(placement_group="cluster"))
+    catalog.edit("clusters/p4d-2-efa.yaml", lambda d: d.update(placement_group="cluster"))
     with pytest.raises(ProfileError, match="placement_group"):
         load_cluster("p4d-2-efa")
     allow_keys("clusters", "placement_group")
@@ -298,7 +278,7 @@ def test_bad_cpu_sharing_names_the_file_and_key(catalog, block, expected):
 def test_nodes_per_host(catalog):
     assert load_cluster("netns-veth-1gbit").nodes_per_host == 2
     assert load_cluster("localhost-cpu").nodes_per_host == 1
-    edit(catalog, "clusters/netns-veth-1gbit.yaml", lambda d: d.update(nodes_per_host=0))
+    catalog.edit("clusters/netns-veth-1gbit.yaml", lambda d: d.update(nodes_per_host=0))
     with pytest.raises(ProfileError, match=r"netns-veth-1gbit.yaml: 'nodes_per_host' must be > 0"):
         load_cluster("netns-veth-1gbit")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -79,19 +78,11 @@ def test_scenario_framework_field():
         scenario_from_dict({"training": {"framework": "jax"}})
 
 
-def test_bad_software_profile(tmp_path, monkeypatch):
-    root = tmp_path / "hwprofiles"
-    shutil.copytree(ROOT / "hwprofiles", root)
-    monkeypatch.setenv("GNNSIM_HWPROFILES", str(root))
-    path = root / "software/dgl.yaml"
-    data = yaml.safe_load(path.read_text())
-    data["overheads"]["per_iteration_us"] = -5
-    path.write_text(yaml.safe_dump(data))
+def test_bad_software_profile(catalog):
+    catalog.edit("software/dgl.yaml", lambda d: d["overheads"].update(per_iteration_us=-5))
     with pytest.raises(ProfileError, match=r"dgl.yaml: overheads: 'per_iteration_us' must be >= 0"):
         load_software("dgl")
-    data["overheads"]["per_iteration_us"] = 5
-    data["overheads"]["per_layer_us"] = 5
-    path.write_text(yaml.safe_dump(data))
+    catalog.edit("software/dgl.yaml", lambda d: d["overheads"].update(per_iteration_us=5, per_layer_us=5))
     with pytest.raises(ProfileError, match=r"unknown key 'overheads.per_layer_us'"):
         load_software("dgl")
     with pytest.raises(ProfileError, match=r"unknown software profile 'mxnet'"):
