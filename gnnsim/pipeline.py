@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -128,10 +129,8 @@ def partition_and_metrics_for(scenario: Scenario, graph: Graph, num_ranks: int) 
     parts = scenario.partition.num_parts or num_ranks
     if parts != num_ranks:
         partition = partition_for(scenario, graph, num_ranks)  # raises the scenario error
-    try:
+    with _named_key():
         token = cache_token(graph, scenario.partition.method)
-    except PartitionError as exc:
-        raise PartitionError(f"partition.method: {exc}") from None
     return cached_partition(graph, scenario.partition.method, parts, scenario.simulation.seed, compute, token=token)
 
 
@@ -150,9 +149,16 @@ def partition_for(scenario: Scenario, graph: Graph, num_ranks: int) -> Partition
     if method.startswith("file:"):
         # an assignment file named in the scenario is relative to the scenario's folder
         method = f"file:{scenario.resolve(method[len('file:'):])}"
-    try:
+    with _named_key():
         return partition_graph(graph, method, parts, seed=scenario.simulation.seed)
-    except PartitionError as exc:  # name the scenario key the user sets
+
+
+@contextmanager
+def _named_key():
+    """A partitioner's error names the scenario key the user sets: ``partition.method``."""
+    try:
+        yield
+    except PartitionError as exc:
         raise PartitionError(f"partition.method: {exc}") from None
 
 

@@ -50,7 +50,8 @@ def _smallest(owner: np.ndarray, r: np.ndarray, fanout: int) -> np.ndarray:
     key = owner.astype(np.int64) << np.int64(32)
     key |= (r * 4294967295.0).astype(np.int64)  # ties below 2^-32 are broken by position
     order = np.argsort(key, kind="stable")
-    first = np.searchsorted(owner[order], owner[order], side="left")
+    runs = owner[order]
+    first = np.searchsorted(runs, runs, side="left")
     return order[(np.arange(order.size) - first) < fanout]
 
 
