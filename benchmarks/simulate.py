@@ -15,6 +15,7 @@ real; only their number is not all independent samples.
 
     python benchmarks/simulate.py                 # both cases
     python benchmarks/simulate.py --case 64       # one case
+    python benchmarks/simulate.py --placed        # UVA sampling and loader workers (more tasks, flows)
 """
 
 from __future__ import annotations
@@ -45,14 +46,17 @@ from gnnsim.workload.builder import (Workload, iteration_tasks, iterations_per_e
 CASES = {"64": (8, 8, 200), "1024": (128, 8, 20)}  # nodes, GPUs per node, iterations
 
 
+PLACED = {"sampling": {"device": "uva"}, "loader": {"workers": 4}}  # --placed: the GPU data path's tasks
+
+
 def pooled_workload(nodes: int, per_node: int, iterations: int, pool_ranks: int, pool_batches: int,
-                    graph_nodes: int, method: str, batch_size: int) -> Workload:
+                    graph_nodes: int, method: str, batch_size: int, placed: bool = False) -> Workload:
     scenario = scenario_from_dict({
         "name": f"bench-{nodes * per_node}",
         "graph": {"num_nodes": graph_nodes, "num_communities": 64, "avg_degree": 15, "feature_dim": 128,
                   "num_classes": 16, "train_fraction": 0.5},
         "partition": {"method": method},
-        "training": {"batch_size": batch_size, "fanouts": [10, 5]},
+        "training": {"batch_size": batch_size, "fanouts": [10, 5], **(PLACED if placed else {})},
         "cluster": {"profile": "a100-2x8-eth100", "num_nodes": nodes, "trainers_per_node": per_node},
         "simulation": {"iterations": iterations, "seed": 0},
     })
@@ -75,8 +79,9 @@ def pooled_workload(nodes: int, per_node: int, iterations: int, pool_ranks: int,
             chain = pool[base][(i + r // len(pool)) % len(pool[base])]
             out = []
             for t in chain:
-                if t.rows_from:
-                    t = replace(t, rows_from=tuple(np.roll(np.asarray(t.rows_from), shift).tolist()))
+                if t.rows is not None and t.rows.rows_from:  # the exchange's owners, turned with the rank
+                    t = replace(t, rows=replace(t.rows, rows_from=tuple(np.roll(np.asarray(t.rows.rows_from),
+                                                                                shift).tolist())))
                 out.append(t)
             per_rank.append(out)
         tasks.append(per_rank)
@@ -88,7 +93,7 @@ def run_case(name: str, args: argparse.Namespace) -> None:
     nodes, per_node, iterations = CASES[name]
     t0 = time.perf_counter()
     w = pooled_workload(nodes, per_node, iterations, args.pool_ranks, args.pool_batches, args.graph_nodes,
-                        args.partition, args.batch_size)
+                        args.partition, args.batch_size, args.placed)
     t_build = time.perf_counter() - t0
     cost = CostModel(cluster_for(w.scenario))
     prof = cProfile.Profile() if args.profile else None
@@ -117,6 +122,8 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--pool-ranks", type=int, default=64)
     p.add_argument("--pool-batches", type=int, default=4)
+    p.add_argument("--placed", action="store_true", help="UVA sampling and 4 loader workers per trainer (the placed "
+                   "loader's extra tasks and flows) instead of the default loader")
     p.add_argument("--profile", action="store_true", help="print a cProfile of the simulation")
     args = p.parse_args()
     for name in args.case or ["64", "1024"]:

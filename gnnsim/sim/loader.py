@@ -2,7 +2,9 @@
 gather, the GPU's UVA gather (the task kinds of :mod:`gnnsim.workload.loader`).
 
 - ``gpu_sample``: the sampler's kernels on the trainer's GPU, in closed form
-  (:mod:`gnnsim.cost.placement`), on the ``gpusampler`` track.
+  (:mod:`gnnsim.cost.placement`), on the ``gpusampler`` track, plus the framework
+  loader's per-batch host work (the software profile's ``per_iteration_us``), which
+  runs in the training process wherever the batch is sampled.
 - ``uva_sample``: the same kernels, but the structure reads are a flow over the GPU's
   PCIe route (through its PCIe switch, if it shares one), so GPUs that sample or copy
   through the same switch at once slow each other; the flow does the work of its bytes
@@ -270,7 +272,10 @@ class PlacedLoader:
     def _gpu_sample(self, rank: int, task: Task) -> Generator[Any, Any, str]:
         dev = self.sim.cost.device
         work = gpu_sampling_work(task.sampling.nodes, task.sampling.edges, task.sampling.hops, task.sampling.examined)
-        fixed = self.sim._jittered(rank, gpu_sampling_fixed_s(work, dev, self.link))
+        # the framework loader's per-batch host work (block objects, collation) runs in the training
+        # process whatever device samples: DGL and PyG sample on a GPU only without worker processes
+        host = self.sim.cost.framework_overhead_s("sample")
+        fixed = self.sim._jittered(rank, gpu_sampling_fixed_s(work, dev, self.link) + host)
         via = ""
         if task.kind is Kind.UVA_SAMPLE:
             started = self.sim.env.now

@@ -34,6 +34,17 @@ def test_gpu_sampling_alone_takes_its_closed_form():
         assert sp.duration_s == pytest.approx(gpu_sampling_s(t.sampling.nodes, t.sampling.edges, t.sampling.hops, dev, link, uva=False))
 
 
+def test_gpu_sampling_pays_the_framework_loaders_host_work_per_batch():
+    # DGL samples on a GPU only in the training process, which still wraps each batch's blocks
+    r = run(sampling={"device": "gpu"}, framework="dgl")
+    dev, link = r.cluster.node.trainer_device, r.cluster.node.h2d_link
+    host = r.cost.framework_overhead_s("sample")
+    assert host > 0
+    t = r.workload.tasks[0][0][0]
+    kernels = gpu_sampling_s(t.sampling.nodes, t.sampling.edges, t.sampling.hops, dev, link, uva=False)
+    assert spans(r, "sample")[0].duration_s == pytest.approx(kernels + host)
+
+
 def test_uva_sampling_of_two_gpus_shares_their_pcie_switch():
     # batches large enough that reading their structure over PCIe outlasts the kernels' launches
     big_batches = {"graph": {"num_nodes": 20_000, "avg_degree": 40}, "batch_size": 1024, "fanouts": [20, 20]}
