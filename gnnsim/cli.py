@@ -19,7 +19,7 @@ import os
 import sys
 
 from gnnsim import progress
-from gnnsim.errors import GnnsimError
+from gnnsim.errors import GnnsimError, PartitionError, ScenarioError
 
 # One line per command module; a new command adds its module here.
 COMMAND_MODULES = [
@@ -119,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         code = args.func(args)
         sys.stdout.flush()
         return code
+    except (ScenarioError, PartitionError) as exc:  # the scenario's content: the line names its file
+        scenario = str(getattr(args, "scenario", "") or "")
+        text = str(exc)
+        _error(f"gnnsim: error: {scenario}: {text}" if scenario and not text.startswith(scenario) else
+               f"gnnsim: error: {text}")
+        return 2
     except GnnsimError as exc:
         _error(f"gnnsim: error: {exc}")
         return 2

@@ -12,10 +12,11 @@ from gnnsim.cache.graphs import cached_partition
 from gnnsim.config import Scenario
 from gnnsim.cost.dtypes import cluster_for_dtype
 from gnnsim.cost.model import CostModel
-from gnnsim.errors import PartitionError
+from gnnsim.errors import PartitionError, ProfileError, ScenarioError
 from gnnsim.graph.build import build_graph
 from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster, load_cluster
+from gnnsim.hardware.schema import profile_root, read_yaml
 from gnnsim.hardware.software import load_software
 from gnnsim.partition.metrics import PartitionMetrics, metrics_of
 from gnnsim.partition.registry import Partition, cache_token, partition_graph
@@ -96,6 +97,9 @@ class SimResult:
 
 def cluster_for(scenario: Scenario) -> Cluster:
     c = scenario.cluster
+    _known_profile("clusters", c.profile, "cluster.profile")
+    if c.device_profile:
+        _known_profile("devices", c.device_profile, "cluster.device_profile")
     cluster = load_cluster(c.profile, num_nodes=c.num_nodes, trainers_per_node=c.trainers_per_node,
                            device_profile=c.device_profile)
     trainers = training_gpus(scenario, cluster)  # the node's GPUs less training.sampler_gpus
@@ -103,6 +107,18 @@ def cluster_for(scenario: Scenario) -> Cluster:
         cluster = load_cluster(c.profile, num_nodes=c.num_nodes, trainers_per_node=trainers,
                                device_profile=c.device_profile)
     return cluster_for_dtype(cluster, scenario.model.dtype)  # GEMMs at model.dtype's peak (cost/dtypes.py)
+
+
+def _known_profile(kind: str, name: str, key: str) -> None:
+    """An unknown profile the scenario names is the scenario's error: it names the key
+    (``calibrated/NAME`` is a calibration's profile; a broken profile's own error names its file)."""
+    if name.startswith("calibrated/"):
+        kind, name = "calibrated", name.split("/", 1)[1]
+    if not (profile_root() / kind / f"{name}.yaml").is_file():
+        try:
+            read_yaml(kind, name)  # raises the catalog's message: what exists, the closest name
+        except ProfileError as exc:
+            raise ScenarioError(f"{key}: {exc}") from None
 
 
 def software_for(scenario: Scenario):
@@ -137,11 +153,9 @@ def partition_and_metrics_for(scenario: Scenario, graph: Graph, num_ranks: int) 
 def partition_for(scenario: Scenario, graph: Graph, num_ranks: int) -> Partition:
     parts = scenario.partition.num_parts or num_ranks
     if parts != num_ranks:
-        from gnnsim.errors import ScenarioError
         raise ScenarioError(f"partition.num_parts is {parts} but the cluster has {num_ranks} trainers; "
                             "each trainer owns one part: remove partition.num_parts or make them equal")
     if parts > graph.num_nodes:
-        from gnnsim.errors import ScenarioError
         key = "partition.num_parts" if scenario.partition.num_parts else "cluster.num_nodes x cluster.trainers_per_node"
         raise ScenarioError(f"{key}: {parts} trainers, each owning a part, but the graph has only {graph.num_nodes:,} "
                             "nodes; make the cluster smaller or the graph larger (graph.num_nodes)")

@@ -32,7 +32,19 @@ def test_bad_key_exits_2_without_traceback_and_writes_nothing(tmp_path, capsys):
 
 def test_unknown_cluster_profile_suggests(capsys):
     assert main(["simulate", "examples/quickstart.yaml", "--set", "cluster.profile=a100-2x8"]) == 2
-    assert "a100-2x8-eth100" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "a100-2x8-eth100" in err
+    assert err.startswith("gnnsim: error: examples/quickstart.yaml: cluster.profile: unknown cluster profile")
+
+
+@pytest.mark.parametrize("change, key", [("cluster.device_profile=h999", "cluster.device_profile"),
+                                         ("partition.method=nosuch", "partition.method"),
+                                         ("partition.num_parts=3", "partition.num_parts")])
+def test_errors_found_after_loading_name_the_scenario_file_and_key(capsys, change, key):
+    assert main(["simulate", "examples/quickstart.yaml", "--set", change]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gnnsim: error: examples/quickstart.yaml: ") and key in err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def test_same_seed_gives_identical_json(tmp_path):
