@@ -39,7 +39,8 @@ def test_unknown_cluster_profile_suggests(capsys):
 
 @pytest.mark.parametrize("change, key", [("cluster.device_profile=h999", "cluster.device_profile"),
                                          ("partition.method=nosuch", "partition.method"),
-                                         ("partition.num_parts=3", "partition.num_parts")])
+                                         ("partition.num_parts=3", "partition.num_parts"),
+                                         ("graph.source=edges.txt", "graph.path: edges.txt")])
 def test_errors_found_after_loading_name_the_scenario_file_and_key(capsys, change, key):
     assert main(["simulate", "examples/quickstart.yaml", "--set", change]) == 2
     err = capsys.readouterr().err

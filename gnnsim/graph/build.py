@@ -120,8 +120,10 @@ def build_graph(scenario: Scenario) -> Graph:
         return _graph_cache(graph_spec(scenario), lambda: _preset(scenario, name))
     if source not in GRAPH_SOURCES:
         known = [*GRAPH_SOURCES, *("preset:" + p for p in PRESETS)]
+        hint = (f" A file? Set graph.source to its format (edgelist, npz, ogb or pyg) and graph.path: {source}."
+                if "/" in source or "." in source else "")
         raise ScenarioError(f"graph.source: unknown source '{source}'. Known: {', '.join(known)}."
-                            f"{did_you_mean(source, known)}")
+                            f"{did_you_mean(source, known)}{hint}")
     if scenario.graph.path and source in FILE_SOURCES:
         _check_graph_path(scenario, source)
     return _graph_cache(graph_spec(scenario), lambda: GRAPH_SOURCES[source](scenario))
