@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import re
 import sys
 
 from gnnsim import progress
@@ -110,6 +111,15 @@ def _error(text: str) -> None:
     print(text, file=sys.stderr)
 
 
+SCENARIO_KEY = re.compile(r"(graph|partition|model|training|cluster|simulation)\.\w")
+
+
+def _in_scenario(text: str, scenario: str) -> str:
+    """An error about a scenario key found after the file loaded names the file too (an
+    error about a command-line option stays as it is)."""
+    return f"{scenario}: {text}" if scenario and SCENARIO_KEY.match(text) else text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -119,11 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         code = args.func(args)
         sys.stdout.flush()
         return code
-    except (ScenarioError, PartitionError) as exc:  # the scenario's content: the line names its file
-        scenario = str(getattr(args, "scenario", "") or "")
-        text = str(exc)
-        _error(f"gnnsim: error: {scenario}: {text}" if scenario and not text.startswith(scenario) else
-               f"gnnsim: error: {text}")
+    except (ScenarioError, PartitionError) as exc:
+        _error(f"gnnsim: error: {_in_scenario(str(exc), str(getattr(args, 'scenario', '') or ''))}")
         return 2
     except GnnsimError as exc:
         _error(f"gnnsim: error: {exc}")

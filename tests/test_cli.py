@@ -82,3 +82,9 @@ def test_validate_refuses_a_gpu_cluster_before_running_anything(capsys):
     assert main(["validate", "examples/quickstart.yaml", "--ranks", "2"]) == 2
     err = capsys.readouterr().err
     assert "GPU trainers" in err and "localhost-cpu" in err
+
+
+def test_an_error_about_a_command_line_option_does_not_name_the_scenario(capsys):
+    assert main(["whatif", "examples/quickstart.yaml", "--scale", "gpu.compute=0"]) == 2
+    assert capsys.readouterr().err.startswith("gnnsim: error: --scale")
+
