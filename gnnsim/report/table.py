@@ -65,7 +65,7 @@ def result_table(result: SimResult) -> str:
     if c.price_per_hour > 0:
         lines.append(f"cost      ${c.price_per_hour * a.epoch_time_s / 3600:.4f} per epoch at ${c.price_per_hour:.2f}/h")
     lines.append(f"bottleneck {bottleneck_sentence(result)}")
-    lines += memory_lines(result)
+    lines += memory_lines(result) + batch_lines(result)
     rows = a.critical_path.get("by_stage_resource", []) if a.critical_path else []
     if rows:
         parts = [f"{r['stage']}/{r['resource']} {r['share']:.0%}" for r in rows[:4]]
@@ -93,3 +93,15 @@ def memory_lines(result: SimResult) -> list[str]:
     return [line, f"WARNING   out of memory: trainer {mem['worst_rank']} needs {peak / gib:.2f} GiB but the device has "
                   f"{cap / gib:.2f} GiB (largest: {worst[0]} {worst[1] / gib:.2f} GiB); this job would fail: lower "
                   "batch_size, fan-outs or the cache budget, or use more trainers"]
+
+
+def batch_lines(result: SimResult) -> list[str]:
+    """A note when the batch size exceeds a trainer's training nodes: its batches are smaller than asked."""
+    per_rank = getattr(result.workload, "train_per_rank", None) or []
+    batch = result.scenario.training.batch_size
+    if not per_rank or min(per_rank) >= batch:
+        return []
+    fewest = min(range(len(per_rank)), key=per_rank.__getitem__)
+    return [f"NOTE      training.batch_size {batch:,} is more than trainer {fewest}'s {per_rank[fewest]:,} training "
+            "nodes: its epoch is one batch of all of them"]
+
