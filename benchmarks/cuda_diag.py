@@ -94,4 +94,10 @@ def main():
 
 
 if __name__ == "__main__":
+    import argparse
+    import sys
+
+    argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
+    if not torch.cuda.is_available():
+        sys.exit("cuda_diag: no CUDA device here (torch.cuda.is_available() is False); run it on a machine with a GPU")
     main()

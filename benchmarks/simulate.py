@@ -43,7 +43,7 @@ from gnnsim.workload import kernels as m  # noqa: E402
 from gnnsim.workload.builder import (Workload, iteration_tasks, iterations_per_epoch, rank_minibatches,  # noqa: E402
                                      rank_seeds)
 
-CASES = {"64": (8, 8, 200), "1024": (128, 8, 20)}  # nodes, GPUs per node, iterations
+CASES = {"64": (8, 8, 200), "1024": (128, 8, 20), "tiny": (2, 2, 3)}  # nodes, GPUs per node, iterations ("tiny": a smoke test)
 
 
 PLACED = {"sampling": {"device": "uva"}, "loader": {"workers": 4}}  # --placed: the GPU data path's tasks
@@ -126,7 +126,7 @@ def main() -> None:
                    "loader's extra tasks and flows) instead of the default loader")
     p.add_argument("--profile", action="store_true", help="print a cProfile of the simulation")
     args = p.parse_args()
-    for name in args.case or ["64", "1024"]:
+    for name in args.case or ["64", "1024"]:  # "tiny" only when asked
         run_case(name, args)
 
 
