@@ -1,12 +1,15 @@
-"""The calibration sweeps cover the widths the validation suite's models run, so the
-fitted rates interpolate there rather than extrapolate (a fit from widths of 8 up priced a
-4-class classifier's GEMMs and GCN's 4-wide aggregation 1.5-2x too slow)."""
+"""The calibration sweeps (kernels, and PyG's layers) cover the widths the validation suite's
+models run, so the fitted rates interpolate there rather than extrapolate (a fit from widths
+of 8 up priced a 4-class classifier's GEMMs and GCN's 4-wide aggregation 1.5-2x too slow)."""
+
+from pathlib import Path
 
 import pytest
+import yaml
 
-from gnnsim.calibrate import bench
-from gnnsim.workload.frameworks import framework_model
+from gnnsim.calibrate import bench, pyg
 from gnnsim.cost.model import gemm_rows
+from gnnsim.workload.frameworks import framework_model
 from gnnsim.workload.kernels import layer_dims
 from gnnsim.workload.models import MODELS
 
@@ -41,3 +44,11 @@ def test_the_narrowest_widths_are_swept():
     assert min(n for _, n in bench.GEMM_KN) == 4 and min(k for k, _ in bench.GEMM_KN) == 4
     assert min(m for m, _ in bench.GEMM_TN_MN) == 4
     assert min(bench.AGGREGATE_DIMS) == 4
+
+
+def test_the_pyg_layer_sweep_spans_the_suites_hidden_widths():
+    root = Path(__file__).resolve().parents[2] / "validation" / "scenarios"
+    hidden = {yaml.safe_load(path.read_text())["model"]["hidden_dim"] for path in root.glob("*.yaml")
+              if (yaml.safe_load(path.read_text()).get("validation") or {}).get("trainer") == "pyg"}
+    swept = [h for _, _, h in pyg.LAYER_SIZES]
+    assert hidden and all(min(swept) <= h <= max(swept) for h in hidden), (hidden, swept)
