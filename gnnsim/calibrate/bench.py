@@ -19,6 +19,20 @@ from gnnsim.workload import kernels as m
 from gnnsim.workload.models import MODELS
 
 
+# The widths the sweeps time. Besides square layers they reach the narrow ends of a model,
+# down to a classifier of 4 classes (the validation graphs'): its outputs n, its input
+# gradient's inner k, its weight gradient's rows m, and GCN's aggregation after it. A fit
+# extrapolated from widths of 8 up priced those 1.5-2x too slow (docs/calibration-notes.md).
+GEMM_KN = [(128, 128), (128, 8), (8, 128), (256, 256), (64, 64), (512, 128), (64, 256), (64, 4), (256, 4), (4, 64),
+           (4, 256)]  # forward GEMMs' (k, n)
+GEMM_KN_QUICK = [(128, 128), (128, 8), (256, 256), (32, 64), (64, 4)]
+GEMM_TN_MN = [(128, 128), (128, 8), (8, 128), (256, 256), (64, 64), (512, 128), (256, 64), (4, 64), (4, 256),
+              (64, 4)]  # weight-gradient GEMMs' (m, n): a layer's outputs and inputs
+GEMM_TN_MN_QUICK = [(128, 128), (128, 8), (32, 64), (4, 64)]
+AGGREGATE_DIMS = [4, 16, 64, 128, 256]
+AGGREGATE_DIMS_QUICK = [4, 16, 128]
+
+
 def sweep(device: str, cpu: list, cuda: list) -> list:
     """The shapes to benchmark: a GPU trains on batches tens of times larger."""
     return cpu if device == "cpu" else cuda
@@ -32,7 +46,7 @@ def bench_gemm(quick: bool, repeats: int, device: str = "cpu") -> Samples:
 
     ms = sweep(device, [64, 1024, 8192] if quick else [64, 512, 2048, 8192, 32768],
                [256, 8192, 131072] if quick else [256, 2048, 16384, 65536, 262144])
-    kns = [(128, 128), (128, 8), (256, 256), (32, 64)] if quick else [(128, 128), (128, 8), (8, 128), (256, 256), (64, 64), (512, 128)]
+    kns = GEMM_KN_QUICK if quick else GEMM_KN
     cases = []
     for mm in ms:
         for k, n in kns:
@@ -51,7 +65,7 @@ def bench_gemm_tn(quick: bool, repeats: int, device: str = "cpu") -> Samples:
 
     ks = sweep(device, [1024, 8192, 32768] if quick else [512, 2048, 8192, 16384, 32768],
                [1024, 32768, 262144] if quick else [1024, 8192, 32768, 131072, 262144])
-    mns = [(128, 128), (128, 8), (32, 64)] if quick else [(128, 128), (128, 8), (8, 128), (256, 256), (64, 64), (512, 128)]
+    mns = GEMM_TN_MN_QUICK if quick else GEMM_TN_MN
     cases = []
     for k in ks:
         for mm, n in mns:
@@ -109,7 +123,7 @@ def bench_aggregate(quick: bool, repeats: int, device: str = "cpu") -> Samples:
     rng = np.random.default_rng(0)
     edges = sweep(device, [2_000, 25_000, 150_000] if quick else [1_000, 5_000, 15_000, 30_000, 60_000, 150_000, 400_000],
                   [5_000, 150_000, 2_000_000] if quick else [5_000, 30_000, 150_000, 600_000, 2_000_000, 4_000_000])
-    dims = [16, 128] if quick else [16, 64, 128, 256]
+    dims = AGGREGATE_DIMS_QUICK if quick else AGGREGATE_DIMS
     cases = []
     for index, e in enumerate(edges):
         # sampled blocks have a few edges per destination and about one new source per edge

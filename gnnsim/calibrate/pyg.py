@@ -49,9 +49,11 @@ from gnnsim.calibrate.timing import train_step_s
 PYG_MODELS = ("graphsage", "gcn", "gat", "gin")
 IN_DIM, CLASSES, LAYERS, HEADS = 64, 4, 2, 4  # as the validation scenarios (SBM features 64, 4 classes)
 # (nodes, edges, hidden): whole sampled subgraphs from a few hundred rows to a large batch's
-# (as NodeLoader's batches: batch 256 with fan-outs [8, 4] is ~4.9k nodes and ~8k edges)
+# (as NodeLoader's batches: batch 256 with fan-outs [8, 4] is ~4.9k nodes and ~8k edges), at
+# hidden widths up to the widest the suite trains (256): the element term is per edge and column,
+# and a fit from widths of 64 and 128 alone extrapolated it to 256
 LAYER_SIZES = [(64, 128, 64), (1024, 1536, 64), (2048, 8192, 64), (4096, 6144, 64), (4096, 16384, 128),
-               (8192, 12288, 64)]
+               (8192, 12288, 64), (4096, 6144, 256)]
 LAYER_SIZES_QUICK = [(64, 128, 64), (2048, 8192, 64), (4096, 6144, 64), (4096, 16384, 128)]
 MIN_REPEATS = 8
 # (batch size, fan-outs) of the loader benchmark, on an SBM graph like the suite's
