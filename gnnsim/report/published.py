@@ -78,6 +78,7 @@ def markdown(data: dict[str, Any]) -> str:
         hw = "" if r["named_hardware"] else " (stand-in)"
         lines.append(f"| {r['id']} | {r['group'] or ''} | {_num(r['measured'])} {unit} | {_num(r['predicted'])} "
                      f"{unit} | {signed(r['error'])}{hw} | {r['bottleneck']} | {r['predict_s']:.1f} s |")
+    lines += _breakdown_table(rows)
     lines += ["", "## Ratio groups", "",
               "| group | predicted / records | Spearman rho | ratios (measured -> predicted, error) |",
               "| --- | --- | --- | --- |"]
@@ -94,6 +95,25 @@ def markdown(data: dict[str, Any]) -> str:
     lines += ["", "Every scenario used is in `published.json` (`records[].scenario`); rerun one with",
               "`gnnsim simulate` after saving it as YAML, or with `gnnsim published RUNS.jsonl --only ID`.", ""]
     return "\n".join(lines)
+
+
+STAGES = ("sample", "fetch", "h2d", "forward", "backward", "halo", "allreduce", "optimizer")
+
+
+def _breakdown_table(rows: list[dict[str, Any]]) -> list[str]:
+    """Each predicted record's iteration by stage (ms per trainer): which stage a miss must be in."""
+    shown = [r for r in rows if r["predicted"] is not None and r.get("breakdown_ms")]
+    if not shown:
+        return []
+    stages = [st for st in STAGES if any(r["breakdown_ms"].get(st) for r in shown)]
+    lines = ["", "Predicted iteration by stage (ms per trainer; stages overlap, so they need not add up to the "
+             "iteration):", "", "| id | iteration | " + " | ".join(stages) + " |",
+             "| --- | --- | " + " | ".join("---" for _ in stages) + " |"]
+    for r in shown:
+        it = f"{r['iteration_s'] * 1e3:.2f}" if r.get("iteration_s") else ""
+        cells = [f"{r['breakdown_ms'][st]:.2f}" if r["breakdown_ms"].get(st) else "" for st in stages]
+        lines.append(f"| {r['id']} | {it} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def plot(data: dict[str, Any], path: str | Path) -> None:

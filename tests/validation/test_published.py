@@ -151,7 +151,11 @@ def test_cli_quick_run_predicts_and_scores(tmp_path, capsys):
     assert rows["dev-034"]["skipped"] and rows["dev-045"]["missing"] == ["model not stated"]
     group = next(g for g in data["summary"]["groups"] if g["group"].startswith("dgl-pr1333"))
     assert group["predicted"] == 2 and "spearman_rho" in group
-    assert "## What gnnsim cannot express yet" in (tmp_path / "P.md").read_text()
+    md = (tmp_path / "P.md").read_text()
+    assert "## What gnnsim cannot express yet" in md
+    by_stage = md.split("Predicted iteration by stage")[1].split("## Ratio groups")[0]
+    row = next(line for line in by_stage.splitlines() if line.startswith("| dev-018 | "))
+    assert float(row.split("|")[2]) == pytest.approx(rows["dev-018"]["iteration_s"] * 1e3, abs=0.01)  # by stage
     assert "coverage" in capsys.readouterr().out
 
 
