@@ -1,34 +1,42 @@
-"""Distinct undirected edges drawn chunk by chunk straight into a symmetric CSR, in place.
+"""Distinct undirected edges drawn chunk by chunk straight into a symmetric CSR.
 
 A generator proposes candidate edges (a power-law model, a lattice of local edges, ...);
 duplicates and self loops are dropped, and rounds of extra candidates top the graph up
 until it holds exactly ``target`` distinct undirected edges (a random excess is dropped).
 Holding every candidate as a 64-bit key, as a one-shot build does, costs 16+ bytes per
 edge and rules out full ogbn-papers100M (1.6 B edges) on a 24 GB machine. Here the only
-large array is the CSR's own ``indices`` (int32, allocated once at ``2 * target``), and
-candidates are stored only when a whole round's fit ``KEEP_BYTES`` (512 MiB, 32-bit
-pairs: up to about 60 M undirected edges, ogbn-products' size): each chunk is drawn from
-its own seed, so a chunk can be drawn twice, once to count and once to place, and a
-small round keeps its candidates from the count to the fill instead of drawing them
-again. A round is:
+large array is the CSR's own ``indices`` (int32, allocated once at ``2 * target``). Each
+chunk is drawn from its own seed, so a chunk can be drawn twice, or by another process,
+and give the same candidates. A round is one of two kinds:
 
-1. **count**: draw every chunk, orient each candidate ``lo < hi`` and count per ``lo``;
-2. **make room**: shift the rows kept from earlier rounds right (last rows first), so
-   each row has space for its new candidates right after its old entries;
-3. **fill**: draw the same chunks again and write each ``hi`` into row ``lo``;
-4. **sort and dedupe**: sort each row and drop repeats (scipy's compiled per-row
-   ``csr_sort_indices`` / ``csr_sum_duplicates`` on blocks of rows), compacting left.
+- **kept** (its int32 pairs fit ``KEEP_BYTES``, 512 MiB: up to about 60 M undirected
+  edges, ogbn-products' size): the chunks are drawn once, into two pair buffers. The
+  first round's pairs are written row by row by scipy's compiled counting pass
+  (``coo_tocsr``), then every row is sorted and deduplicated; a later round's pairs
+  become a small sorted CSR that scipy's merge of two sorted CSRs (``csr_plus_csr``)
+  joins to the rows kept so far, into a copy, each entry once (in place, like a large
+  round, when the copy does not fit ``MERGE_BYTES``).
+- **large**: each chunk is drawn to count its candidates per row, the kept rows are
+  shifted right to make room (last rows first), each chunk is drawn again and written
+  into its rows, and every row is sorted and deduplicated (scipy's ``csr_sort_indices``
+  / ``csr_sum_duplicates`` on blocks of rows), compacting left.
 
-The result is the upper triangle (``u < v``); one backward pass then writes each row's
-upper part to its final place and each edge's mirror into the lower part of the other
-row, filling every row in sorted order without a second copy. Peak memory is the
-``indices`` buffer (4 bytes x 2 edges per undirected edge), three int64 arrays per node,
-a small round's kept candidates (at most ``KEEP_BYTES``) and a chunk's temporaries (``CHUNK`` /
-``BLOCK``); ``benchmarks/graphs.py`` measures it.
+The result is the upper triangle (``u < v``). Where its transpose and a symmetric copy
+fit ``MIRROR_COPY_BYTES`` (about 120 M undirected edges) every row of the copy is its
+mirrored entries (the transpose's row) then its own; else one backward pass mirrors the
+triangle in place, block by block. Peak memory is the ``indices`` buffer (4 bytes x 2
+edges per undirected edge), three int64 arrays per node, a kept round's pairs and a
+chunk's temporaries (``CHUNK`` / ``BLOCK``), and on small graphs the copies above;
+``benchmarks/graphs.py`` measures it.
+
+From ``PARALLEL_MIN_STORED`` stored edges up to 2^31, a kept round's chunks, the row
+blocks' sorts and the mirror's blocks are shared out over forked workers, one per core
+(:mod:`gnnsim.graph.forked`): they write into the same arrays in shared memory and send
+back only counts and row offsets; the bytes are those of one process.
 
 Candidates come from ``draw(gen, count) -> (a, b)``, a function of a
 ``numpy.random.Generator`` seeded per (build, round, chunk): the same ``rng`` gives the
-same graph, whatever the machine.
+same graph, whatever the machine and however many processes build it.
 """
 
 from __future__ import annotations
