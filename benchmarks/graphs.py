@@ -33,11 +33,15 @@ work of one block of a graph build), since this machine's speed varies with its 
 Measured (``--predict metis ogbn-products:1.0``, shared 2-vCPU VM, reference sort 1.1 s;
 ``before_wall_s`` is the figure before the batch counts were cached): cold 83.6 s ->
 56.9 s (pymetis's METIS, ring presets) -> 65.6 s (58x the reference; lattice presets,
-whose batches touch 15% more nodes, and the system's 32-bit libmetis by default), peak
-8.06 -> 4.12 GB; the same job 9.3 s -> 1.43 s -> 2.6 s, 0.64 GB; another cluster
-9.8 s -> 1.70 s -> 3.0 s; a degree cache 2.81 s -> 4.8 s (recounted from the stored
-input bitmaps); another batch size 8.45 s -> 13 s (sampled again). A profile of the
-cold run: graph 25 s, METIS 24.5 s, sampling 7.4 s, metrics 1.7 s, simulation 1.4 s.
+whose batches touch 15% more nodes, and the system's 32-bit libmetis by default) ->
+42.4-46.3 s (37.8-41.2x; the graph built on both cores without per-chunk sorts, and
+stored while METIS runs; the code before, in the same quiet minutes: 59.8 s, 47.6x),
+peak 8.06 -> 4.12 -> 4.13 GB; the same job 9.3 s -> 1.43 s -> 2.6 s -> 2.4 s, 0.64 GB;
+another cluster 9.8 s -> 1.70 s -> 3.0 s -> 2.0 s; a degree cache 2.81 s -> 4.8 s -> 3.8 s
+(recounted from the stored input bitmaps); another batch size 8.45 s -> 13 s -> 7.6 s
+(sampled again). A profile of the cold run before the last step: graph 25 s, METIS
+24.5 s, sampling 7.4 s, metrics 1.7 s, simulation 1.4 s; after it the graph takes
+13.7-17 s (17 s with other jobs at load 3.5), METIS 21-28 s.
 """
 
 from __future__ import annotations

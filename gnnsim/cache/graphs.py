@@ -25,6 +25,7 @@ from gnnsim.graph.graph import Graph
 
 GRAPH_VERSION = 5  # 5: local edges on a square lattice; 3-4: chunked generator (same distributions, other bytes); 2: fitted presets with local edges
 PARTITION_VERSION = 1
+BACKGROUND_SAVE_MIN_EDGES = 1 << 24  # stored edges from which a built graph is saved on a thread
 
 
 def _small_int(array: np.ndarray) -> np.ndarray:
@@ -60,7 +61,9 @@ def cached_graph(spec: dict[str, Any] | None, build: Callable[[], Graph]) -> Gra
     graph.csr.sort_indices()
     meta = {"feature_dim": graph.feature_dim, "num_classes": graph.num_classes, "name": graph.name,
             "sorted_indices": True, "undirected": graph.undirected, "describe": f"{graph.name}: {graph.num_nodes:,} nodes, {graph.num_edges:,} edges"}
-    store.save("graph", spec, graph_arrays(graph), meta)
+    # a large graph is written while the caller goes on (to METIS, whose C call leaves the GIL)
+    save = store.save_in_background if graph.num_edges >= BACKGROUND_SAVE_MIN_EDGES else store.save
+    save("graph", spec, graph_arrays(graph), meta)
     return dataclasses.replace(graph, cache_key=key)
 
 

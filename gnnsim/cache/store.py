@@ -12,7 +12,9 @@ without those checks.
 The cache lives in ``$GNNSIM_CACHE`` (default ``~/.cache/gnnsim``); ``GNNSIM_CACHE=off``
 turns it off. Entries are written to a temporary folder and renamed into place, so a
 crash or a concurrent writer never leaves half an entry. ``gnnsim cache info|clear``
-shows and empties it.
+shows and empties it. :func:`save_in_background` writes a large entry on a thread while
+the caller goes on (checksums and file writes release the GIL, as METIS's C call does);
+reading that entry, listing or clearing the cache waits for it first.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import json
 import os
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -90,9 +93,33 @@ def save(kind: str, spec: dict[str, Any], arrays: dict[str, np.ndarray], meta: d
         return None
 
 
+_writing: dict[Path, threading.Thread] = {}  # entries being saved in the background
+
+
+def save_in_background(kind: str, spec: dict[str, Any], arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> None:
+    """:func:`save` on a thread; the process still waits for it before it exits (not a daemon)."""
+    final = entry_path(kind, spec)
+    if final is None:
+        return
+    wait_for_saves(final)
+    thread = threading.Thread(target=save, args=(kind, spec, arrays, meta), name=f"gnnsim cache: {final.name}")
+    _writing[final] = thread
+    thread.start()
+
+
+def wait_for_saves(path: Path | None = None) -> None:
+    """Wait until the background save of the entry at ``path`` (of every entry: None) is done."""
+    for entry, thread in list(_writing.items()):
+        if path is None or entry == path:
+            thread.join()
+            _writing.pop(entry, None)
+
+
 def load(kind: str, spec: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
     """The entry's arrays and metadata, or None (absent; or corrupt or stale: removed, with a notice)."""
     path = entry_path(kind, spec)
+    if path is not None:
+        wait_for_saves(path)
     if path is None or not (path / MANIFEST).is_file():
         return None
     problem = None
@@ -123,6 +150,7 @@ def load(kind: str, spec: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[s
 
 def entries(root: Path | None = None) -> list[dict[str, Any]]:
     """Every entry: kind, folder, size in bytes, creation time and a one-line description."""
+    wait_for_saves()
     root = root if root is not None else cache_root()
     if root is None or not root.is_dir():
         return []
@@ -141,6 +169,7 @@ def entries(root: Path | None = None) -> list[dict[str, Any]]:
 
 def clear(root: Path | None = None, kind: str | None = None) -> int:
     """Remove every entry (of ``kind``, when given); return how many folders were removed."""
+    wait_for_saves()
     root = root if root is not None else cache_root()
     if root is None or not root.is_dir():
         return 0

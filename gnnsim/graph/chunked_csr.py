@@ -1,53 +1,67 @@
-"""Distinct undirected edges drawn chunk by chunk straight into a symmetric CSR, in place.
+"""Distinct undirected edges drawn chunk by chunk straight into a symmetric CSR.
 
 A generator proposes candidate edges (a power-law model, a lattice of local edges, ...);
 duplicates and self loops are dropped, and rounds of extra candidates top the graph up
 until it holds exactly ``target`` distinct undirected edges (a random excess is dropped).
 Holding every candidate as a 64-bit key, as a one-shot build does, costs 16+ bytes per
 edge and rules out full ogbn-papers100M (1.6 B edges) on a 24 GB machine. Here the only
-large array is the CSR's own ``indices`` (int32, allocated once at ``2 * target``), and
-candidates are stored only when a whole round's fit ``KEEP_BYTES`` (512 MiB, 32-bit
-pairs: up to about 60 M undirected edges, ogbn-products' size): each chunk is drawn from
-its own seed, so a chunk can be drawn twice, once to count and once to place, and a
-small round keeps its candidates from the count to the fill instead of drawing them
-again. A round is:
+large array is the CSR's own ``indices`` (int32, allocated once at ``2 * target``). Each
+chunk is drawn from its own seed, so a chunk can be drawn twice, or by another process,
+and give the same candidates. A round is one of two kinds:
 
-1. **count**: draw every chunk, orient each candidate ``lo < hi`` and count per ``lo``;
-2. **make room**: shift the rows kept from earlier rounds right (last rows first), so
-   each row has space for its new candidates right after its old entries;
-3. **fill**: draw the same chunks again and write each ``hi`` into row ``lo``;
-4. **sort and dedupe**: sort each row and drop repeats (scipy's compiled per-row
-   ``csr_sort_indices`` / ``csr_sum_duplicates`` on blocks of rows), compacting left.
+- **kept** (its int32 pairs fit ``KEEP_BYTES``, 512 MiB: up to about 60 M undirected
+  edges, ogbn-products' size): the chunks are drawn once, into two pair buffers. The
+  first round's pairs are written row by row by scipy's compiled counting pass
+  (``coo_tocsr``), then every row is sorted and deduplicated; a later round's pairs
+  become a small sorted CSR that scipy's merge of two sorted CSRs (``csr_plus_csr``)
+  joins to the rows kept so far, into a copy, each entry once (in place, like a large
+  round, when the copy does not fit ``MERGE_BYTES``).
+- **large**: each chunk is drawn to count its candidates per row, the kept rows are
+  shifted right to make room (last rows first), each chunk is drawn again and written
+  into its rows, and every row is sorted and deduplicated (scipy's ``csr_sort_indices``
+  / ``csr_sum_duplicates`` on blocks of rows), compacting left.
 
-The result is the upper triangle (``u < v``); one backward pass then writes each row's
-upper part to its final place and each edge's mirror into the lower part of the other
-row, filling every row in sorted order without a second copy. Peak memory is the
-``indices`` buffer (4 bytes x 2 edges per undirected edge), three int64 arrays per node,
-a small round's kept candidates (at most ``KEEP_BYTES``) and a chunk's temporaries (``CHUNK`` /
-``BLOCK``); ``benchmarks/graphs.py`` measures it.
+The result is the upper triangle (``u < v``). Where its transpose and a symmetric copy
+fit ``MIRROR_COPY_BYTES`` (about 120 M undirected edges) every row of the copy is its
+mirrored entries (the transpose's row) then its own; else one backward pass mirrors the
+triangle in place, block by block. Peak memory is the ``indices`` buffer (4 bytes x 2
+edges per undirected edge), three int64 arrays per node, a kept round's pairs and a
+chunk's temporaries (``CHUNK`` / ``BLOCK``), and on small graphs the copies above;
+``benchmarks/graphs.py`` measures it.
+
+From ``PARALLEL_MIN_STORED`` stored edges up to 2^31, a kept round's chunks, the row
+blocks' sorts and the mirror's blocks are shared out over forked workers, one per core
+(:mod:`gnnsim.graph.forked`): they write into the same arrays in shared memory and send
+back only counts and row offsets; the bytes are those of one process.
 
 Candidates come from ``draw(gen, count) -> (a, b)``, a function of a
 ``numpy.random.Generator`` seeded per (build, round, chunk): the same ``rng`` gives the
-same graph, whatever the machine.
+same graph, whatever the machine and however many processes build it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from itertools import pairwise
 
 import numpy as np
 from scipy.sparse import _sparsetools
 
 from gnnsim.graph.csr import row_block_bounds
+from gnnsim.graph.forked import shared_empty, usable_cores, worker_pool
 from gnnsim.progress import Progress, progress
 
 CHUNK = 1 << 22  # candidate edges drawn at once (about 250 MB of temporaries)
 KEEP_BYTES = 1 << 29  # a round whose candidates fit (int32 pairs) keeps them from count to fill: drawn once
-TRANSPOSE_BYTES = 1 << 30  # an upper triangle whose transpose fits (9 bytes per edge) is mirrored through it
+MIRROR_COPY_BYTES = 3 << 29  # an upper triangle whose transpose and symmetric copy fit is mirrored into the copy
+MIRROR_COPY_BYTES_PER_EDGE = 13  # the transpose's ids (int32), the copy's (2 x int32) and the merge's values (int8)
 BLOCK = 1 << 24  # CSR entries each pass over the buffer sorts or moves at once
 MODEL_ROUNDS = 8  # top-up rounds drawn from the model itself
 MAX_ROUNDS = 40  # then uniform filler rounds; this bounds the total work
 LOW32 = np.int64(0xFFFFFFFF)
+MERGE_BYTES = 1 << 30  # a later kept round is merged into a copy of the rows while the copy fits
+MERGE_BYTES_PER_ENTRY = 6  # the copy's ids (int32) and values, and the kept rows' values (int8 each)
+PARALLEL_MIN_STORED = 1 << 22  # stored edges from which chunks are drawn and rows sorted on every core
 
 BUILD_BYTES_PER_STORED_EDGE = 4  # the int32 indices buffer, 2 entries per undirected edge
 BUILD_BYTES_PER_NODE = 36  # indptr, cursor and counts (int64 each), node ids and lattice cells (int32 each)
@@ -80,33 +94,58 @@ def distinct_edge_csr(draw: Draw, target: int, num_nodes: int, rng: np.random.Ge
     target = int(min(target, n * (n - 1) // 2))
     base = int(rng.integers(2**63))
     ask = int(target * 1.05) + 16
-    indices = np.empty(max(2 * target, ask), dtype=np.int32)
-    indptr = np.zeros(n + 1, dtype=np.int64)
+    stored = max(2 * target, ask)
+    processes = build_processes(stored)
+    new = shared_empty if processes > 1 else np.zeros  # (zero pages: allocated, not touched)
+    indices, indptr = new(stored, np.int32), new(n + 1, np.int64)
+    keep = min(KEEP_BYTES // 8, stored)  # a small round's candidate pairs
+    shared = {"n": n, "draw": draw, "indices": indices, "indptr": indptr,
+              "lo": new(keep, np.int32), "hi": new(keep, np.int32)}
+    copy = MIRROR_COPY_BYTES_PER_EDGE * target <= MIRROR_COPY_BYTES  # mirrored into a copy: its arrays
+    if copy:
+        shared.update(t_ptr=new(n + 1, np.int32), t=new(target, np.int32), out=new(2 * target, np.int32))
     have = 0
-    for round_ in range(MAX_ROUNDS):
-        ask = min(ask, indices.size - have)
-        source = draw if round_ < MODEL_ROUNDS else _uniform(n)
-        seeds = [(base, round_, c) for c in range(-(-ask // CHUNK))]
-        sizes = [min(CHUNK, ask - c * CHUNK) for c in range(len(seeds))]
-        before = have
-        # counted in candidate edges: drawn to count, drawn to place, then sorted with the kept ones
-        with progress(f"graph: {what}, round {round_ + 1}", total=3 * ask + have, unit="edges") as p:
-            # a small round keeps its candidates for the fill; a large one draws them again (its peak unchanged)
-            kept: list[tuple[np.ndarray, np.ndarray]] | None = [] if 8 * ask <= KEEP_BYTES else None
-            cursor = _make_room(indices, indptr, _count(source, seeds, sizes, n, p, kept))
-            _fill(source, seeds, sizes, indices, cursor, p, kept)
-            del cursor, kept
-            have = _sort_dedupe(indices, indptr, n, p)
-        if have >= target:
-            break
-        yield_rate = max((have - before) / max(ask, 1), 0.05)
-        ask = int((target - have) / yield_rate * 1.1) + 16
-    if have > target:
-        _drop(indices, indptr, have - target, rng)
-        have = target
-    with progress(f"graph: {what}, mirroring", total=have, unit="edges") as p:
-        full = _symmetrize(indices, indptr, n, p)
-    return full, indices[:2 * have]
+    with worker_pool(processes, shared) as pool:
+        for round_ in range(MAX_ROUNDS):
+            ask = min(ask, indices.size - have)
+            seeds = [(base, round_, c) for c in range(-(-ask // CHUNK))]
+            sizes = [min(CHUNK, ask - c * CHUNK) for c in range(len(seeds))]
+            uniform = round_ >= MODEL_ROUNDS
+            before = have
+            # counted in candidate edges: drawn (to count), placed, then sorted with the kept ones
+            with progress(f"graph: {what}, round {round_ + 1}", total=3 * ask + have, unit="edges") as p:
+                if 8 * ask <= KEEP_BYTES:  # drawn once, on every core, and kept until placed
+                    m = _draw_kept(pool, shared, seeds, sizes, uniform, p)
+                    if have and (have + m) * MERGE_BYTES_PER_ENTRY <= MERGE_BYTES and have + m < 2**31:
+                        have = _merge_kept(shared, m, have, p)
+                    else:
+                        _place_kept(shared, m, p)
+                        have = _sort_dedupe(pool, shared, p)
+                else:  # drawn twice, to count and to place: the peak stays the CSR's
+                    source = _uniform(n) if uniform else draw
+                    cursor = _make_room(indices, indptr, _count(source, seeds, sizes, n, p))
+                    for seed, size in zip(seeds, sizes):
+                        _place(*_pairs(source, seed, size), indices, cursor)
+                        p.update(size)
+                    del cursor
+                    have = _sort_dedupe(pool, shared, p)
+            if have >= target:
+                break
+            yield_rate = max((have - before) / max(ask, 1), 0.05)
+            ask = int((target - have) / yield_rate * 1.1) + 16
+        if have > target:
+            _drop(indices, indptr, have - target, rng)
+            have = target
+        with progress(f"graph: {what}, mirroring", total=have, unit="edges") as p:
+            if copy:
+                return _mirror_copy(pool, shared, p)
+            return _symmetrize(indices, indptr, n, p), indices[:2 * have]
+
+
+def build_processes(stored_edges: int) -> int:
+    """Processes that draw and sort a build: every usable core from :data:`PARALLEL_MIN_STORED`
+    stored edges up to 2^31 (a larger build keeps one process and its memory bound), else one."""
+    return usable_cores() if PARALLEL_MIN_STORED <= stored_edges < 2**31 else 1
 
 
 def _uniform(n: int) -> Draw:
@@ -134,17 +173,92 @@ def add_counts(counts: np.ndarray, ids: np.ndarray) -> None:
         np.add.at(counts, ids, 1)
 
 
-def _count(source: Draw, seeds: list, sizes: list, n: int, p: Progress,
-           kept: list[tuple[np.ndarray, np.ndarray]] | None) -> np.ndarray:
-    """Candidates per row ``lo``; every chunk's pairs go to ``kept`` (int32) unless it is None."""
+def _count(source: Draw, seeds: list, sizes: list, n: int, p: Progress) -> np.ndarray:
+    """Candidates per row ``lo``."""
     counts = np.zeros(n, dtype=np.int64)
     for seed, size in zip(seeds, sizes):
-        lo, hi = _pairs(source, seed, size)
-        add_counts(counts, lo)
-        if kept is not None:
-            kept.append((lo.astype(np.int32), hi.astype(np.int32)))
+        add_counts(counts, _pairs(source, seed, size)[0])
         p.update(size)
     return counts
+
+
+def _draw_chunk(shared: dict, task: tuple) -> int:
+    """Draw one chunk into the round's pair buffers at ``offset`` as int32 ``(lo, hi)``; return
+    how many pairs it gave. Self loops are dropped by moving the chunk's last pairs into their
+    places (a round's order is no one's business: its rows are sorted afterwards)."""
+    seed, size, offset, uniform = task
+    a, b = (_uniform(shared["n"]) if uniform else shared["draw"])(np.random.default_rng(list(seed)), size)
+    lo, hi = shared["lo"][offset:offset + a.size], shared["hi"][offset:offset + a.size]
+    np.minimum(a, b, out=lo)
+    np.maximum(a, b, out=hi)
+    del a, b
+    loops = np.flatnonzero(lo == hi)
+    kept = lo.size - loops.size
+    if loops.size:
+        holes = loops[loops < kept]
+        fill = kept + np.flatnonzero(lo[kept:] != hi[kept:])
+        lo[holes], hi[holes] = lo[fill], hi[fill]
+    return kept
+
+
+def _draw_kept(pool, shared: dict, seeds: list, sizes: list, uniform: bool, p: Progress) -> int:
+    """Draw a round that fits ``KEEP_BYTES`` into the pair buffers (chunks shared out over
+    the pool), closing the gaps that dropped self loops leave; return the pair count."""
+    lo, hi = shared["lo"], shared["hi"]
+    offsets = np.cumsum([0, *sizes[:-1]]).tolist()
+    got = pool.map(_draw_chunk, [(s, size, off, uniform) for s, size, off in zip(seeds, sizes, offsets)])
+    m = 0
+    for off, k in zip(offsets, got):
+        if off != m:
+            lo[m:m + k] = lo[off:off + k]
+            hi[m:m + k] = hi[off:off + k]
+        m += k
+    p.update(sum(sizes))
+    return m
+
+
+def _place_kept(shared: dict, m: int, p: Progress) -> None:
+    """Put a kept round's ``m`` pairs in their rows, unsorted. The first round's rows are written
+    by scipy's compiled counting pass (``coo_tocsr``, no sort: a row's order is the sort pass's
+    business); a later round's go into the room made after each row's kept entries."""
+    lo, hi, indices, indptr, n = (shared[k] for k in ("lo", "hi", "indices", "indptr", "n"))
+    if indptr[-1] == 0:
+        ptr = np.empty(n + 1, dtype=np.int32)
+        none = np.zeros(m, dtype=np.int8)  # the values scipy carries along (read and written: all zero)
+        _sparsetools.coo_tocsr(n, n, m, lo[:m], hi[:m], none, ptr, indices[:m], none)
+        indptr[:] = ptr
+    else:
+        counts = np.zeros(n, dtype=np.int64)
+        add_counts(counts, lo[:m])
+        cursor = _make_room(indices, indptr, counts)
+        for s in range(0, m, CHUNK):
+            e = min(s + CHUNK, m)
+            _place(lo[s:e].astype(np.int64), hi[s:e].astype(np.int64), indices, cursor)
+    p.update(m)
+
+
+def _merge_kept(shared: dict, m: int, have: int, p: Progress) -> int:
+    """Merge a later kept round's ``m`` pairs into the ``have`` sorted, distinct entries; return
+    the new entry count. The pairs become a small sorted CSR (``coo_tocsr``, then a sort of its
+    short rows), and scipy's merge of two sorted CSRs (``csr_plus_csr``) writes the union,
+    each entry once, into a copy: no pass moves or re-sorts the kept entries in place."""
+    lo, hi, indices, indptr, n = (shared[k] for k in ("lo", "hi", "indices", "indptr", "n"))
+    new_ptr, new_idx, none = np.empty(n + 1, dtype=np.int32), np.empty(m, dtype=np.int32), np.zeros(m, dtype=np.int8)
+    _sparsetools.coo_tocsr(n, n, m, lo[:m], hi[:m], none, new_ptr, new_idx, none)
+    _sparsetools.csr_sort_indices(n, new_ptr, new_idx, none)
+    _sparsetools.csr_sum_duplicates(n, n, new_ptr, new_idx, none)
+    p.update(m)
+    del none
+    ones = np.ones(max(have, int(new_ptr[-1])), dtype=np.int8)  # (the merge drops entries whose sum is 0)
+    ptr = np.empty(n + 1, dtype=np.int32)
+    out = np.empty(have + int(new_ptr[-1]), dtype=np.int32)
+    _sparsetools.csr_plus_csr(n, n, indptr.astype(np.int32), indices[:have], ones, new_ptr, new_idx, ones,
+                              ptr, out, np.empty(out.size, dtype=np.int8))
+    total = int(ptr[-1])
+    indices[:total] = out[:total]
+    indptr[:] = ptr
+    p.update(have + m)
+    return total
 
 
 def _make_room(indices: np.ndarray, indptr: np.ndarray, counts: np.ndarray) -> np.ndarray:
@@ -172,49 +286,53 @@ def _make_room(indices: np.ndarray, indptr: np.ndarray, counts: np.ndarray) -> n
     return cursor
 
 
-def _fill(source: Draw, seeds: list, sizes: list, indices: np.ndarray, cursor: np.ndarray,
-          p: Progress, kept: list[tuple[np.ndarray, np.ndarray]] | None) -> None:
-    for c, (seed, size) in enumerate(zip(seeds, sizes)):
-        if kept is not None:  # counted from the same draw: the pairs are still here
-            lo, hi = (x.astype(np.int64) for x in kept[c])
-            kept[c] = (lo[:0], hi[:0])  # (freed as the pass goes)
-        else:
-            lo, hi = _pairs(source, seed, size)
-        key = (lo << 32) | hi
-        del lo, hi
-        key.sort()  # groups each row's candidates, so each gets its own slot
-        rows = key >> 32
-        starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
-        lengths = np.diff(np.append(starts, key.size))
-        first = rows[starts]
-        del rows
-        pos = np.repeat(cursor[first] - starts, lengths)
-        pos += np.arange(key.size, dtype=np.int64)
-        indices[pos] = (key & LOW32).astype(np.int32)
-        cursor[first] += lengths
-        p.update(size)
+def _place(lo: np.ndarray, hi: np.ndarray, indices: np.ndarray, cursor: np.ndarray) -> None:
+    """Write each ``hi`` at its row ``lo``'s cursor and move the cursors on (int64 pairs)."""
+    key = (lo << 32) | hi
+    del lo, hi
+    key.sort()  # groups each row's candidates, so each gets its own slot
+    rows = key >> 32
+    starts = np.flatnonzero(np.concatenate([[True], rows[1:] != rows[:-1]]))
+    lengths = np.diff(np.append(starts, key.size))
+    first = rows[starts]
+    del rows
+    pos = np.repeat(cursor[first] - starts, lengths)
+    pos += np.arange(key.size, dtype=np.int64)
+    indices[pos] = (key & LOW32).astype(np.int32)
+    cursor[first] += lengths
 
 
-def _sort_dedupe(indices: np.ndarray, indptr: np.ndarray, n: int, p: Progress) -> int:
-    """Sort every row, drop repeated entries, close the gaps; return the entry count."""
+def _sort_block(shared: dict, task: tuple) -> np.ndarray:
+    """Sort rows ``r0:r1`` (entries ``start:end``) in place and drop repeats; return their
+    new offsets from ``start`` (int32)."""
+    r0, r1, start, end = task
+    ap = shared["indptr"][r0:r1 + 1] - start
+    ap[0] = 0  # (indptr[r0] may already hold the compacted start)
+    ap = ap.astype(np.int32)
+    seg = shared["indices"][start:end]
+    flags = np.zeros(seg.size, dtype=np.int8)
+    _sparsetools.csr_sort_indices(int(r1 - r0), ap, seg, flags)
+    _sparsetools.csr_sum_duplicates(int(r1 - r0), shared["n"], ap, seg, flags)
+    return ap
+
+
+def _sort_dedupe(pool, shared: dict, p: Progress) -> int:
+    """Sort every row, drop repeated entries, close the gaps; return the entry count.
+
+    Blocks of rows are sorted over the pool while this process moves each finished block
+    left: it writes only below the block's end, where no worker reads any more."""
+    indices, indptr = shared["indices"], shared["indptr"]
     bounds = row_block_bounds(indptr, BLOCK)
+    blocks = [(int(r0), int(r1), int(indptr[r0]), int(indptr[r1])) for r0, r1 in pairwise(bounds)]
     out = 0
-    start = int(indptr[0])
-    for r0, r1 in zip(bounds[:-1], bounds[1:]):
-        end = int(indptr[r1])
-        ap = indptr[r0:r1 + 1] - start
-        ap[0] = 0  # indptr[r0] already holds the compacted start
-        ap = ap.astype(np.int32)
-        seg = indices[start:end]
-        flags = np.zeros(seg.size, dtype=np.int8)
-        _sparsetools.csr_sort_indices(int(r1 - r0), ap, seg, flags)
-        _sparsetools.csr_sum_duplicates(int(r1 - r0), n, ap, seg, flags)
+    for (r0, r1, start, end), ap in zip(blocks, pool.imap(_sort_block, blocks)):
         kept = int(ap[-1])
-        indices[out:out + kept] = seg[:kept]
+        if out != start:
+            indices[out:out + kept] = indices[start:start + kept]
         indptr[r0 + 1:r1 + 1] = out + ap[1:]
         out += kept
         p.update(end - start)
-        start = end
+    indptr[0] = 0
     return out
 
 
@@ -247,15 +365,35 @@ def _drop(indices: np.ndarray, indptr: np.ndarray, excess: int, rng: np.random.G
     indptr[1:] -= removed
 
 
-def _transpose(indices: np.ndarray, indptr: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """The upper triangle's transpose ``(indptr int64, indices int32)``: row v lists every u < v
-    with edge (u, v), ascending (scipy's compiled counting pass, no sort)."""
+def _mirror_block(shared: dict, task: tuple) -> None:
+    """Rows ``r0:r1`` of the symmetric CSR into ``out``: each row's mirrored entries (all below
+    it: the transpose's row), then its own upper row. Both are sorted and disjoint, so scipy's
+    compiled merge of two sorted CSRs (``csr_plus_csr``) writes each row in order."""
+    r0, r1 = task
+    up_ptr, up, t_ptr, t = shared["indptr"], shared["indices"], shared["t_ptr"], shared["t"]
+    a0, a1, b0, b1 = int(t_ptr[r0]), int(t_ptr[r1]), int(up_ptr[r0]), int(up_ptr[r1])
+    ones = np.ones(max(a1 - a0, b1 - b0), dtype=np.int8)  # (the merge drops entries whose value is 0)
+    start, size = a0 + b0, a1 - a0 + b1 - b0
+    _sparsetools.csr_plus_csr(r1 - r0, shared["n"], (t_ptr[r0:r1 + 1] - a0).astype(np.int32), t[a0:a1], ones,
+                              (up_ptr[r0:r1 + 1] - b0).astype(np.int32), up[b0:b1], ones,
+                              np.empty(r1 - r0 + 1, dtype=np.int32), shared["out"][start:start + size],
+                              np.empty(size, dtype=np.int8))
+
+
+def _mirror_copy(pool, shared: dict, p: Progress) -> tuple[np.ndarray, np.ndarray]:
+    """The symmetric CSR ``(indptr, indices)`` of the upper triangle (compact, sorted rows),
+    written into ``shared["out"]`` from the triangle and its transpose (scipy's compiled
+    counting pass, into ``shared["t_ptr"]``, ``shared["t"]``), blocks of rows over the pool."""
+    indices, indptr, n, t_ptr = shared["indices"], shared["indptr"], shared["n"], shared["t_ptr"]
     total = int(indptr[-1])
-    ptr = np.empty(n + 1, dtype=np.int32)
-    cols = np.empty(total, dtype=np.int32)
-    _sparsetools.csr_tocsc(n, n, indptr.astype(np.int32), indices[:total], np.zeros(total, dtype=np.int8), ptr, cols,
-                           np.empty(total, dtype=np.int8))
-    return ptr.astype(np.int64), cols
+    _sparsetools.csr_tocsc(n, n, indptr.astype(np.int32), indices[:total], np.zeros(total, dtype=np.int8),
+                           t_ptr, shared["t"][:total], np.empty(total, dtype=np.int8))
+    full = indptr + t_ptr  # a row starts after the earlier rows' upper and mirrored entries
+    bounds = row_block_bounds(full, BLOCK)
+    blocks = [(int(r0), int(r1)) for r0, r1 in pairwise(bounds)]
+    for (r0, r1), _ in zip(blocks, pool.imap(_mirror_block, blocks)):
+        p.update(int(indptr[r1] - indptr[r0]))
+    return full, shared["out"][:2 * total]
 
 
 def _symmetrize(indices: np.ndarray, indptr: np.ndarray, n: int, p: Progress) -> np.ndarray:
@@ -264,8 +402,7 @@ def _symmetrize(indices: np.ndarray, indptr: np.ndarray, n: int, p: Progress) ->
     Row ``r`` of the result is its mirrored entries (ids below ``r``), then its own upper
     row. Blocks are handled last rows first: an upper row only moves right, and the
     mirror of edge ``(u, v)`` lands in row ``v > u``, past every upper row not yet read.
-    Where the triangle's transpose fits ``TRANSPOSE_BYTES`` (up to about 110 M undirected
-    edges) the mirrors come from it, row by row, instead of a sort per block.
+    (Where a copy fits, :func:`_mirror_copy` is quicker.)
     """
     total = int(indptr[-1])
     degree = np.zeros(n, dtype=np.int64)
@@ -278,27 +415,16 @@ def _symmetrize(indices: np.ndarray, indptr: np.ndarray, n: int, p: Progress) ->
     del degree
     cursor = full[1:] - indptr[1:]  # where each upper row starts in its final place
     cursor += indptr[:-1]
-    mirror = _transpose(indices, indptr, n) if 9 * total <= TRANSPOSE_BYTES and total < 2**31 else None
     bounds = row_block_bounds(indptr, BLOCK)
     for r0, r1 in zip(bounds[-2::-1], bounds[:0:-1]):
         s, e = int(indptr[r0]), int(indptr[r1])
-        if e > s:
-            cols = indices[s:e].copy()
-            degree = np.diff(indptr[r0:r1 + 1])
-            dst = np.repeat(cursor[r0:r1] - indptr[r0:r1], degree)
-            dst += np.arange(s, e, dtype=np.int64)
-            indices[dst] = cols
-        if mirror is not None:  # rows r0..r1's mirrors (ascending) open each row, behind nothing unread
-            ptr, cols_t = mirror
-            a, b = int(ptr[r0]), int(ptr[r1])
-            if b > a:
-                pos = np.repeat(full[r0:r1] - ptr[r0:r1], np.diff(ptr[r0:r1 + 1]))
-                pos += np.arange(a, b, dtype=np.int64)
-                indices[pos] = cols_t[a:b]
-            p.update(e - s)
-            continue
         if e == s:
             continue
+        cols = indices[s:e].copy()
+        degree = np.diff(indptr[r0:r1 + 1])
+        dst = np.repeat(cursor[r0:r1] - indptr[r0:r1], degree)
+        dst += np.arange(s, e, dtype=np.int64)
+        indices[dst] = cols
         # Mirrors: (v, u) grouped by v, ascending u; rows are filled from their end backwards.
         key = (cols.astype(np.int64) << 32) | np.repeat(np.arange(r0, r1, dtype=np.int64), degree)
         del cols, dst

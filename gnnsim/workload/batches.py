@@ -177,6 +177,7 @@ def trainer_counts(count_rank: Callable[[int], list[BatchCounts]], num_ranks: in
                 p.update()
             return out
         _COUNT_RANK = count_rank
+        store.wait_for_saves()  # no cache write on another thread while the process forks
         try:
             with multiprocessing.get_context("fork").Pool(processes) as pool:
                 for counts in pool.imap(_count_in_child, range(num_ranks)):

@@ -134,3 +134,14 @@ def test_cache_command_info_and_clear(cache, capsys):
     assert str(cache) in out and "1 entries" in out and "ogbn-arxiv@0.01" in out
     assert main(["cache", "clear"]) == 0
     assert "removed 1 entry" in capsys.readouterr().out and store.entries(cache) == []
+
+
+def test_a_large_graph_is_saved_in_the_background_and_read_back(cache, monkeypatch):
+    from gnnsim.cache import graphs
+
+    monkeypatch.setattr(graphs, "BACKGROUND_SAVE_MIN_EDGES", 1)
+    calls = []
+    first = cached_graph({"what": "arxiv"}, counting_builder(calls))
+    second = cached_graph({"what": "arxiv"}, counting_builder(calls))  # waits for the write, then reads it
+    assert len(calls) == 1 and np.array_equal(first.indices, second.indices)
+    assert [e["kind"] for e in store.entries(cache)] == ["graph"] and not store._writing

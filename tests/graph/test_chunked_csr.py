@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+
 import numpy as np
 import pytest
 
@@ -43,23 +45,40 @@ def one_pass(draw, target: int, n: int, rng: np.random.Generator):
     return csr_from_edges(keys // n, keys % n, n)
 
 
-@pytest.mark.parametrize("transpose", [0, 1 << 30])  # mirrors by a sort per block, or through the transpose
+@pytest.mark.parametrize("copy", [0, 1 << 30])  # mirrors by a sort per block in place, or into a copy
 @pytest.mark.parametrize("keep", [0, 8 * 2000, 1 << 29])  # rounds drawn twice; only the small ones kept; all kept
 @pytest.mark.parametrize("chunk,block", [(64, 50), (1000, 7), (1 << 22, 1 << 24)])
 @pytest.mark.parametrize("n,target", [(300, 500), (300, 3000), (120, 7000), (40, 10_000)])
-def test_chunked_build_equals_one_pass(monkeypatch, chunk, block, n, target, keep, transpose):
+def test_chunked_build_equals_one_pass(monkeypatch, chunk, block, n, target, keep, copy):
     """Small chunks and blocks (many of each, top-up rounds, uniform filler when saturated) give
     exactly the CSR of one pass over all candidates, whichever rounds kept their candidates
     between the count and the fill and which drew them again; the complete graph caps the count."""
     monkeypatch.setattr(chunked, "CHUNK", chunk)
     monkeypatch.setattr(chunked, "BLOCK", block)
     monkeypatch.setattr(chunked, "KEEP_BYTES", keep)
-    monkeypatch.setattr(chunked, "TRANSPOSE_BYTES", transpose)
+    monkeypatch.setattr(chunked, "MIRROR_COPY_BYTES", copy)
+    monkeypatch.setattr(chunked, "MERGE_BYTES", copy)  # later kept rounds placed and sorted, or merged
     indptr, indices = chunked.distinct_edge_csr(skewed_draw(n), target, n, np.random.default_rng(5))
     ref = one_pass(skewed_draw(n), target, n, np.random.default_rng(5))
     assert indptr.dtype == np.int64 and indices.dtype == np.int32
     assert np.array_equal(indptr, ref.indptr) and np.array_equal(indices, ref.indices)
     assert indptr[-1] == 2 * min(target, n * (n - 1) // 2)
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="workers are forked")
+@pytest.mark.parametrize("keep,copy", [(1 << 29, 1 << 30), (8 * 2000, 0), (0, 1 << 30)])
+@pytest.mark.parametrize("n,target", [(300, 3000), (40, 10_000)])
+def test_forked_build_equals_one_pass(monkeypatch, n, target, keep, copy):
+    """Two forked workers drawing chunks, sorting blocks and mirroring into shared memory
+    give exactly the one-pass CSR, as one process does."""
+    for name, value in (("CHUNK", 500), ("BLOCK", 300), ("KEEP_BYTES", keep), ("MIRROR_COPY_BYTES", copy),
+                        ("MERGE_BYTES", copy), ("PARALLEL_MIN_STORED", 0)):
+        monkeypatch.setattr(chunked, name, value)
+    monkeypatch.setattr(chunked, "usable_cores", lambda: 2)
+    assert chunked.build_processes(2 * target) == 2
+    indptr, indices = chunked.distinct_edge_csr(skewed_draw(n), target, n, np.random.default_rng(5))
+    ref = one_pass(skewed_draw(n), target, n, np.random.default_rng(5))
+    assert np.array_equal(indptr, ref.indptr) and np.array_equal(indices, ref.indices)
 
 
 def test_block_size_does_not_change_the_graph(monkeypatch):
