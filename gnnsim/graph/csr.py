@@ -97,3 +97,15 @@ def rows_matrix(csr, rows: np.ndarray) -> sp.csr_matrix:
     flat = np.repeat(start - sub_ptr[:-1], length) + np.arange(int(sub_ptr[-1]), dtype=np.int64)
     cols = indices[flat].astype(np.int64)
     return sp.csr_matrix((np.ones(cols.size, dtype=np.float32), cols, sub_ptr), shape=(rows.size, csr.shape[1]))
+
+
+def add_counts(counts: np.ndarray, ids: np.ndarray) -> None:
+    """``counts[ids] += 1`` with repeats: a bincount when ``ids`` is large next to ``counts``.
+
+    ``counts`` must be int64: ``np.add.at`` has a fast path for it only (on int32 counts
+    it is 20-30x slower, measured at 111 M counts).
+    """
+    if ids.size * 8 >= counts.size:
+        counts += np.bincount(ids, minlength=counts.size).astype(counts.dtype, copy=False)
+    else:
+        np.add.at(counts, ids, 1)
