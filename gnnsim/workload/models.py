@@ -21,11 +21,14 @@ start with ``L{layer}.`` so the simulator can tell which layer's gradients are r
   ``Linear(i, o) -> ReLU -> Linear(o, o)`` and a fixed ``eps = 0``.
 - ``gat``: ``heads`` attention heads. Hidden layers concatenate ``heads`` heads of width
   ``o / heads``; the output layer averages ``heads`` heads of width ``o``. The edge
-  softmax has no kernel class of its own, so it is written as what it runs: the
-  per-destination maximum and sum are ``aggregate`` kernels of width ``heads`` (a
-  scatter-max reads and writes like a scatter-add), the shift-exp and the division are
-  ``elementwise`` kernels over ``num_edges x heads``. Messages are an ``aggregate`` of
-  width ``heads x d`` plus an ``elementwise`` weighting by the attention.
+  softmax has no kernel class of its own, so it is written op by op as the layer runs
+  it: the per-destination maximum and sum are ``aggregate`` kernels of width ``heads``
+  (a scatter-max reads and writes like a scatter-add); every per-node term read on the
+  edges (``el[src]``, ``er[dst]``, the maximum and the sum at each edge's destination)
+  is a ``gather`` of ``num_edges`` rows of width ``heads``; the score, shift, exp and
+  division are ``elementwise`` kernels over ``num_edges x heads``, one per torch op.
+  The attention terms ``(z * a).sum(-1)`` are a multiply and a sum. Messages are an
+  ``aggregate`` of width ``heads x d`` plus an ``elementwise`` weighting by the attention.
 
 The forward and backward kernel lists follow what the torch modules in
 :mod:`gnnsim.realrun.models` run; input features need no gradient, so layer 0 skips
@@ -219,6 +222,19 @@ def gat_head_dim(o: int, last: bool, heads: int) -> int:
     return o if last else o // heads
 
 
+def _gat_attention_term(rows: int, f: int, dtype_bytes: int, name: str) -> list[Kernel]:
+    """``(z * a).sum(-1)``: a broadcast multiply into a new ``rows x F`` tensor, then a sum
+    over each head's ``d`` columns (reads it, writes ``rows x heads``)."""
+    return [elementwise(rows * f, dtype_bytes=dtype_bytes, name=name + ".mul"),
+            elementwise(rows * f, writes=0, dtype_bytes=dtype_bytes, name=name + ".sum")]
+
+
+def _gat_edge_gather(ne: int, h: int, dtype_bytes: int, name: str) -> Kernel:
+    """A per-node term of width ``heads`` read out to every edge (``t[edge_src]``,
+    ``t[edge_dst]``): a row gather of ``num_edges`` rows, a new ``E x heads`` tensor."""
+    return gather(ne, h, dtype_bytes, name)
+
+
 def _gat_forward(blocks, dims, dtype_bytes, heads):
     kernels = []
     h = heads
@@ -227,25 +243,33 @@ def _gat_forward(blocks, dims, dtype_bytes, heads):
         d = gat_head_dim(o, is_last, h)
         f = h * d
         out = d if is_last else f
-        kernels.append(at(layer, gemm(ns, i, f, dtype_bytes, p + "fc")))
-        # per-node attention terms: (z * a).sum over each head's d columns
-        kernels.append(at(layer, elementwise(ns * f, reads=2, writes=0, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_src")))
-        kernels.append(at(layer, elementwise(nd * f, reads=2, writes=0, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "attn_dst")))
-        # e = leaky_relu(el[src] + er[dst]) on every edge and head
-        kernels.append(at(layer, elementwise(ne * h, reads=2, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "edge_score")))
-        # edge softmax: max per destination, exp(e - max), sum per destination, divide
-        kernels.append(at(layer, aggregate(ne, nd, h, dtype_bytes, p + "softmax_max")))
-        kernels.append(at(layer, elementwise(ne * h, reads=2, flops_per=2.0, dtype_bytes=dtype_bytes, name=p + "softmax_exp")))
-        kernels.append(at(layer, aggregate(ne, nd, h, dtype_bytes, p + "softmax_sum")))
-        kernels.append(at(layer, elementwise(ne * h, reads=2, dtype_bytes=dtype_bytes, name=p + "softmax_div")))
-        # messages: z[src] weighted by the attention, summed into the destinations
-        kernels.append(at(layer, elementwise(ne * f, reads=2, dtype_bytes=dtype_bytes, name=p + "msg_weight")))
-        kernels.append(at(layer, aggregate(ne, nd, f, dtype_bytes, p + "aggregate")))
+        ks = [gemm(ns, i, f, dtype_bytes, p + "fc"),
+              # per-node attention terms el (all sources) and er (the destinations)
+              *_gat_attention_term(ns, f, dtype_bytes, p + "attn_src"),
+              *_gat_attention_term(nd, f, dtype_bytes, p + "attn_dst"),
+              # e = leaky_relu(el[src] + er[dst]) on every edge and head: two gathers to the edges
+              _gat_edge_gather(ne, h, dtype_bytes, p + "attn_src.gather"),
+              _gat_edge_gather(ne, h, dtype_bytes, p + "attn_dst.gather"),
+              elementwise(ne * h, reads=2, dtype_bytes=dtype_bytes, name=p + "edge_score"),
+              elementwise(ne * h, dtype_bytes=dtype_bytes, name=p + "edge_score.leaky_relu"),
+              # edge softmax: max per destination, gathered back to the edges, exp(e - max),
+              # sum per destination, gathered back, divide
+              aggregate(ne, nd, h, dtype_bytes, p + "softmax_max"),
+              _gat_edge_gather(ne, h, dtype_bytes, p + "softmax_max.gather"),
+              elementwise(ne * h, reads=2, dtype_bytes=dtype_bytes, name=p + "softmax_shift"),
+              elementwise(ne * h, dtype_bytes=dtype_bytes, name=p + "softmax_exp"),
+              aggregate(ne, nd, h, dtype_bytes, p + "softmax_sum"),
+              _gat_edge_gather(ne, h, dtype_bytes, p + "softmax_sum.gather"),
+              elementwise(ne * h, reads=2, dtype_bytes=dtype_bytes, name=p + "softmax_div"),
+              # messages: z[src] weighted by the attention, summed into the destinations
+              elementwise(ne * f, reads=2, dtype_bytes=dtype_bytes, name=p + "msg_weight"),
+              aggregate(ne, nd, f, dtype_bytes, p + "aggregate")]
         if is_last:
-            kernels.append(at(layer, elementwise(nd * f, dtype_bytes=dtype_bytes, name=p + "head_mean")))
-        kernels.append(at(layer, elementwise(nd * out, reads=2, dtype_bytes=dtype_bytes, name=p + "bias_add")))
+            ks.append(elementwise(nd * f, dtype_bytes=dtype_bytes, name=p + "head_mean"))
+        ks.append(elementwise(nd * out, reads=2, dtype_bytes=dtype_bytes, name=p + "bias_add"))
         if not is_last:
-            kernels.append(at(layer, elementwise(nd * out, flops_per=3.0, dtype_bytes=dtype_bytes, name=p + "elu")))
+            ks.append(elementwise(nd * out, flops_per=3.0, dtype_bytes=dtype_bytes, name=p + "elu"))
+        kernels += at(layer, ks)
     return kernels
 
 

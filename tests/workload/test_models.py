@@ -71,6 +71,49 @@ def test_gat_softmax_uses_existing_kernel_classes():
     assert by_name["L0.softmax_sum"].flops == 20 * 2 and by_name["L0.softmax_sum"].bytes == 4 * 2 * (3 * 20 + 4)
 
 
+def test_gat_gathers_every_per_node_term_to_the_edges():
+    # el[src], er[dst], the softmax's max[dst] and sum[dst]: four row gathers of E rows of
+    # width heads per layer (index reads, a new E x heads tensor), none priced as free reads
+    kernels = get_model("gat").forward_kernels([BLOCK], [(8, 2)], heads=2)
+    gathers = [k for k in kernels if k.cls == "gather"]
+    assert sorted(k.name for k in gathers) == ["L0.attn_dst.gather", "L0.attn_src.gather", "L0.softmax_max.gather",
+                                               "L0.softmax_sum.gather"]
+    assert all(k.items == 20 and k.bytes == 2 * 4 * 20 * 2 and k.out_bytes == 4 * 20 * 2 for k in gathers)
+    # the attention terms are a multiply into a new tensor and a sum over each head: two launches
+    assert [k.name for k in kernels if k.name.startswith("L0.attn_src.")][:2] == ["L0.attn_src.mul", "L0.attn_src.sum"]
+
+
+def _gat_edge_seconds(num_edges: int, heads: int) -> dict[str, float]:
+    """Priced seconds of one output GAT layer's edge softmax and messages on a block of
+    ``num_edges`` edges, on a device with no launch cost (1 GB/s, 10 ns a gathered row)."""
+    from gnnsim.cost.model import kernel_time
+    from gnnsim.hardware.cluster import KernelRate
+
+    rate = KernelRate(launch_s=0.0, flops_per_s=float("inf"), bytes_per_s=1e9, per_item_s=1e-8)
+    kernels = get_model("gat").forward_kernels([(100, 40, num_edges)], [(8, 16)], heads=heads)
+    kernels += get_model("gat").backward_kernels([(100, 40, num_edges)], [(8, 16)], 40, 16, heads=heads)[1:]
+    out = {"softmax": 0.0, "message": 0.0}
+    for k in kernels:
+        part = "softmax" if ".softmax" in k.name or ".gather" in k.name or ".edge_score" in k.name else (
+            "message" if ".msg" in k.name or ".aggregate" in k.name else "")
+        if part:
+            out[part] += kernel_time(rate, k)
+    return out
+
+
+def test_gat_edge_softmax_and_messages_scale_with_edges_and_heads():
+    base = _gat_edge_seconds(1000, 2)
+    # every edge term is per edge: twice the edges, twice the time (destinations fixed, a small share)
+    doubled = _gat_edge_seconds(2000, 2)
+    assert 1.9 < doubled["softmax"] / base["softmax"] <= 2.0
+    assert 1.9 < doubled["message"] / base["message"] <= 2.0
+    # the output layer's heads each have width 16: twice the heads, twice the messages'
+    # bytes (E x heads x 16) and twice the softmax's (E x heads), less its per-row gather cost
+    more_heads = _gat_edge_seconds(1000, 4)
+    assert 1.9 < more_heads["message"] / base["message"] <= 2.0
+    assert 1.2 < more_heads["softmax"] / base["softmax"] < 2.0
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_kernel_classes_and_layer_names(name):
     dims = m.layer_dims(8, 4, 2, 2)
