@@ -16,7 +16,7 @@ from gnnsim.errors import PartitionError, ProfileError, ScenarioError
 from gnnsim.graph.build import build_graph
 from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster, load_cluster
-from gnnsim.hardware.schema import profile_root, read_yaml
+from gnnsim.hardware.schema import existing_profile_path
 from gnnsim.hardware.software import load_software
 from gnnsim.partition.metrics import PartitionMetrics, metrics_of
 from gnnsim.partition.registry import Partition, cache_token, partition_graph
@@ -114,11 +114,10 @@ def _known_profile(kind: str, name: str, key: str) -> None:
     (``calibrated/NAME`` is a calibration's profile; a broken profile's own error names its file)."""
     if name.startswith("calibrated/"):
         kind, name = "calibrated", name.split("/", 1)[1]
-    if not (profile_root() / kind / f"{name}.yaml").is_file():
-        try:
-            read_yaml(kind, name)  # raises the catalog's message: what exists, the closest name
-        except ProfileError as exc:
-            raise ScenarioError(f"{key}: {exc}") from None
+    try:
+        existing_profile_path(kind, name)
+    except ProfileError as exc:
+        raise ScenarioError(f"{key}: {exc}") from None
 
 
 def software_for(scenario: Scenario):

@@ -101,15 +101,22 @@ def list_profiles() -> dict[str, list[str]]:
 _KIND_LABEL = {"clusters": "cluster", "nodes": "node", "devices": "device", "links": "link"}
 
 
-def read_yaml(kind: str, name: str) -> tuple[dict[str, Any], Path]:
-    folder = profile_root() / kind
-    path = folder / f"{name}.yaml"
+def existing_profile_path(kind: str, name: str) -> Path:
+    """:func:`profile_path`, checked: an unknown profile raises the catalog's message (what
+    exists, the closest name)."""
+    path = profile_path(kind, name)
+    folder = path.parent
     if not path.is_file():
         known = sorted(p.stem for p in folder.glob("*.yaml")) if folder.is_dir() else []
         raise ProfileError(
             f"unknown {_KIND_LABEL.get(kind, kind)} profile '{name}' (looked for {path}).{did_you_mean(name, known)} "
             f"Known: {', '.join(known) or 'none'}. Run 'gnnsim hw list' to see the catalog."
         )
+    return path
+
+
+def read_yaml(kind: str, name: str) -> tuple[dict[str, Any], Path]:
+    path = existing_profile_path(kind, name)
     data = read_yaml_mapping(path, ProfileError)
     check_finite(data, path)
     return data, path
