@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from gnnsim.workload.builder import STAGES
+
 UNITS = {"epoch_time_s": "s/epoch", "sampling_time_ms_per_batch": "ms/batch", "throughput_samples_per_s": "samples/s"}
 
 
@@ -95,9 +97,6 @@ def markdown(data: dict[str, Any]) -> str:
     lines += ["", "Every scenario used is in `published.json` (`records[].scenario`); rerun one with",
               "`gnnsim simulate` after saving it as YAML, or with `gnnsim published RUNS.jsonl --only ID`.", ""]
     return "\n".join(lines)
-
-
-STAGES = ("sample", "fetch", "h2d", "forward", "backward", "halo", "allreduce", "optimizer")
 
 
 def _breakdown_table(rows: list[dict[str, Any]]) -> list[str]:

@@ -104,4 +104,3 @@ def batch_lines(result: SimResult) -> list[str]:
     fewest = min(range(len(per_rank)), key=per_rank.__getitem__)
     return [f"NOTE      training.batch_size {batch:,} is more than trainer {fewest}'s {per_rank[fewest]:,} training "
             "nodes: its epoch is one batch of all of them"]
-

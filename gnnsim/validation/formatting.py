@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-STAGES = ("sample", "fetch", "h2d", "forward", "backward", "halo", "allreduce", "optimizer")
+from gnnsim.workload.builder import STAGES
+
 TRAINER_NAMES = {"pyg": "PyG"}  # the real trainers' names as RESULTS.md writes them
 
 

@@ -60,8 +60,8 @@ import numpy as np
 
 from gnnsim.errors import GnnsimError
 from gnnsim.measured import MeasuredRun, merged, overlap
+from gnnsim.workload.builder import STAGES
 
-STAGES = ("sample", "fetch", "h2d", "forward", "backward", "halo", "allreduce", "optimizer")
 NCCL_PREFIXES = ("ncclKernel_", "ncclDevKernel_")
 GPU_CATS = ("kernel", "gpu_memcpy", "gpu_memset")
 STEP_RE = re.compile(r"^ProfilerStep#(\d+)$")

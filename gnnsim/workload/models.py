@@ -229,12 +229,6 @@ def _gat_attention_term(rows: int, f: int, dtype_bytes: int, name: str) -> list[
             elementwise(rows * f, writes=0, dtype_bytes=dtype_bytes, name=name + ".sum")]
 
 
-def _gat_edge_gather(ne: int, h: int, dtype_bytes: int, name: str) -> Kernel:
-    """A per-node term of width ``heads`` read out to every edge (``t[edge_src]``,
-    ``t[edge_dst]``): a row gather of ``num_edges`` rows, a new ``E x heads`` tensor."""
-    return gather(ne, h, dtype_bytes, name)
-
-
 def _gat_forward(blocks, dims, dtype_bytes, heads):
     kernels = []
     h = heads
@@ -248,18 +242,18 @@ def _gat_forward(blocks, dims, dtype_bytes, heads):
               *_gat_attention_term(ns, f, dtype_bytes, p + "attn_src"),
               *_gat_attention_term(nd, f, dtype_bytes, p + "attn_dst"),
               # e = leaky_relu(el[src] + er[dst]) on every edge and head: two gathers to the edges
-              _gat_edge_gather(ne, h, dtype_bytes, p + "attn_src.gather"),
-              _gat_edge_gather(ne, h, dtype_bytes, p + "attn_dst.gather"),
+              gather(ne, h, dtype_bytes, p + "attn_src.gather"),
+              gather(ne, h, dtype_bytes, p + "attn_dst.gather"),
               elementwise(ne * h, reads=2, dtype_bytes=dtype_bytes, name=p + "edge_score"),
               elementwise(ne * h, dtype_bytes=dtype_bytes, name=p + "edge_score.leaky_relu"),
               # edge softmax: max per destination, gathered back to the edges, exp(e - max),
               # sum per destination, gathered back, divide
               aggregate(ne, nd, h, dtype_bytes, p + "softmax_max"),
-              _gat_edge_gather(ne, h, dtype_bytes, p + "softmax_max.gather"),
+              gather(ne, h, dtype_bytes, p + "softmax_max.gather"),
               elementwise(ne * h, reads=2, dtype_bytes=dtype_bytes, name=p + "softmax_shift"),
               elementwise(ne * h, dtype_bytes=dtype_bytes, name=p + "softmax_exp"),
               aggregate(ne, nd, h, dtype_bytes, p + "softmax_sum"),
-              _gat_edge_gather(ne, h, dtype_bytes, p + "softmax_sum.gather"),
+              gather(ne, h, dtype_bytes, p + "softmax_sum.gather"),
               elementwise(ne * h, reads=2, dtype_bytes=dtype_bytes, name=p + "softmax_div"),
               # messages: z[src] weighted by the attention, summed into the destinations
               elementwise(ne * f, reads=2, dtype_bytes=dtype_bytes, name=p + "msg_weight"),
