@@ -160,56 +160,64 @@ def test_cli_import_trace_writes_a_measured_run(tmp_path, capsys):
 
 # -- a real DDP run: the all-reduce nested in backward -------------------------------------
 
-def _ddp_rank(rank: int, world: int, store: str, out: str) -> None:
-    """One rank of a tiny DDP model over gloo on loopback, profiled for 3 steps."""
-    import os
+RANK_SCRIPT = """
+import os, sys
 
-    import torch
-    import torch.distributed as dist
-    from torch.profiler import ProfilerActivity, profile, record_function, schedule
+import torch
+import torch.distributed as dist
+from torch.profiler import ProfilerActivity, profile, record_function, schedule
 
-    os.environ["GLOO_SOCKET_IFNAME"] = "lo"
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
-    try:
-        torch.manual_seed(0)
-        net = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 4))
-        model = torch.nn.parallel.DistributedDataParallel(net)
-        opt = torch.optim.SGD(model.parameters(), lr=0.1)
-        x, y = torch.randn(2048, 64), torch.randint(0, 4, (2048,))
-        with profile(activities=[ProfilerActivity.CPU], schedule=schedule(wait=0, warmup=1, active=3),
-                     on_trace_ready=lambda p: p.export_chrome_trace(f"{out}/rank{rank}.json")) as prof:
-            for _ in range(4):
-                with record_function("forward"):
-                    loss = torch.nn.functional.cross_entropy(model(x), y)
-                with record_function("backward"):
-                    loss.backward()  # DDP's all-reduce runs in here, on gloo's threads
-                with record_function("optimizer"):
-                    opt.step()
-                    opt.zero_grad()
-                prof.step()
-    finally:
-        dist.destroy_process_group()
+rank, world, store, out = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+os.environ["GLOO_SOCKET_IFNAME"] = "lo"
+torch.set_num_threads(1)
+dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+try:
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(64, 256), torch.nn.ReLU(), torch.nn.Linear(256, 4))
+    model = torch.nn.parallel.DistributedDataParallel(net)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(2048, 64), torch.randint(0, 4, (2048,))
+    with profile(activities=[ProfilerActivity.CPU], schedule=schedule(wait=0, warmup=1, active=3),
+                 on_trace_ready=lambda p: p.export_chrome_trace(f"{out}/rank{rank}.json")) as prof:
+        for _ in range(4):
+            with record_function("forward"):
+                loss = torch.nn.functional.cross_entropy(model(x), y)
+            with record_function("backward"):
+                loss.backward()  # DDP's all-reduce runs in here, on gloo's threads
+            with record_function("optimizer"):
+                opt.step()
+                opt.zero_grad()
+            prof.step()
+finally:
+    dist.destroy_process_group()
+"""
 
 
 def ddp_traces(tmp_path, timeout_s: float = 120.0) -> list:
-    """Run two forked DDP ranks (bounded; killed on timeout) and return their traces."""
-    import torch.multiprocessing as mp
+    """Run two DDP ranks of a tiny model over gloo on loopback, profiled for 3 steps, and
+    return their traces. Each rank is a fresh interpreter: a rank forked from pytest could
+    inherit locks held by threads that earlier tests left running, and hang."""
+    import subprocess
+    import sys
+    import time
 
-    ctx = mp.start_processes(_ddp_rank, args=(2, str(tmp_path / "store"), str(tmp_path)), nprocs=2, join=False,
-                             start_method="fork")
+    script = tmp_path / "ddp_rank.py"
+    script.write_text(RANK_SCRIPT)
+    procs = [subprocess.Popen([sys.executable, str(script), str(rank), "2", str(tmp_path / "store"), str(tmp_path)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for rank in range(2)]
     try:
-        import time
-
         deadline = time.monotonic() + timeout_s
-        while not ctx.join(timeout=1.0):
-            if time.monotonic() > deadline:
+        for p in procs:
+            try:
+                _, err = p.communicate(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
                 pytest.fail(f"the 2-rank DDP run took over {timeout_s:.0f} s")
+            assert p.returncode == 0, err.decode(errors="replace")[-2000:]
     finally:
-        for p in ctx.processes:
-            if p.is_alive():
+        for p in procs:
+            if p.poll() is None:
                 p.kill()
-                p.join()
+                p.wait()
     return [tmp_path / "rank0.json", tmp_path / "rank1.json"]
 
 
