@@ -25,7 +25,7 @@ from gnnsim.progress import progress
 from gnnsim.sim.engine import Timeline, simulate_workload
 from gnnsim.workload.builder import Workload, build_workload
 from gnnsim.workload.frameworks import dgl_sampler_edge_factor
-from gnnsim.workload.loader import training_gpus
+from gnnsim.workload.loader import host_memory_for, training_gpus
 
 
 @dataclass
@@ -61,6 +61,7 @@ class SimResult:
             "workload": {"param_count": self.workload.param_count, "train_per_rank": self.workload.train_per_rank,
                          **self.workload.batch_stats},
             "memory": self.workload.memory or None,  # GPU footprint vs capacity (workload/memory.py)
+            "host_memory": self.workload.host_memory or None,  # each machine's RAM: features, structure
             "cost_per_epoch_usd": self.cluster.price_per_hour * a.epoch_time_s / 3600.0,
             "epoch_time_ci95_s": list(a.epoch_time_ci95_s),
             "makespan_s": a.makespan_s,
@@ -198,6 +199,7 @@ def simulate(scenario: Scenario, *, sensitivity: bool = True, record_links: bool
         partition, metrics = partition_and_metrics_for(scenario, graph, cluster.num_trainers)
     with progress("workload"):
         workload = build_workload(scenario, graph, partition, cluster)
+        workload.host_memory = host_memory_for(scenario, graph, partition.assignment, cluster)
     cost = CostModel(cluster).with_software(software, len(scenario.training.fanouts))
     timeline = simulate_workload(workload, cost, record_links=record_links, allreduce_algorithm=allreduce_algorithm)
     analysis = analyze(timeline, workload.num_ranks, workload.iterations_per_epoch)

@@ -242,6 +242,8 @@ class Node:
     host_effects: HostEffects | None = None
     # the host gather's rate from a small (cache-resident) feature table, where calibrated
     host_gather_tables: TableGather | None = None
+    # the host's RAM (``host_memory_gib``), where the profile states it: the host memory check
+    host_memory_bytes: float | None = None
 
     @property
     def compute_cores(self) -> float:

@@ -326,6 +326,7 @@ def load_node(name: str, device_override: str | None = None, trainers: int | Non
         price_per_hour=read_number(data, "price_per_hour", path, positive=False, default=0.0),
         sources=source_texts(data, path),
         nic_count=read_count(data, "nic_count", path, default=1),
+        host_memory_bytes=(read_number(data, "host_memory_gib", path) * 2**30 if "host_memory_gib" in data else None),
     )
     if device_override and device_override.startswith("calibrated/"):
         node = replace(node, **_calibrated_fields(device_override.split("/", 1)[1], device, intra, h2d))

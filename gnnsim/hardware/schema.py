@@ -41,7 +41,7 @@ ALLOWED_KEYS: dict[str, set[str]] = {
     "links": {"name", "kind", "bw_gbps", "latency_us", "duplex", "sources", "nominal_bw_gbps",
               "measured_bw_gbps", "bw_basis", "notes", "uva_read_gbps", "pageable_h2d_gbps"},
     "nodes": {"name", "trainer_device", "trainers", "host_cpu_cores", "intra_link", "h2d_link", "nic",
-              "nic_count", "price_per_hour", "host", "sources", "notes", "cpu", "host_memory_bytes",
+              "nic_count", "price_per_hour", "host", "sources", "notes", "cpu", "host_memory_gib",
               "instance_type",
               # read by gnnsim/hardware/topology.py (intra-node topology)
               "gpus_per_pcie_switch", "gpus_per_nic", "numa_nodes", "pcie_switches", "topology",

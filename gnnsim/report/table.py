@@ -65,7 +65,7 @@ def result_table(result: SimResult) -> str:
     if c.price_per_hour > 0:
         lines.append(f"cost      ${c.price_per_hour * a.epoch_time_s / 3600:.4f} per epoch at ${c.price_per_hour:.2f}/h")
     lines.append(f"bottleneck {bottleneck_sentence(result)}")
-    lines += memory_lines(result) + batch_lines(result)
+    lines += memory_lines(result) + host_memory_lines(result) + batch_lines(result)
     rows = a.critical_path.get("by_stage_resource", []) if a.critical_path else []
     if rows:
         parts = [f"{r['stage']}/{r['resource']} {r['share']:.0%}" for r in rows[:4]]
@@ -93,6 +93,30 @@ def memory_lines(result: SimResult) -> list[str]:
     return [line, f"WARNING   out of memory: trainer {mem['worst_rank']} needs {peak / gib:.2f} GiB but the device has "
                   f"{cap / gib:.2f} GiB (largest: {worst[0]} {worst[1] / gib:.2f} GiB); this job would fail: lower "
                   "batch_size, fan-outs or the cache budget, or use more trainers"]
+
+
+def host_memory_lines(result: SimResult) -> list[str]:
+    """Host memory per machine (features and structure), and a warning when the node's RAM is smaller."""
+    mem = getattr(result.workload, "host_memory", None)
+    if not mem or not mem.get("peak_bytes") or max(mem["peak_bytes"]) <= 0:
+        return []
+    peak, cap = max(mem["peak_bytes"]), mem["capacity_bytes"]
+    gib = 2.0 ** 30
+    of = f"of {cap / gib:,.0f} GiB RAM" if cap else "(the node profile gives no host_memory_gib)"
+    parts = ", ".join(f"{k.removeprefix('host_')} {v / gib:,.2f}" for k, v in mem["by_category"].items() if v)
+    line = f"host mem  {peak / gib:,.2f} GiB {of} per machine (machine {mem['worst_node']}: {parts} GiB)"
+    if mem["fits"] is not False:
+        return [line]
+    fix = (HOST_FIXES["host_graph"] if mem["by_category"].get("host_graph", 0) > mem["by_category"].get("host_features", 0)
+           else HOST_FIXES["host_features"])
+    return [line, f"WARNING   host memory: machine {mem['worst_node']} must hold {peak / gib:,.1f} GiB but has "
+                  f"{cap / gib:,.0f} GiB; this job would not load: {fix}"]
+
+
+HOST_FIXES = {  # what shrinks the larger of a machine's two host footprints
+    "host_features": "use more machines (each holds its trainers' rows) or a smaller graph.feature_dtype",
+    "host_graph": "set training.graph_store: partitioned (each machine keeps its rows' edges) or use more machines",
+}
 
 
 def batch_lines(result: SimResult) -> list[str]:

@@ -103,6 +103,13 @@ def _no_answer(ranking_table: list[Row], max_epoch_s: float | None, max_cost: fl
         first = ranking_table[0].record.get("error", "no message") if ranking_table else "no points"
         return f"every point failed (first: {first}){kept}"
     fitting = [r for r in ran if r.fits]
+    in_gpu = [r for r in ran if (r.record.get("memory") or {}).get("fits", True)]
+    if not fitting and in_gpu:  # every point that fits its GPUs outgrows its machines' RAM
+        small = min(in_gpu, key=lambda r: (r.record["host_memory"]["peak_bytes"], r.index))
+        mem = small.record["host_memory"]
+        return (f"no point fits in its machines' RAM: the smallest needs {mem['peak_bytes'] / 2**30:,.1f} GiB of "
+                f"{mem['capacity_bytes'] / 2**30:,.0f} GiB per machine ({label(small.settings)}); vary more machines "
+                f"(cluster.num_nodes) or a smaller graph.feature_dtype{kept}")
     if not fitting:
         small = min(ran, key=lambda r: (r.record["memory"]["peak_bytes"], r.index))
         mem = small.record["memory"]

@@ -30,6 +30,7 @@ def error_text(exc: BaseException) -> str:
 def summarize(result: Mapping[str, Any]) -> dict[str, Any]:
     """The record's numbers from a :meth:`SimResult.to_dict`."""
     memory = result.get("memory") or None
+    host = result.get("host_memory") or None
     return {
         "epoch_time_s": result["epoch_time_s"],
         "iteration_time_s": result["iteration_time_s"],
@@ -43,6 +44,9 @@ def summarize(result: Mapping[str, Any]) -> dict[str, Any]:
         # a result without a memory estimate (no device capacity) is taken to fit
         "memory": None if memory is None else {"fits": memory["fits"], "peak_bytes": max(memory["peak_bytes"]),
                                                "capacity_bytes": memory["capacity_bytes"]},
+        # each machine's RAM (fits is None where the node profile does not state it)
+        "host_memory": None if host is None else {"fits": host["fits"], "peak_bytes": max(host["peak_bytes"]),
+                                                  "capacity_bytes": host["capacity_bytes"]},
         "bottleneck": result["bottleneck"],
         "breakdown": {stage: row["time_s"] for stage, row in result["breakdown"].items()},
     }
@@ -61,9 +65,11 @@ def predict(scenario: Scenario, graph: Graph, shared: SharedPartition) -> dict[s
     from gnnsim.pipeline import SimResult, cluster_for, software_for
     from gnnsim.sim.engine import simulate_workload
     from gnnsim.workload.builder import build_workload
+    from gnnsim.workload.loader import host_memory_for
 
     cluster = cluster_for(scenario)
     workload = build_workload(scenario, graph, shared.partition, cluster)
+    workload.host_memory = host_memory_for(scenario, graph, shared.partition.assignment, cluster)
     software = software_for(scenario)
     cost = CostModel(cluster).with_software(software, len(scenario.training.fanouts))
     timeline = simulate_workload(workload, cost)

@@ -2,7 +2,8 @@
 
 Every point that ran has an epoch time and a cost per epoch (the cluster's price per
 hour times the epoch time). A point *fits* when its GPU memory estimate is within the
-device's capacity, and *meets* the constraints when its epoch time is at most
+device's capacity and each machine's host footprint within its RAM (where the node
+profile states it), and *meets* the constraints when its epoch time is at most
 ``max_epoch_s`` and its cost at most ``max_cost`` (per epoch, or per training run of
 ``epochs`` epochs when that is given). The *chosen* point is the best one that fits and
 meets them, by the objective: ``time`` (the fastest; ties go to the cheaper) or
@@ -71,8 +72,9 @@ class Ranking:
 
 
 def _fits(record: dict[str, Any]) -> bool:
-    memory = record.get("memory")
-    return memory is None or bool(memory.get("fits", True))
+    """In GPU memory and in each machine's RAM (where the node profile states it)."""
+    memory, host = record.get("memory"), record.get("host_memory")
+    return (memory is None or bool(memory.get("fits", True))) and (host is None or host.get("fits") is not False)
 
 
 def _cost(row: Row, epochs: int | None) -> float:

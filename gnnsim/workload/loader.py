@@ -47,7 +47,7 @@ from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster
 from gnnsim.workload import kernels as m
 from gnnsim.workload.batches import BatchCounts, copy_sizes
-from gnnsim.workload.memory import structure_bytes
+from gnnsim.workload.memory import host_footprint, host_memory_report, structure_bytes
 from gnnsim.workload.sampler import MiniBatch
 from gnnsim.workload.tasks import Kind, Stage
 
@@ -111,6 +111,20 @@ def resident_bytes(scenario: Scenario, graph: Graph) -> dict[str, int]:
     if t.features.placement == "gpu":
         out["resident_features"] = graph.num_nodes * graph.feature_dim * m.DTYPE_BYTES[scenario.graph.feature_dtype]
     return out
+
+
+def host_memory_for(scenario: Scenario, graph: Graph, assignment, cluster: Cluster) -> dict:
+    """What each machine's host memory holds for the whole run, against the node's RAM
+    (:func:`gnnsim.workload.memory.host_footprint`): the features unless they are resident
+    on the GPUs, the structure unless a GPU sampler holds it."""
+    t = scenario.training
+    per_machine = host_footprint(
+        graph, assignment, cluster.num_trainers, cluster.node.trainers,
+        row_bytes=graph.feature_dim * m.DTYPE_BYTES[scenario.graph.feature_dtype],
+        whole_table=t.mode == "single-node-multigpu", features_on_host=t.features.placement != "gpu",
+        structure_on_host=t.sampling.device != "gpu",
+        replicated_structure=t.mode != "full-batch" and t.graph_store == "replicated")
+    return host_memory_report(per_machine, cluster.node.host_memory_bytes)
 
 
 def check_placement(scenario: Scenario, graph: Graph, cluster: Cluster, cache_bytes: int = 0) -> None:

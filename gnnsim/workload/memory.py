@@ -1,4 +1,4 @@
-"""GPU memory footprint of a training job, compared with the device's memory.
+"""GPU and host memory footprints of a training job, compared with the memory they have.
 
 What a trainer keeps in device memory at the peak of an iteration (after the forward
 pass, when every activation autograd saved is still alive):
@@ -86,4 +86,56 @@ def memory_report(per_rank: list[dict[str, int]], capacity_bytes: float, device_
         "worst_rank": worst,
         "by_category": per_rank[worst] if per_rank else {},
         "note": "estimate from tensor shapes; allocator fragmentation and library workspaces not included",
+    }
+
+
+def host_footprint(graph, assignment, num_ranks: int, trainers_per_node: int, *, row_bytes: int,
+                   whole_table: bool, features_on_host: bool, structure_on_host: bool,
+                   replicated_structure: bool) -> list[dict[str, int]]:
+    """Bytes each machine's host memory holds for the whole run, by category.
+
+    ``host_features``: the feature rows of the machine's trainers' parts (the whole table
+    where every trainer reads all of it: ``whole_table``), unless the features live on the
+    GPUs. ``host_graph``: the CSR structure (int64 offsets and ids), whole where the
+    graph store is replicated, else the in-edges of the machine's rows, unless a GPU
+    sampler holds it. Lower bounds: halo copies, labels, loader buffers and the
+    framework's own copies are left out.
+
+    >>> import numpy as np
+    >>> from types import SimpleNamespace
+    >>> g = SimpleNamespace(num_nodes=4, num_edges=6, indptr=np.array([0, 1, 3, 5, 6]))
+    >>> host_footprint(g, np.array([0, 0, 1, 1]), 2, 1, row_bytes=10, whole_table=False,
+    ...                features_on_host=True, structure_on_host=True, replicated_structure=False)
+    [{'host_features': 20, 'host_graph': 48}, {'host_features': 20, 'host_graph': 48}]
+    """
+    import numpy as np
+
+    machines = -(-num_ranks // max(1, trainers_per_node))
+    node_of_part = np.minimum(np.arange(num_ranks) // max(1, trainers_per_node), machines - 1)
+    part = np.asarray(assignment, dtype=np.int64) % max(1, num_ranks)
+    rows = np.bincount(node_of_part[part], minlength=machines)
+    in_edges = np.bincount(node_of_part[part], weights=np.diff(np.asarray(graph.indptr, dtype=np.int64)),
+                           minlength=machines)
+    out = []
+    for k in range(machines):
+        table_rows = graph.num_nodes if whole_table else int(rows[k])
+        structure = (structure_bytes(graph.num_nodes, graph.num_edges) if replicated_structure
+                     else INDEX_BYTES * (int(rows[k]) + 1 + int(in_edges[k])))
+        out.append({"host_features": table_rows * row_bytes if features_on_host else 0,
+                    "host_graph": structure if structure_on_host else 0})
+    return out
+
+
+def host_memory_report(per_machine: list[dict[str, int]], capacity_bytes: float | None) -> dict:
+    """The result's ``host_memory`` section: what each machine holds against its RAM
+    (``fits`` is None where the node profile gives no ``host_memory_gib``)."""
+    peaks = [int(sum(p.values())) for p in per_machine]
+    worst = max(range(len(peaks)), key=lambda k: peaks[k]) if peaks else 0
+    return {
+        "peak_bytes": peaks,
+        "capacity_bytes": None if capacity_bytes is None else int(capacity_bytes),
+        "fits": None if capacity_bytes is None else bool(all(p <= capacity_bytes for p in peaks)),
+        "worst_node": worst,
+        "by_category": per_machine[worst] if per_machine else {},
+        "note": "lower bound: feature rows and CSR structure only (no halo copies, labels or loader buffers)",
     }

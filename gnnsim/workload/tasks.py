@@ -147,6 +147,7 @@ class Workload:
     # parameters per layer, input layer first (the DDP bucket split needs each layer's share);
     # left empty: the scenario's model's (the model registry)
     layer_params: list[int] = field(default_factory=list)
+    host_memory: dict = field(default_factory=dict)  # see gnnsim.workload.memory.host_memory_report
 
     def __post_init__(self) -> None:
         if not self.layer_params or sum(self.layer_params) <= 0:

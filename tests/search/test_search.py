@@ -104,3 +104,16 @@ def test_points_that_do_not_fit_in_gpu_memory_are_marked_and_never_chosen(tiny):
     assert result.chosen.settings["model.hidden_dim"] == "16"
     with pytest.raises(NoFeasiblePointError, match="no point fits in GPU memory: the smallest needs"):
         search(tiny, ["model.hidden_dim=100000"], overrides=deep, workers=0)
+
+
+def test_points_whose_features_outgrow_the_machines_ram_are_never_chosen(tiny):
+    # g5.8xlarge: one A10G and 128 GiB of RAM. 1,500 rows of 2^25 float32 (128 MiB each) are 187.5 GiB:
+    # too much for one machine, half of it on each of two; a batch of 8 with fan-out 2 fits the GPU
+    small = ["cluster.profile=g5-8x-8-eth25", "cluster.trainers_per_node=1", "graph.feature_dim=33554432",
+             "training.batch_size=8", "training.fanouts=[2]"]
+    result = search(tiny, ["cluster.num_nodes=1,2"], overrides=small, workers=0)
+    one = next(r for r in result.table if r.settings["cluster.num_nodes"] == "1")
+    assert one.record["memory"]["fits"] and one.record["host_memory"]["fits"] is False and not one.fits
+    assert result.chosen.settings["cluster.num_nodes"] == "2" and result.chosen.record["host_memory"]["fits"]
+    with pytest.raises(NoFeasiblePointError, match="no point fits in its machines' RAM: the smallest needs 187.5 GiB"):
+        search(tiny, ["cluster.num_nodes=1"], overrides=small, workers=0)
