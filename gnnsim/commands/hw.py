@@ -47,8 +47,9 @@ def _line(kind: str, s: dict[str, Any]) -> str:
                 + (f"  [{', '.join(alt)}]" if alt else ""))
     if kind == "nodes":
         price = f"${s['price_per_hour']:.2f}/h" if s["price_per_hour"] > 0 else "no price"
+        ram = f"{s['host_memory_gib']:g} GiB RAM" if s.get("host_memory_gib") else "RAM not stated"
         return (f"{s['trainers']}x {s['device']}, {s['intra_link']}, h2d {s['h2d_link'] or '-'}, "
-                f"nic {s['nic'] or '-'}, {s['host_cpu_cores']} cores, {price}")
+                f"nic {s['nic'] or '-'}, {s['host_cpu_cores']} cores, {ram}, {price}")
     if kind == "clusters":
         price = f"${s['price_per_hour']:.2f}/h" if s["price_per_hour"] > 0 else "no price"
         net = f"{s['network']} ({_fmt(s['network_bw_gbps'])} GB/s per node)" if s["network"] else "single node"

@@ -43,6 +43,7 @@ def _node_summary(name: str) -> dict[str, Any]:
     return {"trainers": n.trainers, "device": n.trainer_device.name, "intra_link": n.intra_link.name,
             "h2d_link": n.h2d_link.name if n.h2d_link else None,
             "nic": f"{n.nic_count}x {n.nic.name}" if n.nic else None, "host_cpu_cores": n.host_cpu_cores,
+            "host_memory_gib": None if n.host_memory_bytes is None else n.host_memory_bytes / 2**30,
             "price_per_hour": n.price_per_hour}
 
 
