@@ -9,7 +9,8 @@ back, each shape's mean), fits it and prices the own trainer's Adam step (GraphS
 tensors), then the PyG ``NodeLoader`` benchmark (one round), fitted and priced on a ``pyg-sage``
 batch, then the probe again. With ``--rounds`` each repeat times both as a full calibration
 now does (:class:`gnnsim.calibrate.rounds.Rounds`: five optimizer rounds, four loader rounds,
-each shape's median round), the rounds ``FILLER_S`` of the probe's load apart (a calibration
+each round scaled to the probe's median around them, each shape's median round; the profile is
+then at that host speed, the "probe" column), the rounds ``FILLER_S`` of the probe's load apart (a calibration
 spreads them over minutes of other work). Pinned to core 0, one thread, as
 calibration times kernels. Prints one line per round and the spread (max/min, CV) of each number,
 and how each tracks the probe (correlation over the rounds).
@@ -26,8 +27,8 @@ import numpy as np
 from gnnsim.calibrate import bench, pyg
 from gnnsim.calibrate.capacity import reference_step_s
 from gnnsim.calibrate.profile_blocks import fit_class
-from gnnsim.calibrate.rounds import KERNEL_PASSES, OPTIMIZER_ROUNDS, Rounds
-from gnnsim.calibrate.timing import median_of_rounds, merged
+from gnnsim.calibrate.rounds import KERNEL_PASSES, ROUNDS, Rounds, scaled
+from gnnsim.calibrate.timing import merged
 from gnnsim.realrun.affinity import pinned
 from gnnsim.workload import kernels as m
 
@@ -49,9 +50,12 @@ def predict_step(rates: dict, params: int = STEP_PARAMS, tensors: int = STEP_TEN
 
 
 def optimizer_round(repeats: int = REPEATS, rounds=None) -> dict:
-    passes = rounds.optimizer if rounds else [bench.bench_optimizer(False, -(-repeats // KERNEL_PASSES))
-                                              for _ in range(KERNEL_PASSES)]
-    s = median_of_rounds(passes) if rounds else merged(passes)
+    if rounds:  # each round scaled to the probe's median over them, as a calibration reads them
+        passes = [scaled(s, f) for s, f in zip(rounds.optimizer, rounds.factors())]
+        s = rounds.optimizer_samples()
+    else:
+        passes = [bench.bench_optimizer(False, -(-repeats // KERNEL_PASSES)) for _ in range(KERNEL_PASSES)]
+        s = merged(passes)
     rates, res = fit_class("optimizer", s, cpu=True)
     per_pass = [predict_step(fit_class("optimizer", p, cpu=True)[0]) for p in passes]
     return {"step_us": predict_step(rates) * 1e6, "pass_step_us": [t * 1e6 for t in per_pass],
@@ -59,7 +63,7 @@ def optimizer_round(repeats: int = REPEATS, rounds=None) -> dict:
 
 
 def loader_round(repeats: int = REPEATS, rounds=None) -> dict:
-    rows = rounds.loader if rounds else pyg.bench_loader(False, repeats)
+    rows = rounds.loader_rows() if rounds else pyg.bench_loader(False, repeats)
     loader, _ = pyg.fit_loader(rows)
     extra = (loader["per_iteration_us"] + loader["loader_per_node_ns"] * BATCH_NODES * 1e-3
              + loader["loader_per_edge_ns"] * BATCH_EDGES * 1e-3)
@@ -70,12 +74,15 @@ def loader_round(repeats: int = REPEATS, rounds=None) -> dict:
 def spread_rounds() -> tuple[Rounds, list[float]]:
     """The optimizer's and the loader's rounds as a full calibration times them, with the
     probe's load between them; and the probe's readings."""
-    rounds, probes = Rounds(REPEATS, loader=True), []
-    for _ in range(OPTIMIZER_ROUNDS):
+    rounds, probes, busy = Rounds(REPEATS, loader=True), [], 0.0
+    for _ in range(ROUNDS):
         probes.append(reference_step_s() * 1e3)
+        start = time.perf_counter()
         with pinned(0, 1):
             rounds.run()
+        busy += time.perf_counter() - start
         reference_step_s(rounds=max(1, int(FILLER_S / 0.1)))
+    rounds.busy_s = busy
     return rounds, probes
 
 
@@ -88,24 +95,30 @@ def main(repeats: int, out: str | None, spread: bool) -> None:
         start = time.perf_counter()
         if spread:
             rounds, probes = spread_rounds()
-            ref0, ref1, ref2 = float(np.median(probes)), float(np.median(probes)), reference_step_s() * 1e3
+            ref0 = ref1 = rounds.reference_s() * 1e3  # the host speed the pieces are scaled to
+            ref2 = reference_step_s() * 1e3
             opt, ld = optimizer_round(rounds=rounds), loader_round(rounds=rounds)
+            pieces_s = rounds.busy_s
         else:
             ref0 = reference_step_s() * 1e3
+            t0 = time.perf_counter()
             with pinned(0, 1):
                 opt = optimizer_round()
+            t1 = time.perf_counter()
             ref1 = reference_step_s() * 1e3
+            t2 = time.perf_counter()
             with pinned(0, 1):
                 ld = loader_round()
+            pieces_s = t1 - t0 + time.perf_counter() - t2
             ref2 = reference_step_s() * 1e3
         row = {"round": r, "ref_ms": [ref0, ref1, ref2], "optimizer": opt, "loader": ld,
-               "wall_s": time.perf_counter() - start}
+               "wall_s": time.perf_counter() - start, "pieces_s": pieces_s}
         rows.append(row)
         print(f"round {r}: probe {ref0:.2f}/{ref1:.2f}/{ref2:.2f} ms; Adam step {opt['step_us']:.0f} us "
               f"(passes {'/'.join(f'{t:.0f}' for t in opt['pass_step_us'])}; launch {opt['launch_us']:g} us, "
               f"step item {opt['per_item_ns'] / 1e3:.0f} us); loader +{ld['batch_us']:.0f} us a batch "
               f"(fixed {ld['per_iteration_us']:g} us, {ld['loader_per_node_ns']:g} ns/node; median raw "
-              f"+{ld['median_extra_us']:.0f}); {row['wall_s']:.0f} s", flush=True)
+              f"+{ld['median_extra_us']:.0f}); {row['wall_s']:.0f} s, {pieces_s:.0f} s of it timing the two", flush=True)
     summary(rows)
     if out:
         with open(out, "w") as f:
@@ -125,8 +138,10 @@ def summary(rows: list[dict]) -> None:
     step = np.array([r["optimizer"]["step_us"] for r in rows])
     batch = np.array([r["loader"]["batch_us"] for r in rows])
     print(f"probe (ms x1000): {spread(probe * 1e3)}")
-    print(f"Adam step priced (us): {spread(step)}; corr with probe {np.corrcoef(step, probe)[0, 1]:+.2f}")
-    print(f"loader overhead a batch (us): {spread(batch)}; corr with probe {np.corrcoef(batch, probe_l)[0, 1]:+.2f}")
+    print(f"Adam step priced (us): {spread(step)}; corr with probe {np.corrcoef(step, probe)[0, 1]:+.2f}; "
+          f"per ms of probe step {spread(step / probe)}")
+    print(f"loader overhead a batch (us): {spread(batch)}; corr with probe {np.corrcoef(batch, probe_l)[0, 1]:+.2f}; "
+          f"per ms of probe step {spread(batch / probe_l)}")
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def bench_gemm_tn(quick: bool, repeats: int, device: str = "cpu") -> Samples:
 def bench_optimizer(quick: bool, repeats: int, device: str = "cpu", most: int | None = None) -> Samples:
     """Adam's step plus zero_grad on T equal tensors, each after a stand-in for the rest of
     an iteration (:func:`~gnnsim.calibrate.timing.after_other_stages`); ``most`` caps each
-    shape's runs (one round of several, :data:`gnnsim.calibrate.run.OPTIMIZER_ROUNDS`)."""
+    shape's runs (one round of several, :data:`gnnsim.calibrate.rounds.ROUNDS`)."""
     import torch
 
     out = Samples()

@@ -218,7 +218,8 @@ class LoaderBench:
             sampler = sampler_class()(graph.indptr, graph.indices, fanouts, False, np.random.default_rng(7))
             loader = iter(NodeLoader(data, node_sampler=sampler, input_nodes=torch.from_numpy(seeds), batch_size=bs,
                                      shuffle=False, num_workers=0))
-            self.shapes.append((bs, fanouts, seeds, loader, np.random.default_rng(7)))  # the same stream: the same batches
+            bare_rng = np.random.default_rng(7)  # the same stream: the same batches
+            self.shapes.append((bs, fanouts, seeds, loader, bare_rng))
         self._draw(2)  # warm-up, not kept
 
     def _draw(self, count: int) -> list[list[dict]]:

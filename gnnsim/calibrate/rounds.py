@@ -23,40 +23,72 @@ from gnnsim.calibrate.timing import EVICTED_MAX_REPEATS, Samples, median_of_roun
 # A CPU's kernel sweeps run twice, a minute apart, each shape keeping the mean of both,
 # so that no class is fitted in one slow phase of the machine (half the repeats each)
 KERNEL_PASSES = 2
-# A full CPU calibration times the optimizer's sweep in this many rounds spread over its
-# timed-alone part (the kernel passes' runs shared among them), each shape keeping its
-# median round, and PyG's loader in LOADER_ROUNDS rounds of LOADER_ROUND_BATCHES batches
-# a shape: a whole sweep of either swung x1.3-2 from one calibration to the next, apart
-# from the host-speed probe (docs/calibration-notes.md, "Optimizer and loader rounds")
-OPTIMIZER_ROUNDS = 5
-OPTIMIZER_ROUND_RUNS = KERNEL_PASSES * EVICTED_MAX_REPEATS // OPTIMIZER_ROUNDS
-LOADER_ROUNDS, LOADER_ROUND_BATCHES = 4, 4
+# A full CPU calibration times the optimizer's sweep and PyG's loader (ROUND_BATCHES
+# batches a shape) in this many rounds spread over its timed-alone part (the kernel
+# passes' runs shared among the optimizer's rounds), each round between two readings of
+# the host-speed probe and scaled to their median over the rounds, each shape keeping its
+# median round: a whole sweep of either swung x1.3-2 from one calibration to the next,
+# with the host's speed (docs/calibration-notes.md, "Optimizer and loader rounds")
+ROUNDS = 5
+OPTIMIZER_ROUND_RUNS = KERNEL_PASSES * EVICTED_MAX_REPEATS // ROUNDS
+ROUND_BATCHES = 4
+PROBE_ROUNDS, PROBE_ROUND_S = 3, 0.05  # each reading of the probe (capacity.reference_step_s)
+
+
+def scaled(s: Samples, factor: float) -> Samples:
+    """``s`` with every time multiplied by ``factor``."""
+    return Samples(list(s.kernels), [t * factor for t in s.times_s], list(s.shapes), list(s.cvs))
 
 
 class Rounds:
-    """The calibration's pieces timed in rounds spread over it (:data:`OPTIMIZER_ROUNDS`):
-    each :meth:`run` times one more round of those not done yet."""
+    """The calibration's pieces timed in rounds spread over it (:data:`ROUNDS`): each
+    :meth:`run` times one more round, between two readings of the host-speed probe
+    (:func:`~gnnsim.calibrate.capacity.reference_step_s`, the load ``cpu_sharing.alone_ms``
+    and the validation harness's host speed time); once all are done the pieces are read
+    scaled to the probe's median over the rounds (:meth:`reference_s`)."""
 
-    def __init__(self, repeats: int, loader: bool):
-        self.repeats, self.loader_on = repeats, loader
+    def __init__(self, repeats: int, loader: bool, threads: int = 1):
+        self.repeats, self.loader_on, self.threads = repeats, loader, threads
         self.optimizer: list[Samples] = []
-        self.loader: list[dict] = []
-        self.loader_rounds = 0
+        self.loader: list[list[dict]] = []
+        self.probes: list[float] = []  # seconds per probe step around each round
         self.loaders: LoaderBench | None = None  # made at the first round, drawn from by every round
 
+    def done(self) -> bool:
+        return len(self.probes) >= ROUNDS
+
     def run(self) -> None:
-        if len(self.optimizer) < OPTIMIZER_ROUNDS:
-            self.optimizer.append(bench.bench_optimizer(False, -(-self.repeats // OPTIMIZER_ROUNDS), "cpu",
-                                                        most=OPTIMIZER_ROUND_RUNS))
-        if self.loader_on and self.loader_rounds < LOADER_ROUNDS:
+        from gnnsim.calibrate.capacity import reference_step_s
+
+        if self.done():
+            return
+        before = reference_step_s(self.threads, PROBE_ROUNDS, PROBE_ROUND_S)
+        self.optimizer.append(bench.bench_optimizer(False, -(-self.repeats // ROUNDS), "cpu",
+                                                    most=OPTIMIZER_ROUND_RUNS))
+        if self.loader_on:
             if self.loaders is None:
-                self.loaders = LoaderBench(False, LOADER_ROUNDS * LOADER_ROUND_BATCHES)
-            self.loader += self.loaders.round(LOADER_ROUND_BATCHES, self.loader_rounds)
-            self.loader_rounds += 1
+                self.loaders = LoaderBench(False, ROUNDS * ROUND_BATCHES)
+            self.loader.append(self.loaders.round(ROUND_BATCHES, len(self.probes)))
+        self.probes.append((before + reference_step_s(self.threads, PROBE_ROUNDS, PROBE_ROUND_S)) / 2)
+
+    def reference_s(self) -> float:
+        """The probe's median step over the rounds: the host speed the pieces are read at."""
+        return float(np.median(self.probes))
+
+    def factors(self) -> list[float]:
+        """Per round, the reference over the probe around it (> 1: the round ran fast)."""
+        return [self.reference_s() / p for p in self.probes]
 
     def optimizer_samples(self) -> Samples:
-        """The optimizer's sweep: each shape's median over the rounds timed so far."""
-        return median_of_rounds(self.optimizer)
+        """The optimizer's sweep: each shape's median over the rounds, each round scaled."""
+        return median_of_rounds([scaled(s, f) for s, f in zip(self.optimizer, self.factors())])
+
+    def loader_rows(self) -> list[dict]:
+        """The loader's rows, the loader's and bare sampler's times of each round scaled
+        (the evicted bare sampler's not: its scale is fitted against the sampler block,
+        timed unscaled)."""
+        return [{**r, "loader": r["loader"] * f, "bare": r["bare"] * f}
+                for rows, f in zip(self.loader, self.factors()) for r in rows]
 
 
 def kernel_jitter(samples: dict) -> float:

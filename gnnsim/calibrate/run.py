@@ -62,9 +62,11 @@ def _fit_optimizer_rounds(rounds: Rounds, kernels: dict, residuals: dict, sample
     ``residuals`` (its line as :func:`fit_sweeps` writes it); record it in ``samples``."""
     s = rounds.optimizer_samples()
     _record(samples, "optimizer", s)
-    samples["optimizer_rounds"] = [r.times_s for r in rounds.optimizer]
-    progress(f"calibrate: optimizer ({len(rounds.optimizer)} rounds spread over the calibration, each shape's "
-             "median) ...", end=" ", flush=True)
+    samples["rounds"] = {"probe_s": rounds.probes, "reference_s": rounds.reference_s(),
+                         "optimizer_s": [r.times_s for r in rounds.optimizer]}
+    progress(f"calibrate: optimizer ({len(rounds.optimizer)} rounds spread over the calibration, each scaled to the "
+             f"host-speed probe's median {rounds.reference_s() * 1e3:.2f} ms, each shape's median) ...",
+             end=" ", flush=True)
     fitted, res, _ = fit_sweeps([("optimizer", s)], True, progress)
     kernels.update(fitted)
     residuals.update(res)
@@ -296,8 +298,8 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
     progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running a training-like load"
              if twin_load else "calibrate: timing kernels alone")
     # a full calibration times the optimizer and PyG's loader in rounds: after each kernel
-    # pass, the framework step, the sampler, and the small-table gather (Rounds)
-    rounds = None if quick else Rounds(repeats, loader=pyg_available() is not None)
+    # pass, the framework step, the sampler and the small-table gather (Rounds)
+    rounds = None if quick else Rounds(repeats, pyg_available() is not None, threads)
     with twins(world - 1 if twin_load else 0, threads), pinned(0, threads):  # this process is trainer 0
         kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress, "cpu", samples, rounds)
         framework = _measure_framework(kernels, "cpu", repeats, progress, samples)
@@ -306,13 +308,13 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         sampler = _measure_sampler(quick, repeats, residuals, progress, samples)
         if rounds is not None:
             rounds.run()
-        pyg = calibrate_pyg(quick, repeats, "cpu", progress, samples, residuals, _framework_source("cpu"), sampler,
-                            loader_rows=rounds.loader if rounds is not None else None)
         small_table = _small_table_gather(quick, repeats, kernels["gather"], residuals, progress, samples)
         if rounds is not None:
             rounds.run()
             _fit_optimizer_rounds(rounds, kernels, residuals, samples, progress)
             jitter_cv = kernel_jitter(samples)
+        pyg = calibrate_pyg(quick, repeats, "cpu", progress, samples, residuals, _framework_source("cpu"), sampler,
+                            loader_rows=rounds.loader_rows() if rounds is not None else None)
     # CPU sharing: how many cores' worth the node's busy trainers really get (not with twin_load)
     sharing = measure_capacity(world - 1, threads, quick, progress, earlier=early) if share_cores else None
     if sharing is not None:

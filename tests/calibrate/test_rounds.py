@@ -21,31 +21,40 @@ def test_the_median_round_of_each_shape_ignores_one_slow_round():
         median_of_rounds([_sweep([1.0, 2.0]), _sweep([1.0, 2.0], shapes=("a", "c"))])
 
 
-def test_each_run_times_one_more_round_until_each_piece_has_its_rounds(monkeypatch):
+def test_each_run_times_one_more_round_between_two_probes_and_scales_it_to_their_median(monkeypatch):
+    from gnnsim.calibrate import capacity
+
     calls = []
     monkeypatch.setattr(bench, "bench_optimizer",
                         lambda quick, repeats, device, most: calls.append(("opt", repeats, most)) or _sweep([1.0, 2.0]))
+    probes = iter([1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 3.0, 3.0, 1.0, 1.0])  # round 1 ran at half speed, round 3 a third
+
     class FakeLoaders:
         def __init__(self, quick, batches):
             calls.append(("loaders", batches))
 
         def round(self, count, index):
             calls.append(("loader", count, index))
-            return [{"round": index}]
+            return [{"round": index, "loader": 2.0, "bare": 1.0, "bare_evicted": 1.0}]
 
     monkeypatch.setattr(rounds, "LoaderBench", FakeLoaders)
+    monkeypatch.setattr(capacity, "reference_step_s", lambda threads, n, round_s: next(probes))
     r = rounds.Rounds(11, loader=True)
-    for _ in range(rounds.OPTIMIZER_ROUNDS + 2):
+    for _ in range(rounds.ROUNDS + 2):
         r.run()
     opt = [c for c in calls if c[0] == "opt"]
-    assert len(opt) == rounds.OPTIMIZER_ROUNDS == len(r.optimizer)
+    assert len(opt) == rounds.ROUNDS == len(r.optimizer) and r.done()
     # the kernel passes' runs shared among the rounds: the same time in all
     assert all(c[1:] == (3, rounds.OPTIMIZER_ROUND_RUNS) for c in opt)
-    assert rounds.OPTIMIZER_ROUND_RUNS * rounds.OPTIMIZER_ROUNDS == rounds.KERNEL_PASSES * rounds.EVICTED_MAX_REPEATS
+    assert rounds.OPTIMIZER_ROUND_RUNS * rounds.ROUNDS == rounds.KERNEL_PASSES * rounds.EVICTED_MAX_REPEATS
     # one set of loaders, drawn from by every round
-    assert [c for c in calls if c[0] == "loaders"] == [("loaders", rounds.LOADER_ROUNDS * rounds.LOADER_ROUND_BATCHES)]
-    assert [c[2] for c in calls if c[0] == "loader"] == list(range(rounds.LOADER_ROUNDS))
+    assert [c for c in calls if c[0] == "loaders"] == [("loaders", rounds.ROUNDS * rounds.ROUND_BATCHES)]
+    assert [c[2] for c in calls if c[0] == "loader"] == list(range(rounds.ROUNDS))
+    assert r.reference_s() == 1.0 and r.factors() == [1.0, 0.5, 1.0, 1 / 3, 1.0]
     assert r.optimizer_samples().times_s == [1.0, 2.0]
+    rows = r.loader_rows()
+    assert [row["loader"] for row in rows] == [2.0, 1.0, 2.0, 2 / 3, 2.0]
+    assert [row["bare_evicted"] for row in rows] == [1.0] * 5  # (fitted against the unscaled sampler block)
 
 
 def test_the_kernel_passes_leave_the_optimizer_to_a_round_after_each(monkeypatch):
