@@ -69,7 +69,9 @@ def _fit_optimizer_rounds(rounds: Rounds, kernels: dict, residuals: dict, sample
              end=" ", flush=True)
     fitted, res, _ = fit_sweeps([("optimizer", s)], True, progress)
     kernels.update(fitted)
-    residuals.update(res)
+    # (the host speed its rounds were scaled to: the probe's median step, as cpu_sharing.alone_ms)
+    residuals.update({"optimizer": {**res["optimizer"], "rounds": len(rounds.optimizer),
+                                    "reference_step_ms": rounded(rounds.reference_s() * 1e3)}})
     progress.step()
 
 
@@ -302,6 +304,9 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
     rounds = None if quick else Rounds(repeats, pyg_available() is not None, threads)
     with twins(world - 1 if twin_load else 0, threads), pinned(0, threads):  # this process is trainer 0
         kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress, "cpu", samples, rounds)
+        if rounds is not None:  # for now from the rounds so far (the framework's fit reads every class)
+            _record(samples, "optimizer", rounds.optimizer_samples())
+            kernels["optimizer"] = fit_class("optimizer", rounds.optimizer_samples(), cpu=True)[0]
         framework = _measure_framework(kernels, "cpu", repeats, progress, samples)
         if rounds is not None:
             rounds.run()
@@ -315,6 +320,9 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
             jitter_cv = kernel_jitter(samples)
         pyg = calibrate_pyg(quick, repeats, "cpu", progress, samples, residuals, _framework_source("cpu"), sampler,
                             loader_rows=rounds.loader_rows() if rounds is not None else None)
+        if pyg and rounds is not None:
+            residuals["pyg_loader"].update(rounds=len(rounds.loader),
+                                           reference_step_ms=rounded(rounds.reference_s() * 1e3))
     # CPU sharing: how many cores' worth the node's busy trainers really get (not with twin_load)
     sharing = measure_capacity(world - 1, threads, quick, progress, earlier=early) if share_cores else None
     if sharing is not None:
