@@ -24,7 +24,9 @@ end-to-end run:
   (:class:`gnnsim.realrun.pyg_worker.GnnsimSampler`) against the bare sampler
   (:func:`gnnsim.workload.frameworks.pyg_minibatch`) on the same seeds and random
   stream, fitted as ``fixed + nodes * a + edges * b`` on the sample task's own counts
-  (the collation: ``SamplerOutput``, ``filter_data``, the ``Data`` object).
+  (the collation: ``SamplerOutput``, ``filter_data``, the ``Data`` object); a full CPU
+  calibration draws the batches in rounds from the same loaders (:class:`LoaderBench`,
+  :mod:`gnnsim.calibrate.rounds`) and fits each shape's median round.
 - **sampler**: the bare ``pyg_minibatch`` that ``NodeLoader`` runs here, timed after a
   cache-evicting pass as the sampler benchmark times ``sample_minibatch``, against what
   the node's sampler block (fitted on ``sample_minibatch`` in the same calibration)
