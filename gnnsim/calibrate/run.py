@@ -69,7 +69,7 @@ def _fit_optimizer_rounds(rounds: Rounds, kernels: dict, residuals: dict, sample
              end=" ", flush=True)
     fitted, res, _ = fit_sweeps([("optimizer", s)], True, progress)
     kernels.update(fitted)
-    # (the host speed its rounds were scaled to: the probe's median step, as cpu_sharing.alone_ms)
+    # (the host speed its rounds were scaled to: the median step of the load cpu_sharing.alone_ms times)
     residuals.update({"optimizer": {**res["optimizer"], "rounds": len(rounds.optimizer),
                                     "reference_step_ms": rounded(rounds.reference_s() * 1e3)}})
     progress.step()
