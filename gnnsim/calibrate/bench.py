@@ -76,9 +76,10 @@ def bench_gemm_tn(quick: bool, repeats: int, device: str = "cpu") -> Samples:
     return time_cases(cases, repeats, device)
 
 
-def bench_optimizer(quick: bool, repeats: int, device: str = "cpu") -> Samples:
+def bench_optimizer(quick: bool, repeats: int, device: str = "cpu", most: int | None = None) -> Samples:
     """Adam's step plus zero_grad on T equal tensors, each after a stand-in for the rest of
-    an iteration (:func:`~gnnsim.calibrate.timing.after_other_stages`)."""
+    an iteration (:func:`~gnnsim.calibrate.timing.after_other_stages`); ``most`` caps each
+    shape's runs (one round of several, :data:`gnnsim.calibrate.rounds.ROUNDS`)."""
     import torch
 
     out = Samples()
@@ -102,7 +103,7 @@ def bench_optimizer(quick: bool, repeats: int, device: str = "cpu") -> Samples:
             # stage is). The heap stays warm: the step's temporaries have the parameters'
             # sizes, reusing last step's pages
             t, cv = mean_time(synchronised(step, device), repeats, before=lambda: after_other_stages(device),
-                              cold=False)
+                              cold=False, most=most)
             # the model charges count + 1 launches (one per tensor, one for the step), the
             # bytes of all tensors and the step's item: one sample per launch unit
             kernels = m.optimizer_kernels(n * count, count, "adam")

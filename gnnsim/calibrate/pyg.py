@@ -24,7 +24,9 @@ end-to-end run:
   (:class:`gnnsim.realrun.pyg_worker.GnnsimSampler`) against the bare sampler
   (:func:`gnnsim.workload.frameworks.pyg_minibatch`) on the same seeds and random
   stream, fitted as ``fixed + nodes * a + edges * b`` on the sample task's own counts
-  (the collation: ``SamplerOutput``, ``filter_data``, the ``Data`` object).
+  (the collation: ``SamplerOutput``, ``filter_data``, the ``Data`` object); a full CPU
+  calibration draws the batches in rounds from the same loaders (:class:`LoaderBench`,
+  :mod:`gnnsim.calibrate.rounds`) and fits each shape's median round.
 - **sampler**: the bare ``pyg_minibatch`` that ``NodeLoader`` runs here, timed after a
   cache-evicting pass as the sampler benchmark times ``sample_minibatch``, against what
   the node's sampler block (fitted on ``sample_minibatch`` in the same calibration)
@@ -187,60 +189,113 @@ def fit_layers(rows: list[dict]) -> tuple[dict, dict]:
 def bench_loader(quick: bool, repeats: int) -> list[dict]:
     """``next()`` of PyG's ``NodeLoader`` over gnnsim's sampler against the bare sampler,
     batch by batch on identical seeds and random streams: one row per batch with both
-    times and the sample task's node and edge counts."""
-    import torch
-    from torch_geometric.data import Data
-    from torch_geometric.loader import NodeLoader
-
-    from gnnsim.calibrate.timing import evict_caches
-    from gnnsim.graph.generators import sbm
-    from gnnsim.realrun.pyg_worker import sampler_class
-    from gnnsim.workload.frameworks import pyg_minibatch
-    from gnnsim.workload.sampler import sampling_work
-
-    graph = sbm(LOADER_GRAPH_NODES, 4, 8.0, 0.85, seed=3)
-    data = Data(edge_index=torch.empty(2, 0, dtype=torch.long), y=torch.zeros(graph.num_nodes, dtype=torch.long),
-                num_nodes=graph.num_nodes)
+    times and the sample task's node and edge counts (one round of :class:`LoaderBench`)."""
     count = max(repeats, LOADER_REPEATS) if not quick else max(repeats, 6)
-    rows = []
-    for bs, fanouts in LOADER_BATCHES[::2] if quick else LOADER_BATCHES:
-        pick = np.random.default_rng(bs)
-        seeds = np.concatenate([pick.choice(graph.train_ids, size=min(bs, graph.train_ids.size), replace=False)
-                                for _ in range(count + 2)])
-        sampler = sampler_class()(graph.indptr, graph.indices, fanouts, False, np.random.default_rng(7))
-        loader = iter(NodeLoader(data, node_sampler=sampler, input_nodes=torch.from_numpy(seeds), batch_size=bs,
-                                 shuffle=False, num_workers=0))
-        bare_rng = np.random.default_rng(7)  # the same stream: the same batches
-        mine = []
-        for i in range(count + 2):
-            start = time.perf_counter()
-            next(loader)
-            mid = time.perf_counter()
-            mb = pyg_minibatch(graph.indptr, graph.indices, seeds[i * bs:(i + 1) * bs], fanouts, bare_rng)
-            end = time.perf_counter()
-            if i >= 2:
-                mine.append({"batch": bs, "fanouts": fanouts, "nodes": mb.num_sampled_nodes,
+    return LoaderBench(quick, count).round(count)
+
+
+class LoaderBench:
+    """One ``NodeLoader`` per batch shape over gnnsim's sampler, and the bare sampler on
+    the same seeds and random stream, each warmed up by two batches; :meth:`round` times
+    the next batches of every shape. The loaders live on from round to round: the first
+    batches of a fresh one ran 10-40% slower than its later ones here, and a training
+    loop draws many from each (``docs/calibration-notes.md``, "Optimizer and loader rounds")."""
+
+    def __init__(self, quick: bool, batches: int):
+        import torch
+        from torch_geometric.data import Data
+        from torch_geometric.loader import NodeLoader
+
+        from gnnsim.graph.generators import sbm
+        from gnnsim.realrun.pyg_worker import sampler_class
+
+        self.graph = graph = sbm(LOADER_GRAPH_NODES, 4, 8.0, 0.85, seed=3)
+        data = Data(edge_index=torch.empty(2, 0, dtype=torch.long), y=torch.zeros(graph.num_nodes, dtype=torch.long),
+                    num_nodes=graph.num_nodes)
+        self.shapes, self.drawn = [], 0
+        for bs, fanouts in LOADER_BATCHES[::2] if quick else LOADER_BATCHES:
+            pick = np.random.default_rng(bs)
+            seeds = np.concatenate([pick.choice(graph.train_ids, size=min(bs, graph.train_ids.size), replace=False)
+                                    for _ in range(batches + 2)])
+            sampler = sampler_class()(graph.indptr, graph.indices, fanouts, False, np.random.default_rng(7))
+            loader = iter(NodeLoader(data, node_sampler=sampler, input_nodes=torch.from_numpy(seeds), batch_size=bs,
+                                     shuffle=False, num_workers=0))
+            bare_rng = np.random.default_rng(7)  # the same stream: the same batches
+            self.shapes.append((bs, fanouts, seeds, loader, bare_rng))
+        self._draw(2)  # warm-up, not kept
+
+    def _draw(self, count: int) -> list[list[dict]]:
+        from gnnsim.workload.frameworks import pyg_minibatch
+
+        g, out = self.graph, []
+        for bs, fanouts, seeds, loader, bare_rng in self.shapes:
+            mine = []
+            for i in range(self.drawn, self.drawn + count):
+                start = time.perf_counter()
+                next(loader)
+                mid = time.perf_counter()
+                mb = pyg_minibatch(g.indptr, g.indices, seeds[i * bs:(i + 1) * bs], fanouts, bare_rng)
+                end = time.perf_counter()
+                mine.append({"batch": bs, "fanouts": fanouts, "index": i, "nodes": mb.num_sampled_nodes,
                              "edges": mb.num_sampled_edges, "loader": mid - start, "bare": end - mid})
-        # then the same seeds each after an eviction, as the sampler benchmark times its
-        # batches (apart, so that the loader's calls above follow no eviction)
-        for i, row in enumerate(mine, start=2):
-            evicted_rng = np.random.default_rng(1000 + i)
-            evict_caches()
-            start = time.perf_counter()
-            evicted = pyg_minibatch(graph.indptr, graph.indices, seeds[i * bs:(i + 1) * bs], fanouts, evicted_rng)
-            row.update(bare_evicted=time.perf_counter() - start, graph_nodes=graph.num_nodes,
-                       evicted_counts=[evicted.num_sampled_nodes, evicted.num_sampled_edges,
-                                       *sampling_work(graph.indptr, evicted, fanouts)])
-        rows += mine
-    return rows
+            out.append(mine)
+        self.drawn += count
+        return out
+
+    def round(self, count: int, round_index: int = 0) -> list[dict]:
+        """The next ``count`` batches of every shape, tagged ``round`` ``round_index``
+        (:func:`fit_loader` keeps each shape's median round)."""
+        from gnnsim.calibrate.timing import evict_caches
+        from gnnsim.workload.frameworks import pyg_minibatch
+        from gnnsim.workload.sampler import sampling_work
+
+        g, rows = self.graph, []
+        for (bs, fanouts, seeds, _, _), mine in zip(self.shapes, self._draw(count)):
+            # then the same seeds each after an eviction, as the sampler benchmark times its
+            # batches (apart, so that the loader's calls above follow no eviction)
+            for row in mine:
+                i = row.pop("index")
+                evicted_rng = np.random.default_rng(1000 + i)
+                evict_caches()
+                start = time.perf_counter()
+                evicted = pyg_minibatch(g.indptr, g.indices, seeds[i * bs:(i + 1) * bs], fanouts, evicted_rng)
+                row.update(round=round_index, bare_evicted=time.perf_counter() - start, graph_nodes=g.num_nodes,
+                           evicted_counts=[evicted.num_sampled_nodes, evicted.num_sampled_edges,
+                                           *sampling_work(g.indptr, evicted, fanouts)])
+            rows += mine
+        return rows
+
+
+def loader_points(rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
+    """Per batch shape, its mean [1, nodes, edges] and the loader's time over the bare
+    sampler's: the mean of each round's batches, then the median over the rounds (rows
+    without ``batch`` are shapes of their own, without ``round`` all one round).
+
+    >>> row = lambda r, extra: {"batch": 8, "fanouts": [2], "round": r, "nodes": 10, "edges": 20,
+    ...                         "loader": 1.0 + extra, "bare": 1.0}
+    >>> X, y = loader_points([row(0, 0.1), row(0, 0.3), row(1, 0.25), row(2, 0.9)])
+    >>> X.tolist(), [round(float(v), 3) for v in y]
+    ([[1.0, 10.0, 20.0]], [0.25])
+    """
+    shapes: dict = {}
+    for i, r in enumerate(rows):
+        shape = (r["batch"], tuple(r.get("fanouts", ()))) if "batch" in r else i
+        shapes.setdefault(shape, {}).setdefault(r.get("round", 0), []).append(r)
+    X, y = [], []
+    for by_round in shapes.values():
+        mine = [r for rs in by_round.values() for r in rs]
+        X.append([1.0, np.mean([r["nodes"] for r in mine]), np.mean([r["edges"] for r in mine])])
+        y.append(float(np.median([np.mean([r["loader"] - r["bare"] for r in rs]) for rs in by_round.values()])))
+    return np.array(X), np.array(y)
 
 
 def fit_loader(rows: list[dict]) -> tuple[dict, dict]:
     """``per_iteration_us``, ``loader_per_node_ns`` and ``loader_per_edge_ns`` from the
-    loader's time over the bare sampler's, and the fit's error on the loader's times."""
+    loader's time over the bare sampler's (per shape, the median of its rounds' means:
+    :func:`loader_points`), and the fit's error on the loader's times."""
+    points, extra = loader_points(rows)
+    coef = _fit(points, extra)
     X = np.array([[1.0, r["nodes"], r["edges"]] for r in rows])
-    extra = np.array([r["loader"] - r["bare"] for r in rows])
-    coef = _fit(X, extra)
     predicted = np.array([r["bare"] for r in rows]) + X @ coef
     error = float(np.mean(np.abs(predicted / np.array([r["loader"] for r in rows]) - 1.0)))
     return ({"per_iteration_us": rounded(coef[0] * 1e6), "loader_per_node_ns": rounded(coef[1] * 1e9),
@@ -301,9 +356,10 @@ def pyg_block(models: dict, loader: dict, version: str, source: str, sampler: di
 
 
 def calibrate_pyg(quick: bool, repeats: int, device: str, progress, samples: dict, residuals: dict,
-                  source: str, sampler: dict | None = None) -> dict | None:
+                  source: str, sampler: dict | None = None, loader_rows: list[dict] | None = None) -> dict | None:
     """Measure and fit the ``frameworks: pyg:`` block (None, with a line, without PyG);
-    ``sampler`` is the node's sampler block of the same calibration."""
+    ``sampler`` is the node's sampler block of the same calibration, ``loader_rows`` the
+    loader's rounds timed already (:func:`bench_loader`; else timed here, in one round)."""
     version = available()
     progress("calibrate: PyG's layers and NodeLoader against plain torch ...", end=" ", flush=True)
     if version is None:
@@ -311,7 +367,8 @@ def calibrate_pyg(quick: bool, repeats: int, device: str, progress, samples: dic
         progress.step()
         return None
     layer_rows = bench_layers(quick, repeats, device)
-    loader_rows = bench_loader(quick, repeats)
+    loader_rows = loader_rows or bench_loader(quick, repeats)
+    rounds = len({r.get("round", 0) for r in loader_rows})
     samples["pyg_layers"], samples["pyg_loader"] = layer_rows, loader_rows
     models, layer_res = fit_layers(layer_rows)
     loader, loader_res = fit_loader(loader_rows)
@@ -321,7 +378,8 @@ def calibrate_pyg(quick: bool, repeats: int, device: str, progress, samples: dic
     residuals.update(sampler_res)
     text = (f"{source}: torch_geometric {version}'s models against gnnsim's torch models on identical whole "
             f"subgraphs ({len(layer_rows)} model x size pairs, forward and backward timed in turn) and its NodeLoader "
-            f"over gnnsim's sampler against the bare sampler ({len(loader_rows)} batches), the bare sampler after an "
+            f"over gnnsim's sampler against the bare sampler ({len(loader_rows)} batches in {rounds} round(s), each "
+            "shape's median round), the bare sampler after an "
             "eviction against the sampler block; micro-benchmarks only "
             "(gnnsim.calibrate.pyg)")
     sage = models.get("graphsage", {})

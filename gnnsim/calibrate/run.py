@@ -34,7 +34,8 @@ from gnnsim.calibrate.capacity import capacity_rounds, measure_capacity
 from gnnsim.calibrate.collectives import SPREADS_S, fit_wakeup, run_collectives
 from gnnsim.calibrate.profile_blocks import (HOST_GATHER_KEYS, collective_blocks, device_block, fit_class, fit_copy,
                                              fit_framework, fit_sampler, fit_sweeps, profile_text, rounded)
-from gnnsim.calibrate.pyg import calibrate_pyg
+from gnnsim.calibrate.pyg import available as pyg_available, calibrate_pyg
+from gnnsim.calibrate.rounds import KERNEL_PASSES, Rounds, kernel_jitter
 from gnnsim.calibrate.timeslice import SPIN_S, measure_time_slice
 from gnnsim.calibrate.timing import Samples, merged
 from gnnsim.calibrate.twin import twins
@@ -56,32 +57,53 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-# A CPU's kernel sweeps run twice, a minute apart, each shape keeping the mean of both,
-# so that no class is fitted in one slow phase of the machine (half the repeats each)
-KERNEL_PASSES = 2
+def _fit_optimizer_rounds(rounds: Rounds, kernels: dict, residuals: dict, samples: dict, progress) -> None:
+    """Fit the optimizer class on each shape's median round into ``kernels`` and
+    ``residuals`` (its line as :func:`fit_sweeps` writes it); record it in ``samples``."""
+    s = rounds.optimizer_samples()
+    _record(samples, "optimizer", s)
+    samples["rounds"] = {"probe_s": rounds.probes, "reference_s": rounds.reference_s(),
+                         "optimizer_s": [r.times_s for r in rounds.optimizer]}
+    progress(f"calibrate: optimizer ({len(rounds.optimizer)} rounds spread over the calibration, each scaled to the "
+             f"host-speed probe's median {rounds.reference_s() * 1e3:.2f} ms, each shape's median) ...",
+             end=" ", flush=True)
+    fitted, res, _ = fit_sweeps([("optimizer", s)], True, progress)
+    kernels.update(fitted)
+    # (the host speed its rounds were scaled to: the median step of the load cpu_sharing.alone_ms times)
+    residuals.update({"optimizer": {**res["optimizer"], "rounds": len(rounds.optimizer),
+                                    "reference_step_ms": rounded(rounds.reference_s() * 1e3)}})
+    progress.step()
 
 
-def _fit_kernels(quick: bool, repeats: int, progress, device: str, samples: dict) -> tuple[dict, dict, float]:
+def _fit_kernels(quick: bool, repeats: int, progress, device: str, samples: dict,
+                 rounds: Rounds | None = None) -> tuple[dict, dict, float]:
     """Measure and fit every kernel class; also return the mean run-to-run CV of kernels
-    >= 1 ms (:func:`fit_sweeps`). Each class's measurements are added to ``samples``."""
+    >= 1 ms (:func:`fit_sweeps`). Each class's measurements are added to ``samples``.
+    With ``rounds`` the optimizer is left to them (a round after each pass) and fitted later."""
     passes = KERNEL_PASSES if device == "cpu" and not quick else 1  # (--quick: one, under a minute)
     per_pass = -(-repeats // passes)  # (the big shapes' runs split over the passes)
-    earlier: dict[str, list[Samples]] = {cls: [] for cls, _ in bench.KERNEL_BENCHMARKS}
+    classes = [(cls, fn) for cls, fn in bench.KERNEL_BENCHMARKS if rounds is None or cls != "optimizer"]
+    earlier: dict[str, list[Samples]] = {cls: [] for cls, _ in classes}
     for n in range(1, passes):
         progress(f"calibrate: kernels, pass {n} of {passes} (the sweeps again after it) ...", end=" ", flush=True)
-        for cls, fn in bench.KERNEL_BENCHMARKS:
+        for cls, fn in classes:
             progress(cls, end=" ", flush=True)
             earlier[cls].append(fn(quick, per_pass, device))
+        if rounds is not None:
+            progress("optimizer (a round)", end=" ", flush=True)
+            rounds.run()
         progress("done")
         progress.step()
 
     def measured():
-        for cls, fn in bench.KERNEL_BENCHMARKS:
+        for cls, fn in classes:
             progress(f"calibrate: {cls} ...", end=" ", flush=True)
             s = merged(earlier[cls] + [fn(quick, per_pass, device)])
             _record(samples, cls, s)
             yield cls, s
             progress.step()  # (fit_sweeps has fitted the class and ended its line)
+        if rounds is not None:
+            rounds.run()
     return fit_sweeps(measured(), device == "cpu", progress)
 
 
@@ -277,12 +299,30 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         progress.step()
     progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running a training-like load"
              if twin_load else "calibrate: timing kernels alone")
+    # a full calibration times the optimizer and PyG's loader in rounds: after each kernel
+    # pass, the framework step, the sampler and the small-table gather (Rounds)
+    rounds = None if quick else Rounds(repeats, pyg_available() is not None, threads)
     with twins(world - 1 if twin_load else 0, threads), pinned(0, threads):  # this process is trainer 0
-        kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress, "cpu", samples)
+        kernels, residuals, jitter_cv = _fit_kernels(quick, repeats, progress, "cpu", samples, rounds)
+        if rounds is not None:  # for now from the rounds so far (the framework's fit reads every class)
+            _record(samples, "optimizer", rounds.optimizer_samples())
+            kernels["optimizer"] = fit_class("optimizer", rounds.optimizer_samples(), cpu=True)[0]
         framework = _measure_framework(kernels, "cpu", repeats, progress, samples)
+        if rounds is not None:
+            rounds.run()
         sampler = _measure_sampler(quick, repeats, residuals, progress, samples)
-        pyg = calibrate_pyg(quick, repeats, "cpu", progress, samples, residuals, _framework_source("cpu"), sampler)
+        if rounds is not None:
+            rounds.run()
         small_table = _small_table_gather(quick, repeats, kernels["gather"], residuals, progress, samples)
+        if rounds is not None:
+            rounds.run()
+            _fit_optimizer_rounds(rounds, kernels, residuals, samples, progress)
+            jitter_cv = kernel_jitter(samples)
+        pyg = calibrate_pyg(quick, repeats, "cpu", progress, samples, residuals, _framework_source("cpu"), sampler,
+                            loader_rows=rounds.loader_rows() if rounds is not None else None)
+        if pyg and rounds is not None:
+            residuals["pyg_loader"].update(rounds=len(rounds.loader),
+                                           reference_step_ms=rounded(rounds.reference_s() * 1e3))
     # CPU sharing: how many cores' worth the node's busy trainers really get (not with twin_load)
     sharing = measure_capacity(world - 1, threads, quick, progress, earlier=early) if share_cores else None
     if sharing is not None:

@@ -56,6 +56,24 @@ def merged(passes: list[Samples]) -> Samples:
                    list(first.shapes), [float(np.mean(cs)) for cs in zip(*(p.cvs for p in passes))])
 
 
+def median_of_rounds(rounds: list[Samples]) -> Samples:
+    """One sweep from rounds of it timed apart (minutes): each shape's median time over the
+    rounds and its mean CV. A round that lands in a slow spell of the machine, or whatever
+    slows a whole round at once, moves the mean of all rounds; the median of three or more
+    ignores it (``docs/calibration-notes.md``, "Optimizer rounds").
+
+    >>> k = m.elementwise(10)
+    >>> r = [Samples([k], [t], ["s"], [0.1]) for t in (1.0, 1.1, 2.4)]
+    >>> median_of_rounds(r).times_s
+    [1.1]
+    """
+    first = rounds[0]
+    if any(r.shapes != first.shapes for r in rounds):
+        raise ValueError("rounds of a sweep must time the same shapes in the same order")
+    return Samples(list(first.kernels), [float(np.median(ts)) for ts in zip(*(r.times_s for r in rounds))],
+                   list(first.shapes), [float(np.mean(cs)) for cs in zip(*(r.cvs for r in rounds))])
+
+
 def _libc() -> ctypes.CDLL | None:
     try:
         libc = ctypes.CDLL("libc.so.6")
@@ -111,7 +129,7 @@ MAX_REPEATS = 200
 
 
 def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: bool = not STEADY_HEAP,
-              before: Callable[[], object] | None = None) -> tuple[float, float]:
+              before: Callable[[], object] | None = None, most: int | None = None) -> tuple[float, float]:
     """Mean wall time of ``fn`` over at least ``repeats`` runs, and the coefficient of
     variation of those runs.
 
@@ -126,9 +144,10 @@ def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: boo
     an output under glibc's mmap threshold reuses memory an earlier run freed, a larger
     one is mapped afresh and pays its page faults. With ``cold`` freed memory goes back
     to the OS before every run, so every output lands on fresh pages, and the heap is
-    shifted by a random few KB for each run (:class:`HeapShift`).
+    shifted by a random few KB for each run (:class:`HeapShift`). ``most`` caps the runs
+    below the default (a sweep split into rounds that share the runs).
     """
-    runs = _runs_for(fn, repeats, warmup, MAX_REPEATS if before is None else EVICTED_MAX_REPEATS)
+    runs = _runs_for(fn, repeats, warmup, most or (MAX_REPEATS if before is None else EVICTED_MAX_REPEATS))
     times = []
     shift = HeapShift() if cold else contextlib.nullcontext()
     for _ in range(runs):
