@@ -41,7 +41,15 @@ another cluster 9.8 s -> 1.70 s -> 3.0 s -> 2.0 s; a degree cache 2.81 s -> 4.8 
 (recounted from the stored input bitmaps); another batch size 8.45 s -> 13 s -> 7.6 s
 (sampled again). A profile of the cold run before the last step: graph 25 s, METIS
 24.5 s, sampling 7.4 s, metrics 1.7 s, simulation 1.4 s; after it the graph takes
-13.7-17 s (17 s with other jobs at load 3.5), METIS 21-28 s.
+13.7-17 s (17 s with other jobs at load 3.5), METIS 21-28 s. Then the partition metrics'
+row blocks ran on both cores too (2.0-2.2 s -> 1.2 s; the trainers were already sampled
+on both, 4.4-4.9 s against 7.7 s in one process): cold 39.95 s (36.1x, reference 1.106 s;
+the code before, minutes earlier at load 3: 53.9 s, 48.1x) and, cold runs alone
+back to back, 43.2 s (39.0x) against 49.6 s (44.9x), the same JSON; peak 4.13 GB; the
+same job 2.0 s, another cluster 2.0 s, a degree cache 3.5 s, another batch size 6.3 s.
+Most of that spread is METIS (one serial call): a slow cold run (before this change)
+was graph 11.7 s, METIS 27.9 s, metrics 2.1 s, sampling 4.9 s, simulation 0.6 s, 48 s in
+all, so 40 s is met only when METIS is quick (21-24 s).
 """
 
 from __future__ import annotations

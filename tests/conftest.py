@@ -24,6 +24,20 @@ def _repo_root_cwd(monkeypatch):
     os.environ.setdefault("GNNSIM_HWPROFILES", str(ROOT / "hwprofiles"))
 
 
+@pytest.fixture
+def forked(monkeypatch):
+    """Two forked workers wherever a step asks for cores, even in a test process that has
+    loaded torch (whose thread pool the workers never use); thresholds are the test's to set."""
+    import gnnsim.graph.chunked_csr
+    import gnnsim.graph.forked
+    import gnnsim.partition.metrics
+    import gnnsim.workload.batches
+
+    monkeypatch.setattr(gnnsim.graph.forked, "fork_blocker", lambda: None)
+    for module in (gnnsim.graph.chunked_csr, gnnsim.workload.batches, gnnsim.partition.metrics):
+        monkeypatch.setattr(module, "usable_cores", lambda: 2)
+
+
 class Catalog:
     """A private copy of ``hwprofiles/`` that a test may break (``GNNSIM_HWPROFILES`` points at it)."""
 

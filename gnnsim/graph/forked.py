@@ -1,4 +1,4 @@
-"""Both cores for a build: forked workers that share its large arrays instead of copying them.
+"""Every core for the long passes: forked workers that share the large arrays instead of copying them.
 
 A chunked build (:mod:`gnnsim.graph.chunked_csr`) draws each chunk of candidate edges
 from its own seed and sorts each block of rows on its own, so both can run in other
@@ -7,10 +7,17 @@ processes: they live in anonymous shared memory (:func:`shared_empty`, an ``mmap
 allocated *before* the workers are forked, so every worker sees them; a worker writes
 its chunk or block there and sends back only a count or a block's row offsets. What the
 workers read (those arrays, the draw function with its tables) is inherited through the
-fork, never pickled.
+fork, never pickled. The partition metrics (:mod:`gnnsim.partition.metrics`, blocks of
+rows) and the trainers' sampling (:func:`gnnsim.workload.batches.trainer_counts`, one
+trainer a task) use the same pool: their sums and per-trainer generators do not depend
+on which process ran what.
 
 :func:`worker_pool` gives the same two calls, ``map`` and ``imap`` (in order), whether
 it forks or runs each task in the calling process, so the build has one code path.
+It runs them in the calling process also whenever a fork could hang (:func:`fork_blocker`):
+while another Python thread runs (a lock it holds would stay locked in the child for
+ever; callers above the cache layer join its background saves first), or once torch is
+loaded (its intra-op thread pool may be running): a slower run, never a hung one.
 """
 
 from __future__ import annotations
@@ -18,7 +25,10 @@ from __future__ import annotations
 import mmap
 import multiprocessing
 import os
+import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,6 +44,17 @@ def usable_cores() -> int:
     if "fork" not in multiprocessing.get_all_start_methods():
         return 1
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def fork_blocker() -> str | None:
+    """Why forking now could hang or cannot be done, or None when it is safe."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return "this platform has no fork"
+    if threading.active_count() > 1:
+        return f"{threading.active_count() - 1} other thread(s) running"
+    if "torch" in sys.modules:
+        return "torch is loaded (its thread pool may be running)"
+    return None
 
 
 def shared_empty(size: int, dtype) -> np.ndarray:
@@ -60,28 +81,39 @@ class _InProcess:
 
 
 class _Forked:
-    def __init__(self, pool):
-        self.pool = pool
+    def __init__(self, executor: ProcessPoolExecutor):
+        self.executor = executor
 
     def map(self, task: Task, args: Iterable) -> list:
-        return self.pool.map(_run, [(task, a) for a in args], chunksize=1)
+        return list(self.imap(task, args))
 
     def imap(self, task: Task, args: Iterable) -> Iterator:
-        return self.pool.imap(_run, [(task, a) for a in args], chunksize=1)
+        return self.executor.map(_run, [(task, a) for a in args])
 
 
 @contextmanager
 def worker_pool(processes: int, shared: dict):
     """``processes`` forked workers that see ``shared`` (its arrays must come from
     :func:`shared_empty` where workers write them), or the calling process alone when
-    ``processes <= 1``. The workers are terminated on leaving, on an error too."""
-    if processes <= 1:
+    ``processes <= 1`` or a fork could hang (:func:`fork_blocker`).
+
+    The workers fork at the first task and are gone on leaving. A task's exception is
+    raised in the caller (the tasks not started are dropped), and a worker that dies (the
+    out-of-memory killer) raises ``BrokenProcessPool`` instead of leaving the caller
+    waiting for ever, as ``multiprocessing.Pool`` would.
+    """
+    if processes <= 1 or fork_blocker() is not None:
         yield _InProcess(shared)
         return
     global _SHARED
     _SHARED = shared
+    executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
     try:
-        with multiprocessing.get_context("fork").Pool(processes) as pool:
-            yield _Forked(pool)
+        yield _Forked(executor)
+    except BaseException:
+        executor.shutdown(wait=True, cancel_futures=True)
+        raise
+    else:
+        executor.shutdown(wait=True)
     finally:
         _SHARED = {}

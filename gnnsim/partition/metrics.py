@@ -27,20 +27,31 @@ bit per part, ``WORD_BITS`` parts per pass); the second ORs the neighbours' reac
 temporaries, so full ogbn-papers100M (3.2 B stored edges) is measured in about 1 GB.
 A graph not known to be undirected has its halos counted on the transpose (the parts
 whose rows list a node), which scipy builds.
+
+From :data:`PARALLEL_MIN_EDGES` stored edges (two blocks) up, each pass's blocks are
+shared out over forked workers, one per core (:func:`~gnnsim.graph.forked.worker_pool`):
+they read the CSR and the masks inherited through the fork, write the reach into shared
+memory and send back a block's counts, whose sums do not depend on the order. Full
+ogbn-products (124 M stored edges, 16 parts) is measured in 1.2 s instead of 2.0-2.2 s
+on two cores; at 37 M stored edges 0.34 s instead of 0.41 s, and below two blocks the
+fork cost more than it saved (0.25 s against 0.21 s at 19 M).
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from itertools import pairwise
 
 import numpy as np
 
 from gnnsim.graph.csr import row_block_bounds
+from gnnsim.graph.forked import shared_empty, usable_cores, worker_pool
 from gnnsim.graph.graph import Graph
 from gnnsim.progress import progress
 
 BLOCK = 1 << 24  # stored edges per block of rows in a pass
 WORD_BITS = 64  # parts per pass: one uint64 bit mask per node
+PARALLEL_MIN_EDGES = 1 << 25  # stored edges from which the passes' blocks are shared out over forked workers
 
 
 @dataclass(frozen=True)
@@ -123,67 +134,98 @@ def _or_rows(indptr: np.ndarray, indices: np.ndarray, values: np.ndarray, r0: in
     return out
 
 
-def halo_and_volume(graph: Graph, assignment: np.ndarray, num_parts: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """(1-hop halo per part, 2-hop halo per part, communication volume), by passes over row blocks."""
+def metrics_processes(stored_edges: int) -> int:
+    """Processes that run the passes: one per usable core from :data:`PARALLEL_MIN_EDGES` up, else one."""
+    return usable_cores() if stored_edges >= PARALLEL_MIN_EDGES else 1
+
+
+# The passes' tasks, one block of rows ``(r0, r1)`` each, run by gnnsim.graph.forked.worker_pool:
+# they read the CSR and masks in ``shared`` (inherited through the fork) and return a few counts.
+
+def _cut_block(shared: dict, rows: tuple[int, int]) -> tuple[int, np.ndarray]:
+    """(stored edges of the rows whose ends lie in different parts, those edges per owning part)."""
+    r0, r1 = rows
+    indptr, indices, assignment = shared["csr"].indptr, shared["csr"].indices, shared["assignment"]
+    s, e = int(indptr[r0]), int(indptr[r1])
+    degree = np.diff(indptr[r0:r1 + 1])
+    owner = assignment[r0:r1]
+    cross = int(np.count_nonzero(np.repeat(owner, degree) != assignment[indices[s:e]]))
+    return cross, np.bincount(owner, weights=degree, minlength=shared["num_parts"]).astype(np.int64)
+
+
+def _reach_block(shared: dict, rows: tuple[int, int]) -> np.ndarray:
+    """1-hop halo counts of the view's rows; their reach (own part and the parts that list them) goes to shared memory."""
+    r0, r1 = rows
+    own, view = shared["own"], shared["view"]
+    mask = _or_rows(view.indptr, view.indices, own, r0, r1)
+    shared["reach"][r0:r1] = mask | own[r0:r1]
+    return _bit_counts(mask & ~own[r0:r1], shared["width"])
+
+
+def _volume_block(shared: dict, rows: tuple[int, int]) -> int:
+    """Remote parts among the rows' own neighbours (the volume, when the view is a transpose)."""
+    r0, r1 = rows
+    own, csr = shared["own"], shared["csr"]
+    return int(_bit_counts(_or_rows(csr.indptr, csr.indices, own, r0, r1) & ~own[r0:r1], shared["width"]).sum())
+
+
+def _halo2_block(shared: dict, rows: tuple[int, int]) -> np.ndarray:
+    """2-hop halo counts of the view's rows, from every node's reach."""
+    r0, r1 = rows
+    view = shared["view"]
+    mask = _or_rows(view.indptr, view.indices, shared["reach"], r0, r1)
+    return _bit_counts(mask & ~shared["own"][r0:r1], shared["width"])
+
+
+def _blocks(bounds: np.ndarray) -> list[tuple[int, int]]:
+    return [(int(a), int(b)) for a, b in pairwise(bounds)]
+
+
+def halo_and_volume(graph: Graph, assignment: np.ndarray, num_parts: int,
+                    processes: int = 1) -> tuple[np.ndarray, np.ndarray, int]:
+    """(1-hop halo per part, 2-hop halo per part, communication volume), by passes over row blocks
+    (on ``processes`` forked workers; the sums are the same in any order)."""
     csr = graph.csr
     # A node's halo parts are those whose rows list it: its own row for an undirected graph.
     view = csr if graph.undirected else csr.T.tocsr()
-    bounds = row_block_bounds(csr.indptr, BLOCK)
-    view_bounds = bounds if view is csr else row_block_bounds(view.indptr, BLOCK)
+    bounds = _blocks(row_block_bounds(csr.indptr, BLOCK))
+    view_bounds = bounds if view is csr else _blocks(row_block_bounds(view.indptr, BLOCK))
     halo1 = np.zeros(num_parts, dtype=np.int64)
     halo2 = np.zeros(num_parts, dtype=np.int64)
     volume = 0
     passes = (2 + (view is not csr)) * -(-num_parts // WORD_BITS)
     with progress("partition metrics: halos", total=passes * len(bounds), unit="blocks") as p:
         for g0 in range(0, num_parts, WORD_BITS):
-            volume += _halo_word(graph, view, bounds, view_bounds, assignment, g0, min(WORD_BITS, num_parts - g0),
-                                 halo1, halo2, p)
+            width = min(WORD_BITS, num_parts - g0)
+            dtype = _mask_dtype(width)
+            shared = {"csr": csr, "view": view, "own": _own_masks(assignment, g0, width, dtype), "width": width,
+                      "reach": shared_empty(graph.num_nodes, dtype)}  # written by the first pass, read by the last
+            with worker_pool(processes, shared) as pool:
+                for counts in pool.imap(_reach_block, view_bounds):
+                    halo1[g0:g0 + width] += counts
+                    p.update()
+                if view is not csr:  # the volume counts remote parts among a node's own row
+                    for count in pool.imap(_volume_block, bounds):
+                        volume += count
+                        p.update()
+                for counts in pool.imap(_halo2_block, view_bounds):
+                    halo2[g0:g0 + width] += counts
+                    p.update()
     if view is csr:
         volume = int(halo1.sum())  # symmetric: the parts that need v are those among v's neighbours
     return halo1, halo2, volume
 
 
-def _halo_word(graph: Graph, view, bounds: np.ndarray, view_bounds: np.ndarray, assignment: np.ndarray, g0: int,
-               width: int, halo1: np.ndarray, halo2: np.ndarray, p) -> int:
-    """Halos of parts ``g0 .. g0 + width`` (one bit each) into ``halo1``/``halo2``; the volume
-    toward them when ``view`` is a transpose (else 0: the caller takes it from the halos)."""
-    csr = graph.csr
-    volume = 0
-    dtype = _mask_dtype(width)
-    own = _own_masks(assignment, g0, width, dtype)
-    reach = np.empty(graph.num_nodes, dtype=dtype)  # own part, and parts of the rows that list the node
-    for r0, r1 in zip(view_bounds[:-1], view_bounds[1:]):
-        mask = _or_rows(view.indptr, view.indices, own, r0, r1)
-        halo1[g0:g0 + width] += _bit_counts(mask & ~own[r0:r1], width)
-        reach[r0:r1] = mask | own[r0:r1]
-        p.update()
-    if view is not csr:  # the volume counts remote parts among a node's own row
-        for r0, r1 in zip(bounds[:-1], bounds[1:]):
-            volume += int(_bit_counts(_or_rows(csr.indptr, csr.indices, own, r0, r1) & ~own[r0:r1], width).sum())
-            p.update()
-    for r0, r1 in zip(view_bounds[:-1], view_bounds[1:]):
-        mask = _or_rows(view.indptr, view.indices, reach, r0, r1)
-        halo2[g0:g0 + width] += _bit_counts(mask & ~own[r0:r1], width)
-        p.update()
-    return volume
-
-
-def _cut_and_edges(graph: Graph, assignment: np.ndarray, num_parts: int) -> tuple[int, np.ndarray]:
+def _cut_and_edges(graph: Graph, assignment: np.ndarray, num_parts: int, processes: int = 1) -> tuple[int, np.ndarray]:
     """(stored edges whose ends lie in different parts, stored edges per owning part), one pass."""
-    indptr, indices = graph.csr.indptr, graph.csr.indices
     cross = 0
     edges = np.zeros(num_parts, dtype=np.int64)
-    for r0, r1 in zip(*_pairs(row_block_bounds(indptr, BLOCK))):
-        s, e = int(indptr[r0]), int(indptr[r1])
-        degree = np.diff(indptr[r0:r1 + 1])
-        owner = assignment[r0:r1]
-        cross += int(np.count_nonzero(np.repeat(owner, degree) != assignment[indices[s:e]]))
-        edges += np.bincount(owner, weights=degree, minlength=num_parts).astype(np.int64)
+    shared = {"csr": graph.csr, "assignment": assignment, "num_parts": num_parts}
+    with worker_pool(processes, shared) as pool:
+        for block_cross, block_edges in pool.imap(_cut_block, _blocks(row_block_bounds(graph.csr.indptr, BLOCK))):
+            cross += block_cross
+            edges += block_edges
     return cross, edges
-
-
-def _pairs(bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return bounds[:-1], bounds[1:]
 
 
 def partition_metrics(graph: Graph, assignment: np.ndarray, num_parts: int, *, time_s: float = 0.0,
@@ -207,12 +249,13 @@ def partition_metrics(graph: Graph, assignment: np.ndarray, num_parts: int, *, t
     (1, 2, [1, 1], [2, 2], 1.5)
     """
     assignment = np.asarray(assignment)
-    directed_cut, owned_edges = _cut_and_edges(graph, assignment, num_parts)
+    processes = metrics_processes(graph.num_edges)
+    directed_cut, owned_edges = _cut_and_edges(graph, assignment, num_parts, processes)
     # Each undirected edge is stored in both directions; count a directed edge as half.
     total = graph.num_edges
     nodes = np.bincount(assignment, minlength=num_parts)
     train = np.bincount(assignment[graph.train_ids], minlength=num_parts)
-    halo1, halo2, volume = halo_and_volume(graph, assignment, num_parts)
+    halo1, halo2, volume = halo_and_volume(graph, assignment, num_parts, processes)
     if vertex_cut is not None:
         from gnnsim.partition.registry import replication_factor
 

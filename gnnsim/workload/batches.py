@@ -30,8 +30,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import multiprocessing
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,6 +37,7 @@ import numpy as np
 
 from gnnsim.cache import store
 from gnnsim.config import Scenario
+from gnnsim.graph.forked import usable_cores, worker_pool
 from gnnsim.graph.graph import Graph
 from gnnsim.progress import progress
 from gnnsim.workload.cache import FeatureCache
@@ -50,9 +49,10 @@ BATCH_VERSION = 1
 COUNT_FIELDS = ("mode", "sampler", "replace", "graph_store", "cache", "num_clusters", "clusters_per_batch",
                 "batch_size", "fanouts", "framework", "pyg_trim_to_layer", "pyg_loader", "labor_layer_dependency")
 BITMAP_BYTES = 1 << 26  # every batch's input nodes kept as a bitmap while all of them fit this (64 MiB)
-# stored edges from which trainers are sampled in forked processes (below, a trainer takes
-# milliseconds and a fork costs more); up to 2^31, where a second sampler's temporaries
-# still fit beside the graph (full ogbn-papers100M samples in one process)
+# stored edges from which trainers are sampled in forked processes (16 trainers of a products
+# preset, 2 cores: 0.15 s forked against 0.20 s at 2^22 stored edges, 0.084 against 0.071 s at 2^20);
+# up to 2^31, where a second sampler's temporaries still fit beside the graph (full
+# ogbn-papers100M samples in one process)
 PARALLEL_MIN_EDGES, PARALLEL_MAX_EDGES = 1 << 22, 1 << 31
 _INTS = ("seeds", "inputs", "cached", "sampled_nodes", "sampled_edges", "block_edges", "num_blocks", "hops", "draws")
 
@@ -144,17 +144,13 @@ def batch_counts(mb: MiniBatch, assignment: np.ndarray, rank: int, num_ranks: in
 
 def sampling_processes(num_ranks: int, stored_edges: int) -> int:
     """How many processes sample the trainers: one per usable core on a large graph, else one."""
-    if not PARALLEL_MIN_EDGES <= stored_edges < PARALLEL_MAX_EDGES or "fork" not in multiprocessing.get_all_start_methods():
+    if not PARALLEL_MIN_EDGES <= stored_edges < PARALLEL_MAX_EDGES:
         return 1
-    return max(1, min(num_ranks, len(os.sched_getaffinity(0))))
+    return max(1, min(num_ranks, usable_cores()))
 
 
-_COUNT_RANK: Callable[[int], list] | None = None  # what forked sampling processes call (inherited, not pickled)
-
-
-def _count_in_child(rank: int) -> list:
-    assert _COUNT_RANK is not None
-    return _COUNT_RANK(rank)
+def _count(shared: dict, rank: int) -> list:
+    return shared["count_rank"](rank)
 
 
 def trainer_counts(count_rank: Callable[[int], list[BatchCounts]], num_ranks: int,
@@ -162,29 +158,22 @@ def trainer_counts(count_rank: Callable[[int], list[BatchCounts]], num_ranks: in
     """``count_rank(r)`` for every trainer, in rank order, with progress on stderr.
 
     On a graph of ``stored_edges`` from :data:`PARALLEL_MIN_EDGES` up, the trainers are
-    shared out over forked processes, one per core (threads gained nothing: the sampler
-    holds the GIL for most of its work); each trainer's batches come from its own seeded
-    generator, so the counts are the same as one process's. The pool is terminated on any
-    error or interrupt, so no process outlives the call.
+    shared out over forked processes, one per core (:func:`~gnnsim.graph.forked.worker_pool`;
+    threads gained nothing: the sampler holds the GIL for most of its work). ``count_rank``
+    and the graph it reads are inherited through the fork; only each trainer's counts
+    come back. Each trainer's batches come from its own seeded generator, so the counts
+    are the same as one process's. The pool is terminated on any error or interrupt, so
+    no process outlives the call.
     """
-    global _COUNT_RANK
     processes = sampling_processes(num_ranks, stored_edges)
-    out = []
-    with progress("workload: sampling", total=num_ranks, unit="trainers") as p:
-        if processes == 1:
-            for r in range(num_ranks):
-                out.append(count_rank(r))
-                p.update()
-            return out
-        _COUNT_RANK = count_rank
+    if processes > 1:
         store.wait_for_saves()  # no cache write on another thread while the process forks
-        try:
-            with multiprocessing.get_context("fork").Pool(processes) as pool:
-                for counts in pool.imap(_count_in_child, range(num_ranks)):
-                    out.append(counts)
-                    p.update()
-        finally:
-            _COUNT_RANK = None
+    out = []
+    with progress("workload: sampling", total=num_ranks, unit="trainers") as p, \
+            worker_pool(processes, {"count_rank": count_rank}) as pool:
+        for counts in pool.imap(_count, range(num_ranks)):
+            out.append(counts)
+            p.update()
     return out
 
 

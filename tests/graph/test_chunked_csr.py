@@ -68,13 +68,12 @@ def test_chunked_build_equals_one_pass(monkeypatch, chunk, block, n, target, kee
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="workers are forked")
 @pytest.mark.parametrize("keep,copy", [(1 << 29, 1 << 30), (8 * 2000, 0), (0, 1 << 30)])
 @pytest.mark.parametrize("n,target", [(300, 3000), (40, 10_000)])
-def test_forked_build_equals_one_pass(monkeypatch, n, target, keep, copy):
+def test_forked_build_equals_one_pass(monkeypatch, forked, n, target, keep, copy):
     """Two forked workers drawing chunks, sorting blocks and mirroring into shared memory
     give exactly the one-pass CSR, as one process does."""
     for name, value in (("CHUNK", 500), ("BLOCK", 300), ("KEEP_BYTES", keep), ("MIRROR_COPY_BYTES", copy),
                         ("MERGE_BYTES", copy), ("PARALLEL_MIN_STORED", 0)):
         monkeypatch.setattr(chunked, name, value)
-    monkeypatch.setattr(chunked, "usable_cores", lambda: 2)
     assert chunked.build_processes(2 * target) == 2
     indptr, indices = chunked.distinct_edge_csr(skewed_draw(n), target, n, np.random.default_rng(5))
     ref = one_pass(skewed_draw(n), target, n, np.random.default_rng(5))

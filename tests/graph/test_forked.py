@@ -1,13 +1,20 @@
-"""Forked workers see arrays in shared memory, and write back into them; one code path without workers."""
+"""Forked workers see arrays in shared memory, and write back into them; one code path without
+workers, taken also where a fork could hang."""
 
 from __future__ import annotations
 
+import faulthandler
 import multiprocessing
+import os
+import signal
+import sys
+import threading
+import types
 
 import numpy as np
 import pytest
 
-from gnnsim.graph.forked import shared_empty, worker_pool
+from gnnsim.graph.forked import fork_blocker, shared_empty, worker_pool
 
 pytestmark = pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="workers are forked")
 
@@ -21,8 +28,18 @@ def _fail(shared: dict, i: int) -> None:
     raise ValueError(f"task {i}")
 
 
+def _pid(shared: dict, i: int) -> int:
+    return os.getpid()
+
+
+def _killed(shared: dict, i: int) -> int:
+    if i == 1:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the out-of-memory killer does
+    return i
+
+
 @pytest.mark.parametrize("processes", [1, 2])
-def test_workers_write_shared_arrays_and_return_small_results(processes):
+def test_workers_write_shared_arrays_and_return_small_results(processes, forked):
     values = shared_empty(6, np.int64)
     values[:] = np.arange(6)
     out = shared_empty(6, np.int64)
@@ -33,6 +50,46 @@ def test_workers_write_shared_arrays_and_return_small_results(processes):
     assert out.tolist() == [0, 1, 4, 9, 16, 25]
 
 
-def test_a_failing_task_raises_in_the_caller():
-    with pytest.raises(ValueError, match="task 1"), worker_pool(2, {}) as pool:
-        pool.map(_fail, [1])
+def test_a_failing_task_raises_in_the_caller_and_no_worker_is_left(forked):
+    with pytest.raises(ValueError, match=r"task \d"), worker_pool(2, {}) as pool:
+        pool.map(_fail, [0, 1, 2])
+    assert multiprocessing.active_children() == []
+
+
+def test_a_worker_killed_raises_in_the_caller_instead_of_a_hang(forked):
+    from concurrent.futures.process import BrokenProcessPool
+
+    faulthandler.dump_traceback_later(60, exit=True)  # a hang ends the test run, not the CI job's clock
+    try:
+        with pytest.raises(BrokenProcessPool), worker_pool(2, {}) as pool:
+            pool.map(_killed, range(4))
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+    assert multiprocessing.active_children() == []
+
+
+def test_tasks_run_in_other_processes_that_are_gone_afterwards(forked):
+    with worker_pool(2, {}) as pool:
+        pids = set(pool.map(_pid, range(8)))
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    assert multiprocessing.active_children() == []
+
+
+def test_no_fork_while_another_thread_runs_or_torch_is_loaded(monkeypatch):
+    """A lock another thread holds stays locked in a forked child: the tasks run here instead."""
+    monkeypatch.delitem(sys.modules, "torch", raising=False)
+    release = threading.Event()
+    thread = threading.Thread(target=release.wait)
+    thread.start()
+    try:
+        assert "other thread" in fork_blocker()
+        with worker_pool(2, {}) as pool:
+            assert pool.map(_pid, range(3)) == [os.getpid()] * 3
+    finally:
+        release.set()
+        thread.join()
+    assert fork_blocker() is None
+    monkeypatch.setitem(sys.modules, "torch", types.ModuleType("torch"))
+    assert "torch" in fork_blocker()
+    with worker_pool(2, {}) as pool:
+        assert pool.map(_pid, range(3)) == [os.getpid()] * 3

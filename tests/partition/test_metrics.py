@@ -162,3 +162,30 @@ def test_compact_csr_gives_the_same_metrics(monkeypatch):
     big = Graph(compact, g.feature_dim, g.num_classes, g.train_ids, g.labels, undirected=True)
     a = np.random.default_rng(0).integers(0, 8, g.num_nodes).astype(np.int32)
     assert partition_metrics(big, a, 8) == partition_metrics(g, a, 8)
+
+
+@pytest.mark.parametrize("undirected", [True, False])
+def test_forked_passes_give_the_metrics_one_process_gives(monkeypatch, forked, undirected):
+    """Blocks of rows measured on two forked workers (two mask words at 70 parts): the same
+    metrics as one process, and no worker left."""
+    import multiprocessing
+
+    from gnnsim.graph.presets import preset_graph
+    from gnnsim.partition import metrics
+
+    g = preset_graph("ogbn-arxiv", scale=0.01, seed=0)
+    if not undirected:
+        keep = np.random.default_rng(0).random(g.csr.nnz) < 0.7
+        csr = g.csr.copy()
+        csr.data = keep.astype(np.float32)
+        csr.eliminate_zeros()
+        g = Graph(csr, 4, 2, g.train_ids, g.labels)
+    monkeypatch.setattr(metrics, "BLOCK", 997)
+    for k in (16, 70):
+        a = np.random.default_rng(k).integers(0, k, g.num_nodes).astype(np.int32)
+        monkeypatch.setattr(metrics, "PARALLEL_MIN_EDGES", 1 << 62)
+        one = partition_metrics(g, a, k)
+        monkeypatch.setattr(metrics, "PARALLEL_MIN_EDGES", 0)
+        assert metrics.metrics_processes(g.num_edges) == 2
+        assert partition_metrics(g, a, k) == one
+    assert multiprocessing.active_children() == []

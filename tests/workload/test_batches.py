@@ -162,26 +162,44 @@ def test_counts_made_with_a_cache_serve_a_job_without_one(cache, monkeypatch, mo
     assert plain.tasks == sampled.tasks and plain.batch_stats == sampled.batch_stats
 
 
-def test_forked_sampling_processes_give_the_counts_one_process_gives(monkeypatch):
+def test_forked_sampling_and_metrics_give_the_json_one_process_gives(monkeypatch, forked):
+    """Trainers sampled and metrics measured on two forked workers: the same bytes, no worker left."""
+    import multiprocessing
+    import os
+
     import gnnsim.workload.batches as batches
+    from gnnsim.graph.forked import shared_empty
+    from gnnsim.partition import metrics
+    from gnnsim.pipeline import simulate
 
-    monkeypatch.delenv("GNNSIM_CACHE", raising=False)
+    monkeypatch.setenv("GNNSIM_CACHE", "off")
     s = scenario()
-    one = workload(s)
-    monkeypatch.setattr(batches, "PARALLEL_MIN_EDGES", 0)
-    monkeypatch.setattr(batches.os, "sched_getaffinity", lambda pid: {0, 1})
-    assert batches.sampling_processes(4, 1000) == 2
-    forked = workload(s)
-    assert forked.tasks == one.tasks
+    monkeypatch.setattr(batches, "usable_cores", lambda: 1)
+    monkeypatch.setattr(metrics, "usable_cores", lambda: 1)
+    one = simulate(s, sensitivity=False).to_json()
+    for module in (batches, metrics):
+        monkeypatch.setattr(module, "PARALLEL_MIN_EDGES", 0)
+        monkeypatch.setattr(module, "usable_cores", lambda: 2)
+    monkeypatch.setattr(metrics, "BLOCK", 500)  # many blocks of rows
+    assert batches.sampling_processes(4, 1000) == 2 and metrics.metrics_processes(1000) == 2
+    pids = shared_empty(4, np.int64)  # which process sampled each trainer (written by the workers)
+    rank_minibatches = builder.rank_minibatches
+
+    def sampled_where(graph, seeds, rank, *args, **kwargs):
+        pids[rank] = os.getpid()
+        return rank_minibatches(graph, seeds, rank, *args, **kwargs)
+    monkeypatch.setattr(builder, "rank_minibatches", sampled_where)  # inherited by the fork
+    assert simulate(s, sensitivity=False).to_json() == one
+    assert os.getpid() not in pids.tolist() and 0 not in pids.tolist()
+    assert multiprocessing.active_children() == []
 
 
-def test_an_error_in_a_sampling_process_reaches_the_caller_and_no_process_is_left(monkeypatch):
+def test_an_error_in_a_sampling_process_reaches_the_caller_and_no_process_is_left(monkeypatch, forked):
     import multiprocessing
 
     import gnnsim.workload.batches as batches
 
     monkeypatch.setattr(batches, "PARALLEL_MIN_EDGES", 0)
-    monkeypatch.setattr(batches.os, "sched_getaffinity", lambda pid: {0, 1})
 
     def count_rank(r: int) -> list:
         if r == 2:
