@@ -32,7 +32,9 @@ chunk's temporaries (``CHUNK`` / ``BLOCK``), and on small graphs the copies abov
 From ``PARALLEL_MIN_STORED`` stored edges up to 2^31, a kept round's chunks, the row
 blocks' sorts and the mirror's blocks are shared out over forked workers, one per core
 (:mod:`gnnsim.graph.forked`): they write into the same arrays in shared memory and send
-back only counts and row offsets; the bytes are those of one process.
+back only counts and row offsets; the bytes are those of one process. So are scipy's
+compiled passes (the first round's ``coo_tocsr``, a merge's ``csr_plus_csr``, the
+mirror's transpose), split by ranges of output rows (:mod:`gnnsim.graph.csr_split`).
 
 Candidates come from ``draw(gen, count) -> (a, b)``, a function of a
 ``numpy.random.Generator`` seeded per (build, round, chunk): the same ``rng`` gives the
@@ -49,6 +51,7 @@ from scipy.sparse import _sparsetools
 
 from gnnsim.graph.csr import add_counts, row_block_bounds
 from gnnsim.graph.csr_mirror import mirror_copy, symmetrize
+from gnnsim.graph.csr_split import merge_blocks, place_pairs
 from gnnsim.graph.forked import shared_empty, usable_cores, worker_pool
 from gnnsim.progress import Progress, progress
 
@@ -118,9 +121,9 @@ def distinct_edge_csr(draw: Draw, target: int, num_nodes: int, rng: np.random.Ge
                 if 8 * ask <= KEEP_BYTES:  # drawn once, on every core, and kept until placed
                     m = _draw_kept(pool, shared, seeds, sizes, uniform, p)
                     if have and (have + m) * MERGE_BYTES_PER_ENTRY <= MERGE_BYTES and have + m < 2**31:
-                        have = _merge_kept(shared, m, have, p)
+                        have = _merge_kept(pool, shared, m, have, p)
                     else:
-                        _place_kept(shared, m, p)
+                        _place_kept(pool, shared, m, p)
                         have = _sort_dedupe(pool, shared, p)
                 else:  # drawn twice, to count and to place: the peak stays the CSR's
                     source = _uniform(n) if uniform else draw
@@ -206,16 +209,14 @@ def _draw_kept(pool, shared: dict, seeds: list, sizes: list, uniform: bool, p: P
     return m
 
 
-def _place_kept(shared: dict, m: int, p: Progress) -> None:
+def _place_kept(pool, shared: dict, m: int, p: Progress) -> None:
     """Put a kept round's ``m`` pairs in their rows, unsorted. The first round's rows are written
     by scipy's compiled counting pass (``coo_tocsr``, no sort: a row's order is the sort pass's
-    business); a later round's go into the room made after each row's kept entries."""
+    business; ranges of rows on every core); a later round's go into the room made after each
+    row's kept entries."""
     lo, hi, indices, indptr, n = (shared[k] for k in ("lo", "hi", "indices", "indptr", "n"))
     if indptr[-1] == 0:
-        ptr = np.empty(n + 1, dtype=np.int32)
-        none = np.zeros(m, dtype=np.int8)  # the values scipy carries along (read and written: all zero)
-        _sparsetools.coo_tocsr(n, n, m, lo[:m], hi[:m], none, ptr, indices[:m], none)
-        indptr[:] = ptr
+        place_pairs(pool, shared, m)
     else:
         counts = np.zeros(n, dtype=np.int64)
         add_counts(counts, lo[:m])
@@ -226,18 +227,27 @@ def _place_kept(shared: dict, m: int, p: Progress) -> None:
     p.update(m)
 
 
-def _merge_kept(shared: dict, m: int, have: int, p: Progress) -> int:
+def _merge_kept(pool, shared: dict, m: int, have: int, p: Progress) -> int:
     """Merge a later kept round's ``m`` pairs into the ``have`` sorted, distinct entries; return
     the new entry count. The pairs become a small sorted CSR (``coo_tocsr``, then a sort of its
     short rows), and scipy's merge of two sorted CSRs (``csr_plus_csr``) writes the union,
-    each entry once, into a copy: no pass moves or re-sorts the kept entries in place."""
+    each entry once, into a copy: no pass moves or re-sorts the kept entries in place. On
+    several cores the small CSR goes into the mirror's arrays (shared, not yet used) and
+    blocks of rows are merged over the pool (:func:`~gnnsim.graph.csr_split.merge_blocks`)."""
     lo, hi, indices, indptr, n = (shared[k] for k in ("lo", "hi", "indices", "indptr", "n"))
-    new_ptr, new_idx, none = np.empty(n + 1, dtype=np.int32), np.empty(m, dtype=np.int32), np.zeros(m, dtype=np.int8)
+    split = pool.workers > 1 and "out" in shared and m <= shared["t"].size
+    new_ptr, new_idx = (shared["t_ptr"], shared["t"][:m]) if split else (np.empty(n + 1, dtype=np.int32),
+                                                                           np.empty(m, dtype=np.int32))
+    none = np.zeros(m, dtype=np.int8)
     _sparsetools.coo_tocsr(n, n, m, lo[:m], hi[:m], none, new_ptr, new_idx, none)
     _sparsetools.csr_sort_indices(n, new_ptr, new_idx, none)
     _sparsetools.csr_sum_duplicates(n, n, new_ptr, new_idx, none)
     p.update(m)
     del none
+    if split:
+        total = merge_blocks(pool, shared, BLOCK)
+        p.update(have + m)
+        return total
     ones = np.ones(max(have, int(new_ptr[-1])), dtype=np.int8)  # (the merge drops entries whose sum is 0)
     ptr = np.empty(n + 1, dtype=np.int32)
     out = np.empty(have + int(new_ptr[-1]), dtype=np.int32)
