@@ -32,9 +32,9 @@ chunk's temporaries (``CHUNK`` / ``BLOCK``), and on small graphs the copies abov
 From ``PARALLEL_MIN_STORED`` stored edges up to 2^31, a kept round's chunks, the row
 blocks' sorts and the mirror's blocks are shared out over forked workers, one per core
 (:mod:`gnnsim.graph.forked`): they write into the same arrays in shared memory and send
-back only counts and row offsets; the bytes are those of one process. So are scipy's
-compiled passes (the first round's ``coo_tocsr``, a merge's ``csr_plus_csr``, the
-mirror's transpose), split by ranges of output rows (:mod:`gnnsim.graph.csr_split`).
+back only counts and row offsets; the bytes are those of one process. So are two of
+scipy's compiled passes, a later round's merge (``csr_plus_csr``, by blocks of rows) and
+the mirror's transpose (by ranges of output rows): :mod:`gnnsim.graph.csr_split`.
 
 Candidates come from ``draw(gen, count) -> (a, b)``, a function of a
 ``numpy.random.Generator`` seeded per (build, round, chunk): the same ``rng`` gives the
@@ -51,7 +51,7 @@ from scipy.sparse import _sparsetools
 
 from gnnsim.graph.csr import add_counts, row_block_bounds
 from gnnsim.graph.csr_mirror import mirror_copy, symmetrize
-from gnnsim.graph.csr_split import merge_blocks, place_pairs
+from gnnsim.graph.csr_split import merge_blocks
 from gnnsim.graph.forked import shared_empty, usable_cores, worker_pool
 from gnnsim.progress import Progress, progress
 
@@ -123,7 +123,7 @@ def distinct_edge_csr(draw: Draw, target: int, num_nodes: int, rng: np.random.Ge
                     if have and (have + m) * MERGE_BYTES_PER_ENTRY <= MERGE_BYTES and have + m < 2**31:
                         have = _merge_kept(pool, shared, m, have, p)
                     else:
-                        _place_kept(pool, shared, m, p)
+                        _place_kept(shared, m, p)
                         have = _sort_dedupe(pool, shared, p)
                 else:  # drawn twice, to count and to place: the peak stays the CSR's
                     source = _uniform(n) if uniform else draw
@@ -209,14 +209,18 @@ def _draw_kept(pool, shared: dict, seeds: list, sizes: list, uniform: bool, p: P
     return m
 
 
-def _place_kept(pool, shared: dict, m: int, p: Progress) -> None:
+def _place_kept(shared: dict, m: int, p: Progress) -> None:
     """Put a kept round's ``m`` pairs in their rows, unsorted. The first round's rows are written
     by scipy's compiled counting pass (``coo_tocsr``, no sort: a row's order is the sort pass's
-    business; ranges of rows on every core); a later round's go into the room made after each
-    row's kept entries."""
+    business; one call: split by ranges of rows it did not pay, see
+    :mod:`~gnnsim.graph.csr_split`); a later round's go into the room made after each row's
+    kept entries."""
     lo, hi, indices, indptr, n = (shared[k] for k in ("lo", "hi", "indices", "indptr", "n"))
     if indptr[-1] == 0:
-        place_pairs(pool, shared, m)
+        ptr = np.empty(n + 1, dtype=np.int32)
+        none = np.zeros(m, dtype=np.int8)  # the values scipy carries along (read and written: all zero)
+        _sparsetools.coo_tocsr(n, n, m, lo[:m], hi[:m], none, ptr, indices[:m], none)
+        indptr[:] = ptr
     else:
         counts = np.zeros(n, dtype=np.int64)
         add_counts(counts, lo[:m])

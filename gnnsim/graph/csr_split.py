@@ -1,16 +1,19 @@
 """scipy's compiled CSR passes of a chunked build split over a worker pool, byte for byte
 what one call writes.
 
-scipy's counting pass (``coo_tocsr``: pairs into rows; ``csr_tocsc``: a transpose) and
-its merge of two sorted CSRs (``csr_plus_csr``) run in one thread, and on full
-ogbn-products they took 2.4, 1.6 and 1.2 s of a 12 s build. Here each worker owns a range
-of *output* rows: it counts the entries that fall in its range (those before it give
-where its rows start), copies just those entries (in their order, so each row's order is
-one call's), and runs the same compiled pass on them into its own slice of the shared
-output. A merge is split by blocks of rows, each written after the room both inputs'
-rows take, then moved left in order. Ranges are cut at quantiles of a sample of the row
-ids, so the workers get about as many entries each. Arrays come from
-:mod:`gnnsim.graph.chunked_csr`'s ``shared`` dictionary (allocated before the fork).
+scipy's transpose (``csr_tocsc``) and its merge of two sorted CSRs (``csr_plus_csr``) run
+in one thread. For the transpose each worker owns a range of *output* rows: it copies the
+entries that fall in its range (in their order, so each row's order is one call's; the
+entries left out tell where its rows start) and runs scipy's counting pass
+(``coo_tocsr``) on them into its own slice of the shared output. Ranges are cut at
+quantiles of a sample of the ids, so the workers get about as many entries each. A merge
+is split by blocks of rows, each written after the room both inputs' rows take, then
+moved left in order. Arrays come from :mod:`gnnsim.graph.chunked_csr`'s ``shared``
+dictionary (allocated before the fork).
+
+The first round's ``coo_tocsr`` (pairs into rows) stays one call: split the same way it
+did not pay on two cores, copying each range's pairs out costs about what the split
+saves (measured in ``docs/architecture.md``, the graph generator's paragraph).
 """
 
 from __future__ import annotations
@@ -37,24 +40,27 @@ def split_points(keys: np.ndarray, n: int, parts: int) -> list[int]:
     return np.unique(np.concatenate([[0], np.clip(cuts, 0, n), [n]]).astype(np.int64)).tolist()
 
 
-def _select(keys: np.ndarray, c0: int, c1: int, pieces: list, values) -> tuple[int, np.ndarray, np.ndarray]:
-    """Entries whose key is in ``[c0, c1)``, in order: ``(entries with keys below c0, key - c0, value)``
-    (int32). ``pieces`` are ``(start, end, ...)`` spans of ``keys``; ``values(piece)`` gives their values."""
-    below = inside = 0
-    for s, e, *_ in pieces:
-        below += int(np.count_nonzero(keys[s:e] < c0))
-        inside += int(np.count_nonzero(keys[s:e] < c1))
-    inside -= below
-    rows, cols, k = np.empty(inside, dtype=np.int32), np.empty(inside, dtype=np.int32), 0
+def _select(keys: np.ndarray, c0: int, c1: int, n: int, pieces: list, values) -> tuple[int, np.ndarray, np.ndarray]:
+    """Entries whose key (below ``n``) is in ``[c0, c1)``, in order: ``(entries with keys below c0,
+    key - c0, value)`` (int32), in one pass. ``pieces`` are ``(start, end, ...)`` spans of ``keys``;
+    ``values(piece)`` gives their values. The outputs are sized for every entry scanned but
+    only the pages written are ever touched."""
+    scanned = sum(e - s for s, e, *_ in pieces)
+    rows, cols = np.empty(scanned, dtype=np.int32), np.empty(scanned, dtype=np.int32)
+    below = k = above = 0
     for piece in pieces:
         chunk = keys[piece[0]:piece[1]]
-        mask = chunk >= c0
-        mask &= chunk < c1
-        got = np.count_nonzero(mask)
+        mask = chunk >= c0 if c0 > 0 else np.ones(chunk.size, dtype=bool)
+        if c1 < n:
+            high = chunk >= c1
+            above += int(np.count_nonzero(high))
+            mask &= ~high
+        got = int(np.count_nonzero(mask))
         np.subtract(chunk[mask], c0, out=rows[k:k + got], casting="unsafe")
         cols[k:k + got] = values(piece)[mask]
         k += got
-    return below, rows, cols
+    below = scanned - k - above if c0 > 0 else 0
+    return below, rows[:k], cols[:k]
 
 
 def _fill(n: int, c0: int, c1: int, below: int, rows: np.ndarray, cols: np.ndarray,
@@ -65,28 +71,6 @@ def _fill(n: int, c0: int, c1: int, below: int, rows: np.ndarray, cols: np.ndarr
     out_ptr[c0:c1 + 1] = ptr + np.int64(below)  # (the range after writes the same last offset)
 
 
-def _pairs_range(shared: dict, task: tuple) -> None:
-    """Rows ``c0:c1`` of the first kept round's ``m`` pairs into ``indices``/``indptr`` (as ``coo_tocsr``)."""
-    c0, c1, m = task
-    lo, hi = shared["lo"][:m], shared["hi"][:m]
-    pieces = [(s, min(s + PIECE, m)) for s in range(0, m, PIECE)]
-    below, rows, cols = _select(lo, c0, c1, pieces, lambda p: hi[p[0]:p[1]])
-    _fill(shared["n"], c0, c1, below, rows, cols, shared["indices"], shared["indptr"])
-
-
-def place_pairs(pool, shared: dict, m: int) -> None:
-    """The first kept round's ``m`` pairs ``(lo, hi)`` into rows ``lo`` of ``indices``/``indptr``,
-    unsorted, each row in the pairs' order: one ``coo_tocsr`` call, or ranges of rows over the pool."""
-    lo, hi, indices, indptr, n = (shared[k] for k in ("lo", "hi", "indices", "indptr", "n"))
-    if pool.workers > 1:
-        bounds = split_points(lo[:m], n, pool.workers)
-        pool.map(_pairs_range, [(c0, c1, m) for c0, c1 in pairwise(bounds)])
-        return
-    ptr, none = np.empty(n + 1, dtype=np.int32), np.zeros(m, dtype=np.int8)  # (values scipy carries: all zero)
-    _sparsetools.coo_tocsr(n, n, m, lo[:m], hi[:m], none, ptr, indices[:m], none)
-    indptr[:] = ptr
-
-
 def _transpose_range(shared: dict, task: tuple) -> None:
     """Rows ``c0:c1`` of the upper triangle's transpose into ``t``/``t_ptr`` (as ``csr_tocsc``).
     Rows from ``c1`` on hold only ids above ``c1``: they are not read."""
@@ -94,7 +78,7 @@ def _transpose_range(shared: dict, task: tuple) -> None:
     indptr, indices = shared["indptr"], shared["indices"]
     bounds = row_block_bounds(indptr[:c1 + 1], block)
     pieces = [(int(indptr[r0]), int(indptr[r1]), r0, r1) for r0, r1 in pairwise(bounds)]
-    below, rows, cols = _select(indices, c0, c1, pieces, lambda p: np.repeat(
+    below, rows, cols = _select(indices, c0, c1, shared["n"], pieces, lambda p: np.repeat(
         np.arange(p[2], p[3], dtype=np.int32), np.diff(indptr[p[2]:p[3] + 1])))
     _fill(shared["n"], c0, c1, below, rows, cols, shared["t"], shared["t_ptr"])
 
