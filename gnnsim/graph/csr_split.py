@@ -1,19 +1,21 @@
 """scipy's compiled CSR passes of a chunked build split over a worker pool, byte for byte
 what one call writes.
 
-scipy's transpose (``csr_tocsc``) and its merge of two sorted CSRs (``csr_plus_csr``) run
-in one thread. For the transpose each worker owns a range of *output* rows: it copies the
+scipy's counting pass (``coo_tocsr``), transpose (``csr_tocsc``) and merge of two sorted
+CSRs (``csr_plus_csr``) run in one thread. For the transpose each worker owns a range of *output* rows: it copies the
 entries that fall in its range (in their order, so each row's order is one call's; the
 entries left out tell where its rows start) and runs scipy's counting pass
 (``coo_tocsr``) on them into its own slice of the shared output. Ranges are cut at
-quantiles of a sample of the ids, so the workers get about as many entries each. A merge
-is split by blocks of rows, each written after the room both inputs' rows take, then
-moved left in order. Arrays come from :mod:`gnnsim.graph.chunked_csr`'s ``shared``
-dictionary (allocated before the fork).
+quantiles of a sample of the ids, so the workers get about as many entries each.
 
-The first round's ``coo_tocsr`` (pairs into rows) stays one call: split the same way it
-did not pay on two cores, copying each range's pairs out costs about what the split
-saves (measured in ``docs/architecture.md``, the graph generator's paragraph).
+A kept round's pairs (:func:`sort_merge_halves`) are split otherwise: copying each
+range's pairs out cost about what a range split saved (measured in
+``docs/architecture.md``, the graph generator's paragraph). Each half of the pairs is
+written into its own CSR in place (``coo_tocsr`` on a slice: nothing copied), then
+blocks of rows sort both halves' rows, drop repeats and merge them (``csr_plus_csr``),
+with the rows kept from earlier rounds, each block written after the room its inputs
+take in a copy, then moved back left in order. Arrays come from
+:mod:`gnnsim.graph.chunked_csr`'s ``shared`` dictionary (allocated before the fork).
 """
 
 from __future__ import annotations
@@ -95,32 +97,64 @@ def transpose(pool, shared: dict, total: int, block: int) -> None:
                            shared["t_ptr"], shared["t"][:total], np.empty(total, dtype=np.int8))
 
 
-def _merge_block(shared: dict, task: tuple) -> np.ndarray:
-    """Rows ``r0:r1`` of the kept rows merged with the new round's (in ``t_ptr``/``t``) into ``out``
-    after both inputs' entries before ``r0``; return their offsets from there (int32)."""
-    r0, r1 = task
-    a_ptr, a, b_ptr, b = shared["indptr"], shared["indices"], shared["t_ptr"], shared["t"]
-    a0, a1, b0, b1 = int(a_ptr[r0]), int(a_ptr[r1]), int(b_ptr[r0]), int(b_ptr[r1])
-    ones = np.ones(max(a1 - a0, b1 - b0), dtype=np.int8)  # (the merge drops entries whose sum is 0)
-    ptr, start, size = np.empty(r1 - r0 + 1, dtype=np.int32), a0 + b0, a1 - a0 + b1 - b0
-    _sparsetools.csr_plus_csr(r1 - r0, shared["n"], (a_ptr[r0:r1 + 1] - a0).astype(np.int32), a[a0:a1], ones,
-                              (b_ptr[r0:r1 + 1] - b0).astype(np.int32), b[b0:b1], ones,
-                              ptr, shared["out"][start:start + size], np.empty(size, dtype=np.int8))
+def _place_half(shared: dict, task: tuple) -> np.ndarray:
+    """Pairs ``s:e`` into rows of their own CSR in ``shared[name][s:e]``, unsorted; return its offsets (int32)."""
+    s, e, name = task
+    n = shared["n"]
+    ptr, none = np.empty(n + 1, dtype=np.int32), np.zeros(e - s, dtype=np.int8)  # (values scipy carries: all zero)
+    _sparsetools.coo_tocsr(n, n, e - s, shared["lo"][s:e], shared["hi"][s:e], none, ptr, shared[name][s:e], none)
     return ptr
 
 
-def merge_blocks(pool, shared: dict, block: int) -> int:
-    """Merge the sorted rows in ``indices``/``indptr`` with the sorted CSR in ``t_ptr``/``t``, each
-    entry once, by blocks of rows over the pool (written into ``out``, then moved back left in
-    order); return the new entry count."""
+def _merge(n: int, rows: int, a: tuple, b: tuple, out: np.ndarray) -> np.ndarray:
+    """scipy's merge of two sorted CSRs ``(offsets int32, ids)``, each entry once, into ``out``; return its offsets."""
+    ones = np.ones(max(a[1].size, b[1].size), dtype=np.int8)  # (the merge drops entries whose sum is 0)
+    ptr = np.empty(rows + 1, dtype=np.int32)
+    _sparsetools.csr_plus_csr(rows, n, a[0], a[1], ones, b[0], b[1], ones, ptr, out,
+                              np.empty(out.size, dtype=np.int8))
+    return ptr
+
+
+def _sort_merge_block(shared: dict, task: tuple) -> np.ndarray:
+    """Rows ``r0:r1`` of both halves sorted and deduplicated in place, merged (with the kept rows
+    of ``indices``/``indptr`` if ``kept``) into ``out`` from ``start``; return the merged rows'
+    offsets from there (int32)."""
+    r0, r1, halves, start, kept = task
+    n, rows = shared["n"], []
+    for name, base, ptr in halves:  # (the half's array, where its CSR starts, its offsets for rows r0:r1+1)
+        ap = (ptr - ptr[0]).astype(np.int32)
+        seg = shared[name][base + int(ptr[0]):base + int(ptr[-1])]
+        flags = np.zeros(seg.size, dtype=np.int8)
+        _sparsetools.csr_sort_indices(r1 - r0, ap, seg, flags)
+        _sparsetools.csr_sum_duplicates(r1 - r0, n, ap, seg, flags)
+        rows.append((ap, seg[:int(ap[-1])]))
+    a, b = rows
+    if kept:  # the halves merged into a temporary, which is merged with the kept rows
+        both = np.empty(a[1].size + b[1].size, dtype=np.int32)
+        ptr = _merge(n, r1 - r0, a, b, both)
+        k0, k1 = int(shared["indptr"][r0]), int(shared["indptr"][r1])
+        a, b = ((shared["indptr"][r0:r1 + 1] - k0).astype(np.int32), shared["indices"][k0:k1]), (ptr, both[:ptr[-1]])
+    return _merge(n, r1 - r0, a, b, shared["out"][start:start + a[1].size + b[1].size])
+
+
+def sort_merge_halves(pool, shared: dict, m: int, block: int, *, kept: bool) -> int:
+    """A kept round's ``m`` pairs into sorted, distinct rows of ``indices``/``indptr``, merged with
+    the rows already there if ``kept``; return the entry count. Each half of the pairs becomes
+    its own CSR in place (one worker each; in ``indices``, or in ``t`` when rows are kept),
+    blocks of rows sort and merge them into ``out``, which is then moved back in order."""
     indices, indptr, out = shared["indices"], shared["indptr"], shared["out"]
-    bounds = row_block_bounds(indptr + shared["t_ptr"], block)
-    blocks = [(int(r0), int(r1)) for r0, r1 in pairwise(bounds)]
-    starts = [int(indptr[r0] + shared["t_ptr"][r0]) for r0, _ in blocks]
+    h, name = m // 2, "t" if kept else "indices"
+    ptr0, ptr1 = pool.map(_place_half, [(0, h, name), (h, m, name)])
+    sizes = ptr0.astype(np.int64) + ptr1  # a row's room in ``out``: its entries in both halves (and kept)
+    if kept:
+        sizes += indptr
+    tasks = [(int(r0), int(r1), ((name, 0, ptr0[r0:r1 + 1]), (name, h, ptr1[r0:r1 + 1])), int(sizes[r0]), kept)
+             for r0, r1 in pairwise(row_block_bounds(sizes, block))]
     pos = 0
-    for (r0, r1), start, ptr in zip(blocks, starts, pool.map(_merge_block, blocks)):
-        kept = int(ptr[-1])
-        indices[pos:pos + kept] = out[start:start + kept]
+    for (r0, r1, _, start, _), ptr in zip(tasks, pool.map(_sort_merge_block, tasks)):
+        count = int(ptr[-1])
+        indices[pos:pos + count] = out[start:start + count]
         indptr[r0 + 1:r1 + 1] = pos + ptr[1:]
-        pos += kept
+        pos += count
+    indptr[0] = 0
     return pos

@@ -101,22 +101,22 @@ class ManyWorkers:
 @pytest.mark.parametrize("workers", [2, 3, 7])
 @pytest.mark.parametrize("n,target", [(300, 3000), (1000, 40_000)])
 def test_split_passes_equal_one_call(monkeypatch, workers, n, target):
-    """A later round's merge and the transpose, split into blocks of rows or 2-7 ranges of
-    output rows, give the CSR of one scipy call per pass."""
+    """Kept rounds' pairs in two halves, sorted and merged by blocks of rows, and the transpose
+    in 2-7 ranges of output rows give the CSR of one scipy call per pass."""
     for name, value in (("CHUNK", 700), ("BLOCK", 500), ("KEEP_BYTES", 1 << 29), ("MIRROR_COPY_BYTES", 1 << 30),
                         ("MERGE_BYTES", 1 << 30)):
         monkeypatch.setattr(chunked, name, value)
     monkeypatch.setattr(csr_split, "PIECE", 64)
     monkeypatch.setattr(csr_split, "SAMPLE", 50)
     calls = []
-    for name in ("_merge_block", "_transpose_range"):
+    for name in ("_place_half", "_sort_merge_block", "_transpose_range"):
         task = getattr(csr_split, name)
         monkeypatch.setattr(csr_split, name, lambda shared, a, task=task, name=name: calls.append(name) or task(shared, a))
     monkeypatch.setattr(chunked, "worker_pool", contextmanager(lambda processes, shared: iter([ManyWorkers(workers, shared)])))
     indptr, indices = chunked.distinct_edge_csr(skewed_draw(n), target, n, np.random.default_rng(5))
     ref = one_pass(skewed_draw(n), target, n, np.random.default_rng(5))
     assert np.array_equal(indptr, ref.indptr) and np.array_equal(indices, ref.indices)
-    assert calls.count("_merge_block") >= 2  # (several blocks of rows)
+    assert calls.count("_place_half") >= 4 and calls.count("_sort_merge_block") >= 4  # (2 rounds, blocks of rows)
     assert 2 <= calls.count("_transpose_range") <= workers  # cut at the sample's quantiles (a heavy row is one range)
 
 
