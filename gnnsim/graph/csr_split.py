@@ -141,8 +141,9 @@ def sort_merge_halves(pool, shared: dict, m: int, block: int, *, kept: bool) -> 
     """A kept round's ``m`` pairs into sorted, distinct rows of ``indices``/``indptr``, merged with
     the rows already there if ``kept``; return the entry count. Each half of the pairs becomes
     its own CSR in place (one worker each; in ``indices``, or in ``t`` when rows are kept),
-    blocks of rows sort and merge them into ``out``, which is then moved back in order."""
-    indices, indptr, out = shared["indices"], shared["indptr"], shared["out"]
+    blocks of rows sort and merge them into ``out``, then move them back left (all in the
+    workers: the copy's pages stay out of this process's resident memory, as the mirror's do)."""
+    indptr = shared["indptr"]
     h, name = m // 2, "t" if kept else "indices"
     ptr0, ptr1 = pool.map(_place_half, [(0, h, name), (h, m, name)])
     sizes = ptr0.astype(np.int64) + ptr1  # a row's room in ``out``: its entries in both halves (and kept)
@@ -150,11 +151,17 @@ def sort_merge_halves(pool, shared: dict, m: int, block: int, *, kept: bool) -> 
         sizes += indptr
     tasks = [(int(r0), int(r1), ((name, 0, ptr0[r0:r1 + 1]), (name, h, ptr1[r0:r1 + 1])), int(sizes[r0]), kept)
              for r0, r1 in pairwise(row_block_bounds(sizes, block))]
-    pos = 0
+    moves, pos = [], 0
     for (r0, r1, _, start, _), ptr in zip(tasks, pool.map(_sort_merge_block, tasks)):
-        count = int(ptr[-1])
-        indices[pos:pos + count] = out[start:start + count]
+        moves.append((start, pos, int(ptr[-1])))
         indptr[r0 + 1:r1 + 1] = pos + ptr[1:]
-        pos += count
+        pos += int(ptr[-1])
     indptr[0] = 0
+    pool.map(_move_block, moves)  # by the workers: this process never touches the copy's pages
     return pos
+
+
+def _move_block(shared: dict, task: tuple) -> None:
+    """Copy ``count`` merged entries from ``out[start:]`` back to ``indices[pos:]``."""
+    start, pos, count = task
+    shared["indices"][pos:pos + count] = shared["out"][start:start + count]
