@@ -108,7 +108,8 @@ def distinct_edge_csr(draw: Draw, target: int, num_nodes: int, rng: np.random.Ge
               "lo": new(keep, np.int32), "hi": new(keep, np.int32)}
     copy = MIRROR_COPY_BYTES_PER_EDGE * target <= MIRROR_COPY_BYTES  # mirrored into a copy: its arrays
     if copy:
-        shared.update(t_ptr=new(n + 1, np.int32), t=new(target, np.int32), out=new(2 * target, np.int32))
+        shared.update(t_ptr=new(n + 1, np.int32), t=new(target, np.int32), out=new(2 * target, np.int32),
+                      half_ptr=new(3 * (n + 1), np.int32).reshape(3, n + 1))
     have = 0
     with worker_pool(processes, shared) as pool:
         for round_ in range(MAX_ROUNDS):

@@ -97,13 +97,14 @@ def transpose(pool, shared: dict, total: int, block: int) -> None:
                            shared["t_ptr"], shared["t"][:total], np.empty(total, dtype=np.int8))
 
 
-def _place_half(shared: dict, task: tuple) -> np.ndarray:
-    """Pairs ``s:e`` into rows of their own CSR in ``shared[name][s:e]``, unsorted; return its offsets (int32)."""
-    s, e, name = task
+def _place_half(shared: dict, task: tuple) -> None:
+    """Pairs ``s:e`` into rows of their own CSR in ``shared[name][s:e]``, unsorted, its offsets
+    (int32) into slot ``slot`` of ``half_ptr`` (shared: nothing large is sent back)."""
+    s, e, name, slot = task
     n = shared["n"]
-    ptr, none = np.empty(n + 1, dtype=np.int32), np.zeros(e - s, dtype=np.int8)  # (values scipy carries: all zero)
-    _sparsetools.coo_tocsr(n, n, e - s, shared["lo"][s:e], shared["hi"][s:e], none, ptr, shared[name][s:e], none)
-    return ptr
+    none = np.zeros(e - s, dtype=np.int8)  # (the values scipy carries: all zero)
+    _sparsetools.coo_tocsr(n, n, e - s, shared["lo"][s:e], shared["hi"][s:e], none,
+                           shared["half_ptr"][slot], shared[name][s:e], none)
 
 
 def _merge(n: int, rows: int, a: tuple, b: tuple, out: np.ndarray) -> np.ndarray:
@@ -115,14 +116,14 @@ def _merge(n: int, rows: int, a: tuple, b: tuple, out: np.ndarray) -> np.ndarray
     return ptr
 
 
-def _sort_merge_block(shared: dict, task: tuple) -> np.ndarray:
+def _sort_merge_block(shared: dict, task: tuple) -> int:
     """Rows ``r0:r1`` of both halves sorted and deduplicated in place, merged (with the kept rows
-    of ``indices``/``indptr`` if ``kept``) into ``out`` from ``start``; return the merged rows'
-    offsets from there (int32)."""
-    r0, r1, halves, start, kept = task
+    of ``indices``/``indptr`` if ``kept``) into ``out`` from ``start``; the merged rows' offsets
+    from there go to ``half_ptr[2][r0 + 1:r1 + 1]``; return their entry count."""
+    r0, r1, name, h, start, kept = task
     n, rows = shared["n"], []
-    for name, base, ptr in halves:  # (the half's array, where its CSR starts, its offsets for rows r0:r1+1)
-        ap = (ptr - ptr[0]).astype(np.int32)
+    for base, ptr in ((0, shared["half_ptr"][0][r0:r1 + 1]), (h, shared["half_ptr"][1][r0:r1 + 1])):
+        ap = ptr - ptr[0]  # (int32: the half's offsets for rows r0:r1, from the block's start)
         seg = shared[name][base + int(ptr[0]):base + int(ptr[-1])]
         flags = np.zeros(seg.size, dtype=np.int8)
         _sparsetools.csr_sort_indices(r1 - r0, ap, seg, flags)
@@ -134,7 +135,9 @@ def _sort_merge_block(shared: dict, task: tuple) -> np.ndarray:
         ptr = _merge(n, r1 - r0, a, b, both)
         k0, k1 = int(shared["indptr"][r0]), int(shared["indptr"][r1])
         a, b = ((shared["indptr"][r0:r1 + 1] - k0).astype(np.int32), shared["indices"][k0:k1]), (ptr, both[:ptr[-1]])
-    return _merge(n, r1 - r0, a, b, shared["out"][start:start + a[1].size + b[1].size])
+    ptr = _merge(n, r1 - r0, a, b, shared["out"][start:start + a[1].size + b[1].size])
+    shared["half_ptr"][2][r0 + 1:r1 + 1] = ptr[1:]
+    return int(ptr[-1])
 
 
 def sort_merge_halves(pool, shared: dict, m: int, block: int, *, kept: bool) -> int:
@@ -142,20 +145,23 @@ def sort_merge_halves(pool, shared: dict, m: int, block: int, *, kept: bool) -> 
     the rows already there if ``kept``; return the entry count. Each half of the pairs becomes
     its own CSR in place (one worker each; in ``indices``, or in ``t`` when rows are kept),
     blocks of rows sort and merge them into ``out``, then move them back left (all in the
-    workers: the copy's pages stay out of this process's resident memory, as the mirror's do)."""
-    indptr = shared["indptr"]
+    workers, which write offsets into ``half_ptr``, three int32 rows of ``n + 1``: the copy's
+    pages stay out of this process's resident memory, as the mirror's do)."""
+    indptr, (ptr0, ptr1, merged) = shared["indptr"], shared["half_ptr"]
     h, name = m // 2, "t" if kept else "indices"
-    ptr0, ptr1 = pool.map(_place_half, [(0, h, name), (h, m, name)])
-    sizes = ptr0.astype(np.int64) + ptr1  # a row's room in ``out``: its entries in both halves (and kept)
+    pool.map(_place_half, [(0, h, name, 0), (h, m, name, 1)])
+    sizes = ptr0.astype(np.int64)  # a row's room in ``out``: its entries in both halves (and kept)
+    sizes += ptr1
     if kept:
         sizes += indptr
-    tasks = [(int(r0), int(r1), ((name, 0, ptr0[r0:r1 + 1]), (name, h, ptr1[r0:r1 + 1])), int(sizes[r0]), kept)
-             for r0, r1 in pairwise(row_block_bounds(sizes, block))]
+    tasks = [(int(r0), int(r1), name, h, int(sizes[r0]), kept) for r0, r1 in pairwise(row_block_bounds(sizes, block))]
+    del sizes
     moves, pos = [], 0
-    for (r0, r1, _, start, _), ptr in zip(tasks, pool.map(_sort_merge_block, tasks)):
-        moves.append((start, pos, int(ptr[-1])))
-        indptr[r0 + 1:r1 + 1] = pos + ptr[1:]
-        pos += int(ptr[-1])
+    for (r0, r1, _, _, start, _), count in zip(tasks, pool.map(_sort_merge_block, tasks)):
+        moves.append((start, pos, count))
+        indptr[r0 + 1:r1 + 1] = merged[r0 + 1:r1 + 1]
+        indptr[r0 + 1:r1 + 1] += pos
+        pos += count
     indptr[0] = 0
     pool.map(_move_block, moves)  # by the workers: this process never touches the copy's pages
     return pos
