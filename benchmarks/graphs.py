@@ -49,7 +49,15 @@ back to back, 43.2 s (39.0x) against 49.6 s (44.9x), the same JSON; peak 4.13 GB
 same job 2.0 s, another cluster 2.0 s, a degree cache 3.5 s, another batch size 6.3 s.
 Most of that spread is METIS (one serial call): a slow cold run (before this change)
 was graph 11.7 s, METIS 27.9 s, metrics 2.1 s, sampling 4.9 s, simulation 0.6 s, 48 s in
-all, so 40 s is met only when METIS is quick (21-24 s).
+all, so 40 s is met only when METIS is quick (21-24 s). Then scipy's compiled passes of
+the build ran on both cores too (``graph/csr_split.py``; the build alone 9.2-9.3 s ->
+7.55 s back to back, same bytes): cold 44.46 s (37.1x, reference 1.199 s), 47.74 s
+(42.6x) and 51.51 s (40.5x, reference 1.271 s, the machine loaded) right after 58.86 s
+(51.3x) for the code before; cold runs alone back to back with RSS sampled, 42.7 s
+against 49.4 s; peak 4.19 GB against 4.13 (26-42 MB more memory left in the process
+after the build, cause not found); the same job 3.3 s, another cluster 2.4 s, a degree cache 4.8 s, another
+batch size 6.8 s. Under 40 s was not seen in these runs (the reference sort took
+1.12-1.27 s against 1.106 s before: a busier machine); METIS is what is left.
 """
 
 from __future__ import annotations

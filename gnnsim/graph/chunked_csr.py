@@ -32,7 +32,10 @@ chunk's temporaries (``CHUNK`` / ``BLOCK``), and on small graphs the copies abov
 From ``PARALLEL_MIN_STORED`` stored edges up to 2^31, a kept round's chunks, the row
 blocks' sorts and the mirror's blocks are shared out over forked workers, one per core
 (:mod:`gnnsim.graph.forked`): they write into the same arrays in shared memory and send
-back only counts and row offsets; the bytes are those of one process.
+back only counts and row offsets; the bytes are those of one process. So are scipy's
+compiled passes: the first round's ``coo_tocsr`` (by halves of the pairs), a later
+round's merge (``csr_plus_csr``, by blocks of rows) and the mirror's transpose (by
+ranges of output rows): :mod:`gnnsim.graph.csr_split`.
 
 Candidates come from ``draw(gen, count) -> (a, b)``, a function of a
 ``numpy.random.Generator`` seeded per (build, round, chunk): the same ``rng`` gives the
@@ -49,6 +52,7 @@ from scipy.sparse import _sparsetools
 
 from gnnsim.graph.csr import add_counts, row_block_bounds
 from gnnsim.graph.csr_mirror import mirror_copy, symmetrize
+from gnnsim.graph.csr_split import sort_merge_halves
 from gnnsim.graph.forked import shared_empty, usable_cores, worker_pool
 from gnnsim.progress import Progress, progress
 
@@ -104,7 +108,8 @@ def distinct_edge_csr(draw: Draw, target: int, num_nodes: int, rng: np.random.Ge
               "lo": new(keep, np.int32), "hi": new(keep, np.int32)}
     copy = MIRROR_COPY_BYTES_PER_EDGE * target <= MIRROR_COPY_BYTES  # mirrored into a copy: its arrays
     if copy:
-        shared.update(t_ptr=new(n + 1, np.int32), t=new(target, np.int32), out=new(2 * target, np.int32))
+        shared.update(t_ptr=new(n + 1, np.int32), t=new(target, np.int32), out=new(2 * target, np.int32),
+                      half_ptr=new(3 * (n + 1), np.int32).reshape(3, n + 1))
     have = 0
     with worker_pool(processes, shared) as pool:
         for round_ in range(MAX_ROUNDS):
@@ -118,7 +123,10 @@ def distinct_edge_csr(draw: Draw, target: int, num_nodes: int, rng: np.random.Ge
                 if 8 * ask <= KEEP_BYTES:  # drawn once, on every core, and kept until placed
                     m = _draw_kept(pool, shared, seeds, sizes, uniform, p)
                     if have and (have + m) * MERGE_BYTES_PER_ENTRY <= MERGE_BYTES and have + m < 2**31:
-                        have = _merge_kept(shared, m, have, p)
+                        have = _merge_kept(pool, shared, m, have, p)
+                    elif not have and pool.workers > 1 and "out" in shared and m <= shared["out"].size:  # two cores
+                        have = sort_merge_halves(pool, shared, m, BLOCK, kept=False)
+                        p.update(2 * m)
                     else:
                         _place_kept(shared, m, p)
                         have = _sort_dedupe(pool, shared, p)
@@ -209,7 +217,9 @@ def _draw_kept(pool, shared: dict, seeds: list, sizes: list, uniform: bool, p: P
 def _place_kept(shared: dict, m: int, p: Progress) -> None:
     """Put a kept round's ``m`` pairs in their rows, unsorted. The first round's rows are written
     by scipy's compiled counting pass (``coo_tocsr``, no sort: a row's order is the sort pass's
-    business); a later round's go into the room made after each row's kept entries."""
+    business; on several cores where the mirror's copy exists, each half of the pairs on its
+    own core instead: :func:`~gnnsim.graph.csr_split.sort_merge_halves`); a later round's go
+    into the room made after each row's kept entries."""
     lo, hi, indices, indptr, n = (shared[k] for k in ("lo", "hi", "indices", "indptr", "n"))
     if indptr[-1] == 0:
         ptr = np.empty(n + 1, dtype=np.int32)
@@ -226,12 +236,19 @@ def _place_kept(shared: dict, m: int, p: Progress) -> None:
     p.update(m)
 
 
-def _merge_kept(shared: dict, m: int, have: int, p: Progress) -> int:
+def _merge_kept(pool, shared: dict, m: int, have: int, p: Progress) -> int:
     """Merge a later kept round's ``m`` pairs into the ``have`` sorted, distinct entries; return
     the new entry count. The pairs become a small sorted CSR (``coo_tocsr``, then a sort of its
     short rows), and scipy's merge of two sorted CSRs (``csr_plus_csr``) writes the union,
-    each entry once, into a copy: no pass moves or re-sorts the kept entries in place."""
+    each entry once, into a copy: no pass moves or re-sorts the kept entries in place. On
+    several cores where the mirror's arrays exist (shared, not yet used) each half of the
+    pairs is done on its own core and blocks of rows are merged over the pool
+    (:func:`~gnnsim.graph.csr_split.sort_merge_halves`)."""
     lo, hi, indices, indptr, n = (shared[k] for k in ("lo", "hi", "indices", "indptr", "n"))
+    if pool.workers > 1 and "out" in shared and m <= shared["t"].size and have + m <= shared["out"].size:
+        total = sort_merge_halves(pool, shared, m, BLOCK, kept=True)
+        p.update(have + 2 * m)
+        return total
     new_ptr, new_idx, none = np.empty(n + 1, dtype=np.int32), np.empty(m, dtype=np.int32), np.zeros(m, dtype=np.int8)
     _sparsetools.coo_tocsr(n, n, m, lo[:m], hi[:m], none, new_ptr, new_idx, none)
     _sparsetools.csr_sort_indices(n, new_ptr, new_idx, none)

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.sparse import _sparsetools
 
 from gnnsim.graph.csr import add_counts, row_block_bounds
+from gnnsim.graph.csr_split import transpose
 from gnnsim.progress import Progress
 
 LOW32 = np.int64(0xFFFFFFFF)
@@ -38,11 +39,11 @@ def _mirror_block(shared: dict, task: tuple) -> None:
 def mirror_copy(pool, shared: dict, p: Progress, block: int) -> tuple[np.ndarray, np.ndarray]:
     """The symmetric CSR ``(indptr, indices)`` of the upper triangle (compact, sorted rows),
     written into ``shared["out"]`` from the triangle and its transpose (scipy's compiled
-    counting pass, into ``shared["t_ptr"]``, ``shared["t"]``), blocks of rows over the pool."""
-    indices, indptr, n, t_ptr = shared["indices"], shared["indptr"], shared["n"], shared["t_ptr"]
+    counting pass, into ``shared["t_ptr"]``, ``shared["t"]``, ranges of rows over the pool:
+    :func:`~gnnsim.graph.csr_split.transpose`), blocks of rows over the pool."""
+    indptr, t_ptr = shared["indptr"], shared["t_ptr"]
     total = int(indptr[-1])
-    _sparsetools.csr_tocsc(n, n, indptr.astype(np.int32), indices[:total], np.zeros(total, dtype=np.int8),
-                           t_ptr, shared["t"][:total], np.empty(total, dtype=np.int8))
+    transpose(pool, shared, total, block)
     full = indptr + t_ptr  # a row starts after the earlier rows' upper and mirrored entries
     bounds = row_block_bounds(full, block)
     blocks = [(int(r0), int(r1)) for r0, r1 in pairwise(bounds)]

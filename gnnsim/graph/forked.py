@@ -13,7 +13,9 @@ trainer a task) use the same pool: their sums and per-trainer generators do not 
 on which process ran what.
 
 :func:`worker_pool` gives the same two calls, ``map`` and ``imap`` (in order), whether
-it forks or runs each task in the calling process, so the build has one code path.
+it forks or runs each task in the calling process, so the build has one code path;
+its ``workers`` says how many tasks run at once (1 in the calling process), for a step
+that splits its work only where the split pays.
 It runs them in the calling process also whenever a fork could hang (:func:`fork_blocker`):
 while another Python thread runs (a lock it holds would stay locked in the child for
 ever; callers above the cache layer join its background saves first), or once torch is
@@ -70,6 +72,8 @@ def _run(job: tuple[Task, Any]) -> Any:
 
 
 class _InProcess:
+    workers = 1  # tasks run one after another
+
     def __init__(self, shared: dict):
         self.shared = shared
 
@@ -81,8 +85,8 @@ class _InProcess:
 
 
 class _Forked:
-    def __init__(self, executor: ProcessPoolExecutor):
-        self.executor = executor
+    def __init__(self, executor: ProcessPoolExecutor, workers: int):
+        self.executor, self.workers = executor, workers
 
     def map(self, task: Task, args: Iterable) -> list:
         return list(self.imap(task, args))
@@ -109,7 +113,7 @@ def worker_pool(processes: int, shared: dict):
     _SHARED = shared
     executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
     try:
-        yield _Forked(executor)
+        yield _Forked(executor, processes)
     except BaseException:
         executor.shutdown(wait=True, cancel_futures=True)
         raise

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import pytest
 import gnnsim.graph.chunked_csr as chunked
 import gnnsim.graph.csr as csr_mod
 from gnnsim.errors import GraphFormatError
+from gnnsim.graph import csr_split
 from gnnsim.graph.csr import CompactCSR, make_csr, row_block_bounds, rows_matrix
 from gnnsim.graph.graph import Graph, csr_from_edges
 from gnnsim.graph.presets import preset_graph
@@ -66,18 +68,56 @@ def test_chunked_build_equals_one_pass(monkeypatch, chunk, block, n, target, kee
 
 
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="workers are forked")
-@pytest.mark.parametrize("keep,copy", [(1 << 29, 1 << 30), (8 * 2000, 0), (0, 1 << 30)])
+@pytest.mark.parametrize("keep,copy", [(1 << 29, 1 << 30), (1 << 29, 0), (8 * 2000, 0), (0, 1 << 30)])
 @pytest.mark.parametrize("n,target", [(300, 3000), (40, 10_000)])
 def test_forked_build_equals_one_pass(monkeypatch, forked, n, target, keep, copy):
-    """Two forked workers drawing chunks, sorting blocks and mirroring into shared memory
-    give exactly the one-pass CSR, as one process does."""
+    """Two forked workers drawing chunks, sorting blocks, merging later rounds, transposing
+    and mirroring into shared memory (scipy's passes split by blocks or ranges of rows,
+    scanned in small pieces) give exactly the one-pass CSR, as one process does."""
     for name, value in (("CHUNK", 500), ("BLOCK", 300), ("KEEP_BYTES", keep), ("MIRROR_COPY_BYTES", copy),
                         ("MERGE_BYTES", copy), ("PARALLEL_MIN_STORED", 0)):
         monkeypatch.setattr(chunked, name, value)
+    monkeypatch.setattr(csr_split, "PIECE", 100)
+    monkeypatch.setattr(csr_split, "SAMPLE", 7)
     assert chunked.build_processes(2 * target) == 2
     indptr, indices = chunked.distinct_edge_csr(skewed_draw(n), target, n, np.random.default_rng(5))
     ref = one_pass(skewed_draw(n), target, n, np.random.default_rng(5))
     assert np.array_equal(indptr, ref.indptr) and np.array_equal(indices, ref.indices)
+
+
+class ManyWorkers:
+    """An in-process pool that says it has ``workers`` cores: scipy's passes are split that many ways."""
+
+    def __init__(self, workers: int, shared: dict):
+        self.workers, self.shared = workers, shared
+
+    def map(self, task, args):
+        return [task(self.shared, a) for a in args]
+
+    def imap(self, task, args):
+        return iter(self.map(task, args))
+
+
+@pytest.mark.parametrize("workers", [2, 3, 7])
+@pytest.mark.parametrize("n,target", [(300, 3000), (1000, 40_000)])
+def test_split_passes_equal_one_call(monkeypatch, workers, n, target):
+    """Kept rounds' pairs in two halves, sorted and merged by blocks of rows, and the transpose
+    in 2-7 ranges of output rows give the CSR of one scipy call per pass."""
+    for name, value in (("CHUNK", 700), ("BLOCK", 500), ("KEEP_BYTES", 1 << 29), ("MIRROR_COPY_BYTES", 1 << 30),
+                        ("MERGE_BYTES", 1 << 30)):
+        monkeypatch.setattr(chunked, name, value)
+    monkeypatch.setattr(csr_split, "PIECE", 64)
+    monkeypatch.setattr(csr_split, "SAMPLE", 50)
+    calls = []
+    for name in ("_place_half", "_sort_merge_block", "_transpose_range"):
+        task = getattr(csr_split, name)
+        monkeypatch.setattr(csr_split, name, lambda shared, a, task=task, name=name: calls.append(name) or task(shared, a))
+    monkeypatch.setattr(chunked, "worker_pool", contextmanager(lambda processes, shared: iter([ManyWorkers(workers, shared)])))
+    indptr, indices = chunked.distinct_edge_csr(skewed_draw(n), target, n, np.random.default_rng(5))
+    ref = one_pass(skewed_draw(n), target, n, np.random.default_rng(5))
+    assert np.array_equal(indptr, ref.indptr) and np.array_equal(indices, ref.indices)
+    assert calls.count("_place_half") >= 4 and calls.count("_sort_merge_block") >= 4  # (2 rounds, blocks of rows)
+    assert 2 <= calls.count("_transpose_range") <= workers  # cut at the sample's quantiles (a heavy row is one range)
 
 
 def test_block_size_does_not_change_the_graph(monkeypatch):

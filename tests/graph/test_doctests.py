@@ -8,7 +8,7 @@ import importlib
 import pytest
 
 MODULES = ["gnnsim.graph.graph", "gnnsim.graph.readers", "gnnsim.graph.ogb", "gnnsim.graph.partition_files",
-           "gnnsim.graph.generators", "gnnsim.graph.presets", "gnnsim.graph.load", "gnnsim.partition.registry",
+           "gnnsim.graph.csr_split", "gnnsim.graph.generators", "gnnsim.graph.presets", "gnnsim.graph.load", "gnnsim.partition.registry",
            "gnnsim.partition.methods", "gnnsim.partition.streaming", "gnnsim.partition.vertex_cut",
            "gnnsim.partition.from_file", "gnnsim.partition.metrics"]
 
