@@ -13,8 +13,10 @@ fitted to each size's mean and to its median, the tight chained skew bin's mean,
 stalled share (calls over 1 ms) that sets alpha's peak factor; then the spread (max/min,
 CV) of each over the repeats. ``--json`` keeps every repeat's raw rows (every call). With
 ``--rounds`` each repeat runs the benchmark as a full calibration now does (three rounds of
-half its calls, ``FILLER_S`` of the probe's load apart, each size's median round); without
-it, once whole, as a calibration ran it before.
+half its calls but all the tight chained and wake-up ones, ``FILLER_S`` of the probe's load
+apart, each size's median round); without it, once whole, as a calibration ran it before.
+``--interleave`` runs N such calibrations' rounds interleaved, minutes apart (see
+:func:`interleaved`). The numbers: ``docs/calibration-notes.md``, "Collective rounds".
 """
 
 from __future__ import annotations

@@ -150,7 +150,7 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bo
                 results.setdefault("gap", {})[name] = [
                     [gap, float(a), float(b)] for gap in GAPS_S
                     for a, b in zip(*(t.tolist() for t in timed(op, small_repeats, work_s=gap)))]
-    results["calls"]["wakeup"] = []
+    results.setdefault("calls", {})["wakeup"] = []
     results["wakeup"] = _wakeup(dist, torch, rank, 9 if quick else 60, results["calls"]["wakeup"])
     if rank == 0:
         Path(out).write_text(json.dumps(results))
