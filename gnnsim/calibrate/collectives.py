@@ -48,7 +48,8 @@ def alltoall_sent_bytes(size: int, world: int) -> int:
     return max(1, size // 4 // world) * 4 * (world - 1)
 
 
-def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bool = False) -> None:
+def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bool = False,
+            share: float = 1.0) -> None:
     import torch
     import torch.distributed as dist
 
@@ -57,7 +58,11 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bo
     pin_to_own_cores(rank, 1)
     torch.set_num_threads(1)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    repeats = 9 if quick else 21
+    # A round of several spread over a calibration times ``share`` of a whole run's calls,
+    # but all of the tight chained ones and the wake-up's: cheap, and their means are set by
+    # how many stall (a binomial count over a 3.5 ms slice each)
+    whole = 9 if quick else 21
+    repeats = max(3, round(whole * share))
     # a stall (2-10 ms) hits some small collectives: their mean needs many calls, and
     # they are cheap
     small_repeats = 4 * repeats
@@ -129,13 +134,15 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bo
             sent = size if name == "allreduce" else alltoall_sent_bytes(size, world)
             # bytes, mean, median
             results[name].append([float(sent), float(cost.mean().item()), float(cost.median().item())])
+            results.setdefault("calls", {}).setdefault(name, []).append([float(c) for c in cost.tolist()])
         if size == SPREAD_BYTES and not crowded:
             # (crowded ranks enter as the scheduler lets them: their skews say nothing of
             # gloo's entry)
             for name, op in ops:
                 # the tight chained points carry the together level (alpha itself): a third
                 # of such calls stall for ~3 ms, so their mean needs hundreds of calls
-                pairs = [timed(op, (4 if chained and late_by <= TIGHT_S else 1) * small_repeats // 2, late_by, chained)
+                pairs = [timed(op, 4 * 4 * whole // 2 if chained and late_by <= TIGHT_S else small_repeats // 2,
+                               late_by, chained)
                          for chained in (True, False) for late_by in SPREADS_S]
                 results["skew"][name] = [[float(a), float(b)] for skew, cost in pairs
                                          for a, b in zip(skew.tolist(), cost.tolist())]
@@ -143,7 +150,8 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bo
                 results.setdefault("gap", {})[name] = [
                     [gap, float(a), float(b)] for gap in GAPS_S
                     for a, b in zip(*(t.tolist() for t in timed(op, small_repeats, work_s=gap)))]
-    results["wakeup"] = _wakeup(dist, torch, rank, 9 if quick else 60)
+    results.setdefault("calls", {})["wakeup"] = []
+    results["wakeup"] = _wakeup(dist, torch, rank, 9 if quick else 60, results["calls"]["wakeup"])
     if rank == 0:
         Path(out).write_text(json.dumps(results))
     dist.barrier()
@@ -152,6 +160,7 @@ def _worker(port: int, rank: int, world: int, out: str, quick: bool, crowded: bo
 
 WAKEUP_DELAYS_S = (0.0, 1e-4, 2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3)
 BUSY_S = 2e-3
+BASE_CALLS = 3  # the wake-up's no-delay row times this many times the calls of the others
 
 
 def _compute(table, rows, seconds: float) -> None:
@@ -168,7 +177,7 @@ def _busy(seconds: float) -> None:
         pass
 
 
-def _wakeup(dist, torch, rank: int, repeats: int) -> list[list[float]]:
+def _wakeup(dist, torch, rank: int, repeats: int, raw: list | None = None) -> list[list[float]]:
     """Extra time a rank pays in a small all-reduce after idling ``d`` seconds for a late peer.
 
     Both ranks compute, then rank 1 computes ``d`` longer; rank 0's all-reduce time minus
@@ -178,7 +187,8 @@ def _wakeup(dist, torch, rank: int, repeats: int) -> list[list[float]]:
     rows = []
     for delay in WAKEUP_DELAYS_S:
         times = []
-        for _ in range(repeats):
+        # the no-delay row is every penalty's reference: three times the calls
+        for _ in range(repeats * (BASE_CALLS if delay == 0 else 1)):
             dist.barrier()
             _busy(BUSY_S + (delay if rank == 1 else 0.0))
             start = time.perf_counter()
@@ -186,6 +196,8 @@ def _wakeup(dist, torch, rank: int, repeats: int) -> list[list[float]]:
             times.append(time.perf_counter() - start - (delay if rank == 0 else 0.0))
         # the mean: with a third to a half of the calls stalled, the median flips between
         # the stalled and the clean time
+        if raw is not None:  # rank 0's every call (the benchmark's analysis reads them)
+            raw.append([float(x) for x in times])
         t = torch.tensor([float(np.mean(times))])
         dist.broadcast(t, src=0)
         rows.append([delay, float(t.item())])
@@ -342,13 +354,42 @@ def fit_busy_gap(rows: list[list[float]], expected=None) -> tuple[float, float]:
     return round(rise, 4), round(scale, 9)
 
 
+def median_rows(tables: list[list[list[float]]]) -> list[list[float]]:
+    """Row by row, each column's median over rounds' tables of the same rows
+    ([[bytes, mean s, median s]] size rows, [[delay, s]] wake-up rows): each message
+    size's (delay's) median round.
+
+    >>> median_rows([[[8, 1.0, 0.5]], [[8, 3.0, 0.7]], [[8, 9.0, 0.6]]])
+    [[8.0, 3.0, 0.6]]
+    """
+    return np.median(np.asarray(tables, dtype=float), axis=0).tolist()
+
+
+def median_rounds(rounds: list[dict]) -> dict:
+    """One benchmark's rows from several rounds of it (:func:`run_collectives`, spread
+    over a calibration): each size's and each wake-up delay's median round
+    (:func:`median_rows`), and every round's skew and busy-gap calls under ``"rounds"``
+    (their factors are fitted round by round and the medians kept,
+    :func:`gnnsim.calibrate.profile_blocks.collective_blocks`). One round comes back as is.
+
+    >>> r = [{"allreduce": [[8, t, t]], "alltoall": [[8, t, t]], "wakeup": [[0, t]], "skew": {}} for t in (1.0, 5.0, 2.0)]
+    >>> m = median_rounds(r); m["allreduce"], m["wakeup"], len(m["rounds"])
+    ([[8.0, 2.0, 2.0]], [[0.0, 2.0]], 3)
+    """
+    if len(rounds) == 1:
+        return rounds[0]
+    merged = {key: median_rows([r[key] for r in rounds]) for key in ("allreduce", "alltoall", "wakeup")}
+    return {**merged, "rounds": [{k: r[k] for k in ("skew", "gap") if k in r} for r in rounds]}
+
+
 def run_collectives(world: int, quick: bool, timeout_s: float = 300.0, netns=None,
-                    crowded: bool = False) -> dict[str, list[list[float]]]:
+                    crowded: bool = False, share: float = 1.0) -> dict[str, list[list[float]]]:
     """Run the collective benchmark on ``world`` local processes and return its rows
     ([[bytes, mean s, median s]] per collective, plus the wake-up rows). With ``netns``
     (a :class:`gnnsim.realrun.netns.NetnsSetup`) each rank runs in its own namespace and
     the traffic crosses its shaped link. ``crowded`` says the processes share cores
-    (each call is then timed as its slowest rank saw it, see :func:`_worker`)."""
+    (each call is then timed as its slowest rank saw it, see :func:`_worker`); ``share``
+    scales every sweep's calls (a round of several, :func:`median_rounds`)."""
     with tempfile.TemporaryDirectory(prefix="gnnsim-calib-") as tmp:
         out = Path(tmp) / "collectives.json"
         port = procs_mod.free_port()
@@ -357,7 +398,7 @@ def run_collectives(world: int, quick: bool, timeout_s: float = 300.0, netns=Non
         procs = procs_mod.spawn(
             [(netns.command_prefix(r) if netns is not None else [])
              + [sys.executable, "-m", "gnnsim.calibrate.collectives", str(port), str(r), str(world), str(out),
-                "1" if quick else "0", "crowded" if crowded else "own"] for r in range(world)],
+                "1" if quick else "0", "crowded" if crowded else "own", str(share)] for r in range(world)],
             [{**env, **(netns.rank_env(r) if netns is not None else {})} for r in range(world)])
         timed_out = procs_mod.wait(procs, timeout_s, also_kill=helpers)
         if not out.exists():
@@ -370,4 +411,4 @@ def run_collectives(world: int, quick: bool, timeout_s: float = 300.0, netns=Non
 
 if __name__ == "__main__":
     _worker(int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], sys.argv[5] == "1",
-            len(sys.argv) > 6 and sys.argv[6] == "crowded")
+            len(sys.argv) > 6 and sys.argv[6] == "crowded", float(sys.argv[7]) if len(sys.argv) > 7 else 1.0)

@@ -181,17 +181,22 @@ def collective_blocks(coll: dict, world: int, residuals: dict, suffix: str) -> t
     small = float(SPREAD_BYTES)
     sweep_s = {"allreduce": ar_fit.coef @ [2.0 * (world - 1), 2.0 * (world - 1) / world * small],
                "alltoall": a2a_fit.coef @ [float(world - 1), alltoall_sent_bytes(SPREAD_BYTES, world)]}
-    skew = coll.get("skew", {})
-    factor = {name: fit_spread(skew.get(name, []), float(sweep_s[name])) for name in sweep_s}
+    # With rounds spread over the calibration (collectives.median_rounds) both factors are
+    # fitted round by round and each parameter keeps its median round
+    rounds = coll.get("rounds", [coll])
+    factors = [{name: fit_spread(r.get("skew", {}).get(name, []), float(sweep_s[name])) for name in sweep_s}
+               for r in rounds]
+    # and its factor against the compute since the ranks' previous collective
+    # (over what the skew factor above predicts for the same calls, so the two agree)
+    busy = [{name: fit_busy_gap(r.get("gap", {}).get(name, []),
+                                lambda skew, name=name, f=f: float(sweep_s[name]) * spread_ratio(skew, *f[name]))
+             for name in sweep_s} for r, f in zip(rounds, factors)]
+    factor = {name: tuple(np.median([f[name] for f in factors], axis=0).tolist()) for name in sweep_s}
     (ar_peak, ar_floor, ar_scale), (a2a_peak, a2a_floor, a2a_scale) = factor["allreduce"], factor["alltoall"]
+    (ar_rise, ar_busy), (a2a_rise, a2a_busy) = (tuple(np.median([b[name] for b in busy], axis=0).tolist())
+                                                for name in ("allreduce", "alltoall"))
     intra = link_block(a2a_fit)
     intra["latency_us"] = rounded(intra["latency_us"] * a2a_peak)
-    # and its factor against the compute since the ranks' previous collective
-    gap = coll.get("gap", {})
-    # (over what the skew factor above predicts for the same calls, so the two agree)
-    (ar_rise, ar_busy), (a2a_rise, a2a_busy) = (
-        fit_busy_gap(gap.get(name, []), lambda skew, name=name: float(sweep_s[name]) * spread_ratio(skew, *factor[name]))
-        for name in ("allreduce", "alltoall"))
     return intra, {"alpha_us": rounded(ar_fit.coef[0] * ar_peak * 1e6),
                    "gbps": rounded(1.0 / max(ar_fit.coef[1], 1e-18) / 1e9),
                    "spread_floor": rounded(min(1.0, ar_floor / ar_peak)), "spread_us": rounded(ar_scale * 1e6),

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from gnnsim.calibrate import bench
+from gnnsim.calibrate.collectives import median_rounds, run_collectives
 from gnnsim.calibrate.profile_blocks import JITTER_MIN_TIME_S
 from gnnsim.calibrate.pyg import LoaderBench
 from gnnsim.calibrate.timing import EVICTED_MAX_REPEATS, Samples, median_of_rounds
@@ -33,6 +34,11 @@ ROUNDS = 5
 OPTIMIZER_ROUND_RUNS = KERNEL_PASSES * EVICTED_MAX_REPEATS // ROUNDS
 ROUND_BATCHES = 4
 PROBE_ROUNDS, PROBE_ROUND_S = 3, 0.05  # each reading of the probe (capacity.reference_step_s)
+# A full CPU calibration runs gloo's collective benchmark in this many rounds (at its start,
+# after the kernels, at its end), each timing this share of a whole run's calls; each
+# size, wake-up delay and factor keeps its median round: whole runs a minute apart fitted
+# alphas x1.5-2 apart (docs/calibration-notes.md, "Collective rounds")
+COLLECTIVE_ROUNDS, COLLECTIVE_SHARE = 3, 0.5
 
 
 def scaled(s: Samples, factor: float) -> Samples:
@@ -89,6 +95,30 @@ class Rounds:
         timed unscaled)."""
         return [{**r, "loader": r["loader"] * f, "bare": r["bare"] * f}
                 for rows, f in zip(self.loader, self.factors()) for r in rows]
+
+
+class CollectiveRounds:
+    """gloo's collective benchmark on ``world`` local processes in rounds spread over a
+    calibration (:data:`COLLECTIVE_ROUNDS`; a quick one runs it once, whole): each
+    :meth:`run` times one more round, :meth:`result` runs any left and gives the rows
+    with each size's median round (:func:`~gnnsim.calibrate.collectives.median_rounds`)."""
+
+    def __init__(self, world: int, quick: bool):
+        self.world, self.quick = world, quick
+        self.rounds: list[dict] = []
+
+    def planned(self) -> int:
+        return 1 if self.quick else COLLECTIVE_ROUNDS
+
+    def run(self) -> None:
+        if len(self.rounds) < self.planned():
+            self.rounds.append(run_collectives(self.world, self.quick,
+                                               share=1.0 if self.quick else COLLECTIVE_SHARE))
+
+    def result(self) -> dict:
+        while len(self.rounds) < self.planned():
+            self.run()
+        return median_rounds(self.rounds)
 
 
 def kernel_jitter(samples: dict) -> float:

@@ -35,7 +35,7 @@ from gnnsim.calibrate.collectives import SPREADS_S, fit_wakeup, run_collectives
 from gnnsim.calibrate.profile_blocks import (HOST_GATHER_KEYS, collective_blocks, device_block, fit_class, fit_copy,
                                              fit_framework, fit_sampler, fit_sweeps, profile_text, rounded)
 from gnnsim.calibrate.pyg import available as pyg_available, calibrate_pyg
-from gnnsim.calibrate.rounds import KERNEL_PASSES, Rounds, kernel_jitter
+from gnnsim.calibrate.rounds import KERNEL_PASSES, CollectiveRounds, Rounds, kernel_jitter
 from gnnsim.calibrate.timeslice import SPIN_S, measure_time_slice
 from gnnsim.calibrate.timing import Samples, merged
 from gnnsim.calibrate.twin import twins
@@ -297,6 +297,11 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         early = capacity_rounds(world - 1, threads, quick)
         progress(f"{len(early)} round pairs")
         progress.step()
+    # gloo's collectives in rounds: now, after the kernels and at the end (CollectiveRounds)
+    collectives = CollectiveRounds(world, quick)
+    if not quick:
+        progress(f"calibrate: gloo collectives, round 1 of {collectives.planned()} ...")
+        collectives.run()
     progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running a training-like load"
              if twin_load else "calibrate: timing kernels alone")
     # a full calibration times the optimizer and PyG's loader in rounds: after each kernel
@@ -323,6 +328,9 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         if pyg and rounds is not None:
             residuals["pyg_loader"].update(rounds=len(rounds.loader),
                                            reference_step_ms=rounded(rounds.reference_s() * 1e3))
+    if not quick:
+        progress(f"calibrate: gloo collectives, round 2 of {collectives.planned()} ...")
+        collectives.run()
     # CPU sharing: how many cores' worth the node's busy trainers really get (not with twin_load)
     sharing = measure_capacity(world - 1, threads, quick, progress, earlier=early) if share_cores else None
     if sharing is not None:
@@ -344,8 +352,10 @@ def _measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
             progress("none measured")
         progress.step()
 
-    progress(f"calibrate: gloo all-reduce and all-to-all on {world} local processes ...", end=" ", flush=True)
-    coll = run_collectives(world, quick)
+    progress(f"calibrate: gloo all-reduce and all-to-all on {world} local processes"
+             + ("" if quick else f" (the last of {collectives.planned()} rounds, each size's median round)")
+             + " ...", end=" ", flush=True)
+    coll = collectives.result()
     intra_block, ar_block = collective_blocks(coll, world, residuals, "")
     wakeup_s, idle_s = fit_wakeup(coll["wakeup"])
     # up to the skew sweep's latest arrival its costs (last entry to last exit) hold the
