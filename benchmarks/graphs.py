@@ -28,7 +28,9 @@ cluster (``h200-2x8-ib-ndr``, as many trainers) read the batches' counts back; a
 batch size and a degree cache read the graph and partition back and sample anew. Each
 run has its own peak RSS. Times are also given as ratios to a
 reference task timed in the same run (sorting 2^24 random int64 keys, about the
-work of one block of a graph build), since this machine's speed varies with its load.
+work of one block of a graph build; and a scalar scatter, scipy's ``coo_tocsr`` of 2^24
+random pairs, which no CPU speeds up with SIMD), since this machine's speed varies with
+its load.
 
 Measured (``--predict metis ogbn-products:1.0``, shared 2-vCPU VM, reference sort 1.1 s;
 ``before_wall_s`` is the figure before the batch counts were cached): cold 83.6 s ->
@@ -58,6 +60,17 @@ against 49.4 s; peak 4.19 GB against 4.13 (26-42 MB more memory left in the proc
 after the build, cause not found); the same job 3.3 s, another cluster 2.4 s, a degree cache 4.8 s, another
 batch size 6.8 s. Under 40 s was not seen in these runs (the reference sort took
 1.12-1.27 s against 1.106 s before: a busier machine); METIS is what is left.
+On a fresh VM of the same kind (2 vCPU, but an Intel Xeon with AVX-512; 2026-12-08, quiet):
+pymetis's 64-bit METIS (no ``libmetis5`` yet): cold 73.5 s, 8.62 GB; with Debian's
+libmetis5: cold 54.5 s and 53.5 s, 4.12 GB, of which METIS 30.4-33.5 s (a profile of
+one cold run: graph 11.8 s, METIS 33.5 s, sampling 6.4 s, metrics 1.7 s); the same job
+2.5-2.9 s, another cluster 2.1-2.9 s, a degree cache 3.9 s, another batch size 7.0 s.
+METIS with ``niter=1`` (what DGL's ``partition_graph`` passes) took 36.9 s against 30.4 s
+with METIS's default and cut as many edges (7.94%): refinement is not where its time
+goes, coarsening is. On this CPU the reference sort took 0.15 s (NumPy sorts with
+AVX-512) against 1.1 s before, so its ratios compare runs on one kind of CPU only; the
+scatter reference (scipy's scalar ``coo_tocsr``, 0.455 s here) uses no SIMD: cold
+117.6x of it. Under 40 s cold needs METIS under about 18 s on this CPU.
 """
 
 from __future__ import annotations
@@ -137,18 +150,41 @@ def run_case(name: str, scale: float, cache: bool, method: str | None = None) ->
     return out
 
 
+def _best_of(task, setup, repeats: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeats):
+        arg = setup()
+        start = time.perf_counter()
+        task(arg)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
 def reference_s() -> float:
-    """Seconds to sort 2^24 random int64 keys: the yardstick for the ratios (best of 3)."""
+    """Seconds to sort 2^24 random int64 keys: the yardstick for the ratios (best of 3).
+
+    NumPy sorts with AVX-512 where the CPU has it (about 7x faster), so this ratio only
+    compares runs on the same kind of CPU; :func:`scatter_reference_s` does not."""
     import numpy as np
 
     keys = np.random.default_rng(0).integers(0, 2**62, size=1 << 24)
-    best = float("inf")
-    for _ in range(3):
-        copy = keys.copy()
-        start = time.perf_counter()
-        copy.sort()
-        best = min(best, time.perf_counter() - start)
-    return best
+    return _best_of(lambda copy: copy.sort(), keys.copy)
+
+
+def scatter_reference_s() -> float:
+    """Seconds for scipy's scalar ``coo_tocsr`` of 2^24 random pairs over 2^22 rows (best
+    of 3): random writes through memory, the kind of work METIS and the graph build do."""
+    import numpy as np
+    from scipy.sparse import _sparsetools
+
+    n, m = 1 << 22, 1 << 24
+    rng = np.random.default_rng(0)
+    rows, cols = rng.integers(0, n, m, dtype=np.int32), rng.integers(0, n, m, dtype=np.int32)
+    data = np.zeros(m, dtype=np.int8)
+
+    def task(out):
+        _sparsetools.coo_tocsr(n, n, m, rows, cols, data, *out)
+    return _best_of(task, lambda: (np.empty(n + 1, np.int32), np.empty(m, np.int32), np.empty(m, np.int8)))
 
 
 CLI_RUN = ("import resource, sys, time; from gnnsim.cli import main; t = time.perf_counter(); code = main(sys.argv[1:]); "
@@ -172,7 +208,7 @@ PREDICT_RUNS = (  # label, cluster profile, training section: cold first, then w
 def predict(case: str, method: str) -> None:
     """``gnnsim simulate`` cold and warm in fresh processes (see the module doc)."""
     name, scale = case.rsplit(":", 1)
-    ref = reference_s()
+    ref, scatter = reference_s(), scatter_reference_s()
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, GNNSIM_CACHE=os.path.join(tmp, "cache"))
         for label, profile, training in PREDICT_RUNS:
@@ -190,6 +226,7 @@ def predict(case: str, method: str) -> None:
             print(json.dumps({"case": case, "method": method, "run": label, "exit": done.returncode,
                               "wall_s": round(wall, 2), "in_process_s": float(inner[0]), "peak_rss_gb": float(inner[1]),
                               "reference_s": round(ref, 3), "wall_over_reference": round(wall / ref, 1),
+                              "scatter_reference_s": round(scatter, 3), "wall_over_scatter": round(wall / scatter, 1),
                               **({"before_wall_s": before[0], "before_peak_rss_gb": before[1]}
                                  if (before := BEFORE.get((case, method), {}).get(label)) else {})}), flush=True)
 
