@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import sys
 
 import numpy as np
 
@@ -212,7 +213,13 @@ def metis_partition(graph: Graph, num_parts: int, *, seed: int = 0, balance_trai
     sym = graph.symmetric  # METIS needs a symmetric graph without self loops (a generated graph is one: no copy)
     weights = metis_vertex_weights(graph, balance_train=balance_train, balance_edges=balance_edges)
     # pymetis's choice: recursive bisection up to 8 parts, k-way above (multi-constraint runs: k-way)
-    library = resolve_metis_library(graph, library)
+    resolved = resolve_metis_library(graph, library)
+    if library == "auto" and resolved == "pymetis" and sym.indices.size >= AUTO_SYSTEM_MIN_EDGES:
+        # the one case where installing a package halves a prediction's memory
+        print(f"gnnsim: note: metis: no system libmetis found, so pymetis's 64-bit METIS partitions these "
+              f"{sym.indices.size:,} stored edges (about twice the memory and 1.3-2x the time; "
+              "Debian/Ubuntu: apt install libmetis5)", file=sys.stderr)
+    library = resolved
     with progress(f"partition: metis ({library}), {graph.num_nodes:,} nodes into {num_parts} parts"):  # one C call
         return _metis_call(sym.indptr, sym.indices, weights, num_parts, seed,
                            recursive=weights is None and num_parts <= 8, niter=niter, library=library)

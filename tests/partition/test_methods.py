@@ -110,7 +110,7 @@ def test_metis_system_library_cuts_like_pymetis_or_says_how_to_get_one(monkeypat
         partition_graph(g, "metis?library=mine", 4, seed=0)
 
 
-def test_metis_auto_takes_the_system_library_for_large_graphs_only_and_keys_the_cache_by_it(monkeypatch):
+def test_metis_auto_takes_the_system_library_for_large_graphs_only_and_keys_the_cache_by_it(monkeypatch, capsys):
     import ctypes.util
 
     from gnnsim.partition import methods
@@ -125,4 +125,8 @@ def test_metis_auto_takes_the_system_library_for_large_graphs_only_and_keys_the_
     assert cache_token(g, "metis") == {"metis_library": "system"}
     monkeypatch.setattr(ctypes.util, "find_library", lambda name: None)
     assert cache_token(g, "metis") == {"metis_library": "pymetis"}  # none installed: pymetis's, no error
+    capsys.readouterr()
     assert partition_graph(g, "metis", 4, seed=0).assignment.max() == 3
+    assert "apt install libmetis5" in capsys.readouterr().err  # says what would halve its memory
+    partition_graph(g, "metis?library=pymetis", 4, seed=0)  # asked for by name: nothing to say
+    assert capsys.readouterr().err == ""
