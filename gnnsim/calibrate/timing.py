@@ -371,16 +371,29 @@ def cache_bytes(index: int = 3, default: int = 32 * 2**20) -> int:
 _EVICT_STREAM: list = []
 
 
+# At most this much is streamed per eviction: a VM's sysfs can report its host socket's
+# whole last-level cache (480 MiB on a 2-vCPU Xeon VM), where twice that took 82 ms an
+# eviction and a calibration hours; 64 MiB (8 ms there) is twice the 32 MiB L3 share of
+# the AMD EPYC VM the evicted timings were validated on, and more than a suite's step touches
+EVICT_STREAM_MAX_BYTES = 64 * 2**20
+
+
+def evict_stream_bytes() -> int:
+    """Bytes :func:`evict_all_caches` streams: twice the last-level cache, at most
+    :data:`EVICT_STREAM_MAX_BYTES`."""
+    return min(2 * cache_bytes(), EVICT_STREAM_MAX_BYTES)
+
+
 def evict_all_caches() -> None:
-    """Stream over twice the last-level cache, so that a kernel's inputs and the reused
-    pages its output lands on come from memory, as in a training step; then run the
-    common ops once on tiny tensors, so that the dispatcher's and the kernels' code is
-    warm, as it is between the ops of a step."""
+    """Stream over twice the last-level cache (:func:`evict_stream_bytes`), so that a
+    kernel's inputs and the reused pages its output lands on come from memory, as in a
+    training step; then run the common ops once on tiny tensors, so that the dispatcher's
+    and the kernels' code is warm, as it is between the ops of a step."""
     import torch
 
     if not _EVICT_STREAM:
         x = torch.randn(64, 16)
-        _EVICT_STREAM.append((torch.zeros(2 * cache_bytes() // 4), x, torch.arange(8), torch.randn(16, 16)))
+        _EVICT_STREAM.append((torch.zeros(evict_stream_bytes() // 4), x, torch.arange(8), torch.randn(16, 16)))
     stream, x, idx, w = _EVICT_STREAM[0]
     stream.sum()
     torch.relu(x + x * 2.0)
