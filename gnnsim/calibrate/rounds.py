@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from gnnsim.calibrate import bench
-from gnnsim.calibrate.collectives import median_rounds, run_collectives
+from gnnsim.calibrate.collective_fit import median_rounds
+from gnnsim.calibrate.collectives import run_collectives
 from gnnsim.calibrate.profile_blocks import JITTER_MIN_TIME_S
 from gnnsim.calibrate.pyg import LoaderBench
 from gnnsim.calibrate.timing import EVICTED_MAX_REPEATS, Samples, median_of_rounds
@@ -101,7 +102,7 @@ class CollectiveRounds:
     """gloo's collective benchmark on ``world`` local processes in rounds spread over a
     calibration (:data:`COLLECTIVE_ROUNDS`; a quick one runs it once, whole): each
     :meth:`run` times one more round, :meth:`result` runs any left and gives the rows
-    with each size's median round (:func:`~gnnsim.calibrate.collectives.median_rounds`)."""
+    with each size's median round (:func:`~gnnsim.calibrate.collective_fit.median_rounds`)."""
 
     def __init__(self, world: int, quick: bool):
         self.world, self.quick = world, quick

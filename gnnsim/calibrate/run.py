@@ -31,7 +31,8 @@ import numpy as np
 
 from gnnsim.calibrate import bench, host_load
 from gnnsim.calibrate.capacity import capacity_rounds, measure_capacity
-from gnnsim.calibrate.collectives import SPREADS_S, fit_wakeup, run_collectives
+from gnnsim.calibrate.collective_fit import fit_wakeup
+from gnnsim.calibrate.collectives import SPREADS_S, run_collectives
 from gnnsim.calibrate.profile_blocks import (HOST_GATHER_KEYS, collective_blocks, device_block, fit_class, fit_copy,
                                              fit_framework, fit_sampler, fit_sweeps, profile_text, rounded)
 from gnnsim.calibrate.pyg import available as pyg_available, calibrate_pyg
