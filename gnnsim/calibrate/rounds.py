@@ -5,7 +5,7 @@ one or two passes a minute apart, fitted steps 0.5-1.3 ms from one calibration t
 on the dev VM while the trainers' measured optimizer stage held within 10-17%, and the
 calibration's host-speed probe did not track it; PyG's loader overhead swung alike. So a
 full CPU calibration times these pieces in several rounds at points minutes apart
-(:class:`Rounds`, called by :func:`gnnsim.calibrate.run._measure_cpu`) and keeps each
+(:class:`Rounds`, called by :func:`gnnsim.calibrate.measure.measure_cpu`) and keeps each
 shape's median round (:func:`gnnsim.calibrate.timing.median_of_rounds`,
 :func:`gnnsim.calibrate.pyg.loader_points`). The numbers: ``docs/calibration-notes.md``,
 "Optimizer and loader rounds".
