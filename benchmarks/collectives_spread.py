@@ -6,7 +6,7 @@
 Each of N repeats reads the host-speed probe (:func:`~gnnsim.calibrate.capacity.reference_step_s`),
 runs the collectives piece of a full CPU calibration on 2 processes
 (:func:`~gnnsim.calibrate.collectives.run_collectives`), fits it as the calibration does
-(:func:`~gnnsim.calibrate.profile_blocks.collective_blocks`, :func:`~gnnsim.calibrate.collectives.fit_wakeup`),
+(:func:`~gnnsim.calibrate.profile_blocks.collective_blocks`, :func:`~gnnsim.calibrate.collective_fit.fit_wakeup`),
 then reads the probe again. Prints per repeat the profile's numbers (all-reduce alpha and
 bandwidth, wake-up, all-to-all alpha) and what they are made of: the size sweep's alpha
 fitted to each size's mean and to its median, the tight chained skew bin's mean, median and
@@ -28,7 +28,8 @@ import time
 import numpy as np
 
 from gnnsim.calibrate.capacity import reference_step_s
-from gnnsim.calibrate.collectives import TIGHT_S, fit_wakeup, median_rounds, run_collectives
+from gnnsim.calibrate.collective_fit import fit_wakeup, median_rounds
+from gnnsim.calibrate.collectives import TIGHT_S, run_collectives
 from gnnsim.calibrate.profile_blocks import collective_blocks, fit_collective
 from gnnsim.calibrate.rounds import COLLECTIVE_ROUNDS, COLLECTIVE_SHARE, CollectiveRounds
 

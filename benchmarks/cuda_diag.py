@@ -11,7 +11,7 @@ import time
 import numpy as np
 import torch
 
-from gnnsim.calibrate.timing import evict_caches
+from gnnsim.calibrate.memory_state import evict_caches
 from gnnsim.realrun.models import GraphSAGE
 
 dev = torch.device("cuda")

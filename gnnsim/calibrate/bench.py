@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from gnnsim.calibrate.timing import (Samples, after_other_stages, device_sync, evict_caches, mean_time, synchronised,
-                                     time_cases, train_step_s)
+from gnnsim.calibrate.memory_state import evict_caches
+from gnnsim.calibrate.timing import (Samples, after_other_stages, device_sync, mean_time, synchronised, time_cases,
+                                     train_step_s)
 from gnnsim.workload import kernels as m
 from gnnsim.workload.models import MODELS
 

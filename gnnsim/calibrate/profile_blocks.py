@@ -16,7 +16,8 @@ import numpy as np
 import yaml
 
 from gnnsim.calibrate import bench
-from gnnsim.calibrate.collectives import SPREAD_BYTES, alltoall_sent_bytes, fit_busy_gap, fit_spread, spread_ratio
+from gnnsim.calibrate.collective_fit import fit_busy_gap, fit_spread, spread_ratio
+from gnnsim.calibrate.collectives import SPREAD_BYTES, alltoall_sent_bytes
 from gnnsim.calibrate.fit import Demands, LinearFit, fit_linear_nonneg, fit_roofline, roofline_kfold_mape
 from gnnsim.calibrate.timing import Samples
 from gnnsim.realrun.heap import MMAP_THRESHOLD_MAX_BYTES
@@ -159,7 +160,7 @@ def fit_collective(rows: list[list[float]], steps: float, wire: float) -> Linear
 
     The rows are the collective's own times with the ranks arriving together (see
     :mod:`gnnsim.calibrate.collectives`); the spread sweep says how much less it costs
-    when they arrive apart (:func:`gnnsim.calibrate.collectives.fit_spread`).
+    when they arrive apart (:func:`gnnsim.calibrate.collective_fit.fit_spread`).
     """
     table = np.array(rows)
     return fit_linear_nonneg(np.column_stack([np.full(len(table), steps), wire * table[:, 0]]), table[:, 1])
@@ -181,7 +182,7 @@ def collective_blocks(coll: dict, world: int, residuals: dict, suffix: str) -> t
     small = float(SPREAD_BYTES)
     sweep_s = {"allreduce": ar_fit.coef @ [2.0 * (world - 1), 2.0 * (world - 1) / world * small],
                "alltoall": a2a_fit.coef @ [float(world - 1), alltoall_sent_bytes(SPREAD_BYTES, world)]}
-    # With rounds spread over the calibration (collectives.median_rounds) both factors are
+    # With rounds spread over the calibration (collective_fit.median_rounds) both factors are
     # fitted round by round and each parameter keeps its median round
     rounds = coll.get("rounds", [coll])
     factors = [{name: fit_spread(r.get("skew", {}).get(name, []), float(sweep_s[name])) for name in sweep_s}

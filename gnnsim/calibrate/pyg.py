@@ -245,7 +245,7 @@ class LoaderBench:
     def round(self, count: int, round_index: int = 0) -> list[dict]:
         """The next ``count`` batches of every shape, tagged ``round`` ``round_index``
         (:func:`fit_loader` keeps each shape's median round)."""
-        from gnnsim.calibrate.timing import evict_caches
+        from gnnsim.calibrate.memory_state import evict_caches
         from gnnsim.workload.frameworks import pyg_minibatch
         from gnnsim.workload.sampler import sampling_work
 

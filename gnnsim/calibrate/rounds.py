@@ -5,7 +5,7 @@ one or two passes a minute apart, fitted steps 0.5-1.3 ms from one calibration t
 on the dev VM while the trainers' measured optimizer stage held within 10-17%, and the
 calibration's host-speed probe did not track it; PyG's loader overhead swung alike. So a
 full CPU calibration times these pieces in several rounds at points minutes apart
-(:class:`Rounds`, called by :func:`gnnsim.calibrate.run._measure_cpu`) and keeps each
+(:class:`Rounds`, called by :func:`gnnsim.calibrate.measure.measure_cpu`) and keeps each
 shape's median round (:func:`gnnsim.calibrate.timing.median_of_rounds`,
 :func:`gnnsim.calibrate.pyg.loader_points`). The numbers: ``docs/calibration-notes.md``,
 "Optimizer and loader rounds".
@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from gnnsim.calibrate import bench
-from gnnsim.calibrate.collectives import median_rounds, run_collectives
+from gnnsim.calibrate.collective_fit import median_rounds
+from gnnsim.calibrate.collectives import run_collectives
 from gnnsim.calibrate.profile_blocks import JITTER_MIN_TIME_S
 from gnnsim.calibrate.pyg import LoaderBench
 from gnnsim.calibrate.timing import EVICTED_MAX_REPEATS, Samples, median_of_rounds
@@ -101,7 +102,7 @@ class CollectiveRounds:
     """gloo's collective benchmark on ``world`` local processes in rounds spread over a
     calibration (:data:`COLLECTIVE_ROUNDS`; a quick one runs it once, whole): each
     :meth:`run` times one more round, :meth:`result` runs any left and gives the rows
-    with each size's median round (:func:`~gnnsim.calibrate.collectives.median_rounds`)."""
+    with each size's median round (:func:`~gnnsim.calibrate.collective_fit.median_rounds`)."""
 
     def __init__(self, world: int, quick: bool):
         self.world, self.quick = world, quick

@@ -6,21 +6,21 @@ training step (:data:`STEADY_HEAP`, :data:`EVICT_BEFORE_KERNELS`), taken alone o
 calibrating process's core (``gnnsim calibrate --twin-load`` takes them beside busy
 twins, :mod:`gnnsim.calibrate.twin`). On a GPU (``device="cuda"``) kernels are queued
 back to back and the device is synchronised once per batch of calls
-(:func:`mean_time_queued`), as a training step queues them. The benchmarks themselves
-are in :mod:`gnnsim.calibrate.bench`.
+(:func:`mean_time_queued`), as a training step queues them. The state of memory a run
+finds (the heap's offset, the caches emptied) is set by :mod:`gnnsim.calibrate.memory_state`;
+the benchmarks themselves are in :mod:`gnnsim.calibrate.bench`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
+from gnnsim.calibrate.memory_state import RELEASE_FREE_MEMORY, HeapShift, evict_all_caches, evict_caches
 from gnnsim.workload import kernels as m
 
 
@@ -74,51 +74,12 @@ def median_of_rounds(rounds: list[Samples]) -> Samples:
                    list(first.shapes), [float(np.mean(cs)) for cs in zip(*(r.cvs for r in rounds))])
 
 
-def _libc() -> ctypes.CDLL | None:
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return None
-    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
-    libc.free.argtypes = [ctypes.c_void_p]
-    return libc
-
-
-_LIBC = _libc()
-# glibc's ``malloc_trim(0)``, or a no-op where there is no glibc
-RELEASE_FREE_MEMORY = _LIBC.malloc_trim if _LIBC is not None else (lambda *_: 0)
-SHIFT_MAX_BYTES = 8192  # the heap is shifted by up to this much before each cold run
-
-
-class HeapShift:
-    """Holds a small block of a random size (seeded) during each cold run, so that the
-    timed call's allocations land at a different heap offset every run.
-
-    After ``malloc_trim`` a small output may start on a page the heap still has or on a
-    fresh one, depending on where the heap's top happens to be; training's allocations
-    land at a different offset from batch to batch, and so do the shifted runs."""
-
-    def __init__(self, seed: int = 0):
-        self.rng = np.random.default_rng(seed)
-        self.block = None
-
-    def __enter__(self) -> HeapShift:
-        if _LIBC is not None:
-            self.block = _LIBC.malloc(int(self.rng.integers(16, SHIFT_MAX_BYTES)))
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.block is not None:
-            _LIBC.free(self.block)
-            self.block = None
-
-
 # Time kernels with the heap in steady state (``cold=False``), as a training step runs:
 # freed blocks under glibc's mmap threshold are reused, larger outputs are mapped afresh,
 # so the fits charge first touch above the threshold only (``first_touch_above_mb``).
 STEADY_HEAP = True
 # Time a CPU kernel after its data have left the caches and its code has run again
-# (:func:`evict_all_caches`), as an op in a step reads what others wrote long ago.
+# (:func:`~gnnsim.calibrate.memory_state.evict_all_caches`), as an op in a step reads what others wrote long ago.
 EVICT_BEFORE_KERNELS = True
 EVICTED_MAX_REPEATS = 100  # runs of a kernel timed after an eviction (each costs a few ms)
 # Time each shape's timed runs should add up to (at most MAX_REPEATS runs, at least the
@@ -144,7 +105,7 @@ def mean_time(fn: Callable[[], object], repeats: int, warmup: int = 2, cold: boo
     an output under glibc's mmap threshold reuses memory an earlier run freed, a larger
     one is mapped afresh and pays its page faults. With ``cold`` freed memory goes back
     to the OS before every run, so every output lands on fresh pages, and the heap is
-    shifted by a random few KB for each run (:class:`HeapShift`). ``most`` caps the runs
+    shifted by a random few KB for each run (:class:`~gnnsim.calibrate.memory_state.HeapShift`). ``most`` caps the runs
     below the default (a sweep split into rounds that share the runs).
     """
     runs = _runs_for(fn, repeats, warmup, most or (MAX_REPEATS if before is None else EVICTED_MAX_REPEATS))
@@ -307,22 +268,6 @@ def time_cases(cases: list[Case], repeats: int, device: str, cold: bool = not ST
     return out
 
 
-_EVICT: list = []
-
-
-def evict_caches() -> None:
-    """Stream over a table larger than the private caches, as training's gathers do."""
-    import torch
-
-    if not _EVICT:
-        rows = EVICT_BYTES // (128 * 4)
-        _EVICT.append((torch.randn(rows, 128), torch.from_numpy(np.random.default_rng(0).integers(0, rows, rows // 2))))
-    table, idx = _EVICT[0]
-    table.index_select(0, idx)
-
-
-EVICT_BYTES = 32 * 2**20  # well above a core's private caches
-
 # The stand-in for the rest of an iteration (after_other_stages): a two-layer GraphSAGE
 # of gnnsim's own on a random subgraph of this many nodes and edges, 64 features wide
 STAND_IN_NODES, STAND_IN_EDGES, STAND_IN_WIDTH = 2048, 4096, 64
@@ -333,7 +278,7 @@ def after_other_stages(device: str = "cpu") -> None:
     """Leave the host as the rest of a training iteration leaves it for a stage that runs
     once per iteration, such as the optimizer's step: other code has run since its last
     call (a forward and backward of gnnsim's own GraphSAGE on a small random subgraph)
-    and the caches hold other data (:func:`evict_caches`). Timed back to back, a step of
+    and the caches hold other data (:func:`~gnnsim.calibrate.memory_state.evict_caches`). Timed back to back, a step of
     many small Python-issued ops keeps its own code (the optimizer's Python, the
     dispatcher's paths for its ops) hot, which a training loop never does: here Adam's
     step on six tensors took 0.54 ms after this against 0.38 ms after the eviction alone
@@ -356,49 +301,6 @@ def after_other_stages(device: str = "cpu") -> None:
     model.zero_grad(set_to_none=False)
     device_sync(device)()
     evict_caches()
-
-
-def cache_bytes(index: int = 3, default: int = 32 * 2**20) -> int:
-    """The size of core 0's cache ``index`` (2: L2, 3: the last level; sysfs), or
-    ``default`` where the system does not say."""
-    try:
-        text = Path(f"/sys/devices/system/cpu/cpu0/cache/index{index}/size").read_text().strip()
-        return int(text[:-1]) * {"K": 2**10, "M": 2**20}[text[-1]] if text[-1] in "KM" else int(text)
-    except (OSError, ValueError, KeyError, IndexError):
-        return default
-
-
-_EVICT_STREAM: list = []
-
-
-# At most this much is streamed per eviction: a VM's sysfs can report its host socket's
-# whole last-level cache (480 MiB on a 2-vCPU Xeon VM), where twice that took 82 ms an
-# eviction and a calibration hours; 64 MiB (8 ms there) is twice the 32 MiB L3 share of
-# the AMD EPYC VM the evicted timings were validated on, and more than a suite's step touches
-EVICT_STREAM_MAX_BYTES = 64 * 2**20
-
-
-def evict_stream_bytes() -> int:
-    """Bytes :func:`evict_all_caches` streams: twice the last-level cache, at most
-    :data:`EVICT_STREAM_MAX_BYTES`."""
-    return min(2 * cache_bytes(), EVICT_STREAM_MAX_BYTES)
-
-
-def evict_all_caches() -> None:
-    """Stream over twice the last-level cache (:func:`evict_stream_bytes`), so that a
-    kernel's inputs and the reused pages its output lands on come from memory, as in a
-    training step; then run the common ops once on tiny tensors, so that the dispatcher's
-    and the kernels' code is warm, as it is between the ops of a step."""
-    import torch
-
-    if not _EVICT_STREAM:
-        x = torch.randn(64, 16)
-        _EVICT_STREAM.append((torch.zeros(evict_stream_bytes() // 4), x, torch.arange(8), torch.randn(16, 16)))
-    stream, x, idx, w = _EVICT_STREAM[0]
-    stream.sum()
-    torch.relu(x + x * 2.0)
-    torch.zeros(8, 16).index_add_(0, idx, x.index_select(0, idx))
-    torch.mm(x, w)
 
 
 def train_step_s(step: Callable, target, model, sync: Callable[[], None]) -> tuple[float, float]:

@@ -27,7 +27,7 @@ import torch
 def stage_names(training, world: int) -> tuple[str, ...]:
     """The stages a placed GPU rank times, in order.
 
-    >>> from gnnsim.config import TrainingConfig
+    >>> from gnnsim.sections import TrainingConfig
     >>> stage_names(TrainingConfig(sampling={"device": "gpu"}, features={"placement": "gpu"}), 1)
     ('sample', 'forward', 'backward', 'optimizer')
     >>> stage_names(TrainingConfig(loader={"workers": 0}), 2)

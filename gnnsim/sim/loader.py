@@ -115,7 +115,7 @@ def loader_startup_s(loader: LoaderSettings, worker_start_s: float) -> float | N
     work (CPU sampling or host gathers); persistent workers start once per run, not per
     epoch.
 
-    >>> from gnnsim.config import TrainingConfig
+    >>> from gnnsim.sections import TrainingConfig
     >>> from gnnsim.sim.settings import loader_settings
     >>> def startup(**training): return loader_startup_s(loader_settings(TrainingConfig(**training)), 0.09)
     >>> startup(loader={"workers": 4}), startup()

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gnnsim.config import Scenario, TrainingConfig
+from gnnsim.config import Scenario
+from gnnsim.sections import TrainingConfig
 from gnnsim.workload.frameworks import legacy_sampler_scale
 from gnnsim.workload.loader import placed
 
@@ -41,7 +42,7 @@ class LoaderSettings:
 def loader_settings(training: TrainingConfig) -> LoaderSettings:
     """The loader's part of the replay's settings.
 
-    >>> from gnnsim.config import TrainingConfig
+    >>> from gnnsim.sections import TrainingConfig
     >>> loader_settings(TrainingConfig(loader={"workers": 4})).placed, loader_settings(TrainingConfig()).placed
     (True, False)
     """
@@ -74,7 +75,7 @@ def iteration_barrier(training: TrainingConfig) -> bool:
     trainer (``torch``) has a barrier before every iteration, PyG's and DGL's DDP
     trainers as their examples write them do not.
 
-    >>> from gnnsim.config import TrainingConfig
+    >>> from gnnsim.sections import TrainingConfig
     >>> iteration_barrier(TrainingConfig()), iteration_barrier(TrainingConfig(framework="pyg"))
     (True, False)
     >>> iteration_barrier(TrainingConfig(framework="pyg", iteration_barrier=True))

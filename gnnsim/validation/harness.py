@@ -263,7 +263,7 @@ def host_description() -> dict[str, Any]:
     """The machine the suite ran on, named in RESULTS.md."""
     import torch
 
-    from gnnsim.calibrate.run import cpu_model
+    from gnnsim.calibrate.measure import cpu_model
 
     return {"host": socket.gethostname(), "cpu_model": cpu_model(), "cpu_cores": os.cpu_count(),
             "machine": platform.machine(), "kernel": platform.release(), "python": platform.python_version(),

@@ -161,7 +161,7 @@ def legacy_sampler_scale(training) -> float:
     sampler on the same batches (the node profile's ``host.sampler``, without the software
     profile's sampler scales), or 0 where the software profile describes the sampler.
 
-    >>> from gnnsim.config import TrainingConfig
+    >>> from gnnsim.sections import TrainingConfig
     >>> round(legacy_sampler_scale(TrainingConfig(framework="pyg", pyg_loader="neighbor_sampler")), 2)
     5.73
     >>> legacy_sampler_scale(TrainingConfig(framework="pyg")), legacy_sampler_scale(TrainingConfig(framework="dgl"))
@@ -176,7 +176,7 @@ def dgl_sampler_edge_factor(training) -> float:
     """The multiple of the ``dgl`` software profile's sampler edge costs that a scenario's
     DGL sampler generation (``training.dgl_sampler``) runs at; 1 for other frameworks.
 
-    >>> from gnnsim.config import TrainingConfig
+    >>> from gnnsim.sections import TrainingConfig
     >>> round(dgl_sampler_edge_factor(TrainingConfig(framework="dgl", dgl_sampler="pre_0_7_2")), 3)
     1.714
     >>> dgl_sampler_edge_factor(TrainingConfig(framework="dgl")), dgl_sampler_edge_factor(TrainingConfig())

@@ -41,10 +41,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gnnsim.config import Scenario, TrainingConfig
+from gnnsim.config import Scenario
 from gnnsim.errors import ScenarioError
 from gnnsim.graph.graph import Graph
 from gnnsim.hardware.profiles import Cluster
+from gnnsim.sections import TrainingConfig
 from gnnsim.workload import kernels as m
 from gnnsim.workload.batches import BatchCounts, copy_sizes
 from gnnsim.workload.memory import host_footprint, host_memory_report, structure_bytes

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gnnsim.calibrate import rounds as rounds_mod
-from gnnsim.calibrate.collectives import median_rounds
+from gnnsim.calibrate.collective_fit import median_rounds
 from gnnsim.calibrate.profile_blocks import collective_blocks
 
 SIZES = [2.0**e for e in (10, 14, 17, 20, 22, 24)]

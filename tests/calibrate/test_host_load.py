@@ -118,7 +118,7 @@ def test_read_cpu_times_sums_the_busy_fields(tmp_path):
 # -- calibrate with the measurement faked --------------------------------------------------
 
 def fake_measurement(jitter_cv: float, calls: list):
-    """A stand-in for run._measure_cpu: the committed localhost profile's blocks, with
+    """A stand-in for measure.measure_cpu: the committed localhost profile's blocks, with
     ``jitter_cv`` as the spread of the repeats, after one narrated step."""
     profile = yaml.safe_load(LOCALHOST.read_text())
     device = {k: v for k, v in profile["device"].items() if k not in ("name", "sources")}
@@ -145,7 +145,7 @@ def probes(monkeypatch):
 
 def test_strict_refuses_a_busy_host_before_measuring(tmp_path, capsys, monkeypatch, probes):
     calls: list = []
-    monkeypatch.setattr(run, "_measure_cpu", fake_measurement(0.05, calls))
+    monkeypatch.setattr(run, "measure_cpu", fake_measurement(0.05, calls))
     probes += [look(load=9.0, others=1.9), QUIET]
     out = tmp_path / "busy.yaml"
     code = main(["calibrate", "--strict", "--out", str(out), "--samples", str(tmp_path / "s.json")])
@@ -160,7 +160,7 @@ def test_strict_refuses_a_busy_host_before_measuring(tmp_path, capsys, monkeypat
 
 def test_strict_refuses_a_spread_found_while_measuring_and_writes_nothing(tmp_path, capsys, monkeypatch, probes):
     calls: list = []
-    monkeypatch.setattr(run, "_measure_cpu", fake_measurement(0.4, calls))
+    monkeypatch.setattr(run, "measure_cpu", fake_measurement(0.4, calls))
     probes += [QUIET, QUIET]
     out = tmp_path / "spread.yaml"
     assert main(["calibrate", "--strict", "--out", str(out), "--samples", str(tmp_path / "s.json")]) == 2
@@ -172,7 +172,7 @@ def test_strict_refuses_a_spread_found_while_measuring_and_writes_nothing(tmp_pa
 
 def test_a_busy_host_is_warned_about_and_marked_in_the_profile(tmp_path, capsys, monkeypatch, probes):
     calls: list = []
-    monkeypatch.setattr(run, "_measure_cpu", fake_measurement(0.05, calls))
+    monkeypatch.setattr(run, "measure_cpu", fake_measurement(0.05, calls))
     probes += [look(others=1.2), QUIET]
     out = tmp_path / "marked.yaml"
     assert main(["calibrate", "--out", str(out)]) == 0
@@ -193,7 +193,7 @@ def test_a_busy_host_is_warned_about_and_marked_in_the_profile(tmp_path, capsys,
 
 
 def test_a_quiet_host_writes_a_clean_quality_block_and_no_warning(tmp_path, capsys, monkeypatch, probes):
-    monkeypatch.setattr(run, "_measure_cpu", fake_measurement(0.05, []))
+    monkeypatch.setattr(run, "measure_cpu", fake_measurement(0.05, []))
     probes += [QUIET, QUIET]
     out = tmp_path / "quiet.yaml"
     assert main(["calibrate", "--strict", "--out", str(out)]) == 0
@@ -216,7 +216,7 @@ def test_the_planned_steps_are_the_steps_narrated(tmp_path, capsys, monkeypatch,
     """calibrate's step count on stderr (forced on) for the faked one-step measurement."""
     monkeypatch.setenv("GNNSIM_PROGRESS", "1")
     monkeypatch.delenv("GNNSIM_QUIET", raising=False)
-    monkeypatch.setattr(run, "_measure_cpu", fake_measurement(0.05, []))
+    monkeypatch.setattr(run, "measure_cpu", fake_measurement(0.05, []))
     probes += [QUIET, QUIET]
     assert main(["calibrate", "--quick", "--out", str(tmp_path / "p.yaml")]) == 0
     captured = capsys.readouterr()

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from gnnsim.calibrate import run
+from gnnsim.calibrate import measure
 
 
 def test_oversubscribed_block_recovers_alpha_beta_on_shared_cores(monkeypatch):
@@ -21,10 +21,10 @@ def test_oversubscribed_block_recovers_alpha_beta_on_shared_cores(monkeypatch):
         a2a = [[s, (world - 1) * alpha_a2a + s / bw] for s in sizes]
         return {"allreduce": [r + [r[1]] for r in ar], "alltoall": [r + [r[1]] for r in a2a], "wakeup": []}
 
-    monkeypatch.setattr(run, "run_collectives", fake_collectives)
+    monkeypatch.setattr(measure, "run_collectives", fake_collectives)
     before = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     residuals = {}
-    block = run._oversubscribed(2, quick=True, residuals=residuals, progress=lambda *a, **k: None)
+    block = measure._oversubscribed(2, quick=True, residuals=residuals, progress=lambda *a, **k: None)
     assert seen["world"] == 4 and seen["crowded"] and block["processes"] == 4 and block["cores"] == 2
     if before is not None:  # the benchmark ran on the first 2 cores, and this process got its own back
         assert len(seen["cores"]) == min(2, len(before)) and os.sched_getaffinity(0) == before

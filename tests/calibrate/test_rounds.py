@@ -3,7 +3,7 @@ rounds, where the rounds run, and the loader's fit on its rounds. No timing here
 
 import pytest
 
-from gnnsim.calibrate import bench, rounds, run
+from gnnsim.calibrate import bench, measure, rounds, run
 from gnnsim.calibrate import pyg as cal
 from gnnsim.calibrate.timing import Samples, median_of_rounds
 from gnnsim.workload import kernels as m
@@ -69,12 +69,12 @@ def test_the_kernel_passes_leave_the_optimizer_to_a_round_after_each(monkeypatch
 
     monkeypatch.setattr(bench, "KERNEL_BENCHMARKS", (("elementwise", fake("elementwise")),
                                                       ("optimizer", fake("optimizer"))))
-    monkeypatch.setattr(run, "fit_sweeps", lambda sweeps, cpu, progress: ([cls for cls, _ in sweeps], {}, 0.0))
+    monkeypatch.setattr(measure, "fit_sweeps", lambda sweeps, cpu, progress: ([cls for cls, _ in sweeps], {}, 0.0))
     progress = run.Narration(lambda *a, **k: None, type("Steps", (), {"update": lambda self: None})())
-    fitted, _, _ = run._fit_kernels(False, 11, progress, "cpu", {}, FakeRounds())
+    fitted, _, _ = measure._fit_kernels(False, 11, progress, "cpu", {}, FakeRounds())
     assert fitted == ["elementwise"] and log == ["elementwise", "round", "elementwise", "round"]
     log.clear()
-    fitted, _, _ = run._fit_kernels(False, 11, progress, "cpu", {})  # (a GPU's or --quick: no rounds)
+    fitted, _, _ = measure._fit_kernels(False, 11, progress, "cpu", {})  # (a GPU's or --quick: no rounds)
     assert fitted == ["elementwise", "optimizer"] and "round" not in log
 
 

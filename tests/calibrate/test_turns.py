@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from gnnsim.calibrate import timing
+from gnnsim.calibrate import memory_state, timing
 from gnnsim.workload import kernels as m
 
 
@@ -70,15 +70,15 @@ def test_cpu_kernels_run_on_a_steady_heap_after_an_eviction_each(monkeypatch):
 
 
 def test_cache_sizes_come_from_sysfs_or_a_default():
-    assert timing.cache_bytes(3) > 0
-    assert timing.cache_bytes(99, default=123) == 123  # no such cache level
+    assert memory_state.cache_bytes(3) > 0
+    assert memory_state.cache_bytes(99, default=123) == 123  # no such cache level
 
 
 def test_an_eviction_streams_twice_the_last_level_cache_but_never_a_socket_s_worth(monkeypatch):
-    monkeypatch.setattr(timing, "cache_bytes", lambda index=3, default=0: 8 * 2**20)
-    assert timing.evict_stream_bytes() == 16 * 2**20
-    monkeypatch.setattr(timing, "cache_bytes", lambda index=3, default=0: 480 * 2**20)  # a VM reporting its host's
-    assert timing.evict_stream_bytes() == timing.EVICT_STREAM_MAX_BYTES
+    monkeypatch.setattr(memory_state, "cache_bytes", lambda index=3, default=0: 8 * 2**20)
+    assert memory_state.evict_stream_bytes() == 16 * 2**20
+    monkeypatch.setattr(memory_state, "cache_bytes", lambda index=3, default=0: 480 * 2**20)  # a VM reporting its host's
+    assert memory_state.evict_stream_bytes() == memory_state.EVICT_STREAM_MAX_BYTES
 
 
 def test_the_optimizer_step_is_timed_after_a_stand_in_for_the_rest_of_an_iteration(monkeypatch):

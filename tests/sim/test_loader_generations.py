@@ -8,7 +8,8 @@ import math
 
 import pytest
 
-from gnnsim.config import TrainingConfig, scenario_from_dict
+from gnnsim.config import scenario_from_dict
+from gnnsim.sections import TrainingConfig
 from gnnsim.cost.model import CostModel
 from gnnsim.hardware.software import load_software
 from gnnsim.pipeline import cluster_for, simulate

@@ -1,8 +1,8 @@
-"""Fits of the collective benchmark's rows (gnnsim.calibrate.collectives)."""
+"""Fits of the collective benchmark's rows (gnnsim.calibrate.collective_fit)."""
 
 import numpy as np
 
-from gnnsim.calibrate.collectives import fit_spread
+from gnnsim.calibrate.collective_fit import fit_spread
 
 
 def _pairs(skew, ratio, anchor=1e-3):
@@ -50,7 +50,8 @@ def test_too_few_calls_or_no_anchor_give_no_factor():
 
 def test_the_busy_gap_factor_is_recovered_from_stalling_calls():
     # after longer compute more calls stall: 20% right after a collective, 50% after 4 ms
-    from gnnsim.calibrate.collectives import GAPS_S, fit_busy_gap
+    from gnnsim.calibrate.collective_fit import fit_busy_gap
+    from gnnsim.calibrate.collectives import GAPS_S
 
     rng = np.random.default_rng(2)
     rows = []
@@ -65,7 +66,8 @@ def test_the_busy_gap_factor_is_recovered_from_stalling_calls():
 
 
 def test_no_rise_with_the_gap_or_too_few_gaps_give_no_busy_factor():
-    from gnnsim.calibrate.collectives import GAPS_S, fit_busy_gap
+    from gnnsim.calibrate.collective_fit import fit_busy_gap
+    from gnnsim.calibrate.collectives import GAPS_S
 
     assert fit_busy_gap([[g, 0.0, 1e-3] for g in GAPS_S for _ in range(5)]) == (0.0, 0.0)
     assert fit_busy_gap([[g, 0.0, 1e-3 / (1 + g)] for g in GAPS_S]) == (0.0, 0.0)  # a fall is not a rise
