@@ -18,8 +18,8 @@ and how each tracks the probe (correlation over the rounds).
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import time
 
 import numpy as np
@@ -144,8 +144,14 @@ def summary(rows: list[dict]) -> None:
           f"per ms of probe step {spread(batch / probe_l)}")
 
 
+def cli() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("repeats", nargs="?", type=int, default=6, help="calibrations' pieces to time (default 6)")
+    ap.add_argument("--rounds", action="store_true", help="time them in rounds, as a full calibration now does")
+    ap.add_argument("--json", metavar="OUT", help="also write every repeat's rows as JSON")
+    args = ap.parse_args()
+    main(args.repeats, args.json, args.rounds)
+
+
 if __name__ == "__main__":
-    args = sys.argv[1:]
-    out = args[args.index("--json") + 1] if "--json" in args else None
-    n = int(args[0]) if args and args[0].isdigit() else 6
-    main(n, out, "--rounds" in args)
+    cli()

@@ -21,8 +21,8 @@ apart, each size's median round); without it, once whole, as a calibration ran i
 
 from __future__ import annotations
 
+import argparse
 import json
-import sys
 import time
 
 import numpy as np
@@ -31,7 +31,11 @@ from gnnsim.calibrate.capacity import reference_step_s
 from gnnsim.calibrate.collective_fit import fit_wakeup, median_rounds
 from gnnsim.calibrate.collectives import TIGHT_S, run_collectives
 from gnnsim.calibrate.profile_blocks import collective_blocks, fit_collective
-from gnnsim.calibrate.rounds import COLLECTIVE_ROUNDS, COLLECTIVE_SHARE, CollectiveRounds
+from gnnsim.calibrate.rounds import (
+    COLLECTIVE_ROUNDS,
+    COLLECTIVE_SHARE,
+    CollectiveRounds,
+)
 
 WORLD = 2
 FILLER_S = 8.0  # the probe's load between two rounds (--rounds)
@@ -139,11 +143,19 @@ def main(n: int, out: str | None, spread_out: bool) -> None:
             json.dump(rows, f)
 
 
-if __name__ == "__main__":
-    args = sys.argv[1:]
-    n = int(args[0]) if args and args[0].isdigit() else 5
-    out = args[args.index("--json") + 1] if "--json" in args else None
-    if "--interleave" in args:
-        interleaved(n, out)
+def cli() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("repeats", nargs="?", type=int, default=5, help="benchmark runs to compare (default 5)")
+    ap.add_argument("--rounds", action="store_true", help="each run in rounds, as a full calibration now does")
+    ap.add_argument("--interleave", action="store_true",
+                    help="run that many calibrations' rounds interleaved, minutes apart (takes the lock per round)")
+    ap.add_argument("--json", metavar="OUT", help="also write every run's raw rows as JSON")
+    args = ap.parse_args()
+    if args.interleave:
+        interleaved(args.repeats, args.json)
     else:
-        main(n, out, "--rounds" in args)
+        main(args.repeats, args.json, args.rounds)
+
+
+if __name__ == "__main__":
+    cli()
