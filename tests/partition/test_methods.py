@@ -130,3 +130,26 @@ def test_metis_auto_takes_the_system_library_for_large_graphs_only_and_keys_the_
     assert "apt install libmetis5" in capsys.readouterr().err  # says what would halve its memory
     partition_graph(g, "metis?library=pymetis", 4, seed=0)  # asked for by name: nothing to say
     assert capsys.readouterr().err == ""
+
+
+def test_metis_runs_where_ctrl_c_reaches_it_at_once():
+    """METIS is one long C call: it runs on a thread so that an interrupt stops gnnsim
+    within a step of the wait, not when METIS returns."""
+    import _thread
+    import threading
+    import time
+
+    from gnnsim.partition.methods import interruptible
+
+    assert interruptible(lambda: 41 + 1) == 42
+    with pytest.raises(ZeroDivisionError):
+        interruptible(lambda: 1 / 0)
+    timer = threading.Timer(0.2, _thread.interrupt_main)  # as SIGINT would, in the main thread
+    start = time.perf_counter()
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            interruptible(lambda: time.sleep(3.0))  # (a C call that lets go of the GIL, as ctypes does)
+    finally:
+        timer.cancel()
+    assert time.perf_counter() - start < 1.5
