@@ -27,6 +27,7 @@ from __future__ import annotations
 import mmap
 import multiprocessing
 import os
+import signal
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -64,6 +65,26 @@ def shared_empty(size: int, dtype) -> np.ndarray:
     count = int(size)
     buffer = mmap.mmap(-1, max(count * np.dtype(dtype).itemsize, 1))  # MAP_SHARED | MAP_ANONYMOUS
     return np.frombuffer(buffer, dtype=dtype, count=count)
+
+
+def kill_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent exits (``prctl(PR_SET_PDEATHSIG)``;
+    elsewhere nothing)."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        except (OSError, AttributeError):
+            pass
+
+
+def _worker_start(parent: int) -> None:
+    # a worker must not outlive a parent killed by SIGTERM or SIGKILL: it holds the shared
+    # arrays (GBs) and the parent's output pipes
+    kill_with_parent()
+    if os.getppid() != parent:  # the parent died before the request
+        os._exit(1)
 
 
 def _run(job: tuple[Task, Any]) -> Any:
@@ -104,14 +125,16 @@ def worker_pool(processes: int, shared: dict):
     The workers fork at the first task and are gone on leaving. A task's exception is
     raised in the caller (the tasks not started are dropped), and a worker that dies (the
     out-of-memory killer) raises ``BrokenProcessPool`` instead of leaving the caller
-    waiting for ever, as ``multiprocessing.Pool`` would.
+    waiting for ever, as ``multiprocessing.Pool`` would; a caller killed outright (SIGTERM,
+    SIGKILL) takes its workers with it (:func:`kill_with_parent`).
     """
     if processes <= 1 or fork_blocker() is not None:
         yield _InProcess(shared)
         return
     global _SHARED
     _SHARED = shared
-    executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"))
+    executor = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("fork"),
+                                   initializer=_worker_start, initargs=(os.getpid(),))
     try:
         yield _Forked(executor, processes)
     except BaseException:

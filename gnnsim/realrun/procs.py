@@ -21,6 +21,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gnnsim.graph.forked import kill_with_parent
+
 POLL_S = 0.2
 PARENT_ENV = "GNNSIM_LAUNCHER_PID"  # the launcher's pid, for a member to check it is still there
 
@@ -58,14 +60,7 @@ def signals_raise():
 def die_with_parent() -> None:
     """In a group member: ask Linux to SIGKILL this process when its parent exits
     (``prctl(PR_SET_PDEATHSIG)``), and exit now if the launcher is already gone."""
-    if sys.platform.startswith("linux"):
-        try:
-            import ctypes
-
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
-        except (OSError, AttributeError):
-            pass
+    kill_with_parent()
     launcher = os.environ.get(PARENT_ENV)
     if launcher and launcher.isdigit():
         try:

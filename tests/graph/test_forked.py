@@ -93,3 +93,55 @@ def test_no_fork_while_another_thread_runs_or_torch_is_loaded(monkeypatch):
     assert "torch" in fork_blocker()
     with worker_pool(2, {}) as pool:
         assert pool.map(_pid, range(3)) == [os.getpid()] * 3
+
+
+KILLED_PARENT = """
+import os, sys, time
+from gnnsim.graph.forked import worker_pool
+
+def _report_and_wait(shared, i):
+    print(os.getpid(), flush=True)
+    time.sleep(60)
+
+with worker_pool(2, {}) as pool:
+    pool.map(_report_and_wait, range(2))
+"""
+
+
+def test_workers_die_with_a_parent_killed_outright(tmp_path):
+    """SIGKILL (or SIGTERM) leaves no cleanup to the parent: its workers, which hold the
+    shared arrays, must go with it (PR_SET_PDEATHSIG) rather than sleep on as orphans."""
+    import subprocess
+    import time
+
+    script = tmp_path / "parent.py"
+    script.write_text(KILLED_PARENT)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    workers = []
+    try:
+        deadline = time.monotonic() + 60
+        while len(workers) < 2 and time.monotonic() < deadline:  # (a fresh interpreter: no fork_blocker)
+            line = parent.stdout.readline()
+            if not line:
+                break
+            workers.append(int(line))
+        assert len(workers) == 2
+        parent.kill()
+        parent.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(w) for w in workers)
+    finally:
+        parent.kill()
+        for w in workers:
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "zombie" not in f.read()
+    except FileNotFoundError:
+        return False
