@@ -136,6 +136,30 @@ def test_cache_command_info_and_clear(cache, capsys):
     assert "removed 1 entry" in capsys.readouterr().out and store.entries(cache) == []
 
 
+def test_a_save_killed_half_way_is_listed_as_unfinished_and_cleared(cache, capsys):
+    """A run killed while writing leaves its temporary folder (never read: no manifest was
+    renamed into place); info shows its size so that the space is not lost unseen."""
+    import os
+    import subprocess
+    import sys
+
+    from gnnsim.cli import main
+
+    build_graph(scenario())
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = cache / "graph" / f".tmp-0123abcd-{int(dead.stdout)}"  # a pid that has exited
+    left.mkdir(parents=True)
+    (left / "indices.npy").write_bytes(b"x" * 5000)
+    ours = cache / "graph" / f".tmp-4567ef-{os.getpid()}"  # a save still running: not listed
+    ours.mkdir()
+    found = store.entries(cache)
+    assert [e["what"].split(":")[0] for e in found if e["path"] == str(left)] == ["unfinished"]
+    assert not any(e["path"] == str(ours) for e in found) and len(found) == 2
+    assert main(["cache", "info"]) == 0
+    assert "unfinished" in capsys.readouterr().out
+    assert store.clear(cache) == 3 and not left.exists()
+
+
 def test_a_large_graph_is_saved_in_the_background_and_read_back(cache, monkeypatch):
     from gnnsim.cache import graphs
 
