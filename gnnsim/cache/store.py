@@ -31,6 +31,8 @@ from typing import Any
 
 import numpy as np
 
+from gnnsim.graph.forked import pid_running
+
 CACHE_ENV = "GNNSIM_CACHE"
 FORMAT_VERSION = 1  # bump when the entry layout changes
 OFF = ("off", "0", "none", "false", "")
@@ -166,21 +168,11 @@ def entries(root: Path | None = None) -> list[dict[str, Any]]:
                       "created": data.get("created", "?"), "what": data.get("meta", {}).get("describe", "")})
     for folder in sorted(root.glob("*/.tmp-*")):  # a save its process never finished (killed): never read
         pid = folder.name.rsplit("-", 1)[-1]
-        if folder.is_dir() and not (pid.isdigit() and _running(int(pid))):
+        if folder.is_dir() and not (pid.isdigit() and pid_running(int(pid))):
             size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
             found.append({"kind": folder.parent.name, "path": str(folder), "size_bytes": size, "created": "?",
                           "what": "unfinished: its run stopped while writing it (gnnsim cache clear removes it)"})
     return found
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def clear(root: Path | None = None, kind: str | None = None) -> int:

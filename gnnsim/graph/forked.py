@@ -79,6 +79,17 @@ def kill_with_parent() -> None:
             pass
 
 
+def pid_running(pid: int) -> bool:
+    """Whether process ``pid`` exists (one of another user's counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _worker_start(parent: int) -> None:
     # a worker must not outlive a parent killed by SIGTERM or SIGKILL: it holds the shared
     # arrays (GBs) and the parent's output pipes

@@ -44,6 +44,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from gnnsim.errors import RealRunError
+from gnnsim.graph.forked import pid_running
 from gnnsim.realrun import procs as procs_mod
 
 NS_PREFIX = "gnnsim-"
@@ -156,13 +157,7 @@ def _owner_alive(name: str) -> bool:
         pid = int(name[len(NS_PREFIX):].split("-")[0])
     except ValueError:
         return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return pid_running(pid)
 
 
 def _delete_namespace(name: str) -> None:
