@@ -163,9 +163,8 @@ def measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         progress.step()
     # gloo's collectives in rounds: now, after the kernels and at the end (CollectiveRounds)
     collectives = CollectiveRounds(world, quick)
-    if not quick:
-        progress(f"calibrate: gloo collectives, round 1 of {collectives.planned()} ...")
-        collectives.run()
+    progress(f"calibrate: gloo collectives, round 1 of {collectives.planned()} ...")
+    collectives.run()
     progress(f"calibrate: timing kernels beside {world - 1} twin trainer process(es) running a training-like load"
              if twin_load else "calibrate: timing kernels alone")
     # a full calibration times the optimizer and PyG's loader in rounds: after each kernel
@@ -192,9 +191,8 @@ def measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         if pyg and rounds is not None:
             residuals["pyg_loader"].update(rounds=len(rounds.loader),
                                            reference_step_ms=rounded(rounds.reference_s() * 1e3))
-    if not quick:
-        progress(f"calibrate: gloo collectives, round 2 of {collectives.planned()} ...")
-        collectives.run()
+    progress(f"calibrate: gloo collectives, round 2 of {collectives.planned()} ...")
+    collectives.run()
     # CPU sharing: how many cores' worth the node's busy trainers really get (not with twin_load)
     sharing = measure_capacity(world - 1, threads, quick, progress, earlier=early) if share_cores else None
     if sharing is not None:
@@ -217,7 +215,7 @@ def measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         progress.step()
 
     progress(f"calibrate: gloo all-reduce and all-to-all on {world} local processes"
-             + ("" if quick else f" (the last of {collectives.planned()} rounds, each size's median round)")
+             + f" (the last of {collectives.planned()} rounds, each size's median round)"
              + " ...", end=" ", flush=True)
     coll = collectives.result()
     intra_block, ar_block = collective_blocks(coll, world, residuals, "")

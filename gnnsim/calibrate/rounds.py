@@ -100,7 +100,9 @@ class Rounds:
 
 class CollectiveRounds:
     """gloo's collective benchmark on ``world`` local processes in rounds spread over a
-    calibration (:data:`COLLECTIVE_ROUNDS`; a quick one runs it once, whole): each
+    calibration (:data:`COLLECTIVE_ROUNDS`; a quick calibration's rounds are whole quick
+    runs, about 5.5 s each: one alone put the loopback all-to-all's alpha anywhere in
+    1250-3290 us, and a CI run's real-run check failed on it): each
     :meth:`run` times one more round, :meth:`result` runs any left and gives the rows
     with each size's median round (:func:`~gnnsim.calibrate.collective_fit.median_rounds`)."""
 
@@ -109,7 +111,7 @@ class CollectiveRounds:
         self.rounds: list[dict] = []
 
     def planned(self) -> int:
-        return 1 if self.quick else COLLECTIVE_ROUNDS
+        return COLLECTIVE_ROUNDS
 
     def run(self) -> None:
         if len(self.rounds) < self.planned():
