@@ -163,16 +163,19 @@ def entries(root: Path | None = None) -> list[dict[str, Any]]:
             data = json.loads(manifest.read_text())
         except (OSError, ValueError):
             data = {}
-        size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
-        found.append({"kind": folder.parent.name, "path": str(folder), "size_bytes": size,
+        found.append({"kind": folder.parent.name, "path": str(folder), "size_bytes": _folder_bytes(folder),
                       "created": data.get("created", "?"), "what": data.get("meta", {}).get("describe", "")})
     for folder in sorted(root.glob("*/.tmp-*")):  # a save its process never finished (killed): never read
         pid = folder.name.rsplit("-", 1)[-1]
         if folder.is_dir() and not (pid.isdigit() and pid_running(int(pid))):
-            size = sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
-            found.append({"kind": folder.parent.name, "path": str(folder), "size_bytes": size, "created": "?",
+            found.append({"kind": folder.parent.name, "path": str(folder), "size_bytes": _folder_bytes(folder),
+                          "created": "?",
                           "what": "unfinished: its run stopped while writing it (gnnsim cache clear removes it)"})
     return found
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(f.stat().st_size for f in folder.iterdir() if f.is_file())
 
 
 def clear(root: Path | None = None, kind: str | None = None) -> int:

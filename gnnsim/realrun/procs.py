@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gnnsim.graph.forked import kill_with_parent
+from gnnsim.graph.forked import kill_with_parent, pid_running
 
 POLL_S = 0.2
 PARENT_ENV = "GNNSIM_LAUNCHER_PID"  # the launcher's pid, for a member to check it is still there
@@ -62,13 +62,8 @@ def die_with_parent() -> None:
     (``prctl(PR_SET_PDEATHSIG)``), and exit now if the launcher is already gone."""
     kill_with_parent()
     launcher = os.environ.get(PARENT_ENV)
-    if launcher and launcher.isdigit():
-        try:
-            os.kill(int(launcher), 0)
-        except ProcessLookupError:
-            os._exit(1)
-        except PermissionError:
-            pass
+    if launcher and launcher.isdigit() and not pid_running(int(launcher)):
+        os._exit(1)
 
 
 def start_reaper(procs: list[subprocess.Popen], folder: str | Path | None = None) -> subprocess.Popen:
