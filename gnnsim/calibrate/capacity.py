@@ -160,6 +160,35 @@ def _pause(procs, stop: bool) -> None:
             os.kill(p.pid, signal.SIGSTOP if stop else signal.SIGCONT)
 
 
+TURN_PROCESSES_PER_CORE = 2  # busy processes per core block when the turns' cost is measured
+
+
+def turn_slowdown(world: int, threads: int, quick: bool = False) -> float:
+    """The training-like load's median slow-down (together over alone) with
+    :data:`TURN_PROCESSES_PER_CORE` busy processes on each of ``world`` core blocks of
+    ``threads`` cores, pinned round-robin as a real run pins more trainers than cores;
+    alone, the others are paused (:func:`capacity_rounds`)."""
+    with pinned(0, world * threads):  # the twins inherit these cores and share them
+        pairs = capacity_rounds(TURN_PROCESSES_PER_CORE * world - 1, threads, quick)
+    return float(np.median([t / a for a, t in pairs]))
+
+
+def turn_speed(slowdown: float, alone_slowdown: float = 1.0, per_core: int = TURN_PROCESSES_PER_CORE) -> float:
+    """The speed, against its speed with a core to itself, at which a process computes on
+    a core that ``per_core`` busy processes share in turns, from their slow-down
+    ``slowdown`` and the one with a busy process on every core (``alone_slowdown``,
+    the capacity measurement's together over alone): fair turns alone would make it
+    ``per_core x alone_slowdown``; the rest is the turns' cost (each turn starts with
+    caches full of the other process's data).
+
+    >>> round(turn_speed(2.5), 6), round(turn_speed(2.5, 1.05), 6)
+    (0.8, 0.84)
+    >>> turn_speed(1.9)   # no slower than fair turns: full speed
+    1.0
+    """
+    return min(1.0, per_core * alone_slowdown / slowdown)
+
+
 def reference_step_s(threads: int = 1, rounds: int = 5, round_s: float = 0.1) -> float:
     """Seconds per step of the training-like load alone on trainer 0's cores, measured as
     ``cpu_sharing.alone_ms`` is (the median of rounds' means), but without twins.

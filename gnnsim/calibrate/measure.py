@@ -16,7 +16,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from gnnsim.calibrate import bench
-from gnnsim.calibrate.capacity import capacity_rounds, measure_capacity
+from gnnsim.calibrate.capacity import (TURN_PROCESSES_PER_CORE, capacity_rounds, measure_capacity, turn_slowdown,
+                                       turn_speed)
 from gnnsim.calibrate.collective_fit import fit_wakeup
 from gnnsim.calibrate.collectives import SPREADS_S, run_collectives
 from gnnsim.calibrate.profile_blocks import (HOST_GATHER_KEYS, collective_blocks, device_block, fit_class, fit_copy,
@@ -202,6 +203,12 @@ def measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         if slice_s is not None:
             sharing["time_slice_ms"] = rounded(slice_s * 1e3)
             progress(f"calibrate: time slice between two busy processes on one core: {slice_s * 1e3:.2f} ms")
+            # what a turn costs: the training-like load with two busy processes on each core
+            slowdown = turn_slowdown(world, threads, quick)
+            sharing["turn_slowdown"] = rounded(slowdown)
+            sharing["turn_speed"] = rounded(turn_speed(slowdown, sharing["together_ms"] / sharing["alone_ms"]))
+            progress(f"calibrate: {TURN_PROCESSES_PER_CORE} busy processes per core: each {slowdown:.2f}x slower "
+                     f"than alone, so a shared core computes at {sharing['turn_speed']:.0%} of its speed")
         progress.step()
         progress("calibrate: warm-up after idling ...", end=" ", flush=True)
         warm = calibrate_warmup()

@@ -11,7 +11,8 @@ collectives and the OS's scheduler add effects that a GPU cluster does not have:
 - *wake-up*: a rank that waited at a collective longer than ``idle_threshold_s`` pays
   ``wakeup_s`` more (its idle vCPU must be woken);
 - *time slice*: how long the OS runs a busy process before another on its core gets a
-  turn, where trainers outnumber cores (:mod:`gnnsim.sim.cpu`);
+  turn, where trainers outnumber cores (:mod:`gnnsim.sim.cpu`), and the speed at which
+  a core shared in turns computes (each turn starts with the other's data in the caches);
 - *warm-up*: a core that sat idle computes slower for a while (:class:`Warmup`).
 
 A calibrated profile (``gnnsim calibrate``) carries them as keys of its ``allreduce:``
@@ -99,6 +100,7 @@ class HostEffects:
     wakeup_s: float = 0.0
     idle_threshold_s: float = 0.0
     time_slice_s: float = DEFAULT_TIME_SLICE_S
+    turn_speed: float = 1.0
     warmup: Warmup | None = None
 
     def latency_factor(self, spread_s: float, gap_s: float, kind: str = "allreduce") -> float:
@@ -155,11 +157,14 @@ def stalls_from(block: dict[str, Any], where: Path) -> dict[str, Any]:
 
 def scheduling_from(block: dict[str, Any], path: Path) -> dict[str, Any]:
     """The :class:`HostEffects` fields of a calibrated ``cpu_sharing:`` block: the OS's
-    time slice and the warm-up after idling, where measured."""
+    time slice, the speed of a core shared in turns and the warm-up after idling, where
+    measured."""
     where = Path(f"{path}: cpu_sharing")
     fields: dict[str, Any] = {"warmup": warmup_from(block, path)}
     if "time_slice_ms" in block:
         fields["time_slice_s"] = read_number(block, "time_slice_ms", where) * 1e-3
+    if "turn_speed" in block:
+        fields["turn_speed"] = min(1.0, read_number(block, "turn_speed", where))
     return fields
 
 

@@ -63,7 +63,8 @@ ALLOWED_KEYS: dict[str, set[str]] = {
     "software.sampler": {"per_batch_us", "node_scale", "edge_scale"},
     # a calibrated profile's measured compute capacity (gnnsim/calibrate/capacity.py)
     "calibrated.cpu_sharing": {"effective_cores", "demand_cores", "processes", "threads", "alone_ms", "together_ms",
-                               "time_slice_ms", "warmup_us", "warmup_idle_ms", "warmup_ramp_ms"},
+                               "time_slice_ms", "turn_slowdown", "turn_speed", "warmup_us", "warmup_idle_ms",
+                               "warmup_ramp_ms"},
     "calibrated.oversubscribed": {"processes", "cores", "intra_link", "allreduce"},
 }
 

@@ -26,7 +26,9 @@ none was): mid-piece, as the OS preempts a running process, and the rest of the 
 queues behind the others. Stages shorter than a slice mostly run whole (the own
 trainer's, 1.3-1.4x their 2-rank time with 4 ranks on 2 cores); longer ones are cut at
 the slice ends, so each of them carries its share of the wait (PyG's 3 ms forward and
-backward, about 2x).
+backward, about 2x). A piece that follows another trainer's work on its core computes
+at the host effects' ``turn_speed`` (measured by calibration) of its speed alone: the
+turn starts with the other trainer's data in the caches.
 
 A core that sat idle computes slower for a while when work comes back (its clock,
 caches and the hypervisor's scheduling recover): where the node's host effects carry a
@@ -65,7 +67,7 @@ from __future__ import annotations
 import simpy
 
 from gnnsim.hardware.profiles import Cluster
-from gnnsim.sim.host_effects import time_slice_s, warmup_debt
+from gnnsim.sim.host_effects import time_slice_s, turn_speed, warmup_debt
 from gnnsim.sim.network import Network
 
 
@@ -77,6 +79,7 @@ class _Slot:
         self.turn: simpy.Event | None = None  # the holder's granted request
         self.holder: int | None = None
         self.since = 0.0  # when the holder took it
+        self.last: int | None = None  # the rank that computed on it last
 
 
 class HostCpus:
@@ -95,6 +98,7 @@ class HostCpus:
         slots = [max(1, node.host_cpu_cores * k // max(1, threads)) for k in nodes_on]
         self.slots = [[_Slot(env) for _ in range(n)] if node.trainers * k > n else [] for n, k in zip(slots, nodes_on)]
         self.time_slice_s = time_slice_s(node)
+        self.turn_speed = turn_speed(node)
         self.warmup = warmup_debt(node)  # None: no warm-up after idling (the core model)
         self._running: dict[object, int] = {}  # per core (a rank's own, or a shared slot): pieces running on it
 
@@ -156,6 +160,10 @@ class HostCpus:
             yield turn
             slot.turn, slot.holder, slot.since = turn, rank, env.now
         seconds += self._start(slot, seconds)
+        after_other = slot.last not in (None, rank)
+        if after_other:  # another rank's data fills the caches: the piece runs at the turns' speed
+            seconds /= self.turn_speed
+        slot.last = rank
         while True:
             left = slot.since + self.time_slice_s - env.now
             if left <= 0:  # a new slice: nobody waited when the last one ended
@@ -171,6 +179,9 @@ class HostCpus:
                 turn = slot.cores.request()
                 yield turn
                 slot.turn, slot.holder, slot.since = turn, rank, env.now
+                if not after_other:  # the others ran in between
+                    seconds, after_other = seconds / self.turn_speed, True
+                slot.last = rank
                 self._start(slot, 0.0)
         self._end(slot)
         done.succeed(flow)

@@ -97,3 +97,8 @@ def warmup_debt(node: Node) -> WarmupDebt | None:
 
 def time_slice_s(node: Node) -> float:
     return node.host_effects.time_slice_s if node.host_effects is not None else DEFAULT_TIME_SLICE_S
+
+
+def turn_speed(node: Node) -> float:
+    """The speed of a core that trainers share in turns, against one a trainer has to itself."""
+    return node.host_effects.turn_speed if node.host_effects is not None else 1.0

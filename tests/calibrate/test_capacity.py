@@ -35,3 +35,18 @@ def test_capacity_block_from_alone_and_together_rounds(monkeypatch):
 def test_capacity_needs_a_twin():
     with pytest.raises(ValueError, match="at least one twin"):
         capacity.measure_capacity(0, 1)
+
+
+def test_turn_slowdown_runs_two_busy_processes_per_core_block(monkeypatch):
+    # 2 trainers' core blocks: 3 twins beside this process; slow-downs 2.4 (median of 3)
+    seen = {}
+
+    def rounds(others, threads, quick):
+        seen["others"] = others
+        return [(1.0, 2.4), (1.0, 2.2), (1.0, 2.6)]
+    monkeypatch.setattr(capacity, "capacity_rounds", rounds)
+    assert capacity.turn_slowdown(2, 1) == pytest.approx(2.4)
+    assert seen["others"] == 3
+    # 2.4x where fair turns give 2x (2.1x with the 1.05x of one busy process per core)
+    assert capacity.turn_speed(2.4) == pytest.approx(2 / 2.4)
+    assert capacity.turn_speed(2.4, 1.05) == pytest.approx(2.1 / 2.4)

@@ -262,12 +262,22 @@ def test_a_measured_time_slice_replaces_the_default(catalog):
     assert load_node("localhost", device_override="calibrated/vm").host_effects is None  # the default slice
 
 
+def test_a_measured_turn_speed_reaches_the_host_effects(catalog):
+    with_cpu_sharing(catalog, {"effective_cores": 2.0, "demand_cores": 2, "time_slice_ms": 4.0, "turn_slowdown": 2.4,
+                               "turn_speed": 0.85})
+    effects = load_node("localhost", device_override="calibrated/vm").host_effects
+    assert (effects.time_slice_s, effects.turn_speed) == pytest.approx((4e-3, 0.85))
+    with_cpu_sharing(catalog, {"effective_cores": 2.0, "demand_cores": 2, "time_slice_ms": 4.0, "turn_speed": 1.2})
+    assert load_node("localhost", device_override="calibrated/vm").host_effects is None  # never faster: no effect
+
+
 @pytest.mark.parametrize("block, expected", [
     ({"effective_core": 1.0, "demand_cores": 2}, r"vm.yaml: unknown key 'cpu_sharing.effective_core'.*effective_cores"),
     ({"effective_cores": 0, "demand_cores": 2}, r"vm.yaml: cpu_sharing: 'effective_cores' must be > 0"),
     ({"demand_cores": 2}, r"vm.yaml: cpu_sharing: missing key 'effective_cores'"),
     (1.0, r"vm.yaml: 'cpu_sharing' must be a mapping"),
     ({"effective_cores": 2.0, "demand_cores": 2, "time_slice_ms": -4}, r"vm.yaml: cpu_sharing: 'time_slice_ms' must be > 0"),
+    ({"effective_cores": 2.0, "demand_cores": 2, "turn_speed": 0}, r"vm.yaml: cpu_sharing: 'turn_speed' must be > 0"),
 ])
 def test_bad_cpu_sharing_names_the_file_and_key(catalog, block, expected):
     with_cpu_sharing(catalog, block)

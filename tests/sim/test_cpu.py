@@ -122,6 +122,20 @@ def test_a_long_stage_is_preempted_at_each_slice_end_while_another_rank_waits():
     assert ends_in_sequence(c, [(0, 0.0, [10 * MS])]) == pytest.approx([10 * MS])
 
 
+def test_a_piece_after_another_ranks_turn_runs_at_the_calibrated_turn_speed():
+    # as test_a_long_stage_is_preempted..., at 80% speed once the other rank has run: 0
+    # runs 0-4 (first on the core: full speed, 6 ms left), 2 runs 4-8 (12.5 on the shared
+    # core), 0 8-12 (6 / 0.8 = 7.5 left: 3.5), 2 12-16 (4.5), 0 16-19.5, 2 19.5-24
+    c = cpu_cluster(4, 2.0)
+    c = replace(c, node=replace(c.node, host_effects=HostEffects(time_slice_s=4 * MS, turn_speed=0.8)))
+    assert ends_in_sequence(c, [(0, 0.0, [10 * MS]), (2, 0.0, [10 * MS])]) == pytest.approx([19.5 * MS, 24 * MS])
+    # one rank alone keeps its speed, and so do ranks with cores of their own
+    assert ends_in_sequence(c, [(0, 0.0, [10 * MS])]) == pytest.approx([10 * MS])
+    own = cpu_cluster(2, 2.0)
+    own = replace(own, node=replace(own.node, host_effects=HostEffects(turn_speed=0.8)))
+    assert ends_in_sequence(own, [(0, 0.0, [10 * MS]), (1, 0.0, [10 * MS])]) == pytest.approx([10 * MS, 10 * MS])
+
+
 def test_one_rank_alone_on_a_host_with_fewer_cores_than_threads_takes_its_time_alone():
     # its closed-form time was measured on the cores there are; two of them share those
     assert ends(cpu_cluster(2, 1.0), [(0, 0.0, 2 * MS, 4)]) == pytest.approx([2 * MS])
