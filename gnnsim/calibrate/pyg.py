@@ -27,6 +27,9 @@ end-to-end run:
   (the collation: ``SamplerOutput``, ``filter_data``, the ``Data`` object); a full CPU
   calibration draws the batches in rounds from the same loaders (:class:`LoaderBench`,
   :mod:`gnnsim.calibrate.rounds`) and fits each shape's median round.
+- **DDP**: each model wrapped in ``DistributedDataParallel`` against bare
+  (:mod:`gnnsim.calibrate.ddp`): the wrapper's own work per forward and backward pass,
+  ``ddp_forward_us`` and ``ddp_backward_us`` per model.
 - **sampler**: the bare ``pyg_minibatch`` that ``NodeLoader`` runs here, timed after a
   cache-evicting pass as the sampler benchmark times ``sample_minibatch``, against what
   the node's sampler block (fitted on ``sample_minibatch`` in the same calibration)
@@ -45,6 +48,7 @@ import time
 
 import numpy as np
 
+from gnnsim.calibrate.ddp import bench_ddp
 from gnnsim.calibrate.profile_blocks import rounded
 from gnnsim.calibrate.timing import train_step_s
 
@@ -371,6 +375,9 @@ def calibrate_pyg(quick: bool, repeats: int, device: str, progress, samples: dic
     rounds = len({r.get("round", 0) for r in loader_rows})
     samples["pyg_layers"], samples["pyg_loader"] = layer_rows, loader_rows
     models, layer_res = fit_layers(layer_rows)
+    ddp = bench_ddp(tuple(models), quick) or {}  # DistributedDataParallel's own work per pass
+    for name, block in ddp.items():
+        models[name].update(block)
     loader, loader_res = fit_loader(loader_rows)
     scales, sampler_res = fit_sampler_scale(loader_rows, sampler)
     residuals.update(layer_res)
@@ -380,10 +387,13 @@ def calibrate_pyg(quick: bool, repeats: int, device: str, progress, samples: dic
             f"subgraphs ({len(layer_rows)} model x size pairs, forward and backward timed in turn) and its NodeLoader "
             f"over gnnsim's sampler against the bare sampler ({len(loader_rows)} batches in {rounds} round(s), each "
             "shape's median round), the bare sampler after an "
-            "eviction against the sampler block; micro-benchmarks only "
+            "eviction against the sampler block"
+            + (", each model wrapped in DistributedDataParallel against bare (one-process gloo group)" if ddp else "")
+            + "; micro-benchmarks only "
             "(gnnsim.calibrate.pyg)")
     sage = models.get("graphsage", {})
     progress(f"GraphSAGE +{sage.get('per_layer_forward_us', 0):g}/+{sage.get('per_layer_backward_us', 0):g} us per "
-             f"layer, loader +{loader['per_iteration_us']:g} us per batch, sampler x{scales['node_scale']:g}")
+             f"layer, DDP +{sage.get('ddp_forward_us', 0):g}/+{sage.get('ddp_backward_us', 0):g} us per pass, "
+             f"loader +{loader['per_iteration_us']:g} us per batch, sampler x{scales['node_scale']:g}")
     progress.step()
     return pyg_block(models, loader, version, text, scales)

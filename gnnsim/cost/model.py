@@ -324,6 +324,13 @@ class CostModel:
         """Framework host time added to ``stage`` (sample, forward, backward); 0 without a profile."""
         return self.software.stage_overhead_s(stage, self.num_layers) if self.software is not None else 0.0
 
+    def ddp_overhead_s(self, stage: str) -> float:
+        """DistributedDataParallel's host time per ``forward`` or ``backward`` pass (the
+        software profile's ``ddp_*_us``); 0 for other stages or without a profile."""
+        if self.software is None:
+            return 0.0
+        return {"forward": self.software.ddp_forward_s, "backward": self.software.ddp_backward_s}.get(stage, 0.0)
+
     @property
     def sampler_cost(self) -> SamplerCost:
         """The node's sampler costs as the scenario's framework runs them."""

@@ -27,7 +27,12 @@ an autograd graph with more nodes) and its own neighbour sampler. A software pro
   edge per node;
 - ``loader_per_node_ns`` / ``loader_per_edge_ns``: the loader's collation per sampled
   node and edge of the batch (on top of ``per_iteration_us``, charged to ``sample``);
-- ``models: NAME:``: any of the per-layer and per-element keys for one model
+- ``ddp_forward_us`` / ``ddp_backward_us``: the host time that wrapping the model in
+  PyTorch's ``DistributedDataParallel`` adds to a forward and a backward pass (its
+  forward's pre- and post-processing, the reducer's autograd hooks), beyond the gradient
+  copies the simulator prices; charged where the gradients are all-reduced as DDP does
+  (``training.iteration_barrier`` off) on more than one rank;
+- ``models: NAME:``: any of the per-layer, per-element and DDP keys for one model
   (``model.name``), replacing the ``overheads:`` ones for it;
 - ``loader.worker_start_ms``: starting one data-loader worker process (PyTorch's
   ``DataLoader`` forks its ``num_workers`` one after another when an epoch's iterator is
@@ -59,7 +64,7 @@ from gnnsim.hardware.sources import Source, parse_sources
 
 FRAMEWORKS = ("torch", "dgl", "pyg")
 LAYER_KEYS = ("per_layer_forward_us", "per_layer_backward_us", "per_element_forward_ns", "per_element_backward_ns",
-              "per_row_forward_ns", "per_row_backward_ns")
+              "per_row_forward_ns", "per_row_backward_ns", "ddp_forward_us", "ddp_backward_us")
 allow_keys("software", "loader", "models")
 allow_keys("software.loader", "worker_start_ms")
 allow_keys("software.overheads", *LAYER_KEYS, "loader_per_node_ns", "loader_per_edge_ns")
@@ -109,6 +114,8 @@ class SoftwareProfile:
     per_row_backward_s: float = 0.0
     loader_per_node_s: float = 0.0  # the loader's collation per sampled node and edge
     loader_per_edge_s: float = 0.0
+    ddp_forward_s: float = 0.0  # DistributedDataParallel's wrapper per forward and backward pass
+    ddp_backward_s: float = 0.0
 
     @property
     def sampler_scale(self) -> float:

@@ -239,6 +239,11 @@ class Simulator(Exchanges):
         backward's, the division the all-reduce's."""
         return not self.settings.iteration_barrier
 
+    def _ddp_wrapper_s(self, stage: str) -> float:
+        """DistributedDataParallel's own host time in a forward or backward pass, where the
+        model is wrapped in it: DDP's reducer on more than one rank."""
+        return self.cost.ddp_overhead_s(stage) if self._ddp_reducer and self.workload.num_ranks > 1 else 0.0
+
     def _copy_seconds(self, task: Task, names: tuple[str, ...], share: float) -> float:
         """The cost model's seconds of ``share`` of ``task``'s gradient copies named ``names``."""
         kernels = tuple(k for k in task.kernels if k.name in names)
@@ -272,6 +277,7 @@ class Simulator(Exchanges):
                 self.load_ok[rank][it + self.depth].succeed(prev)
             _, chain = self._split(self.workload.tasks[it][rank])
             last_backward = max((i for i, t in enumerate(chain) if t.stage is Stage.BACKWARD), default=-1)
+            first_forward = min((i for i, t in enumerate(chain) if t.stage is Stage.FORWARD), default=-1)
             pending: list[simpy.Process] = []
             reduced = None  # the gradient all-reduce whose buckets are pending
             for position, task in enumerate(chain):
@@ -291,6 +297,7 @@ class Simulator(Exchanges):
                     if ar is not None and self._ddp_reducer:  # the hooks pack each bucket as its gradients come
                         seconds = [x + factor * self._copy_seconds(ar, (GRAD_PACK,), bucket / ar.bytes)
                                    for x, (_, bucket) in zip(seconds, segments)]
+                        seconds[0] += factor * self._ddp_wrapper_s("backward")
                     for index, (seg, bucket) in enumerate(segments):
                         start = self.env.now
                         yield self._compute(rank, seconds[index])
@@ -316,7 +323,10 @@ class Simulator(Exchanges):
                         pending = []
                         prev = yield from self._unpack_buckets(rank, it, reduced, prev)
                         start = self.env.now
-                    yield self._compute(rank, self._jittered(rank, self.cost.compute_time(task)))
+                    seconds = self.cost.compute_time(task)
+                    if position == first_forward:
+                        seconds += self._ddp_wrapper_s("forward")
+                    yield self._compute(rank, self._jittered(rank, seconds))
                     flops = sum(k.flops for k in task.kernels)
                     prev = self._span(rank, self.device_track, task.stage, it, start, self.env.now, flops=flops,
                                       pred=prev)

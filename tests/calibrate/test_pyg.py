@@ -93,7 +93,8 @@ def calibrated_root(tmp_path, monkeypatch):
     shutil.copytree(ROOT / "hwprofiles", root)
     models, _ = cal.fit_layers(_layer_rows(100e-6, 2e-9))
     block = cal.pyg_block({"graphsage": {"per_layer_forward_us": 7.0, "per_layer_backward_us": 3.0,
-                                         "per_element_forward_ns": 0.0, "per_element_backward_ns": -0.5},
+                                         "per_element_forward_ns": 0.0, "per_element_backward_ns": -0.5,
+                                         "ddp_forward_us": 150.0, "ddp_backward_us": 400.0},
                            **models},
                           {"per_iteration_us": 250.0, "loader_per_node_ns": 60.0, "loader_per_edge_ns": 0.0},
                           "2.8.1", "gnnsim calibrate --device cpu on test")
@@ -112,6 +113,8 @@ def test_calibrated_pyg_numbers_replace_the_estimates(calibrated_root):
     assert gcn.per_layer_forward_s == pytest.approx(100e-6) and gcn.per_element_forward_s == pytest.approx(2e-9)
     assert sage.per_iteration_s == pytest.approx(250e-6) and sage.loader_per_node_s == pytest.approx(60e-9)
     assert sage.sampler_edge_scale == 1.0 != estimate.sampler_edge_scale  # gnnsim's sampler under PyG's loader
+    assert (sage.ddp_forward_s, sage.ddp_backward_s) == pytest.approx((150e-6, 400e-6))
+    assert estimate.ddp_forward_s == 0.0  # no DDP numbers without a calibration
     assert sage.sources[0].basis == "calibrated" and "on test" in sage.sources[0].text
     # where the calibration has nothing (DGL; a profile without the block) the committed file holds
     assert load_software("dgl", "calibrated/cal") == load_software("dgl")
@@ -142,6 +145,10 @@ def test_benchmarks_run_on_the_real_pyg(monkeypatch):
     monkeypatch.setattr(cal, "MIN_REPEATS", 1)
     monkeypatch.setattr(cal, "LOADER_BATCHES", [(16, [3, 2])])
     monkeypatch.setattr(cal, "LOADER_GRAPH_NODES", 500)
+    from gnnsim.calibrate import ddp
+
+    monkeypatch.setattr(ddp, "DDP_SIZE", (32, 96, 16))
+    monkeypatch.setattr(ddp, "DDP_REPEATS", 3)
     samples, residuals = {}, {}
 
     class Progress:
@@ -161,6 +168,11 @@ def test_benchmarks_run_on_the_real_pyg(monkeypatch):
     assert np.isfinite(block["models"]["gat"]["per_element_forward_ns"])
     assert all(r["bare_evicted"] > 0 and len(r["evicted_counts"]) == 5 for r in samples["pyg_loader"])
     assert block["sampler"]["node_scale"] == block["sampler"]["edge_scale"] > 0 and "pyg_sampler" in residuals
+    # each model wrapped in DDP on a one-process gloo group, the group gone after
+    import torch.distributed as dist
+
+    assert all(block["models"][m]["ddp_backward_us"] >= 0 for m in cal.PYG_MODELS) and not dist.is_initialized()
+    assert block["overheads"]["ddp_forward_us"] == block["models"]["graphsage"]["ddp_forward_us"]
 
 
 def test_the_reference_gcn_runs_in_pyg_order():

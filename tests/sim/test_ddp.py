@@ -165,6 +165,21 @@ def test_ddp_copies_its_gradients_inside_backward(barrier):
         assert (unpack.duration_s, unpack.end_s) == pytest.approx((3 * MS, optimizer.start_s), rel=1e-9)
 
 
+@pytest.mark.parametrize("barrier", [True, False])
+def test_ddp_wrapper_time_is_charged_to_forward_and_backward_only_under_ddp(barrier):
+    """A software profile's ``ddp_forward_us`` (0.5 ms) and ``ddp_backward_us`` (1.5 ms):
+    DDP's own work in each pass of a model it wraps. Under DDP's reducer (no barrier) the
+    forward takes 2 + 0.5 ms and the backward 4 + 1.5 ms on both like ranks; gnnsim's own
+    trainer (with the barrier) wraps nothing and pays neither."""
+    from gnnsim.hardware.software import SoftwareProfile
+
+    cost = _cost().with_software(SoftwareProfile("p", "pyg", ddp_forward_s=0.5 * MS, ddp_backward_s=1.5 * MS), 1)
+    tl = simulate_workload(_workload([FAST, FAST], 2), cost, iteration_barrier=barrier)
+    for rank in (0, 1):
+        assert _stage(tl, rank, "forward") == pytest.approx([(2 if barrier else 2.5) * MS] * 2, rel=1e-9)
+        assert _stage(tl, rank, "backward") == pytest.approx([(4 if barrier else 5.5) * MS] * 2, rel=1e-9)
+
+
 def test_buckets_fill_in_reverse_layer_order_and_launch_during_backward():
     """8 MiB of gradients: the input layer 3.5 MiB, the hidden 4 MiB, the output 0.5 MiB
     (a Linear 896->1024->1024->128 without biases, in float32). DDP's rebuilt buckets for
