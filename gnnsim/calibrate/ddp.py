@@ -17,7 +17,9 @@ the difference is DDP's own work (its bucket copies included: tens of KB here).
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,30 +30,31 @@ DDP_SIZE = (4096, 6144, 64)  # (nodes, edges, hidden): a whole sampled subgraph 
 DDP_REPEATS = 80  # paired forward and backward steps per model (after 3 warm-up pairs)
 
 
-def bench_ddp(models: tuple[str, ...], quick: bool = False) -> dict[str, dict[str, float]] | None:
-    """Per model, ``{"ddp_forward_us", "ddp_backward_us"}`` (None where a process group
-    already exists in this process: the benchmark makes its own one-process group)."""
+def bench_ddp(build: Callable[[str, int], Any], models: tuple[str, ...], in_dim: int, classes: int,
+              quick: bool = False) -> dict[str, dict[str, float]] | None:
+    """Per model, ``{"ddp_forward_us", "ddp_backward_us"}``; ``build(name, hidden)``
+    makes a model of ``in_dim`` inputs and ``classes`` outputs, the same weights each call
+    (None where a process group already exists in this process: the benchmark makes its
+    own one-process group)."""
     import torch
     import torch.distributed as dist
-
-    from gnnsim.calibrate.pyg import CLASSES, IN_DIM, _models
 
     if not dist.is_available() or dist.is_initialized():
         return None
     nodes, edges, hidden = DDP_SIZE
     rng = np.random.default_rng(11)
     edge_index = torch.from_numpy(rng.integers(0, nodes, (2, edges)))
-    x = torch.randn(nodes, IN_DIM)
+    x = torch.randn(nodes, in_dim)
     seeds = nodes // 8
-    y = torch.randint(0, CLASSES, (seeds,))
+    y = torch.randint(0, classes, (seeds,))
     repeats = DDP_REPEATS // 4 if quick else DDP_REPEATS
     out = {}
     with tempfile.TemporaryDirectory(prefix="gnnsim-ddp-") as tmp:
         dist.init_process_group("gloo", store=dist.FileStore(str(Path(tmp) / "store"), 1), rank=0, world_size=1)
         try:
             for name in models:
-                bare, _ = _models(name, hidden, "cpu")
-                wrapped = torch.nn.parallel.DistributedDataParallel(_models(name, hidden, "cpu")[0])
+                bare = build(name, hidden)
+                wrapped = torch.nn.parallel.DistributedDataParallel(build(name, hidden))
                 extra: dict[str, list[float]] = {"forward": [], "backward": []}
                 for i in range(repeats + 3):
                     (bf, bb), (wf, wb) = (train_step_s(lambda m=m: m(x, edge_index)[:seeds], y, m, lambda: None)

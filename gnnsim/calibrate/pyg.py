@@ -375,7 +375,9 @@ def calibrate_pyg(quick: bool, repeats: int, device: str, progress, samples: dic
     rounds = len({r.get("round", 0) for r in loader_rows})
     samples["pyg_layers"], samples["pyg_loader"] = layer_rows, loader_rows
     models, layer_res = fit_layers(layer_rows)
-    ddp = bench_ddp(tuple(models), quick) or {}  # DistributedDataParallel's own work per pass
+    # DistributedDataParallel's own work per pass (on the CPU, over gloo, as the CPU trainers run it)
+    ddp = (bench_ddp(lambda name, hidden: _models(name, hidden, "cpu")[0], tuple(models), IN_DIM, CLASSES, quick)
+           if device == "cpu" else None) or {}
     for name, block in ddp.items():
         models[name].update(block)
     loader, loader_res = fit_loader(loader_rows)
