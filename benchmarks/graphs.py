@@ -71,6 +71,14 @@ goes, coarsening is. On this CPU the reference sort took 0.15 s (NumPy sorts wit
 AVX-512) against 1.1 s before, so its ratios compare runs on one kind of CPU only; the
 scatter reference (scipy's scalar ``coo_tocsr``, 0.455 s here) uses no SIMD: cold
 117.6x of it. Under 40 s cold needs METIS under about 18 s on this CPU.
+Session 19, the same VM, quiet: cold 46.5 s and 44.3 s (graph 9.8 s, partition 28 s of
+which METIS 25.4 s and metrics 1.6 s, workload 5.0 s, simulation 0.5 s). METIS's own
+timers (``dbglvl`` 2): coarsening 8.5-9.1 s, initial partitioning 11.2-11.7 s,
+uncoarsening 4.5 s. Coarsening stops at 34,462 vertices that still hold 26.1 M of the
+123.7 M stored edges (the vertex-weight cap ends the matching), and METIS 5.1's k-way
+runs 5 recursive-bisection trials on that dense graph (``nIparts`` is fixed for k-way;
+DGL's METIS fork exposes it, Debian's libmetis5 does not). Recursive bisection into 16
+parts instead: 46 s.
 """
 
 from __future__ import annotations
