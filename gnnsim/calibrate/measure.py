@@ -203,7 +203,7 @@ def measure_cpu(quick: bool, repeats: int, threads: int, world: int, progress,
         if slice_s is not None:
             sharing["time_slice_ms"] = rounded(slice_s * 1e3)
             progress(f"calibrate: time slice between two busy processes on one core: {slice_s * 1e3:.2f} ms")
-            # what a turn costs: the training-like load with two busy processes on each core
+            # the speed of a core shared in turns: the training-like load, two busy processes per core
             slowdown = turn_slowdown(world, threads, quick)
             sharing["turn_slowdown"] = rounded(slowdown)
             sharing["turn_speed"] = rounded(turn_speed(slowdown, sharing["together_ms"] / sharing["alone_ms"]))
