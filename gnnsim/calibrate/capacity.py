@@ -170,7 +170,8 @@ def turn_slowdown(world: int, threads: int, quick: bool = False) -> float:
     alone, the others are paused (:func:`capacity_rounds`)."""
     with pinned(0, world * threads):  # the twins inherit these cores and share them
         pairs = capacity_rounds(TURN_PROCESSES_PER_CORE * world - 1, threads, quick)
-    return float(np.median([t / a for a, t in pairs]))
+    alone_s, together_s = pooled(pairs)  # together: alone times the median slow-down
+    return together_s / alone_s
 
 
 def turn_speed(slowdown: float, alone_slowdown: float = 1.0, per_core: int = TURN_PROCESSES_PER_CORE) -> float:
